@@ -1,0 +1,24 @@
+//! The CaseBridge platform: everything a service needs that is not law.
+//!
+//! - [`bus`]: the message bus contract (commands with replies, events on a topic exchange,
+//!   at-least-once delivery, ack after commit, dead-lettering) with two implementations:
+//!   RabbitMQ through lapin ([`bus::amqp`]) and a durable embedded bus on SQLite ([`bus::embedded`]).
+//! - [`store`]: a sqlx pool over PostgreSQL or SQLite, per-service migrations, and the messaging
+//!   tables every service shares in shape (idempotency records, outbox, processed messages).
+//! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
+//! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
+//! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
+//! - [`telemetry`]: tracing set-up and trace-context propagation through message headers.
+//! - [`testing`]: helpers for tests (fresh databases, unique namespaces, `eventually`).
+#![forbid(unsafe_code)]
+
+pub mod bus;
+pub mod host;
+pub mod outbox;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+pub mod testing;
+
+pub use bus::{Bus, BusError, Delivery, Message, QueueSpec};
+pub use store::{Db, Dialect, StoreError};

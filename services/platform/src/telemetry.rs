@@ -1,0 +1,82 @@
+//! Tracing set-up and W3C trace-context propagation through message headers, so one trace
+//! spans gateway → service → consumers.
+//!
+//! Personal data never reaches logs: domain types that hold it
+//! ([`casebridge_core::personal::PersonalData`]) print as `«redacted»`, and handlers log ids,
+//! never request bodies.
+
+use std::collections::BTreeMap;
+
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Keeps the tracer provider alive; flushes spans when dropped.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Installs the global subscriber: human-readable logs on stderr filtered by `filter`
+/// (`RUST_LOG` syntax), and OpenTelemetry spans so trace ids exist and propagate.
+/// Calling it twice keeps the first subscriber (tests call it freely).
+pub fn init(filter: &str, service_name: &'static str) -> TelemetryGuard {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let provider = SdkTracerProvider::builder().build();
+    let tracer = provider.tracer(service_name);
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_filter(filter),
+        )
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init();
+    TelemetryGuard { provider }
+}
+
+struct Headers<'a>(&'a mut BTreeMap<String, String>);
+
+impl Injector for Headers<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+struct ReadHeaders<'a>(&'a BTreeMap<String, String>);
+
+impl Extractor for ReadHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// Writes the current span's trace context (`traceparent`) into message headers.
+pub fn inject_context(headers: &mut BTreeMap<String, String>) {
+    let cx = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut Headers(headers))
+    });
+}
+
+/// Makes `span` a child of the trace context carried in message headers.
+pub fn continue_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) {
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)));
+    let _ = span.set_parent(cx);
+}
