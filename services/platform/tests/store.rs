@@ -1,0 +1,218 @@
+//! Store conformance: the messaging tables and the outbox relay behave the same on SQLite
+//! and on PostgreSQL.
+
+use std::time::Duration;
+
+use casebridge_platform::bus::{Message, QueueSpec};
+use casebridge_platform::outbox::OutboxRelay;
+use casebridge_platform::store::{Db, Idempotency, Messaging, Migration, messaging_migrations};
+use casebridge_platform::testing;
+
+/// A database of each kind, cleaned up afterwards.
+macro_rules! on_both_stores {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let db = Db::open_sqlite(&dir.path().join("svc.db"))
+                    .await
+                    .expect("open");
+                $scenario(db, dir.path()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                let url = testing::fresh_postgres().await.expect("create database");
+                let db = Db::connect(&url, 4).await.expect("connect");
+                let dir = tempfile::tempdir().expect("tempdir");
+                $scenario(db.clone(), dir.path()).await;
+                db.pool().close().await;
+                testing::drop_postgres(&url).await.expect("drop database");
+            }
+        }
+    };
+}
+
+async fn migrations_run_once_and_record_their_versions(db: Db, _dir: &std::path::Path) {
+    let mut migrations = messaging_migrations("svc");
+    migrations.push(Migration::portable(
+        100,
+        "a service table",
+        "CREATE TABLE svc_things (id TEXT PRIMARY KEY)",
+    ));
+    db.migrate("svc", &migrations).await.expect("first run");
+    // A second run (a restart, or a second replica) must not re-apply anything.
+    db.migrate("svc", &migrations).await.expect("second run");
+    let versions: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM casebridge_migrations WHERE service = $1 ORDER BY version",
+    )
+    .bind("svc")
+    .fetch_all(db.pool())
+    .await
+    .expect("read");
+    assert_eq!(versions, vec![1, 100]);
+
+    // A broken migration names itself and leaves nothing half-applied.
+    migrations.push(Migration::portable(
+        101,
+        "broken",
+        "CREATE TABLE nonsense (",
+    ));
+    let err = db
+        .migrate("svc", &migrations)
+        .await
+        .expect_err("syntax error");
+    assert!(err.to_string().contains("svc v101 (broken)"), "{err}");
+}
+on_both_stores!(migrations, migrations_run_once_and_record_their_versions);
+
+async fn idempotency_replays_the_same_content_and_refuses_other_content(
+    db: Db,
+    _dir: &std::path::Path,
+) {
+    db.migrate("svc", &messaging_migrations("svc"))
+        .await
+        .expect("migrate");
+    let m = Messaging::new("svc");
+    let mut tx = db.begin().await.expect("begin");
+    assert_eq!(
+        m.idempotency(&mut tx, "agency-a", "req-1", "digest-1")
+            .await
+            .expect("lookup"),
+        Idempotency::New
+    );
+    m.record(&mut tx, "agency-a", "req-1", "digest-1", b"reply-1", 42)
+        .await
+        .expect("record");
+    tx.commit().await.expect("commit");
+
+    let mut conn = db.pool().acquire().await.expect("acquire");
+    assert_eq!(
+        m.idempotency(&mut conn, "agency-a", "req-1", "digest-1")
+            .await
+            .expect("lookup"),
+        Idempotency::Replay {
+            reply: b"reply-1".to_vec(),
+            accepted_at: 42
+        }
+    );
+    assert_eq!(
+        m.idempotency(&mut conn, "agency-a", "req-1", "digest-2")
+            .await
+            .expect("lookup"),
+        Idempotency::Conflict
+    );
+    // Request ids belong to their agency: another agency may use the same one.
+    assert_eq!(
+        m.idempotency(&mut conn, "agency-b", "req-1", "digest-2")
+            .await
+            .expect("lookup"),
+        Idempotency::New
+    );
+}
+on_both_stores!(
+    idempotency,
+    idempotency_replays_the_same_content_and_refuses_other_content
+);
+
+async fn a_message_is_processed_once_however_often_it_is_delivered(db: Db, _dir: &std::path::Path) {
+    db.migrate("svc", &messaging_migrations("svc"))
+        .await
+        .expect("migrate");
+    let m = Messaging::new("svc");
+    let mut conn = db.pool().acquire().await.expect("acquire");
+    assert!(
+        m.first_delivery(&mut conn, "msg-1", 1)
+            .await
+            .expect("first")
+    );
+    assert!(
+        !m.first_delivery(&mut conn, "msg-1", 2)
+            .await
+            .expect("again")
+    );
+    assert!(
+        m.first_delivery(&mut conn, "msg-2", 3)
+            .await
+            .expect("other")
+    );
+}
+on_both_stores!(
+    dedupe,
+    a_message_is_processed_once_however_often_it_is_delivered
+);
+
+async fn a_rolled_back_transaction_leaves_no_outbox_row_and_a_committed_one_is_relayed(
+    db: Db,
+    dir: &std::path::Path,
+) {
+    db.migrate("svc", &messaging_migrations("svc"))
+        .await
+        .expect("migrate");
+    let m = Messaging::new("svc");
+    let bus = testing::embedded_bus(dir).await;
+    let queue = QueueSpec::events("watcher", &["referral.#"]);
+    bus.declare(&queue).await.expect("declare");
+    let relay = OutboxRelay::new(db.clone(), bus.clone(), &m);
+
+    let lost = Message::json("referral.rolled_back", &1).expect("encode");
+    let mut tx = db.begin().await.expect("begin");
+    m.enqueue(&mut tx, &lost, 1).await.expect("enqueue");
+    tx.rollback().await.expect("rollback");
+
+    let kept = Message::json("referral.committed", &2).expect("encode");
+    let mut tx = db.begin().await.expect("begin");
+    m.enqueue(&mut tx, &kept, 2).await.expect("enqueue");
+    tx.commit().await.expect("commit");
+
+    assert_eq!(relay.relay_once().await.expect("relay"), 1);
+    assert_eq!(
+        relay.relay_once().await.expect("relay again"),
+        0,
+        "row not deleted"
+    );
+    let mut consumer = bus.consume(queue).await.expect("consume");
+    let got = tokio::time::timeout(Duration::from_secs(5), consumer.next())
+        .await
+        .expect("delivery")
+        .expect("open");
+    assert_eq!(got.message.id, kept.id);
+}
+on_both_stores!(
+    outbox,
+    a_rolled_back_transaction_leaves_no_outbox_row_and_a_committed_one_is_relayed
+);
+
+async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_exists(
+    db: Db,
+    dir: &std::path::Path,
+) {
+    db.migrate("svc", &messaging_migrations("svc"))
+        .await
+        .expect("migrate");
+    let m = Messaging::new("svc");
+    let bus = testing::embedded_bus(dir).await;
+    let relay = OutboxRelay::new(db.clone(), bus.clone(), &m);
+    let event = Message::json("transfer.sent", &3).expect("encode");
+    let mut tx = db.begin().await.expect("begin");
+    m.enqueue(&mut tx, &event, 1).await.expect("enqueue");
+    tx.commit().await.expect("commit");
+
+    relay.relay_once().await.expect_err("no queue is bound yet");
+    let queue = QueueSpec::events("late", &["transfer.#"]);
+    bus.declare(&queue).await.expect("declare");
+    assert_eq!(relay.relay_once().await.expect("relay"), 1);
+    let mut consumer = bus.consume(queue).await.expect("consume");
+    let got = tokio::time::timeout(Duration::from_secs(5), consumer.next())
+        .await
+        .expect("delivery")
+        .expect("open");
+    assert_eq!(got.message.id, event.id);
+}
+on_both_stores!(
+    unroutable_outbox,
+    an_unroutable_event_stays_in_the_outbox_until_a_queue_exists
+);
