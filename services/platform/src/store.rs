@@ -38,6 +38,8 @@ pub enum StoreError {
         description: String,
         source: sqlx::Error,
     },
+    #[error("{0} was changed concurrently; retry")]
+    Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -54,6 +56,7 @@ impl StoreError {
                     | sqlx::Error::TypeNotFound { .. }
                     | sqlx::Error::Decode(_)
             ),
+            StoreError::Conflict(_) => true,
             _ => false,
         }
     }

@@ -1,0 +1,32 @@
+//! CaseBridge core: the pure domain model of the inter-agency messaging gateway for Chinese
+//! administrative enforcement. No I/O happens here: no files, no network, no async runtime.
+//! Services, the gateway and the CLI build on these types; the law lives in the state machines.
+//!
+//! Modules:
+//! - [`ids`]: validated identifiers — [`AgencyCode`] (统一社会信用代码, GB 32100-2015),
+//!   [`RegionCode`], [`CaseId`], [`MessageId`], [`RequestId`], [`Sha256Digest`].
+//! - [`time`]: [`Timestamp`] (UTC milliseconds, shown in China Standard Time) and the injected
+//!   [`Clock`] with [`SystemClock`] and [`ManualClock`].
+//! - [`personal`]: [`PersonalData`], which never prints its content.
+//! - [`directory`]: the agency [`Directory`] loaded from TOML: [`Agency`], [`AgencyKind`],
+//!   region, superior, procuratorate and common-superior lookups.
+//! - [`referral`]: the criminal referral (涉嫌犯罪案件移送) state machine, [`referral::decide`].
+//! - [`notice`]: [`notice::Notice`], what an agency's inbox receives about a step, any family.
+//! - [`refusal`]: [`refusal::Refusal`], why a request was refused, for every adapter to render.
+
+#![forbid(unsafe_code)]
+
+pub mod directory;
+pub mod ids;
+pub mod notice;
+pub mod personal;
+pub mod referral;
+pub mod refusal;
+pub mod time;
+
+pub use directory::{Agency, AgencyKind, Directory, DirectoryError};
+pub use ids::{
+    AgencyCode, AgencyCodeError, CaseId, IdError, MessageId, RegionCode, RequestId, Sha256Digest,
+};
+pub use personal::PersonalData;
+pub use time::{Clock, ManualClock, SystemClock, TimeError, Timestamp};

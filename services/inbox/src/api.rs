@@ -1,0 +1,69 @@
+//! What the inbox service takes and answers over the bus.
+
+use casebridge_core::ids::{AgencyCode, CaseId, MessageId};
+use casebridge_core::notice::Family;
+use casebridge_core::refusal::Refusal;
+use casebridge_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The largest page a reader may ask for.
+pub const MAX_PAGE: u32 = 500;
+
+/// A request to the inbox service, on behalf of the agency that owns the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Entries after `after` (exclusive), oldest first; `after: None` means after the last
+    /// acknowledged entry.
+    List {
+        agency: AgencyCode,
+        after: Option<u64>,
+        limit: u32,
+    },
+    /// Marks every entry up to `up_to` (inclusive) as handled. Monotonic.
+    Acknowledge { agency: AgencyCode, up_to: u64 },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    Entries {
+        entries: Vec<Entry>,
+        /// The agency's acknowledged cursor.
+        acknowledged: u64,
+        /// The agency's newest cursor.
+        latest: u64,
+    },
+    Acknowledged {
+        cursor: u64,
+    },
+    Refused {
+        refusal: Refusal,
+    },
+}
+
+/// One notice in one agency's inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in this agency's inbox: 1, 2, 3…
+    pub cursor: u64,
+    /// The event's message id (the same in every recipient's inbox).
+    pub message_id: MessageId,
+    pub case_id: CaseId,
+    pub family: Family,
+    pub event: String,
+    pub actor: AgencyCode,
+    pub occurred_at: Timestamp,
+    pub summary: String,
+    /// When the entry was appended to the inbox.
+    pub delivered_at: Timestamp,
+}
+
+/// The routing key of the wake-up published when `agency`'s inbox grows.
+pub fn appended_key(agency: &AgencyCode) -> String {
+    format!("inbox.appended.{agency}")
+}
+
+/// The pattern a gateway binds to hear every inbox's wake-ups.
+pub const APPENDED_PATTERN: &str = "inbox.appended.*";

@@ -1,0 +1,138 @@
+//! The runnable inbox service: the event consumer that fills inboxes and the command consumer
+//! that answers readers.
+
+use std::sync::Arc;
+
+use casebridge_core::notice::Notice;
+use casebridge_core::time::Clock;
+use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
+use casebridge_platform::host::{Outcome, run_consumer};
+use casebridge_platform::store::{Db, Dialect, StoreError};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Request;
+use crate::handler::Inbox;
+
+/// The event routing keys the inbox listens to: every family's steps.
+pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
+
+/// The durable event queue of the inbox.
+pub fn events_queue() -> QueueSpec {
+    QueueSpec::events(crate::SERVICE, EVENT_BINDINGS)
+}
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("inbox store: {0}")]
+    Store(#[from] StoreError),
+    #[error("inbox bus: {0}")]
+    Bus(#[from] BusError),
+}
+
+/// A migrated, declared, ready-to-run inbox service.
+#[derive(Debug)]
+pub struct InboxApp {
+    inbox: Inbox,
+    bus: Bus,
+    concurrency: usize,
+}
+
+impl InboxApp {
+    /// Migrates the tables and declares both queues, so events published before the
+    /// service first runs are kept.
+    pub async fn build(db: Db, bus: Bus, clock: Arc<dyn Clock>) -> Result<InboxApp, StartError> {
+        db.migrate(crate::SERVICE, &crate::store::migrations())
+            .await?;
+        bus.declare(&events_queue()).await?;
+        bus.declare(&QueueSpec::commands(crate::SERVICE)).await?;
+        let concurrency = match db.dialect() {
+            Dialect::Sqlite => 2,
+            Dialect::Postgres => 16,
+        };
+        Ok(InboxApp {
+            inbox: Inbox::new(db, bus.clone(), clock),
+            bus,
+            concurrency,
+        })
+    }
+
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
+    }
+
+    /// Runs both consumers until `shutdown`.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
+        let inbox = self.inbox.clone();
+        let events = run_consumer(
+            self.bus.clone(),
+            events_queue(),
+            self.concurrency,
+            shutdown.clone(),
+            move |message: Message| {
+                let inbox = inbox.clone();
+                async move { deliver(&inbox, message).await }
+            },
+        );
+        let inbox = self.inbox.clone();
+        let commands = run_consumer(
+            self.bus.clone(),
+            QueueSpec::commands(crate::SERVICE),
+            self.concurrency,
+            shutdown,
+            move |message: Message| {
+                let inbox = inbox.clone();
+                async move { answer(&inbox, message).await }
+            },
+        );
+        let (events, commands) = tokio::join!(events, commands);
+        events.and(commands)
+    }
+}
+
+async fn deliver(inbox: &Inbox, message: Message) -> Outcome {
+    let notice: Notice = match message.decode() {
+        Ok(n) => n,
+        Err(e) => {
+            return Outcome::Poison {
+                error: e.to_string(),
+            };
+        }
+    };
+    match inbox.deliver(&message, &notice).await {
+        Ok(_) => Outcome::Done { reply: None },
+        Err(e) if e.is_transient() => Outcome::Retry {
+            error: e.to_string(),
+        },
+        Err(e) => Outcome::Poison {
+            error: e.to_string(),
+        },
+    }
+}
+
+async fn answer(inbox: &Inbox, message: Message) -> Outcome {
+    let request: Request = match message.decode() {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome::Poison {
+                error: e.to_string(),
+            };
+        }
+    };
+    match inbox.handle(request).await {
+        Ok(reply) => match serde_json::to_vec(&reply) {
+            Ok(body) => Outcome::Done {
+                reply: Some(message.reply_with(body)),
+            },
+            Err(e) => Outcome::Poison {
+                error: e.to_string(),
+            },
+        },
+        Err(e) if e.is_transient() => Outcome::Retry {
+            error: e.to_string(),
+        },
+        Err(e) => Outcome::Poison {
+            error: e.to_string(),
+        },
+    }
+}

@@ -1,0 +1,124 @@
+//! Delivers notices into inboxes and answers readers.
+
+use std::sync::Arc;
+
+use casebridge_core::ids::AgencyCode;
+use casebridge_core::notice::Notice;
+use casebridge_core::refusal::{Refusal, RefusalKind};
+use casebridge_core::time::Clock;
+use casebridge_platform::bus::{Bus, BusError, Message};
+use casebridge_platform::store::{Db, Messaging, StoreError};
+
+use crate::api::{self, Reply, Request};
+use crate::store;
+
+/// The inbox service logic.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    db: Db,
+    messaging: Messaging,
+    bus: Bus,
+    clock: Arc<dyn Clock>,
+}
+
+impl Inbox {
+    pub fn new(db: Db, bus: Bus, clock: Arc<dyn Clock>) -> Inbox {
+        Inbox {
+            db,
+            messaging: Messaging::new(crate::SERVICE),
+            bus,
+            clock,
+        }
+    }
+
+    /// Appends the notice in `message` to each recipient's inbox, once however often it is
+    /// delivered. Returns the recipients whose inbox grew (empty for a duplicate).
+    #[tracing::instrument(skip_all, fields(message_id = %message.id, kind = %message.kind))]
+    pub async fn deliver(
+        &self,
+        message: &Message,
+        notice: &Notice,
+    ) -> Result<Vec<AgencyCode>, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if !self
+            .messaging
+            .first_delivery(&mut tx, &message.id.to_string(), now.as_millis())
+            .await?
+        {
+            tracing::debug!("duplicate delivery ignored");
+            return Ok(Vec::new());
+        }
+        // Sorted, so concurrent appends lock agency rows in one order and cannot deadlock.
+        let mut recipients = notice.recipients.clone();
+        recipients.sort();
+        recipients.dedup();
+        for agency in &recipients {
+            store::append(&mut tx, agency, notice, message.id, now).await?;
+        }
+        tx.commit().await?;
+        for agency in &recipients {
+            self.wake_readers(agency).await;
+        }
+        Ok(recipients)
+    }
+
+    /// Tells gateways that `agency`'s inbox grew. A lost wake-up only delays delivery until
+    /// the reader's next poll, so failures are logged, not retried.
+    async fn wake_readers(&self, agency: &AgencyCode) {
+        match self
+            .bus
+            .publish_event(&Message::new(api::appended_key(agency), Vec::new()))
+            .await
+        {
+            Ok(()) | Err(BusError::Unroutable(_)) => {}
+            Err(error) => tracing::debug!(%error, "inbox wake-up not published"),
+        }
+    }
+
+    /// Answers a reader.
+    pub async fn handle(&self, request: Request) -> Result<Reply, StoreError> {
+        let mut conn = self.db.pool().acquire().await?;
+        match request {
+            Request::List {
+                agency,
+                after,
+                limit,
+            } => {
+                if limit == 0 || limit > api::MAX_PAGE {
+                    return Ok(refused(
+                        RefusalKind::InvalidArgument,
+                        Some("limit"),
+                        format!("limit must be between 1 and {}", api::MAX_PAGE),
+                    ));
+                }
+                let (acknowledged, latest) = store::position(&mut conn, &agency).await?;
+                let after = after.unwrap_or(acknowledged);
+                let entries = store::list(&mut conn, &agency, after, limit).await?;
+                Ok(Reply::Entries {
+                    entries,
+                    acknowledged,
+                    latest,
+                })
+            }
+            Request::Acknowledge { agency, up_to } => {
+                let (_, latest) = store::position(&mut conn, &agency).await?;
+                if up_to > latest {
+                    return Ok(refused(
+                        RefusalKind::InvalidArgument,
+                        Some("up_to_cursor"),
+                        format!("up_to_cursor {up_to} is beyond the newest entry {latest}"),
+                    ));
+                }
+                let cursor = store::acknowledge(&mut conn, &agency, up_to).await?;
+                Ok(Reply::Acknowledged { cursor })
+            }
+        }
+    }
+}
+
+fn refused(kind: RefusalKind, field: Option<&str>, message: String) -> Reply {
+    Reply::Refused {
+        refusal: Refusal::new(kind, "INBOX", field, message),
+    }
+}

@@ -1,0 +1,139 @@
+//! The inbox tables: `inbox_agencies` (newest and acknowledged cursor per agency) and
+//! `inbox_entries`, plus the shared messaging tables.
+//!
+//! Appending bumps the agency's row first: that row lock orders concurrent appends, so an
+//! entry with a higher cursor is never visible before a lower one.
+
+use casebridge_core::ids::{AgencyCode, CaseId, MessageId};
+use casebridge_core::notice::{Family, Notice};
+use casebridge_core::time::Timestamp;
+use casebridge_platform::store::{Migration, StoreError, messaging_migrations};
+use sqlx::Row;
+
+use crate::api::Entry;
+
+pub fn migrations() -> Vec<Migration> {
+    let mut all = messaging_migrations(crate::SERVICE);
+    all.push(Migration::portable(
+        100,
+        "inbox agencies and entries",
+        "CREATE TABLE inbox_agencies (agency TEXT PRIMARY KEY, latest BIGINT NOT NULL, \
+           acknowledged BIGINT NOT NULL);
+         CREATE TABLE inbox_entries (agency TEXT NOT NULL, cursor BIGINT NOT NULL, \
+           message_id TEXT NOT NULL, case_id TEXT NOT NULL, family TEXT NOT NULL, \
+           event TEXT NOT NULL, actor TEXT NOT NULL, occurred_at BIGINT NOT NULL, \
+           summary TEXT NOT NULL, delivered_at BIGINT NOT NULL, PRIMARY KEY (agency, cursor));",
+    ));
+    all
+}
+
+/// Appends `notice` to `agency`'s inbox and returns its cursor.
+pub async fn append(
+    conn: &mut sqlx::AnyConnection,
+    agency: &AgencyCode,
+    notice: &Notice,
+    message_id: MessageId,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let cursor: i64 = sqlx::query_scalar(
+        "INSERT INTO inbox_agencies (agency, latest, acknowledged) VALUES ($1, 1, 0) \
+         ON CONFLICT (agency) DO UPDATE SET latest = inbox_agencies.latest + 1 RETURNING latest",
+    )
+    .bind(agency.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO inbox_entries (agency, cursor, message_id, case_id, family, event, actor, \
+         occurred_at, summary, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(agency.as_str())
+    .bind(cursor)
+    .bind(message_id.to_string())
+    .bind(notice.case_id.to_string())
+    .bind(notice.family.as_str())
+    .bind(&notice.event)
+    .bind(notice.actor.as_str())
+    .bind(notice.at.as_millis())
+    .bind(&notice.summary)
+    .bind(now.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(u64::try_from(cursor).unwrap_or(0))
+}
+
+/// The acknowledged and newest cursor of `agency` (0, 0 for an empty inbox).
+pub async fn position(
+    conn: &mut sqlx::AnyConnection,
+    agency: &AgencyCode,
+) -> Result<(u64, u64), StoreError> {
+    let row = sqlx::query("SELECT acknowledged, latest FROM inbox_agencies WHERE agency = $1")
+        .bind(agency.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map_or((0, 0), |r| {
+        (
+            u64::try_from(r.get::<i64, _>(0)).unwrap_or(0),
+            u64::try_from(r.get::<i64, _>(1)).unwrap_or(0),
+        )
+    }))
+}
+
+/// Up to `limit` entries of `agency` after `after`, oldest first.
+pub async fn list(
+    conn: &mut sqlx::AnyConnection,
+    agency: &AgencyCode,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<Entry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT cursor, message_id, case_id, family, event, actor, occurred_at, summary, \
+         delivered_at FROM inbox_entries WHERE agency = $1 AND cursor > $2 ORDER BY cursor LIMIT $3",
+    )
+    .bind(agency.as_str())
+    .bind(i64::try_from(after).unwrap_or(i64::MAX))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(entry).collect()
+}
+
+fn entry(row: &sqlx::any::AnyRow) -> Result<Entry, StoreError> {
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("inbox {what}: {e}"));
+    let family = match row.get::<String, _>(3).as_str() {
+        "referral" => Family::Referral,
+        "transfer" => Family::Transfer,
+        "dispute" => Family::Dispute,
+        "opinion" => Family::Opinion,
+        other => return Err(corrupt("family", &other)),
+    };
+    Ok(Entry {
+        cursor: u64::try_from(row.get::<i64, _>(0)).unwrap_or(0),
+        message_id: MessageId::parse(&row.get::<String, _>(1))
+            .map_err(|e| corrupt("message id", &e))?,
+        case_id: CaseId::parse(&row.get::<String, _>(2)).map_err(|e| corrupt("case id", &e))?,
+        family,
+        event: row.get(4),
+        actor: AgencyCode::parse(&row.get::<String, _>(5)).map_err(|e| corrupt("actor", &e))?,
+        occurred_at: Timestamp::from_millis(row.get(6)),
+        summary: row.get(7),
+        delivered_at: Timestamp::from_millis(row.get(8)),
+    })
+}
+
+/// Raises `agency`'s acknowledged cursor to `up_to` (never lowers it); returns the new value.
+pub async fn acknowledge(
+    conn: &mut sqlx::AnyConnection,
+    agency: &AgencyCode,
+    up_to: u64,
+) -> Result<u64, StoreError> {
+    let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE inbox_agencies SET acknowledged = $2 WHERE agency = $1 AND acknowledged < $2",
+    )
+    .bind(agency.as_str())
+    .bind(up_to)
+    .execute(&mut *conn)
+    .await?;
+    Ok(position(conn, agency).await?.0)
+}
