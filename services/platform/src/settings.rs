@@ -104,6 +104,8 @@ pub struct Settings {
     pub bus: BusSettings,
     pub store: StoreSettings,
     pub gateway: GatewaySettings,
+    /// Tunable referral rules (the ones DOMAIN.md marks unverified).
+    pub referrals: casebridge_core::referral::ReferralPolicy,
 }
 
 impl Default for Settings {
@@ -115,6 +117,7 @@ impl Default for Settings {
             bus: BusSettings::default(),
             store: StoreSettings::default(),
             gateway: GatewaySettings::default(),
+            referrals: casebridge_core::referral::ReferralPolicy::default(),
         }
     }
 }

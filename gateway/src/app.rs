@@ -1,0 +1,204 @@
+//! Building and running the gateway: bind first (so the port is known), then serve until
+//! shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use casebridge_core::directory::{Agency, Directory};
+use casebridge_core::ids::AgencyCode;
+use casebridge_platform::bus::{Bus, QueueSpec};
+use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
+use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
+use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::directory::DirectoryGrpc;
+use crate::error::GatewayError;
+use crate::inbox::InboxGrpc;
+use crate::referrals::ReferralsGrpc;
+
+/// PEM material for mutual TLS.
+#[derive(Debug, Clone)]
+pub struct TlsMaterial {
+    /// The gateway's certificate chain.
+    pub cert_pem: String,
+    /// The gateway's private key.
+    pub key_pem: String,
+    /// The CA that signs agency client certificates; only its certificates are accepted.
+    pub client_ca_pem: String,
+}
+
+/// What the gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub tls: TlsMaterial,
+    /// How long to wait for a service's reply before answering UNAVAILABLE.
+    pub request_timeout: Duration,
+}
+
+/// Start-up and serving failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS configuration rejected: {0}")]
+    Tls(tonic::transport::Error),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
+    #[error("gRPC server failed: {0}")]
+    Serve(tonic::transport::Error),
+    #[error("cannot subscribe to inbox wake-ups: {0}")]
+    Bus(#[from] casebridge_platform::bus::BusError),
+}
+
+/// What every endpoint shares.
+#[derive(Debug)]
+pub struct Context {
+    pub bus: Bus,
+    pub directory: Arc<Directory>,
+    pub request_timeout: Duration,
+    /// Agencies whose inbox just grew.
+    pub wakeups: broadcast::Sender<AgencyCode>,
+}
+
+impl Context {
+    /// The calling agency, from the client certificate.
+    pub fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Agency, GatewayError> {
+        crate::auth::caller(request, &self.directory)
+    }
+}
+
+/// A bound, not yet serving gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: ServerTlsConfig,
+    ctx: Arc<Context>,
+}
+
+impl Gateway {
+    /// Binds the listening socket.
+    pub async fn build(
+        config: GatewayConfig,
+        bus: Bus,
+        directory: Arc<Directory>,
+    ) -> Result<Gateway, StartError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(
+                &config.tls.cert_pem,
+                &config.tls.key_pem,
+            ))
+            .client_ca_root(Certificate::from_pem(&config.tls.client_ca_pem))
+            .client_auth_optional(false);
+        let (wakeups, _) = broadcast::channel(1024);
+        Ok(Gateway {
+            listener,
+            local_addr,
+            tls,
+            ctx: Arc::new(Context {
+                bus,
+                directory,
+                request_timeout: config.request_timeout,
+                wakeups,
+            }),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown`, then stops accepting and lets open calls finish.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        let wakeups = self.listen_for_wakeups(shutdown.clone()).await?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<ReferralServiceServer<ReferralsGrpc>>()
+            .await;
+        health.set_serving::<InboxServiceServer<InboxGrpc>>().await;
+        health
+            .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(casebridge_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| StartError::Reflection(e.to_string()))?;
+        tracing::info!(addr = %self.local_addr, "gateway serving gRPC with mutual TLS");
+        let served = Server::builder()
+            .tls_config(self.tls)
+            .map_err(StartError::Tls)?
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(ReferralServiceServer::new(ReferralsGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
+            .add_service(DirectoryServiceServer::new(DirectoryGrpc::new(
+                self.ctx.clone(),
+            )))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(self.listener),
+                shutdown.clone().cancelled_owned(),
+            )
+            .await
+            .map_err(StartError::Serve);
+        shutdown.cancel();
+        let _ = wakeups.await;
+        served
+    }
+
+    /// One task per gateway turns `inbox.appended.<agency>` events into in-process wake-ups.
+    async fn listen_for_wakeups(
+        &self,
+        shutdown: CancellationToken,
+    ) -> Result<tokio::task::JoinHandle<()>, StartError> {
+        let mut consumer = self
+            .ctx
+            .bus
+            .consume(QueueSpec::notifications(&[
+                casebridge_inbox::api::APPENDED_PATTERN,
+            ]))
+            .await?;
+        let wakeups = self.ctx.wakeups.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                let delivery = tokio::select! {
+                    d = consumer.next() => d,
+                    _ = shutdown.cancelled() => return,
+                };
+                let Some(delivery) = delivery else { return };
+                let agency = delivery
+                    .message
+                    .kind
+                    .rsplit('.')
+                    .next()
+                    .and_then(|code| AgencyCode::parse(code).ok());
+                if let Some(agency) = agency {
+                    // No watcher for this agency right now is fine.
+                    let _ = wakeups.send(agency);
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,34 @@
+//! Who is calling: the agency named by the verified client certificate.
+//!
+//! rustls has already checked the chain to the configured CA and the validity period (an
+//! expired or foreign certificate never gets this far). Here the certificate's agency code
+//! must be well-formed and in the directory.
+
+use casebridge_core::directory::{Agency, Directory};
+use casebridge_core::ids::AgencyCode;
+use tonic::Request;
+
+use crate::error::GatewayError;
+use crate::pki;
+
+/// The calling agency of `request`.
+pub fn caller<T>(request: &Request<T>, directory: &Directory) -> Result<Agency, GatewayError> {
+    let certs = request.peer_certs().ok_or_else(|| {
+        GatewayError::Unauthenticated("a client certificate is required (mutual TLS)".into())
+    })?;
+    let leaf = certs.first().ok_or_else(|| {
+        GatewayError::Unauthenticated("a client certificate is required (mutual TLS)".into())
+    })?;
+    let named = pki::agency_code_from_cert(leaf.as_ref())
+        .map_err(|e| GatewayError::Unauthenticated(e.to_string()))?;
+    let code = AgencyCode::parse(&named).map_err(|e| {
+        GatewayError::Unauthenticated(format!(
+            "the client certificate names {named:?}, which is not a valid agency code: {e}"
+        ))
+    })?;
+    directory.get(&code).cloned().ok_or_else(|| {
+        GatewayError::PermissionDenied(format!(
+            "agency {code} named by the client certificate is not in the agency directory"
+        ))
+    })
+}

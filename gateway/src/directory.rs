@@ -1,0 +1,50 @@
+//! `casebridge.v1.DirectoryService`: the agency directory, read-only.
+
+use std::sync::Arc;
+
+use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::directory_service_server::DirectoryService;
+use tonic::{Response, Status};
+
+use crate::app::Context;
+use crate::convert;
+
+/// The directory endpoints.
+#[derive(Debug, Clone)]
+pub struct DirectoryGrpc {
+    ctx: Arc<Context>,
+}
+
+impl DirectoryGrpc {
+    pub fn new(ctx: Arc<Context>) -> DirectoryGrpc {
+        DirectoryGrpc { ctx }
+    }
+}
+
+#[tonic::async_trait]
+impl DirectoryService for DirectoryGrpc {
+    async fn list_agencies(
+        &self,
+        request: tonic::Request<pb::ListAgenciesRequest>,
+    ) -> Result<Response<pb::ListAgenciesResponse>, Status> {
+        self.ctx.caller(&request)?;
+        let pb::ListAgenciesRequest { kind, region } = request.into_inner();
+        let agencies = self
+            .ctx
+            .directory
+            .agencies()
+            .map(convert::agency)
+            .filter(|a| kind == 0 || a.kind == kind)
+            .filter(|a| region.is_empty() || a.region == region)
+            .collect();
+        Ok(Response::new(pb::ListAgenciesResponse { agencies }))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: tonic::Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::Agency>, Status> {
+        let agency = self.ctx.caller(&request)?;
+        Ok(Response::new(convert::agency(&agency)))
+    }
+}

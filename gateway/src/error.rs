@@ -1,0 +1,110 @@
+//! The one map from gateway failures to gRPC statuses. Handlers return [`GatewayError`] and
+//! never build a `Status` themselves.
+
+use casebridge_core::refusal::{Refusal, RefusalKind};
+use casebridge_platform::bus::BusError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::convert::Violations;
+
+/// Why the gateway could not serve a call.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The request is malformed; every offending field is listed.
+    #[error("invalid request: {}", describe(.0))]
+    Invalid(Violations),
+    /// The owning service refused the step; nothing changed.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The client certificate does not identify an agency.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The certificate's agency may not use CaseBridge.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The owning service did not answer in time or the bus is down; retrying with the same
+    /// request id is safe.
+    #[error("{service} service unavailable ({source}); retry with the same request_id")]
+    Unavailable {
+        service: &'static str,
+        source: BusError,
+    },
+    /// A bug or corrupt data: logged in full, reported without detail.
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn describe(v: &Violations) -> String {
+    v.0.iter()
+        .map(|(_, d)| d.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn bad_request<'a>(
+    code: Code,
+    message: String,
+    fields: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Status {
+    let mut details = ErrorDetails::new();
+    for (field, description) in fields {
+        details.add_bad_request_violation(field, description);
+    }
+    Status::with_error_details(code, message, details)
+}
+
+impl From<GatewayError> for Status {
+    fn from(error: GatewayError) -> Status {
+        let message = error.to_string();
+        match error {
+            GatewayError::Invalid(v) => bad_request(
+                Code::InvalidArgument,
+                message,
+                v.0.iter().map(|(f, d)| (f.as_str(), d.as_str())),
+            ),
+            GatewayError::Refused(refusal) => {
+                let code = match refusal.kind {
+                    RefusalKind::InvalidArgument => Code::InvalidArgument,
+                    RefusalKind::FailedPrecondition => Code::FailedPrecondition,
+                    RefusalKind::PermissionDenied => Code::PermissionDenied,
+                    RefusalKind::NotFound => Code::NotFound,
+                    RefusalKind::AlreadyExists => Code::AlreadyExists,
+                };
+                match &refusal.field {
+                    Some(field) => bad_request(
+                        code,
+                        message,
+                        [(field.as_str(), refusal.message.as_str())].into_iter(),
+                    ),
+                    None => Status::new(code, message),
+                }
+            }
+            GatewayError::Unauthenticated(_) => Status::unauthenticated(message),
+            GatewayError::PermissionDenied(_) => Status::permission_denied(message),
+            GatewayError::Unavailable { .. } => Status::unavailable(message),
+            GatewayError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                Status::internal(message)
+            }
+        }
+    }
+}
+
+impl From<Violations> for GatewayError {
+    fn from(v: Violations) -> Self {
+        GatewayError::Invalid(v)
+    }
+}
+
+impl GatewayError {
+    /// A bus failure while calling `service`.
+    pub fn bus(service: &'static str, source: BusError) -> GatewayError {
+        match source {
+            BusError::Encode(e) | BusError::Decode(e) => {
+                GatewayError::Internal(format!("{service}: {e}"))
+            }
+            source => GatewayError::Unavailable { service, source },
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `casebridge.v1.InboxService`: each agency reads its own inbox as a stream that resumes from a
+//! cursor, and acknowledges what it has handled.
+//!
+//! The stream pages through the backlog, then (with `follow`) waits for a wake-up for its
+//! agency, falling back to a poll every few seconds, so a lost wake-up only delays delivery.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use casebridge_core::ids::AgencyCode;
+use casebridge_inbox::api::{Reply, Request};
+use casebridge_platform::bus::Message;
+use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::inbox_service_server::InboxService;
+use futures_util::Stream;
+use tokio::sync::{broadcast, mpsc};
+use tonic::{Response, Status};
+
+use crate::app::Context;
+use crate::convert;
+use crate::error::GatewayError;
+
+const SERVICE: &str = casebridge_inbox::SERVICE;
+const PAGE: u32 = 200;
+const POLL: Duration = Duration::from_secs(3);
+
+/// The inbox endpoints.
+#[derive(Debug, Clone)]
+pub struct InboxGrpc {
+    ctx: Arc<Context>,
+}
+
+impl InboxGrpc {
+    pub fn new(ctx: Arc<Context>) -> InboxGrpc {
+        InboxGrpc { ctx }
+    }
+}
+
+async fn ask(ctx: &Context, request: Request) -> Result<Reply, GatewayError> {
+    let message = Message::json(SERVICE, &request).map_err(|e| GatewayError::bus(SERVICE, e))?;
+    let reply = ctx
+        .bus
+        .request(SERVICE, message, ctx.request_timeout)
+        .await
+        .map_err(|e| GatewayError::bus(SERVICE, e))?;
+    reply.decode().map_err(|e| GatewayError::bus(SERVICE, e))
+}
+
+type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::InboxEntry, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl InboxService for InboxGrpc {
+    type WatchInboxStream = EntryStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_inbox(
+        &self,
+        request: tonic::Request<pb::WatchInboxRequest>,
+    ) -> Result<Response<EntryStream>, Status> {
+        let agency = self.ctx.caller(&request)?.code;
+        let pb::WatchInboxRequest {
+            after_cursor,
+            follow,
+        } = request.into_inner();
+        let (tx, rx) = mpsc::channel(PAGE as usize);
+        let wakeups = self.ctx.wakeups.subscribe();
+        tokio::spawn(pump(
+            self.ctx.clone(),
+            agency,
+            after_cursor,
+            follow,
+            wakeups,
+            tx,
+        ));
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn acknowledge_inbox(
+        &self,
+        request: tonic::Request<pb::AcknowledgeInboxRequest>,
+    ) -> Result<Response<pb::AcknowledgeInboxResponse>, Status> {
+        let agency = self.ctx.caller(&request)?.code;
+        let pb::AcknowledgeInboxRequest { up_to_cursor } = request.into_inner();
+        match ask(
+            &self.ctx,
+            Request::Acknowledge {
+                agency,
+                up_to: up_to_cursor,
+            },
+        )
+        .await?
+        {
+            Reply::Acknowledged { cursor } => Ok(Response::new(pb::AcknowledgeInboxResponse {
+                acknowledged_cursor: cursor,
+            })),
+            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
+            Reply::Entries { .. } => {
+                Err(GatewayError::Internal("acknowledge answered with entries".into()).into())
+            }
+        }
+    }
+}
+
+/// Feeds one watcher until it disconnects (or, without `follow`, until the backlog is sent).
+/// Owned by the stream: it ends when the client goes away.
+async fn pump(
+    ctx: Arc<Context>,
+    agency: AgencyCode,
+    mut after: Option<u64>,
+    follow: bool,
+    mut wakeups: broadcast::Receiver<AgencyCode>,
+    tx: mpsc::Sender<Result<pb::InboxEntry, Status>>,
+) {
+    loop {
+        let page = ask(
+            &ctx,
+            Request::List {
+                agency: agency.clone(),
+                after,
+                limit: PAGE,
+            },
+        )
+        .await;
+        let (entries, acknowledged) = match page {
+            Ok(Reply::Entries {
+                entries,
+                acknowledged,
+                ..
+            }) => (entries, acknowledged),
+            Ok(Reply::Refused { refusal }) => {
+                let _ = tx.send(Err(GatewayError::Refused(refusal).into())).await;
+                return;
+            }
+            Ok(Reply::Acknowledged { .. }) => {
+                let _ = tx
+                    .send(Err(GatewayError::Internal(
+                        "list answered with an ack".into(),
+                    )
+                    .into()))
+                    .await;
+                return;
+            }
+            Err(error) => {
+                let _ = tx.send(Err(error.into())).await;
+                return;
+            }
+        };
+        let full_page = entries.len() == PAGE as usize;
+        after = Some(
+            entries
+                .last()
+                .map_or(after.unwrap_or(acknowledged), |e| e.cursor),
+        );
+        for entry in &entries {
+            if tx.send(Ok(convert::inbox_entry(entry))).await.is_err() {
+                return;
+            }
+        }
+        if full_page {
+            continue;
+        }
+        if !follow {
+            return;
+        }
+        // Wait for a wake-up for this agency, a poll tick, or the client leaving.
+        let tick = tokio::time::sleep(POLL);
+        tokio::pin!(tick);
+        loop {
+            tokio::select! {
+                woke = wakeups.recv() => match woke {
+                    Ok(code) if code == agency => break,
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = &mut tick => break,
+                _ = tx.closed() => return,
+            }
+        }
+    }
+}

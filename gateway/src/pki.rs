@@ -1,0 +1,811 @@
+//! Development PKI: a local certificate authority, the gateway's server certificate and one client
+//! certificate per agency.
+//!
+//! The gateway identifies the calling agency from its client certificate (DESIGN.md "Identity and
+//! trust"): the agency code travels as a URI SAN `urn:casebridge:agency:<code>` and as the subject
+//! CN, and [`agency_code_from_cert`] reads it back. `casebridge up` and `casebridge pki` use
+//! [`write_dev_pki`] to lay the files out on disk.
+//!
+//! This is for development and tests only: keys are written unencrypted and nothing is revoked.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+/// Prefix of the URI SAN that carries an agency code in a client certificate.
+pub const AGENCY_URI_PREFIX: &str = "urn:casebridge:agency:";
+
+/// Common name of the CA that [`write_dev_pki`] creates.
+pub const DEV_CA_COMMON_NAME: &str = "CaseBridge Development CA";
+
+/// Names the gateway's development server certificate is valid for.
+pub const DEV_GATEWAY_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const CA_VALID_DAYS: u64 = 3650;
+const SERVER_VALID_DAYS: u64 = 730;
+
+/// A certificate and its private key, both PEM encoded.
+#[derive(Clone)]
+pub struct IssuedCert {
+    /// The certificate (`-----BEGIN CERTIFICATE-----`).
+    pub cert_pem: String,
+    /// The PKCS#8 private key (`-----BEGIN PRIVATE KEY-----`), unencrypted.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for IssuedCert {
+    // The key is a secret: keep it out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedCert")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"[elided]")
+            .finish()
+    }
+}
+
+/// A development certificate authority that can sign server and agency certificates.
+pub struct DevCa {
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl fmt::Debug for DevCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevCa")
+            .field("cert_pem", &self.cert_pem)
+            .field("key", &"[elided]")
+            .finish()
+    }
+}
+
+impl DevCa {
+    /// Creates a self-signed CA valid for ten years (from one hour ago, to tolerate clock skew).
+    ///
+    /// The CA may sign end-entity certificates only (path length 0).
+    pub fn generate(common_name: &str) -> Result<DevCa, PkiError> {
+        let now = SystemTime::now();
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.not_before = earlier(now, HOUR)?.into();
+        params.not_after = later(now, DAY * CA_VALID_DAYS as u32)?.into();
+
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(DevCa {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// Reloads an existing CA so it can sign more certificates that chain to the same root.
+    ///
+    /// Fails if the certificate is not a CA or the key does not belong to it.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<DevCa, PkiError> {
+        let der =
+            CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| PkiError::Pem {
+                what: "ca certificate",
+                reason: e.to_string(),
+            })?;
+        let key = KeyPair::from_pem(key_pem).map_err(|e| PkiError::Pem {
+            what: "ca key",
+            reason: e.to_string(),
+        })?;
+
+        let (_, x509) =
+            X509Certificate::from_der(&der).map_err(|e| PkiError::Parse(e.to_string()))?;
+        if !x509.is_ca() {
+            return Err(PkiError::NotCa);
+        }
+        if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(PkiError::KeyMismatch);
+        }
+
+        let issuer = Issuer::from_ca_cert_der(&der, key)?;
+        Ok(DevCa {
+            cert_pem: cert_pem.to_owned(),
+            issuer,
+        })
+    }
+
+    /// The CA certificate, PEM encoded; clients and the gateway trust it.
+    pub fn cert_pem(&self) -> String {
+        self.cert_pem.clone()
+    }
+
+    /// The CA's private key, PEM encoded (PKCS#8, unencrypted).
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
+    /// Issues a server certificate (EKU serverAuth) valid for two years.
+    ///
+    /// Each name becomes a SAN: an IP address SAN if it parses as one (`127.0.0.1`, `::1`), a DNS
+    /// name otherwise. The first name is also the subject CN.
+    pub fn issue_server(&self, names: &[&str]) -> Result<IssuedCert, PkiError> {
+        let first = names.first().ok_or(PkiError::NoServerNames)?;
+        let now = SystemTime::now();
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, *first);
+        params.subject_alt_names = names
+            .iter()
+            .map(|name| match name.parse::<IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => (*name).try_into().map(SanType::DnsName).map_err(|source| {
+                    PkiError::InvalidName {
+                        name: (*name).to_owned(),
+                        source,
+                    }
+                }),
+            })
+            .collect::<Result<_, _>>()?;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = earlier(now, HOUR)?.into();
+        params.not_after = later(now, DAY * SERVER_VALID_DAYS as u32)?.into();
+        self.sign(params)
+    }
+
+    /// Issues an agency client certificate (EKU clientAuth).
+    ///
+    /// Subject CN = `agency_code`, O = `agency_name`, plus the URI SAN
+    /// `urn:casebridge:agency:<code>`. Valid from one hour ago until `valid_days` from now. A
+    /// negative `valid_days` makes a certificate that is already expired (valid from two days ago
+    /// until one day ago), for tests of the gateway's rejection path.
+    pub fn issue_agency(
+        &self,
+        agency_code: &str,
+        agency_name: &str,
+        valid_days: i64,
+    ) -> Result<IssuedCert, PkiError> {
+        check_agency_code(agency_code)?;
+        let now = SystemTime::now();
+        let (not_before, not_after) = if valid_days < 0 {
+            (earlier(now, DAY * 2)?, earlier(now, DAY)?)
+        } else {
+            let days = u32::try_from(valid_days).map_err(|_| PkiError::ValidityOutOfRange)?;
+            let span = DAY.checked_mul(days).ok_or(PkiError::ValidityOutOfRange)?;
+            (earlier(now, HOUR)?, later(now, span)?)
+        };
+
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, agency_code);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, agency_name);
+        let uri = format!("{AGENCY_URI_PREFIX}{agency_code}");
+        params.subject_alt_names =
+            vec![SanType::URI(uri.as_str().try_into().map_err(|source| {
+                PkiError::InvalidName {
+                    name: uri.clone(),
+                    source,
+                }
+            })?)];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = not_before.into();
+        params.not_after = not_after.into();
+        self.sign(params)
+    }
+
+    fn sign(&self, mut params: CertificateParams) -> Result<IssuedCert, PkiError> {
+        // The authority key identifier lets verifiers pick the right CA when several are trusted.
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(IssuedCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// The agency code a client certificate names: the URI SAN `urn:casebridge:agency:<code>` if
+/// present, else the subject CN. Errors if neither or if they disagree.
+///
+/// This does not verify the certificate; the TLS layer does that before the gateway asks.
+pub fn agency_code_from_cert(der: &[u8]) -> Result<String, PkiError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::Parse(e.to_string()))?;
+
+    let mut from_san: Option<&str> = None;
+    let sans = cert
+        .subject_alternative_name()
+        .map_err(|e| PkiError::Parse(e.to_string()))?;
+    for name in sans.iter().flat_map(|ext| ext.value.general_names.iter()) {
+        if let GeneralName::URI(uri) = name
+            && let Some(code) = uri.strip_prefix(AGENCY_URI_PREFIX)
+        {
+            match from_san {
+                Some(previous) if previous != code => {
+                    return Err(PkiError::AgencyMismatch {
+                        first: previous.to_owned(),
+                        second: code.to_owned(),
+                    });
+                }
+                _ => from_san = Some(code),
+            }
+        }
+    }
+
+    let from_cn = match cert.subject().iter_common_name().next() {
+        Some(cn) => Some(
+            cn.as_str()
+                .map_err(|e| PkiError::Parse(format!("subject CN is not a string: {e}")))?,
+        ),
+        None => None,
+    };
+
+    let code = match (from_san, from_cn) {
+        (Some(san), Some(cn)) if san != cn => {
+            return Err(PkiError::AgencyMismatch {
+                first: san.to_owned(),
+                second: cn.to_owned(),
+            });
+        }
+        (Some(san), _) => san,
+        (None, Some(cn)) => cn,
+        (None, None) => return Err(PkiError::NoAgency),
+    };
+    check_agency_code(code)?;
+    Ok(code.to_owned())
+}
+
+/// Writes the standard development layout into `dir` (creating it): `ca.pem`, `ca.key`,
+/// `gateway.pem`, `gateway.key` (server certificate for `localhost` and `127.0.0.1`) and
+/// `agencies/<code>.pem` + `agencies/<code>.key` for each `(code, name)` given.
+///
+/// Existing CA files are reused, so adding agencies later keeps old certificates valid; existing
+/// gateway and agency files are kept. Only when the CA is created afresh are the gateway and
+/// agency files (re)issued, since old ones could not chain to the new CA. Key files get mode 0600
+/// on unix. Returns the paths written by this call (empty if everything already existed).
+pub fn write_dev_pki(dir: &Path, agencies: &[(String, String)]) -> Result<Vec<PathBuf>, PkiError> {
+    // Validate everything before touching the disk: agency codes become file names.
+    let mut seen = HashSet::new();
+    for (code, _) in agencies {
+        check_agency_code(code)?;
+        if !seen.insert(code.as_str()) {
+            return Err(PkiError::DuplicateAgency(code.clone()));
+        }
+    }
+
+    let agencies_dir = dir.join("agencies");
+    std::fs::create_dir_all(&agencies_dir).map_err(|source| PkiError::Io {
+        path: agencies_dir.clone(),
+        source,
+    })?;
+    let mut written = Vec::new();
+
+    let ca_pem = dir.join("ca.pem");
+    let ca_key = dir.join("ca.key");
+    let (ca, fresh_ca) = match (ca_pem.exists(), ca_key.exists()) {
+        (true, true) => (DevCa::from_pem(&read(&ca_pem)?, &read(&ca_key)?)?, false),
+        (false, false) => {
+            let ca = DevCa::generate(DEV_CA_COMMON_NAME)?;
+            write_pair(
+                &ca_pem,
+                &ca_key,
+                &ca.cert_pem(),
+                &ca.key_pem(),
+                &mut written,
+            )?;
+            (ca, true)
+        }
+        // Half a CA means something went wrong; regenerating would silently orphan every
+        // certificate already handed out, so let a person decide.
+        (true, false) => return Err(PkiError::IncompleteCa { missing: ca_key }),
+        (false, true) => return Err(PkiError::IncompleteCa { missing: ca_pem }),
+    };
+
+    let gateway_pem = dir.join("gateway.pem");
+    let gateway_key = dir.join("gateway.key");
+    if fresh_ca || !(gateway_pem.exists() && gateway_key.exists()) {
+        let issued = ca.issue_server(&DEV_GATEWAY_NAMES)?;
+        write_pair(
+            &gateway_pem,
+            &gateway_key,
+            &issued.cert_pem,
+            &issued.key_pem,
+            &mut written,
+        )?;
+    }
+
+    for (code, name) in agencies {
+        let pem = agencies_dir.join(format!("{code}.pem"));
+        let key = agencies_dir.join(format!("{code}.key"));
+        if fresh_ca || !(pem.exists() && key.exists()) {
+            let issued = ca.issue_agency(code, name, SERVER_VALID_DAYS as i64)?;
+            write_pair(&pem, &key, &issued.cert_pem, &issued.key_pem, &mut written)?;
+        }
+    }
+    Ok(written)
+}
+
+/// Errors of the development PKI.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// rcgen could not build or sign a certificate.
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// A PEM input could not be decoded.
+    #[error("cannot read {what} pem: {reason}")]
+    Pem {
+        /// Which input was bad.
+        what: &'static str,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// A certificate's DER could not be parsed.
+    #[error("cannot parse certificate: {0}")]
+    Parse(String),
+    /// The certificate given as CA may not sign certificates.
+    #[error("certificate is not a certificate authority")]
+    NotCa,
+    /// The CA key does not match the CA certificate.
+    #[error("ca key does not belong to the ca certificate")]
+    KeyMismatch,
+    /// A server certificate was requested without names.
+    #[error("a server certificate needs at least one name")]
+    NoServerNames,
+    /// A name cannot be put in a SAN.
+    #[error("invalid certificate name {name:?}: {source}")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// rcgen's reason.
+        source: rcgen::Error,
+    },
+    /// The requested validity period does not fit in a certificate.
+    #[error("validity period out of range")]
+    ValidityOutOfRange,
+    /// An agency code is empty or has characters other than ASCII letters and digits.
+    #[error("invalid agency code {0:?}: expected 1 to 64 ascii letters and digits")]
+    InvalidAgencyCode(String),
+    /// The same agency code was listed twice.
+    #[error("agency {0} is listed twice")]
+    DuplicateAgency(String),
+    /// The certificate carries neither an agency URI SAN nor a subject CN.
+    #[error("certificate names no agency: no urn:casebridge:agency SAN and no subject CN")]
+    NoAgency,
+    /// The certificate names two different agencies.
+    #[error("certificate names two agencies: {first} and {second}")]
+    AgencyMismatch {
+        /// The agency named first (URI SAN).
+        first: String,
+        /// The other agency named (another URI SAN or the subject CN).
+        second: String,
+    },
+    /// One of `ca.pem` and `ca.key` exists without the other.
+    #[error("incomplete development ca: {} is missing; restore it or remove the other ca file", missing.display())]
+    IncompleteCa {
+        /// The missing file.
+        missing: PathBuf,
+    },
+    /// Reading or writing a PKI file failed.
+    #[error("i/o error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+// Agency codes are unified social credit codes (digits and capital letters); the check here is
+// looser and exists so that a code is always a safe file name and URI segment. The directory
+// decides whether a code is a known agency.
+fn check_agency_code(code: &str) -> Result<(), PkiError> {
+    if code.is_empty() || code.len() > 64 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(PkiError::InvalidAgencyCode(code.to_owned()));
+    }
+    Ok(())
+}
+
+fn earlier(now: SystemTime, by: Duration) -> Result<SystemTime, PkiError> {
+    now.checked_sub(by).ok_or(PkiError::ValidityOutOfRange)
+}
+
+fn later(now: SystemTime, by: Duration) -> Result<SystemTime, PkiError> {
+    now.checked_add(by).ok_or(PkiError::ValidityOutOfRange)
+}
+
+fn read(path: &Path) -> Result<String, PkiError> {
+    std::fs::read_to_string(path).map_err(|source| PkiError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+// Key first, so a crash between the two leaves a key without a certificate, which the next run
+// treats as missing and reissues.
+fn write_pair(
+    cert_path: &Path,
+    key_path: &Path,
+    cert_pem: &str,
+    key_pem: &str,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), PkiError> {
+    write_file(key_path, key_pem, true)?;
+    written.push(key_path.to_owned());
+    write_file(cert_path, cert_pem, false)?;
+    written.push(cert_path.to_owned());
+    Ok(())
+}
+
+fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), PkiError> {
+    let io_err = |source| PkiError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_err)?;
+    // `mode` applies only when the file is created; tighten a pre-existing file too.
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    file.write_all(contents.as_bytes()).map_err(io_err)?;
+    file.sync_all().map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::client::danger::ServerCertVerifier as _;
+    use rustls::pki_types::{ServerName, UnixTime};
+    use rustls::server::WebPkiClientVerifier;
+    use rustls::server::danger::ClientCertVerifier;
+    use rustls::{CertificateError, RootCertStore};
+
+    use super::*;
+
+    const POLICE: &str = "11350100MB0100009B";
+
+    fn der(pem: &str) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(pem.as_bytes()).expect("valid certificate pem")
+    }
+
+    fn roots(ca: &DevCa) -> Arc<RootCertStore> {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(der(&ca.cert_pem()))
+            .expect("ca is a valid trust anchor");
+        Arc::new(roots)
+    }
+
+    fn client_verifier(ca: &DevCa) -> Arc<dyn ClientCertVerifier> {
+        WebPkiClientVerifier::builder_with_provider(
+            roots(ca),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .expect("verifier builds")
+    }
+
+    fn verify_client(ca: &DevCa, cert: &IssuedCert) -> Result<(), rustls::Error> {
+        client_verifier(ca)
+            .verify_client_cert(&der(&cert.cert_pem), &[], UnixTime::now())
+            .map(|_| ())
+    }
+
+    #[test]
+    fn an_agency_certificate_names_its_agency() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let cert = ca
+            .issue_agency(POLICE, "福州市公安局", 30)
+            .expect("agency cert");
+        assert_eq!(
+            agency_code_from_cert(&der(&cert.cert_pem)).expect("code"),
+            POLICE
+        );
+    }
+
+    #[test]
+    fn the_gateway_accepts_an_agency_certificate_from_its_ca() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let cert = ca
+            .issue_agency(POLICE, "福州市公安局", 30)
+            .expect("agency cert");
+        verify_client(&ca, &cert).expect("agency certificate is accepted");
+    }
+
+    #[test]
+    fn the_gateway_rejects_a_certificate_from_another_ca() {
+        let ours = DevCa::generate("our ca").expect("ca");
+        let theirs = DevCa::generate("their ca").expect("ca");
+        let cert = theirs
+            .issue_agency(POLICE, "福州市公安局", 30)
+            .expect("agency cert");
+        let err = verify_client(&ours, &cert).expect_err("foreign certificate is rejected");
+        assert!(
+            matches!(
+                err,
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+            ),
+            "unexpected error: {err:?}"
+        );
+    }
+
+    #[test]
+    fn the_gateway_rejects_an_expired_agency_certificate() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let cert = ca
+            .issue_agency(POLICE, "福州市公安局", -1)
+            .expect("agency cert");
+        let err = verify_client(&ca, &cert).expect_err("expired certificate is rejected");
+        assert!(
+            matches!(
+                err,
+                rustls::Error::InvalidCertificate(
+                    CertificateError::Expired | CertificateError::ExpiredContext { .. }
+                )
+            ),
+            "unexpected error: {err:?}"
+        );
+    }
+
+    #[test]
+    fn a_server_certificate_cannot_be_used_as_a_client_certificate() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let server = ca.issue_server(&["localhost"]).expect("server cert");
+        assert!(verify_client(&ca, &server).is_err());
+    }
+
+    #[test]
+    fn the_server_certificate_is_valid_for_localhost_and_the_loopback_ip() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let server = ca.issue_server(&DEV_GATEWAY_NAMES).expect("server cert");
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots(&ca),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .expect("verifier builds");
+        for name in ["localhost", "127.0.0.1"] {
+            let name = ServerName::try_from(name).expect("server name");
+            verifier
+                .verify_server_cert(&der(&server.cert_pem), &[], &name, &[], UnixTime::now())
+                .expect("server certificate matches");
+        }
+        let other = ServerName::try_from("example.org").expect("server name");
+        assert!(
+            verifier
+                .verify_server_cert(&der(&server.cert_pem), &[], &other, &[], UnixTime::now())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_reloaded_ca_issues_certificates_the_original_root_accepts() {
+        let original = DevCa::generate("test ca").expect("ca");
+        let reloaded =
+            DevCa::from_pem(&original.cert_pem(), &original.key_pem()).expect("reload ca");
+        let cert = reloaded
+            .issue_agency(POLICE, "福州市公安局", 30)
+            .expect("agency cert");
+        verify_client(&original, &cert).expect("certificate from reloaded ca is accepted");
+    }
+
+    #[test]
+    fn a_ca_cannot_be_reloaded_with_someone_elses_key() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let other = DevCa::generate("other ca").expect("ca");
+        assert!(matches!(
+            DevCa::from_pem(&ca.cert_pem(), &other.key_pem()),
+            Err(PkiError::KeyMismatch)
+        ));
+    }
+
+    #[test]
+    fn a_leaf_certificate_cannot_be_reloaded_as_a_ca() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        let leaf = ca
+            .issue_agency(POLICE, "福州市公安局", 30)
+            .expect("agency cert");
+        assert!(matches!(
+            DevCa::from_pem(&leaf.cert_pem, &leaf.key_pem),
+            Err(PkiError::NotCa)
+        ));
+    }
+
+    fn cert_with(cn: Option<&str>, uris: &[&str]) -> CertificateDer<'static> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        if let Some(cn) = cn {
+            params.distinguished_name.push(DnType::CommonName, cn);
+        }
+        params.subject_alt_names = uris
+            .iter()
+            .map(|u| SanType::URI((*u).try_into().expect("ia5 uri")))
+            .collect();
+        let key = KeyPair::generate().expect("key");
+        params.self_signed(&key).expect("cert").der().clone()
+    }
+
+    #[test]
+    fn the_subject_cn_names_the_agency_when_there_is_no_agency_san() {
+        let cert = cert_with(Some(POLICE), &["https://example.org/"]);
+        assert_eq!(agency_code_from_cert(&cert).expect("code"), POLICE);
+    }
+
+    #[test]
+    fn the_agency_san_names_the_agency_when_there_is_no_cn() {
+        let cert = cert_with(None, &[&format!("{AGENCY_URI_PREFIX}{POLICE}")]);
+        assert_eq!(agency_code_from_cert(&cert).expect("code"), POLICE);
+    }
+
+    #[test]
+    fn a_certificate_whose_san_and_cn_disagree_names_no_agency() {
+        let cert = cert_with(
+            Some("11350100MB0100001L"),
+            &[&format!("{AGENCY_URI_PREFIX}{POLICE}")],
+        );
+        assert!(matches!(
+            agency_code_from_cert(&cert),
+            Err(PkiError::AgencyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_certificate_with_two_agency_sans_names_no_agency() {
+        let cert = cert_with(
+            None,
+            &[
+                &format!("{AGENCY_URI_PREFIX}{POLICE}"),
+                &format!("{AGENCY_URI_PREFIX}11350100MB0100001L"),
+            ],
+        );
+        assert!(matches!(
+            agency_code_from_cert(&cert),
+            Err(PkiError::AgencyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_certificate_without_cn_or_agency_san_names_no_agency() {
+        let cert = cert_with(None, &["https://example.org/"]);
+        let err = agency_code_from_cert(&cert).expect_err("no agency");
+        assert_eq!(
+            err.to_string(),
+            "certificate names no agency: no urn:casebridge:agency SAN and no subject CN"
+        );
+    }
+
+    #[test]
+    fn agency_codes_that_are_not_safe_file_names_are_refused() {
+        let ca = DevCa::generate("test ca").expect("ca");
+        for bad in ["", "../etc/passwd", "a b", "x/y"] {
+            assert!(
+                matches!(
+                    ca.issue_agency(bad, "x", 1),
+                    Err(PkiError::InvalidAgencyCode(_))
+                ),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    fn agency(code: &str, name: &str) -> (String, String) {
+        (code.to_owned(), name.to_owned())
+    }
+
+    #[test]
+    fn writing_the_dev_pki_twice_keeps_the_ca_and_existing_certificates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = write_dev_pki(dir.path(), &[agency(POLICE, "福州市公安局")]).expect("first");
+        assert_eq!(first.len(), 6, "{first:?}");
+        let ca_pem = std::fs::read(dir.path().join("ca.pem")).expect("ca.pem");
+        let ca_key = std::fs::read(dir.path().join("ca.key")).expect("ca.key");
+        let police_pem = dir.path().join(format!("agencies/{POLICE}.pem"));
+        let police_before = std::fs::read(&police_pem).expect("police pem");
+
+        let second = write_dev_pki(
+            dir.path(),
+            &[
+                agency(POLICE, "福州市公安局"),
+                agency("11350100MB0100001L", "福州市人民政府"),
+            ],
+        )
+        .expect("second");
+
+        assert_eq!(
+            second,
+            vec![
+                dir.path().join("agencies/11350100MB0100001L.key"),
+                dir.path().join("agencies/11350100MB0100001L.pem"),
+            ]
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("ca.pem")).expect("ca.pem"),
+            ca_pem
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("ca.key")).expect("ca.key"),
+            ca_key
+        );
+        assert_eq!(
+            std::fs::read(&police_pem).expect("police pem"),
+            police_before
+        );
+
+        // Old and new agency certificates both chain to the one CA.
+        let ca = DevCa::from_pem(
+            &std::fs::read_to_string(dir.path().join("ca.pem")).expect("ca.pem"),
+            &std::fs::read_to_string(dir.path().join("ca.key")).expect("ca.key"),
+        )
+        .expect("reload");
+        for code in [POLICE, "11350100MB0100001L"] {
+            let cert = IssuedCert {
+                cert_pem: std::fs::read_to_string(dir.path().join(format!("agencies/{code}.pem")))
+                    .expect("agency pem"),
+                key_pem: String::new(),
+            };
+            verify_client(&ca, &cert).expect("agency certificate chains to the ca");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_pki_key_files_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let written = write_dev_pki(dir.path(), &[agency(POLICE, "福州市公安局")]).expect("write");
+        for path in written
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "key"))
+        {
+            let mode = std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn half_a_ca_is_an_error_not_a_silent_regeneration() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_dev_pki(dir.path(), &[]).expect("write");
+        std::fs::remove_file(dir.path().join("ca.key")).expect("remove key");
+        assert!(matches!(
+            write_dev_pki(dir.path(), &[]),
+            Err(PkiError::IncompleteCa { .. })
+        ));
+    }
+}
