@@ -1,0 +1,130 @@
+//! Shared by the crash and broker-restart tests: a stream of submissions that retries on
+//! UNAVAILABLE with the same request id, and the exactly-once check on the police inbox.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use casebridge_platform::testing::eventually;
+use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
+use casebridge_tests::agencies::{CITY_POLICE, MARKET_BUREAU};
+use casebridge_tests::{System, submission};
+use tokio::task::JoinSet;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// Submissions in flight: `accepted` counts the ones the gateway confirmed.
+pub struct Stream {
+    pub accepted: Arc<AtomicUsize>,
+    tasks: JoinSet<anyhow::Result<Vec<String>>>,
+}
+
+/// Starts `total` submissions from `workers` concurrent clients. A call that fails with
+/// UNAVAILABLE is retried with the same request id until `patience` runs out.
+pub async fn submit_stream(
+    system: &System,
+    prefix: &str,
+    total: usize,
+    workers: usize,
+    patience: Duration,
+) -> anyhow::Result<Stream> {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    for w in 0..workers {
+        let client = system.referrals(MARKET_BUREAU).await?;
+        let accepted = accepted.clone();
+        let ids: Vec<String> = (w..total)
+            .step_by(workers)
+            .map(|i| format!("{prefix}-{i}"))
+            .collect();
+        tasks.spawn(worker(client, ids, accepted, patience));
+    }
+    Ok(Stream { accepted, tasks })
+}
+
+async fn worker(
+    mut client: ReferralServiceClient<Channel>,
+    request_ids: Vec<String>,
+    accepted: Arc<AtomicUsize>,
+    patience: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let deadline = Instant::now() + patience;
+    let mut case_ids = Vec::new();
+    for request_id in request_ids {
+        loop {
+            match client.submit_referral(submission(&request_id)).await {
+                Ok(result) => {
+                    let referral = result
+                        .into_inner()
+                        .referral
+                        .ok_or_else(|| anyhow::anyhow!("no referral"))?;
+                    case_ids.push(referral.id);
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    break;
+                }
+                Err(status)
+                    if matches!(
+                        status.code(),
+                        Code::Unavailable | Code::Unknown | Code::Cancelled
+                    ) =>
+                {
+                    anyhow::ensure!(
+                        Instant::now() < deadline,
+                        "{request_id} still unavailable: {status:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(status) => anyhow::bail!("{request_id} refused: {status:?}"),
+            }
+        }
+    }
+    Ok(case_ids)
+}
+
+impl Stream {
+    /// Waits until at least `n` submissions were accepted.
+    pub async fn until_accepted(&self, n: usize) {
+        eventually(
+            "submissions to be accepted",
+            Duration::from_secs(60),
+            || async { (self.accepted.load(Ordering::SeqCst) >= n).then_some(()) },
+        )
+        .await;
+    }
+
+    /// Waits for every worker; returns the case ids the gateway confirmed.
+    pub async fn finish(mut self) -> anyhow::Result<BTreeSet<String>> {
+        let mut all = BTreeSet::new();
+        while let Some(done) = self.tasks.join_next().await {
+            for id in done?? {
+                anyhow::ensure!(all.insert(id.clone()), "case id {id} confirmed twice");
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// Checks that each accepted referral is in the police inbox exactly once, and nothing else is.
+pub async fn assert_each_delivered_exactly_once(system: &System, accepted: &BTreeSet<String>) {
+    let counts = eventually(
+        "every accepted referral in the police inbox",
+        Duration::from_secs(60),
+        || async {
+            let entries = system.inbox_entries(CITY_POLICE).await.ok()?;
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for e in entries.iter().filter(|e| e.event == "submitted") {
+                *counts.entry(e.case_id.clone()).or_default() += 1;
+            }
+            (counts.len() >= accepted.len()).then_some(counts)
+        },
+    )
+    .await;
+    let delivered: BTreeSet<String> = counts.keys().cloned().collect();
+    assert_eq!(
+        &delivered, accepted,
+        "the police inbox holds other referrals than those accepted"
+    );
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+}

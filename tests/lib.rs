@@ -1,0 +1,334 @@
+//! End-to-end test harness: starts the real `casebridge` binary, either as `casebridge up`
+//! (embedded default) or as three processes (referrals, inbox, gateway) on RabbitMQ and
+//! PostgreSQL, each test with its own data directory, bus namespace and database.
+//!
+//! When a test fails, the tail of every process's log is printed.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use casebridge_platform::bus::QueueSpec;
+use casebridge_platform::testing;
+use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
+use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// Agencies of the example directory used by the tests.
+pub mod agencies {
+    pub const MARKET_BUREAU: &str = "11350100MB0100002P";
+    pub const CITY_POLICE: &str = "11350100MB01000064";
+    pub const DISTRICT_POLICE: &str = "11350102MB01000074";
+    pub const PROCURATORATE: &str = "11350100MB0100008A";
+    pub const JUSTICE_BUREAU: &str = "11350100MB0100009D";
+}
+
+const EXAMPLE_DIRECTORY: &str = include_str!("../deploy/directory.toml");
+
+/// The `casebridge` binary of this build, built on demand if this test binary was built alone.
+pub fn casebridge_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/casebridge
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let bin = profile_dir.join("casebridge");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "casebridge-cli", "--bin", "casebridge"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building casebridge failed");
+    }
+    bin
+}
+
+/// One running component.
+#[derive(Debug)]
+struct Process {
+    child: Child,
+    args: Vec<String>,
+    log: PathBuf,
+}
+
+/// A running CaseBridge: its processes, data directory and, when distributed, its namespace
+/// and database (removed on [`System::stop`]).
+#[derive(Debug)]
+pub struct System {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    processes: HashMap<&'static str, Process>,
+    /// `https://127.0.0.1:PORT`
+    pub gateway: String,
+    postgres: Option<String>,
+    namespace: Option<String>,
+}
+
+impl System {
+    /// `casebridge up` in a fresh data directory.
+    pub async fn embedded() -> anyhow::Result<System> {
+        let mut system = System::prepare(Vec::new())?;
+        let addr = system
+            .start("up", &["up", "--listen", "127.0.0.1:0"])
+            .await?;
+        system.gateway = addr.context("up printed no gateway address")?;
+        Ok(system)
+    }
+
+    /// Referrals, inbox and gateway as separate processes on RabbitMQ and PostgreSQL.
+    pub async fn distributed() -> anyhow::Result<System> {
+        let postgres = testing::fresh_postgres().await?;
+        let namespace = testing::unique_name("cbe2e");
+        let env = vec![
+            ("CASEBRIDGE__BUS__KIND".into(), "amqp".into()),
+            ("CASEBRIDGE__BUS__URL".into(), testing::amqp_url()),
+            ("CASEBRIDGE__BUS__NAMESPACE".into(), namespace.clone()),
+            ("CASEBRIDGE__BUS__REQUEST_TIMEOUT".into(), "3s".into()),
+            ("CASEBRIDGE__STORE__URL".into(), postgres.clone()),
+            ("CASEBRIDGE__STORE__MAX_CONNECTIONS".into(), "8".into()),
+        ];
+        let mut system = System::prepare(env)?;
+        system.postgres = Some(postgres);
+        system.namespace = Some(namespace);
+        system.start("referrals", &["referrals"]).await?;
+        system.start("inbox", &["inbox-service"]).await?;
+        let addr = system
+            .start("gateway", &["gateway", "--listen", "127.0.0.1:0"])
+            .await?;
+        system.gateway = addr.context("gateway printed no address")?;
+        Ok(system)
+    }
+
+    fn prepare(mut env: Vec<(String, String)>) -> anyhow::Result<System> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("directory.toml"), EXAMPLE_DIRECTORY)?;
+        env.push((
+            "CASEBRIDGE__DATA_DIR".into(),
+            dir.path().display().to_string(),
+        ));
+        env.push(("CASEBRIDGE__LOG".into(), "info".into()));
+        let status = std::process::Command::new(casebridge_bin())
+            .args(["pki", "init"])
+            .envs(env.iter().cloned())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("casebridge pki init failed");
+        }
+        Ok(System {
+            dir,
+            env,
+            processes: HashMap::new(),
+            gateway: String::new(),
+            postgres: None,
+            namespace: None,
+        })
+    }
+
+    /// Starts a component and waits for its `ready:` line; returns the address it printed.
+    async fn start(&mut self, name: &'static str, args: &[&str]) -> anyhow::Result<Option<String>> {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let mut child = Command::new(casebridge_bin())
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {name}"))?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.strip_prefix("ready: ") {
+                    return Ok::<_, anyhow::Error>(
+                        rest.split_whitespace().last().map(str::to_owned),
+                    );
+                }
+            }
+            bail!("{name} exited before it was ready")
+        })
+        .await;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let printed = match ready {
+            Ok(Ok(printed)) => printed,
+            Ok(Err(e)) => {
+                print_log(name, &log);
+                return Err(e);
+            }
+            Err(_) => {
+                print_log(name, &log);
+                bail!("{name} was not ready within 30 s");
+            }
+        };
+        self.processes.insert(
+            name,
+            Process {
+                child,
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                log,
+            },
+        );
+        Ok(printed.filter(|p| p.starts_with("https://")))
+    }
+
+    /// Kills a component with SIGKILL: no shutdown, no flush, like a crash.
+    pub async fn kill(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let process = self.processes.get_mut(name).context("no such process")?;
+        process.child.start_kill()?;
+        process.child.wait().await?;
+        Ok(())
+    }
+
+    /// Starts a killed component again with the same arguments.
+    pub async fn restart(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let args = self
+            .processes
+            .get(name)
+            .context("no such process")?
+            .args
+            .clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.start(name, &args).await?;
+        Ok(())
+    }
+
+    /// A channel to the gateway with `agency`'s certificate.
+    pub async fn channel(&self, agency: &str) -> anyhow::Result<Channel> {
+        let pki = self.dir.path().join("pki");
+        let read =
+            |p: PathBuf| std::fs::read_to_string(&p).with_context(|| p.display().to_string());
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(pki.join("ca.pem"))?))
+            .identity(Identity::from_pem(
+                read(pki.join("agencies").join(format!("{agency}.pem")))?,
+                read(pki.join("agencies").join(format!("{agency}.key")))?,
+            ))
+            .domain_name("localhost");
+        Ok(Endpoint::from_shared(self.gateway.clone())?
+            .tls_config(tls)?
+            .connect()
+            .await?)
+    }
+
+    pub async fn referrals(&self, agency: &str) -> anyhow::Result<ReferralServiceClient<Channel>> {
+        Ok(ReferralServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn inbox(&self, agency: &str) -> anyhow::Result<InboxServiceClient<Channel>> {
+        Ok(InboxServiceClient::new(self.channel(agency).await?))
+    }
+
+    /// Every entry of `agency`'s inbox from the start.
+    pub async fn inbox_entries(&self, agency: &str) -> anyhow::Result<Vec<pb::InboxEntry>> {
+        let mut client = self.inbox(agency).await?;
+        let mut stream = client
+            .watch_inbox(pb::WatchInboxRequest {
+                after_cursor: Some(0),
+                follow: false,
+            })
+            .await?
+            .into_inner();
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.message().await? {
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// Stops every process (SIGKILL is fine: durability is what we test) and removes the
+    /// namespace's queues and the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        for process in self.processes.values_mut() {
+            let _ = process.child.start_kill();
+            let _ = process.child.wait().await;
+        }
+        if let Some(namespace) = self.namespace.take() {
+            let bus = testing::amqp_bus(&namespace).await;
+            if let casebridge_platform::bus::Bus::Amqp(amqp) = &bus {
+                amqp.delete_topology(&[
+                    QueueSpec::commands("referrals"),
+                    QueueSpec::commands("inbox"),
+                    casebridge_inbox::app::events_queue(),
+                ])
+                .await?;
+            }
+            bus.close().await;
+        }
+        if let Some(postgres) = self.postgres.take() {
+            testing::drop_postgres(&postgres).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (name, process) in &self.processes {
+                print_log(name, &process.log);
+            }
+        }
+    }
+}
+
+fn print_log(name: &str, log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+    eprintln!("----- last lines of {name} ({}) -----", log.display());
+    for line in tail.into_iter().rev() {
+        eprintln!("{line}");
+    }
+}
+
+/// A valid referral submission from the market bureau to the city police.
+pub fn submission(request_id: &str) -> pb::SubmitReferralRequest {
+    let now = chrono::Utc::now().timestamp();
+    let document = |kind: pb::DocumentKind, title: &str| pb::Document {
+        kind: kind.into(),
+        title: title.into(),
+        sha256: String::new(),
+    };
+    pb::SubmitReferralRequest {
+        request_id: request_id.into(),
+        police: agencies::CITY_POLICE.into(),
+        suspected_offence: "销售伪劣产品罪".into(),
+        summary: "Counterfeit goods found at a wholesale market.".into(),
+        report_received_at: Some(prost_types::Timestamp {
+            seconds: now - 3600,
+            nanos: 0,
+        }),
+        approved_at: Some(prost_types::Timestamp {
+            seconds: now - 60,
+            nanos: 0,
+        }),
+        items_tested: false,
+        penalty_imposed: false,
+        documents: vec![
+            document(pb::DocumentKind::ReferralLetter, "涉嫌犯罪案件移送书"),
+            document(pb::DocumentKind::InvestigationReport, "调查报告"),
+            document(pb::DocumentKind::SeizedItemsList, "涉案物品清单"),
+        ],
+        parties: vec![pb::Party {
+            name: "张三".into(),
+            id_number: "350102199001011234".into(),
+        }],
+        case_officer: "李四".into(),
+        case_officer_phone: "13800000000".into(),
+    }
+}
