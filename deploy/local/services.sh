@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Makes sure RabbitMQ and PostgreSQL are installed and answering on loopback, as the tests expect:
+#   PostgreSQL  postgres://postgres@127.0.0.1:5432/postgres  (no password: trust auth for 127.0.0.1)
+#   RabbitMQ    amqp://guest:guest@127.0.0.1:5672/%2f
+#
+# Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
+# prints one line per action taken and exits non-zero with a reason when something fails.
+# Runs as root, or through sudo when available. Environment:
+#   CASEBRIDGE_SERVICES_TIMEOUT  seconds to wait for each service to answer (default 60)
+set -euo pipefail
+
+# rabbitmq-server and friends live in /usr/sbin, which is not on an ordinary user's PATH.
+PATH="$PATH:/usr/sbin:/sbin"
+TIMEOUT="${CASEBRIDGE_SERVICES_TIMEOUT:-60}"
+PG_URL="postgres://postgres@127.0.0.1:5432/postgres"
+PG_TRUST_LINE="host all all 127.0.0.1/32 trust"
+
+say() { echo "services: $*" >&2; }
+die() { echo "services: error: $*" >&2; exit 1; }
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "services: error: need root to run '$*', and sudo is not installed" >&2
+        return 126
+    fi
+}
+
+# Runs a command with its output captured; shows the output only if it fails. The subshell keeps
+# a `die` inside the command (as_root without sudo) from exiting before its message is shown.
+quietly() {
+    local log
+    log=$(mktemp)
+    if ("$@") >"$log" 2>&1; then
+        rm -f "$log"
+    else
+        local rc=$?
+        tail -n 40 "$log" >&2
+        rm -f "$log"
+        return "$rc"
+    fi
+}
+
+# Polls `check` (a command) once a second until it succeeds or TIMEOUT seconds pass.
+eventually() {
+    local deadline=$((SECONDS + TIMEOUT))
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 1
+    done
+}
+
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+# Installation
+
+apt_updated=0
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "$1 is not installed and apt-get is not available; install it by hand"
+    if ((apt_updated == 0)); then
+        say "apt-get update"
+        quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+            die "apt-get update failed"
+        apt_updated=1
+    fi
+    say "installing $*"
+    # confold: keep the loopback configuration written before installing.
+    quietly as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" ||
+        die "apt-get install $* failed"
+}
+
+rabbitmq_installed() { command -v rabbitmq-server >/dev/null 2>&1 && command -v rabbitmqctl >/dev/null 2>&1; }
+
+# Before a fresh install only: bind AMQP, the Erlang distribution port and epmd to loopback, and
+# name the node rabbit@localhost so it does not depend on the host name resolving. An existing
+# installation's configuration is left alone (renaming a node orphans its data).
+rabbitmq_loopback_config() {
+    as_root mkdir -p /etc/rabbitmq
+    if [[ ! -e /etc/rabbitmq/rabbitmq-env.conf ]]; then
+        printf '%s\n' 'NODENAME=rabbit@localhost' 'ERL_EPMD_ADDRESS=127.0.0.1' \
+            'export ERL_FLAGS="-kernel inet_dist_use_interface {127,0,0,1}"' |
+            as_root tee /etc/rabbitmq/rabbitmq-env.conf >/dev/null
+    fi
+    if [[ ! -e /etc/rabbitmq/rabbitmq.conf ]]; then
+        echo 'listeners.tcp.local = 127.0.0.1:5672' | as_root tee /etc/rabbitmq/rabbitmq.conf >/dev/null
+    fi
+}
+
+to_install=()
+if ! rabbitmq_installed; then
+    rabbitmq_loopback_config
+    to_install+=(rabbitmq-server)
+fi
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v pg_isready >/dev/null 2>&1 ||
+    ! command -v psql >/dev/null 2>&1; then
+    to_install+=(postgresql)
+fi
+if ((${#to_install[@]} > 0)); then
+    apt_install "${to_install[@]}"
+fi
+rabbitmq_installed || die "rabbitmq-server is still missing after installing it"
+command -v pg_ctlcluster >/dev/null 2>&1 || die "pg_ctlcluster is still missing after installing postgresql"
+
+# ---------------------------------------------------------------------------------------------
+# RabbitMQ
+
+# The AMQP listener opens at the end of boot, so an open port means the broker is usable.
+rabbitmq_ready() { port_open 5672; }
+
+if ! rabbitmq_ready; then
+    if as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+        # The Erlang node is up but the broker application is stopped (`rabbitmqctl stop_app`).
+        say "starting the RabbitMQ application"
+        quietly as_root rabbitmqctl -q start_app || die "rabbitmqctl start_app failed"
+    else
+        say "starting RabbitMQ"
+        quietly as_root rabbitmq-server -detached ||
+            die "rabbitmq-server -detached failed; see /var/log/rabbitmq/"
+    fi
+    # await_startup fails while the node is still coming up, so poll it as well as the port.
+    as_root rabbitmqctl -q await_startup --timeout "$TIMEOUT" >/dev/null 2>&1 || true
+    eventually rabbitmq_ready ||
+        die "RabbitMQ is not accepting connections on 127.0.0.1:5672 after ${TIMEOUT}s; see /var/log/rabbitmq/"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+# Newest version directory under $1 (e.g. 15), or nothing; version names are plain numbers.
+# shellcheck disable=SC2012
+newest() { { ls "$1" 2>/dev/null || true; } | sort -V | tail -n 1; }
+pg_version() { newest /etc/postgresql; }
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432; }
+# No password may be needed: ignore any ~/.pgpass and PGPASSWORD so the check is honest.
+pg_connects() {
+    env -u PGPASSWORD PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=5 \
+        psql "$PG_URL" -w -X -q -t -c 'select 1' >/dev/null 2>&1
+}
+
+version=$(pg_version)
+if [[ -z $version ]]; then
+    # The package normally creates a cluster; some images disable that (create_main_cluster).
+    server=$(newest /usr/lib/postgresql)
+    [[ -n $server ]] || die "no PostgreSQL server under /usr/lib/postgresql"
+    say "creating PostgreSQL cluster $server/main"
+    quietly as_root pg_createcluster --port 5432 "$server" main || die "pg_createcluster failed"
+    version=$server
+fi
+cluster_dir="/etc/postgresql/$version/main"
+
+if ! pg_ready; then
+    say "starting PostgreSQL $version/main"
+    quietly as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+        die "pg_ctlcluster $version main start failed; see /var/log/postgresql/"
+    eventually pg_ready ||
+        die "PostgreSQL is not accepting connections on 127.0.0.1:5432 after ${TIMEOUT}s (is cluster $version/main on port 5432?)"
+fi
+
+if ! pg_connects; then
+    hba="$cluster_dir/pg_hba.conf"
+    as_root test -f "$hba" || die "cannot find $hba"
+    # The first matching line wins, so the trust line must come before Debian's scram-sha-256 one.
+    first_rule=$( (as_root grep -v -E '^[[:space:]]*(#|$)' "$hba" || true) | head -n 1 | tr -s ' \t' ' ')
+    if [[ $first_rule != "$PG_TRUST_LINE" ]]; then
+        say "allowing passwordless connections from 127.0.0.1 in $hba"
+        as_root sed -i "1i $PG_TRUST_LINE" "$hba" || die "cannot edit $hba"
+    fi
+    quietly as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload ||
+        die "pg_ctlcluster $version main reload failed"
+    eventually pg_connects ||
+        die "cannot connect to $PG_URL without a password even after adding '$PG_TRUST_LINE' to $hba"
+fi
