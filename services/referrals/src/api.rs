@@ -7,6 +7,8 @@ use casebridge_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// A request to the referrals service. The actor is the agency authenticated by the gateway.
+// A request lives only between decoding and handling; boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
@@ -32,6 +34,7 @@ pub struct CommandRequest {
 }
 
 /// The answer to a [`Request`].
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {

@@ -251,7 +251,7 @@ impl Bus {
     /// Starts consuming; the consumer reconnects by itself after a broker restart.
     pub async fn consume(&self, spec: QueueSpec) -> Result<Consumer, BusError> {
         match self {
-            Bus::Amqp(b) => Ok(Consumer::Amqp(b.consume(spec).await?)),
+            Bus::Amqp(b) => Ok(Consumer::Amqp(Box::new(b.consume(spec).await?))),
             Bus::Embedded(b) => Ok(Consumer::Embedded(b.consume(spec).await?)),
         }
     }
@@ -277,7 +277,8 @@ impl Bus {
 /// A stream of deliveries from one queue.
 #[derive(Debug)]
 pub enum Consumer {
-    Amqp(amqp::AmqpConsumer),
+    // Boxed: a lapin consumer is large, and consumers are created once and kept.
+    Amqp(Box<amqp::AmqpConsumer>),
     Embedded(embedded::EmbeddedConsumer),
 }
 
