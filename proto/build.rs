@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "casebridge/v1/common.proto",
     "casebridge/v1/directory.proto",
     "casebridge/v1/inbox.proto",
+    "casebridge/v1/monitor.proto",
     "casebridge/v1/referrals.proto",
     "google/rpc/error_details.proto",
 ];

@@ -52,8 +52,10 @@ async fn worker(
     let deadline = Instant::now() + patience;
     let mut case_ids = Vec::new();
     for request_id in request_ids {
+        // A retry resends exactly the same request: built once, so its times do not change.
+        let request = submission(&request_id);
         loop {
-            match client.submit_referral(submission(&request_id)).await {
+            match client.submit_referral(request.clone()).await {
                 Ok(result) => {
                     let referral = result
                         .into_inner()

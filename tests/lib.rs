@@ -100,6 +100,7 @@ impl System {
         system.namespace = Some(namespace);
         system.start("referrals", &["referrals"]).await?;
         system.start("inbox", &["inbox-service"]).await?;
+        system.start("deadlines", &["deadlines"]).await?;
         let addr = system
             .start("gateway", &["gateway", "--listen", "127.0.0.1:0"])
             .await?;
@@ -265,6 +266,7 @@ impl System {
                     QueueSpec::commands("referrals"),
                     QueueSpec::commands("inbox"),
                     casebridge_inbox::app::events_queue(),
+                    casebridge_deadlines::app::events_queue(),
                 ])
                 .await?;
             }

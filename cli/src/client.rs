@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
+use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -39,12 +40,13 @@ pub struct Connection {
     pub ca: Option<PathBuf>,
 }
 
-/// The three service clients over one mutual-TLS channel.
+/// The service clients over one mutual-TLS channel.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub referrals: ReferralServiceClient<Channel>,
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
+    pub monitor: MonitorServiceClient<Channel>,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
@@ -80,7 +82,8 @@ impl Connection {
         Ok(Clients {
             referrals: ReferralServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
-            directory: DirectoryServiceClient::new(channel),
+            directory: DirectoryServiceClient::new(channel.clone()),
+            monitor: MonitorServiceClient::new(channel),
         })
     }
 }

@@ -10,6 +10,7 @@
 
 mod bench;
 mod client;
+mod monitor;
 mod system;
 
 use std::net::SocketAddr;
@@ -74,6 +75,8 @@ enum Command {
     /// Run the inbox service alone (needs bus.kind = amqp).
     #[command(name = "inbox-service")]
     InboxService(RunArgs),
+    /// Run the deadlines service alone (needs bus.kind = amqp).
+    Deadlines(RunArgs),
     /// Development PKI.
     Pki {
         #[command(subcommand)]
@@ -93,6 +96,11 @@ enum Command {
     Inbox {
         #[command(subcommand)]
         command: InboxCommand,
+    },
+    /// Deadlines: overdue and due-soon boards, statistics and supervisors' reports.
+    Monitor {
+        #[command(subcommand)]
+        command: monitor::MonitorCommand,
     },
     /// Measure end-to-end throughput and latency, and the broker's raw ceiling.
     Bench(bench::BenchArgs),
@@ -273,8 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "gateway",
                 Components {
                     gateway: true,
-                    referrals: false,
-                    inbox: false,
+                    ..Components::NONE
                 },
             )
             .await
@@ -285,8 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "referrals",
                 Components {
                     referrals: true,
-                    gateway: false,
-                    inbox: false,
+                    ..Components::NONE
                 },
             )
             .await
@@ -297,8 +303,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "inbox",
                 Components {
                     inbox: true,
-                    gateway: false,
-                    referrals: false,
+                    ..Components::NONE
+                },
+            )
+            .await
+        }
+        Command::Deadlines(args) => {
+            component(
+                args,
+                "deadlines",
+                Components {
+                    deadlines: true,
+                    ..Components::NONE
                 },
             )
             .await
@@ -338,6 +354,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Referral { command } => referral(command).await,
         Command::Inbox { command } => inbox(command).await,
+        Command::Monitor { command } => monitor::run(command).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use casebridge_core::calendar::Calendar;
+use casebridge_core::deadline::RuleTable;
 use casebridge_core::directory::Directory;
 use casebridge_core::time::{Clock, SystemClock};
+use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
@@ -26,11 +29,28 @@ pub const EXAMPLE_DIRECTORY: &str = include_str!("../../deploy/directory.toml");
 /// How long components get to finish in-flight work after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(10);
 
+/// The holiday schedules shipped with CaseBridge (DOMAIN.md §2), used unless
+/// `deadlines.calendars` names a directory.
+pub const SHIPPED_CALENDARS: &[(&str, &str)] = &[
+    (
+        "2025.toml",
+        include_str!("../../deploy/calendars/2025.toml"),
+    ),
+    (
+        "2026.toml",
+        include_str!("../../deploy/calendars/2026.toml"),
+    ),
+];
+
+/// The deadline rule table shipped with CaseBridge, used unless `deadlines.rules` names a file.
+pub const SHIPPED_RULES: &str = include_str!("../../deploy/rules.toml");
+
 /// Which components run in this process.
 #[derive(Debug, Clone, Copy)]
 pub struct Components {
     pub referrals: bool,
     pub inbox: bool,
+    pub deadlines: bool,
     pub gateway: bool,
 }
 
@@ -38,8 +58,60 @@ impl Components {
     pub const ALL: Components = Components {
         referrals: true,
         inbox: true,
+        deadlines: true,
         gateway: true,
     };
+    pub const NONE: Components = Components {
+        referrals: false,
+        inbox: false,
+        deadlines: false,
+        gateway: false,
+    };
+}
+
+/// Loads the legal calendar and the rule table the settings name, and warns when this year or
+/// the next has no calendar: due dates in such a year are not computed, never guessed.
+pub fn load_deadline_law(
+    settings: &Settings,
+    today_year: i32,
+) -> anyhow::Result<(RuleTable, Calendar)> {
+    let rules = match &settings.deadlines.rules {
+        None => RuleTable::from_toml_str(SHIPPED_RULES)?,
+        Some(path) => {
+            let path = settings.in_data_dir(path);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the rule table {}", path.display()))?;
+            RuleTable::from_toml_str(&text)
+                .with_context(|| format!("invalid rule table {}", path.display()))?
+        }
+    };
+    let calendar = match &settings.deadlines.calendars {
+        None => Calendar::from_toml_files(SHIPPED_CALENDARS.iter().copied())?,
+        Some(dir) => {
+            let dir = settings.in_data_dir(dir);
+            let mut files = Vec::new();
+            for entry in std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot read the calendar directory {}", dir.display()))?
+            {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    files.push((path.display().to_string(), std::fs::read_to_string(&path)?));
+                }
+            }
+            Calendar::from_toml_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))?
+        }
+    };
+    for year in [today_year, today_year + 1] {
+        if !calendar.loaded_years().contains(&year) {
+            tracing::warn!(
+                year,
+                loaded = ?calendar.loaded_years(),
+                "no holiday calendar for {year}: deadlines falling in {year} get no due date \
+                 until deploy/calendars/{year}.toml is added"
+            );
+        }
+    }
+    Ok((rules, calendar))
 }
 
 /// Reads the agency directory named by the settings.
@@ -131,6 +203,25 @@ pub async fn run(
             app.run_until_stopped(stop)
                 .await
                 .context("referrals service")
+        });
+    }
+    if components.deadlines {
+        let today = chrono::Datelike::year(&chrono::Utc::now());
+        let (rules, calendar) = load_deadline_law(&settings, today)?;
+        let app = DeadlinesApp::build(
+            store(&settings, casebridge_deadlines::SERVICE).await?,
+            bus.clone(),
+            directory.clone(),
+            Arc::new(rules),
+            Arc::new(calendar),
+            clock.clone(),
+        )
+        .await?;
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            app.run_until_stopped(stop)
+                .await
+                .context("deadlines service")
         });
     }
     if components.inbox {

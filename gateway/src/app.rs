@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::ids::AgencyCode;
-use casebridge_platform::bus::{Bus, QueueSpec};
+use casebridge_platform::bus::{Bus, Message, QueueSpec};
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
+use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -19,6 +20,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::directory::DirectoryGrpc;
 use crate::error::GatewayError;
 use crate::inbox::InboxGrpc;
+use crate::monitor::MonitorGrpc;
 use crate::referrals::ReferralsGrpc;
 
 /// PEM material for mutual TLS.
@@ -73,6 +75,25 @@ impl Context {
     /// The calling agency, from the client certificate.
     pub fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Agency, GatewayError> {
         crate::auth::caller(request, &self.directory)
+    }
+
+    /// Sends `request` to `service` over the bus and decodes its reply.
+    pub async fn ask<Req, Rep>(
+        &self,
+        service: &'static str,
+        request: &Req,
+    ) -> Result<Rep, GatewayError>
+    where
+        Req: serde::Serialize,
+        Rep: serde::de::DeserializeOwned,
+    {
+        let message = Message::json(service, request).map_err(|e| GatewayError::bus(service, e))?;
+        let reply = self
+            .bus
+            .request(service, message, self.request_timeout)
+            .await
+            .map_err(|e| GatewayError::bus(service, e))?;
+        reply.decode().map_err(|e| GatewayError::bus(service, e))
     }
 }
 
@@ -138,6 +159,9 @@ impl Gateway {
             .await;
         health.set_serving::<InboxServiceServer<InboxGrpc>>().await;
         health
+            .set_serving::<MonitorServiceServer<MonitorGrpc>>()
+            .await;
+        health
             .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
@@ -154,6 +178,9 @@ impl Gateway {
                 self.ctx.clone(),
             )))
             .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
+            .add_service(MonitorServiceServer::new(MonitorGrpc::new(
+                self.ctx.clone(),
+            )))
             .add_service(DirectoryServiceServer::new(DirectoryGrpc::new(
                 self.ctx.clone(),
             )))

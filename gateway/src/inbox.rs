@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use casebridge_core::ids::AgencyCode;
 use casebridge_inbox::api::{Reply, Request};
-use casebridge_platform::bus::Message;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::inbox_service_server::InboxService;
 use futures_util::Stream;
@@ -38,13 +37,7 @@ impl InboxGrpc {
 }
 
 async fn ask(ctx: &Context, request: Request) -> Result<Reply, GatewayError> {
-    let message = Message::json(SERVICE, &request).map_err(|e| GatewayError::bus(SERVICE, e))?;
-    let reply = ctx
-        .bus
-        .request(SERVICE, message, ctx.request_timeout)
-        .await
-        .map_err(|e| GatewayError::bus(SERVICE, e))?;
-    reply.decode().map_err(|e| GatewayError::bus(SERVICE, e))
+    ctx.ask(SERVICE, &request).await
 }
 
 type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::InboxEntry, Status>> + Send>>;

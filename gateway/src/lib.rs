@@ -18,6 +18,7 @@ mod convert;
 mod directory;
 mod error;
 mod inbox;
+mod monitor;
 pub mod pki;
 mod referrals;
 

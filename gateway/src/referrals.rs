@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use casebridge_core::ids::Sha256Digest;
-use casebridge_platform::bus::Message;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::referral_service_server::ReferralService;
 use casebridge_referrals::api::{CommandRequest, Reply, Request};
@@ -63,15 +62,7 @@ impl ReferralsGrpc {
     }
 
     async fn ask(&self, request: Request) -> Result<Reply, GatewayError> {
-        let message =
-            Message::json(SERVICE, &request).map_err(|e| GatewayError::bus(SERVICE, e))?;
-        let reply = self
-            .ctx
-            .bus
-            .request(SERVICE, message, self.ctx.request_timeout)
-            .await
-            .map_err(|e| GatewayError::bus(SERVICE, e))?;
-        reply.decode().map_err(|e| GatewayError::bus(SERVICE, e))
+        self.ctx.ask(SERVICE, &request).await
     }
 }
 

@@ -73,7 +73,7 @@ fn message<'a>(set: &'a FileDescriptorSet, full_name: &str) -> &'a DescriptorPro
 }
 
 #[test]
-fn descriptor_set_holds_the_three_services_with_their_rpcs() {
+fn descriptor_set_holds_the_services_with_their_rpcs() {
     let services = casebridge_services();
     let names = |service: &str| -> BTreeSet<&str> {
         services
@@ -89,6 +89,7 @@ fn descriptor_set_holds_the_three_services_with_their_rpcs() {
         BTreeSet::from([
             "casebridge.v1.DirectoryService",
             "casebridge.v1.InboxService",
+            "casebridge.v1.MonitorService",
             "casebridge.v1.ReferralService",
         ])
     );
@@ -112,6 +113,10 @@ fn descriptor_set_holds_the_three_services_with_their_rpcs() {
     assert_eq!(
         names("casebridge.v1.DirectoryService"),
         BTreeSet::from(["ListAgencies", "WhoAmI"])
+    );
+    assert_eq!(
+        names("casebridge.v1.MonitorService"),
+        BTreeSet::from(["ListObligations", "GetStatistics"])
     );
 
     // Only WatchInbox streams, and only from the server.
@@ -311,6 +316,7 @@ fn every_element_of_the_contract_has_a_leading_comment() {
             "casebridge/v1/common.proto".to_owned(),
             "casebridge/v1/directory.proto".to_owned(),
             "casebridge/v1/inbox.proto".to_owned(),
+            "casebridge/v1/monitor.proto".to_owned(),
             "casebridge/v1/referrals.proto".to_owned(),
             "google/rpc/error_details.proto".to_owned(),
         ])

@@ -10,12 +10,18 @@
 //! - [`personal`]: [`PersonalData`], which never prints its content.
 //! - [`directory`]: the agency [`Directory`] loaded from TOML: [`Agency`], [`AgencyKind`],
 //!   region, superior, procuratorate and common-superior lookups.
+//! - [`calendar`]: the legal [`calendar::Calendar`] of working days, loaded from the official
+//!   holiday schedules; a year without data is an error, never a guess.
+//! - [`deadline`]: counting periods ([`deadline::compute_due`]), the rule table
+//!   ([`deadline::RuleTable`]) and obligations with pauses and extensions.
 //! - [`referral`]: the criminal referral (涉嫌犯罪案件移送) state machine, [`referral::decide`].
 //! - [`notice`]: [`notice::Notice`], what an agency's inbox receives about a step, any family.
 //! - [`refusal`]: [`refusal::Refusal`], why a request was refused, for every adapter to render.
 
 #![forbid(unsafe_code)]
 
+pub mod calendar;
+pub mod deadline;
 pub mod directory;
 pub mod ids;
 pub mod notice;

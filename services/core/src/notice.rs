@@ -4,6 +4,7 @@
 //! must be told; the inbox service stores one entry per recipient. A notice's `summary` is
 //! shown to people and written to logs by nobody: it names agencies and steps, never parties.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,43 @@ impl fmt::Display for Family {
     }
 }
 
+/// The part an agency plays in a case. Rules name the party that owes a step by role, and
+/// only parties may read a case or hear of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The agency that started the case: the referring or transferring agency, the party
+    /// raising a dispute, the requester of an opinion.
+    Sender,
+    /// The agency the case is addressed to: the police organ, the receiving agency, the other
+    /// party to a dispute.
+    Recipient,
+    /// The procuratorate copied on a referral (抄送), which supervises its deadlines.
+    Procuratorate,
+    /// The coordination office ruling on a dispute, which supervises non-referral deadlines.
+    Coordination,
+    /// The department asked for an expert opinion.
+    Expert,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sender => "sender",
+            Role::Recipient => "recipient",
+            Role::Procuratorate => "procuratorate",
+            Role::Coordination => "coordination",
+            Role::Expert => "expert",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One step of one case, addressed to the agencies that must be told of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
@@ -60,6 +98,10 @@ pub struct Notice {
     pub summary: String,
     /// The family's full event, for consumers that need more than the notice (ledger, monitor).
     pub detail: serde_json::Value,
+    /// The parties to the case after the step, by role: who owes the next step and who
+    /// supervises it (deadlines service, monitor).
+    #[serde(default)]
+    pub parties: BTreeMap<Role, AgencyCode>,
 }
 
 impl Notice {

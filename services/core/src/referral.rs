@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::{Agency, AgencyKind, Directory};
 use crate::ids::{AgencyCode, CaseId, Sha256Digest};
+use crate::notice::Role;
 use crate::personal::PersonalData;
 use crate::time::Timestamp;
 
@@ -378,6 +379,19 @@ impl Referral {
             || *code == self.police
             || self.procuratorate.as_ref() == Some(code)
             || self.history.iter().any(|h| h.actor == *code)
+    }
+
+    /// The parties by role: the sender, the police organ now holding the referral (the
+    /// recipient) and the copied procuratorate.
+    pub fn parties_by_role(&self) -> std::collections::BTreeMap<Role, AgencyCode> {
+        let mut parties = std::collections::BTreeMap::from([
+            (Role::Sender, self.sender.clone()),
+            (Role::Recipient, self.police.clone()),
+        ]);
+        if let Some(procuratorate) = &self.procuratorate {
+            parties.insert(Role::Procuratorate, procuratorate.clone());
+        }
+        parties
     }
 
     /// The agency that may take `step` now: the sender supplements, the current police organ

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
-use casebridge_platform::host::{Outcome, run_consumer};
+use casebridge_platform::host::{self, Outcome, run_consumer};
 use casebridge_platform::store::{Db, Dialect, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -91,48 +91,12 @@ impl InboxApp {
 }
 
 async fn deliver(inbox: &Inbox, message: Message) -> Outcome {
-    let notice: Notice = match message.decode() {
-        Ok(n) => n,
-        Err(e) => {
-            return Outcome::Poison {
-                error: e.to_string(),
-            };
-        }
-    };
-    match inbox.deliver(&message, &notice).await {
-        Ok(_) => Outcome::Done { reply: None },
-        Err(e) if e.is_transient() => Outcome::Retry {
-            error: e.to_string(),
-        },
-        Err(e) => Outcome::Poison {
-            error: e.to_string(),
-        },
-    }
+    host::apply(message, |message, notice: Notice| async move {
+        inbox.deliver(&message, &notice).await
+    })
+    .await
 }
 
 async fn answer(inbox: &Inbox, message: Message) -> Outcome {
-    let request: Request = match message.decode() {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome::Poison {
-                error: e.to_string(),
-            };
-        }
-    };
-    match inbox.handle(request).await {
-        Ok(reply) => match serde_json::to_vec(&reply) {
-            Ok(body) => Outcome::Done {
-                reply: Some(message.reply_with(body)),
-            },
-            Err(e) => Outcome::Poison {
-                error: e.to_string(),
-            },
-        },
-        Err(e) if e.is_transient() => Outcome::Retry {
-            error: e.to_string(),
-        },
-        Err(e) => Outcome::Poison {
-            error: e.to_string(),
-        },
-    }
+    host::answer(message, |request: Request| inbox.handle(request)).await
 }

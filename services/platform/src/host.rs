@@ -112,3 +112,61 @@ where
     .instrument(span)
     .await
 }
+
+/// Answers a request message: decodes it, runs `handle`, and replies with its encoded answer.
+/// An undecodable request is poison (dead-lettered); a passing store failure is retried.
+pub async fn answer<Req, Rep, F, Fut>(message: Message, handle: F) -> Outcome
+where
+    Req: serde::de::DeserializeOwned,
+    Rep: serde::Serialize,
+    F: FnOnce(Req) -> Fut,
+    Fut: Future<Output = Result<Rep, crate::StoreError>>,
+{
+    let request: Req = match message.decode() {
+        Ok(r) => r,
+        Err(e) => return poison(e),
+    };
+    match handle(request).await {
+        Ok(reply) => match serde_json::to_vec(&reply) {
+            Ok(body) => Outcome::Done {
+                reply: Some(message.reply_with(body)),
+            },
+            Err(e) => poison(e),
+        },
+        Err(e) => failed(e),
+    }
+}
+
+/// Applies an event message: decodes its body and runs `apply` with the message (for its id)
+/// and the body. An undecodable event is poison; a passing store failure is retried.
+pub async fn apply<Ev, T, F, Fut>(message: Message, apply: F) -> Outcome
+where
+    Ev: serde::de::DeserializeOwned,
+    F: FnOnce(Message, Ev) -> Fut,
+    Fut: Future<Output = Result<T, crate::StoreError>>,
+{
+    let event: Ev = match message.decode() {
+        Ok(e) => e,
+        Err(e) => return poison(e),
+    };
+    match apply(message, event).await {
+        Ok(_) => Outcome::Done { reply: None },
+        Err(e) => failed(e),
+    }
+}
+
+fn poison(error: impl std::fmt::Display) -> Outcome {
+    Outcome::Poison {
+        error: error.to_string(),
+    }
+}
+
+fn failed(error: crate::StoreError) -> Outcome {
+    if error.is_transient() {
+        Outcome::Retry {
+            error: error.to_string(),
+        }
+    } else {
+        poison(error)
+    }
+}

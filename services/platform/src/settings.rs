@@ -106,6 +106,18 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// Tunable referral rules (the ones DOMAIN.md marks unverified).
     pub referrals: casebridge_core::referral::ReferralPolicy,
+    pub deadlines: DeadlineSettings,
+}
+
+/// Where the legal calendar and the deadline rules come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadlineSettings {
+    /// A directory of `<year>.toml` holiday schedules. Unset: the schedules shipped in the
+    /// binary (`deploy/calendars`). Relative paths are inside the data directory.
+    pub calendars: Option<PathBuf>,
+    /// The rule table. Unset: the one shipped in the binary (`deploy/rules.toml`).
+    pub rules: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -118,6 +130,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             gateway: GatewaySettings::default(),
             referrals: casebridge_core::referral::ReferralPolicy::default(),
+            deadlines: DeadlineSettings::default(),
         }
     }
 }

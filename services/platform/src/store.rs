@@ -42,6 +42,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("invalid database name {0:?}: use letters, digits and underscores")]
+    InvalidName(String),
 }
 
 impl StoreError {
@@ -227,6 +229,34 @@ impl Migration {
             sqlite: Cow::Borrowed(sql),
         }
     }
+}
+
+/// Creates the empty PostgreSQL database `name` on `server` (a URL without a database, such
+/// as `postgres://postgres@127.0.0.1:5432`) and returns its URL. For tests and benchmarks that
+/// need a database of their own; `name` must be a plain identifier.
+pub async fn create_database(server: &str, name: &str) -> Result<String, StoreError> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::InvalidName(name.to_owned()));
+    }
+    let admin = Db::connect(&format!("{server}/postgres"), 1).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(admin.pool())
+        .await?;
+    admin.pool().close().await;
+    Ok(format!("{server}/{name}"))
+}
+
+/// Drops a database made by [`create_database`], disconnecting its sessions.
+pub async fn drop_database(url: &str) -> Result<(), StoreError> {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return Ok(());
+    };
+    let admin = Db::connect(&format!("{server}/postgres"), 1).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(admin.pool())
+        .await?;
+    admin.pool().close().await;
+    Ok(())
 }
 
 /// The messaging tables of a service, prefixed with its name:

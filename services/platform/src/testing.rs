@@ -35,26 +35,12 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// A new, empty PostgreSQL database; returns its URL. Dropped by [`drop_postgres`].
 pub async fn fresh_postgres() -> Result<String, crate::StoreError> {
-    let name = unique_name("cbtest");
-    let admin = Db::connect(&format!("{}/postgres", postgres_server()), 1).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin.pool())
-        .await?;
-    admin.pool().close().await;
-    Ok(format!("{}/{name}", postgres_server()))
+    crate::store::create_database(&postgres_server(), &unique_name("cbtest")).await
 }
 
 /// Drops a database made by [`fresh_postgres`], disconnecting its sessions.
 pub async fn drop_postgres(url: &str) -> Result<(), crate::StoreError> {
-    let Some(name) = url.rsplit('/').next() else {
-        return Ok(());
-    };
-    let admin = Db::connect(&format!("{}/postgres", postgres_server()), 1).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(admin.pool())
-        .await?;
-    admin.pool().close().await;
-    Ok(())
+    crate::store::drop_database(url).await
 }
 
 /// An embedded bus in `dir`, under a fresh namespace.
@@ -101,5 +87,66 @@ where
             "timed out after {within:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The two implementations every service is tested on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite and the embedded bus: `casebridge up`.
+    Embedded,
+    /// PostgreSQL and RabbitMQ: the distributed deployment.
+    Distributed,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Backend::Embedded, Backend::Distributed];
+}
+
+/// A store and a bus for one test, on one [`Backend`], cleaned up by [`TestStack::tear_down`].
+#[derive(Debug)]
+pub struct TestStack {
+    pub db: Db,
+    pub bus: Bus,
+    postgres_url: Option<String>,
+}
+
+impl TestStack {
+    /// A fresh SQLite file in `dir` and embedded bus, or a fresh PostgreSQL database and a
+    /// RabbitMQ namespace of its own.
+    pub async fn open(backend: Backend, dir: &std::path::Path) -> TestStack {
+        match backend {
+            Backend::Embedded => TestStack {
+                db: Db::open_sqlite(&dir.join("service.db"))
+                    .await
+                    .expect("open SQLite store"),
+                bus: embedded_bus(dir).await,
+                postgres_url: None,
+            },
+            Backend::Distributed => {
+                let url = fresh_postgres()
+                    .await
+                    .expect("create a database on 127.0.0.1:5432 (run deploy/local/services.sh)");
+                TestStack {
+                    db: Db::connect(&url, 8)
+                        .await
+                        .expect("connect to the test database"),
+                    bus: amqp_bus(&unique_name("cbtest")).await,
+                    postgres_url: Some(url),
+                }
+            }
+        }
+    }
+
+    /// Closes the bus, deletes the namespace's queues (`specs`) and drops the database.
+    pub async fn tear_down(self, specs: &[crate::bus::QueueSpec]) {
+        if let Bus::Amqp(amqp) = &self.bus {
+            let _ = amqp.delete_topology(specs).await;
+        }
+        self.bus.close().await;
+        self.db.pool().close().await;
+        if let Some(url) = self.postgres_url {
+            let _ = drop_postgres(&url).await;
+        }
     }
 }

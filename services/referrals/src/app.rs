@@ -6,7 +6,7 @@ use casebridge_core::directory::Directory;
 use casebridge_core::referral::ReferralPolicy;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
-use casebridge_platform::host::{Outcome, run_consumer};
+use casebridge_platform::host::{self, Outcome, run_consumer};
 use casebridge_platform::outbox::OutboxRelay;
 use casebridge_platform::store::{Db, Dialect, Messaging, StoreError};
 use tokio_util::sync::CancellationToken;
@@ -85,28 +85,5 @@ impl ReferralsApp {
 }
 
 async fn handle(referrals: &Referrals, message: Message) -> Outcome {
-    let request: Request = match message.decode() {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome::Poison {
-                error: e.to_string(),
-            };
-        }
-    };
-    match referrals.handle(request).await {
-        Ok(reply) => match serde_json::to_vec(&reply) {
-            Ok(body) => Outcome::Done {
-                reply: Some(message.reply_with(body)),
-            },
-            Err(e) => Outcome::Poison {
-                error: e.to_string(),
-            },
-        },
-        Err(e) if e.is_transient() => Outcome::Retry {
-            error: e.to_string(),
-        },
-        Err(e) => Outcome::Poison {
-            error: e.to_string(),
-        },
-    }
+    host::answer(message, |request: Request| referrals.handle(request)).await
 }

@@ -253,6 +253,7 @@ fn notice(event: &ReferralEvent, referral: &Referral, directory: &Directory) -> 
         recipients: event.recipients.clone(),
         summary: format!("{} {what} — referral {}", name(&event.actor), event.case_id),
         detail: serde_json::to_value(event).unwrap_or(serde_json::Value::Null),
+        parties: referral.parties_by_role(),
     }
 }
 

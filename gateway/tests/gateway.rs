@@ -1,0 +1,1016 @@
+//! The gateway over the wire: mutual TLS, statuses and field violations, health, reflection,
+//! the directory and inbox streams.
+//!
+//! Every test gets its own [`spawn_app`]: a temp directory with a development PKI, an embedded
+//! bus, SQLite stores for the referrals, inbox and deadlines services, and a gateway on `127.0.0.1:0`, all
+//! in this process.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use casebridge_core::calendar::Calendar;
+use casebridge_core::deadline::RuleTable;
+use casebridge_core::directory::Directory;
+use casebridge_core::ids::{AgencyCode, CaseId};
+use casebridge_core::referral::ReferralPolicy;
+use casebridge_core::time::{Clock, SystemClock};
+use casebridge_deadlines::app::DeadlinesApp;
+use casebridge_gateway::pki::{DevCa, IssuedCert, write_dev_pki};
+use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
+use casebridge_inbox::app::InboxApp;
+use casebridge_platform::store::Db;
+use casebridge_platform::testing;
+use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
+use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
+use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
+use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
+use casebridge_referrals::app::ReferralsApp;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
+
+const EXAMPLE_DIRECTORY: &str = include_str!("../../deploy/directory.toml");
+const RULES: &str = include_str!("../../deploy/rules.toml");
+const CALENDAR_2025: &str = include_str!("../../deploy/calendars/2025.toml");
+const CALENDAR_2026: &str = include_str!("../../deploy/calendars/2026.toml");
+
+/// Agencies of the example directory.
+const MARKET_BUREAU: &str = "11350100MB0100002P";
+const CITY_POLICE: &str = "11350100MB01000064";
+const DISTRICT_POLICE: &str = "11350102MB01000074";
+const PROCURATORATE: &str = "11350100MB0100008A";
+const JUSTICE_BUREAU: &str = "11350100MB0100009D";
+
+/// How long a test waits for something that should be prompt.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+/// The gateway's fallback poll of an idle inbox watcher (`POLL` in `gateway/src/inbox.rs`).
+const WATCHER_POLL: Duration = Duration::from_secs(3);
+
+/// A running gateway with its services, in a temp directory.
+struct TestApp {
+    address: SocketAddr,
+    dir: tempfile::TempDir,
+    token: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
+}
+
+async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let directory =
+        Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("example directory"));
+    let agencies: Vec<(String, String)> = directory
+        .agencies()
+        .map(|a| (a.code.to_string(), a.name.clone()))
+        .collect();
+    let pki = dir.path().join("pki");
+    write_dev_pki(&pki, &agencies).expect("development PKI");
+    let read = |name: &str| std::fs::read_to_string(pki.join(name)).expect("PKI file");
+
+    let bus = testing::embedded_bus(dir.path()).await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let referrals = ReferralsApp::build(
+        Db::open_sqlite(&dir.path().join("referrals.db"))
+            .await
+            .expect("referrals store"),
+        bus.clone(),
+        directory.clone(),
+        ReferralPolicy::default(),
+        clock.clone(),
+    )
+    .await
+    .expect("referrals service");
+    let inbox = InboxApp::build(
+        Db::open_sqlite(&dir.path().join("inbox.db"))
+            .await
+            .expect("inbox store"),
+        bus.clone(),
+        clock.clone(),
+    )
+    .await
+    .expect("inbox service");
+    let deadlines = DeadlinesApp::build(
+        Db::open_sqlite(&dir.path().join("deadlines.db"))
+            .await
+            .expect("deadlines store"),
+        bus.clone(),
+        directory.clone(),
+        Arc::new(RuleTable::from_toml_str(RULES).expect("rule table")),
+        Arc::new(
+            Calendar::from_toml_files([("2025.toml", CALENDAR_2025), ("2026.toml", CALENDAR_2026)])
+                .expect("calendar"),
+        ),
+        clock.clone(),
+    )
+    .await
+    .expect("deadlines service");
+    let gateway = Gateway::build(
+        GatewayConfig {
+            listen: "127.0.0.1:0".parse().expect("socket address"),
+            tls: TlsMaterial {
+                cert_pem: read("gateway.pem"),
+                key_pem: read("gateway.key"),
+                client_ca_pem: read("ca.pem"),
+            },
+            request_timeout: Duration::from_secs(5),
+        },
+        bus,
+        directory,
+    )
+    .await
+    .expect("gateway binds");
+    let address = gateway.local_addr();
+
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    let referrals = tokio::spawn(async move {
+        referrals
+            .run_until_stopped(stop)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let stop = token.clone();
+    let inbox = tokio::spawn(async move {
+        inbox
+            .run_until_stopped(stop)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let stop = token.clone();
+    let deadlines = tokio::spawn(async move {
+        deadlines
+            .run_until_stopped(stop)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let stop = token.clone();
+    let gateway = tokio::spawn(async move {
+        gateway
+            .run_until_stopped(stop)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    TestApp {
+        address,
+        dir,
+        token,
+        tasks: vec![
+            ("referrals", referrals),
+            ("inbox", inbox),
+            ("deadlines", deadlines),
+            ("gateway", gateway),
+        ],
+    }
+}
+
+impl TestApp {
+    fn pki_file(&self, name: &str) -> String {
+        let path = self.dir.path().join("pki").join(name);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// The development CA the gateway trusts, to issue certificates the directory does not know.
+    fn ca(&self) -> DevCa {
+        DevCa::from_pem(&self.pki_file("ca.pem"), &self.pki_file("ca.key")).expect("reload CA")
+    }
+
+    /// A channel presenting `identity` (or no client certificate at all).
+    async fn connect(
+        &self,
+        identity: Option<Identity>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(self.pki_file("ca.pem")))
+            .domain_name("localhost");
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        Endpoint::from_shared(format!("https://{}", self.address))?
+            .tls_config(tls)?
+            .connect()
+            .await
+    }
+
+    /// A channel presenting this client certificate.
+    async fn channel(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<Channel, tonic::transport::Error> {
+        self.connect(Some(Identity::from_pem(cert_pem, key_pem)))
+            .await
+    }
+
+    /// A channel as one of the directory's agencies, with the certificate the dev PKI gave it.
+    async fn channel_as(&self, agency: &str) -> Channel {
+        self.channel(
+            &self.pki_file(&format!("agencies/{agency}.pem")),
+            &self.pki_file(&format!("agencies/{agency}.key")),
+        )
+        .await
+        .expect("connect to the gateway")
+    }
+
+    async fn referrals_as(&self, agency: &str) -> ReferralServiceClient<Channel> {
+        ReferralServiceClient::new(self.channel_as(agency).await)
+    }
+
+    async fn inbox_as(&self, agency: &str) -> InboxServiceClient<Channel> {
+        InboxServiceClient::new(self.channel_as(agency).await)
+    }
+
+    async fn monitor_as(&self, agency: &str) -> MonitorServiceClient<Channel> {
+        MonitorServiceClient::new(self.channel_as(agency).await)
+    }
+
+    async fn directory_as(&self, agency: &str) -> DirectoryServiceClient<Channel> {
+        DirectoryServiceClient::new(self.channel_as(agency).await)
+    }
+
+    /// Stops every component and checks each stopped cleanly.
+    async fn stop(self) {
+        self.token.cancel();
+        for (name, task) in self.tasks {
+            match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => panic!("{name} failed: {e}"),
+                Ok(Err(join)) => panic!("{name} panicked: {join}"),
+                Err(_) => panic!("{name} did not stop within 10 s of shutdown"),
+            }
+        }
+    }
+}
+
+/// How a call over a fresh connection went.
+#[derive(Debug)]
+enum Outcome {
+    Answered(pb::Agency),
+    ConnectFailed(tonic::transport::Error),
+    CallFailed(Status),
+}
+
+/// Connects with `identity` and asks WhoAmI.
+async fn who_am_i_with(app: &TestApp, identity: Option<Identity>) -> Outcome {
+    let channel = match app.connect(identity).await {
+        Ok(channel) => channel,
+        Err(e) => return Outcome::ConnectFailed(e),
+    };
+    match DirectoryServiceClient::new(channel)
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+    {
+        Ok(response) => Outcome::Answered(response.into_inner()),
+        Err(status) => Outcome::CallFailed(status),
+    }
+}
+
+/// Asserts the server ended the TLS handshake with `alert` (e.g. `UnknownCA`): the gateway's
+/// code neither answered nor refused the call.
+fn assert_refused_by_tls(outcome: Outcome, alert: &str) {
+    let failure = match outcome {
+        Outcome::ConnectFailed(e) => format!("{e:?}"),
+        Outcome::CallFailed(status) => {
+            assert!(
+                matches!(status.code(), Code::Unavailable | Code::Unknown),
+                "expected a transport failure, got an answer from the gateway: {status:?}"
+            );
+            format!("{status:?}")
+        }
+        Outcome::Answered(agency) => {
+            panic!("the gateway answered a rejected certificate as {agency:?}")
+        }
+    };
+    assert!(
+        failure.contains(&format!("alert: {alert}")),
+        "expected the TLS alert {alert}, got {failure}"
+    );
+}
+
+/// A valid referral submission from the market bureau to the city police.
+fn submission(request_id: &str) -> pb::SubmitReferralRequest {
+    let now = chrono::Utc::now().timestamp();
+    let document = |kind: pb::DocumentKind, title: &str| pb::Document {
+        kind: kind.into(),
+        title: title.into(),
+        sha256: String::new(),
+    };
+    pb::SubmitReferralRequest {
+        request_id: request_id.into(),
+        police: CITY_POLICE.into(),
+        suspected_offence: "销售伪劣产品罪".into(),
+        summary: "Counterfeit goods found at a wholesale market.".into(),
+        report_received_at: Some(prost_types::Timestamp {
+            seconds: now - 3600,
+            nanos: 0,
+        }),
+        approved_at: Some(prost_types::Timestamp {
+            seconds: now - 60,
+            nanos: 0,
+        }),
+        items_tested: false,
+        penalty_imposed: false,
+        documents: vec![
+            document(pb::DocumentKind::ReferralLetter, "涉嫌犯罪案件移送书"),
+            document(pb::DocumentKind::InvestigationReport, "调查报告"),
+            document(pb::DocumentKind::SeizedItemsList, "涉案物品清单"),
+        ],
+        parties: vec![pb::Party {
+            name: "张三".into(),
+            id_number: "350102199001011234".into(),
+        }],
+        case_officer: "李四".into(),
+        case_officer_phone: "13800000000".into(),
+    }
+}
+
+/// Submits a valid referral as the market bureau; returns its id.
+async fn submitted_referral(app: &TestApp, request_id: &str) -> String {
+    let result = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .submit_referral(submission(request_id))
+        .await
+        .expect("a valid submission is accepted")
+        .into_inner();
+    result.referral.expect("the accepted referral").id
+}
+
+/// The fields named by a status's `google.rpc.BadRequest` details, in order.
+fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .unwrap_or_else(|| panic!("no BadRequest details in {status:?}"))
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+/// A well-formed agency code (check character included) that the example directory lacks.
+fn unknown_agency_code() -> String {
+    let prefix = "11350100MB0199999";
+    let check = AgencyCode::check_char(prefix).expect("17-character prefix");
+    let code = format!("{prefix}{check}");
+    AgencyCode::parse(&code).expect("a well-formed agency code");
+    code
+}
+
+#[tokio::test]
+async fn a_client_certificate_from_another_ca_fails_the_tls_handshake() {
+    let app = spawn_app().await;
+    let stranger = DevCa::generate("Someone Else's CA").expect("another CA");
+    // A directory agency, so the gateway would answer had TLS let the certificate through.
+    let cert = stranger
+        .issue_agency(MARKET_BUREAU, "福州市市场监督管理局", 30)
+        .expect("certificate");
+
+    let outcome = who_am_i_with(&app, Some(Identity::from_pem(cert.cert_pem, cert.key_pem))).await;
+
+    assert_refused_by_tls(outcome, "UnknownCA");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_agency_certificate_fails_the_tls_handshake() {
+    let app = spawn_app().await;
+    let expired = app
+        .ca()
+        .issue_agency(MARKET_BUREAU, "福州市市场监督管理局", -1)
+        .expect("certificate");
+
+    let outcome = who_am_i_with(
+        &app,
+        Some(Identity::from_pem(expired.cert_pem, expired.key_pem)),
+    )
+    .await;
+
+    assert_refused_by_tls(outcome, "CertificateExpired");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_without_a_client_certificate_fails_the_tls_handshake() {
+    let app = spawn_app().await;
+
+    let outcome = who_am_i_with(&app, None).await;
+
+    assert_refused_by_tls(outcome, "CertificateRequired");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_for_an_agency_outside_the_directory_is_permission_denied() {
+    let app = spawn_app().await;
+    let code = unknown_agency_code();
+    let IssuedCert { cert_pem, key_pem } = app
+        .ca()
+        .issue_agency(&code, "福州市某局", 30)
+        .expect("certificate");
+    let channel = app
+        .channel(&cert_pem, &key_pem)
+        .await
+        .expect("the CA's certificate passes TLS");
+
+    let status = DirectoryServiceClient::new(channel)
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect_err("an agency outside the directory is refused");
+
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(
+        status.message().contains(&code),
+        "the message should name {code}: {:?}",
+        status.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_that_names_no_valid_agency_code_is_unauthenticated() {
+    let app = spawn_app().await;
+    // The PKI accepts any file-safe name; this one is not a unified social credit code.
+    let IssuedCert { cert_pem, key_pem } = app
+        .ca()
+        .issue_agency("notanagency", "Nobody", 30)
+        .expect("certificate");
+    let channel = app
+        .channel(&cert_pem, &key_pem)
+        .await
+        .expect("the CA's certificate passes TLS");
+
+    let status = ReferralServiceClient::new(channel)
+        .submit_referral(submission("req-unauthenticated"))
+        .await
+        .expect_err("a certificate without an agency code is refused");
+
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(
+        status.message().contains("notanagency"),
+        "the message should name the certificate's CN: {:?}",
+        status.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_submission_with_several_bad_fields_names_each_of_them() {
+    let app = spawn_app().await;
+    let mut request = submission("");
+    request.police = "not-a-code".into();
+    request.documents[0].kind = pb::DocumentKind::Unspecified.into();
+
+    let status = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .submit_referral(request)
+        .await
+        .expect_err("a malformed submission is refused");
+
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        violated_fields(&status),
+        ["request_id", "police", "documents[0].kind"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_submission_without_the_seized_items_list_is_refused_on_documents() {
+    let app = spawn_app().await;
+    let mut request = submission("req-no-seized-items");
+    request
+        .documents
+        .retain(|d| d.kind != i32::from(pb::DocumentKind::SeizedItemsList));
+
+    let status = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .submit_referral(request)
+        .await
+        .expect_err("an incomplete package is refused");
+
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["documents"]);
+    assert!(
+        status.message().contains("涉案物品清单"),
+        "the message should name the missing document: {:?}",
+        status.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn police_cannot_decide_before_signing_the_receipt() {
+    let app = spawn_app().await;
+    let referral_id = submitted_referral(&app, "req-submit").await;
+
+    let status = app
+        .referrals_as(CITY_POLICE)
+        .await
+        .decide_filing(pb::DecideFilingRequest {
+            request_id: "req-file".into(),
+            referral_id,
+            decision: Some(pb::decide_filing_request::Decision::File(pb::FileCase {
+                note: "立案".into(),
+            })),
+        })
+        .await
+        .expect_err("no decision before the receipt");
+
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_market_bureau_cannot_sign_the_receipt_of_its_own_referral() {
+    let app = spawn_app().await;
+    let referral_id = submitted_referral(&app, "req-submit").await;
+
+    let status = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .sign_receipt(pb::SignReceiptRequest {
+            request_id: "req-receipt".into(),
+            referral_id,
+        })
+        .await
+        .expect_err("only the police sign the receipt");
+
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reading_an_unknown_referral_is_not_found() {
+    let app = spawn_app().await;
+
+    let status = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .get_referral(pb::GetReferralRequest {
+            referral_id: CaseId::generate().to_string(),
+        })
+        .await
+        .expect_err("no such referral");
+
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agency_that_is_not_a_party_cannot_read_a_referral() {
+    let app = spawn_app().await;
+    let referral_id = submitted_referral(&app, "req-submit").await;
+
+    let status = app
+        .referrals_as(JUSTICE_BUREAU)
+        .await
+        .get_referral(pb::GetReferralRequest {
+            referral_id: referral_id.clone(),
+        })
+        .await
+        .expect_err("the justice bureau is not a party");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    // The parties themselves can read it.
+    let read = app
+        .referrals_as(CITY_POLICE)
+        .await
+        .get_referral(pb::GetReferralRequest {
+            referral_id: referral_id.clone(),
+        })
+        .await
+        .expect("the police read the referral sent to them")
+        .into_inner();
+    assert_eq!(read.id, referral_id);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_id_reused_for_other_content_already_exists() {
+    let app = spawn_app().await;
+    submitted_referral(&app, "req-reused").await;
+    let mut other = submission("req-reused");
+    other.summary = "A different referral.".into();
+
+    let status = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .submit_referral(other)
+        .await
+        .expect_err("the request id is taken");
+
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert_eq!(violated_fields(&status), ["request_id"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_reports_the_referral_service_as_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let app = spawn_app().await;
+    let mut health = HealthClient::new(app.channel_as(CITY_POLICE).await);
+
+    let response = health
+        .check(HealthCheckRequest {
+            service: "casebridge.v1.ReferralService".into(),
+        })
+        .await
+        .expect("health check")
+        .into_inner();
+
+    assert_eq!(response.status(), ServingStatus::Serving);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_lists_the_four_casebridge_services() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+
+    let app = spawn_app().await;
+    let mut reflection = ServerReflectionClient::new(app.channel_as(CITY_POLICE).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+
+    let mut responses = reflection
+        .server_reflection_info(futures_util::stream::iter([request]))
+        .await
+        .expect("reflection stream")
+        .into_inner();
+    let response: ServerReflectionResponse = responses
+        .message()
+        .await
+        .expect("a reflection response")
+        .expect("one response per request");
+
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("not a service list: {response:?}");
+    };
+    let casebridge: BTreeSet<String> = list
+        .service
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|name| name.starts_with("casebridge."))
+        .collect();
+    assert_eq!(
+        casebridge,
+        BTreeSet::from([
+            "casebridge.v1.DirectoryService".to_owned(),
+            "casebridge.v1.InboxService".to_owned(),
+            "casebridge.v1.MonitorService".to_owned(),
+            "casebridge.v1.ReferralService".to_owned(),
+        ])
+    );
+    drop(responses);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn who_am_i_names_the_calling_agency() {
+    let app = spawn_app().await;
+
+    let police = app
+        .directory_as(CITY_POLICE)
+        .await
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect("who am i")
+        .into_inner();
+    let procuratorate = app
+        .directory_as(PROCURATORATE)
+        .await
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect("who am i")
+        .into_inner();
+
+    assert_eq!(police.code, CITY_POLICE);
+    assert_eq!(police.name, "福州市公安局");
+    assert_eq!(police.kind(), pb::AgencyKind::Police);
+    assert_eq!(procuratorate.code, PROCURATORATE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn listing_police_agencies_returns_exactly_the_two_police_organs() {
+    let app = spawn_app().await;
+
+    let agencies = app
+        .directory_as(MARKET_BUREAU)
+        .await
+        .list_agencies(pb::ListAgenciesRequest {
+            kind: pb::AgencyKind::Police.into(),
+            region: String::new(),
+        })
+        .await
+        .expect("list agencies")
+        .into_inner()
+        .agencies;
+
+    let codes: BTreeSet<&str> = agencies.iter().map(|a| a.code.as_str()).collect();
+    assert_eq!(codes, BTreeSet::from([CITY_POLICE, DISTRICT_POLICE]));
+    assert_eq!(agencies.len(), 2, "{agencies:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_inbox_watcher_receives_a_new_referral_without_waiting_for_a_poll() {
+    let app = spawn_app().await;
+    let first = submitted_referral(&app, "req-first").await;
+    let mut inbox = app.inbox_as(CITY_POLICE).await;
+    // Wait until the first referral is in the police inbox, so its wake-up is behind us.
+    testing::eventually("the first referral in the police inbox", PROMPTLY, || {
+        let mut inbox = inbox.clone();
+        let first = first.clone();
+        async move {
+            let mut backlog = inbox
+                .watch_inbox(pb::WatchInboxRequest {
+                    after_cursor: Some(0),
+                    follow: false,
+                })
+                .await
+                .ok()?
+                .into_inner();
+            while let Some(entry) = backlog.message().await.ok()? {
+                if entry.case_id == first {
+                    return Some(());
+                }
+            }
+            None
+        }
+    })
+    .await;
+
+    let mut watcher = inbox
+        .watch_inbox(pb::WatchInboxRequest {
+            after_cursor: Some(0),
+            follow: true,
+        })
+        .await
+        .expect("watch the inbox")
+        .into_inner();
+    let backlog = tokio::time::timeout(PROMPTLY, watcher.message())
+        .await
+        .expect("the backlog arrives")
+        .expect("stream ok")
+        .expect("one entry");
+    assert_eq!(backlog.case_id, first);
+    // The watcher has sent its backlog and is now idle: its next poll is WATCHER_POLL away, so
+    // an entry that arrives well before then came through the wake-up.
+    let idle_since = Instant::now();
+
+    let second = submitted_referral(&app, "req-second").await;
+    let entry = tokio::time::timeout(PROMPTLY, watcher.message())
+        .await
+        .expect("the new referral reaches the watcher")
+        .expect("stream ok")
+        .expect("the stream stays open");
+    let latency = idle_since.elapsed();
+
+    assert_eq!(entry.case_id, second);
+    assert_eq!(entry.family, "referral");
+    assert_eq!(entry.event, "submitted");
+    assert_eq!(entry.actor, MARKET_BUREAU);
+    assert!(entry.cursor > backlog.cursor);
+    assert!(
+        latency < WATCHER_POLL - Duration::from_millis(500),
+        "the entry took {latency:?}: it came from the poll, not the wake-up"
+    );
+    drop(watcher);
+    drop(inbox);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn acknowledging_beyond_the_newest_inbox_entry_names_up_to_cursor() {
+    let app = spawn_app().await;
+    let referral_id = submitted_referral(&app, "req-submit").await;
+    let mut inbox = app.inbox_as(CITY_POLICE).await;
+    let mut watcher = inbox
+        .watch_inbox(pb::WatchInboxRequest {
+            after_cursor: Some(0),
+            follow: true,
+        })
+        .await
+        .expect("watch the inbox")
+        .into_inner();
+    let newest = tokio::time::timeout(PROMPTLY, watcher.message())
+        .await
+        .expect("the referral reaches the inbox")
+        .expect("stream ok")
+        .expect("one entry");
+    assert_eq!(newest.case_id, referral_id);
+    drop(watcher);
+
+    let status = inbox
+        .acknowledge_inbox(pb::AcknowledgeInboxRequest {
+            up_to_cursor: newest.cursor + 1,
+        })
+        .await
+        .expect_err("there is no such entry yet");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["up_to_cursor"]);
+
+    // Up to the newest entry is fine.
+    let acknowledged = inbox
+        .acknowledge_inbox(pb::AcknowledgeInboxRequest {
+            up_to_cursor: newest.cursor,
+        })
+        .await
+        .expect("acknowledge the newest entry")
+        .into_inner();
+    assert_eq!(acknowledged.acknowledged_cursor, newest.cursor);
+    drop(inbox);
+    app.stop().await;
+}
+
+fn open_obligations(case_id: &str) -> pb::ListObligationsRequest {
+    pb::ListObligationsRequest {
+        view: pb::ObligationView::Open.into(),
+        case_id: case_id.into(),
+        ..pb::ListObligationsRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn a_submitted_referral_shows_its_receipt_obligation_to_the_parties_only() {
+    let app = spawn_app().await;
+    let case_id = submitted_referral(&app, "monitor-1").await;
+    let mut police = app.monitor_as(CITY_POLICE).await;
+    let listed = eventually_listed(&mut police, &case_id).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let receipt = &listed[0];
+    assert_eq!(receipt.rule, "RCPT");
+    assert_eq!(receipt.owed_by, CITY_POLICE);
+    assert_eq!(receipt.owed_to, MARKET_BUREAU);
+    assert_eq!(receipt.supervisor, PROCURATORATE);
+    assert!(receipt.step.contains("回执"), "{}", receipt.step);
+    // Today's date decides the due time; past the shipped calendars it is withheld, and says so.
+    let explained = receipt.explanation.join("\n");
+    match &receipt.due_at {
+        Some(_) => assert!(explained.contains("working day"), "{explained}"),
+        None => assert!(explained.contains("no holiday calendar"), "{explained}"),
+    }
+    for party in [MARKET_BUREAU, PROCURATORATE] {
+        let mut monitor = app.monitor_as(party).await;
+        let seen = monitor
+            .list_obligations(open_obligations(&case_id))
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(seen.obligations.len(), 1, "{party} sees the obligation");
+    }
+    let mut outsider = app.monitor_as(DISTRICT_POLICE).await;
+    let hidden = outsider
+        .list_obligations(open_obligations(&case_id))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(hidden.obligations.is_empty(), "a non-party sees nothing");
+    // Overdue a week later, as of then.
+    let later = pb::ListObligationsRequest {
+        view: pb::ObligationView::Overdue.into(),
+        as_of: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() + 30 * 86_400,
+            nanos: 0,
+        }),
+        case_id: case_id.clone(),
+        ..pb::ListObligationsRequest::default()
+    };
+    let overdue = police
+        .list_obligations(later)
+        .await
+        .expect("list")
+        .into_inner();
+    if receipt.due_at.is_some() {
+        assert_eq!(overdue.obligations.len(), 1);
+        assert!(overdue.obligations[0].overdue_hours > 24.0);
+    }
+    app.stop().await;
+}
+
+async fn eventually_listed(
+    monitor: &mut MonitorServiceClient<Channel>,
+    case_id: &str,
+) -> Vec<pb::Obligation> {
+    let deadline = Instant::now() + PROMPTLY;
+    loop {
+        let page = monitor
+            .list_obligations(open_obligations(case_id))
+            .await
+            .expect("list")
+            .into_inner();
+        if !page.obligations.is_empty() || Instant::now() > deadline {
+            return page.obligations;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_monitor_query_with_bad_filters_names_each_field() {
+    let app = spawn_app().await;
+    let mut monitor = app.monitor_as(PROCURATORATE).await;
+    let status = monitor
+        .list_obligations(pb::ListObligationsRequest {
+            view: 0,
+            agency: "not-a-code".into(),
+            family: "parking".into(),
+            region: "35".into(),
+            page_size: 10_000,
+            page_token: "garbage".into(),
+            ..pb::ListObligationsRequest::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: BTreeSet<String> = violated_fields(&status).into_iter().collect();
+    let expected: BTreeSet<String> = [
+        "view",
+        "agency",
+        "family",
+        "region",
+        "page_size",
+        "page_token",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(fields, expected);
+    let period = monitor
+        .get_statistics(pb::GetStatisticsRequest {
+            from: Some(prost_types::Timestamp {
+                seconds: 2_000,
+                nanos: 0,
+            }),
+            to: Some(prost_types::Timestamp {
+                seconds: 1_000,
+                nanos: 0,
+            }),
+            agency: String::new(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(violated_fields(&period), ["to"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn statistics_show_supervisors_every_agency_and_others_their_own() {
+    let app = spawn_app().await;
+    let case_id = submitted_referral(&app, "stats-1").await;
+    let mut police = app.monitor_as(CITY_POLICE).await;
+    eventually_listed(&mut police, &case_id).await;
+    let now = chrono::Utc::now().timestamp();
+    let period = pb::GetStatisticsRequest {
+        from: Some(prost_types::Timestamp {
+            seconds: now - 3600,
+            nanos: 0,
+        }),
+        to: Some(prost_types::Timestamp {
+            seconds: now + 3600,
+            nanos: 0,
+        }),
+        agency: String::new(),
+    };
+    let mut procuratorate = app.monitor_as(PROCURATORATE).await;
+    let all = procuratorate
+        .get_statistics(period.clone())
+        .await
+        .expect("statistics")
+        .into_inner()
+        .agencies;
+    let police_row = all
+        .iter()
+        .find(|s| s.agency == CITY_POLICE)
+        .expect("police row");
+    assert_eq!((police_row.received, police_row.still_open), (1, 1));
+    let market_row = all
+        .iter()
+        .find(|s| s.agency == MARKET_BUREAU)
+        .expect("market row");
+    assert_eq!(market_row.sent, 1);
+    let mut market = app.monitor_as(MARKET_BUREAU).await;
+    let own = market
+        .get_statistics(period)
+        .await
+        .expect("statistics")
+        .into_inner()
+        .agencies;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].agency, MARKET_BUREAU);
+    app.stop().await;
+}

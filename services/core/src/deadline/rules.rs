@@ -1,0 +1,272 @@
+//! The rule table: every deadline rule of DOMAIN.md §3 as data (`deploy/rules.toml`), so a
+//! new family or a corrected amount is a data change, not code.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::{Period, Unit};
+use crate::notice::{Family, Role};
+
+/// What the engine does with a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// An obligation opened by a trigger event and closed by a fulfilling event, with a
+    /// warning, a miss and an escalation.
+    Timer,
+    /// A limit on an optional step or on times the submission carries: the family service
+    /// compares the step's time with it and records the step as late (never refuses it).
+    Check,
+    /// A step the law names without a period (kept for the ledger and the references).
+    None,
+}
+
+/// Who hears of a missed deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Supervisor {
+    /// The procuratorate copied on the referral (立案监督).
+    Procuratorate,
+    /// The coordination office for the owing agency's region (执法协调).
+    CoordinationOffice,
+    /// The owing agency's superior in the directory (for steps the supervisors owe).
+    Superior,
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// As in DOMAIN.md §3, e.g. `S1-8`.
+    pub id: String,
+    pub family: Family,
+    /// The step, in English with the Chinese term.
+    pub step: String,
+    pub kind: RuleKind,
+    /// `None` for [`RuleKind::None`].
+    pub period: Option<Period>,
+    /// Events (`<family>.<event>`) that open the obligation.
+    pub trigger: Vec<String>,
+    /// Events that fulfil it.
+    pub closed_by: Vec<String>,
+    /// Events that stop its clock, and that restart it.
+    pub pauses_on: Vec<String>,
+    pub resumes_on: Vec<String>,
+    pub owed_by: Option<Role>,
+    pub escalate_to: Option<Supervisor>,
+    /// The legal basis, as DOMAIN.md cites it.
+    pub basis: String,
+    /// The ⚠ rules: the unit of the other reading, shown when it ends later.
+    pub other_reading: Option<Unit>,
+    /// How long before the due time to warn; `None` uses the table's default.
+    pub warn_before: Option<Period>,
+    /// Extensions the owing party may announce (with approval), in order.
+    pub extensions: Vec<Period>,
+    /// Applies only when the trigger event's detail has this boolean set (e.g. `urgent`).
+    pub only_if: Option<String>,
+    /// Applies only when the trigger event's detail does not have this boolean set.
+    pub unless: Option<String>,
+    /// False where DOMAIN.md marks the rule unverified or configurable.
+    pub verified: bool,
+    pub note: Option<String>,
+}
+
+impl Rule {
+    /// Whether the rule applies to an event with this detail (its `only_if` / `unless` flags).
+    pub fn applies_to(&self, detail: &serde_json::Value) -> bool {
+        let flag = |name: &String| {
+            detail
+                .get(name)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        self.only_if.as_ref().is_none_or(flag) && !self.unless.as_ref().is_some_and(flag)
+    }
+}
+
+/// Why a rule table was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("rule table: {0}")]
+    Syntax(String),
+    #[error("rule {id}: {reason}")]
+    Invalid { id: String, reason: String },
+}
+
+/// All rules, with the default warning lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTable {
+    /// Default warning lead: one working day (DOMAIN §3 cross-cutting), configurable.
+    pub warn_before: Period,
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    warn_before: Period,
+    rule: Vec<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    family: Family,
+    step: String,
+    #[serde(default = "timer")]
+    kind: RuleKind,
+    amount: Option<u32>,
+    unit: Option<Unit>,
+    #[serde(default)]
+    trigger: Vec<String>,
+    #[serde(default)]
+    closed_by: Vec<String>,
+    #[serde(default)]
+    pauses_on: Vec<String>,
+    #[serde(default)]
+    resumes_on: Vec<String>,
+    owed_by: Option<Role>,
+    escalate_to: Option<Supervisor>,
+    basis: String,
+    other_reading: Option<Unit>,
+    warn_before: Option<Period>,
+    #[serde(default)]
+    extensions: Vec<Period>,
+    only_if: Option<String>,
+    unless: Option<String>,
+    #[serde(default = "yes")]
+    verified: bool,
+    note: Option<String>,
+}
+
+fn timer() -> RuleKind {
+    RuleKind::Timer
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RuleTable {
+    /// Parses and validates `deploy/rules.toml`.
+    pub fn from_toml_str(text: &str) -> Result<RuleTable, RuleError> {
+        let raw: RawTable =
+            toml::from_str(text).map_err(|e| RuleError::Syntax(e.message().to_owned()))?;
+        let mut rules = Vec::new();
+        let mut ids = BTreeSet::new();
+        for (n, value) in raw.rule.into_iter().enumerate() {
+            let id = value
+                .get("id")
+                .and_then(toml::Value::as_str)
+                .map_or_else(|| format!("#{}", n + 1), str::to_owned);
+            let invalid = |reason: String| RuleError::Invalid {
+                id: id.clone(),
+                reason,
+            };
+            let r: RawRule = value
+                .try_into()
+                .map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
+            if !ids.insert(r.id.clone()) {
+                return Err(invalid("the id is used twice".into()));
+            }
+            let period = match (r.amount, r.unit) {
+                (Some(amount), Some(unit)) => Some(Period::new(amount, unit)),
+                (None, None) => None,
+                _ => return Err(invalid("amount and unit go together".into())),
+            };
+            for event in r.trigger.iter().chain(&r.closed_by) {
+                if !event.starts_with(&format!("{}.", r.family.as_str())) {
+                    return Err(invalid(format!(
+                        "event {event:?} is not a {} event",
+                        r.family
+                    )));
+                }
+            }
+            match r.kind {
+                RuleKind::Timer => {
+                    let missing = [
+                        (period.is_none(), "amount and unit"),
+                        (r.trigger.is_empty(), "trigger"),
+                        (r.closed_by.is_empty(), "closed_by"),
+                        (r.owed_by.is_none(), "owed_by"),
+                        (r.escalate_to.is_none(), "escalate_to"),
+                    ];
+                    if let Some((_, field)) = missing.iter().find(|(m, _)| *m) {
+                        return Err(invalid(format!("a timer rule needs {field}")));
+                    }
+                }
+                RuleKind::Check if period.is_none() => {
+                    return Err(invalid("a check rule needs amount and unit".into()));
+                }
+                RuleKind::Check | RuleKind::None => {}
+            }
+            rules.push(Rule {
+                id: r.id,
+                family: r.family,
+                step: r.step,
+                kind: r.kind,
+                period,
+                trigger: r.trigger,
+                closed_by: r.closed_by,
+                pauses_on: r.pauses_on,
+                resumes_on: r.resumes_on,
+                owed_by: r.owed_by,
+                escalate_to: r.escalate_to,
+                basis: r.basis,
+                other_reading: r.other_reading,
+                warn_before: r.warn_before,
+                extensions: r.extensions,
+                only_if: r.only_if,
+                unless: r.unless,
+                verified: r.verified,
+                note: r.note,
+            });
+        }
+        Ok(RuleTable {
+            warn_before: raw.warn_before,
+            rules,
+        })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The timer rules `event` opens.
+    pub fn opened_by<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.timers()
+            .filter(move |r| r.trigger.iter().any(|t| t == event))
+    }
+
+    /// The timer rules `event` fulfils.
+    pub fn closed_by<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.timers()
+            .filter(move |r| r.closed_by.iter().any(|t| t == event))
+    }
+
+    /// The timer rules whose clock `event` stops.
+    pub fn paused_by<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.timers()
+            .filter(move |r| r.pauses_on.iter().any(|t| t == event))
+    }
+
+    /// The timer rules whose clock `event` restarts.
+    pub fn resumed_by<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.timers()
+            .filter(move |r| r.resumes_on.iter().any(|t| t == event))
+    }
+
+    /// The warning lead of `rule`.
+    pub fn warn_before(&self, rule: &Rule) -> Period {
+        rule.warn_before.unwrap_or(self.warn_before)
+    }
+
+    fn timers(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|r| r.kind == RuleKind::Timer)
+    }
+}

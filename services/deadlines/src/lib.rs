@@ -1,0 +1,22 @@
+//! The deadlines service: every step that waits on a party is an obligation with a legal due
+//! time, warned before it passes and escalated to the supervising agency when missed.
+//!
+//! It consumes every family's events. An event that a rule names as its trigger opens an
+//! obligation (due time computed on the legal calendar, with its explanation); an event a rule
+//! names as fulfilling it closes the case's open obligation of that rule, recording whether it
+//! was late. A timer claims obligations whose next moment has come, in batches (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, so replicas share the work) and publishes, through the outbox, a warning
+//! to the agency that owes the step, then at the due time a miss to it and an escalation to the
+//! supervisor (the copied procuratorate for referrals, the coordination office otherwise).
+//!
+//! Modules, as in every service: `store`, `handler`, `app`.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod handler;
+pub mod monitor;
+pub mod store;
+
+/// The service name: its queue and its tables' prefix.
+pub const SERVICE: &str = "deadlines";
