@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AgencyCode, CaseId};
+use crate::ids::{AgencyCode, CaseId, Sha256Digest};
 use crate::time::Timestamp;
 
 /// The four kinds of hand-off CaseBridge carries.
@@ -102,6 +102,10 @@ pub struct Notice {
     /// supervises it (deadlines service, monitor).
     #[serde(default)]
     pub parties: BTreeMap<Role, AgencyCode>,
+    /// The evidence attachments (by SHA-256) the step references, so every party of the case
+    /// may read them (evidence service).
+    #[serde(default)]
+    pub attachments: Vec<Sha256Digest>,
 }
 
 impl Notice {

@@ -337,6 +337,7 @@ impl Deadlines {
                 "explanation": row.explanation,
             }),
             parties: [(Role::Recipient, row.owed_by.clone())].into(),
+            attachments: Vec::new(),
         };
         let message = Message::json(notice.routing_key(), &notice)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -459,6 +459,7 @@ fn transfer_sent(case_id: CaseId, urgent: bool) -> Notice {
             (Role::Recipient, agency(ECOLOGY_BUREAU)),
         ]
         .into(),
+        attachments: Vec::new(),
     }
 }
 

@@ -112,6 +112,7 @@ fn notice(case_id: CaseId, event: &str, recipients: &[&str]) -> Notice {
         summary: format!("{event} on {case_id}"),
         detail: serde_json::Value::Null,
         parties: Default::default(),
+        attachments: Vec::new(),
     }
 }
 

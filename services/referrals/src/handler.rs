@@ -254,6 +254,15 @@ fn notice(event: &ReferralEvent, referral: &Referral, directory: &Directory) -> 
         summary: format!("{} {what} — referral {}", name(&event.actor), event.case_id),
         detail: serde_json::to_value(event).unwrap_or(serde_json::Value::Null),
         parties: referral.parties_by_role(),
+        attachments: match &event.kind {
+            ReferralEventKind::Submitted => {
+                referral.documents.iter().filter_map(|d| d.sha256).collect()
+            }
+            ReferralEventKind::Supplemented { documents } => {
+                documents.iter().filter_map(|d| d.sha256).collect()
+            }
+            _ => Vec::new(),
+        },
     }
 }
 
