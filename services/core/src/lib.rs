@@ -14,21 +14,41 @@
 //!   holiday schedules; a year without data is an error, never a guess.
 //! - [`deadline`]: counting periods ([`deadline::compute_due`]), the rule table
 //!   ([`deadline::RuleTable`]) and obligations with pauses and extensions.
+//! - [`document`]: [`document::Document`], [`document::DocumentKind`] and [`document::Party`],
+//!   what every family's steps carry.
+//! - [`case`]: what every family's case shares: [`case::Parties`], history, events,
+//!   [`case::Rejection`] and the input checks.
+//! - [`authz`]: the one authorization table (who may take which step in which state).
+//! - [`law`]: [`law::Law`], the calendar and rule table the state machines consult for check rules.
 //! - [`referral`]: the criminal referral (涉嫌犯罪案件移送) state machine, [`referral::decide`].
+//! - [`transfer`]: the case transfer (行政执法案件移送) state machine, [`transfer::decide`].
+//! - [`dispute`]: the jurisdiction dispute (管辖争议) state machine, [`dispute::decide`].
+//! - [`opinion`]: the expert-opinion request (认定/检验/鉴定) state machine, [`opinion::decide`].
 //! - [`notice`]: [`notice::Notice`], what an agency's inbox receives about a step, any family.
 //! - [`refusal`]: [`refusal::Refusal`], why a request was refused, for every adapter to render.
 
 #![forbid(unsafe_code)]
 
+pub mod authz;
 pub mod calendar;
+pub mod case;
 pub mod deadline;
 pub mod directory;
+pub mod dispute;
+pub mod document;
 pub mod ids;
+pub mod law;
 pub mod notice;
+pub mod opinion;
 pub mod personal;
 pub mod referral;
 pub mod refusal;
 pub mod time;
+pub mod transfer;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod fixtures;
 
 pub use directory::{Agency, AgencyKind, Directory, DirectoryError};
 pub use ids::{

@@ -1,109 +1,57 @@
 //! Criminal referral (涉嫌犯罪案件移送): an administrative agency refers a suspected crime to the
-//! police organ, copying the procuratorate; the police sign a receipt, may ask for missing
-//! materials, forward the case to the competent organ, return it as outside their remit, or
-//! decide to file (立案) or decline to file (不予立案).
+//! police organ, copying the procuratorate, and the referral runs its whole chain: receipt,
+//! materials, forwarding, return as outside police remit, the filing decision, hand-over of
+//! seized items after filing, reconsideration of non-filing, the procuratorate's filing
+//! supervision (立案监督), transfer or withdrawal after filing, and hand-back for administrative
+//! handling (反向衔接).
 //!
-//! Sources: 国务院令第310号 (S1, rev. 2020) Arts 3–12; 公安机关办理刑事案件程序规定 (S2) Art 180.
-//! See DOMAIN §3.A. [`decide`] is a pure function: it checks one command against the current
-//! referral and returns the next referral and the events to deliver, or a [`Rejection`].
-//! Deadlines (obligations) are computed by the deadline engine, not here.
+//! Sources: 国务院令第310号 (S1, rev. 2020) Arts 3–13; 公安机关办理刑事案件程序规定 (S2)
+//! Arts 180–189; 人民检察院刑事诉讼规则 (S5) Arts 557–564. See DOMAIN §3.A.
+//!
+//! [`decide`] is a pure function: it checks one command against the current referral and returns
+//! the next referral and the events to deliver, or a [`Rejection`]. Who may take which step in
+//! which status is the authorization table's ([`crate::authz`]). Timers (obligations, warnings,
+//! escalations) are the deadlines service's; the **check** rules whose start the referral knows
+//! (S1-5b, S1-5c, S1-7, P180-2a, P180-3, S1-9a, S1-9c, P184, P189, S1-13) are judged here, and a
+//! late step is accepted and flagged, never refused (DOMAIN §3 cross-cutting).
+//!
+//! Status flow:
+//! ```text
+//! submit → submitted ─sign_receipt→ received ─file→ filed ─hand_over_items (side step)
+//!              ▲                        │  │ ─decline→ declined ─request_reconsideration→ reconsideration_requested
+//!              └──────forward───────────┘  │                     ─suggest_supervision→ supervision_suggested
+//!   received ─request_supplement→ awaiting_supplement ─supplement→ received
+//!   received ─return_not_police_matter→ returned_not_police_matter
+//!   declined | supervision_suggested ─request_reasons→ reasons_requested ─give_reasons→ reasons_given
+//!   reasons_given ─tell_agency→ supervision_closed;  ─notify_filing→ filing_notified ─file→ filed
+//!   filed ─transfer_case→ transferred_elsewhere;  ─withdraw_case→ withdrawn
+//!   declined | supervision_closed | filed | withdrawn ─hand_back→ handed_back
+//! ```
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{self, On};
+use crate::case::{
+    self, Case, CaseEvent, EventName, HistoryEntry, NUMBER_MAX_CHARS, Parties, Recorded, Rejection,
+    StepName, TEXT_MAX_CHARS, TITLE_MAX_CHARS, TimelineEntry, invalid, text,
+};
 use crate::directory::{Agency, AgencyKind, Directory};
-use crate::ids::{AgencyCode, CaseId, Sha256Digest};
-use crate::notice::Role;
+use crate::document::{Document, DocumentKind, Party};
+use crate::ids::{AgencyCode, CaseId};
+use crate::law::Law;
+use crate::notice::{Family, Role};
 use crate::personal::PersonalData;
 use crate::time::Timestamp;
-
-/// Longest free text (suspected offence, summary, notes, reasons), in characters.
-pub const TEXT_MAX_CHARS: usize = 2000;
-/// Longest document title, party name or case officer name, in characters.
-pub const TITLE_MAX_CHARS: usize = 200;
-/// Longest identity number or phone number, in characters.
-pub const NUMBER_MAX_CHARS: usize = 64;
-/// Most documents a referral may carry in total, and most parties it may name.
-pub const ITEMS_MAX: usize = 200;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// The kinds of document in a referral package (S1 Art 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    /// 涉嫌犯罪案件移送书 (S1 Art 6 item 1).
-    ReferralLetter,
-    /// 调查报告 (S1 Art 6 item 2).
-    InvestigationReport,
-    /// 涉案物品清单 (S1 Art 6 item 3).
-    SeizedItemsList,
-    /// 检验报告 / 鉴定意见 (S1 Art 6 item 4, where items were tested).
-    TestReport,
-    /// 行政处罚决定书, when a penalty was already imposed [V2 S24].
-    PenaltyDecision,
-    /// Other materials (S1 Art 6 item 5).
-    Other,
-}
-
-impl DocumentKind {
-    /// The snake_case name, as in serde.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::ReferralLetter => "referral_letter",
-            DocumentKind::InvestigationReport => "investigation_report",
-            DocumentKind::SeizedItemsList => "seized_items_list",
-            DocumentKind::TestReport => "test_report",
-            DocumentKind::PenaltyDecision => "penalty_decision",
-            DocumentKind::Other => "other",
-        }
-    }
-
-    /// The legal name in Chinese.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            DocumentKind::ReferralLetter => "涉嫌犯罪案件移送书",
-            DocumentKind::InvestigationReport => "调查报告",
-            DocumentKind::SeizedItemsList => "涉案物品清单",
-            DocumentKind::TestReport => "检验报告/鉴定意见",
-            DocumentKind::PenaltyDecision => "行政处罚决定书",
-            DocumentKind::Other => "其他材料",
-        }
-    }
-}
-
-impl fmt::Display for DocumentKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One document of the package; the content travels separately, identified by its digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Document {
-    /// What the document is.
-    pub kind: DocumentKind,
-    /// Its title, 1 to 200 characters.
-    pub title: String,
-    /// SHA-256 of the content, when the content was uploaded.
-    pub sha256: Option<Sha256Digest>,
-}
-
-/// A suspect, person or entity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Party {
-    /// Name of the person or entity.
-    pub name: PersonalData,
-    /// Identity document number or agency code of an entity, if known.
-    pub id_number: Option<PersonalData>,
-}
-
 /// What the administrative agency sends when it refers a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
-    /// The case, chosen by the sender.
+    /// The case, chosen by the gateway.
     pub case_id: CaseId,
     /// The police organ the case is referred to.
     pub police: AgencyCode,
@@ -133,22 +81,60 @@ pub struct Submission {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralStatus {
-    /// Sent; awaiting the police receipt (回执).
+    /// Sent (or forwarded); awaiting the police receipt (回执).
     Submitted,
-    /// Receipt signed; the police are reviewing.
+    /// Receipt signed; the police are reviewing (审查).
     Received,
     /// The police asked for missing materials (S2 Art 180).
     AwaitingSupplement,
-    /// The police filed the case (立案). Terminal for this family's first phase.
+    /// The police filed the case (立案); seized items follow (S1 Art 12).
     Filed,
-    /// The police declined to file (不予立案), with reasons. Terminal here.
+    /// The police declined to file (不予立案), with reasons; reconsideration, supervision or
+    /// hand-back may follow.
     Declined,
     /// The police returned the case as outside their remit (S2 Art 180). Terminal.
     ReturnedNotPoliceMatter,
+    /// The agency asked the police to reconsider non-filing (复议, S1 Art 9).
+    ReconsiderationRequested,
+    /// The agency suggested filing supervision to the procuratorate (S1 Art 9).
+    SupervisionSuggested,
+    /// The procuratorate asked the police for their reasons for not filing (S5 Art 560).
+    ReasonsRequested,
+    /// The police gave their reasons; the procuratorate weighs them (S5 Arts 561, 563).
+    ReasonsGiven,
+    /// The procuratorate found the reasons stand and told the agency (S5 Art 561). Hand-back may follow.
+    SupervisionClosed,
+    /// The procuratorate notified the police to file (通知立案, S5 Art 563).
+    FilingNotified,
+    /// After filing, the police transferred the case to another authority (S2 Art 184). Terminal.
+    TransferredElsewhere,
+    /// After filing, the police withdrew the case (撤案, S2 Art 189). Hand-back may follow.
+    Withdrawn,
+    /// The police handed the case back for administrative handling (反向衔接, S1 Art 13). Terminal.
+    HandedBack,
 }
 
 impl ReferralStatus {
-    /// The snake_case name, as in serde.
+    /// Every status, in declaration order.
+    pub const ALL: [ReferralStatus; 15] = [
+        ReferralStatus::Submitted,
+        ReferralStatus::Received,
+        ReferralStatus::AwaitingSupplement,
+        ReferralStatus::Filed,
+        ReferralStatus::Declined,
+        ReferralStatus::ReturnedNotPoliceMatter,
+        ReferralStatus::ReconsiderationRequested,
+        ReferralStatus::SupervisionSuggested,
+        ReferralStatus::ReasonsRequested,
+        ReferralStatus::ReasonsGiven,
+        ReferralStatus::SupervisionClosed,
+        ReferralStatus::FilingNotified,
+        ReferralStatus::TransferredElsewhere,
+        ReferralStatus::Withdrawn,
+        ReferralStatus::HandedBack,
+    ];
+
+    /// The snake_case name, as in serde and the authorization table.
     pub fn as_str(self) -> &'static str {
         match self {
             ReferralStatus::Submitted => "submitted",
@@ -157,17 +143,23 @@ impl ReferralStatus {
             ReferralStatus::Filed => "filed",
             ReferralStatus::Declined => "declined",
             ReferralStatus::ReturnedNotPoliceMatter => "returned_not_police_matter",
+            ReferralStatus::ReconsiderationRequested => "reconsideration_requested",
+            ReferralStatus::SupervisionSuggested => "supervision_suggested",
+            ReferralStatus::ReasonsRequested => "reasons_requested",
+            ReferralStatus::ReasonsGiven => "reasons_given",
+            ReferralStatus::SupervisionClosed => "supervision_closed",
+            ReferralStatus::FilingNotified => "filing_notified",
+            ReferralStatus::TransferredElsewhere => "transferred_elsewhere",
+            ReferralStatus::Withdrawn => "withdrawn",
+            ReferralStatus::HandedBack => "handed_back",
         }
     }
 
-    /// Whether no further command is accepted.
+    /// Whether no further step is allowed (the authorization table has no row for it).
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            ReferralStatus::Filed
-                | ReferralStatus::Declined
-                | ReferralStatus::ReturnedNotPoliceMatter
-        )
+        !authz::TABLE
+            .iter()
+            .any(|p| p.family == Family::Referral && p.states.contains(&self.as_str()))
     }
 }
 
@@ -181,25 +173,55 @@ impl fmt::Display for ReferralStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
-    /// The agency refers the case.
     Submit,
-    /// The police sign the receipt.
     SignReceipt,
-    /// The police ask for missing materials.
     RequestSupplement,
-    /// The agency supplies them.
     Supplement,
-    /// The police pass the case to the competent organ.
     Forward,
-    /// The police return the case as outside their remit.
     ReturnNotPoliceMatter,
-    /// The police file the case.
     File,
-    /// The police decline to file.
     Decline,
+    HandOverItems,
+    RequestReconsideration,
+    DecideReconsideration,
+    SuggestSupervision,
+    RequestReasons,
+    GiveReasons,
+    TellAgency,
+    NotifyFiling,
+    DemandExplanation,
+    Explain,
+    TransferCase,
+    WithdrawCase,
+    HandBack,
 }
 
 impl Step {
+    /// Every step, in declaration order.
+    pub const ALL: [Step; 21] = [
+        Step::Submit,
+        Step::SignReceipt,
+        Step::RequestSupplement,
+        Step::Supplement,
+        Step::Forward,
+        Step::ReturnNotPoliceMatter,
+        Step::File,
+        Step::Decline,
+        Step::HandOverItems,
+        Step::RequestReconsideration,
+        Step::DecideReconsideration,
+        Step::SuggestSupervision,
+        Step::RequestReasons,
+        Step::GiveReasons,
+        Step::TellAgency,
+        Step::NotifyFiling,
+        Step::DemandExplanation,
+        Step::Explain,
+        Step::TransferCase,
+        Step::WithdrawCase,
+        Step::HandBack,
+    ];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -211,7 +233,27 @@ impl Step {
             Step::ReturnNotPoliceMatter => "return_not_police_matter",
             Step::File => "file",
             Step::Decline => "decline",
+            Step::HandOverItems => "hand_over_items",
+            Step::RequestReconsideration => "request_reconsideration",
+            Step::DecideReconsideration => "decide_reconsideration",
+            Step::SuggestSupervision => "suggest_supervision",
+            Step::RequestReasons => "request_reasons",
+            Step::GiveReasons => "give_reasons",
+            Step::TellAgency => "tell_agency",
+            Step::NotifyFiling => "notify_filing",
+            Step::DemandExplanation => "demand_explanation",
+            Step::Explain => "explain",
+            Step::TransferCase => "transfer_case",
+            Step::WithdrawCase => "withdraw_case",
+            Step::HandBack => "hand_back",
         }
+    }
+}
+
+impl StepName for Step {
+    const FAMILY: Family = Family::Referral;
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -219,6 +261,16 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The outcome of a reconsideration (复议决定, S1 Art 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconsiderationOutcome {
+    /// The police reverse themselves and file the case.
+    File,
+    /// The police uphold non-filing.
+    Uphold,
 }
 
 /// A request to move a referral on.
@@ -239,32 +291,66 @@ pub enum ReferralCommand {
     },
     /// The agency supplies materials (P180-2b).
     Supplement {
-        /// The added documents.
         documents: Vec<Document>,
-        /// Explanation for the police.
         note: String,
     },
     /// The police pass the case to the competent police organ and tell the agency (S1 Art 7).
-    Forward {
-        /// The competent police organ.
-        to: AgencyCode,
-        /// Why, for the written notice to the agency.
-        reason: String,
-    },
+    Forward { to: AgencyCode, reason: String },
     /// The police return the case as outside police remit, with reasons (S2 Art 180, P180-3).
-    ReturnNotPoliceMatter {
-        /// Why.
-        reasons: String,
-    },
-    /// The police file the case (立案, S1 Art 8).
-    File {
-        /// Optional note.
+    ReturnNotPoliceMatter { reasons: String },
+    /// The police file the case (立案, S1 Art 8; on the procuratorate's notice, S5 Art 563).
+    File { note: String },
+    /// The police decline to file, with reasons (不予立案, S1 Art 8).
+    Decline { reasons: String },
+    /// The agency hands over the seized items and materials after filing (S1 Art 12).
+    HandOverItems {
+        documents: Vec<Document>,
         note: String,
     },
-    /// The police decline to file, with reasons (不予立案, S1 Art 8).
-    Decline {
-        /// Why; required.
+    /// The agency asks the police to reconsider non-filing (复议, S1 Art 9).
+    RequestReconsideration { reasons: String },
+    /// The police decide the reconsideration (S1 Art 9).
+    DecideReconsideration {
+        outcome: ReconsiderationOutcome,
         reasons: String,
+    },
+    /// The agency suggests filing supervision to the procuratorate (S1 Art 9).
+    SuggestSupervision { reasons: String },
+    /// The procuratorate asks the police why they did not file (S5 Art 560).
+    RequestReasons { note: String },
+    /// The police give their reasons in writing (S5 Art 560, R560).
+    GiveReasons { reasons: String },
+    /// The procuratorate finds the reasons stand and tells the agency (S5 Art 561, R561).
+    TellAgency { note: String },
+    /// The procuratorate finds the reasons do not stand and notifies the police to file
+    /// (S5 Art 563, R563).
+    NotifyFiling { reasons: String },
+    /// The procuratorate demands an explanation of a missing filing decision (S5 Art 562, R562).
+    DemandExplanation { note: String },
+    /// The police explain (S5 Art 562).
+    Explain { explanation: String },
+    /// After filing, the police transfer the case to another authority and tell the agency
+    /// (S2 Art 184, P184).
+    TransferCase {
+        /// The authority now handling it (name; an agency code where it has one).
+        to_authority: String,
+        reason: String,
+        /// When the transfer was decided; the agency must be told within 3 days (P184).
+        decided_at: Timestamp,
+    },
+    /// After filing, the police withdraw the case (撤案) and tell the agency (S2 Art 189, P189).
+    WithdrawCase {
+        reasons: String,
+        /// When the withdrawal was decided; the agency must be told within 3 days (P189).
+        decided_at: Timestamp,
+    },
+    /// The police hand the case back for administrative handling (反向衔接, S1 Art 13): no crime,
+    /// but administrative liability. It arrives at `to` as a new case transfer.
+    HandBack {
+        /// The administrative agency that will handle it; the sender when `None`.
+        to: Option<AgencyCode>,
+        reasons: String,
+        documents: Vec<Document>,
     },
 }
 
@@ -280,6 +366,19 @@ impl ReferralCommand {
             ReferralCommand::ReturnNotPoliceMatter { .. } => Step::ReturnNotPoliceMatter,
             ReferralCommand::File { .. } => Step::File,
             ReferralCommand::Decline { .. } => Step::Decline,
+            ReferralCommand::HandOverItems { .. } => Step::HandOverItems,
+            ReferralCommand::RequestReconsideration { .. } => Step::RequestReconsideration,
+            ReferralCommand::DecideReconsideration { .. } => Step::DecideReconsideration,
+            ReferralCommand::SuggestSupervision { .. } => Step::SuggestSupervision,
+            ReferralCommand::RequestReasons { .. } => Step::RequestReasons,
+            ReferralCommand::GiveReasons { .. } => Step::GiveReasons,
+            ReferralCommand::TellAgency { .. } => Step::TellAgency,
+            ReferralCommand::NotifyFiling { .. } => Step::NotifyFiling,
+            ReferralCommand::DemandExplanation { .. } => Step::DemandExplanation,
+            ReferralCommand::Explain { .. } => Step::Explain,
+            ReferralCommand::TransferCase { .. } => Step::TransferCase,
+            ReferralCommand::WithdrawCase { .. } => Step::WithdrawCase,
+            ReferralCommand::HandBack { .. } => Step::HandBack,
         }
     }
 }
@@ -294,38 +393,38 @@ pub enum Flag {
         /// Hours from approval to submission, rounded up.
         hours_after_approval: i64,
     },
-    /// Approved more than 3 days after the report was received (S1 Art 5, rule S1-5b).
-    /// Days rounded up.
+    /// Approved after the 3-day limit from the report (S1 Art 5, rule S1-5b), counted on the
+    /// legal calendar (start day not counted, a last day on a holiday rolled).
     ApprovalLate {
         /// Days from report to approval, rounded up.
         days_after_report: i64,
     },
     /// No procuratorate of the sender's region is in the directory, so none was copied (rule CC).
     NoProcuratorateInRegion,
+    /// A step taken after the limit of a check rule (S1-7, P180-2a, P180-3, S1-9a, S1-9c, P184,
+    /// P189, S1-13): accepted and recorded late.
+    StepLate {
+        /// The late step.
+        step: Step,
+        /// The rule whose limit passed.
+        rule: String,
+        /// The limit.
+        due_at: Timestamp,
+        /// When the step was taken.
+        at: Timestamp,
+    },
 }
 
 impl Flag {
     /// The rule id behind the flag.
-    pub fn rule(&self) -> &'static str {
+    pub fn rule(&self) -> &str {
         match self {
             Flag::SubmittedLate { .. } => "S1-5c",
             Flag::ApprovalLate { .. } => "S1-5b",
             Flag::NoProcuratorateInRegion => "CC",
+            Flag::StepLate { rule, .. } => rule,
         }
     }
-}
-
-/// One accepted step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    /// The step.
-    pub step: Step,
-    /// Who took it.
-    pub actor: AgencyCode,
-    /// When.
-    pub at: Timestamp,
-    /// Note, reasons or explanation given with it (may be empty).
-    pub note: String,
 }
 
 /// A criminal referral as it stands.
@@ -339,6 +438,9 @@ pub struct Referral {
     pub police: AgencyCode,
     /// The procuratorate copied (抄送), if one exists for the sender's region.
     pub procuratorate: Option<AgencyCode>,
+    /// Police organs that held the referral before forwarding it; they may still read it.
+    #[serde(default)]
+    pub former_police: Vec<AgencyCode>,
     /// Where it stands.
     pub status: ReferralStatus,
     /// 涉嫌罪名.
@@ -355,7 +457,7 @@ pub struct Referral {
     pub items_tested: bool,
     /// Whether a penalty was already imposed.
     pub penalty_imposed: bool,
-    /// All documents received so far; supplements are appended.
+    /// All documents received so far; supplements and hand-overs are appended.
     pub documents: Vec<Document>,
     /// Suspects.
     pub parties: Vec<Party>,
@@ -363,51 +465,91 @@ pub struct Referral {
     pub case_officer: String,
     /// Case officer's phone.
     pub case_officer_phone: PersonalData,
+    /// When the seized items were handed over after filing (S1 Art 12).
+    #[serde(default)]
+    pub items_handed_over_at: Option<Timestamp>,
+    /// Whether a reconsideration was decided; the agency may ask only once (S1 Art 9).
+    #[serde(default)]
+    pub reconsidered: bool,
+    /// When the procuratorate demanded an explanation still owed (S5 Art 562).
+    #[serde(default)]
+    pub explanation_demanded_at: Option<Timestamp>,
+    /// Where the case went when it left the police: the authority it was transferred to, or
+    /// the agency it was handed back to.
+    #[serde(default)]
+    pub handed_to: Option<String>,
     /// Recorded irregularities.
     pub flags: Vec<Flag>,
     /// Every accepted step, oldest first.
-    pub history: Vec<HistoryEntry>,
+    pub history: Vec<HistoryEntry<Step>>,
     /// Number of accepted commands (1 after submission).
     pub version: u64,
 }
 
 impl Referral {
-    /// Whether `code` is a party: the sender, the current police organ, the copied procuratorate,
-    /// or a police organ that held the referral before forwarding it.
-    pub fn is_party(&self, code: &AgencyCode) -> bool {
-        *code == self.sender
-            || *code == self.police
-            || self.procuratorate.as_ref() == Some(code)
-            || self.history.iter().any(|h| h.actor == *code)
+    /// When `step` was last taken.
+    pub fn last_at(&self, step: Step) -> Option<Timestamp> {
+        self.history
+            .iter()
+            .rev()
+            .find(|h| h.step == step)
+            .map(|h| h.at)
+    }
+}
+
+impl Recorded<Step> for Referral {
+    fn history_mut(&mut self) -> &mut Vec<HistoryEntry<Step>> {
+        &mut self.history
     }
 
-    /// The parties by role: the sender, the police organ now holding the referral (the
-    /// recipient) and the copied procuratorate.
-    pub fn parties_by_role(&self) -> std::collections::BTreeMap<Role, AgencyCode> {
-        let mut parties = std::collections::BTreeMap::from([
+    fn version_mut(&mut self) -> &mut u64 {
+        &mut self.version
+    }
+
+    /// Who hears of a step: the sender, the current police organ and the copied procuratorate
+    /// (the procuratorate sees every step of referrals it is copied on, DOMAIN §3.A).
+    fn notified(&self) -> Vec<AgencyCode> {
+        let mut all = vec![self.sender.clone(), self.police.clone()];
+        all.extend(self.procuratorate.iter().cloned());
+        all
+    }
+}
+
+impl Case for Referral {
+    fn id(&self) -> CaseId {
+        self.id
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn status_name(&self) -> &'static str {
+        self.status.as_str()
+    }
+
+    /// The sender, the police organ now holding the referral (the recipient), the copied
+    /// procuratorate, and police organs that forwarded it.
+    fn parties(&self) -> Parties {
+        let mut parties = Parties::of([
             (Role::Sender, self.sender.clone()),
             (Role::Recipient, self.police.clone()),
         ]);
         if let Some(procuratorate) = &self.procuratorate {
-            parties.insert(Role::Procuratorate, procuratorate.clone());
+            parties
+                .by_role
+                .insert(Role::Procuratorate, procuratorate.clone());
         }
+        parties.former = self.former_police.clone();
         parties
     }
 
-    /// The agency that may take `step` now: the sender supplements, the current police organ
-    /// takes every other step after submission.
-    pub fn addressee_for(&self, step: Step) -> &AgencyCode {
-        match step {
-            Step::Submit | Step::Supplement => &self.sender,
-            _ => &self.police,
-        }
+    fn timeline(&self) -> Vec<TimelineEntry> {
+        self.history.iter().map(HistoryEntry::to_timeline).collect()
     }
 
-    /// `first`, then the procuratorate if one is copied.
-    fn with_procuratorate(&self, first: Vec<AgencyCode>) -> Vec<AgencyCode> {
-        let mut recipients = first;
-        recipients.extend(self.procuratorate.iter().cloned());
-        recipients
+    fn headline(&self) -> String {
+        format!("{} — {}", self.suspected_offence, self.status)
     }
 }
 
@@ -420,8 +562,6 @@ pub struct ReferralPolicy {
     pub require_penalty_decision: bool,
     /// Hours from approval to sending before the referral is flagged late (S1 Art 5, S1-5c).
     pub send_limit_hours: i64,
-    /// Days from the report to approval before the referral is flagged late (S1 Art 5, S1-5b).
-    pub approval_limit_days: i64,
 }
 
 impl Default for ReferralPolicy {
@@ -429,84 +569,98 @@ impl Default for ReferralPolicy {
         ReferralPolicy {
             require_penalty_decision: true,
             send_limit_hours: 24,
-            approval_limit_days: 3,
         }
     }
 }
 
-/// An accepted command's outcome: the next referral and what to tell whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    /// The referral after the command.
-    pub referral: Referral,
-    /// Events to deliver.
-    pub events: Vec<ReferralEvent>,
+/// What [`decide`] consults besides the referral: the directory, the deadline law for the
+/// check rules, and the tunable policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub directory: &'a Directory,
+    pub law: &'a Law,
+    pub policy: &'a ReferralPolicy,
 }
+
+/// An accepted command's outcome.
+pub type Decision = case::Decision<Referral, ReferralEventKind>;
 
 /// A notice to the parties who must be told of a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReferralEvent {
-    /// The case.
-    pub case_id: CaseId,
-    /// What happened.
-    pub kind: ReferralEventKind,
-    /// Who did it.
-    pub actor: AgencyCode,
-    /// When.
-    pub at: Timestamp,
-    /// Who must be told; never the actor.
-    pub recipients: Vec<AgencyCode>,
-}
+pub type ReferralEvent = CaseEvent<ReferralEventKind>;
 
-/// What happened to a referral.
+/// What happened to a referral. Names match the events of the rule table (deploy/rules.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ReferralEventKind {
-    /// The agency referred the case.
     Submitted,
-    /// The police signed the receipt.
     ReceiptSigned,
-    /// The police asked for materials.
     SupplementRequested {
-        /// What is missing.
         missing: Vec<DocumentKind>,
-        /// Explanation.
         note: String,
     },
-    /// The agency supplied materials.
     Supplemented {
-        /// The added documents.
         documents: Vec<Document>,
     },
-    /// The police passed the case on.
     Forwarded {
-        /// The organ that passed it on.
         from: AgencyCode,
-        /// The organ that now holds it.
         to: AgencyCode,
-        /// Why.
         reason: String,
     },
-    /// The police returned the case as outside their remit.
     ReturnedNotPoliceMatter {
-        /// Why.
         reasons: String,
     },
-    /// The police filed the case.
     Filed {
-        /// Note.
         note: String,
     },
-    /// The police declined to file.
     Declined {
-        /// Why.
         reasons: String,
+    },
+    ItemsHandedOver {
+        documents: Vec<Document>,
+    },
+    ReconsiderationRequested {
+        reasons: String,
+    },
+    ReconsiderationDecided {
+        outcome: ReconsiderationOutcome,
+        reasons: String,
+    },
+    SupervisionSuggested {
+        reasons: String,
+    },
+    ReasonsRequested,
+    ReasonsGiven {
+        reasons: String,
+    },
+    AgencyTold,
+    FilingNotified {
+        reasons: String,
+    },
+    ExplanationDemanded,
+    ExplanationGiven {
+        explanation: String,
+    },
+    CaseTransferred {
+        to_authority: String,
+        reason: String,
+    },
+    CaseWithdrawn {
+        reasons: String,
+    },
+    /// The case goes back to `to` for administrative handling; the transfers service opens a
+    /// case transfer from it.
+    HandedBack {
+        to: AgencyCode,
+        reasons: String,
+        documents: Vec<Document>,
+        suspected_offence: String,
+        summary: String,
+        parties: Vec<Party>,
     },
 }
 
-impl ReferralEventKind {
-    /// The snake_case name, e.g. `receipt_signed`.
-    pub fn name(&self) -> &'static str {
+impl EventName for ReferralEventKind {
+    fn name(&self) -> &'static str {
         match self {
             ReferralEventKind::Submitted => "submitted",
             ReferralEventKind::ReceiptSigned => "receipt_signed",
@@ -516,163 +670,59 @@ impl ReferralEventKind {
             ReferralEventKind::ReturnedNotPoliceMatter { .. } => "returned_not_police_matter",
             ReferralEventKind::Filed { .. } => "filed",
             ReferralEventKind::Declined { .. } => "declined",
+            ReferralEventKind::ItemsHandedOver { .. } => "items_handed_over",
+            ReferralEventKind::ReconsiderationRequested { .. } => "reconsideration_requested",
+            ReferralEventKind::ReconsiderationDecided { .. } => "reconsideration_decided",
+            ReferralEventKind::SupervisionSuggested { .. } => "supervision_suggested",
+            ReferralEventKind::ReasonsRequested => "reasons_requested",
+            ReferralEventKind::ReasonsGiven { .. } => "reasons_given",
+            ReferralEventKind::AgencyTold => "agency_told",
+            ReferralEventKind::FilingNotified { .. } => "filing_notified",
+            ReferralEventKind::ExplanationDemanded => "explanation_demanded",
+            ReferralEventKind::ExplanationGiven { .. } => "explanation_given",
+            ReferralEventKind::CaseTransferred { .. } => "case_transferred",
+            ReferralEventKind::CaseWithdrawn { .. } => "case_withdrawn",
+            ReferralEventKind::HandedBack { .. } => "handed_back",
         }
     }
 }
 
-/// Why a command was refused. Nothing changes when a command is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    /// A referral with this case id already exists.
-    #[error("a referral for case {case_id} already exists")]
-    AlreadyExists {
-        /// The existing case.
-        case_id: CaseId,
-    },
-    /// No referral exists yet for a command that needs one.
-    #[error("no referral exists for this case, so step {step} cannot be taken")]
-    NotFound {
-        /// The refused step.
-        step: Step,
-    },
-    /// The acting agency's kind cannot take this step.
-    #[error("step {step} must be taken by an agency of kind {required}, not {actual}")]
-    WrongRole {
-        /// The refused step.
-        step: Step,
-        /// The kind that may take it.
-        required: AgencyKind,
-        /// The actor's kind.
-        actual: AgencyKind,
-    },
-    /// The actor is a party, but the step belongs to another party.
-    #[error("step {step} on this referral is for agency {expected} to take, not the acting agency")]
-    NotAddressee {
-        /// The refused step.
-        step: Step,
-        /// The agency that may take it.
-        expected: AgencyCode,
-    },
-    /// The actor has nothing to do with this referral.
-    #[error("the acting agency is not a party to this referral and cannot take step {step}")]
-    NotAParty {
-        /// The refused step.
-        step: Step,
-    },
-    /// The step is not allowed in the current status.
-    #[error("step {step} is not allowed while the referral is {status}")]
-    WrongState {
-        /// The refused step.
-        step: Step,
-        /// The referral's status.
-        status: ReferralStatus,
-    },
-    /// An agency named in the command (or the actor) is not in the directory.
-    #[error("{field} {code} is not in the agency directory")]
-    UnknownAgency {
-        /// The input field naming it (`actor` for the acting agency).
-        field: &'static str,
-        /// The unknown code.
-        code: AgencyCode,
-    },
-    /// An agency named in the command has the wrong kind.
-    #[error("{field} {code} is an agency of kind {actual}, but {expected} is required")]
-    WrongRecipientKind {
-        /// The input field naming it.
-        field: &'static str,
-        /// The agency.
-        code: AgencyCode,
-        /// The kind required.
-        expected: AgencyKind,
-        /// Its kind.
-        actual: AgencyKind,
-    },
-    /// The package lacks a required document (S1 Art 6).
-    #[error(
-        "the referral package has no {kind} ({}), which S1 Art 6 requires here",
-        kind.label_zh()
-    )]
-    MissingDocument {
-        /// The missing kind.
-        kind: DocumentKind,
-    },
-    /// An input value is malformed.
-    #[error("{field} {reason}")]
-    Invalid {
-        /// The input field.
-        field: &'static str,
-        /// What is wrong, as a phrase following the field name.
-        reason: String,
-    },
-}
-
-impl Rejection {
-    /// A short id of the rule that refused the command.
-    pub fn rule(&self) -> &'static str {
-        match self {
-            Rejection::AlreadyExists { .. }
-            | Rejection::NotFound { .. }
-            | Rejection::WrongState { .. } => "STATE",
-            Rejection::WrongRole { .. } => "AUTH-ROLE",
-            Rejection::NotAddressee { .. } => "AUTH-ADDRESSEE",
-            Rejection::NotAParty { .. } => "AUTH-PARTY",
-            Rejection::UnknownAgency { .. } | Rejection::WrongRecipientKind { .. } => "DIR",
-            Rejection::MissingDocument { .. } => "S1-6",
-            Rejection::Invalid { .. } => "INPUT",
-        }
-    }
-
-    /// The offending input field, when there is one.
-    pub fn field(&self) -> Option<&'static str> {
-        match self {
-            Rejection::UnknownAgency { field, .. }
-            | Rejection::WrongRecipientKind { field, .. }
-            | Rejection::Invalid { field, .. } => Some(field),
-            Rejection::MissingDocument { .. } => Some("documents"),
-            Rejection::AlreadyExists { .. }
-            | Rejection::NotFound { .. }
-            | Rejection::WrongRole { .. }
-            | Rejection::NotAddressee { .. }
-            | Rejection::NotAParty { .. }
-            | Rejection::WrongState { .. } => None,
-        }
+impl ReferralEventKind {
+    /// The snake_case name, e.g. `receipt_signed`.
+    pub fn name(&self) -> &'static str {
+        EventName::name(self)
     }
 }
 
 /// Decides one command against the current referral (`None` before submission).
 ///
-/// Checks run in this order: the actor is in the directory; its role (kind, party, addressee);
-/// the referral's status; then the command's inputs. On success the returned referral has
-/// `version` incremented and one history entry more, and there is one event per command whose
-/// recipients never include the actor. `actor` is looked up in `directory` by code and the
-/// directory's record is used, so a caller cannot grant itself another kind.
+/// Checks run in this order: the actor is in the directory; the authorization table (party and
+/// role, kind, status); then the command's inputs. On success the returned referral has
+/// `version` incremented and one history entry more; events never name the actor as a
+/// recipient and only ever name parties.
 pub fn decide(
     current: Option<&Referral>,
     command: &ReferralCommand,
     actor: &Agency,
-    directory: &Directory,
-    policy: &ReferralPolicy,
+    ctx: &Context<'_>,
     now: Timestamp,
 ) -> Result<Decision, Rejection> {
     let step = command.step();
-    let actor = directory
-        .get(&actor.code)
-        .ok_or_else(|| Rejection::UnknownAgency {
-            field: "actor",
-            code: actor.code.clone(),
-        })?;
+    let actor = case::known_actor(ctx.directory, actor)?;
+    let parties = current.map(Case::parties);
+    let on = current.zip(parties.as_ref()).map(|(r, parties)| On {
+        case_id: r.id,
+        parties,
+        status: r.status.as_str(),
+    });
+    authz::authorize(Family::Referral, step.as_str(), actor, on)?;
     match (current, command) {
-        (None, ReferralCommand::Submit(submission)) => {
-            submit(submission, actor, directory, policy, now)
-        }
-        (Some(existing), ReferralCommand::Submit(_)) => {
-            require_kind(step, actor, AgencyKind::Administrative)?;
-            Err(Rejection::AlreadyExists {
-                case_id: existing.id,
-            })
-        }
-        (None, _) => Err(Rejection::NotFound { step }),
-        (Some(referral), command) => act(referral, command, actor, directory, now),
+        (None, ReferralCommand::Submit(submission)) => submit(submission, actor, ctx, now),
+        (Some(referral), _) => act(referral, command, actor, ctx, now),
+        // The table lets only submission open a referral.
+        (None, _) => Err(Rejection::NotFound {
+            step: step.as_str(),
+        }),
     }
 }
 
@@ -680,14 +730,10 @@ pub fn decide(
 fn submit(
     s: &Submission,
     actor: &Agency,
-    directory: &Directory,
-    policy: &ReferralPolicy,
+    ctx: &Context<'_>,
     now: Timestamp,
 ) -> Result<Decision, Rejection> {
-    // S1 Art 3: referring is the duty of the administrative law-enforcement agency.
-    require_kind(Step::Submit, actor, AgencyKind::Administrative)?;
-    require_agency(directory, "police", &s.police, AgencyKind::Police)?;
-
+    case::require_agency(ctx.directory, "police", &s.police, AgencyKind::Police)?;
     text(
         "suspected_offence",
         &s.suspected_offence,
@@ -703,8 +749,8 @@ fn submit(
         NUMBER_MAX_CHARS,
         false,
     )?;
-    documents(&s.documents, 0)?;
-    parties(&s.parties)?;
+    case::documents(&s.documents, 0)?;
+    case::parties(&s.parties)?;
 
     if s.approved_at < s.report_received_at {
         return Err(invalid(
@@ -726,35 +772,35 @@ fn submit(
     if s.items_tested {
         required.push(DocumentKind::TestReport);
     }
-    if s.penalty_imposed && policy.require_penalty_decision {
+    if s.penalty_imposed && ctx.policy.require_penalty_decision {
         required.push(DocumentKind::PenaltyDecision);
     }
-    if let Some(&kind) = required
-        .iter()
-        .find(|&&kind| !s.documents.iter().any(|d| d.kind == kind))
-    {
-        return Err(Rejection::MissingDocument { kind });
+    if let Some(kind) = case::first_missing(&s.documents, &required) {
+        return Err(Rejection::MissingDocument { kind, rule: "S1-6" });
     }
 
     let mut flags = Vec::new();
-    // 310号令 第5条 (S1-5b): the head decides within 3 days of receiving the report. Compared as
-    // 3 × 24 h here; precise legal-calendar counting (next-day start, holidays) arrives with the
-    // deadline engine.
-    let approval_delay = s.approved_at.minus_ts(s.report_received_at);
-    if approval_delay > policy.approval_limit_days.saturating_mul(DAY_MS) {
+    // 310号令 第5条 (S1-5b): the head decides within 3 days of receiving the report, counted on
+    // the legal calendar.
+    if ctx
+        .law
+        .late("S1-5b", s.report_received_at, s.approved_at)
+        .is_some()
+    {
         flags.push(Flag::ApprovalLate {
-            days_after_report: div_ceil(approval_delay, DAY_MS),
+            days_after_report: case::div_ceil(s.approved_at.minus_ts(s.report_received_at), DAY_MS),
         });
     }
     // 310号令 第5条 (S1-5c): send within 24 h of approval. A late referral is accepted and flagged.
     let send_delay = now.minus_ts(s.approved_at);
-    if send_delay > policy.send_limit_hours.saturating_mul(HOUR_MS) {
+    if send_delay > ctx.policy.send_limit_hours.saturating_mul(HOUR_MS) {
         flags.push(Flag::SubmittedLate {
-            hours_after_approval: div_ceil(send_delay, HOUR_MS),
+            hours_after_approval: case::div_ceil(send_delay, HOUR_MS),
         });
     }
     // Rule CC: copy the procuratorate of the sender's region with the referral.
-    let procuratorate = directory
+    let procuratorate = ctx
+        .directory
         .procuratorate_for(&actor.region)
         .map(|p| p.code.clone());
     if procuratorate.is_none() {
@@ -766,6 +812,7 @@ fn submit(
         sender: actor.code.clone(),
         police: s.police.clone(),
         procuratorate,
+        former_police: Vec::new(),
         status: ReferralStatus::Submitted,
         suspected_offence: s.suspected_offence.clone(),
         summary: s.summary.clone(),
@@ -778,101 +825,65 @@ fn submit(
         parties: s.parties.clone(),
         case_officer: s.case_officer.clone(),
         case_officer_phone: s.case_officer_phone.clone(),
+        items_handed_over_at: None,
+        reconsidered: false,
+        explanation_demanded_at: None,
+        handed_to: None,
         flags,
         history: Vec::new(),
         version: 0,
     };
-    let recipients = referral.with_procuratorate(vec![referral.police.clone()]);
-    Ok(accept(
-        referral,
-        Step::Submit,
-        actor,
-        now,
-        String::new(),
-        ReferralEventKind::Submitted,
-        recipients,
-    ))
+    let mut out = Outcome::new(referral, Step::Submit, actor, now);
+    out.documents = s.documents.clone();
+    out.event(ReferralEventKind::Submitted);
+    Ok(out.finish())
 }
 
-/// Every step after submission.
+/// Every step after submission; the authorization table has already checked party and status.
 fn act(
     referral: &Referral,
     command: &ReferralCommand,
     actor: &Agency,
-    directory: &Directory,
+    ctx: &Context<'_>,
     now: Timestamp,
 ) -> Result<Decision, Rejection> {
     let step = command.step();
+    let mut out = Outcome::new(referral.clone(), step, actor, now);
 
-    // Role first: only the addressee of the step may take it.
-    let expected = referral.addressee_for(step);
-    if actor.code != *expected {
-        return Err(if referral.is_party(&actor.code) {
-            Rejection::NotAddressee {
-                step,
-                expected: expected.clone(),
-            }
-        } else {
-            Rejection::NotAParty { step }
-        });
-    }
-
-    // Then state.
-    let allowed = match step {
-        Step::Submit => None,
-        Step::SignReceipt => Some(ReferralStatus::Submitted),
-        Step::Supplement => Some(ReferralStatus::AwaitingSupplement),
-        // S1 Art 7: the receiving organ signs the receipt, then forwards within 24 h, so a
-        // forward needs the receipt first. The other police steps follow acceptance.
-        Step::RequestSupplement
-        | Step::Forward
-        | Step::ReturnNotPoliceMatter
-        | Step::File
-        | Step::Decline => Some(ReferralStatus::Received),
-    };
-    if allowed != Some(referral.status) {
-        return Err(Rejection::WrongState {
-            step,
-            status: referral.status,
-        });
-    }
-
-    // Then inputs, and the transition.
-    let mut next = referral.clone();
-    let sender = referral.sender.clone();
-    let police = referral.police.clone();
-    let (note, kind, recipients) = match command {
+    match command {
+        // Only opens a referral; the table refused it on an existing one.
         ReferralCommand::Submit(_) => {
-            return Err(Rejection::WrongState {
-                step,
-                status: referral.status,
+            return Err(Rejection::AlreadyExists {
+                case_id: referral.id,
             });
         }
         ReferralCommand::SignReceipt => {
             // S1 Art 7: the police sign the receipt on receiving the referral.
-            next.status = ReferralStatus::Received;
-            (
-                String::new(),
-                ReferralEventKind::ReceiptSigned,
-                referral.with_procuratorate(vec![sender]),
-            )
+            out.case.status = ReferralStatus::Received;
+            out.event(ReferralEventKind::ReceiptSigned);
         }
         ReferralCommand::RequestSupplement { missing, note } => {
-            // S2 Art 180 (P180-2a): the police ask for missing materials and may not refuse the
-            // case for their absence.
-            if missing.is_empty() {
-                return Err(invalid("missing", "must name at least one document kind"));
+            // S2 Art 180 (P180-2a): the police ask for missing materials within 24 h of
+            // acceptance and may not refuse the case for their absence.
+            if missing.is_empty() && note.trim().is_empty() {
+                return Err(invalid(
+                    "missing",
+                    "must name at least one document kind, or explain in the note what is needed",
+                ));
             }
             text("note", note, TEXT_MAX_CHARS, false)?;
-            next.status = ReferralStatus::AwaitingSupplement;
-            (
-                note.clone(),
-                ReferralEventKind::SupplementRequested {
-                    missing: missing.clone(),
-                    note: note.clone(),
-                },
-                referral.with_procuratorate(vec![sender]),
-            )
+            out.case.status = ReferralStatus::AwaitingSupplement;
+            out.note = note.clone();
+            check(
+                &mut out,
+                "P180-2a",
+                referral.last_at(Step::SignReceipt),
+                ctx,
+            );
+            out.event(ReferralEventKind::SupplementRequested {
+                missing: missing.clone(),
+                note: note.clone(),
+            });
         }
         ReferralCommand::Supplement {
             documents: added,
@@ -881,22 +892,20 @@ fn act(
             if added.is_empty() {
                 return Err(invalid("documents", "must contain at least one document"));
             }
-            documents(added, referral.documents.len())?;
+            case::documents(added, referral.documents.len())?;
             text("note", note, TEXT_MAX_CHARS, false)?;
-            next.status = ReferralStatus::Received;
-            next.documents.extend(added.iter().cloned());
-            (
-                note.clone(),
-                ReferralEventKind::Supplemented {
-                    documents: added.clone(),
-                },
-                referral.with_procuratorate(vec![police]),
-            )
+            out.case.status = ReferralStatus::Received;
+            out.case.documents.extend(added.iter().cloned());
+            out.note = note.clone();
+            out.documents = added.clone();
+            out.event(ReferralEventKind::Supplemented {
+                documents: added.clone(),
+            });
         }
         ReferralCommand::Forward { to, reason } => {
             // S1 Art 7: the organ that is not competent passes the case to the competent organ
             // within 24 h and tells the agency in writing; the new organ signs a receipt again.
-            require_agency(directory, "to", to, AgencyKind::Police)?;
+            case::require_agency(ctx.directory, "to", to, AgencyKind::Police)?;
             if *to == referral.police {
                 return Err(invalid(
                     "to",
@@ -904,191 +913,296 @@ fn act(
                 ));
             }
             text("reason", reason, TEXT_MAX_CHARS, true)?;
-            next.status = ReferralStatus::Submitted;
-            next.police = to.clone();
-            (
-                format!("forwarded to {to}: {reason}"),
-                ReferralEventKind::Forwarded {
-                    from: police,
-                    to: to.clone(),
-                    reason: reason.clone(),
-                },
-                referral.with_procuratorate(vec![sender, to.clone()]),
-            )
+            out.case.status = ReferralStatus::Submitted;
+            if !out.case.former_police.contains(&referral.police) {
+                out.case.former_police.push(referral.police.clone());
+            }
+            out.case.police = to.clone();
+            out.note = format!("forwarded to {to}: {reason}");
+            check(&mut out, "S1-7", referral.last_at(Step::SignReceipt), ctx);
+            out.event(ReferralEventKind::Forwarded {
+                from: referral.police.clone(),
+                to: to.clone(),
+                reason: reason.clone(),
+            });
         }
         ReferralCommand::ReturnNotPoliceMatter { reasons } => {
             // S2 Art 180 (P180-3): outside police remit → tell the agency, with reasons.
             text("reasons", reasons, TEXT_MAX_CHARS, true)?;
-            next.status = ReferralStatus::ReturnedNotPoliceMatter;
-            (
-                reasons.clone(),
-                ReferralEventKind::ReturnedNotPoliceMatter {
-                    reasons: reasons.clone(),
-                },
-                referral.with_procuratorate(vec![sender]),
-            )
+            out.case.status = ReferralStatus::ReturnedNotPoliceMatter;
+            out.note = reasons.clone();
+            check(&mut out, "P180-3", referral.last_at(Step::SignReceipt), ctx);
+            out.event(ReferralEventKind::ReturnedNotPoliceMatter {
+                reasons: reasons.clone(),
+            });
         }
         ReferralCommand::File { note } => {
-            // 310号令 第8条 (S1 Art 8): the police decide to file and notify the agency in writing.
+            // 310号令 第8条 (S1 Art 8): the police decide to file and notify the agency in
+            // writing; on the procuratorate's notice they must file (S5 Art 563).
             text("note", note, TEXT_MAX_CHARS, false)?;
-            next.status = ReferralStatus::Filed;
-            (
-                note.clone(),
-                ReferralEventKind::Filed { note: note.clone() },
-                referral.with_procuratorate(vec![sender]),
-            )
+            out.case.status = ReferralStatus::Filed;
+            out.note = note.clone();
+            out.event(ReferralEventKind::Filed { note: note.clone() });
         }
         ReferralCommand::Decline { reasons } => {
             // 310号令 第8条 (S1 Art 8): not filing is notified with reasons.
             text("reasons", reasons, TEXT_MAX_CHARS, true)?;
-            next.status = ReferralStatus::Declined;
-            (
-                reasons.clone(),
-                ReferralEventKind::Declined {
-                    reasons: reasons.clone(),
-                },
-                referral.with_procuratorate(vec![sender]),
-            )
+            out.case.status = ReferralStatus::Declined;
+            out.note = reasons.clone();
+            out.event(ReferralEventKind::Declined {
+                reasons: reasons.clone(),
+            });
         }
-    };
-    Ok(accept(next, step, actor, now, note, kind, recipients))
-}
-
-/// Records an accepted step: version, history and the event.
-fn accept(
-    mut next: Referral,
-    step: Step,
-    actor: &Agency,
-    now: Timestamp,
-    note: String,
-    kind: ReferralEventKind,
-    recipients: Vec<AgencyCode>,
-) -> Decision {
-    next.version += 1;
-    next.history.push(HistoryEntry {
-        step,
-        actor: actor.code.clone(),
-        at: now,
-        note,
-    });
-    // The actor already knows; each recipient is told once.
-    let mut unique: Vec<AgencyCode> = Vec::with_capacity(recipients.len());
-    for code in recipients {
-        if code != actor.code && !unique.contains(&code) {
-            unique.push(code);
+        ReferralCommand::HandOverItems { documents, note } => {
+            // 310号令 第12条 (S1-12): after filing, the seized items and materials go to the
+            // police within 3 days of the filing notice.
+            if let Some(at) = referral.items_handed_over_at {
+                return Err(Rejection::Forbidden {
+                    rule: "S1-12",
+                    field: None,
+                    reason: format!("the seized items were already handed over at {at}"),
+                });
+            }
+            if documents.is_empty() {
+                return Err(invalid(
+                    "documents",
+                    "must contain the hand-over list (移交清单) of the seized items",
+                ));
+            }
+            case::documents(documents, referral.documents.len())?;
+            text("note", note, TEXT_MAX_CHARS, false)?;
+            out.case.items_handed_over_at = Some(now);
+            out.case.documents.extend(documents.iter().cloned());
+            out.note = note.clone();
+            out.documents = documents.clone();
+            out.event(ReferralEventKind::ItemsHandedOver {
+                documents: documents.clone(),
+            });
+        }
+        ReferralCommand::RequestReconsideration { reasons } => {
+            // 310号令 第9条 (S1-9a): within 3 days of the non-filing notice; once.
+            if referral.reconsidered {
+                return Err(Rejection::Forbidden {
+                    rule: "S1-9a",
+                    field: None,
+                    reason: "the police already decided a reconsideration of this referral; \
+                             suggest procuratorate supervision instead"
+                        .into(),
+                });
+            }
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.status = ReferralStatus::ReconsiderationRequested;
+            out.note = reasons.clone();
+            check(&mut out, "S1-9a", referral.last_at(Step::Decline), ctx);
+            out.event(ReferralEventKind::ReconsiderationRequested {
+                reasons: reasons.clone(),
+            });
+        }
+        ReferralCommand::DecideReconsideration { outcome, reasons } => {
+            // 310号令 第9条 (S1-9b): the police decide within 3 days and tell the agency.
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.reconsidered = true;
+            out.case.status = match outcome {
+                ReconsiderationOutcome::File => ReferralStatus::Filed,
+                ReconsiderationOutcome::Uphold => ReferralStatus::Declined,
+            };
+            out.note = reasons.clone();
+            out.event(ReferralEventKind::ReconsiderationDecided {
+                outcome: *outcome,
+                reasons: reasons.clone(),
+            });
+            if *outcome == ReconsiderationOutcome::File {
+                // Filing on reconsideration is a filing: S1-12 starts from it.
+                out.event(ReferralEventKind::Filed {
+                    note: reasons.clone(),
+                });
+            }
+        }
+        ReferralCommand::SuggestSupervision { reasons } => {
+            // 310号令 第9条 (S1-9c): to the procuratorate, within 3 days of the non-filing notice
+            // or of the reconsideration decision.
+            if referral.procuratorate.is_none() {
+                return Err(Rejection::Forbidden {
+                    rule: "CC",
+                    field: None,
+                    reason: "no procuratorate was copied on this referral (none in the sender's \
+                             region in the directory), so none can supervise it"
+                        .into(),
+                });
+            }
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.status = ReferralStatus::SupervisionSuggested;
+            out.note = reasons.clone();
+            let start = if referral.reconsidered {
+                referral.last_at(Step::DecideReconsideration)
+            } else {
+                referral.last_at(Step::Decline)
+            };
+            check(&mut out, "S1-9c", start, ctx);
+            out.event(ReferralEventKind::SupervisionSuggested {
+                reasons: reasons.clone(),
+            });
+        }
+        ReferralCommand::RequestReasons { note } => {
+            // S5 Art 560: the procuratorate asks the police to explain non-filing in writing.
+            text("note", note, TEXT_MAX_CHARS, false)?;
+            out.case.status = ReferralStatus::ReasonsRequested;
+            out.note = note.clone();
+            out.event(ReferralEventKind::ReasonsRequested);
+        }
+        ReferralCommand::GiveReasons { reasons } => {
+            // S5 Art 560 (R560): the police answer in writing within 7 days.
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.status = ReferralStatus::ReasonsGiven;
+            out.note = reasons.clone();
+            out.event(ReferralEventKind::ReasonsGiven {
+                reasons: reasons.clone(),
+            });
+        }
+        ReferralCommand::TellAgency { note } => {
+            // S5 Art 561 (R561): the reasons stand; the procuratorate tells the agency.
+            text("note", note, TEXT_MAX_CHARS, true)?;
+            out.case.status = ReferralStatus::SupervisionClosed;
+            out.note = note.clone();
+            out.event(ReferralEventKind::AgencyTold);
+        }
+        ReferralCommand::NotifyFiling { reasons } => {
+            // S5 Art 563 (R563): the reasons do not stand; the police must file within 15 days.
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.status = ReferralStatus::FilingNotified;
+            out.note = reasons.clone();
+            out.event(ReferralEventKind::FilingNotified {
+                reasons: reasons.clone(),
+            });
+        }
+        ReferralCommand::DemandExplanation { note } => {
+            // S5 Art 562 (R562): the police missed the filing decision; explain within 7 days.
+            if let Some(at) = referral.explanation_demanded_at {
+                return Err(Rejection::Forbidden {
+                    rule: "R562",
+                    field: None,
+                    reason: format!("an explanation demanded at {at} is still owed"),
+                });
+            }
+            text("note", note, TEXT_MAX_CHARS, false)?;
+            out.case.explanation_demanded_at = Some(now);
+            out.note = note.clone();
+            out.event(ReferralEventKind::ExplanationDemanded);
+        }
+        ReferralCommand::Explain { explanation } => {
+            if referral.explanation_demanded_at.is_none() {
+                return Err(Rejection::Forbidden {
+                    rule: "R562",
+                    field: None,
+                    reason: "the procuratorate has not demanded an explanation".into(),
+                });
+            }
+            text("explanation", explanation, TEXT_MAX_CHARS, true)?;
+            out.case.explanation_demanded_at = None;
+            out.note = explanation.clone();
+            out.event(ReferralEventKind::ExplanationGiven {
+                explanation: explanation.clone(),
+            });
+        }
+        ReferralCommand::TransferCase {
+            to_authority,
+            reason,
+            decided_at,
+        } => {
+            // S2 Art 184 (P184): tell the agency within 3 days after the transfer.
+            text("to_authority", to_authority, TITLE_MAX_CHARS, true)?;
+            text("reason", reason, TEXT_MAX_CHARS, true)?;
+            decided_not_after(*decided_at, now)?;
+            out.case.status = ReferralStatus::TransferredElsewhere;
+            out.case.handed_to = Some(to_authority.clone());
+            out.note = format!("transferred to {to_authority}: {reason}");
+            check(&mut out, "P184", Some(*decided_at), ctx);
+            out.event(ReferralEventKind::CaseTransferred {
+                to_authority: to_authority.clone(),
+                reason: reason.clone(),
+            });
+        }
+        ReferralCommand::WithdrawCase {
+            reasons,
+            decided_at,
+        } => {
+            // S2 Art 189 (P189): tell the agency within 3 days of the decision.
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            decided_not_after(*decided_at, now)?;
+            out.case.status = ReferralStatus::Withdrawn;
+            out.note = reasons.clone();
+            check(&mut out, "P189", Some(*decided_at), ctx);
+            out.event(ReferralEventKind::CaseWithdrawn {
+                reasons: reasons.clone(),
+            });
+        }
+        ReferralCommand::HandBack {
+            to,
+            reasons,
+            documents,
+        } => {
+            // 310号令 第13条 (S1-13): no crime but administrative liability: hand the case to the
+            // administrative agency promptly, with the materials.
+            let to = to.clone().unwrap_or_else(|| referral.sender.clone());
+            case::require_agency(ctx.directory, "to", &to, AgencyKind::Administrative)?;
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            case::documents(documents, referral.documents.len())?;
+            out.case.status = ReferralStatus::HandedBack;
+            out.case.handed_to = Some(to.to_string());
+            out.case.documents.extend(documents.iter().cloned());
+            out.note = reasons.clone();
+            out.documents = documents.clone();
+            let start = [Step::Decline, Step::TellAgency, Step::WithdrawCase]
+                .iter()
+                .filter_map(|s| referral.last_at(*s))
+                .max();
+            check(&mut out, "S1-13", start, ctx);
+            out.event(ReferralEventKind::HandedBack {
+                to,
+                reasons: reasons.clone(),
+                documents: referral
+                    .documents
+                    .iter()
+                    .chain(documents)
+                    .cloned()
+                    .collect(),
+                suspected_offence: referral.suspected_offence.clone(),
+                summary: referral.summary.clone(),
+                parties: referral.parties.clone(),
+            });
         }
     }
-    let event = ReferralEvent {
-        case_id: next.id,
-        kind,
-        actor: actor.code.clone(),
-        at: now,
-        recipients: unique,
-    };
-    Decision {
-        referral: next,
-        events: vec![event],
-    }
+    Ok(out.finish())
 }
 
-fn require_kind(step: Step, actor: &Agency, required: AgencyKind) -> Result<(), Rejection> {
-    if actor.kind == required {
-        Ok(())
+fn decided_not_after(decided_at: Timestamp, now: Timestamp) -> Result<(), Rejection> {
+    if decided_at > now {
+        Err(invalid("decided_at", "must not be in the future"))
     } else {
-        Err(Rejection::WrongRole {
+        Ok(())
+    }
+}
+
+type Outcome = case::Outcome<Referral, Step, ReferralEventKind>;
+
+/// Flags the step late when the check rule's limit from `start` has passed.
+fn check(out: &mut Outcome, rule: &str, start: Option<Timestamp>, ctx: &Context<'_>) {
+    let now = out.now();
+    if let Some(due_at) = start.and_then(|start| ctx.law.late(rule, start, now)) {
+        let step = out.step();
+        out.case.flags.push(Flag::StepLate {
             step,
-            required,
-            actual: actor.kind,
-        })
-    }
-}
-
-fn require_agency(
-    directory: &Directory,
-    field: &'static str,
-    code: &AgencyCode,
-    expected: AgencyKind,
-) -> Result<(), Rejection> {
-    let agency = directory
-        .get(code)
-        .ok_or_else(|| Rejection::UnknownAgency {
-            field,
-            code: code.clone(),
-        })?;
-    if agency.kind == expected {
-        Ok(())
-    } else {
-        Err(Rejection::WrongRecipientKind {
-            field,
-            code: code.clone(),
-            expected,
-            actual: agency.kind,
-        })
-    }
-}
-
-fn invalid(field: &'static str, reason: &str) -> Rejection {
-    Rejection::Invalid {
-        field,
-        reason: reason.to_owned(),
-    }
-}
-
-/// Checks a free-text field: not blank when required, at most `max` characters.
-fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), Rejection> {
-    if required && value.trim().is_empty() {
-        return Err(invalid(field, "must not be empty"));
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(Rejection::Invalid {
-            field,
-            reason: format!("must be at most {max} characters, it has {len}"),
+            rule: rule.to_owned(),
+            due_at,
+            at: now,
         });
-    }
-    Ok(())
-}
-
-/// Checks documents being added to `already` existing ones.
-fn documents(added: &[Document], already: usize) -> Result<(), Rejection> {
-    if already.saturating_add(added.len()) > ITEMS_MAX {
-        return Err(Rejection::Invalid {
-            field: "documents",
-            reason: format!("must hold at most {ITEMS_MAX} documents in total"),
-        });
-    }
-    for document in added {
-        text("documents.title", &document.title, TITLE_MAX_CHARS, true)?;
-    }
-    Ok(())
-}
-
-fn parties(parties: &[Party]) -> Result<(), Rejection> {
-    if parties.len() > ITEMS_MAX {
-        return Err(Rejection::Invalid {
-            field: "parties",
-            reason: format!("must name at most {ITEMS_MAX} parties"),
-        });
-    }
-    for party in parties {
-        text("parties.name", party.name.expose(), TITLE_MAX_CHARS, true)?;
-        if let Some(id) = &party.id_number {
-            text("parties.id_number", id.expose(), NUMBER_MAX_CHARS, false)?;
-        }
-    }
-    Ok(())
-}
-
-/// `value / unit` rounded up, for positive `unit`.
-fn div_ceil(value: i64, unit: i64) -> i64 {
-    let quotient = value / unit;
-    if value % unit > 0 {
-        quotient + 1
-    } else {
-        quotient
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may panic on broken fixtures
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod chain_tests;

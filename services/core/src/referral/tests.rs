@@ -7,11 +7,13 @@ use proptest::prelude::*;
 use super::*;
 use crate::directory::{Agency, Directory};
 use crate::ids::RegionCode;
+use crate::ids::Sha256Digest;
 
 const DEPLOY_DIRECTORY: &str = include_str!("../../../../deploy/directory.toml");
 
 struct World {
     directory: Directory,
+    law: Law,
     market: Agency,
     environment: Agency,
     police: Agency,
@@ -38,8 +40,14 @@ fn world() -> World {
         procuratorate: named("福州市人民检察院"),
         justice: named("福州市司法局"),
         lab: named("福州市产品质量检验研究院"),
+        law: law(),
         directory,
     }
+}
+
+/// The shipped calendars and rule table.
+pub(crate) fn law() -> Law {
+    Law::shipped().unwrap()
 }
 
 fn at(s: &str) -> Timestamp {
@@ -98,8 +106,11 @@ fn run(
         current,
         &command,
         actor,
-        &w.directory,
-        &ReferralPolicy::default(),
+        &Context {
+            directory: &w.directory,
+            law: &w.law,
+            policy: &ReferralPolicy::default(),
+        },
         at(now),
     )
 }
@@ -113,7 +124,7 @@ fn submitted(w: &World) -> Referral {
         SENT,
     )
     .unwrap()
-    .referral
+    .case
 }
 
 fn received(w: &World) -> Referral {
@@ -126,7 +137,7 @@ fn received(w: &World) -> Referral {
         "2026-02-14T16:00:00+08:00",
     )
     .unwrap()
-    .referral
+    .case
 }
 
 fn only_event(d: &Decision) -> &ReferralEvent {
@@ -146,7 +157,7 @@ fn a_referral_goes_from_submission_through_a_supplement_to_filing() {
         SENT,
     )
     .unwrap();
-    let r = d.referral.clone();
+    let r = d.case.clone();
     assert_eq!(r.status, ReferralStatus::Submitted);
     assert_eq!(r.version, 1);
     assert_eq!(r.sender, w.market.code);
@@ -169,7 +180,7 @@ fn a_referral_goes_from_submission_through_a_supplement_to_filing() {
         "2026-02-14T16:00:00+08:00",
     )
     .unwrap();
-    let r = d.referral.clone();
+    let r = d.case.clone();
     assert_eq!(r.status, ReferralStatus::Received);
     assert_eq!(only_event(&d).kind, ReferralEventKind::ReceiptSigned);
     assert_eq!(
@@ -189,7 +200,7 @@ fn a_referral_goes_from_submission_through_a_supplement_to_filing() {
         "2026-02-15T09:00:00+08:00",
     )
     .unwrap();
-    let r = d.referral.clone();
+    let r = d.case.clone();
     assert_eq!(r.status, ReferralStatus::AwaitingSupplement);
     assert_eq!(only_event(&d).kind.name(), "supplement_requested");
     assert_eq!(
@@ -210,7 +221,7 @@ fn a_referral_goes_from_submission_through_a_supplement_to_filing() {
         "2026-02-16T09:00:00+08:00",
     )
     .unwrap();
-    let r = d.referral.clone();
+    let r = d.case.clone();
     assert_eq!(r.status, ReferralStatus::Received);
     assert_eq!(r.documents.len(), 4);
     assert_eq!(r.documents[3], added[0]);
@@ -227,7 +238,7 @@ fn a_referral_goes_from_submission_through_a_supplement_to_filing() {
         note: "决定立案侦查".to_owned(),
     };
     let d = run(&w, Some(&r), file, &w.police, "2026-02-16T15:00:00+08:00").unwrap();
-    let r = d.referral;
+    let r = d.case;
     assert_eq!(r.status, ReferralStatus::Filed);
     assert_eq!(r.version, 5);
     let steps: Vec<Step> = r.history.iter().map(|h| h.step).collect();
@@ -263,7 +274,7 @@ fn police_decline_with_reasons_and_the_sender_and_procuratorate_are_told() {
         "2026-02-15T10:00:00+08:00",
     )
     .unwrap();
-    assert_eq!(d.referral.status, ReferralStatus::Declined);
+    assert_eq!(d.case.status, ReferralStatus::Declined);
     let e = only_event(&d);
     assert_eq!(e.kind.name(), "declined");
     assert_eq!(e.actor, w.police.code);
@@ -272,7 +283,7 @@ fn police_decline_with_reasons_and_the_sender_and_procuratorate_are_told() {
         [w.market.code.clone(), w.procuratorate.code.clone()]
     );
     assert_eq!(
-        d.referral.history.last().map(|h| h.note.as_str()),
+        d.case.history.last().map(|h| h.note.as_str()),
         Some("货值金额未达立案追诉标准")
     );
 }
@@ -314,7 +325,7 @@ fn a_forwarded_referral_must_be_signed_again_by_the_new_police_organ() {
         "2026-02-14T18:00:00+08:00",
     )
     .unwrap();
-    let r = d.referral.clone();
+    let r = d.case.clone();
     assert_eq!(r.status, ReferralStatus::Submitted);
     assert_eq!(r.police, w.branch.code);
     let e = only_event(&d);
@@ -348,8 +359,10 @@ fn a_forwarded_referral_must_be_signed_again_by_the_new_police_organ() {
     assert_eq!(
         err,
         Rejection::NotAddressee {
-            step: Step::SignReceipt,
-            expected: w.branch.code.clone()
+            step: "sign_receipt",
+            role: Role::Recipient,
+            expected: w.branch.code.clone(),
+            basis: "S1 Art 7",
         }
     );
 
@@ -361,8 +374,8 @@ fn a_forwarded_referral_must_be_signed_again_by_the_new_police_organ() {
         "2026-02-14T19:00:00+08:00",
     )
     .unwrap();
-    assert_eq!(d.referral.status, ReferralStatus::Received);
-    assert_eq!(d.referral.version, 4);
+    assert_eq!(d.case.status, ReferralStatus::Received);
+    assert_eq!(d.case.version, 4);
     assert_eq!(
         only_event(&d).recipients,
         [w.market.code.clone(), w.procuratorate.code.clone()]
@@ -388,8 +401,9 @@ fn police_cannot_forward_before_signing_the_receipt() {
     assert_eq!(
         err,
         Rejection::WrongState {
-            step: Step::Forward,
-            status: ReferralStatus::Submitted
+            step: "forward",
+            status: "submitted",
+            allowed: &["received"],
         }
     );
 }
@@ -441,14 +455,14 @@ fn a_referral_sent_more_than_24_hours_after_approval_is_accepted_and_flagged_lat
         "2026-02-15T10:30:00+08:00",
     )
     .unwrap();
-    assert_eq!(d.referral.status, ReferralStatus::Submitted);
+    assert_eq!(d.case.status, ReferralStatus::Submitted);
     assert_eq!(
-        d.referral.flags,
+        d.case.flags,
         [Flag::SubmittedLate {
             hours_after_approval: 25
         }]
     );
-    assert_eq!(d.referral.flags[0].rule(), "S1-5c");
+    assert_eq!(d.case.flags[0].rule(), "S1-5c");
 
     // Exactly 24 h is still on time.
     let d = run(
@@ -459,29 +473,42 @@ fn a_referral_sent_more_than_24_hours_after_approval_is_accepted_and_flagged_lat
         "2026-02-15T10:00:00+08:00",
     )
     .unwrap();
-    assert!(d.referral.flags.is_empty());
+    assert!(d.case.flags.is_empty());
 }
 
 #[test]
-fn approval_more_than_three_days_after_the_report_is_flagged() {
+fn approval_after_the_three_day_limit_on_the_legal_calendar_is_flagged() {
+    // S1-5b counts calendar days from the day after the report (Fri 02-13); day 3 is 02-16,
+    // inside the Spring Festival block, so the limit rolls to Tue 02-24 24:00 (DOMAIN §2).
     let w = world();
     let mut s = submission(&w);
-    s.approved_at = at("2026-02-16T09:00:01+08:00");
+    s.approved_at = at("2026-02-24T23:00:00+08:00");
+    let d = run(
+        &w,
+        None,
+        ReferralCommand::Submit(s.clone()),
+        &w.market,
+        "2026-02-25T09:00:00+08:00",
+    )
+    .unwrap();
+    assert!(d.case.flags.is_empty(), "on time: {:?}", d.case.flags);
+
+    s.approved_at = at("2026-02-25T08:00:00+08:00");
     let d = run(
         &w,
         None,
         ReferralCommand::Submit(s),
         &w.market,
-        "2026-02-16T10:00:00+08:00",
+        "2026-02-25T09:00:00+08:00",
     )
     .unwrap();
     assert_eq!(
-        d.referral.flags,
+        d.case.flags,
         [Flag::ApprovalLate {
-            days_after_report: 4
+            days_after_report: 12
         }]
     );
-    assert_eq!(d.referral.flags[0].rule(), "S1-5b");
+    assert_eq!(d.case.flags[0].rule(), "S1-5b");
 }
 
 #[test]
@@ -506,13 +533,16 @@ fn a_sender_whose_region_has_no_procuratorate_is_flagged_and_nobody_is_copied() 
         None,
         &ReferralCommand::Submit(s),
         &district,
-        &directory,
-        &ReferralPolicy::default(),
+        &Context {
+            directory: &directory,
+            law: &w.law,
+            policy: &ReferralPolicy::default(),
+        },
         at(SENT),
     )
     .unwrap();
-    assert_eq!(d.referral.procuratorate, None);
-    assert_eq!(d.referral.flags, [Flag::NoProcuratorateInRegion]);
+    assert_eq!(d.case.procuratorate, None);
+    assert_eq!(d.case.flags, [Flag::NoProcuratorateInRegion]);
     assert_eq!(only_event(&d).recipients, vec![w.branch.code.clone()]);
 }
 
@@ -526,15 +556,21 @@ fn the_penalty_decision_is_required_only_when_the_policy_says_so() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::PenaltyDecision
+            kind: DocumentKind::PenaltyDecision,
+            rule: "S1-6",
         }
     );
     let lenient = ReferralPolicy {
         require_penalty_decision: false,
         ..ReferralPolicy::default()
     };
-    let d = decide(None, &command, &w.market, &w.directory, &lenient, at(SENT)).unwrap();
-    assert!(d.referral.penalty_imposed);
+    let ctx = Context {
+        directory: &w.directory,
+        law: &w.law,
+        policy: &lenient,
+    };
+    let d = decide(None, &command, &w.market, &ctx, at(SENT)).unwrap();
+    assert!(d.case.penalty_imposed);
 }
 
 #[test]
@@ -575,10 +611,10 @@ fn a_step_on_a_referral_that_does_not_exist_is_refused() {
     assert_eq!(
         err,
         Rejection::NotFound {
-            step: Step::SignReceipt
+            step: "sign_receipt"
         }
     );
-    assert!(err.to_string().contains("no referral exists"));
+    assert!(err.to_string().contains("no such case exists"));
     assert!(err.to_string().contains("sign_receipt"));
 }
 
@@ -596,16 +632,17 @@ fn only_an_administrative_agency_may_submit_a_referral() {
     assert_eq!(
         err,
         Rejection::WrongRole {
-            step: Step::Submit,
-            required: AgencyKind::Administrative,
-            actual: AgencyKind::Police
+            step: "submit",
+            required: &[AgencyKind::Administrative],
+            actual: AgencyKind::Police,
+            basis: "S1 Arts 3, 5, 6",
         }
     );
     assert_eq!(err.rule(), "AUTH-ROLE");
     assert_eq!(err.field(), None);
     assert_eq!(
         err.to_string(),
-        "step submit must be taken by an agency of kind administrative, not police"
+        "step submit must be taken by an administrative agency, not by an agency of kind police (S1 Arts 3, 5, 6)"
     );
 }
 
@@ -617,8 +654,10 @@ fn the_sender_cannot_sign_the_police_receipt() {
     assert_eq!(
         err,
         Rejection::NotAddressee {
-            step: Step::SignReceipt,
-            expected: w.police.code.clone()
+            step: "sign_receipt",
+            role: Role::Recipient,
+            expected: w.police.code.clone(),
+            basis: "S1 Art 7",
         }
     );
     assert_eq!(err.rule(), "AUTH-ADDRESSEE");
@@ -633,13 +672,7 @@ fn the_copied_procuratorate_cannot_decide_for_the_police() {
         note: String::new(),
     };
     let err = run(&w, Some(&r), file, &w.procuratorate, SENT).unwrap_err();
-    assert!(matches!(
-        err,
-        Rejection::NotAddressee {
-            step: Step::File,
-            ..
-        }
-    ));
+    assert!(matches!(err, Rejection::NotAddressee { step: "file", .. }));
 }
 
 #[test]
@@ -651,7 +684,7 @@ fn an_agency_outside_the_referral_cannot_touch_it() {
         assert_eq!(
             err,
             Rejection::NotAParty {
-                step: Step::SignReceipt
+                step: "sign_receipt"
             }
         );
         assert_eq!(err.rule(), "AUTH-PARTY");
@@ -670,13 +703,14 @@ fn police_cannot_decide_before_signing_the_receipt() {
     assert_eq!(
         err,
         Rejection::WrongState {
-            step: Step::File,
-            status: ReferralStatus::Submitted
+            step: "file",
+            status: "submitted",
+            allowed: &["received", "filing_notified"],
         }
     );
     assert_eq!(
         err.to_string(),
-        "step file is not allowed while the referral is submitted"
+        "step file is not allowed while the case is submitted; it is allowed when received or filing_notified"
     );
 }
 
@@ -759,7 +793,8 @@ fn a_package_without_the_seized_items_list_is_refused() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::SeizedItemsList
+            kind: DocumentKind::SeizedItemsList,
+            rule: "S1-6",
         }
     );
     assert_eq!(err.rule(), "S1-6");
@@ -783,7 +818,8 @@ fn tested_items_require_a_test_report() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::TestReport
+            kind: DocumentKind::TestReport,
+            rule: "S1-6",
         }
     );
     s.documents.push(doc(DocumentKind::TestReport, "检验报告"));
@@ -867,9 +903,7 @@ fn a_supplement_request_must_name_what_is_missing_and_a_supplement_must_bring_so
         missing: vec![DocumentKind::Other],
         note: String::new(),
     };
-    let r = run(&w, Some(&r), request, &w.police, SENT)
-        .unwrap()
-        .referral;
+    let r = run(&w, Some(&r), request, &w.police, SENT).unwrap().case;
     let empty = ReferralCommand::Supplement {
         documents: vec![],
         note: String::new(),
@@ -890,7 +924,7 @@ fn a_case_outside_police_remit_is_returned_with_reasons_and_then_closed() {
         reasons: "不属于公安机关管辖".to_owned(),
     };
     let d = run(&w, Some(&r), ret, &w.police, SENT).unwrap();
-    assert_eq!(d.referral.status, ReferralStatus::ReturnedNotPoliceMatter);
+    assert_eq!(d.case.status, ReferralStatus::ReturnedNotPoliceMatter);
     assert_eq!(only_event(&d).kind.name(), "returned_not_police_matter");
     assert_eq!(
         only_event(&d).recipients,
@@ -898,7 +932,7 @@ fn a_case_outside_police_remit_is_returned_with_reasons_and_then_closed() {
     );
     let err = run(
         &w,
-        Some(&d.referral),
+        Some(&d.case),
         ReferralCommand::File {
             note: String::new(),
         },
@@ -1159,7 +1193,12 @@ proptest! {
             let actor = &actors[*actor % actors.len()];
             let command = materialise(plan, &actors, &w, now);
             let before = current.clone();
-            let result = decide(current.as_ref(), &command, actor, &w.directory, &policy, now);
+            let ctx = Context {
+                directory: &w.directory,
+                law: &w.law,
+                policy: &policy,
+            };
+            let result = decide(current.as_ref(), &command, actor, &ctx, now);
             match result {
                 Ok(decision) => {
                     if let Some(previous) = &before {
@@ -1167,13 +1206,13 @@ proptest! {
                             !previous.status.is_terminal(),
                             "terminal {} accepted {}", previous.status, command.step()
                         );
-                        prop_assert_eq!(decision.referral.id, previous.id);
-                        prop_assert_eq!(&decision.referral.sender, &previous.sender);
-                        prop_assert_eq!(&decision.referral.procuratorate, &previous.procuratorate);
-                        prop_assert!(decision.referral.documents.len() >= previous.documents.len());
+                        prop_assert_eq!(decision.case.id, previous.id);
+                        prop_assert_eq!(&decision.case.sender, &previous.sender);
+                        prop_assert_eq!(&decision.case.procuratorate, &previous.procuratorate);
+                        prop_assert!(decision.case.documents.len() >= previous.documents.len());
                     }
                     accepted += 1;
-                    let r = &decision.referral;
+                    let r = &decision.case;
                     prop_assert_eq!(r.version, accepted);
                     prop_assert_eq!(r.history.len() as u64, accepted);
                     let last = r.history.last().map(|h| (h.step, h.actor.clone(), h.at));
@@ -1190,7 +1229,7 @@ proptest! {
                     prop_assert_eq!(police, Some(AgencyKind::Police));
                     let sender = w.directory.get(&r.sender).map(|a| a.kind);
                     prop_assert_eq!(sender, Some(AgencyKind::Administrative));
-                    current = Some(decision.referral);
+                    current = Some(decision.case);
                 }
                 Err(rejection) => {
                     prop_assert_eq!(&current, &before, "rejected {} changed the referral", rejection);

@@ -1,0 +1,625 @@
+//! What every family's case has in common: its parties, its history, the events a step emits,
+//! why a step is refused, and the checks every step's input goes through.
+//!
+//! Each family (referral, transfer, dispute, opinion) is a pure state machine with the same
+//! shape: `decide(current, command, actor, context, now) -> Result<Decision, Rejection>`.
+//! The state implements [`Case`], the events are [`CaseEvent`]s of a family-specific kind, and
+//! the authorization table ([`crate::authz`]) says who may take which step in which state.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{Agency, AgencyKind, Directory};
+use crate::document::{Document, DocumentKind, Party};
+use crate::ids::{AgencyCode, CaseId};
+use crate::notice::{Family, Role};
+use crate::time::Timestamp;
+
+/// Longest free text (summaries, notes, reasons, questions), in characters.
+pub const TEXT_MAX_CHARS: usize = 2000;
+/// Longest document title, party name, case officer name or reference, in characters.
+pub const TITLE_MAX_CHARS: usize = 200;
+/// Longest identity number or phone number, in characters.
+pub const NUMBER_MAX_CHARS: usize = 64;
+/// Most documents a case may carry in total, and most parties it may name.
+pub const ITEMS_MAX: usize = 200;
+
+/// The agencies taking part in a case: who may read it and hear of its steps (DOMAIN §1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parties {
+    /// The agency in each role now.
+    pub by_role: BTreeMap<Role, AgencyCode>,
+    /// Agencies that held a role before and may still read the case (a police organ that
+    /// forwarded a referral, a receiver whose objection moved a transfer on).
+    #[serde(default)]
+    pub former: Vec<AgencyCode>,
+}
+
+impl Parties {
+    /// Parties with the given roles and nobody former.
+    pub fn of(roles: impl IntoIterator<Item = (Role, AgencyCode)>) -> Parties {
+        Parties {
+            by_role: roles.into_iter().collect(),
+            former: Vec::new(),
+        }
+    }
+
+    /// The agency in `role`.
+    pub fn get(&self, role: Role) -> Option<&AgencyCode> {
+        self.by_role.get(&role)
+    }
+
+    /// The roles `code` holds now (an agency may hold several, e.g. a coordination office
+    /// that is also the common superior).
+    pub fn roles_of(&self, code: &AgencyCode) -> Vec<Role> {
+        self.by_role
+            .iter()
+            .filter(|(_, c)| *c == code)
+            .map(|(r, _)| *r)
+            .collect()
+    }
+
+    /// Whether `code` is a party, now or before: only parties may read a case.
+    pub fn contains(&self, code: &AgencyCode) -> bool {
+        self.by_role.values().any(|c| c == code) || self.former.contains(code)
+    }
+
+    /// Every party, current roles first, without repeats.
+    pub fn all(&self) -> Vec<AgencyCode> {
+        let mut all: Vec<AgencyCode> = Vec::new();
+        for code in self.by_role.values().chain(&self.former) {
+            if !all.contains(code) {
+                all.push(code.clone());
+            }
+        }
+        all
+    }
+
+    /// Moves the agency in `role` to `former` and puts `code` in its place.
+    pub fn replace(&mut self, role: Role, code: AgencyCode) {
+        if let Some(old) = self.by_role.insert(role, code)
+            && !self.former.contains(&old)
+            && !self.by_role.values().any(|c| *c == old)
+        {
+            self.former.push(old);
+        }
+    }
+}
+
+/// A family's case value, as the generic case service stores and shows it.
+pub trait Case {
+    /// The case id.
+    fn id(&self) -> CaseId;
+    /// Number of accepted steps (1 after the case is opened).
+    fn version(&self) -> u64;
+    /// The status name (snake_case), as in the authorization table and listings.
+    fn status_name(&self) -> &'static str;
+    /// The parties now (and those that held a role before).
+    fn parties(&self) -> Parties;
+    /// Every accepted step, oldest first, in a family-independent form.
+    fn timeline(&self) -> Vec<TimelineEntry>;
+    /// One line describing the case for lists, without personal data.
+    fn headline(&self) -> String;
+}
+
+/// One accepted step of a case, typed by the family's step enum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry<S> {
+    /// The step.
+    pub step: S,
+    /// Who took it.
+    pub actor: AgencyCode,
+    /// When it was accepted.
+    pub at: Timestamp,
+    /// Note, reasons or explanation given with it (may be empty).
+    pub note: String,
+    /// Documents the step carried.
+    #[serde(default)]
+    pub documents: Vec<Document>,
+}
+
+/// A step of any family, for the case timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The step's snake_case name.
+    pub step: String,
+    /// Who took it.
+    pub actor: AgencyCode,
+    /// When it was accepted.
+    pub at: Timestamp,
+    /// Its free text.
+    pub note: String,
+    /// Its documents.
+    pub documents: Vec<Document>,
+}
+
+impl<S: StepName> HistoryEntry<S> {
+    /// The family-independent form.
+    pub fn to_timeline(&self) -> TimelineEntry {
+        TimelineEntry {
+            step: self.step.name().to_owned(),
+            actor: self.actor.clone(),
+            at: self.at,
+            note: self.note.clone(),
+            documents: self.documents.clone(),
+        }
+    }
+}
+
+/// A family's step enum: every step has a stable snake_case name, used in the authorization
+/// table, in history and in refusals.
+pub trait StepName: Copy {
+    /// The family the step belongs to.
+    const FAMILY: Family;
+    /// The snake_case name.
+    fn name(self) -> &'static str;
+}
+
+/// A family's event kind: its name is the second word of the routing key.
+pub trait EventName {
+    /// The snake_case name, e.g. `receipt_signed`.
+    fn name(&self) -> &'static str;
+}
+
+/// Something that happened to a case, to tell the parties in `recipients`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEvent<K> {
+    /// The case.
+    pub case_id: CaseId,
+    /// What happened.
+    pub kind: K,
+    /// Who did it.
+    pub actor: AgencyCode,
+    /// When.
+    pub at: Timestamp,
+    /// Who must be told; never the actor, only parties.
+    pub recipients: Vec<AgencyCode>,
+}
+
+/// An accepted command's outcome: the case after it and what to tell whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<C, K> {
+    /// The case after the command.
+    pub case: C,
+    /// Events to deliver, in order.
+    pub events: Vec<CaseEvent<K>>,
+}
+
+/// A case that records its steps: what [`Outcome`] needs to write an accepted step.
+pub trait Recorded<S>: Case {
+    /// The history, to append to.
+    fn history_mut(&mut self) -> &mut Vec<HistoryEntry<S>>;
+    /// The version, to increment.
+    fn version_mut(&mut self) -> &mut u64;
+    /// Who hears of a step (the actor and non-parties are filtered out).
+    fn notified(&self) -> Vec<AgencyCode>;
+}
+
+/// An accepted step being recorded: the next case, its note and documents, and its events.
+#[derive(Debug)]
+pub struct Outcome<C, S, K> {
+    /// The case after the step, changed by the family's transition.
+    pub case: C,
+    /// The step's free text, for the history.
+    pub note: String,
+    /// The documents the step carried, for the history.
+    pub documents: Vec<Document>,
+    step: S,
+    actor: AgencyCode,
+    now: Timestamp,
+    kinds: Vec<K>,
+}
+
+impl<C: Recorded<S>, S: Copy, K> Outcome<C, S, K> {
+    pub fn new(case: C, step: S, actor: &Agency, now: Timestamp) -> Outcome<C, S, K> {
+        Outcome {
+            case,
+            note: String::new(),
+            documents: Vec::new(),
+            step,
+            actor: actor.code.clone(),
+            now,
+            kinds: Vec::new(),
+        }
+    }
+
+    /// When the step is taken.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The step taken.
+    pub fn step(&self) -> S {
+        self.step
+    }
+
+    /// Adds an event; a step may emit several, in order.
+    pub fn event(&mut self, kind: K) {
+        self.kinds.push(kind);
+    }
+
+    /// Increments the version, appends the history entry, and addresses each event to the
+    /// parties the case notifies, never the actor.
+    pub fn finish(self) -> Decision<C, K> {
+        let Outcome {
+            mut case,
+            note,
+            documents,
+            step,
+            actor,
+            now,
+            kinds,
+        } = self;
+        *case.version_mut() += 1;
+        case.history_mut().push(HistoryEntry {
+            step,
+            actor: actor.clone(),
+            at: now,
+            note,
+            documents,
+        });
+        let recipients = recipients(&case.parties(), &actor, case.notified());
+        let events = kinds
+            .into_iter()
+            .map(|kind| CaseEvent {
+                case_id: case.id(),
+                kind,
+                actor: actor.clone(),
+                at: now,
+                recipients: recipients.clone(),
+            })
+            .collect();
+        Decision { case, events }
+    }
+}
+
+/// Why a command was refused. Nothing changes when a command is refused. Every refusal names
+/// the rule that refused it ([`Rejection::rule`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// A case with this id already exists.
+    #[error("a case {case_id} already exists")]
+    AlreadyExists {
+        /// The existing case.
+        case_id: CaseId,
+    },
+    /// No case exists for a command that needs one.
+    #[error("no such case exists, so step {step} cannot be taken")]
+    NotFound {
+        /// The refused step.
+        step: &'static str,
+    },
+    /// The acting agency's kind cannot take this step.
+    #[error(
+        "step {step} must be taken by {}, not by an agency of kind {actual} ({basis})",
+        kinds(required)
+    )]
+    WrongRole {
+        /// The refused step.
+        step: &'static str,
+        /// The kinds that may take it.
+        required: &'static [AgencyKind],
+        /// The actor's kind.
+        actual: AgencyKind,
+        /// The legal basis of the permission.
+        basis: &'static str,
+    },
+    /// The actor is a party, but the step belongs to another party.
+    #[error(
+        "step {step} on this case is for the {role} ({expected}) to take, not the acting agency ({basis})"
+    )]
+    NotAddressee {
+        /// The refused step.
+        step: &'static str,
+        /// The role that may take it.
+        role: Role,
+        /// The agency in that role.
+        expected: AgencyCode,
+        /// The legal basis of the permission.
+        basis: &'static str,
+    },
+    /// The actor has nothing to do with this case.
+    #[error("the acting agency is not a party to this case and cannot take step {step}")]
+    NotAParty {
+        /// The refused step.
+        step: &'static str,
+    },
+    /// The step is not allowed in the current status.
+    #[error("step {step} is not allowed while the case is {status}; it is allowed when {}", allowed.join(" or "))]
+    WrongState {
+        /// The refused step.
+        step: &'static str,
+        /// The case's status.
+        status: &'static str,
+        /// The statuses that allow it.
+        allowed: &'static [&'static str],
+    },
+    /// Another case named in the command does not exist (or is not of this family).
+    #[error("{field} {case_id} names no case of this family")]
+    UnknownCase {
+        /// The input field naming it.
+        field: &'static str,
+        /// The unknown case.
+        case_id: CaseId,
+    },
+    /// An agency named in the command (or the actor) is not in the directory.
+    #[error("{field} {code} is not in the agency directory")]
+    UnknownAgency {
+        /// The input field naming it (`actor` for the acting agency).
+        field: &'static str,
+        /// The unknown code.
+        code: AgencyCode,
+    },
+    /// An agency named in the command has the wrong kind.
+    #[error("{field} {code} is an agency of kind {actual}, but {expected} is required")]
+    WrongRecipientKind {
+        /// The input field naming it.
+        field: &'static str,
+        /// The agency.
+        code: AgencyCode,
+        /// The kind required.
+        expected: AgencyKind,
+        /// Its kind.
+        actual: AgencyKind,
+    },
+    /// A required document is missing.
+    #[error("no {kind} ({}) is included, which {rule} requires here", kind.label_zh())]
+    MissingDocument {
+        /// The missing kind.
+        kind: DocumentKind,
+        /// The rule requiring it, e.g. `S1-6`.
+        rule: &'static str,
+    },
+    /// An input value is malformed.
+    #[error("{field} {reason}")]
+    Invalid {
+        /// The input field.
+        field: &'static str,
+        /// What is wrong, as a phrase following the field name.
+        reason: String,
+    },
+    /// A legal rule forbids the step, e.g. an objecting receiver passing a case on (F2).
+    #[error("{reason} ({rule})")]
+    Forbidden {
+        /// The rule id that forbids it.
+        rule: &'static str,
+        /// The input field concerned, if any.
+        field: Option<&'static str>,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn kinds(required: &[AgencyKind]) -> String {
+    let names: Vec<String> = required
+        .iter()
+        .map(|k| match k {
+            AgencyKind::Administrative | AgencyKind::Expert => format!("an {k} agency"),
+            _ => format!("a {k} agency"),
+        })
+        .collect();
+    names.join(" or ")
+}
+
+impl Rejection {
+    /// A short id of the rule that refused the command.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Rejection::AlreadyExists { .. }
+            | Rejection::NotFound { .. }
+            | Rejection::UnknownCase { .. }
+            | Rejection::WrongState { .. } => "STATE",
+            Rejection::WrongRole { .. } => "AUTH-ROLE",
+            Rejection::NotAddressee { .. } => "AUTH-ADDRESSEE",
+            Rejection::NotAParty { .. } => "AUTH-PARTY",
+            Rejection::UnknownAgency { .. } | Rejection::WrongRecipientKind { .. } => "DIR",
+            Rejection::MissingDocument { rule, .. } | Rejection::Forbidden { rule, .. } => rule,
+            Rejection::Invalid { .. } => "INPUT",
+        }
+    }
+
+    /// The offending input field, when there is one (domain naming; services rename it to the
+    /// wire name).
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Rejection::UnknownAgency { field, .. }
+            | Rejection::UnknownCase { field, .. }
+            | Rejection::WrongRecipientKind { field, .. }
+            | Rejection::Invalid { field, .. } => Some(field),
+            Rejection::Forbidden { field, .. } => *field,
+            Rejection::MissingDocument { .. } => Some("documents"),
+            Rejection::AlreadyExists { .. }
+            | Rejection::NotFound { .. }
+            | Rejection::WrongRole { .. }
+            | Rejection::NotAddressee { .. }
+            | Rejection::NotAParty { .. }
+            | Rejection::WrongState { .. } => None,
+        }
+    }
+}
+
+/// Looks the actor up in the directory: the directory's record is used, so a caller cannot
+/// grant itself another kind.
+pub fn known_actor<'a>(directory: &'a Directory, actor: &Agency) -> Result<&'a Agency, Rejection> {
+    directory
+        .get(&actor.code)
+        .ok_or_else(|| Rejection::UnknownAgency {
+            field: "actor",
+            code: actor.code.clone(),
+        })
+}
+
+/// The agency `code` names, which must be of kind `expected`.
+pub fn require_agency<'a>(
+    directory: &'a Directory,
+    field: &'static str,
+    code: &AgencyCode,
+    expected: AgencyKind,
+) -> Result<&'a Agency, Rejection> {
+    let agency = directory
+        .get(code)
+        .ok_or_else(|| Rejection::UnknownAgency {
+            field,
+            code: code.clone(),
+        })?;
+    if agency.kind == expected {
+        Ok(agency)
+    } else {
+        Err(Rejection::WrongRecipientKind {
+            field,
+            code: code.clone(),
+            expected,
+            actual: agency.kind,
+        })
+    }
+}
+
+/// An [`Rejection::Invalid`] for `field`.
+pub fn invalid(field: &'static str, reason: impl Into<String>) -> Rejection {
+    Rejection::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks a free-text field: not blank when required, at most `max` characters.
+pub fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), Rejection> {
+    if required && value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(invalid(
+            field,
+            format!("must be at most {max} characters, it has {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks documents being added to `already` existing ones.
+pub fn documents(added: &[Document], already: usize) -> Result<(), Rejection> {
+    if already.saturating_add(added.len()) > ITEMS_MAX {
+        return Err(invalid(
+            "documents",
+            format!("must hold at most {ITEMS_MAX} documents in total"),
+        ));
+    }
+    for document in added {
+        text("documents.title", &document.title, TITLE_MAX_CHARS, true)?;
+    }
+    Ok(())
+}
+
+/// Checks the parties a case names.
+pub fn parties(parties: &[Party]) -> Result<(), Rejection> {
+    if parties.len() > ITEMS_MAX {
+        return Err(invalid(
+            "parties",
+            format!("must name at most {ITEMS_MAX} parties"),
+        ));
+    }
+    for party in parties {
+        text("parties.name", party.name.expose(), TITLE_MAX_CHARS, true)?;
+        if let Some(id) = &party.id_number {
+            text("parties.id_number", id.expose(), NUMBER_MAX_CHARS, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// The first kind in `required` that `documents` lacks.
+pub fn first_missing(documents: &[Document], required: &[DocumentKind]) -> Option<DocumentKind> {
+    required
+        .iter()
+        .copied()
+        .find(|&kind| !documents.iter().any(|d| d.kind == kind))
+}
+
+/// The recipients of an event: each party in `to` once, never the actor, only parties.
+pub fn recipients(
+    parties: &Parties,
+    actor: &AgencyCode,
+    to: impl IntoIterator<Item = AgencyCode>,
+) -> Vec<AgencyCode> {
+    let mut unique: Vec<AgencyCode> = Vec::new();
+    for code in to {
+        if code != *actor && parties.contains(&code) && !unique.contains(&code) {
+            unique.push(code);
+        }
+    }
+    unique
+}
+
+/// `value / unit` rounded up, for positive `unit`.
+pub fn div_ceil(value: i64, unit: i64) -> i64 {
+    let quotient = value / unit;
+    if value % unit > 0 {
+        quotient + 1
+    } else {
+        quotient
+    }
+}
+
+/// Displays a status list for messages.
+#[derive(Debug)]
+pub struct Statuses<'a>(pub &'a [&'a str]);
+
+impl fmt::Display for Statuses<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" or "))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn code(first17: &str) -> AgencyCode {
+        let check = AgencyCode::check_char(first17).unwrap();
+        AgencyCode::parse(&format!("{first17}{check}")).unwrap()
+    }
+
+    #[test]
+    fn a_replaced_party_stays_a_reader_but_loses_its_role() {
+        let (a, b, c) = (
+            code("11350100MB0100001"),
+            code("11350100MB0100002"),
+            code("11350100MB0100003"),
+        );
+        let mut parties = Parties::of([(Role::Sender, a.clone()), (Role::Recipient, b.clone())]);
+        parties.replace(Role::Recipient, c.clone());
+        assert_eq!(parties.get(Role::Recipient), Some(&c));
+        assert!(parties.contains(&b));
+        assert_eq!(parties.roles_of(&b), Vec::<Role>::new());
+        assert_eq!(parties.all(), vec![a, c, b]);
+    }
+
+    #[test]
+    fn recipients_exclude_the_actor_non_parties_and_repeats() {
+        let (a, b, c) = (
+            code("11350100MB0100001"),
+            code("11350100MB0100002"),
+            code("11350100MB0100003"),
+        );
+        let parties = Parties::of([(Role::Sender, a.clone()), (Role::Recipient, b.clone())]);
+        assert_eq!(
+            recipients(&parties, &a, [a.clone(), b.clone(), b.clone(), c]),
+            vec![b]
+        );
+    }
+
+    #[test]
+    fn text_checks_blank_and_length_in_characters() {
+        assert!(text("note", "", 5, false).is_ok());
+        assert_eq!(
+            text("note", "  ", 5, true),
+            Err(invalid("note", "must not be empty"))
+        );
+        assert!(text("note", "五个汉字啊", 5, true).is_ok());
+        assert!(text("note", "六个汉字啊啊", 5, true).is_err());
+    }
+}

@@ -1,0 +1,439 @@
+//! Tests of the case transfer state machine, on the shipped example directory.
+
+use super::*;
+use crate::fixtures::{World, at, doc, world};
+
+const CASE: &str = "0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7c";
+const SENT: &str = "2026-03-02T10:00:00+08:00";
+
+fn sending(w: &World) -> Sending {
+    Sending {
+        case_id: CaseId::parse(CASE).unwrap(),
+        receiver: w.environment.code.clone(),
+        suspected_violation: "无证排放污水".to_owned(),
+        summary: "检查中发现某厂向河道排放污水".to_owned(),
+        jurisdiction_grounds: "水污染防治法第八十三条，属生态环境部门职责".to_owned(),
+        urgent: false,
+        documents: vec![
+            doc(DocumentKind::TransferLetter, "案件移送函"),
+            doc(DocumentKind::Evidence, "现场检查笔录"),
+        ],
+        parties: vec![Party {
+            name: PersonalData::new("某化工厂"),
+            id_number: None,
+        }],
+        case_officer: "王五".to_owned(),
+        case_officer_phone: PersonalData::new("0591-11111111"),
+        previous: None,
+    }
+}
+
+fn run(
+    w: &World,
+    current: Option<&Transfer>,
+    command: TransferCommand,
+    actor: &Agency,
+    now: &str,
+) -> Result<Decision, Rejection> {
+    decide(current, None, &command, actor, &w.directory, at(now))
+}
+
+fn sent(w: &World) -> Transfer {
+    run(w, None, TransferCommand::Send(sending(w)), &w.market, SENT)
+        .unwrap()
+        .case
+}
+
+fn designation(w: &World, designated: &Agency) -> TransferCommand {
+    TransferCommand::Restart {
+        dispute: CaseId::parse("0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7d").unwrap(),
+        designated: designated.code.clone(),
+        office: Some(w.government.code.clone()),
+        decision: "指定由生态环境局管辖".to_owned(),
+    }
+}
+
+#[test]
+fn a_transfer_is_sent_received_accepted_and_its_outcome_reported_back() {
+    let w = world();
+    let d = run(
+        &w,
+        None,
+        TransferCommand::Send(sending(&w)),
+        &w.market,
+        SENT,
+    )
+    .unwrap();
+    let t = d.case.clone();
+    assert_eq!(t.status, TransferStatus::Sent);
+    assert_eq!(t.version, 1);
+    assert_eq!(d.events.len(), 1);
+    assert_eq!(d.events[0].kind.name(), "sent");
+    assert_eq!(
+        d.events[0].recipients,
+        std::slice::from_ref(&w.environment.code)
+    );
+
+    let d = run(
+        &w,
+        Some(&t),
+        TransferCommand::SignReceipt,
+        &w.environment,
+        SENT,
+    )
+    .unwrap();
+    let t = d.case;
+    assert_eq!(t.status, TransferStatus::Received);
+    assert_eq!(d.events[0].recipients, std::slice::from_ref(&w.market.code));
+
+    let accept = TransferCommand::Accept {
+        case_number: "榕环罚立〔2026〕12号".to_owned(),
+        note: String::new(),
+    };
+    let d = run(
+        &w,
+        Some(&t),
+        accept,
+        &w.environment,
+        "2026-03-03T10:00:00+08:00",
+    )
+    .unwrap();
+    let t = d.case;
+    assert_eq!(t.status, TransferStatus::Accepted);
+    assert_eq!(t.case_number.as_deref(), Some("榕环罚立〔2026〕12号"));
+
+    let report = TransferCommand::ReportOutcome {
+        outcome: "已作出罚款二十万元的行政处罚".to_owned(),
+        documents: vec![doc(DocumentKind::PenaltyDecision, "行政处罚决定书")],
+    };
+    let d = run(
+        &w,
+        Some(&t),
+        report,
+        &w.environment,
+        "2026-04-01T10:00:00+08:00",
+    )
+    .unwrap();
+    assert_eq!(d.case.status, TransferStatus::OutcomeReported);
+    assert_eq!(d.case.documents.len(), 3);
+    assert_eq!(d.events[0].kind.name(), "outcome_reported");
+    assert_eq!(d.case.history.len(), 4);
+}
+
+#[test]
+fn an_urgent_transfer_says_so_in_its_event_for_the_two_hour_receipt_rule() {
+    let w = world();
+    let mut s = sending(&w);
+    s.urgent = true;
+    let d = run(&w, None, TransferCommand::Send(s), &w.market, SENT).unwrap();
+    let detail = serde_json::to_value(&d.events[0].kind).unwrap();
+    assert_eq!(detail["urgent"], serde_json::Value::Bool(true));
+    assert_eq!(detail["event"], "sent");
+}
+
+#[test]
+fn a_transfer_needs_its_letter_the_grounds_and_an_administrative_receiver() {
+    let w = world();
+    let mut s = sending(&w);
+    s.documents
+        .retain(|d| d.kind != DocumentKind::TransferLetter);
+    let err = run(&w, None, TransferCommand::Send(s), &w.market, SENT).unwrap_err();
+    assert_eq!(
+        err,
+        Rejection::MissingDocument {
+            kind: DocumentKind::TransferLetter,
+            rule: "F1"
+        }
+    );
+
+    let mut s = sending(&w);
+    s.jurisdiction_grounds = " ".to_owned();
+    let err = run(&w, None, TransferCommand::Send(s), &w.market, SENT).unwrap_err();
+    assert_eq!(err.field(), Some("jurisdiction_grounds"));
+
+    let mut s = sending(&w);
+    s.receiver = w.police.code.clone();
+    let err = run(&w, None, TransferCommand::Send(s), &w.market, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongRecipientKind {
+            field: "receiver",
+            ..
+        }
+    ));
+
+    let mut s = sending(&w);
+    s.receiver = w.market.code.clone();
+    let err = run(&w, None, TransferCommand::Send(s), &w.market, SENT).unwrap_err();
+    assert_eq!(err.field(), Some("receiver"));
+}
+
+#[test]
+fn only_an_administrative_agency_sends_and_only_the_receiver_answers() {
+    let w = world();
+    let err = run(
+        &w,
+        None,
+        TransferCommand::Send(sending(&w)),
+        &w.police,
+        SENT,
+    )
+    .unwrap_err();
+    assert_eq!(err.rule(), "AUTH-ROLE");
+
+    let t = sent(&w);
+    let err = run(&w, Some(&t), TransferCommand::SignReceipt, &w.market, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::NotAddressee {
+            step: "sign_receipt",
+            role: Role::Recipient,
+            ..
+        }
+    ));
+    let err = run(
+        &w,
+        Some(&t),
+        TransferCommand::SignReceipt,
+        &w.emergency,
+        SENT,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Rejection::NotAParty {
+            step: "sign_receipt"
+        }
+    );
+}
+
+#[test]
+fn an_outcome_cannot_be_reported_before_the_case_is_opened() {
+    let w = world();
+    let t = sent(&w);
+    let report = TransferCommand::ReportOutcome {
+        outcome: "x".to_owned(),
+        documents: Vec::new(),
+    };
+    let err = run(&w, Some(&t), report, &w.environment, SENT).unwrap_err();
+    assert_eq!(
+        err,
+        Rejection::WrongState {
+            step: "report_outcome",
+            status: "sent",
+            allowed: &["accepted"],
+        }
+    );
+}
+
+#[test]
+fn an_objection_names_both_parties_and_the_objector_cannot_pass_the_case_on() {
+    let w = world();
+    let t = sent(&w);
+    let object = TransferCommand::Object {
+        reasons: "排污口位于城市管理范围，不属本局管辖".to_owned(),
+    };
+    let d = run(&w, Some(&t), object, &w.environment, SENT).unwrap();
+    let t = d.case;
+    assert_eq!(t.status, TransferStatus::Objected);
+    match &d.events[0].kind {
+        TransferEventKind::Objected {
+            sender, receiver, ..
+        } => {
+            assert_eq!(sender, &w.market.code);
+            assert_eq!(receiver, &w.environment.code);
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
+
+    // F2: the objecting receiver tries to send the case on to a third agency.
+    let mut onward = sending(&w);
+    onward.case_id = CaseId::generate();
+    onward.receiver = w.emergency.code.clone();
+    onward.previous = Some(t.id);
+    let err = decide(
+        None,
+        Some(&t),
+        &TransferCommand::Send(onward.clone()),
+        &w.environment,
+        &w.directory,
+        at(SENT),
+    )
+    .unwrap_err();
+    assert_eq!(err.rule(), "F2");
+    assert_eq!(err.field(), Some("previous"));
+
+    // A continuation naming a transfer that does not exist is refused too.
+    let err = decide(
+        None,
+        None,
+        &TransferCommand::Send(onward),
+        &w.environment,
+        &w.directory,
+        at(SENT),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::UnknownCase {
+            field: "previous",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_designation_restarts_the_transfer_to_the_designated_agency_which_cannot_object() {
+    let w = world();
+    let t = sent(&w);
+    let object = TransferCommand::Object {
+        reasons: "不属本局管辖".to_owned(),
+    };
+    let t = run(&w, Some(&t), object, &w.environment, SENT)
+        .unwrap()
+        .case;
+
+    // The office designates the emergency bureau: the transfer moves to it.
+    let d = run(
+        &w,
+        Some(&t),
+        designation(&w, &w.emergency),
+        &w.government,
+        SENT,
+    )
+    .unwrap();
+    let moved = d.case;
+    assert_eq!(moved.status, TransferStatus::Sent);
+    assert_eq!(moved.receiver, w.emergency.code);
+    assert_eq!(
+        moved.former_receivers,
+        std::slice::from_ref(&w.environment.code)
+    );
+    assert!(moved.parties().contains(&w.environment.code));
+    assert_eq!(
+        moved.parties().get(Role::Coordination),
+        Some(&w.government.code)
+    );
+    assert_eq!(d.events[0].kind.name(), "sent");
+
+    // The designated receiver is bound (S4 Art 16).
+    let object = TransferCommand::Object {
+        reasons: "也不属本局管辖".to_owned(),
+    };
+    let err = run(&w, Some(&moved), object, &w.emergency, SENT).unwrap_err();
+    assert_eq!(err.rule(), "SAMR-16");
+    let accept = TransferCommand::Accept {
+        case_number: String::new(),
+        note: String::new(),
+    };
+    assert!(run(&w, Some(&moved), accept, &w.emergency, SENT).is_ok());
+}
+
+#[test]
+fn a_designation_of_the_objecting_receiver_sends_it_back_to_the_same_agency() {
+    let w = world();
+    let t = sent(&w);
+    let object = TransferCommand::Object {
+        reasons: "不属本局管辖".to_owned(),
+    };
+    let t = run(&w, Some(&t), object, &w.environment, SENT)
+        .unwrap()
+        .case;
+    let d = run(
+        &w,
+        Some(&t),
+        designation(&w, &w.environment),
+        &w.government,
+        SENT,
+    )
+    .unwrap();
+    assert_eq!(d.case.status, TransferStatus::Sent);
+    assert_eq!(d.case.receiver, w.environment.code);
+    assert!(d.case.former_receivers.is_empty());
+}
+
+#[test]
+fn a_designation_of_the_sender_ends_the_transfer_with_the_sender_competent() {
+    let w = world();
+    let t = sent(&w);
+    let object = TransferCommand::Object {
+        reasons: "不属本局管辖".to_owned(),
+    };
+    let t = run(&w, Some(&t), object, &w.environment, SENT)
+        .unwrap()
+        .case;
+    let d = run(
+        &w,
+        Some(&t),
+        designation(&w, &w.market),
+        &w.government,
+        SENT,
+    )
+    .unwrap();
+    assert_eq!(d.case.status, TransferStatus::OutcomeReported);
+    assert!(
+        d.case
+            .outcome
+            .unwrap()
+            .contains("sender was found competent")
+    );
+}
+
+#[test]
+fn a_restart_is_refused_unless_the_transfer_was_objected() {
+    let w = world();
+    let t = sent(&w);
+    let err = run(
+        &w,
+        Some(&t),
+        designation(&w, &w.emergency),
+        &w.government,
+        SENT,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "restart",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_referral_handed_back_by_the_police_arrives_as_a_transfer_from_the_police() {
+    let w = world();
+    let handed = HandedBack {
+        case_id: CaseId::generate(),
+        referral: CaseId::parse(CASE).unwrap(),
+        receiver: w.market.code.clone(),
+        suspected_offence: "销售伪劣产品罪".to_owned(),
+        summary: "货值未达立案标准".to_owned(),
+        reasons: "不构成犯罪，应予行政处罚".to_owned(),
+        documents: vec![doc(DocumentKind::Decision, "不予立案决定书")],
+        parties: Vec::new(),
+    };
+    let d = run(
+        &w,
+        None,
+        TransferCommand::HandBack(handed.clone()),
+        &w.police,
+        SENT,
+    )
+    .unwrap();
+    assert_eq!(d.case.sender, w.police.code);
+    assert_eq!(d.case.receiver, w.market.code);
+    assert_eq!(d.case.from_referral, Some(handed.referral));
+    assert_eq!(d.events[0].recipients, std::slice::from_ref(&w.market.code));
+
+    // Only the police hand back.
+    let err = run(
+        &w,
+        None,
+        TransferCommand::HandBack(handed),
+        &w.environment,
+        SENT,
+    )
+    .unwrap_err();
+    assert_eq!(err.rule(), "AUTH-ROLE");
+}
