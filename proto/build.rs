@@ -7,11 +7,15 @@ use std::{env, error::Error, fs, path::PathBuf};
 /// Every file we own, relative to the include root (this crate's directory). Imports such as
 /// `google/protobuf/timestamp.proto` are resolved by protox's bundled well-known types.
 const PROTOS: &[&str] = &[
+    "casebridge/v1/cases.proto",
     "casebridge/v1/common.proto",
     "casebridge/v1/directory.proto",
+    "casebridge/v1/disputes.proto",
     "casebridge/v1/inbox.proto",
     "casebridge/v1/monitor.proto",
+    "casebridge/v1/opinions.proto",
     "casebridge/v1/referrals.proto",
+    "casebridge/v1/transfers.proto",
     "google/rpc/error_details.proto",
 ];
 

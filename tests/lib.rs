@@ -1,6 +1,7 @@
 //! End-to-end test harness: starts the real `casebridge` binary, either as `casebridge up`
-//! (embedded default) or as three processes (referrals, inbox, gateway) on RabbitMQ and
-//! PostgreSQL, each test with its own data directory, bus namespace and database.
+//! (embedded default) or as one process per component (the four family services, inbox,
+//! deadlines, gateway) on RabbitMQ and PostgreSQL, each test with its own data directory, bus
+//! namespace and database.
 //!
 //! When a test fails, the tail of every process's log is printed.
 #![forbid(unsafe_code)]
@@ -99,6 +100,9 @@ impl System {
         system.postgres = Some(postgres);
         system.namespace = Some(namespace);
         system.start("referrals", &["referrals"]).await?;
+        system.start("transfers", &["transfers"]).await?;
+        system.start("disputes", &["disputes"]).await?;
+        system.start("opinions", &["opinions"]).await?;
         system.start("inbox", &["inbox-service"]).await?;
         system.start("deadlines", &["deadlines"]).await?;
         let addr = system
@@ -264,7 +268,13 @@ impl System {
             if let casebridge_platform::bus::Bus::Amqp(amqp) = &bus {
                 amqp.delete_topology(&[
                     QueueSpec::commands("referrals"),
+                    QueueSpec::commands("transfers"),
+                    QueueSpec::commands("disputes"),
+                    QueueSpec::commands("opinions"),
                     QueueSpec::commands("inbox"),
+                    QueueSpec::commands("deadlines"),
+                    QueueSpec::events("transfers", &[]),
+                    QueueSpec::events("disputes", &[]),
                     casebridge_inbox::app::events_queue(),
                     casebridge_deadlines::app::events_queue(),
                 ])

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use casebridge_core::directory::Directory;
+use casebridge_platform::bus::Topology;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
-use casebridge_platform::bus::{QueueSpec, Topology};
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store;
 use casebridge_proto::v1 as pb;
@@ -279,14 +279,7 @@ impl Deployment {
         };
         let topology = Topology::new(self.settings.bus.namespace.clone());
         if let Ok(bus) = AmqpBus::connect(options, topology).await {
-            let _ = bus
-                .delete_topology(&[
-                    QueueSpec::commands(casebridge_referrals::SERVICE),
-                    QueueSpec::commands(casebridge_inbox::SERVICE),
-                    casebridge_inbox::app::events_queue(),
-                    casebridge_deadlines::app::events_queue(),
-                ])
-                .await;
+            let _ = bus.delete_topology(&crate::system::durable_queues()).await;
             bus.close().await;
         }
         let _ = store::drop_database(&self.settings.store.url).await;
@@ -506,9 +499,10 @@ struct Ceiling {
 /// The size of a referral command on the bus: the JSON body the gateway sends to the
 /// referrals service for [`submission`].
 fn command_size() -> anyhow::Result<usize> {
+    use casebridge_core::document::{Document, DocumentKind, Party};
     use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
     use casebridge_core::personal::PersonalData;
-    use casebridge_core::referral::{Document, DocumentKind, Party, ReferralCommand, Submission};
+    use casebridge_core::referral::{ReferralCommand, Submission};
     use casebridge_core::time::Timestamp;
     use casebridge_referrals::api::{CommandRequest, Request};
 

@@ -7,10 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::case_service_client::CaseServiceClient;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
+use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
+use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
+use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Where and as whom to connect.
@@ -44,6 +48,10 @@ pub struct Connection {
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub referrals: ReferralServiceClient<Channel>,
+    pub transfers: TransferServiceClient<Channel>,
+    pub disputes: DisputeServiceClient<Channel>,
+    pub opinions: OpinionServiceClient<Channel>,
+    pub cases: CaseServiceClient<Channel>,
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
     pub monitor: MonitorServiceClient<Channel>,
@@ -81,6 +89,10 @@ impl Connection {
             .with_context(|| format!("cannot connect to the gateway at {}", self.gateway))?;
         Ok(Clients {
             referrals: ReferralServiceClient::new(channel.clone()),
+            transfers: TransferServiceClient::new(channel.clone()),
+            disputes: DisputeServiceClient::new(channel.clone()),
+            opinions: OpinionServiceClient::new(channel.clone()),
+            cases: CaseServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),
             monitor: MonitorServiceClient::new(channel),
@@ -116,38 +128,80 @@ pub fn wire_time(text: Option<&str>) -> anyhow::Result<prost_types::Timestamp> {
     })
 }
 
-/// Parses `kind:title` (e.g. `referral_letter:涉嫌犯罪案件移送书`).
+/// Parses `KIND:TITLE` or `KIND:TITLE@SHA256` (e.g. `referral_letter:涉嫌犯罪案件移送书`), where
+/// KIND is a document kind in snake_case and SHA256 the digest of an uploaded attachment.
 pub fn document(spec: &str) -> anyhow::Result<pb::Document> {
-    let (kind, title) = spec
+    let (kind, rest) = spec
         .split_once(':')
-        .with_context(|| format!("document {spec:?} must be KIND:TITLE"))?;
-    let kind = match kind {
-        "referral_letter" => pb::DocumentKind::ReferralLetter,
-        "investigation_report" => pb::DocumentKind::InvestigationReport,
-        "seized_items_list" => pb::DocumentKind::SeizedItemsList,
-        "test_report" => pb::DocumentKind::TestReport,
-        "penalty_decision" => pb::DocumentKind::PenaltyDecision,
-        "other" => pb::DocumentKind::Other,
-        other => anyhow::bail!(
-            "unknown document kind {other:?}: use referral_letter, investigation_report, \
-             seized_items_list, test_report, penalty_decision or other"
-        ),
+        .with_context(|| format!("document {spec:?} must be KIND:TITLE or KIND:TITLE@SHA256"))?;
+    let (title, sha256) = match rest.rsplit_once('@') {
+        Some((title, digest)) if digest.len() == 64 => (title, digest),
+        _ => (rest, ""),
     };
     Ok(pb::Document {
-        kind: kind.into(),
+        kind: document_kind(kind)?,
         title: title.to_owned(),
-        sha256: String::new(),
+        sha256: sha256.to_owned(),
     })
+}
+
+/// The wire value of a document kind given in snake_case.
+pub fn document_kind(name: &str) -> anyhow::Result<i32> {
+    match casebridge_core::document::DocumentKind::parse(name) {
+        Some(kind) => pb::DocumentKind::from_str_name(&format!(
+            "DOCUMENT_KIND_{}",
+            kind.as_str().to_uppercase()
+        ))
+        .map(Into::into)
+        .with_context(|| format!("document kind {name} is missing from the wire contract")),
+        None => {
+            let known: Vec<&str> = casebridge_core::document::DocumentKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            anyhow::bail!(
+                "unknown document kind {name:?}: use one of {}",
+                known.join(", ")
+            )
+        }
+    }
+}
+
+/// Parses each `KIND:TITLE[@SHA256]`.
+pub fn documents(specs: &[String]) -> anyhow::Result<Vec<pb::Document>> {
+    specs.iter().map(|d| document(d)).collect()
+}
+
+/// The snake_case name of a wire enum value, without its prefix (`REFERRAL_STATUS_`).
+pub fn enum_name(full: &str, prefix: &str) -> String {
+    full.trim_start_matches(prefix).to_lowercase()
+}
+
+/// Lines describing a case's history.
+pub fn history(entries: &[pb::HistoryEntry]) -> String {
+    let mut text = String::new();
+    for h in entries {
+        text.push_str(&format!(
+            "  - {} by {}{}\n",
+            h.step,
+            h.actor,
+            if h.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", h.note)
+            }
+        ));
+        for d in &h.documents {
+            text.push_str(&format!("      document: {}\n", d.title));
+        }
+    }
+    text
 }
 
 /// A one-screen description of a referral.
 pub fn describe(r: &pb::Referral) -> String {
     let status = pb::ReferralStatus::try_from(r.status)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("REFERRAL_STATUS_")
-                .to_lowercase()
-        })
+        .map(|s| enum_name(s.as_str_name(), "REFERRAL_STATUS_"))
         .unwrap_or_else(|_| "unknown".into());
     let mut text = format!(
         "referral {}\n  status:        {status} (version {})\n  from:          {}\n  police:        {}\n  procuratorate: {}\n  offence:       {}\n",
@@ -165,17 +219,24 @@ pub fn describe(r: &pb::Referral) -> String {
     for flag in &r.flags {
         text.push_str(&format!("  flag:          {:?}\n", flag.flag));
     }
-    for h in &r.history {
+    text.push_str(&history(&r.history));
+    text
+}
+
+/// A listing page, one line per case.
+pub fn listing(page: &pb::ListCasesResponse) -> String {
+    let mut text = String::new();
+    for c in &page.cases {
         text.push_str(&format!(
-            "  - {} by {}{}\n",
-            h.step,
-            h.actor,
-            if h.note.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", h.note)
-            }
+            "{}  {:<28} v{:<3} {}\n",
+            c.case_id, c.status, c.version, c.headline
         ));
+    }
+    if page.cases.is_empty() {
+        text.push_str("(none)\n");
+    }
+    if !page.next_page_token.is_empty() {
+        text.push_str("(more: the listing is paged)\n");
     }
     text
 }

@@ -2,16 +2,23 @@
 //!
 //! - `casebridge up`: everything in one process on SQLite and the embedded bus, in a data
 //!   directory (creates the example directory and a development PKI on first run).
-//! - `casebridge gateway|referrals|inbox`: one component per process, on RabbitMQ + PostgreSQL.
+//! - `casebridge gateway|referrals|transfers|disputes|opinions|inbox-service|deadlines`: one
+//!   component per process, on RabbitMQ + PostgreSQL.
 //! - `casebridge pki init`: development CA, gateway and agency certificates.
-//! - `casebridge agencies`, `referral …`, `inbox …`: client commands over mutual TLS.
+//! - `casebridge agencies`, `referral …`, `transfer …`, `dispute …`, `opinion …`, `case …`,
+//!   `inbox …`, `monitor …`: client commands over mutual TLS.
 //! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod case;
 mod client;
+mod dispute;
 mod monitor;
+mod opinion;
+mod referral;
 mod system;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +29,7 @@ use casebridge_proto::v1 as pb;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Connection, describe, explain};
+use crate::client::{Connection, explain};
 use crate::system::Components;
 
 #[derive(Debug, Parser)]
@@ -72,6 +79,12 @@ enum Command {
     Gateway(RunArgs),
     /// Run the referrals service alone (needs bus.kind = amqp).
     Referrals(RunArgs),
+    /// Run the transfers service alone (needs bus.kind = amqp).
+    Transfers(RunArgs),
+    /// Run the disputes service alone (needs bus.kind = amqp).
+    Disputes(RunArgs),
+    /// Run the opinions service alone (needs bus.kind = amqp).
+    Opinions(RunArgs),
     /// Run the inbox service alone (needs bus.kind = amqp).
     #[command(name = "inbox-service")]
     InboxService(RunArgs),
@@ -90,7 +103,27 @@ enum Command {
     /// Criminal referrals (涉嫌犯罪案件移送).
     Referral {
         #[command(subcommand)]
-        command: ReferralCommand,
+        command: referral::ReferralCommand,
+    },
+    /// Case transfers between administrative agencies (行政执法案件移送).
+    Transfer {
+        #[command(subcommand)]
+        command: transfer::TransferCommand,
+    },
+    /// Jurisdiction disputes (管辖争议) and designation (指定管辖).
+    Dispute {
+        #[command(subcommand)]
+        command: dispute::DisputeCommand,
+    },
+    /// Expert-opinion and assistance requests (认定、检验、鉴定 / 协助调查).
+    Opinion {
+        #[command(subcommand)]
+        command: opinion::OpinionCommand,
+    },
+    /// Cases of any family: the timeline.
+    Case {
+        #[command(subcommand)]
+        command: case::CaseCommand,
     },
     /// Your agency's inbox.
     Inbox {
@@ -110,123 +143,6 @@ enum Command {
 enum PkiCommand {
     /// Create (or extend) the development CA, gateway certificate and one certificate per agency.
     Init(RunArgs),
-}
-
-#[derive(Debug, Subcommand)]
-enum ReferralCommand {
-    /// Refer a suspected crime to the police (administrative agencies).
-    Submit {
-        #[command(flatten)]
-        connection: Connection,
-        /// Agency code of the receiving police organ.
-        #[arg(long)]
-        police: String,
-        /// Suspected offence (涉嫌罪名).
-        #[arg(long)]
-        offence: String,
-        /// Summary of the facts.
-        #[arg(long)]
-        summary: String,
-        /// A document as KIND:TITLE; repeat. Items 1–3 (referral_letter, investigation_report,
-        /// seized_items_list) are required.
-        #[arg(long = "document", value_name = "KIND:TITLE")]
-        documents: Vec<String>,
-        /// When the head of the agency approved the referral (RFC 3339); default now.
-        #[arg(long)]
-        approved_at: Option<String>,
-        /// When the investigation report was received (RFC 3339); default the approval time.
-        #[arg(long)]
-        report_received_at: Option<String>,
-        /// Items were tested, so a test report is included.
-        #[arg(long)]
-        items_tested: bool,
-        /// A penalty was already imposed, so its decision is included.
-        #[arg(long)]
-        penalty_imposed: bool,
-        /// Case officer's name.
-        #[arg(long, default_value = "")]
-        officer: String,
-        /// Idempotency key; default a new random one. Reuse it to retry safely.
-        #[arg(long)]
-        request_id: Option<String>,
-    },
-    /// Show a referral (parties only).
-    Show {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-    },
-    /// Sign the receipt (回执) as the receiving police organ.
-    Receipt {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-        #[arg(long)]
-        request_id: Option<String>,
-    },
-    /// Ask the agency for missing materials (police).
-    RequestSupplement {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-        /// Missing document kind; repeat.
-        #[arg(long = "missing")]
-        missing: Vec<String>,
-        #[arg(long, default_value = "")]
-        note: String,
-        #[arg(long)]
-        request_id: Option<String>,
-    },
-    /// Supply missing materials (the referring agency).
-    Supplement {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
-        documents: Vec<String>,
-        #[arg(long, default_value = "")]
-        note: String,
-        #[arg(long)]
-        request_id: Option<String>,
-    },
-    /// Forward to the competent police organ (police).
-    Forward {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        request_id: Option<String>,
-    },
-    /// Return as outside police remit, with reasons (police).
-    Return {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-        #[arg(long)]
-        reasons: String,
-        #[arg(long)]
-        request_id: Option<String>,
-    },
-    /// Decide: file (立案) or decline (不予立案, reasons required) (police).
-    Decide {
-        #[command(flatten)]
-        connection: Connection,
-        referral_id: String,
-        /// File the case.
-        #[arg(long, conflicts_with = "decline")]
-        file: bool,
-        /// Decline to file, with these reasons.
-        #[arg(long, value_name = "REASONS")]
-        decline: Option<String>,
-        #[arg(long, default_value = "")]
-        note: String,
-        #[arg(long)]
-        request_id: Option<String>,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,14 +166,6 @@ enum InboxCommand {
         connection: Connection,
         cursor: u64,
     },
-}
-
-fn request_id(given: Option<String>) -> String {
-    given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-fn document_kind(name: &str) -> anyhow::Result<i32> {
-    Ok(client::document(&format!("{name}:-"))?.kind)
 }
 
 #[tokio::main]
@@ -292,6 +200,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "referrals",
                 Components {
                     referrals: true,
+                    ..Components::NONE
+                },
+            )
+            .await
+        }
+        Command::Transfers(args) => {
+            component(
+                args,
+                "transfers",
+                Components {
+                    transfers: true,
+                    ..Components::NONE
+                },
+            )
+            .await
+        }
+        Command::Disputes(args) => {
+            component(
+                args,
+                "disputes",
+                Components {
+                    disputes: true,
+                    ..Components::NONE
+                },
+            )
+            .await
+        }
+        Command::Opinions(args) => {
+            component(
+                args,
+                "opinions",
+                Components {
+                    opinions: true,
                     ..Components::NONE
                 },
             )
@@ -352,7 +293,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Referral { command } => referral(command).await,
+        Command::Referral { command } => referral::run(command).await,
+        Command::Transfer { command } => transfer::run(command).await,
+        Command::Dispute { command } => dispute::run(command).await,
+        Command::Opinion { command } => opinion::run(command).await,
+        Command::Case { command } => case::run(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
         Command::Bench(args) => bench::run(args).await,
@@ -460,199 +405,6 @@ async fn component(
         },
     )
     .await
-}
-
-async fn referral(command: ReferralCommand) -> anyhow::Result<()> {
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
-    let result = match command {
-        ReferralCommand::Show {
-            connection,
-            referral_id,
-        } => {
-            let referral = connection
-                .connect()
-                .await?
-                .referrals
-                .get_referral(pb::GetReferralRequest { referral_id })
-                .await
-                .map_err(fail)?
-                .into_inner();
-            print!("{}", describe(&referral));
-            return Ok(());
-        }
-        ReferralCommand::Submit {
-            connection,
-            police,
-            offence,
-            summary,
-            documents,
-            approved_at,
-            report_received_at,
-            items_tested,
-            penalty_imposed,
-            officer,
-            request_id: rid,
-        } => {
-            let approved = client::wire_time(approved_at.as_deref())?;
-            let received = match report_received_at {
-                Some(t) => client::wire_time(Some(&t))?,
-                None => approved,
-            };
-            let documents = documents
-                .iter()
-                .map(|d| client::document(d))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            connection
-                .connect()
-                .await?
-                .referrals
-                .submit_referral(pb::SubmitReferralRequest {
-                    request_id: request_id(rid),
-                    police,
-                    suspected_offence: offence,
-                    summary,
-                    report_received_at: Some(received),
-                    approved_at: Some(approved),
-                    items_tested,
-                    penalty_imposed,
-                    documents,
-                    parties: Vec::new(),
-                    case_officer: officer,
-                    case_officer_phone: String::new(),
-                })
-                .await
-        }
-        ReferralCommand::Receipt {
-            connection,
-            referral_id,
-            request_id: rid,
-        } => {
-            connection
-                .connect()
-                .await?
-                .referrals
-                .sign_receipt(pb::SignReceiptRequest {
-                    request_id: request_id(rid),
-                    referral_id,
-                })
-                .await
-        }
-        ReferralCommand::RequestSupplement {
-            connection,
-            referral_id,
-            missing,
-            note,
-            request_id: rid,
-        } => {
-            let missing = missing
-                .iter()
-                .map(|m| document_kind(m))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            connection
-                .connect()
-                .await?
-                .referrals
-                .request_supplement(pb::RequestSupplementRequest {
-                    request_id: request_id(rid),
-                    referral_id,
-                    missing,
-                    note,
-                })
-                .await
-        }
-        ReferralCommand::Supplement {
-            connection,
-            referral_id,
-            documents,
-            note,
-            request_id: rid,
-        } => {
-            let documents = documents
-                .iter()
-                .map(|d| client::document(d))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            connection
-                .connect()
-                .await?
-                .referrals
-                .supplement_referral(pb::SupplementReferralRequest {
-                    request_id: request_id(rid),
-                    referral_id,
-                    documents,
-                    note,
-                })
-                .await
-        }
-        ReferralCommand::Forward {
-            connection,
-            referral_id,
-            to,
-            reason,
-            request_id: rid,
-        } => {
-            connection
-                .connect()
-                .await?
-                .referrals
-                .forward_referral(pb::ForwardReferralRequest {
-                    request_id: request_id(rid),
-                    referral_id,
-                    to_police: to,
-                    reason,
-                })
-                .await
-        }
-        ReferralCommand::Return {
-            connection,
-            referral_id,
-            reasons,
-            request_id: rid,
-        } => {
-            connection
-                .connect()
-                .await?
-                .referrals
-                .return_referral(pb::ReturnReferralRequest {
-                    request_id: request_id(rid),
-                    referral_id,
-                    reasons,
-                })
-                .await
-        }
-        ReferralCommand::Decide {
-            connection,
-            referral_id,
-            file,
-            decline,
-            note,
-            request_id: rid,
-        } => {
-            use pb::decide_filing_request::Decision;
-            let decision = match (file, decline) {
-                (true, None) => Decision::File(pb::FileCase { note }),
-                (false, Some(reasons)) => Decision::Decline(pb::DeclineToFile { reasons }),
-                _ => anyhow::bail!("give exactly one of --file or --decline REASONS"),
-            };
-            connection
-                .connect()
-                .await?
-                .referrals
-                .decide_filing(pb::DecideFilingRequest {
-                    request_id: request_id(rid),
-                    referral_id,
-                    decision: Some(decision),
-                })
-                .await
-        }
-    };
-    let result = result.map_err(fail)?.into_inner();
-    if result.replayed {
-        println!("(already accepted earlier; this is the original result)");
-    }
-    if let Some(referral) = result.referral {
-        print!("{}", describe(&referral));
-    }
-    Ok(())
 }
 
 async fn inbox(command: InboxCommand) -> anyhow::Result<()> {

@@ -10,16 +10,16 @@ use anyhow::{Context as _, bail};
 use casebridge_core::calendar::Calendar;
 use casebridge_core::deadline::RuleTable;
 use casebridge_core::directory::Directory;
+use casebridge_core::law::Law;
 use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
 use casebridge_platform::bus::embedded::EmbeddedBus;
-use casebridge_platform::bus::{Bus, Topology};
+use casebridge_platform::bus::{Bus, QueueSpec, Topology};
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store::Db;
-use casebridge_referrals::app::ReferralsApp;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +49,9 @@ pub const SHIPPED_RULES: &str = include_str!("../../deploy/rules.toml");
 #[derive(Debug, Clone, Copy)]
 pub struct Components {
     pub referrals: bool,
+    pub transfers: bool,
+    pub disputes: bool,
+    pub opinions: bool,
     pub inbox: bool,
     pub deadlines: bool,
     pub gateway: bool,
@@ -57,12 +60,18 @@ pub struct Components {
 impl Components {
     pub const ALL: Components = Components {
         referrals: true,
+        transfers: true,
+        disputes: true,
+        opinions: true,
         inbox: true,
         deadlines: true,
         gateway: true,
     };
     pub const NONE: Components = Components {
         referrals: false,
+        transfers: false,
+        disputes: false,
+        opinions: false,
         inbox: false,
         deadlines: false,
         gateway: false,
@@ -170,6 +179,39 @@ fn read_pem(settings: &Settings, path: &Path, what: &str) -> anyhow::Result<Stri
     })
 }
 
+/// Every durable queue the components declare, for removing a namespace.
+pub fn durable_queues() -> Vec<QueueSpec> {
+    use casebridge_platform::cases::app::reactions_queue;
+    let mut queues = vec![
+        QueueSpec::commands(casebridge_referrals::SERVICE),
+        QueueSpec::commands(casebridge_transfers::SERVICE),
+        QueueSpec::commands(casebridge_disputes::SERVICE),
+        QueueSpec::commands(casebridge_opinions::SERVICE),
+        QueueSpec::commands(casebridge_inbox::SERVICE),
+        QueueSpec::commands(casebridge_deadlines::SERVICE),
+        casebridge_inbox::app::events_queue(),
+        casebridge_deadlines::app::events_queue(),
+    ];
+    queues.extend(reactions_queue::<casebridge_transfers::handler::Transfers>());
+    queues.extend(reactions_queue::<casebridge_disputes::handler::Disputes>());
+    queues
+}
+
+/// Runs a family service as a task of `tasks`.
+fn spawn_service<F: casebridge_platform::cases::Family + std::fmt::Debug>(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    name: &'static str,
+    app: casebridge_platform::cases::CaseApp<F>,
+    shutdown: &CancellationToken,
+) {
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        app.run_until_stopped(stop)
+            .await
+            .with_context(|| format!("{name} service"))
+    });
+}
+
 /// Starts the chosen components and runs them until `shutdown`. `on_ready` receives the
 /// gateway's bound address once every component is up.
 pub async fn run(
@@ -188,32 +230,60 @@ pub async fn run(
     let directory = Arc::new(load_directory(&settings)?);
     let bus = connect_bus(&settings).await?;
     let mut tasks = JoinSet::new();
+    let today = chrono::Datelike::year(&chrono::Utc::now());
+    let (rules, calendar) = load_deadline_law(&settings, today)?;
+    let law = Arc::new(Law { calendar, rules });
     // Services first: their queues must exist before the gateway takes traffic.
     if components.referrals {
-        let app = ReferralsApp::build(
+        let app = casebridge_referrals::app::build(
             store(&settings, casebridge_referrals::SERVICE).await?,
             bus.clone(),
             directory.clone(),
+            law.clone(),
             settings.referrals.clone(),
             clock.clone(),
         )
         .await?;
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            app.run_until_stopped(stop)
-                .await
-                .context("referrals service")
-        });
+        spawn_service(&mut tasks, "referrals", app, &shutdown);
+    }
+    if components.transfers {
+        let app = casebridge_transfers::app::build(
+            store(&settings, casebridge_transfers::SERVICE).await?,
+            bus.clone(),
+            directory.clone(),
+            clock.clone(),
+        )
+        .await?;
+        spawn_service(&mut tasks, "transfers", app, &shutdown);
+    }
+    if components.disputes {
+        let app = casebridge_disputes::app::build(
+            store(&settings, casebridge_disputes::SERVICE).await?,
+            bus.clone(),
+            directory.clone(),
+            settings.disputes.clone(),
+            clock.clone(),
+        )
+        .await?;
+        spawn_service(&mut tasks, "disputes", app, &shutdown);
+    }
+    if components.opinions {
+        let app = casebridge_opinions::app::build(
+            store(&settings, casebridge_opinions::SERVICE).await?,
+            bus.clone(),
+            directory.clone(),
+            clock.clone(),
+        )
+        .await?;
+        spawn_service(&mut tasks, "opinions", app, &shutdown);
     }
     if components.deadlines {
-        let today = chrono::Datelike::year(&chrono::Utc::now());
-        let (rules, calendar) = load_deadline_law(&settings, today)?;
         let app = DeadlinesApp::build(
             store(&settings, casebridge_deadlines::SERVICE).await?,
             bus.clone(),
             directory.clone(),
-            Arc::new(rules),
-            Arc::new(calendar),
+            Arc::new(law.rules.clone()),
+            Arc::new(law.calendar.clone()),
             clock.clone(),
         )
         .await?;

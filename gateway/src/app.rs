@@ -8,20 +8,28 @@ use std::time::Duration;
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::ids::AgencyCode;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
+use casebridge_proto::v1::case_service_server::CaseServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
+use casebridge_proto::v1::dispute_service_server::DisputeServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
+use casebridge_proto::v1::opinion_service_server::OpinionServiceServer;
 use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
+use casebridge_proto::v1::transfer_service_server::TransferServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::cases::CasesGrpc;
 use crate::directory::DirectoryGrpc;
+use crate::disputes::DisputesGrpc;
 use crate::error::GatewayError;
 use crate::inbox::InboxGrpc;
 use crate::monitor::MonitorGrpc;
+use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
+use crate::transfers::TransfersGrpc;
 
 /// PEM material for mutual TLS.
 #[derive(Debug, Clone)]
@@ -157,6 +165,16 @@ impl Gateway {
         health
             .set_serving::<ReferralServiceServer<ReferralsGrpc>>()
             .await;
+        health
+            .set_serving::<TransferServiceServer<TransfersGrpc>>()
+            .await;
+        health
+            .set_serving::<DisputeServiceServer<DisputesGrpc>>()
+            .await;
+        health
+            .set_serving::<OpinionServiceServer<OpinionsGrpc>>()
+            .await;
+        health.set_serving::<CaseServiceServer<CasesGrpc>>().await;
         health.set_serving::<InboxServiceServer<InboxGrpc>>().await;
         health
             .set_serving::<MonitorServiceServer<MonitorGrpc>>()
@@ -177,6 +195,16 @@ impl Gateway {
             .add_service(ReferralServiceServer::new(ReferralsGrpc::new(
                 self.ctx.clone(),
             )))
+            .add_service(TransferServiceServer::new(TransfersGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(DisputeServiceServer::new(DisputesGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(OpinionServiceServer::new(OpinionsGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(CaseServiceServer::new(CasesGrpc::new(self.ctx.clone())))
             .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
             .add_service(MonitorServiceServer::new(MonitorGrpc::new(
                 self.ctx.clone(),

@@ -2,24 +2,37 @@
 //! or a list of field violations; domain values become outbound messages.
 //!
 //! Every inbound message is destructured exhaustively, so adding a field to the contract
-//! breaks the build until it is handled here.
+//! breaks the build until it is handled here. This module holds what every family shares;
+//! each family's messages are in a submodule.
 
+pub mod disputes;
+pub mod opinions;
+pub mod referrals;
+pub mod transfers;
+
+use casebridge_core::case::{HistoryEntry, StepName};
 use casebridge_core::directory::Directory;
-use casebridge_core::ids::{AgencyCode, CaseId, RegionCode, RequestId};
-use casebridge_core::notice::Family;
+use casebridge_core::document::{Document, DocumentKind, Party};
+use casebridge_core::ids::{AgencyCode, CaseId, RegionCode, RequestId, Sha256Digest};
+use casebridge_core::notice::{Family, Role};
 use casebridge_core::personal::PersonalData;
-use casebridge_core::referral::{
-    Document, DocumentKind, Flag, HistoryEntry, Party, Referral, ReferralCommand, ReferralStatus,
-    Submission,
-};
 use casebridge_core::time::Timestamp;
 use casebridge_deadlines::api::{AgencyStatistics, Listed, MAX_PAGE, ObligationQuery, View};
 use casebridge_inbox::api::Entry;
+use casebridge_platform::cases::api::{CaseSummary, ListPosition, ListQuery};
 use casebridge_proto::v1 as pb;
 
 /// Input that failed conversion: one violation per offending field, in wire naming.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Violations(pub Vec<(String, String)>);
+
+/// A step on a case of any family, ready for its service.
+#[derive(Debug, Clone)]
+pub struct CaseStep<C> {
+    pub request_id: RequestId,
+    pub case_id: CaseId,
+    pub command: C,
+}
 
 impl Violations {
     fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
@@ -50,6 +63,15 @@ impl Violations {
             .ok()
     }
 
+    /// An optional case id: `None` when empty, a violation when malformed.
+    fn optional_case_id(&mut self, field: &str, raw: &str) -> Option<Option<CaseId>> {
+        if raw.is_empty() {
+            Some(None)
+        } else {
+            self.case_id(field, raw).map(Some)
+        }
+    }
+
     fn agency(&mut self, field: &str, raw: &str) -> Option<AgencyCode> {
         if raw.is_empty() {
             self.add(
@@ -61,6 +83,15 @@ impl Violations {
         AgencyCode::parse(raw)
             .map_err(|e| self.add(field, format!("{field} is not a valid agency code: {e}")))
             .ok()
+    }
+
+    /// An optional agency code: `None` when empty, a violation when malformed.
+    fn optional_agency(&mut self, field: &str, raw: &str) -> Option<Option<AgencyCode>> {
+        if raw.is_empty() {
+            Some(None)
+        } else {
+            self.agency(field, raw).map(Some)
+        }
     }
 
     fn timestamp(&mut self, field: &str, raw: Option<prost_types::Timestamp>) -> Option<Timestamp> {
@@ -82,18 +113,27 @@ impl Violations {
     }
 
     fn document_kind(&mut self, field: &str, raw: i32) -> Option<DocumentKind> {
-        match pb::DocumentKind::try_from(raw) {
-            Ok(pb::DocumentKind::ReferralLetter) => Some(DocumentKind::ReferralLetter),
-            Ok(pb::DocumentKind::InvestigationReport) => Some(DocumentKind::InvestigationReport),
-            Ok(pb::DocumentKind::SeizedItemsList) => Some(DocumentKind::SeizedItemsList),
-            Ok(pb::DocumentKind::TestReport) => Some(DocumentKind::TestReport),
-            Ok(pb::DocumentKind::PenaltyDecision) => Some(DocumentKind::PenaltyDecision),
-            Ok(pb::DocumentKind::Other) => Some(DocumentKind::Other),
-            Ok(pb::DocumentKind::Unspecified) | Err(_) => {
+        use pb::DocumentKind as W;
+        let kind = match W::try_from(raw) {
+            Ok(W::ReferralLetter) => DocumentKind::ReferralLetter,
+            Ok(W::InvestigationReport) => DocumentKind::InvestigationReport,
+            Ok(W::SeizedItemsList) => DocumentKind::SeizedItemsList,
+            Ok(W::TestReport) => DocumentKind::TestReport,
+            Ok(W::PenaltyDecision) => DocumentKind::PenaltyDecision,
+            Ok(W::Other) => DocumentKind::Other,
+            Ok(W::TransferLetter) => DocumentKind::TransferLetter,
+            Ok(W::Evidence) => DocumentKind::Evidence,
+            Ok(W::Decision) => DocumentKind::Decision,
+            Ok(W::Minutes) => DocumentKind::Minutes,
+            Ok(W::Designation) => DocumentKind::Designation,
+            Ok(W::Opinion) => DocumentKind::Opinion,
+            Ok(W::HandoverList) => DocumentKind::HandoverList,
+            Ok(W::Unspecified) | Err(_) => {
                 self.add(field, format!("{field} must be a known document kind"));
-                None
+                return None;
             }
-        }
+        };
+        Some(kind)
     }
 
     fn documents(&mut self, field: &str, raw: Vec<pb::Document>) -> Vec<Document> {
@@ -112,7 +152,7 @@ impl Violations {
                     let sha256 = if sha256.is_empty() {
                         None
                     } else {
-                        match casebridge_core::ids::Sha256Digest::parse(&sha256) {
+                        match Sha256Digest::parse(&sha256) {
                             Ok(d) => Some(d),
                             Err(e) => {
                                 self.add(format!("{field}[{i}].sha256"), format!("sha256 {e}"));
@@ -131,76 +171,28 @@ impl Violations {
     }
 }
 
-/// A step on a referral, ready for the referrals service.
-#[derive(Debug, Clone)]
-pub struct ReferralStep {
-    pub request_id: RequestId,
-    pub case_id: CaseId,
-    pub command: ReferralCommand,
-}
-
-pub fn submit(req: pb::SubmitReferralRequest) -> Result<ReferralStep, Violations> {
-    let pb::SubmitReferralRequest {
-        request_id,
-        police,
-        suspected_offence,
-        summary,
-        report_received_at,
-        approved_at,
-        items_tested,
-        penalty_imposed,
-        documents,
-        parties,
-        case_officer,
-        case_officer_phone,
-    } = req;
-    let mut v = Violations::default();
-    let request_id = v.request_id(&request_id);
-    let police = v.agency("police", &police);
-    let report_received_at = v.timestamp("report_received_at", report_received_at);
-    let approved_at = v.timestamp("approved_at", approved_at);
-    let documents = v.documents("documents", documents);
-    let parties = parties
-        .into_iter()
+/// The parties a case names, from the wire. Names and numbers are personal data.
+fn parties(raw: Vec<pb::Party>) -> Vec<Party> {
+    raw.into_iter()
         .map(|pb::Party { name, id_number }| Party {
             name: PersonalData::new(name),
             id_number: (!id_number.is_empty()).then(|| PersonalData::new(id_number)),
         })
-        .collect();
-    let case_id = CaseId::generate();
-    let step = (|| {
-        Some(ReferralStep {
-            request_id: request_id?,
-            case_id,
-            command: ReferralCommand::Submit(Submission {
-                case_id,
-                police: police?,
-                suspected_offence,
-                summary,
-                report_received_at: report_received_at?,
-                approved_at: approved_at?,
-                items_tested,
-                penalty_imposed,
-                documents,
-                parties,
-                case_officer,
-                case_officer_phone: PersonalData::new(case_officer_phone),
-            }),
-        })
-    })();
-    v.finish(step)
+        .collect()
 }
 
-fn step(
+/// A step on an existing case: the request id, the case id field, and the command.
+fn step<C>(
     mut v: Violations,
     request_id: &str,
-    referral_id: &str,
-    command: Option<ReferralCommand>,
-) -> Result<ReferralStep, Violations> {
+    id_field: &str,
+    case_id: &str,
+    command: Option<C>,
+) -> Result<CaseStep<C>, Violations> {
     let request_id = v.request_id(request_id);
-    let case_id = v.case_id("referral_id", referral_id);
+    let case_id = v.case_id(id_field, case_id);
     let step = (|| {
-        Some(ReferralStep {
+        Some(CaseStep {
             request_id: request_id?,
             case_id: case_id?,
             command: command?,
@@ -209,98 +201,10 @@ fn step(
     v.finish(step)
 }
 
-pub fn sign_receipt(req: pb::SignReceiptRequest) -> Result<ReferralStep, Violations> {
-    let pb::SignReceiptRequest {
-        request_id,
-        referral_id,
-    } = req;
-    step(
-        Violations::default(),
-        &request_id,
-        &referral_id,
-        Some(ReferralCommand::SignReceipt),
-    )
-}
-
-pub fn request_supplement(req: pb::RequestSupplementRequest) -> Result<ReferralStep, Violations> {
-    let pb::RequestSupplementRequest {
-        request_id,
-        referral_id,
-        missing,
-        note,
-    } = req;
+/// A case id read from `field`.
+pub fn case_id(field: &str, raw: &str) -> Result<CaseId, Violations> {
     let mut v = Violations::default();
-    let missing: Option<Vec<DocumentKind>> = missing
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| v.document_kind(&format!("missing[{i}]"), k))
-        .collect();
-    let command = missing.map(|missing| ReferralCommand::RequestSupplement { missing, note });
-    step(v, &request_id, &referral_id, command)
-}
-
-pub fn supplement(req: pb::SupplementReferralRequest) -> Result<ReferralStep, Violations> {
-    let pb::SupplementReferralRequest {
-        request_id,
-        referral_id,
-        documents,
-        note,
-    } = req;
-    let mut v = Violations::default();
-    let documents = v.documents("documents", documents);
-    let command = Some(ReferralCommand::Supplement { documents, note });
-    step(v, &request_id, &referral_id, command)
-}
-
-pub fn forward(req: pb::ForwardReferralRequest) -> Result<ReferralStep, Violations> {
-    let pb::ForwardReferralRequest {
-        request_id,
-        referral_id,
-        to_police,
-        reason,
-    } = req;
-    let mut v = Violations::default();
-    let command = v
-        .agency("to_police", &to_police)
-        .map(|to| ReferralCommand::Forward { to, reason });
-    step(v, &request_id, &referral_id, command)
-}
-
-pub fn return_referral(req: pb::ReturnReferralRequest) -> Result<ReferralStep, Violations> {
-    let pb::ReturnReferralRequest {
-        request_id,
-        referral_id,
-        reasons,
-    } = req;
-    let command = Some(ReferralCommand::ReturnNotPoliceMatter { reasons });
-    step(Violations::default(), &request_id, &referral_id, command)
-}
-
-pub fn decide_filing(req: pb::DecideFilingRequest) -> Result<ReferralStep, Violations> {
-    let pb::DecideFilingRequest {
-        request_id,
-        referral_id,
-        decision,
-    } = req;
-    let mut v = Violations::default();
-    let command = match decision {
-        Some(pb::decide_filing_request::Decision::File(pb::FileCase { note })) => {
-            Some(ReferralCommand::File { note })
-        }
-        Some(pb::decide_filing_request::Decision::Decline(pb::DeclineToFile { reasons })) => {
-            Some(ReferralCommand::Decline { reasons })
-        }
-        None => {
-            v.add("decision", "decision is required: either file or decline");
-            None
-        }
-    };
-    step(v, &request_id, &referral_id, command)
-}
-
-pub fn referral_id(raw: &str) -> Result<CaseId, Violations> {
-    let mut v = Violations::default();
-    let id = v.case_id("referral_id", raw);
+    let id = v.case_id(field, raw);
     v.finish(id)
 }
 
@@ -313,17 +217,25 @@ pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
 }
 
 fn document_kind(kind: DocumentKind) -> pb::DocumentKind {
+    use pb::DocumentKind as W;
     match kind {
-        DocumentKind::ReferralLetter => pb::DocumentKind::ReferralLetter,
-        DocumentKind::InvestigationReport => pb::DocumentKind::InvestigationReport,
-        DocumentKind::SeizedItemsList => pb::DocumentKind::SeizedItemsList,
-        DocumentKind::TestReport => pb::DocumentKind::TestReport,
-        DocumentKind::PenaltyDecision => pb::DocumentKind::PenaltyDecision,
-        DocumentKind::Other => pb::DocumentKind::Other,
+        DocumentKind::ReferralLetter => W::ReferralLetter,
+        DocumentKind::InvestigationReport => W::InvestigationReport,
+        DocumentKind::SeizedItemsList => W::SeizedItemsList,
+        DocumentKind::TestReport => W::TestReport,
+        DocumentKind::PenaltyDecision => W::PenaltyDecision,
+        DocumentKind::Other => W::Other,
+        DocumentKind::TransferLetter => W::TransferLetter,
+        DocumentKind::Evidence => W::Evidence,
+        DocumentKind::Decision => W::Decision,
+        DocumentKind::Minutes => W::Minutes,
+        DocumentKind::Designation => W::Designation,
+        DocumentKind::Opinion => W::Opinion,
+        DocumentKind::HandoverList => W::HandoverList,
     }
 }
 
-fn document(d: &Document) -> pb::Document {
+pub fn document(d: &Document) -> pb::Document {
     pb::Document {
         kind: document_kind(d.kind).into(),
         title: d.title.clone(),
@@ -331,80 +243,132 @@ fn document(d: &Document) -> pb::Document {
     }
 }
 
-fn status(s: ReferralStatus) -> pb::ReferralStatus {
-    match s {
-        ReferralStatus::Submitted => pb::ReferralStatus::Submitted,
-        ReferralStatus::Received => pb::ReferralStatus::Received,
-        ReferralStatus::AwaitingSupplement => pb::ReferralStatus::AwaitingSupplement,
-        ReferralStatus::Filed => pb::ReferralStatus::Filed,
-        ReferralStatus::Declined => pb::ReferralStatus::Declined,
-        ReferralStatus::ReturnedNotPoliceMatter => pb::ReferralStatus::ReturnedNotPoliceMatter,
-    }
+pub fn documents(ds: &[Document]) -> Vec<pb::Document> {
+    ds.iter().map(document).collect()
 }
 
-fn flag(f: &Flag) -> pb::ReferralFlag {
-    use pb::referral_flag::Flag as F;
-    let flag = match f {
-        Flag::SubmittedLate {
-            hours_after_approval,
-        } => F::SubmittedLate(pb::SubmittedLate {
-            hours_after_approval: *hours_after_approval,
-        }),
-        Flag::ApprovalLate { days_after_report } => F::ApprovalLate(pb::ApprovalLate {
-            days_after_report: *days_after_report,
-        }),
-        Flag::NoProcuratorateInRegion => F::NoProcuratorateInRegion(pb::NoProcuratorateInRegion {}),
-    };
-    pb::ReferralFlag { flag: Some(flag) }
+/// Parties for one of the case's parties. Personal data is exposed here on purpose: the
+/// caller has been authenticated as a party, and the channel is mutual TLS.
+fn wire_parties(ps: &[Party]) -> Vec<pb::Party> {
+    ps.iter()
+        .map(|p| pb::Party {
+            name: p.name.expose().to_owned(),
+            id_number: p
+                .id_number
+                .as_ref()
+                .map(|n| n.expose().to_owned())
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
-fn history(h: &HistoryEntry) -> pb::HistoryEntry {
+pub fn history<S: StepName>(h: &HistoryEntry<S>) -> pb::HistoryEntry {
     pb::HistoryEntry {
-        step: h.step.as_str().to_owned(),
+        step: h.step.name().to_owned(),
         actor: h.actor.to_string(),
         at: Some(timestamp(h.at)),
         note: h.note.clone(),
+        documents: documents(&h.documents),
     }
 }
 
-/// A referral for one of its parties. Personal data is exposed here on purpose: the caller
-/// has been authenticated as a party, and the channel is mutual TLS.
-pub fn referral(r: &Referral) -> pb::Referral {
-    pb::Referral {
-        id: r.id.to_string(),
-        sender: r.sender.to_string(),
-        police: r.police.to_string(),
-        procuratorate: r
-            .procuratorate
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        status: status(r.status).into(),
-        suspected_offence: r.suspected_offence.clone(),
-        summary: r.summary.clone(),
-        report_received_at: Some(timestamp(r.report_received_at)),
-        approved_at: Some(timestamp(r.approved_at)),
-        submitted_at: Some(timestamp(r.submitted_at)),
-        items_tested: r.items_tested,
-        penalty_imposed: r.penalty_imposed,
-        documents: r.documents.iter().map(document).collect(),
-        parties: r
-            .parties
-            .iter()
-            .map(|p| pb::Party {
-                name: p.name.expose().to_owned(),
-                id_number: p
-                    .id_number
-                    .as_ref()
-                    .map(|n| n.expose().to_owned())
-                    .unwrap_or_default(),
+fn opt_code(code: Option<&AgencyCode>) -> String {
+    code.map(ToString::to_string).unwrap_or_default()
+}
+
+fn opt_id(id: Option<CaseId>) -> String {
+    id.map(|i| i.to_string()).unwrap_or_default()
+}
+
+pub fn role(role: Option<Role>) -> pb::PartyRole {
+    match role {
+        None => pb::PartyRole::Unspecified,
+        Some(Role::Sender) => pb::PartyRole::Sender,
+        Some(Role::Recipient) => pb::PartyRole::Recipient,
+        Some(Role::Procuratorate) => pb::PartyRole::Procuratorate,
+        Some(Role::Coordination) => pb::PartyRole::Coordination,
+        Some(Role::Expert) => pb::PartyRole::Expert,
+    }
+}
+
+/// A listing request as a query.
+pub fn list_query(req: pb::ListCasesRequest) -> Result<ListQuery, Violations> {
+    let pb::ListCasesRequest {
+        status,
+        role,
+        page_size,
+        page_token,
+    } = req;
+    let mut v = Violations::default();
+    let role = match pb::PartyRole::try_from(role) {
+        Ok(pb::PartyRole::Unspecified) => None,
+        Ok(pb::PartyRole::Sender) => Some(Role::Sender),
+        Ok(pb::PartyRole::Recipient) => Some(Role::Recipient),
+        Ok(pb::PartyRole::Procuratorate) => Some(Role::Procuratorate),
+        Ok(pb::PartyRole::Coordination) => Some(Role::Coordination),
+        Ok(pb::PartyRole::Expert) => Some(Role::Expert),
+        Err(_) => {
+            v.add("role", "role must be a known party role");
+            None
+        }
+    };
+    if status.len() > 64 || !status.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        v.add(
+            "status",
+            "status is a snake_case status name such as received, at most 64 characters",
+        );
+    }
+    if page_size > casebridge_platform::cases::api::MAX_PAGE {
+        v.add(
+            "page_size",
+            format!(
+                "page_size must be at most {}",
+                casebridge_platform::cases::api::MAX_PAGE
+            ),
+        );
+    }
+    let after = optional(&page_token).and_then(|raw| {
+        raw.split_once(':')
+            .and_then(|(at, id)| {
+                Some(ListPosition {
+                    updated_at: Timestamp::from_millis(at.parse().ok()?),
+                    case_id: CaseId::parse(id).ok()?,
+                })
+            })
+            .or_else(|| {
+                v.add(
+                    "page_token",
+                    "page_token is not one this server issued; pass next_page_token unchanged",
+                );
+                None
+            })
+    });
+    let query = ListQuery {
+        status: optional(&status).map(str::to_owned),
+        role,
+        limit: if page_size == 0 { 50 } else { page_size },
+        after,
+    };
+    v.finish(Some(query))
+}
+
+/// A listing page for the wire.
+pub fn list_response(cases: Vec<CaseSummary>, next: Option<ListPosition>) -> pb::ListCasesResponse {
+    pb::ListCasesResponse {
+        cases: cases
+            .into_iter()
+            .map(|c| pb::CaseSummary {
+                case_id: c.case_id.to_string(),
+                status: c.status,
+                version: c.version,
+                updated_at: Some(timestamp(c.updated_at)),
+                roles: c.roles.into_iter().map(|r| role(Some(r)).into()).collect(),
+                headline: c.headline,
             })
             .collect(),
-        case_officer: r.case_officer.clone(),
-        case_officer_phone: r.case_officer_phone.expose().to_owned(),
-        flags: r.flags.iter().map(flag).collect(),
-        history: r.history.iter().map(history).collect(),
-        version: r.version,
+        next_page_token: next
+            .map(|n| format!("{}:{}", n.updated_at.as_millis(), n.case_id))
+            .unwrap_or_default(),
     }
 }
 
@@ -623,76 +587,6 @@ pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::Agen
 mod tests {
     use super::*;
 
-    fn valid_submit() -> pb::SubmitReferralRequest {
-        pb::SubmitReferralRequest {
-            request_id: "req-1".into(),
-            police: "11350100MB01000064".into(),
-            suspected_offence: "销售伪劣产品罪".into(),
-            summary: "summary".into(),
-            report_received_at: Some(prost_types::Timestamp {
-                seconds: 1_700_000_000,
-                nanos: 0,
-            }),
-            approved_at: Some(prost_types::Timestamp {
-                seconds: 1_700_003_600,
-                nanos: 0,
-            }),
-            items_tested: false,
-            penalty_imposed: false,
-            documents: vec![pb::Document {
-                kind: pb::DocumentKind::ReferralLetter.into(),
-                title: "移送书".into(),
-                sha256: String::new(),
-            }],
-            parties: vec![],
-            case_officer: "officer".into(),
-            case_officer_phone: "13800000000".into(),
-        }
-    }
-
-    #[test]
-    fn a_valid_submission_converts_with_its_times() {
-        let step = submit(valid_submit()).expect("valid");
-        let ReferralCommand::Submit(s) = step.command else {
-            panic!("not a submission")
-        };
-        assert_eq!(s.approved_at.as_millis(), 1_700_003_600_000);
-        assert_eq!(s.case_id, step.case_id);
-    }
-
-    #[test]
-    fn every_malformed_field_is_named_at_once() {
-        let mut req = valid_submit();
-        req.request_id = String::new();
-        req.police = "not-a-code".into();
-        req.approved_at = None;
-        req.documents[0].kind = 0;
-        req.documents[0].sha256 = "xyz".into();
-        let violations = submit(req).expect_err("invalid");
-        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec![
-                "request_id",
-                "police",
-                "approved_at",
-                "documents[0].kind",
-                "documents[0].sha256"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_decision_needs_one_of_file_or_decline() {
-        let violations = decide_filing(pb::DecideFilingRequest {
-            request_id: "r".into(),
-            referral_id: CaseId::generate().to_string(),
-            decision: None,
-        })
-        .expect_err("no decision");
-        assert_eq!(violations.0[0].0, "decision");
-    }
-
     #[test]
     fn timestamps_survive_the_round_trip_to_the_wire() {
         let t = Timestamp::from_millis(1_771_000_123_456);
@@ -703,5 +597,40 @@ mod tests {
             v.timestamp("t", Some(timestamp(before_epoch))),
             Some(before_epoch)
         );
+    }
+
+    #[test]
+    fn every_document_kind_round_trips_through_the_wire() {
+        for kind in DocumentKind::ALL {
+            let mut v = Violations::default();
+            assert_eq!(
+                v.document_kind("kind", document_kind(kind).into()),
+                Some(kind)
+            );
+        }
+    }
+
+    #[test]
+    fn a_listing_page_token_round_trips_and_a_forged_one_is_refused() {
+        let position = ListPosition {
+            updated_at: Timestamp::from_millis(1_771_000_000_000),
+            case_id: CaseId::generate(),
+        };
+        let token = list_response(Vec::new(), Some(position.clone())).next_page_token;
+        let query = list_query(pb::ListCasesRequest {
+            page_token: token,
+            ..Default::default()
+        })
+        .unwrap_or_else(|v| panic!("{v:?}"));
+        assert_eq!(query.after, Some(position));
+        assert_eq!(query.limit, 50);
+        let v = list_query(pb::ListCasesRequest {
+            page_token: "x".into(),
+            status: "Bad Status".into(),
+            ..Default::default()
+        })
+        .expect_err("forged");
+        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["status", "page_token"]);
     }
 }

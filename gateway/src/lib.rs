@@ -8,18 +8,24 @@
 //! - `auth`: the calling agency from the verified client certificate.
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
-//! - `referrals`, `inbox`, `directory`: the three `casebridge.v1` services.
+//! - `cases`: what every family's endpoints share, and the case timeline (`CaseService`).
+//! - `referrals`, `transfers`, `disputes`, `opinions`: the four families' services.
+//! - `inbox`, `directory`, `monitor`: the agency's inbox, the directory, deadline boards.
 //! - [`pki`]: the development certificate authority and agency certificates.
 #![forbid(unsafe_code)]
 
 pub mod app;
 mod auth;
+mod cases;
 mod convert;
 mod directory;
+mod disputes;
 mod error;
 mod inbox;
 mod monitor;
+mod opinions;
 pub mod pki;
 mod referrals;
+mod transfers;
 
 pub use app::{Gateway, GatewayConfig, StartError, TlsMaterial};

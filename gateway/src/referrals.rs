@@ -2,148 +2,199 @@
 
 use std::sync::Arc;
 
-use casebridge_core::ids::Sha256Digest;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::referral_service_server::ReferralService;
-use casebridge_referrals::api::{CommandRequest, Reply, Request};
+use casebridge_referrals::handler::Referrals;
 use tonic::{Response, Status};
 
 use crate::app::Context;
-use crate::convert::{self, ReferralStep, Violations};
-use crate::error::GatewayError;
-
-const SERVICE: &str = casebridge_referrals::SERVICE;
+use crate::cases::Endpoints;
+use crate::convert::referrals as convert;
 
 /// The referral endpoints.
 #[derive(Debug, Clone)]
-pub struct ReferralsGrpc {
-    ctx: Arc<Context>,
-}
+pub struct ReferralsGrpc(Endpoints<Referrals>);
 
 impl ReferralsGrpc {
     pub fn new(ctx: Arc<Context>) -> ReferralsGrpc {
-        ReferralsGrpc { ctx }
-    }
-
-    /// Authenticates, converts and sends one step; the digest of the request as sent makes
-    /// retries idempotent.
-    async fn step<M: prost::Message>(
-        &self,
-        request: tonic::Request<M>,
-        convert: fn(M) -> Result<ReferralStep, Violations>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        let actor = self.ctx.caller(&request)?;
-        let content_digest = Sha256Digest::of(&request.get_ref().encode_to_vec());
-        let ReferralStep {
-            request_id,
-            case_id,
-            command,
-        } = convert(request.into_inner()).map_err(GatewayError::from)?;
-        let reply = self
-            .ask(Request::Command(CommandRequest {
-                actor: actor.code,
-                request_id,
-                content_digest,
-                case_id,
-                command,
-            }))
-            .await?;
-        match reply {
-            Reply::Accepted(accepted) => Ok(Response::new(pb::ReferralResult {
-                referral: Some(convert::referral(&accepted.referral)),
-                replayed: accepted.replayed,
-                accepted_at: Some(convert::timestamp(accepted.accepted_at)),
-            })),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Found { .. } => {
-                Err(GatewayError::Internal("a step was answered with a read".into()).into())
-            }
-        }
-    }
-
-    async fn ask(&self, request: Request) -> Result<Reply, GatewayError> {
-        self.ctx.ask(SERVICE, &request).await
+        ReferralsGrpc(Endpoints::new(ctx))
     }
 }
+
+type Result<T> = std::result::Result<Response<T>, Status>;
+type Req<T> = tonic::Request<T>;
 
 #[tonic::async_trait]
 impl ReferralService for ReferralsGrpc {
     #[tracing::instrument(skip_all)]
     async fn submit_referral(
         &self,
-        request: tonic::Request<pb::SubmitReferralRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::submit).await
+        r: Req<pb::SubmitReferralRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::submit, convert::result).await
     }
 
     #[tracing::instrument(skip_all)]
-    async fn get_referral(
-        &self,
-        request: tonic::Request<pb::GetReferralRequest>,
-    ) -> Result<Response<pb::Referral>, Status> {
-        let actor = self.ctx.caller(&request)?;
-        let pb::GetReferralRequest { referral_id } = request.into_inner();
-        let case_id = convert::referral_id(&referral_id).map_err(GatewayError::from)?;
-        match self
-            .ask(Request::Get {
-                actor: actor.code,
-                case_id,
-            })
-            .await?
-        {
-            Reply::Found { referral } => Ok(Response::new(convert::referral(&referral))),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Accepted(_) => {
-                Err(GatewayError::Internal("a read was answered with a step".into()).into())
-            }
-        }
+    async fn get_referral(&self, r: Req<pb::GetReferralRequest>) -> Result<pb::Referral> {
+        let id =
+            |r: &pb::GetReferralRequest| crate::convert::case_id("referral_id", &r.referral_id);
+        self.0.get(r, id, convert::referral).await
     }
 
     #[tracing::instrument(skip_all)]
-    async fn sign_receipt(
-        &self,
-        request: tonic::Request<pb::SignReceiptRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::sign_receipt).await
+    async fn list_referrals(&self, r: Req<pb::ListCasesRequest>) -> Result<pb::ListCasesResponse> {
+        self.0.list(r).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn sign_receipt(&self, r: Req<pb::SignReceiptRequest>) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::sign_receipt, convert::result).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn request_supplement(
         &self,
-        request: tonic::Request<pb::RequestSupplementRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::request_supplement).await
+        r: Req<pb::RequestSupplementRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::request_supplement, convert::result)
+            .await
     }
 
     #[tracing::instrument(skip_all)]
     async fn supplement_referral(
         &self,
-        request: tonic::Request<pb::SupplementReferralRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::supplement).await
+        r: Req<pb::SupplementReferralRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::supplement, convert::result).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn forward_referral(
         &self,
-        request: tonic::Request<pb::ForwardReferralRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::forward).await
+        r: Req<pb::ForwardReferralRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::forward, convert::result).await
     }
 
     #[tracing::instrument(skip_all)]
     async fn return_referral(
         &self,
-        request: tonic::Request<pb::ReturnReferralRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::return_referral).await
+        r: Req<pb::ReturnReferralRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::return_referral, convert::result)
+            .await
     }
 
     #[tracing::instrument(skip_all)]
-    async fn decide_filing(
+    async fn decide_filing(&self, r: Req<pb::DecideFilingRequest>) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::decide_filing, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn hand_over_items(
         &self,
-        request: tonic::Request<pb::DecideFilingRequest>,
-    ) -> Result<Response<pb::ReferralResult>, Status> {
-        self.step(request, convert::decide_filing).await
+        r: Req<pb::HandOverItemsRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::hand_over_items, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_reconsideration(
+        &self,
+        r: Req<pb::RequestReconsiderationRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::request_reconsideration, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn decide_reconsideration(
+        &self,
+        r: Req<pb::DecideReconsiderationRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::decide_reconsideration, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn suggest_supervision(
+        &self,
+        r: Req<pb::SuggestSupervisionRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::suggest_supervision, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_reasons(
+        &self,
+        r: Req<pb::RequestReasonsRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::request_reasons, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn give_reasons(&self, r: Req<pb::GiveReasonsRequest>) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::give_reasons, convert::result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn tell_agency(&self, r: Req<pb::TellAgencyRequest>) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::tell_agency, convert::result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn notify_filing(&self, r: Req<pb::NotifyFilingRequest>) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::notify_filing, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn demand_explanation(
+        &self,
+        r: Req<pb::DemandExplanationRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::demand_explanation, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn explain(&self, r: Req<pb::ExplainRequest>) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::explain, convert::result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn transfer_case(&self, r: Req<pb::TransferCaseRequest>) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::transfer_case, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn withdraw_case(&self, r: Req<pb::WithdrawCaseRequest>) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::withdraw_case, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn hand_back_referral(
+        &self,
+        r: Req<pb::HandBackReferralRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0.step(r, convert::hand_back, convert::result).await
     }
 }

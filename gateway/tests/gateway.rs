@@ -2,24 +2,26 @@
 //! the directory and inbox streams.
 //!
 //! Every test gets its own [`spawn_app`]: a temp directory with a development PKI, an embedded
-//! bus, SQLite stores for the referrals, inbox and deadlines services, and a gateway on `127.0.0.1:0`, all
-//! in this process.
+//! bus, SQLite stores for the four family services, the inbox and the deadlines service, and a
+//! gateway on `127.0.0.1:0`, all in this process. The families' API tests are in the modules of
+//! `tests/gateway/`.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use casebridge_core::calendar::Calendar;
-use casebridge_core::deadline::RuleTable;
 use casebridge_core::directory::Directory;
+use casebridge_core::dispute::DisputePolicy;
 use casebridge_core::ids::{AgencyCode, CaseId};
+use casebridge_core::law::Law;
 use casebridge_core::referral::ReferralPolicy;
 use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_gateway::pki::{DevCa, IssuedCert, write_dev_pki};
 use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
+use casebridge_platform::cases::{CaseApp, Family};
 use casebridge_platform::store::Db;
 use casebridge_platform::testing;
 use casebridge_proto::v1 as pb;
@@ -27,7 +29,6 @@ use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
-use casebridge_referrals::app::ReferralsApp;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -35,16 +36,31 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 const EXAMPLE_DIRECTORY: &str = include_str!("../../deploy/directory.toml");
-const RULES: &str = include_str!("../../deploy/rules.toml");
-const CALENDAR_2025: &str = include_str!("../../deploy/calendars/2025.toml");
-const CALENDAR_2026: &str = include_str!("../../deploy/calendars/2026.toml");
 
 /// Agencies of the example directory.
+const CITY_GOVERNMENT: &str = "11350100MB0100001L";
 const MARKET_BUREAU: &str = "11350100MB0100002P";
+const ENVIRONMENT_BUREAU: &str = "11350100MB0100003T";
+const EMERGENCY_BUREAU: &str = "11350100MB0100004X";
+const TESTING_INSTITUTE: &str = "12350100MB0100010F";
 const CITY_POLICE: &str = "11350100MB01000064";
 const DISTRICT_POLICE: &str = "11350102MB01000074";
 const PROCURATORATE: &str = "11350100MB0100008A";
 const JUSTICE_BUREAU: &str = "11350100MB0100009D";
+
+// The families' API tests, in `tests/gateway/` (a test crate's root resolves modules beside it).
+#[path = "gateway/cases.rs"]
+mod cases;
+#[path = "gateway/disputes.rs"]
+mod disputes;
+#[path = "gateway/opinions.rs"]
+mod opinions;
+#[path = "gateway/referral_chain.rs"]
+mod referral_chain;
+#[path = "gateway/refusals.rs"]
+mod refusals;
+#[path = "gateway/transfers.rs"]
+mod transfers;
 
 /// How long a test waits for something that should be prompt.
 const PROMPTLY: Duration = Duration::from_secs(5);
@@ -74,17 +90,52 @@ async fn spawn_app() -> TestApp {
 
     let bus = testing::embedded_bus(dir.path()).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let referrals = ReferralsApp::build(
-        Db::open_sqlite(&dir.path().join("referrals.db"))
-            .await
-            .expect("referrals store"),
+    let law = Arc::new(Law::shipped().expect("shipped law"));
+    let token = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let store = |name: &str| {
+        let path = dir.path().join(format!("{name}.db"));
+        async move { Db::open_sqlite(&path).await.expect("service store") }
+    };
+    let referrals = casebridge_referrals::app::build(
+        store("referrals").await,
         bus.clone(),
         directory.clone(),
+        law.clone(),
         ReferralPolicy::default(),
         clock.clone(),
     )
     .await
     .expect("referrals service");
+    tasks.push(("referrals", run_service(referrals, &token)));
+    let transfers = casebridge_transfers::app::build(
+        store("transfers").await,
+        bus.clone(),
+        directory.clone(),
+        clock.clone(),
+    )
+    .await
+    .expect("transfers service");
+    tasks.push(("transfers", run_service(transfers, &token)));
+    let disputes = casebridge_disputes::app::build(
+        store("disputes").await,
+        bus.clone(),
+        directory.clone(),
+        DisputePolicy::default(),
+        clock.clone(),
+    )
+    .await
+    .expect("disputes service");
+    tasks.push(("disputes", run_service(disputes, &token)));
+    let opinions = casebridge_opinions::app::build(
+        store("opinions").await,
+        bus.clone(),
+        directory.clone(),
+        clock.clone(),
+    )
+    .await
+    .expect("opinions service");
+    tasks.push(("opinions", run_service(opinions, &token)));
     let inbox = InboxApp::build(
         Db::open_sqlite(&dir.path().join("inbox.db"))
             .await
@@ -100,11 +151,8 @@ async fn spawn_app() -> TestApp {
             .expect("deadlines store"),
         bus.clone(),
         directory.clone(),
-        Arc::new(RuleTable::from_toml_str(RULES).expect("rule table")),
-        Arc::new(
-            Calendar::from_toml_files([("2025.toml", CALENDAR_2025), ("2026.toml", CALENDAR_2026)])
-                .expect("calendar"),
-        ),
+        Arc::new(law.rules.clone()),
+        Arc::new(law.calendar.clone()),
         clock.clone(),
     )
     .await
@@ -126,14 +174,6 @@ async fn spawn_app() -> TestApp {
     .expect("gateway binds");
     let address = gateway.local_addr();
 
-    let token = CancellationToken::new();
-    let stop = token.clone();
-    let referrals = tokio::spawn(async move {
-        referrals
-            .run_until_stopped(stop)
-            .await
-            .map_err(|e| e.to_string())
-    });
     let stop = token.clone();
     let inbox = tokio::spawn(async move {
         inbox
@@ -159,13 +199,24 @@ async fn spawn_app() -> TestApp {
         address,
         dir,
         token,
-        tasks: vec![
-            ("referrals", referrals),
-            ("inbox", inbox),
-            ("deadlines", deadlines),
-            ("gateway", gateway),
-        ],
+        tasks: tasks
+            .into_iter()
+            .chain([
+                ("inbox", inbox),
+                ("deadlines", deadlines),
+                ("gateway", gateway),
+            ])
+            .collect(),
     }
+}
+
+/// Runs a family service until the test's token is cancelled.
+fn run_service<F: Family + std::fmt::Debug>(
+    app: CaseApp<F>,
+    token: &CancellationToken,
+) -> JoinHandle<Result<(), String>> {
+    let stop = token.clone();
+    tokio::spawn(async move { app.run_until_stopped(stop).await.map_err(|e| e.to_string()) })
 }
 
 impl TestApp {
@@ -633,7 +684,7 @@ async fn health_reports_the_referral_service_as_serving() {
 }
 
 #[tokio::test]
-async fn reflection_lists_the_four_casebridge_services() {
+async fn reflection_lists_every_casebridge_service() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
@@ -669,10 +720,14 @@ async fn reflection_lists_the_four_casebridge_services() {
     assert_eq!(
         casebridge,
         BTreeSet::from([
+            "casebridge.v1.CaseService".to_owned(),
             "casebridge.v1.DirectoryService".to_owned(),
+            "casebridge.v1.DisputeService".to_owned(),
             "casebridge.v1.InboxService".to_owned(),
             "casebridge.v1.MonitorService".to_owned(),
+            "casebridge.v1.OpinionService".to_owned(),
             "casebridge.v1.ReferralService".to_owned(),
+            "casebridge.v1.TransferService".to_owned(),
         ])
     );
     drop(responses);

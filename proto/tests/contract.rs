@@ -87,10 +87,14 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
     assert_eq!(
         services.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         BTreeSet::from([
+            "casebridge.v1.CaseService",
             "casebridge.v1.DirectoryService",
+            "casebridge.v1.DisputeService",
             "casebridge.v1.InboxService",
             "casebridge.v1.MonitorService",
+            "casebridge.v1.OpinionService",
             "casebridge.v1.ReferralService",
+            "casebridge.v1.TransferService",
         ])
     );
     assert_eq!(
@@ -98,13 +102,70 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         BTreeSet::from([
             "SubmitReferral",
             "GetReferral",
+            "ListReferrals",
             "SignReceipt",
             "RequestSupplement",
             "SupplementReferral",
             "ForwardReferral",
             "ReturnReferral",
             "DecideFiling",
+            "HandOverItems",
+            "RequestReconsideration",
+            "DecideReconsideration",
+            "SuggestSupervision",
+            "RequestReasons",
+            "GiveReasons",
+            "TellAgency",
+            "NotifyFiling",
+            "DemandExplanation",
+            "Explain",
+            "TransferCase",
+            "WithdrawCase",
+            "HandBackReferral",
         ])
+    );
+    assert_eq!(
+        names("casebridge.v1.TransferService"),
+        BTreeSet::from([
+            "SendTransfer",
+            "GetTransfer",
+            "ListTransfers",
+            "SignTransferReceipt",
+            "AcceptTransfer",
+            "ObjectToTransfer",
+            "ReportOutcome",
+        ])
+    );
+    assert_eq!(
+        names("casebridge.v1.DisputeService"),
+        BTreeSet::from([
+            "RaiseDispute",
+            "DesignateDirectly",
+            "GetDispute",
+            "ListDisputes",
+            "RecordMinutes",
+            "ReferDispute",
+            "AcceptDispute",
+            "ReplyToDispute",
+            "DesignateAgency",
+        ])
+    );
+    assert_eq!(
+        names("casebridge.v1.OpinionService"),
+        BTreeSet::from([
+            "RequestOpinion",
+            "GetOpinion",
+            "ListOpinions",
+            "AcceptOpinionRequest",
+            "RefuseOpinionRequest",
+            "RequestMaterial",
+            "SupplyMaterial",
+            "DeliverOpinion",
+        ])
+    );
+    assert_eq!(
+        names("casebridge.v1.CaseService"),
+        BTreeSet::from(["GetTimeline"])
     );
     assert_eq!(
         names("casebridge.v1.InboxService"),
@@ -139,26 +200,76 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
     assert_eq!(directory["WhoAmI"].output, ".casebridge.v1.Agency");
 }
 
+/// The family services: their reads and listings, and the result every step returns.
+const FAMILIES: &[(&str, &str, &str, &str)] = &[
+    (
+        "casebridge.v1.ReferralService",
+        "GetReferral",
+        ".casebridge.v1.Referral",
+        ".casebridge.v1.ReferralResult",
+    ),
+    (
+        "casebridge.v1.TransferService",
+        "GetTransfer",
+        ".casebridge.v1.Transfer",
+        ".casebridge.v1.TransferResult",
+    ),
+    (
+        "casebridge.v1.DisputeService",
+        "GetDispute",
+        ".casebridge.v1.Dispute",
+        ".casebridge.v1.DisputeResult",
+    ),
+    (
+        "casebridge.v1.OpinionService",
+        "GetOpinion",
+        ".casebridge.v1.OpinionRequest",
+        ".casebridge.v1.OpinionResult",
+    ),
+];
+
 #[test]
-fn every_mutating_referral_rpc_carries_a_request_id_and_returns_a_referral_result() {
+fn every_step_of_every_family_carries_a_request_id_and_returns_the_family_result() {
     let set = descriptor_set();
     let services = casebridge_services();
-    let referrals = &services["casebridge.v1.ReferralService"];
+    let mut steps = 0;
+    for (service, get, case, result) in FAMILIES {
+        let rpcs = &services[*service];
+        assert_eq!(rpcs[*get].output, *case, "{service}.{get} output");
+        for (name, rpc) in rpcs {
+            if name == get || name.starts_with("List") {
+                continue;
+            }
+            steps += 1;
+            assert_eq!(rpc.output, *result, "{service}.{name} output");
+            let request_id = message(&set, &rpc.input)
+                .field
+                .iter()
+                .find(|field| field.name() == "request_id")
+                .unwrap_or_else(|| panic!("{name} request {} has no request_id", rpc.input));
+            assert_eq!(request_id.number(), 1, "{name} request_id field number");
+            assert_eq!(
+                request_id.r#type(),
+                prost_types::field_descriptor_proto::Type::String,
+                "{name} request_id type"
+            );
+        }
+    }
+    assert_eq!(steps, 20 + 5 + 7 + 6, "steps counted");
+}
 
-    assert_eq!(referrals["GetReferral"].output, ".casebridge.v1.Referral");
-    for (name, rpc) in referrals.iter().filter(|(name, _)| *name != "GetReferral") {
-        assert_eq!(rpc.output, ".casebridge.v1.ReferralResult", "{name} output");
-        let request_id = message(&set, &rpc.input)
-            .field
+#[test]
+fn every_family_lists_with_the_shared_listing_messages() {
+    let services = casebridge_services();
+    for (service, ..) in FAMILIES {
+        let lists: Vec<_> = services[*service]
             .iter()
-            .find(|field| field.name() == "request_id")
-            .unwrap_or_else(|| panic!("{name} request {} has no request_id", rpc.input));
-        assert_eq!(request_id.number(), 1, "{name} request_id field number");
-        assert_eq!(
-            request_id.r#type(),
-            prost_types::field_descriptor_proto::Type::String,
-            "{name} request_id type"
-        );
+            .filter(|(name, _)| name.starts_with("List"))
+            .collect();
+        assert_eq!(lists.len(), 1, "{service} has one listing");
+        let (_, rpc) = lists[0];
+        assert_eq!(rpc.input, ".casebridge.v1.ListCasesRequest");
+        assert_eq!(rpc.output, ".casebridge.v1.ListCasesResponse");
     }
 }
 
@@ -313,11 +424,15 @@ fn every_element_of_the_contract_has_a_leading_comment() {
     assert_eq!(
         audited_files,
         BTreeSet::from([
+            "casebridge/v1/cases.proto".to_owned(),
             "casebridge/v1/common.proto".to_owned(),
             "casebridge/v1/directory.proto".to_owned(),
+            "casebridge/v1/disputes.proto".to_owned(),
             "casebridge/v1/inbox.proto".to_owned(),
             "casebridge/v1/monitor.proto".to_owned(),
+            "casebridge/v1/opinions.proto".to_owned(),
             "casebridge/v1/referrals.proto".to_owned(),
+            "casebridge/v1/transfers.proto".to_owned(),
             "google/rpc/error_details.proto".to_owned(),
         ])
     );

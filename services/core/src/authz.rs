@@ -211,8 +211,8 @@ fn holds(
     // A party in another role: say whose step it is.
     let (role, expected) = roles
         .iter()
-        .find_map(|role| parties.get(*role).map(|code| (*role, code.clone())))
-        .unwrap_or((roles[0], actor.code.clone()));
+        .find_map(|role| parties.get(*role).map(|code| (*role, Some(code.clone()))))
+        .unwrap_or((roles[0], None));
     Err(Rejection::NotAddressee {
         step,
         role,

@@ -308,15 +308,16 @@ pub enum Rejection {
     },
     /// The actor is a party, but the step belongs to another party.
     #[error(
-        "step {step} on this case is for the {role} ({expected}) to take, not the acting agency ({basis})"
+        "step {step} on this case is for the {role} ({}) to take, not the acting agency ({basis})",
+        expected.as_ref().map_or("not yet named".to_owned(), ToString::to_string)
     )]
     NotAddressee {
         /// The refused step.
         step: &'static str,
         /// The role that may take it.
         role: Role,
-        /// The agency in that role.
-        expected: AgencyCode,
+        /// The agency in that role, if one holds it yet.
+        expected: Option<AgencyCode>,
         /// The legal basis of the permission.
         basis: &'static str,
     },

@@ -38,7 +38,8 @@ use crate::case::{
     StepName, TEXT_MAX_CHARS, TITLE_MAX_CHARS, TimelineEntry, invalid, text,
 };
 use crate::directory::{Agency, AgencyKind, Directory};
-use crate::document::{Document, DocumentKind, Party};
+// The package's documents and the parties, re-exported where the referral names them.
+pub use crate::document::{Document, DocumentKind, Party};
 use crate::ids::{AgencyCode, CaseId};
 use crate::law::Law;
 use crate::notice::{Family, Role};

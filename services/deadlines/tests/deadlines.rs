@@ -23,7 +23,6 @@ use casebridge_deadlines::store::{self, Stage};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
 use casebridge_platform::testing::{Backend, TestStack, eventually};
-use casebridge_referrals::app::ReferralsApp;
 use tokio_util::sync::CancellationToken;
 
 const DIRECTORY: &str = include_str!("../../../deploy/directory.toml");
@@ -92,10 +91,11 @@ async fn start(backend: Backend, now: &str) -> Running {
     services.push(tokio::spawn(async move {
         inbox.run_until_stopped(stop).await.expect("inbox ran");
     }));
-    let referrals = ReferralsApp::build(
+    let referrals = casebridge_referrals::app::build(
         stack.db.clone(),
         stack.bus.clone(),
         directory,
+        Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
         ReferralPolicy::default(),
         shared,
     )

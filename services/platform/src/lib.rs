@@ -5,6 +5,8 @@
 //!   RabbitMQ through lapin ([`bus::amqp`]) and a durable embedded bus on SQLite ([`bus::embedded`]).
 //! - [`store`]: a sqlx pool over PostgreSQL or SQLite, per-service migrations, and the messaging
 //!   tables every service shares in shape (idempotency records, outbox, processed messages).
+//! - [`cases`]: the case service engine every family service runs on (steps in one
+//!   transaction with idempotency and outbox, reads, listings, cross-family reactions).
 //! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
 //! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
 //! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
+pub mod cases;
 pub mod host;
 pub mod outbox;
 pub mod settings;

@@ -106,6 +106,8 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// Tunable referral rules (the ones DOMAIN.md marks unverified).
     pub referrals: casebridge_core::referral::ReferralPolicy,
+    /// Which body rules on jurisdiction disputes (DOMAIN §3.G, configurable).
+    pub disputes: casebridge_core::dispute::DisputePolicy,
     pub deadlines: DeadlineSettings,
 }
 
@@ -130,6 +132,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             gateway: GatewaySettings::default(),
             referrals: casebridge_core::referral::ReferralPolicy::default(),
+            disputes: casebridge_core::dispute::DisputePolicy::default(),
             deadlines: DeadlineSettings::default(),
         }
     }

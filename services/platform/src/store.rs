@@ -229,6 +229,12 @@ impl Migration {
             sqlite: Cow::Borrowed(sql),
         }
     }
+
+    /// The same migration with different SQL for SQLite (e.g. `BLOB` for `BYTEA`).
+    pub fn with_sqlite(mut self, sql: &'static str) -> Migration {
+        self.sqlite = Cow::Borrowed(sql);
+        self
+    }
 }
 
 /// Creates the empty PostgreSQL database `name` on `server` (a URL without a database, such

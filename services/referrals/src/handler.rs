@@ -1,272 +1,165 @@
-//! Applies requests to referrals.
-//!
-//! A command runs in one transaction: idempotency lookup, load, the pure state machine, then
-//! the new state, the outbox rows of its events and the idempotency record. A refused command
-//! writes nothing. The caller sends the reply only after [`Referrals::handle`] returns, which
-//! is after the commit.
+//! The referral family on the case engine: the core state machine and how its events read.
 
 use std::sync::Arc;
 
-use casebridge_core::directory::Directory;
-use casebridge_core::notice::{Family, Notice};
+use casebridge_core::case::{CaseEvent, Decision, Rejection};
+use casebridge_core::directory::{Agency, Directory};
+use casebridge_core::document::digests;
+use casebridge_core::ids::Sha256Digest;
+use casebridge_core::law::Law;
+use casebridge_core::notice::Family as FamilyName;
 use casebridge_core::referral::{
-    self, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralPolicy, Rejection,
-    Step,
+    self, Context, ReconsiderationOutcome, Referral, ReferralCommand, ReferralEventKind,
+    ReferralPolicy,
 };
-use casebridge_core::refusal::{Refusal, RefusalKind};
-use casebridge_core::time::Clock;
-use casebridge_platform::bus::Message;
-use casebridge_platform::outbox::OutboxRelay;
-use casebridge_platform::store::{Db, Idempotency, Messaging, StoreError};
+use casebridge_core::time::Timestamp;
+use casebridge_platform::cases::Family;
 
-use crate::api::{Accepted, CommandRequest, Reply, Request};
-use crate::store;
-
-/// The referrals service logic, shared by every adapter.
+/// The criminal referral family: what the engine needs to run the referrals service.
 #[derive(Debug, Clone)]
 pub struct Referrals {
-    db: Db,
-    messaging: Messaging,
     directory: Arc<Directory>,
+    law: Arc<Law>,
     policy: ReferralPolicy,
-    clock: Arc<dyn Clock>,
-    relay: OutboxRelay,
 }
 
 impl Referrals {
-    pub fn new(
-        db: Db,
-        directory: Arc<Directory>,
-        policy: ReferralPolicy,
-        clock: Arc<dyn Clock>,
-        relay: OutboxRelay,
-    ) -> Referrals {
+    pub fn new(directory: Arc<Directory>, law: Arc<Law>, policy: ReferralPolicy) -> Referrals {
         Referrals {
-            db,
-            messaging: Messaging::new(crate::SERVICE),
             directory,
+            law,
             policy,
-            clock,
-            relay,
         }
     }
+}
 
-    /// Answers one request. An `Err` is a passing storage failure: retry the same request.
-    pub async fn handle(&self, request: Request) -> Result<Reply, StoreError> {
-        match request {
-            Request::Command(command) => self.command(command).await,
-            Request::Get { actor, case_id } => {
-                let mut conn = self.db.pool().acquire().await?;
-                Ok(match store::load(&mut conn, case_id).await? {
-                    Some(referral) if referral.is_party(&actor) => Reply::Found { referral },
-                    Some(_) => refused(
-                        RefusalKind::PermissionDenied,
-                        "AUTH-PARTY",
-                        None,
-                        format!("agency {actor} is not a party to referral {case_id}"),
-                    ),
-                    None => refused(
-                        RefusalKind::NotFound,
-                        "STATE",
-                        Some("referral_id"),
-                        format!("no referral {case_id}"),
-                    ),
-                })
-            }
-        }
+impl Family for Referrals {
+    type Case = Referral;
+    type Command = ReferralCommand;
+    type Event = ReferralEventKind;
+
+    const SERVICE: &'static str = crate::SERVICE;
+    const FAMILY: FamilyName = FamilyName::Referral;
+
+    fn step(command: &ReferralCommand) -> &'static str {
+        command.step().as_str()
     }
 
-    #[tracing::instrument(skip_all, fields(case_id = %request.case_id, agency = %request.actor, step = %request.command.step()))]
-    async fn command(&self, request: CommandRequest) -> Result<Reply, StoreError> {
-        let CommandRequest {
-            actor,
-            request_id,
-            content_digest,
-            case_id,
-            command,
-        } = request;
-        let digest = content_digest.to_hex();
-        let mut tx = self.db.begin().await?;
-        match self
-            .messaging
-            .idempotency(&mut tx, actor.as_str(), request_id.as_str(), &digest)
-            .await?
-        {
-            Idempotency::New => {}
-            Idempotency::Replay { reply, .. } => {
-                let mut original: Reply = serde_json::from_slice(&reply)
-                    .map_err(|e| StoreError::Corrupt(format!("stored reply: {e}")))?;
-                if let Reply::Accepted(accepted) = &mut original {
-                    accepted.replayed = true;
-                }
-                tracing::debug!("replayed an accepted request");
-                return Ok(original);
-            }
-            Idempotency::Conflict => {
-                return Ok(refused(
-                    RefusalKind::AlreadyExists,
-                    "IDEMPOTENCY",
-                    Some("request_id"),
-                    format!(
-                        "request id {request_id} was already used by this agency for a different request; \
-                         use a new request id for new content"
-                    ),
-                ));
-            }
-        }
-        let Some(agency) = self.directory.get(&actor) else {
-            return Ok(refused(
-                RefusalKind::PermissionDenied,
-                "DIR",
-                None,
-                format!("agency {actor} is not in the agency directory"),
-            ));
+    fn decide(
+        &self,
+        current: Option<&Referral>,
+        _related: Option<&Referral>,
+        command: &ReferralCommand,
+        actor: &Agency,
+        now: Timestamp,
+    ) -> Result<Decision<Referral, ReferralEventKind>, Rejection> {
+        let ctx = Context {
+            directory: &self.directory,
+            law: &self.law,
+            policy: &self.policy,
         };
-        let current = store::load(&mut tx, case_id).await?;
-        let now = self.clock.now();
-        let decision = match referral::decide(
-            current.as_ref(),
-            &command,
-            agency,
-            &self.directory,
-            &self.policy,
-            now,
-        ) {
-            Ok(decision) => decision,
-            Err(rejection) => {
-                tracing::info!(rule = rejection.rule(), "refused");
-                return Ok(Reply::Refused {
-                    refusal: refusal(&rejection, command.step()),
-                });
-            }
-        };
-        store::save(
-            &mut tx,
-            &decision.referral,
-            current.as_ref().map(|r| r.version),
-            now.as_millis(),
-        )
-        .await?;
-        for event in &decision.events {
-            let notice = notice(event, &decision.referral, &self.directory);
-            let message = Message::json(notice.routing_key(), &notice)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            self.messaging
-                .enqueue(&mut tx, &message, now.as_millis())
-                .await?;
-        }
-        let reply = Reply::Accepted(Accepted {
-            referral: decision.referral,
-            replayed: false,
-            accepted_at: now,
-        });
-        let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.messaging
-            .record(
-                &mut tx,
-                actor.as_str(),
-                request_id.as_str(),
-                &digest,
-                &encoded,
-                now.as_millis(),
-            )
-            .await?;
-        tx.commit().await?;
-        self.relay.wake();
-        tracing::info!("accepted");
-        Ok(reply)
+        referral::decide(current, command, actor, &ctx, now)
     }
-}
 
-fn refused(kind: RefusalKind, rule: &str, field: Option<&str>, message: String) -> Reply {
-    Reply::Refused {
-        refusal: Refusal::new(kind, rule, field, message),
+    fn directory(&self) -> &Directory {
+        &self.directory
     }
-}
 
-/// The one place where the referral state machine's rejections become refusals: the kind is
-/// chosen per rejection, and the field is renamed to its wire name.
-pub fn refusal(rejection: &Rejection, step: Step) -> Refusal {
-    let kind = match rejection {
-        Rejection::AlreadyExists { .. } => RefusalKind::AlreadyExists,
-        Rejection::NotFound { .. } => RefusalKind::NotFound,
-        Rejection::WrongRole { .. }
-        | Rejection::NotAddressee { .. }
-        | Rejection::NotAParty { .. } => RefusalKind::PermissionDenied,
-        Rejection::UnknownAgency { field: "actor", .. } => RefusalKind::PermissionDenied,
-        Rejection::UnknownAgency { .. } => RefusalKind::NotFound,
-        Rejection::WrongState { .. } => RefusalKind::FailedPrecondition,
-        Rejection::WrongRecipientKind { .. }
-        | Rejection::MissingDocument { .. }
-        | Rejection::Invalid { .. } => RefusalKind::InvalidArgument,
-    };
-    let field = rejection.field().map(|f| match (step, f) {
-        (Step::Forward, "to") => "to_police",
-        (Step::Decline, "reasons") => "decline.reasons",
-        (Step::File, "note") => "file.note",
-        (_, f) => f,
-    });
-    Refusal::new(kind, rejection.rule(), field, rejection.to_string())
-}
-
-/// The notice of one event: who is told, and a line for people without personal data.
-fn notice(event: &ReferralEvent, referral: &Referral, directory: &Directory) -> Notice {
-    let name = |code| {
-        directory
-            .get(code)
-            .map(|a| a.name.clone())
-            .unwrap_or_else(|| code.to_string())
-    };
-    let what = match &event.kind {
-        ReferralEventKind::Submitted => format!(
-            "referred a suspected crime ({}) to {}",
-            referral.suspected_offence,
-            name(&referral.police)
-        ),
-        ReferralEventKind::ReceiptSigned => "signed the receipt (回执)".to_owned(),
-        ReferralEventKind::SupplementRequested { missing, .. } => format!(
-            "asked for materials: {}",
-            missing
-                .iter()
-                .map(|k| k.label_zh())
-                .collect::<Vec<_>>()
-                .join("、")
-        ),
-        ReferralEventKind::Supplemented { documents } => {
-            format!("supplied {} document(s)", documents.len())
-        }
-        ReferralEventKind::Forwarded { to, .. } => {
-            format!("forwarded the referral to {}", name(to))
-        }
-        ReferralEventKind::ReturnedNotPoliceMatter { .. } => {
-            "returned the referral as outside police remit".to_owned()
-        }
-        ReferralEventKind::Filed { .. } => "filed the case (立案)".to_owned(),
-        ReferralEventKind::Declined { .. } => "declined to file (不予立案)".to_owned(),
-    };
-    Notice {
-        case_id: event.case_id,
-        family: Family::Referral,
-        event: event.kind.name().to_owned(),
-        actor: event.actor.clone(),
-        at: event.at,
-        recipients: event.recipients.clone(),
-        summary: format!("{} {what} — referral {}", name(&event.actor), event.case_id),
-        detail: serde_json::to_value(event).unwrap_or(serde_json::Value::Null),
-        parties: referral.parties_by_role(),
-        attachments: match &event.kind {
-            ReferralEventKind::Submitted => {
-                referral.documents.iter().filter_map(|d| d.sha256).collect()
-            }
+    fn summary(&self, event: &CaseEvent<ReferralEventKind>, referral: &Referral) -> String {
+        let what = match &event.kind {
+            ReferralEventKind::Submitted => format!(
+                "referred a suspected crime ({}) to {}",
+                referral.suspected_offence,
+                self.name(&referral.police)
+            ),
+            ReferralEventKind::ReceiptSigned => "signed the receipt (回执)".to_owned(),
+            ReferralEventKind::SupplementRequested { missing, .. } => format!(
+                "asked for materials (补充材料): {}",
+                missing
+                    .iter()
+                    .map(|k| k.label_zh())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
             ReferralEventKind::Supplemented { documents } => {
-                documents.iter().filter_map(|d| d.sha256).collect()
+                format!("supplied {} document(s)", documents.len())
             }
-            _ => Vec::new(),
-        },
+            ReferralEventKind::Forwarded { to, .. } => {
+                format!("forwarded the referral to {}", self.name(to))
+            }
+            ReferralEventKind::ReturnedNotPoliceMatter { .. } => {
+                "returned the referral as outside police remit".to_owned()
+            }
+            ReferralEventKind::Filed { .. } => "filed the case (立案)".to_owned(),
+            ReferralEventKind::Declined { .. } => "declined to file (不予立案)".to_owned(),
+            ReferralEventKind::ItemsHandedOver { .. } => {
+                "handed over the seized items (移交涉案物品)".to_owned()
+            }
+            ReferralEventKind::ReconsiderationRequested { .. } => {
+                "asked for reconsideration of non-filing (复议)".to_owned()
+            }
+            ReferralEventKind::ReconsiderationDecided { outcome, .. } => match outcome {
+                ReconsiderationOutcome::File => "reconsidered and filed the case (复议立案)",
+                ReconsiderationOutcome::Uphold => {
+                    "upheld non-filing on reconsideration (维持不予立案)"
+                }
+            }
+            .to_owned(),
+            ReferralEventKind::SupervisionSuggested { .. } => {
+                "suggested filing supervision to the procuratorate (建议立案监督)".to_owned()
+            }
+            ReferralEventKind::ReasonsRequested => {
+                "asked the police for their reasons for not filing (要求说明不立案理由)".to_owned()
+            }
+            ReferralEventKind::ReasonsGiven { .. } => {
+                "gave the reasons for not filing (说明不立案理由)".to_owned()
+            }
+            ReferralEventKind::AgencyTold => {
+                "found the reasons for not filing stand and told the agency".to_owned()
+            }
+            ReferralEventKind::FilingNotified { .. } => {
+                "notified the police to file the case (通知立案)".to_owned()
+            }
+            ReferralEventKind::ExplanationDemanded => {
+                "demanded an explanation of the missing filing decision".to_owned()
+            }
+            ReferralEventKind::ExplanationGiven { .. } => {
+                "explained the missing filing decision".to_owned()
+            }
+            ReferralEventKind::CaseTransferred { to_authority, .. } => {
+                format!("transferred the filed case to {to_authority}")
+            }
+            ReferralEventKind::CaseWithdrawn { .. } => "withdrew the case (撤案)".to_owned(),
+            ReferralEventKind::HandedBack { to, .. } => format!(
+                "handed the case back to {} for administrative handling (反向衔接)",
+                self.name(to)
+            ),
+        };
+        format!(
+            "{} {what} — referral {}",
+            self.name(&event.actor),
+            event.case_id
+        )
     }
-}
 
-/// The step of a command, for callers that only have the command.
-pub fn step_of(command: &ReferralCommand) -> Step {
-    command.step()
+    /// A submission references its whole package; later steps the documents they carry.
+    fn attachments(event: &ReferralEventKind, referral: &Referral) -> Vec<Sha256Digest> {
+        match event {
+            ReferralEventKind::Submitted => digests(&referral.documents),
+            ReferralEventKind::Supplemented { documents }
+            | ReferralEventKind::ItemsHandedOver { documents }
+            | ReferralEventKind::HandedBack { documents, .. } => digests(documents),
+            _ => Vec::new(),
+        }
+    }
+
+    fn wire_field(command: &ReferralCommand, field: &'static str) -> &'static str {
+        match (command, field) {
+            (ReferralCommand::Forward { .. }, "to") => "to_police",
+            (ReferralCommand::Decline { .. }, "reasons") => "decline.reasons",
+            (ReferralCommand::File { .. }, "note") => "file.note",
+            (ReferralCommand::HandBack { .. }, "to") => "to_agency",
+            (_, f) => f,
+        }
+    }
 }

@@ -1,13 +1,14 @@
 //! The referrals service: criminal referrals (涉嫌犯罪案件移送) from administrative agencies to
-//! the police, copied to the procuratorate.
+//! the police, copied to the procuratorate, through their whole chain (DOMAIN §3.A).
 //!
-//! Every family service has the same modules, so knowing one means knowing all:
-//! - [`api`]: the requests and replies it takes over the bus (shared with the gateway).
-//! - [`store`]: its tables and their migrations.
-//! - [`handler`]: applies a request: idempotency check, the core state machine
-//!   ([`casebridge_core::referral::decide`]), then state + idempotency record + outbox in one
-//!   transaction; the reply is sent only after commit.
-//! - [`app`]: wires the command consumer and the outbox relay into a runnable service.
+//! It runs on the case service engine ([`casebridge_platform::cases`]), like every family
+//! service, and has the same modules as each of them:
+//! - [`api`]: the requests it takes and the replies it gives over the bus (shared with the
+//!   gateway).
+//! - [`handler`]: [`handler::Referrals`], the family: the core state machine
+//!   ([`casebridge_core::referral::decide`]) and how its events read to people.
+//! - [`store`]: the family's own migrations (the engine owns the case tables).
+//! - [`app`]: the runnable service.
 #![forbid(unsafe_code)]
 
 pub mod api;

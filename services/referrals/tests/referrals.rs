@@ -9,14 +9,14 @@ use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
 use casebridge_core::notice::Notice;
 use casebridge_core::personal::PersonalData;
 use casebridge_core::referral::{
-    Document, DocumentKind, Party, ReferralCommand, ReferralPolicy, ReferralStatus, Submission,
+    Document, DocumentKind, Party, Referral, ReferralCommand, ReferralPolicy, ReferralStatus,
+    Submission,
 };
 use casebridge_core::refusal::RefusalKind;
 use casebridge_core::time::{Clock, ManualClock, Timestamp};
 use casebridge_platform::bus::{Bus, Consumer, Message, QueueSpec};
 use casebridge_platform::testing::{Backend, TestStack};
 use casebridge_referrals::api::{CommandRequest, Reply, Request};
-use casebridge_referrals::app::ReferralsApp;
 use tokio_util::sync::CancellationToken;
 
 const EXAMPLE_DIRECTORY: &str = include_str!("../../../deploy/directory.toml");
@@ -51,10 +51,11 @@ async fn start(backend: Backend) -> Running {
     let events = stack.bus.consume(probe()).await.expect("consume probe");
     let directory = Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("directory"));
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2026-03-02T10:00:00+08:00")));
-    let app = ReferralsApp::build(
+    let app = casebridge_referrals::app::build(
         stack.db.clone(),
         stack.bus.clone(),
         directory,
+        Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
         ReferralPolicy::default(),
         clock,
     )
@@ -164,7 +165,7 @@ fn submit(request_id: &str, case_id: CaseId) -> Request {
     )
 }
 
-fn accepted(reply: Reply) -> casebridge_referrals::api::Accepted {
+fn accepted(reply: Reply) -> casebridge_referrals::api::Accepted<Referral> {
     match reply {
         Reply::Accepted(accepted) => accepted,
         other => panic!("expected acceptance, got {other:?}"),
@@ -194,8 +195,8 @@ async fn a_submission_is_told_to_the_police_and_the_copied_procuratorate() {
     on_each_backend(|mut running| async move {
         let case_id = CaseId::generate();
         let reply = accepted(running.send(&submit("sub-1", case_id)).await);
-        assert_eq!(reply.referral.status, ReferralStatus::Submitted);
-        assert_eq!(reply.referral.procuratorate, Some(agency(PROCURATORATE)));
+        assert_eq!(reply.case.status, ReferralStatus::Submitted);
+        assert_eq!(reply.case.procuratorate, Some(agency(PROCURATORATE)));
         assert!(!reply.replayed);
 
         let (kind, notice) = running.next_event().await;
@@ -222,7 +223,7 @@ async fn a_retried_submission_returns_the_original_and_publishes_nothing_more() 
         let first = accepted(running.send(&submit("retry-1", case_id)).await);
         let again = accepted(running.send(&submit("retry-1", case_id)).await);
         assert!(again.replayed);
-        assert_eq!(again.referral, first.referral);
+        assert_eq!(again.case, first.case);
         assert_eq!(again.accepted_at, first.accepted_at);
 
         // A marker step after the retry: the next event after the submission must be it.
@@ -283,7 +284,7 @@ async fn a_refused_step_changes_nothing_and_publishes_nothing() {
             case_id,
         };
         match running.send(&read).await {
-            Reply::Found { referral } => assert_eq!(referral.status, ReferralStatus::Submitted),
+            Reply::Found { case } => assert_eq!(case.status, ReferralStatus::Submitted),
             other => panic!("expected the referral, got {other:?}"),
         }
         let receipt = command(CITY_POLICE, "rcpt-2", case_id, ReferralCommand::SignReceipt);

@@ -361,7 +361,7 @@ fn a_forwarded_referral_must_be_signed_again_by_the_new_police_organ() {
         Rejection::NotAddressee {
             step: "sign_receipt",
             role: Role::Recipient,
-            expected: w.branch.code.clone(),
+            expected: Some(w.branch.code.clone()),
             basis: "S1 Art 7",
         }
     );
@@ -656,7 +656,7 @@ fn the_sender_cannot_sign_the_police_receipt() {
         Rejection::NotAddressee {
             step: "sign_receipt",
             role: Role::Recipient,
-            expected: w.police.code.clone(),
+            expected: Some(w.police.code.clone()),
             basis: "S1 Art 7",
         }
     );

@@ -1,0 +1,251 @@
+//! What every family's endpoints share: authenticate the caller, convert the request, ask the
+//! family's service over the bus, and answer — plus `casebridge.v1.CaseService`, the timeline
+//! of a case of any family.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use casebridge_core::case::Case;
+use casebridge_core::directory::Directory;
+use casebridge_core::ids::{CaseId, Sha256Digest};
+use casebridge_core::notice::Role;
+use casebridge_core::refusal::RefusalKind;
+use casebridge_disputes::handler::Disputes;
+use casebridge_opinions::handler::Opinions;
+use casebridge_platform::cases::{Accepted, CommandRequest, Family, Reply, Request};
+use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::case_service_server::CaseService;
+use casebridge_referrals::handler::Referrals;
+use casebridge_transfers::handler::Transfers;
+use tonic::{Response, Status};
+
+use crate::app::Context;
+use crate::convert::{self, CaseStep, Violations};
+use crate::error::GatewayError;
+
+/// The endpoints of one family, generic over it.
+#[derive(Debug)]
+pub struct Endpoints<F: Family> {
+    ctx: Arc<Context>,
+    family: PhantomData<fn() -> F>,
+}
+
+impl<F: Family> Clone for Endpoints<F> {
+    fn clone(&self) -> Self {
+        Endpoints {
+            ctx: self.ctx.clone(),
+            family: PhantomData,
+        }
+    }
+}
+
+impl<F: Family> Endpoints<F> {
+    pub fn new(ctx: Arc<Context>) -> Endpoints<F> {
+        Endpoints {
+            ctx,
+            family: PhantomData,
+        }
+    }
+
+    async fn ask(&self, request: Request<F::Command>) -> Result<Reply<F::Case>, GatewayError> {
+        self.ctx.ask(F::SERVICE, &request).await
+    }
+
+    /// One step: the digest of the request as sent makes retries idempotent.
+    pub async fn step<M: prost::Message, R>(
+        &self,
+        request: tonic::Request<M>,
+        convert: fn(M) -> Result<CaseStep<F::Command>, Violations>,
+        result: fn(Accepted<F::Case>) -> R,
+    ) -> Result<Response<R>, Status> {
+        let actor = self.ctx.caller(&request)?;
+        let content_digest = Sha256Digest::of(&request.get_ref().encode_to_vec());
+        let CaseStep {
+            request_id,
+            case_id,
+            command,
+        } = convert(request.into_inner()).map_err(GatewayError::from)?;
+        let reply = self
+            .ask(Request::Command(CommandRequest {
+                actor: actor.code,
+                request_id,
+                content_digest,
+                case_id,
+                command,
+            }))
+            .await?;
+        match reply {
+            Reply::Accepted(accepted) => Ok(Response::new(result(accepted))),
+            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
+            Reply::Found { .. } | Reply::Listed { .. } => {
+                Err(GatewayError::Internal("a step was answered with a read".into()).into())
+            }
+        }
+    }
+
+    /// One case, read by one of its parties.
+    pub async fn get<M, R>(
+        &self,
+        request: tonic::Request<M>,
+        case_id: fn(&M) -> Result<CaseId, Violations>,
+        to_wire: fn(&F::Case) -> R,
+    ) -> Result<Response<R>, Status> {
+        let actor = self.ctx.caller(&request)?;
+        let case_id = case_id(request.get_ref()).map_err(GatewayError::from)?;
+        self.read(actor.code, case_id)
+            .await
+            .map(|case| Response::new(to_wire(&case)))
+    }
+
+    /// The case value, for a party.
+    pub async fn read(
+        &self,
+        actor: casebridge_core::ids::AgencyCode,
+        case_id: CaseId,
+    ) -> Result<F::Case, Status> {
+        match self.ask(Request::Get { actor, case_id }).await? {
+            Reply::Found { case } => Ok(case),
+            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
+            Reply::Accepted(_) | Reply::Listed { .. } => {
+                Err(GatewayError::Internal("a read was answered with a step".into()).into())
+            }
+        }
+    }
+
+    /// The caller's cases of this family.
+    pub async fn list(
+        &self,
+        request: tonic::Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let actor = self.ctx.caller(&request)?;
+        let query = convert::list_query(request.into_inner()).map_err(GatewayError::from)?;
+        match self
+            .ask(Request::List {
+                actor: actor.code,
+                query,
+            })
+            .await?
+        {
+            Reply::Listed { cases, next } => Ok(Response::new(convert::list_response(cases, next))),
+            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
+            Reply::Accepted(_) | Reply::Found { .. } => {
+                Err(GatewayError::Internal("a listing was answered with a case".into()).into())
+            }
+        }
+    }
+}
+
+/// `casebridge.v1.CaseService`.
+#[derive(Debug, Clone)]
+pub struct CasesGrpc {
+    ctx: Arc<Context>,
+}
+
+impl CasesGrpc {
+    pub fn new(ctx: Arc<Context>) -> CasesGrpc {
+        CasesGrpc { ctx }
+    }
+}
+
+/// A case of some family, as the timeline needs it.
+fn timeline_of<C: Case>(family: &str, case: &C, directory: &Directory) -> pb::CaseTimeline {
+    let name = |code: &casebridge_core::ids::AgencyCode| {
+        directory
+            .get(code)
+            .map(|a| a.name.clone())
+            .unwrap_or_default()
+    };
+    let parties = case.parties();
+    let mut wire_parties: Vec<pb::CaseParty> = parties
+        .by_role
+        .iter()
+        .map(|(role, code)| pb::CaseParty {
+            agency: code.to_string(),
+            name: name(code),
+            role: convert::role(Some(*role)).into(),
+        })
+        .collect();
+    wire_parties.extend(parties.former.iter().map(|code| pb::CaseParty {
+        agency: code.to_string(),
+        name: name(code),
+        role: convert::role(None::<Role>).into(),
+    }));
+    pb::CaseTimeline {
+        case_id: case.id().to_string(),
+        family: family.to_owned(),
+        status: case.status_name().to_owned(),
+        headline: case.headline(),
+        parties: wire_parties,
+        steps: case
+            .timeline()
+            .into_iter()
+            .map(|t| pb::TimelineStep {
+                actor_name: name(&t.actor),
+                entry: Some(pb::HistoryEntry {
+                    step: t.step,
+                    actor: t.actor.to_string(),
+                    at: Some(convert::timestamp(t.at)),
+                    note: t.note,
+                    documents: convert::documents(&t.documents),
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// Asks one family for the case: `Ok(None)` when that family does not know it.
+async fn timeline_in<F: Family>(
+    ctx: &Arc<Context>,
+    actor: &casebridge_core::ids::AgencyCode,
+    case_id: CaseId,
+) -> Result<Option<pb::CaseTimeline>, Status> {
+    let endpoints = Endpoints::<F>::new(ctx.clone());
+    match endpoints
+        .ask(Request::Get {
+            actor: actor.clone(),
+            case_id,
+        })
+        .await?
+    {
+        Reply::Found { case } => Ok(Some(timeline_of(F::FAMILY.as_str(), &case, &ctx.directory))),
+        Reply::Refused { refusal } if refusal.kind == RefusalKind::NotFound => Ok(None),
+        Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
+        Reply::Accepted(_) | Reply::Listed { .. } => {
+            Err(GatewayError::Internal("a read was answered with a step".into()).into())
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl CaseService for CasesGrpc {
+    /// Asks the four families at once: a case id is unique across them, so at most one knows it.
+    #[tracing::instrument(skip_all)]
+    async fn get_timeline(
+        &self,
+        request: tonic::Request<pb::GetTimelineRequest>,
+    ) -> Result<Response<pb::CaseTimeline>, Status> {
+        let actor = self.ctx.caller(&request)?.code;
+        let case_id =
+            convert::case_id("case_id", &request.get_ref().case_id).map_err(GatewayError::from)?;
+        let (referral, transfer, dispute, opinion) = tokio::join!(
+            timeline_in::<Referrals>(&self.ctx, &actor, case_id),
+            timeline_in::<Transfers>(&self.ctx, &actor, case_id),
+            timeline_in::<Disputes>(&self.ctx, &actor, case_id),
+            timeline_in::<Opinions>(&self.ctx, &actor, case_id),
+        );
+        for found in [referral, transfer, dispute, opinion] {
+            if let Some(timeline) = found? {
+                return Ok(Response::new(timeline));
+            }
+        }
+        Err(
+            GatewayError::Refused(casebridge_core::refusal::Refusal::new(
+                RefusalKind::NotFound,
+                "STATE",
+                Some("case_id"),
+                format!("no case {case_id} in any family"),
+            ))
+            .into(),
+        )
+    }
+}

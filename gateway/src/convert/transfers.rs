@@ -1,0 +1,187 @@
+//! Case transfer messages (transfers.proto).
+
+use casebridge_core::ids::CaseId;
+use casebridge_core::personal::PersonalData;
+use casebridge_core::transfer::{Sending, Transfer, TransferCommand, TransferStatus};
+use casebridge_platform::cases::Accepted;
+use casebridge_proto::v1 as pb;
+
+use super::{
+    CaseStep, Violations, documents, history, opt_code, opt_id, parties, step, timestamp,
+    wire_parties,
+};
+
+/// A step on a transfer, ready for the transfers service.
+pub type TransferStep = CaseStep<TransferCommand>;
+
+const ID: &str = "transfer_id";
+
+pub fn send(req: pb::SendTransferRequest) -> Result<TransferStep, Violations> {
+    let pb::SendTransferRequest {
+        request_id,
+        receiver,
+        suspected_violation,
+        summary,
+        jurisdiction_grounds,
+        urgent,
+        documents,
+        parties: raw_parties,
+        case_officer,
+        case_officer_phone,
+        previous_transfer_id,
+    } = req;
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request_id);
+    let receiver = v.agency("receiver", &receiver);
+    let documents = v.documents("documents", documents);
+    let previous = v.optional_case_id("previous_transfer_id", &previous_transfer_id);
+    let case_id = CaseId::generate();
+    let step = (|| {
+        Some(TransferStep {
+            request_id: request_id?,
+            case_id,
+            command: TransferCommand::Send(Sending {
+                case_id,
+                receiver: receiver?,
+                suspected_violation,
+                summary,
+                jurisdiction_grounds,
+                urgent,
+                documents,
+                parties: parties(raw_parties),
+                case_officer,
+                case_officer_phone: PersonalData::new(case_officer_phone),
+                previous: previous?,
+            }),
+        })
+    })();
+    v.finish(step)
+}
+
+pub fn sign_receipt(req: pb::SignTransferReceiptRequest) -> Result<TransferStep, Violations> {
+    let pb::SignTransferReceiptRequest {
+        request_id,
+        transfer_id,
+    } = req;
+    let command = Some(TransferCommand::SignReceipt);
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &transfer_id,
+        command,
+    )
+}
+
+pub fn accept(req: pb::AcceptTransferRequest) -> Result<TransferStep, Violations> {
+    let pb::AcceptTransferRequest {
+        request_id,
+        transfer_id,
+        case_number,
+        note,
+    } = req;
+    let command = Some(TransferCommand::Accept { case_number, note });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &transfer_id,
+        command,
+    )
+}
+
+pub fn object(req: pb::ObjectToTransferRequest) -> Result<TransferStep, Violations> {
+    let pb::ObjectToTransferRequest {
+        request_id,
+        transfer_id,
+        reasons,
+    } = req;
+    let command = Some(TransferCommand::Object { reasons });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &transfer_id,
+        command,
+    )
+}
+
+pub fn report_outcome(req: pb::ReportOutcomeRequest) -> Result<TransferStep, Violations> {
+    let pb::ReportOutcomeRequest {
+        request_id,
+        transfer_id,
+        outcome,
+        documents,
+    } = req;
+    let mut v = Violations::default();
+    let documents = v.documents("documents", documents);
+    let command = Some(TransferCommand::ReportOutcome { outcome, documents });
+    step(v, &request_id, ID, &transfer_id, command)
+}
+
+fn status(s: TransferStatus) -> pb::TransferStatus {
+    use pb::TransferStatus as W;
+    match s {
+        TransferStatus::Sent => W::Sent,
+        TransferStatus::Received => W::Received,
+        TransferStatus::Accepted => W::Accepted,
+        TransferStatus::Objected => W::Objected,
+        TransferStatus::OutcomeReported => W::OutcomeReported,
+    }
+}
+
+/// A transfer for one of its parties.
+pub fn transfer(t: &Transfer) -> pb::Transfer {
+    pb::Transfer {
+        id: t.id.to_string(),
+        sender: t.sender.to_string(),
+        receiver: t.receiver.to_string(),
+        former_receivers: t.former_receivers.iter().map(ToString::to_string).collect(),
+        office: opt_code(t.office.as_ref()),
+        status: status(t.status).into(),
+        suspected_violation: t.suspected_violation.clone(),
+        summary: t.summary.clone(),
+        jurisdiction_grounds: t.jurisdiction_grounds.clone(),
+        urgent: t.urgent,
+        documents: documents(&t.documents),
+        parties: wire_parties(&t.parties),
+        case_officer: t.case_officer.clone(),
+        case_officer_phone: t.case_officer_phone.expose().to_owned(),
+        sent_at: Some(timestamp(t.sent_at)),
+        from_referral: opt_id(t.from_referral),
+        previous_transfer_id: opt_id(t.previous),
+        case_number: t.case_number.clone().unwrap_or_default(),
+        objection: t.objection.clone().unwrap_or_default(),
+        designated_by: opt_id(t.designated_by),
+        outcome: t.outcome.clone().unwrap_or_default(),
+        history: t.history.iter().map(history).collect(),
+        version: t.version,
+    }
+}
+
+/// The wire result of an accepted transfer step.
+pub fn result(accepted: Accepted<Transfer>) -> pb::TransferResult {
+    pb::TransferResult {
+        transfer: Some(transfer(&accepted.case)),
+        replayed: accepted.replayed,
+        accepted_at: Some(timestamp(accepted.accepted_at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_previous_transfer_id_and_receiver_are_both_named() {
+        let v = send(pb::SendTransferRequest {
+            request_id: "r".into(),
+            receiver: "bad".into(),
+            previous_transfer_id: "not-a-uuid".into(),
+            ..Default::default()
+        })
+        .expect_err("malformed");
+        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["receiver", "previous_transfer_id"]);
+    }
+}

@@ -1,0 +1,86 @@
+//! What every family's rejection tests share: a refused call must carry the right status code,
+//! a message that names the problem, the offending field where there is one — and change
+//! nothing: the case keeps its version and no party hears of it.
+
+use super::*;
+
+/// One call that must be refused, and how.
+pub struct Refusal {
+    /// What the call does wrong, for the failure message.
+    pub what: &'static str,
+    pub code: Code,
+    /// A phrase the status message must contain.
+    pub says: &'static str,
+    /// The field the `BadRequest` details must name, if any.
+    pub field: Option<&'static str>,
+}
+
+/// Checks one refused call against what it should have said.
+pub fn assert_refused(result: Result<impl std::fmt::Debug, Status>, expected: &Refusal) {
+    let status = match result {
+        Ok(answer) => panic!("{}: accepted as {answer:?}", expected.what),
+        Err(status) => status,
+    };
+    assert_eq!(
+        status.code(),
+        expected.code,
+        "{}: {status:?}",
+        expected.what
+    );
+    assert!(
+        status.message().contains(expected.says),
+        "{}: the message {:?} does not say {:?}",
+        expected.what,
+        status.message(),
+        expected.says
+    );
+    if let Some(field) = expected.field {
+        assert!(
+            violated_fields(&status).iter().any(|f| f == field),
+            "{}: the violations {:?} do not name {field}",
+            expected.what,
+            violated_fields(&status)
+        );
+    }
+}
+
+/// The events `agency`'s inbox holds about `case_id`, oldest first.
+pub async fn events_about(app: &TestApp, agency: &str, case_id: &str) -> Vec<String> {
+    let mut inbox = app.inbox_as(agency).await;
+    let mut stream = inbox
+        .watch_inbox(pb::WatchInboxRequest {
+            after_cursor: Some(0),
+            follow: false,
+        })
+        .await
+        .expect("read the inbox")
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(entry) = stream.message().await.expect("inbox stream") {
+        if entry.case_id == case_id {
+            events.push(entry.event);
+        }
+    }
+    events
+}
+
+/// Waits until `agency`'s inbox holds exactly `expected` about `case_id`. The last expected
+/// event is a sentinel sent after every refused call: once it is there, anything a refused call
+/// had emitted would be there too (each service's outbox is relayed in order).
+pub async fn assert_only_events(app: &TestApp, agency: &str, case_id: &str, expected: &[&str]) {
+    let seen = testing::eventually(
+        &format!("{agency}'s inbox to hold {expected:?} about {case_id}"),
+        PROMPTLY,
+        || async {
+            let events = events_about(app, agency, case_id).await;
+            (events.len() >= expected.len()).then_some(events)
+        },
+    )
+    .await;
+    assert_eq!(seen, expected, "{agency}'s inbox about {case_id}");
+}
+
+/// Text one character longer than any free-text field allows.
+pub fn oversized() -> String {
+    "长".repeat(2001)
+}

@@ -1,0 +1,34 @@
+//! The runnable disputes service: the engine's [`CaseApp`] with the dispute family.
+
+use std::sync::Arc;
+
+use casebridge_core::directory::Directory;
+use casebridge_core::dispute::DisputePolicy;
+use casebridge_core::time::Clock;
+use casebridge_platform::bus::Bus;
+use casebridge_platform::cases::CaseApp;
+use casebridge_platform::cases::app::StartError;
+use casebridge_platform::store::Db;
+
+use crate::handler::Disputes;
+
+/// A migrated, declared, ready-to-run disputes service.
+pub type DisputesApp = CaseApp<Disputes>;
+
+/// Migrates the tables and declares the queues of the disputes service.
+pub async fn build(
+    db: Db,
+    bus: Bus,
+    directory: Arc<Directory>,
+    policy: DisputePolicy,
+    clock: Arc<dyn Clock>,
+) -> Result<DisputesApp, StartError> {
+    CaseApp::build(
+        Disputes::new(directory, policy),
+        db,
+        bus,
+        clock,
+        crate::store::migrations(),
+    )
+    .await
+}

@@ -1,0 +1,12 @@
+//! What the opinions service takes and answers over the bus.
+
+use casebridge_core::opinion::{OpinionCommand, OpinionRequest};
+
+pub use casebridge_platform::cases::api::{Accepted, CaseSummary, ListPosition, ListQuery};
+
+/// A request to the opinions service. The actor is the agency authenticated by the gateway.
+pub type Request = casebridge_platform::cases::Request<OpinionCommand>;
+/// A step on an opinion request, with what makes it idempotent.
+pub type CommandRequest = casebridge_platform::cases::CommandRequest<OpinionCommand>;
+/// The answer to a [`Request`].
+pub type Reply = casebridge_platform::cases::Reply<OpinionRequest>;

@@ -1,0 +1,9 @@
+//! The opinions service's own migrations: none beyond the engine's case tables
+//! (`opinions_case_states`, `opinions_case_parties`) and messaging tables.
+
+use casebridge_platform::store::Migration;
+
+/// The family's migrations, after the engine's.
+pub fn migrations() -> Vec<Migration> {
+    Vec::new()
+}

@@ -1,0 +1,103 @@
+//! What a family service takes and answers over the bus. The gateway builds these requests
+//! from gRPC calls; the actor is always the agency the gateway authenticated.
+
+use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
+use casebridge_core::notice::Role;
+use casebridge_core::refusal::Refusal;
+use casebridge_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The largest page of a listing.
+pub const MAX_PAGE: u32 = 200;
+
+/// A request to a family service.
+// A request lives only between decoding and handling; boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request<C> {
+    /// Take a step on a case.
+    Command(CommandRequest<C>),
+    /// Read a case (parties only).
+    Get { actor: AgencyCode, case_id: CaseId },
+    /// The cases the actor is a party to, newest change first.
+    List { actor: AgencyCode, query: ListQuery },
+}
+
+/// A step, with what makes it idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRequest<C> {
+    pub actor: AgencyCode,
+    /// Chosen by the client; unique per actor.
+    pub request_id: RequestId,
+    /// Digest of the request as the client sent it: a reused request id with another digest
+    /// is refused.
+    pub content_digest: Sha256Digest,
+    /// The case the step is for (for a step that opens a case: the id the new case will get,
+    /// unless the request id was seen before, in which case the original case is returned).
+    pub case_id: CaseId,
+    pub command: C,
+}
+
+/// Which of the actor's cases to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Only cases in this status (snake_case name).
+    pub status: Option<String>,
+    /// Only cases where the actor holds this role.
+    pub role: Option<Role>,
+    /// At most this many (1..=[`MAX_PAGE`]).
+    pub limit: u32,
+    /// Continue after this position (from the previous page's `next`).
+    pub after: Option<ListPosition>,
+}
+
+/// A position in a listing: the last case's update time and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPosition {
+    pub updated_at: Timestamp,
+    pub case_id: CaseId,
+}
+
+/// The answer to a [`Request`].
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply<S> {
+    /// The step was accepted (or had been: `replayed`).
+    Accepted(Accepted<S>),
+    /// The case, for a read.
+    Found { case: S },
+    /// A page of a listing.
+    Listed {
+        cases: Vec<CaseSummary>,
+        /// Pass as `after` for the next page; `None` on the last page.
+        next: Option<ListPosition>,
+    },
+    /// Nothing changed.
+    Refused { refusal: Refusal },
+}
+
+/// An accepted step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accepted<S> {
+    /// The case after the step.
+    pub case: S,
+    /// True when this answers a retry of an already accepted request.
+    pub replayed: bool,
+    /// When the step was first accepted.
+    pub accepted_at: Timestamp,
+}
+
+/// One line of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub case_id: CaseId,
+    pub status: String,
+    pub version: u64,
+    pub updated_at: Timestamp,
+    /// The roles the actor holds in the case (empty for a former party).
+    pub roles: Vec<Role>,
+    /// One line without personal data.
+    pub headline: String,
+}

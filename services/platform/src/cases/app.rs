@@ -1,0 +1,136 @@
+//! [`CaseApp`]: a runnable family service — its command consumer, its reaction consumer (when
+//! the family reacts to other families' events) and its outbox relay.
+
+use std::sync::Arc;
+
+use casebridge_core::notice::Notice;
+use casebridge_core::time::Clock;
+use tokio_util::sync::CancellationToken;
+
+use super::service::CaseService;
+use super::{Family, Request, store};
+use crate::bus::{Bus, BusError, Message, QueueSpec};
+use crate::host::{self, run_consumer};
+use crate::outbox::OutboxRelay;
+use crate::store::{Db, Dialect, Messaging, Migration, StoreError};
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{service} store: {source}")]
+    Store {
+        service: &'static str,
+        source: StoreError,
+    },
+    #[error("{service} bus: {source}")]
+    Bus {
+        service: &'static str,
+        source: BusError,
+    },
+}
+
+/// The queue of other families' events a family reacts to, if it reacts to any.
+pub fn reactions_queue<F: Family>() -> Option<QueueSpec> {
+    (!F::REACTS_TO.is_empty()).then(|| QueueSpec::events(F::SERVICE, F::REACTS_TO))
+}
+
+/// A migrated, declared, ready-to-run family service.
+#[derive(Debug)]
+pub struct CaseApp<F: Family + std::fmt::Debug> {
+    service: CaseService<F>,
+    bus: Bus,
+    relay: OutboxRelay,
+    concurrency: usize,
+}
+
+impl<F: Family + std::fmt::Debug> CaseApp<F> {
+    /// Migrates the tables (the messaging and case tables, then `extra`, the family's own) and
+    /// declares the queues.
+    pub async fn build(
+        family: F,
+        db: Db,
+        bus: Bus,
+        clock: Arc<dyn Clock>,
+        extra: Vec<Migration>,
+    ) -> Result<CaseApp<F>, StartError> {
+        let service = F::SERVICE;
+        let store_error = |source| StartError::Store { service, source };
+        let bus_error = |source| StartError::Bus { service, source };
+        let mut migrations = crate::store::messaging_migrations(service);
+        migrations.extend(store::migrations(service));
+        migrations.extend(extra);
+        db.migrate(service, &migrations)
+            .await
+            .map_err(store_error)?;
+        bus.declare(&QueueSpec::commands(service))
+            .await
+            .map_err(bus_error)?;
+        if let Some(queue) = reactions_queue::<F>() {
+            bus.declare(&queue).await.map_err(bus_error)?;
+        }
+        let relay = OutboxRelay::new(db.clone(), bus.clone(), &Messaging::new(service));
+        // SQLite serialises on one connection; more handlers would only queue for it.
+        let concurrency = match db.dialect() {
+            Dialect::Sqlite => 4,
+            Dialect::Postgres => 32,
+        };
+        Ok(CaseApp {
+            service: CaseService::new(family, db, clock, relay.clone()),
+            bus,
+            relay,
+            concurrency,
+        })
+    }
+
+    /// The service logic, for tests that call it without the bus.
+    pub fn service(&self) -> &CaseService<F> {
+        &self.service
+    }
+
+    /// Runs until `shutdown`, then lets in-flight work finish.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
+        let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
+        let on_commands = self.service.clone();
+        let commands = run_consumer(
+            self.bus.clone(),
+            QueueSpec::commands(F::SERVICE),
+            self.concurrency,
+            shutdown.clone(),
+            move |message: Message| {
+                let service = on_commands.clone();
+                async move {
+                    host::answer(message, |request: Request<F::Command>| {
+                        service.handle(request)
+                    })
+                    .await
+                }
+            },
+        );
+        let reactions = async {
+            let Some(queue) = reactions_queue::<F>() else {
+                return Ok(());
+            };
+            let on_events = self.service.clone();
+            run_consumer(
+                self.bus.clone(),
+                queue,
+                self.concurrency,
+                shutdown.clone(),
+                move |message: Message| {
+                    let service = on_events.clone();
+                    async move {
+                        host::apply(message, |message, notice: Notice| async move {
+                            service.react(&message, &notice).await
+                        })
+                        .await
+                    }
+                },
+            )
+            .await
+        };
+        let (commands, reactions) = tokio::join!(commands, reactions);
+        shutdown.cancel();
+        let _ = relay.await;
+        commands.and(reactions)
+    }
+}

@@ -1,0 +1,287 @@
+//! [`CaseService`]: applies requests and reactions to one family's cases.
+
+use std::sync::Arc;
+
+use casebridge_core::authz;
+use casebridge_core::case::{Case, Decision, Rejection};
+use casebridge_core::notice::Notice;
+use casebridge_core::refusal::{Refusal, RefusalKind};
+use casebridge_core::time::{Clock, Timestamp};
+
+use super::api::{self, Accepted, CommandRequest, Reply, Request};
+use super::store::CaseStore;
+use super::{Family, Reaction};
+use crate::bus::Message;
+use crate::outbox::OutboxRelay;
+use crate::store::{Db, Idempotency, Messaging, StoreError};
+
+/// One family's service logic, shared by every adapter (the bus consumers, tests).
+#[derive(Debug, Clone)]
+pub struct CaseService<F: Family> {
+    family: F,
+    db: Db,
+    messaging: Messaging,
+    cases: CaseStore,
+    clock: Arc<dyn Clock>,
+    relay: OutboxRelay,
+}
+
+type FamilyReply<F> = Reply<<F as Family>::Case>;
+
+impl<F: Family + std::fmt::Debug> CaseService<F> {
+    pub fn new(family: F, db: Db, clock: Arc<dyn Clock>, relay: OutboxRelay) -> CaseService<F> {
+        CaseService {
+            family,
+            db,
+            messaging: Messaging::new(F::SERVICE),
+            cases: CaseStore::new(F::SERVICE),
+            clock,
+            relay,
+        }
+    }
+
+    pub fn family(&self) -> &F {
+        &self.family
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Answers one request. An `Err` is a passing storage failure: retry the same request.
+    pub async fn handle(&self, request: Request<F::Command>) -> Result<FamilyReply<F>, StoreError> {
+        match request {
+            Request::Command(command) => self.command(command).await,
+            Request::Get { actor, case_id } => {
+                let mut conn = self.db.pool().acquire().await?;
+                Ok(
+                    match self.cases.load::<F::Case>(&mut conn, case_id).await? {
+                        Some(case) if authz::may_read(&case.parties(), &actor) => {
+                            Reply::Found { case }
+                        }
+                        Some(_) => refused(
+                            RefusalKind::PermissionDenied,
+                            "AUTH-PARTY",
+                            None,
+                            format!(
+                                "agency {actor} is not a party to {} {case_id}; only its parties may read it",
+                                F::FAMILY
+                            ),
+                        ),
+                        None => refused(
+                            RefusalKind::NotFound,
+                            "STATE",
+                            Some("case_id"),
+                            format!("no {} {case_id}", F::FAMILY),
+                        ),
+                    },
+                )
+            }
+            Request::List { actor, query } => {
+                if query.limit == 0 || query.limit > api::MAX_PAGE {
+                    return Ok(refused(
+                        RefusalKind::InvalidArgument,
+                        "INPUT",
+                        Some("page_size"),
+                        format!("page_size must be between 1 and {}", api::MAX_PAGE),
+                    ));
+                }
+                let mut conn = self.db.pool().acquire().await?;
+                let (cases, next) = self
+                    .cases
+                    .list::<F::Case>(&mut conn, &actor, &query)
+                    .await?;
+                Ok(Reply::Listed { cases, next })
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.case_id, agency = %request.actor, step = F::step(&request.command)))]
+    async fn command(
+        &self,
+        request: CommandRequest<F::Command>,
+    ) -> Result<FamilyReply<F>, StoreError> {
+        let CommandRequest {
+            actor,
+            request_id,
+            content_digest,
+            case_id,
+            command,
+        } = request;
+        let digest = content_digest.to_hex();
+        let mut tx = self.db.begin().await?;
+        match self
+            .messaging
+            .idempotency(&mut tx, actor.as_str(), request_id.as_str(), &digest)
+            .await?
+        {
+            Idempotency::New => {}
+            Idempotency::Replay { reply, .. } => {
+                let mut original: FamilyReply<F> = serde_json::from_slice(&reply)
+                    .map_err(|e| StoreError::Corrupt(format!("stored reply: {e}")))?;
+                if let Reply::Accepted(accepted) = &mut original {
+                    accepted.replayed = true;
+                }
+                tracing::debug!("replayed an accepted request");
+                return Ok(original);
+            }
+            Idempotency::Conflict => {
+                return Ok(refused(
+                    RefusalKind::AlreadyExists,
+                    "IDEMPOTENCY",
+                    Some("request_id"),
+                    format!(
+                        "request id {request_id} was already used by this agency for a different \
+                         request; use a new request id for new content"
+                    ),
+                ));
+            }
+        }
+        let Some(agency) = self.family.directory().get(&actor).cloned() else {
+            return Ok(refused(
+                RefusalKind::PermissionDenied,
+                "DIR",
+                None,
+                format!("agency {actor} is not in the agency directory"),
+            ));
+        };
+        let current = self.cases.load::<F::Case>(&mut tx, case_id).await?;
+        let related = match F::related(&command) {
+            Some(id) => self.cases.load::<F::Case>(&mut tx, id).await?,
+            None => None,
+        };
+        let now = self.clock.now();
+        let decision =
+            match self
+                .family
+                .decide(current.as_ref(), related.as_ref(), &command, &agency, now)
+            {
+                Ok(decision) => decision,
+                Err(rejection) => {
+                    tracing::info!(rule = rejection.rule(), "refused");
+                    return Ok(Reply::Refused {
+                        refusal: refusal::<F>(&rejection, &command),
+                    });
+                }
+            };
+        self.commit(&mut tx, &decision, current.as_ref(), now)
+            .await?;
+        let reply = Reply::Accepted(Accepted {
+            case: decision.case,
+            replayed: false,
+            accepted_at: now,
+        });
+        let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.messaging
+            .record(
+                &mut tx,
+                actor.as_str(),
+                request_id.as_str(),
+                &digest,
+                &encoded,
+                now.as_millis(),
+            )
+            .await?;
+        tx.commit().await?;
+        self.relay.wake();
+        tracing::info!("accepted");
+        Ok(reply)
+    }
+
+    /// Writes an accepted decision: the case, its parties and the outbox rows of its events.
+    async fn commit(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        decision: &Decision<F::Case, F::Event>,
+        previous: Option<&F::Case>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.cases.save(tx, &decision.case, previous, now).await?;
+        for event in &decision.events {
+            let notice = self.family.notice(event, &decision.case);
+            let message = Message::json(notice.routing_key(), &notice)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            self.messaging
+                .enqueue(tx, &message, now.as_millis())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Applies another family's event that calls for a step of this family, once however often
+    /// it is delivered. A step the state machine refuses is logged and dropped: the causing
+    /// case moved on legitimately (e.g. a designation for a transfer that was withdrawn).
+    #[tracing::instrument(skip_all, fields(family = %F::FAMILY, message_id = %message.id, cause = %notice.routing_key()))]
+    pub async fn react(&self, message: &Message, notice: &Notice) -> Result<(), StoreError> {
+        let Some(Reaction {
+            case_id,
+            actor,
+            command,
+        }) = self.family.reaction(notice)
+        else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if !self
+            .messaging
+            .first_delivery(&mut tx, &message.id.to_string(), now.as_millis())
+            .await?
+        {
+            return Ok(());
+        }
+        let Some(agency) = self.family.directory().get(&actor).cloned() else {
+            tracing::warn!(%actor, "reaction refused: the actor is not in the directory");
+            tx.commit().await?;
+            return Ok(());
+        };
+        let current = self.cases.load::<F::Case>(&mut tx, case_id).await?;
+        match self
+            .family
+            .decide(current.as_ref(), None, &command, &agency, now)
+        {
+            Ok(decision) => {
+                self.commit(&mut tx, &decision, current.as_ref(), now)
+                    .await?;
+                tx.commit().await?;
+                self.relay.wake();
+                tracing::info!(%case_id, step = F::step(&command), "reaction accepted");
+            }
+            Err(rejection) => {
+                tx.commit().await?;
+                tracing::warn!(%case_id, step = F::step(&command), rule = rejection.rule(), reason = %rejection, "reaction refused");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn refused<S>(kind: RefusalKind, rule: &str, field: Option<&str>, message: String) -> Reply<S> {
+    Reply::Refused {
+        refusal: Refusal::new(kind, rule, field, message),
+    }
+}
+
+/// The one place where a state machine's rejections become refusals: the kind is chosen per
+/// rejection, and the field is renamed to its wire name by the family.
+pub fn refusal<F: Family>(rejection: &Rejection, command: &F::Command) -> Refusal {
+    let kind = match rejection {
+        Rejection::AlreadyExists { .. } => RefusalKind::AlreadyExists,
+        Rejection::NotFound { .. } => RefusalKind::NotFound,
+        Rejection::WrongRole { .. }
+        | Rejection::NotAddressee { .. }
+        | Rejection::NotAParty { .. } => RefusalKind::PermissionDenied,
+        Rejection::UnknownAgency { field: "actor", .. } => RefusalKind::PermissionDenied,
+        Rejection::UnknownAgency { .. } | Rejection::UnknownCase { .. } => RefusalKind::NotFound,
+        Rejection::WrongState { .. } => RefusalKind::FailedPrecondition,
+        // A rule that forbids the step given the case's history is a precondition; one that
+        // forbids the input is an invalid argument.
+        Rejection::Forbidden { field: None, .. } => RefusalKind::FailedPrecondition,
+        Rejection::Forbidden { field: Some(_), .. }
+        | Rejection::WrongRecipientKind { .. }
+        | Rejection::MissingDocument { .. }
+        | Rejection::Invalid { .. } => RefusalKind::InvalidArgument,
+    };
+    let field = rejection.field().map(|f| F::wire_field(command, f));
+    Refusal::new(kind, rejection.rule(), field, rejection.to_string())
+}

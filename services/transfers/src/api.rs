@@ -1,0 +1,12 @@
+//! What the transfers service takes and answers over the bus.
+
+use casebridge_core::transfer::{Transfer, TransferCommand};
+
+pub use casebridge_platform::cases::api::{Accepted, CaseSummary, ListPosition, ListQuery};
+
+/// A request to the transfers service. The actor is the agency authenticated by the gateway.
+pub type Request = casebridge_platform::cases::Request<TransferCommand>;
+/// A step on a transfer, with what makes it idempotent.
+pub type CommandRequest = casebridge_platform::cases::CommandRequest<TransferCommand>;
+/// The answer to a [`Request`].
+pub type Reply = casebridge_platform::cases::Reply<Transfer>;
