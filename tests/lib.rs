@@ -15,15 +15,22 @@ use anyhow::{Context as _, bail};
 use casebridge_platform::bus::QueueSpec;
 use casebridge_platform::testing;
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::case_service_client::CaseServiceClient;
+use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
+use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
+use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Agencies of the example directory used by the tests.
 pub mod agencies {
+    pub const CITY_GOVERNMENT: &str = "11350100MB0100001L";
     pub const MARKET_BUREAU: &str = "11350100MB0100002P";
+    pub const ENVIRONMENT_BUREAU: &str = "11350100MB0100003T";
+    pub const TESTING_INSTITUTE: &str = "12350100MB0100010F";
     pub const CITY_POLICE: &str = "11350100MB01000064";
     pub const DISTRICT_POLICE: &str = "11350102MB01000074";
     pub const PROCURATORATE: &str = "11350100MB0100008A";
@@ -233,6 +240,33 @@ impl System {
 
     pub async fn referrals(&self, agency: &str) -> anyhow::Result<ReferralServiceClient<Channel>> {
         Ok(ReferralServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn transfers(&self, agency: &str) -> anyhow::Result<TransferServiceClient<Channel>> {
+        Ok(TransferServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn disputes(&self, agency: &str) -> anyhow::Result<DisputeServiceClient<Channel>> {
+        Ok(DisputeServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn opinions(&self, agency: &str) -> anyhow::Result<OpinionServiceClient<Channel>> {
+        Ok(OpinionServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn cases(&self, agency: &str) -> anyhow::Result<CaseServiceClient<Channel>> {
+        Ok(CaseServiceClient::new(self.channel(agency).await?))
+    }
+
+    /// The events `agency`'s inbox holds about `case_id`, oldest first.
+    pub async fn events_about(&self, agency: &str, case_id: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .inbox_entries(agency)
+            .await?
+            .into_iter()
+            .filter(|e| e.case_id == case_id)
+            .map(|e| e.event)
+            .collect())
     }
 
     pub async fn inbox(&self, agency: &str) -> anyhow::Result<InboxServiceClient<Channel>> {

@@ -1,0 +1,458 @@
+//! Every family end to end through the real binary, on the embedded default and as separate
+//! processes on RabbitMQ and PostgreSQL: the main path of transfers, disputes and expert
+//! opinions, and the two contested paths that cross families — an objection that becomes a
+//! dispute whose designation restarts the transfer, and a non-filing taken through
+//! reconsideration and procuratorate supervision to filing.
+
+use std::time::Duration;
+
+use casebridge_platform::testing::eventually;
+use casebridge_proto::v1 as pb;
+use casebridge_tests::agencies::*;
+use casebridge_tests::{System, submission};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn letter() -> pb::Document {
+    pb::Document {
+        kind: pb::DocumentKind::TransferLetter.into(),
+        title: "案件移送函".into(),
+        sha256: String::new(),
+    }
+}
+
+fn sending(request_id: &str) -> pb::SendTransferRequest {
+    pb::SendTransferRequest {
+        request_id: request_id.into(),
+        receiver: ENVIRONMENT_BUREAU.into(),
+        suspected_violation: "无证排放污水".into(),
+        summary: "检查中发现某厂向河道排放污水".into(),
+        jurisdiction_grounds: "水污染防治法第八十三条".into(),
+        urgent: false,
+        documents: vec![letter()],
+        parties: Vec::new(),
+        case_officer: "王五".into(),
+        case_officer_phone: String::new(),
+        previous_transfer_id: String::new(),
+    }
+}
+
+/// Waits until `agency` has heard exactly `expected` about `case_id`.
+async fn heard(system: &System, agency: &str, case_id: &str, expected: &[&str]) {
+    let got = eventually(
+        &format!("{agency} to hear {expected:?} about {case_id}"),
+        WAIT,
+        || async {
+            let got = system.events_about(agency, case_id).await.ok()?;
+            (got.len() >= expected.len()).then_some(got)
+        },
+    )
+    .await;
+    assert_eq!(got, expected, "{agency} about {case_id}");
+}
+
+async fn a_transfer_is_received_accepted_and_reported_back(system: &System) -> anyhow::Result<()> {
+    let mut sender = system.transfers(MARKET_BUREAU).await?;
+    let mut receiver = system.transfers(ENVIRONMENT_BUREAU).await?;
+    let id = sender
+        .send_transfer(sending("f-send"))
+        .await?
+        .into_inner()
+        .transfer
+        .expect("transfer")
+        .id;
+    receiver
+        .sign_transfer_receipt(pb::SignTransferReceiptRequest {
+            request_id: "f-receipt".into(),
+            transfer_id: id.clone(),
+        })
+        .await?;
+    receiver
+        .accept_transfer(pb::AcceptTransferRequest {
+            request_id: "f-accept".into(),
+            transfer_id: id.clone(),
+            case_number: "榕环罚立〔2026〕7号".into(),
+            note: String::new(),
+        })
+        .await?;
+    let reported = receiver
+        .report_outcome(pb::ReportOutcomeRequest {
+            request_id: "f-report".into(),
+            transfer_id: id.clone(),
+            outcome: "已作出罚款二十万元的行政处罚".into(),
+            documents: Vec::new(),
+        })
+        .await?
+        .into_inner()
+        .transfer
+        .expect("transfer");
+    assert_eq!(
+        reported.status,
+        i32::from(pb::TransferStatus::OutcomeReported)
+    );
+    heard(
+        system,
+        MARKET_BUREAU,
+        &id,
+        &["receipt_signed", "accepted", "outcome_reported"],
+    )
+    .await;
+    heard(system, ENVIRONMENT_BUREAU, &id, &["sent"]).await;
+    Ok(())
+}
+
+async fn a_dispute_is_ruled_on_by_the_common_superior(system: &System) -> anyhow::Result<()> {
+    let mut raiser = system.disputes(MARKET_BUREAU).await?;
+    let mut other = system.disputes(ENVIRONMENT_BUREAU).await?;
+    let mut office = system.disputes(CITY_GOVERNMENT).await?;
+    let id = raiser
+        .raise_dispute(pb::RaiseDisputeRequest {
+            request_id: "d-raise".into(),
+            respondent: ENVIRONMENT_BUREAU.into(),
+            question: "河道排污案由哪个部门管辖".into(),
+            position: "排污属生态环境部门职责".into(),
+            transfer_id: String::new(),
+            documents: Vec::new(),
+        })
+        .await?
+        .into_inner()
+        .dispute
+        .expect("dispute")
+        .id;
+    raiser
+        .refer_dispute(pb::ReferDisputeRequest {
+            request_id: "d-refer".into(),
+            dispute_id: id.clone(),
+            note: "协商未果".into(),
+        })
+        .await?;
+    heard(system, CITY_GOVERNMENT, &id, &["referred"]).await;
+    office
+        .accept_dispute(pb::AcceptDisputeRequest {
+            request_id: "d-accept".into(),
+            dispute_id: id.clone(),
+            note: String::new(),
+        })
+        .await?;
+    other
+        .reply_to_dispute(pb::ReplyToDisputeRequest {
+            request_id: "d-reply".into(),
+            dispute_id: id.clone(),
+            position: "排口位于城市管理范围".into(),
+            documents: Vec::new(),
+        })
+        .await?;
+    let designated = office
+        .designate_agency(pb::DesignateAgencyRequest {
+            request_id: "d-designate".into(),
+            dispute_id: id.clone(),
+            designated: ENVIRONMENT_BUREAU.into(),
+            decision: "指定由生态环境局管辖".into(),
+            documents: Vec::new(),
+        })
+        .await?
+        .into_inner()
+        .dispute
+        .expect("dispute");
+    assert_eq!(designated.competent, ENVIRONMENT_BUREAU);
+    heard(
+        system,
+        ENVIRONMENT_BUREAU,
+        &id,
+        &["raised", "referred", "accepted", "designated"],
+    )
+    .await;
+    Ok(())
+}
+
+async fn an_opinion_is_asked_supplemented_and_delivered(system: &System) -> anyhow::Result<()> {
+    let mut requester = system.opinions(MARKET_BUREAU).await?;
+    let mut lab = system.opinions(TESTING_INSTITUTE).await?;
+    let id = requester
+        .request_opinion(pb::RequestOpinionRequest {
+            request_id: "o-request".into(),
+            expert: TESTING_INSTITUTE.into(),
+            kind: pb::OpinionKind::Test.into(),
+            question: "涉案电线是否符合国家标准".into(),
+            documents: Vec::new(),
+            under_case_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .opinion
+        .expect("request")
+        .id;
+    lab.accept_opinion_request(pb::AcceptOpinionRequestRequest {
+        request_id: "o-accept".into(),
+        opinion_id: id.clone(),
+        note: String::new(),
+    })
+    .await?;
+    lab.request_material(pb::RequestMaterialRequest {
+        request_id: "o-material".into(),
+        opinion_id: id.clone(),
+        needed: "同批次样品两件".into(),
+    })
+    .await?;
+    requester
+        .supply_material(pb::SupplyMaterialRequest {
+            request_id: "o-supply".into(),
+            opinion_id: id.clone(),
+            documents: vec![pb::Document {
+                kind: pb::DocumentKind::Evidence.into(),
+                title: "补充样品清单".into(),
+                sha256: String::new(),
+            }],
+            note: String::new(),
+        })
+        .await?;
+    let delivered = lab
+        .deliver_opinion(pb::DeliverOpinionRequest {
+            request_id: "o-deliver".into(),
+            opinion_id: id.clone(),
+            opinion: Some(pb::Opinion {
+                finding: pb::OpinionFinding::Negative.into(),
+                conclusion: "不符合GB/T 5023标准".into(),
+                basis: "导体电阻超标".into(),
+                documents: Vec::new(),
+            }),
+        })
+        .await?
+        .into_inner()
+        .opinion
+        .expect("request");
+    assert_eq!(delivered.status, i32::from(pb::OpinionStatus::Delivered));
+    heard(
+        system,
+        MARKET_BUREAU,
+        &id,
+        &["accepted", "material_requested", "delivered"],
+    )
+    .await;
+    Ok(())
+}
+
+async fn an_objection_is_designated_and_the_transfer_restarts(
+    system: &System,
+) -> anyhow::Result<()> {
+    let mut sender = system.transfers(MARKET_BUREAU).await?;
+    let mut receiver = system.transfers(ENVIRONMENT_BUREAU).await?;
+    let id = sender
+        .send_transfer(sending("c-send"))
+        .await?
+        .into_inner()
+        .transfer
+        .expect("transfer")
+        .id;
+    receiver
+        .object_to_transfer(pb::ObjectToTransferRequest {
+            request_id: "c-object".into(),
+            transfer_id: id.clone(),
+            reasons: "排污口位于城市管理范围".into(),
+        })
+        .await?;
+    // The objection opened a dispute: the receiver finds it on its desk.
+    let mut disputes = system.disputes(ENVIRONMENT_BUREAU).await?;
+    let dispute = eventually("the objection to open a dispute", WAIT, || async {
+        let mut disputes = disputes.clone();
+        let page = disputes
+            .list_disputes(pb::ListCasesRequest {
+                status: "negotiating".into(),
+                ..Default::default()
+            })
+            .await
+            .ok()?
+            .into_inner();
+        page.cases
+            .into_iter()
+            .map(|c| c.case_id)
+            .find(|c| !c.is_empty())
+    })
+    .await;
+    disputes
+        .refer_dispute(pb::ReferDisputeRequest {
+            request_id: "c-refer".into(),
+            dispute_id: dispute.clone(),
+            note: String::new(),
+        })
+        .await?;
+    let mut office = system.disputes(CITY_GOVERNMENT).await?;
+    office
+        .accept_dispute(pb::AcceptDisputeRequest {
+            request_id: "c-accept".into(),
+            dispute_id: dispute.clone(),
+            note: String::new(),
+        })
+        .await?;
+    office
+        .designate_agency(pb::DesignateAgencyRequest {
+            request_id: "c-designate".into(),
+            dispute_id: dispute.clone(),
+            designated: ENVIRONMENT_BUREAU.into(),
+            decision: "仍由生态环境局管辖".into(),
+            documents: Vec::new(),
+        })
+        .await?;
+    // The transfer restarted to the designated agency, bound to open the case.
+    heard(system, ENVIRONMENT_BUREAU, &id, &["sent", "sent"]).await;
+    let restarted = receiver
+        .get_transfer(pb::GetTransferRequest {
+            transfer_id: id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(restarted.designated_by, dispute);
+    receiver
+        .accept_transfer(pb::AcceptTransferRequest {
+            request_id: "c-accept-transfer".into(),
+            transfer_id: id.clone(),
+            case_number: String::new(),
+            note: String::new(),
+        })
+        .await?;
+    // The timeline shows every step with its actor.
+    let timeline = system
+        .cases(MARKET_BUREAU)
+        .await?
+        .get_timeline(pb::GetTimelineRequest {
+            case_id: id.clone(),
+        })
+        .await?
+        .into_inner();
+    let steps: Vec<String> = timeline
+        .steps
+        .iter()
+        .filter_map(|s| s.entry.as_ref().map(|e| e.step.clone()))
+        .collect();
+    assert_eq!(steps, ["send", "object", "restart", "accept"]);
+    Ok(())
+}
+
+async fn non_filing_goes_through_reconsideration_and_supervision_to_filing(
+    system: &System,
+) -> anyhow::Result<()> {
+    let mut agency = system.referrals(MARKET_BUREAU).await?;
+    let mut police = system.referrals(CITY_POLICE).await?;
+    let mut procuratorate = system.referrals(PROCURATORATE).await?;
+    let id = agency
+        .submit_referral(submission("s-submit"))
+        .await?
+        .into_inner()
+        .referral
+        .expect("referral")
+        .id;
+    police
+        .sign_receipt(pb::SignReceiptRequest {
+            request_id: "s-receipt".into(),
+            referral_id: id.clone(),
+        })
+        .await?;
+    police
+        .decide_filing(pb::DecideFilingRequest {
+            request_id: "s-decline".into(),
+            referral_id: id.clone(),
+            decision: Some(pb::decide_filing_request::Decision::Decline(
+                pb::DeclineToFile {
+                    reasons: "证据不足".into(),
+                },
+            )),
+        })
+        .await?;
+    agency
+        .request_reconsideration(pb::RequestReconsiderationRequest {
+            request_id: "s-reconsider".into(),
+            referral_id: id.clone(),
+            reasons: "检验报告证明货值已达追诉标准".into(),
+        })
+        .await?;
+    police
+        .decide_reconsideration(pb::DecideReconsiderationRequest {
+            request_id: "s-uphold".into(),
+            referral_id: id.clone(),
+            outcome: pb::ReconsiderationOutcome::Uphold.into(),
+            reasons: "维持不予立案".into(),
+        })
+        .await?;
+    agency
+        .suggest_supervision(pb::SuggestSupervisionRequest {
+            request_id: "s-suggest".into(),
+            referral_id: id.clone(),
+            reasons: "建议立案监督".into(),
+        })
+        .await?;
+    procuratorate
+        .request_reasons(pb::RequestReasonsRequest {
+            request_id: "s-reasons".into(),
+            referral_id: id.clone(),
+            note: String::new(),
+        })
+        .await?;
+    police
+        .give_reasons(pb::GiveReasonsRequest {
+            request_id: "s-give".into(),
+            referral_id: id.clone(),
+            reasons: "证据不足".into(),
+        })
+        .await?;
+    procuratorate
+        .notify_filing(pb::NotifyFilingRequest {
+            request_id: "s-notify".into(),
+            referral_id: id.clone(),
+            reasons: "不立案理由不成立".into(),
+        })
+        .await?;
+    let filed = police
+        .decide_filing(pb::DecideFilingRequest {
+            request_id: "s-file".into(),
+            referral_id: id.clone(),
+            decision: Some(pb::decide_filing_request::Decision::File(pb::FileCase {
+                note: "依检察院通知立案".into(),
+            })),
+        })
+        .await?
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(filed.status, i32::from(pb::ReferralStatus::Filed));
+    assert!(filed.reconsidered);
+    heard(
+        system,
+        MARKET_BUREAU,
+        &id,
+        &[
+            "receipt_signed",
+            "declined",
+            "reconsideration_decided",
+            "reasons_requested",
+            "reasons_given",
+            "filing_notified",
+            "filed",
+        ],
+    )
+    .await;
+    Ok(())
+}
+
+async fn every_family(system: &System) -> anyhow::Result<()> {
+    a_transfer_is_received_accepted_and_reported_back(system).await?;
+    a_dispute_is_ruled_on_by_the_common_superior(system).await?;
+    an_opinion_is_asked_supplemented_and_delivered(system).await?;
+    an_objection_is_designated_and_the_transfer_restarts(system).await?;
+    non_filing_goes_through_reconsideration_and_supervision_to_filing(system).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_family_runs_its_main_and_contested_paths_on_the_embedded_default()
+-> anyhow::Result<()> {
+    let system = System::embedded().await?;
+    every_family(&system).await?;
+    system.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_family_runs_its_main_and_contested_paths_on_rabbitmq_and_postgres()
+-> anyhow::Result<()> {
+    let system = System::distributed().await?;
+    every_family(&system).await?;
+    system.stop().await
+}
