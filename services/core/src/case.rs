@@ -382,7 +382,8 @@ pub enum Rejection {
         reason: String,
     },
     /// A legal rule forbids the step, e.g. an objecting receiver passing a case on (F2).
-    #[error("{reason} ({rule})")]
+    /// The message is the reason; every adapter adds the rule id ([`Rejection::rule`]).
+    #[error("{reason}")]
     Forbidden {
         /// The rule id that forbids it.
         rule: &'static str,
