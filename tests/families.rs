@@ -433,12 +433,82 @@ async fn non_filing_goes_through_reconsideration_and_supervision_to_filing(
     Ok(())
 }
 
+/// After all that, every service's chain verifies, and a receipt saved as JSON checks offline
+/// with the operator's public key — and fails once changed.
+async fn the_record_verifies_and_receipts_check_offline(system: &System) -> anyhow::Result<()> {
+    let verified = system.cli(&["ledger", "verify"]).await?;
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "ledger verify failed: {stdout}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    for service in ["referrals", "transfers", "disputes", "opinions"] {
+        assert!(stdout.contains(&format!("{service}: ok")), "{stdout}");
+    }
+
+    let result = system
+        .referrals(MARKET_BUREAU)
+        .await?
+        .submit_referral(submission("r-receipt"))
+        .await?
+        .into_inner();
+    let receipt = result.receipt.expect("a receipt");
+    let at = receipt.accepted_at.as_ref().expect("accepted_at");
+    let json = serde_json::json!({
+        "service": receipt.service,
+        "case_id": receipt.case_id,
+        "step": receipt.step,
+        "actor": receipt.actor,
+        "request_id": receipt.request_id,
+        "content_digest": receipt.content_digest,
+        "accepted_at": at.seconds * 1000 + i64::from(at.nanos) / 1_000_000,
+        "first_seq": receipt.first_seq,
+        "last_seq": receipt.last_seq,
+        "chain_hash": receipt.chain_hash,
+        "key_id": receipt.key_id,
+        "signature": receipt.signature,
+    });
+    let file = system.data_dir().join("receipt.json");
+    let key = system.data_dir().join("ledger").join("operator.pub");
+    let check = |json: serde_json::Value| {
+        let file = file.clone();
+        let key = key.clone();
+        async move {
+            std::fs::write(&file, json.to_string())?;
+            system
+                .cli(&[
+                    "ledger",
+                    "verify-receipt",
+                    &file.display().to_string(),
+                    "--key",
+                    &key.display().to_string(),
+                ])
+                .await
+        }
+    };
+    let genuine = check(json.clone()).await?;
+    assert!(
+        genuine.status.success() && String::from_utf8_lossy(&genuine.stdout).contains("genuine"),
+        "{}{}",
+        String::from_utf8_lossy(&genuine.stdout),
+        String::from_utf8_lossy(&genuine.stderr)
+    );
+    let mut forged = json;
+    forged["step"] = "decline".into();
+    let refused = check(forged).await?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("NOT genuine"));
+    Ok(())
+}
+
 async fn every_family(system: &System) -> anyhow::Result<()> {
     a_transfer_is_received_accepted_and_reported_back(system).await?;
     a_dispute_is_ruled_on_by_the_common_superior(system).await?;
     an_opinion_is_asked_supplemented_and_delivered(system).await?;
     an_objection_is_designated_and_the_transfer_restarts(system).await?;
-    non_filing_goes_through_reconsideration_and_supervision_to_filing(system).await
+    non_filing_goes_through_reconsideration_and_supervision_to_filing(system).await?;
+    the_record_verifies_and_receipts_check_offline(system).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -199,6 +199,21 @@ impl System {
         Ok(printed.filter(|p| p.starts_with("https://")))
     }
 
+    /// Runs a `casebridge` command with this system's settings; returns its status and output.
+    pub async fn cli(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Ok(Command::new(casebridge_bin())
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .env_remove("RUST_LOG")
+            .output()
+            .await?)
+    }
+
+    /// The data directory (PKI, operator key, embedded databases).
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Kills a component with SIGKILL: no shutdown, no flush, like a crash.
     pub async fn kill(&mut self, name: &'static str) -> anyhow::Result<()> {
         let process = self.processes.get_mut(name).context("no such process")?;

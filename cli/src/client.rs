@@ -240,3 +240,60 @@ pub fn listing(page: &pb::ListCasesResponse) -> String {
     }
     text
 }
+
+/// Where `--save-receipt` asked the step's receipt to be written, if anywhere.
+static RECEIPT_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Remembers `--save-receipt` for [`receipt`].
+pub fn save_receipts_to(path: PathBuf) {
+    let _ = RECEIPT_PATH.set(path);
+}
+
+/// The domain receipt of a wire receipt, for saving and offline verification.
+pub fn domain_receipt(r: &pb::Receipt) -> anyhow::Result<casebridge_core::ledger::Receipt> {
+    use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
+    let at = r
+        .accepted_at
+        .as_ref()
+        .context("the receipt has no accepted_at")?;
+    Ok(casebridge_core::ledger::Receipt {
+        service: r.service.clone(),
+        case_id: CaseId::parse(&r.case_id)?,
+        step: r.step.clone(),
+        actor: AgencyCode::parse(&r.actor)?,
+        request_id: RequestId::parse(&r.request_id)?,
+        content_digest: Sha256Digest::parse(&r.content_digest)?,
+        accepted_at: casebridge_core::time::Timestamp::from_millis(
+            at.seconds * 1000 + i64::from(at.nanos) / 1_000_000,
+        ),
+        first_seq: r.first_seq,
+        last_seq: r.last_seq,
+        chain_hash: Sha256Digest::parse(&r.chain_hash)?,
+        key_id: r.key_id.clone(),
+        signature: r.signature.clone(),
+    })
+}
+
+/// Prints a step's receipt in one line, and writes it as JSON where `--save-receipt` asks.
+pub fn receipt(r: Option<&pb::Receipt>) -> anyhow::Result<()> {
+    let Some(r) = r else { return Ok(()) };
+    println!(
+        "receipt: {} record {}{} (chain hash {}…), signed by key {}",
+        r.service,
+        r.first_seq,
+        if r.last_seq > r.first_seq {
+            format!("..{}", r.last_seq)
+        } else {
+            String::new()
+        },
+        r.chain_hash.get(..12).unwrap_or(&r.chain_hash),
+        r.key_id
+    );
+    if let Some(path) = RECEIPT_PATH.get() {
+        let json = serde_json::to_string_pretty(&domain_receipt(r)?)?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the receipt to {}", path.display()))?;
+        println!("receipt saved to {}", path.display());
+    }
+    Ok(())
+}

@@ -289,6 +289,7 @@ pub async fn run(command: DisputeCommand) -> anyhow::Result<()> {
     if result.replayed {
         println!("(already accepted earlier; this is the original result)");
     }
+    client::receipt(result.receipt.as_ref())?;
     if let Some(d) = result.dispute {
         print!("{}", describe(&d));
     }

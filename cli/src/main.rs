@@ -14,6 +14,7 @@ mod bench;
 mod case;
 mod client;
 mod dispute;
+mod ledger;
 mod monitor;
 mod opinion;
 mod referral;
@@ -41,11 +42,14 @@ use crate::system::Components;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Write the signed receipt of the step (JSON) to this file, for `ledger verify-receipt`.
+    #[arg(long, global = true, value_name = "FILE")]
+    save_receipt: Option<PathBuf>,
 }
 
 /// Settings shared by the commands that run components.
 #[derive(Debug, Clone, clap::Args)]
-struct RunArgs {
+pub struct RunArgs {
     /// Settings file (TOML); `CASEBRIDGE__SECTION__KEY` variables override it.
     #[arg(long, short)]
     config: Option<PathBuf>,
@@ -58,7 +62,7 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn settings(&self) -> anyhow::Result<Settings> {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
         let mut settings = Settings::load(self.config.as_deref())?;
         if let Some(dir) = &self.data_dir {
             settings.data_dir = dir.clone();
@@ -119,6 +123,11 @@ enum Command {
     Opinion {
         #[command(subcommand)]
         command: opinion::OpinionCommand,
+    },
+    /// The full-process record: verify the chains, check receipts.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
     },
     /// Cases of any family: the timeline.
     Case {
@@ -181,6 +190,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(path) = cli.save_receipt {
+        client::save_receipts_to(path);
+    }
     match cli.command {
         Command::Up(args) => up(args).await,
         Command::Gateway(args) => {
@@ -298,6 +310,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dispute { command } => dispute::run(command).await,
         Command::Opinion { command } => opinion::run(command).await,
         Command::Case { command } => case::run(command).await,
+        Command::Ledger { command } => ledger::run(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
         Command::Bench(args) => bench::run(args).await,
@@ -323,6 +336,8 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<bool> {
 }
 
 fn init_pki(settings: &Settings) -> anyhow::Result<usize> {
+    // The operator's ledger key, for receipts and checkpoints (kept when it exists).
+    casebridge_platform::ledger::Signer::load(&settings.in_data_dir(&settings.ledger.key), true)?;
     let directory = system::load_directory(settings)?;
     let agencies: Vec<(String, String)> = directory
         .agencies()

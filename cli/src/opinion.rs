@@ -290,6 +290,7 @@ pub async fn run(command: OpinionCommand) -> anyhow::Result<()> {
     if result.replayed {
         println!("(already accepted earlier; this is the original result)");
     }
+    client::receipt(result.receipt.as_ref())?;
     if let Some(r) = result.opinion {
         print!("{}", describe(&r));
     }

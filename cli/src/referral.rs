@@ -567,6 +567,7 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
     if result.replayed {
         println!("(already accepted earlier; this is the original result)");
     }
+    client::receipt(result.receipt.as_ref())?;
     if let Some(referral) = result.referral {
         print!("{}", describe(&referral));
     }

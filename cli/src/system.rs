@@ -18,6 +18,8 @@ use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
 use casebridge_platform::bus::embedded::EmbeddedBus;
 use casebridge_platform::bus::{Bus, QueueSpec, Topology};
+use casebridge_platform::cases::Host;
+use casebridge_platform::ledger::Signer;
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store::Db;
 use tokio::task::JoinSet;
@@ -121,6 +123,13 @@ pub fn load_deadline_law(
         }
     }
     Ok((rules, calendar))
+}
+
+/// The operator's signing key named by the settings (`casebridge pki init` creates it).
+pub fn load_signer(settings: &Settings) -> anyhow::Result<Signer> {
+    let path = settings.in_data_dir(&settings.ledger.key);
+    Signer::load(&path, false)
+        .with_context(|| "the family services sign receipts with the operator key; create a development one with `casebridge pki init`, or set ledger.key")
 }
 
 /// Reads the agency directory named by the settings.
@@ -233,49 +242,49 @@ pub async fn run(
     let today = chrono::Datelike::year(&chrono::Utc::now());
     let (rules, calendar) = load_deadline_law(&settings, today)?;
     let law = Arc::new(Law { calendar, rules });
+    let families =
+        components.referrals || components.transfers || components.disputes || components.opinions;
     // Services first: their queues must exist before the gateway takes traffic.
-    if components.referrals {
-        let app = casebridge_referrals::app::build(
-            store(&settings, casebridge_referrals::SERVICE).await?,
-            bus.clone(),
-            directory.clone(),
-            law.clone(),
-            settings.referrals.clone(),
-            clock.clone(),
-        )
-        .await?;
-        spawn_service(&mut tasks, "referrals", app, &shutdown);
-    }
-    if components.transfers {
-        let app = casebridge_transfers::app::build(
-            store(&settings, casebridge_transfers::SERVICE).await?,
-            bus.clone(),
-            directory.clone(),
-            clock.clone(),
-        )
-        .await?;
-        spawn_service(&mut tasks, "transfers", app, &shutdown);
-    }
-    if components.disputes {
-        let app = casebridge_disputes::app::build(
-            store(&settings, casebridge_disputes::SERVICE).await?,
-            bus.clone(),
-            directory.clone(),
-            settings.disputes.clone(),
-            clock.clone(),
-        )
-        .await?;
-        spawn_service(&mut tasks, "disputes", app, &shutdown);
-    }
-    if components.opinions {
-        let app = casebridge_opinions::app::build(
-            store(&settings, casebridge_opinions::SERVICE).await?,
-            bus.clone(),
-            directory.clone(),
-            clock.clone(),
-        )
-        .await?;
-        spawn_service(&mut tasks, "opinions", app, &shutdown);
+    if families {
+        let signer = load_signer(&settings)?;
+        let host = |db: Db| Host {
+            db,
+            bus: bus.clone(),
+            clock: clock.clone(),
+            signer: signer.clone(),
+            ledger: settings.ledger.clone(),
+        };
+        if components.referrals {
+            let db = store(&settings, casebridge_referrals::SERVICE).await?;
+            let app = casebridge_referrals::app::build(
+                host(db),
+                directory.clone(),
+                law.clone(),
+                settings.referrals.clone(),
+            )
+            .await?;
+            spawn_service(&mut tasks, "referrals", app, &shutdown);
+        }
+        if components.transfers {
+            let db = store(&settings, casebridge_transfers::SERVICE).await?;
+            let app = casebridge_transfers::app::build(host(db), directory.clone()).await?;
+            spawn_service(&mut tasks, "transfers", app, &shutdown);
+        }
+        if components.disputes {
+            let db = store(&settings, casebridge_disputes::SERVICE).await?;
+            let app = casebridge_disputes::app::build(
+                host(db),
+                directory.clone(),
+                settings.disputes.clone(),
+            )
+            .await?;
+            spawn_service(&mut tasks, "disputes", app, &shutdown);
+        }
+        if components.opinions {
+            let db = store(&settings, casebridge_opinions::SERVICE).await?;
+            let app = casebridge_opinions::app::build(host(db), directory.clone()).await?;
+            spawn_service(&mut tasks, "opinions", app, &shutdown);
+        }
     }
     if components.deadlines {
         let app = DeadlinesApp::build(

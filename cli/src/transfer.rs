@@ -235,6 +235,7 @@ pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
     if result.replayed {
         println!("(already accepted earlier; this is the original result)");
     }
+    client::receipt(result.receipt.as_ref())?;
     if let Some(t) = result.transfer {
         print!("{}", describe(&t));
     }

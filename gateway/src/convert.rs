@@ -291,6 +291,24 @@ pub fn role(role: Option<Role>) -> pb::PartyRole {
     }
 }
 
+/// A receipt for the wire.
+pub fn receipt(r: &casebridge_core::ledger::Receipt) -> pb::Receipt {
+    pb::Receipt {
+        service: r.service.clone(),
+        case_id: r.case_id.to_string(),
+        step: r.step.clone(),
+        actor: r.actor.to_string(),
+        request_id: r.request_id.to_string(),
+        content_digest: r.content_digest.to_hex(),
+        accepted_at: Some(timestamp(r.accepted_at)),
+        first_seq: r.first_seq,
+        last_seq: r.last_seq,
+        chain_hash: r.chain_hash.to_hex(),
+        key_id: r.key_id.clone(),
+        signature: r.signature.clone(),
+    }
+}
+
 /// A listing request as a query.
 pub fn list_query(req: pb::ListCasesRequest) -> Result<ListQuery, Violations> {
     let pb::ListCasesRequest {

@@ -55,6 +55,8 @@ mod cases;
 mod disputes;
 #[path = "gateway/opinions.rs"]
 mod opinions;
+#[path = "gateway/receipts.rs"]
+mod receipts;
 #[path = "gateway/referral_chain.rs"]
 mod referral_chain;
 #[path = "gateway/refusals.rs"]
@@ -71,6 +73,8 @@ const WATCHER_POLL: Duration = Duration::from_secs(3);
 /// A running gateway with its services, in a temp directory.
 struct TestApp {
     address: SocketAddr,
+    /// The operator's public key (hex), for checking receipts.
+    public_key: String,
     dir: tempfile::TempDir,
     token: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
@@ -97,44 +101,35 @@ async fn spawn_app() -> TestApp {
         let path = dir.path().join(format!("{name}.db"));
         async move { Db::open_sqlite(&path).await.expect("service store") }
     };
+    let signer = testing::signer();
+    let public_key = signer.public_key_hex();
+    let host = |db: Db| testing::host(db, bus.clone(), clock.clone(), signer.clone());
     let referrals = casebridge_referrals::app::build(
-        store("referrals").await,
-        bus.clone(),
+        host(store("referrals").await),
         directory.clone(),
         law.clone(),
         ReferralPolicy::default(),
-        clock.clone(),
     )
     .await
     .expect("referrals service");
     tasks.push(("referrals", run_service(referrals, &token)));
-    let transfers = casebridge_transfers::app::build(
-        store("transfers").await,
-        bus.clone(),
-        directory.clone(),
-        clock.clone(),
-    )
-    .await
-    .expect("transfers service");
+    let transfers =
+        casebridge_transfers::app::build(host(store("transfers").await), directory.clone())
+            .await
+            .expect("transfers service");
     tasks.push(("transfers", run_service(transfers, &token)));
     let disputes = casebridge_disputes::app::build(
-        store("disputes").await,
-        bus.clone(),
+        host(store("disputes").await),
         directory.clone(),
         DisputePolicy::default(),
-        clock.clone(),
     )
     .await
     .expect("disputes service");
     tasks.push(("disputes", run_service(disputes, &token)));
-    let opinions = casebridge_opinions::app::build(
-        store("opinions").await,
-        bus.clone(),
-        directory.clone(),
-        clock.clone(),
-    )
-    .await
-    .expect("opinions service");
+    let opinions =
+        casebridge_opinions::app::build(host(store("opinions").await), directory.clone())
+            .await
+            .expect("opinions service");
     tasks.push(("opinions", run_service(opinions, &token)));
     let inbox = InboxApp::build(
         Db::open_sqlite(&dir.path().join("inbox.db"))
@@ -197,6 +192,7 @@ async fn spawn_app() -> TestApp {
     });
     TestApp {
         address,
+        public_key,
         dir,
         token,
         tasks: tasks

@@ -218,6 +218,7 @@ pub fn result(accepted: Accepted<Dispute>) -> pb::DisputeResult {
         dispute: Some(dispute(&accepted.case)),
         replayed: accepted.replayed,
         accepted_at: Some(timestamp(accepted.accepted_at)),
+        receipt: Some(super::receipt(&accepted.receipt)),
     }
 }
 

@@ -205,6 +205,7 @@ pub fn result(accepted: Accepted<OpinionRequest>) -> pb::OpinionResult {
         opinion: Some(opinion_request(&accepted.case)),
         replayed: accepted.replayed,
         accepted_at: Some(timestamp(accepted.accepted_at)),
+        receipt: Some(super::receipt(&accepted.receipt)),
     }
 }
 

@@ -465,6 +465,7 @@ pub fn result(accepted: casebridge_platform::cases::Accepted<Referral>) -> pb::R
         referral: Some(referral(&accepted.case)),
         replayed: accepted.replayed,
         accepted_at: Some(timestamp(accepted.accepted_at)),
+        receipt: Some(super::receipt(&accepted.receipt)),
     }
 }
 

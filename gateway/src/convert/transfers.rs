@@ -165,6 +165,7 @@ pub fn result(accepted: Accepted<Transfer>) -> pb::TransferResult {
         transfer: Some(transfer(&accepted.case)),
         replayed: accepted.replayed,
         accepted_at: Some(timestamp(accepted.accepted_at)),
+        receipt: Some(super::receipt(&accepted.receipt)),
     }
 }
 

@@ -20,6 +20,8 @@
 //!   [`case::Rejection`] and the input checks.
 //! - [`authz`]: the one authorization table (who may take which step in which state).
 //! - [`law`]: [`law::Law`], the calendar and rule table the state machines consult for check rules.
+//! - [`ledger`]: the full-process record's canonical encoding: chain entries, checkpoints and
+//!   receipts, and the chain check.
 //! - [`referral`]: the criminal referral (涉嫌犯罪案件移送) state machine, [`referral::decide`].
 //! - [`transfer`]: the case transfer (行政执法案件移送) state machine, [`transfer::decide`].
 //! - [`dispute`]: the jurisdiction dispute (管辖争议) state machine, [`dispute::decide`].
@@ -38,6 +40,7 @@ pub mod dispute;
 pub mod document;
 pub mod ids;
 pub mod law;
+pub mod ledger;
 pub mod notice;
 pub mod opinion;
 pub mod personal;

@@ -92,12 +92,15 @@ async fn start(backend: Backend, now: &str) -> Running {
         inbox.run_until_stopped(stop).await.expect("inbox ran");
     }));
     let referrals = casebridge_referrals::app::build(
-        stack.db.clone(),
-        stack.bus.clone(),
+        casebridge_platform::testing::host(
+            stack.db.clone(),
+            stack.bus.clone(),
+            shared,
+            casebridge_platform::testing::signer(),
+        ),
         directory,
         Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
         ReferralPolicy::default(),
-        shared,
     )
     .await
     .expect("referrals service");

@@ -4,11 +4,8 @@ use std::sync::Arc;
 
 use casebridge_core::directory::Directory;
 use casebridge_core::dispute::DisputePolicy;
-use casebridge_core::time::Clock;
-use casebridge_platform::bus::Bus;
-use casebridge_platform::cases::CaseApp;
 use casebridge_platform::cases::app::StartError;
-use casebridge_platform::store::Db;
+use casebridge_platform::cases::{CaseApp, Host};
 
 use crate::handler::Disputes;
 
@@ -17,17 +14,13 @@ pub type DisputesApp = CaseApp<Disputes>;
 
 /// Migrates the tables and declares the queues of the disputes service.
 pub async fn build(
-    db: Db,
-    bus: Bus,
+    host: Host,
     directory: Arc<Directory>,
     policy: DisputePolicy,
-    clock: Arc<dyn Clock>,
 ) -> Result<DisputesApp, StartError> {
     CaseApp::build(
         Disputes::new(directory, policy),
-        db,
-        bus,
-        clock,
+        host,
         crate::store::migrations(),
     )
     .await

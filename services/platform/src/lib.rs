@@ -7,6 +7,8 @@
 //!   tables every service shares in shape (idempotency records, outbox, processed messages).
 //! - [`cases`]: the case service engine every family service runs on (steps in one
 //!   transaction with idempotency and outbox, reads, listings, cross-family reactions).
+//! - [`ledger`]: each service's full-process record: a hash chain appended in the step's
+//!   transaction, signed checkpoints, signed receipts, verification.
 //! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
 //! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
 //! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
@@ -17,6 +19,7 @@
 pub mod bus;
 pub mod cases;
 pub mod host;
+pub mod ledger;
 pub mod outbox;
 pub mod settings;
 pub mod store;

@@ -109,6 +109,30 @@ pub struct Settings {
     /// Which body rules on jurisdiction disputes (DOMAIN §3.G, configurable).
     pub disputes: casebridge_core::dispute::DisputePolicy,
     pub deadlines: DeadlineSettings,
+    pub ledger: LedgerSettings,
+}
+
+/// The full-process record: the operator's signing key and how often the chains' heads are
+/// signed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// The operator's Ed25519 private key (PKCS#8 PEM). Relative paths are inside the data
+    /// directory; `casebridge pki init` and `casebridge up` create it when missing. Its public
+    /// key is written beside it as `.pub`, for anyone verifying receipts and bundles.
+    pub key: PathBuf,
+    /// How often each service signs its chain's head when it moved.
+    #[serde(deserialize_with = "duration")]
+    pub checkpoint_every: Duration,
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        LedgerSettings {
+            key: "ledger/operator.key".into(),
+            checkpoint_every: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Where the legal calendar and the deadline rules come from.
@@ -134,6 +158,7 @@ impl Default for Settings {
             referrals: casebridge_core::referral::ReferralPolicy::default(),
             disputes: casebridge_core::dispute::DisputePolicy::default(),
             deadlines: DeadlineSettings::default(),
+            ledger: LedgerSettings::default(),
         }
     }
 }

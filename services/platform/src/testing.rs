@@ -150,3 +150,31 @@ impl TestStack {
         }
     }
 }
+
+/// A new operator key for a test.
+pub fn signer() -> crate::ledger::Signer {
+    crate::ledger::Signer::from_pkcs8(
+        &crate::ledger::Signer::generate_pkcs8().expect("generate a test key"),
+    )
+    .expect("a generated key loads")
+}
+
+/// What a family service needs in a test: `db`, `bus`, `clock`, the given key, and checkpoints
+/// every 100 ms.
+pub fn host(
+    db: Db,
+    bus: Bus,
+    clock: std::sync::Arc<dyn casebridge_core::time::Clock>,
+    signer: crate::ledger::Signer,
+) -> crate::cases::Host {
+    crate::cases::Host {
+        db,
+        bus,
+        clock,
+        signer,
+        ledger: crate::settings::LedgerSettings {
+            checkpoint_every: Duration::from_millis(100),
+            ..crate::settings::LedgerSettings::default()
+        },
+    }
+}

@@ -5,11 +5,8 @@ use std::sync::Arc;
 use casebridge_core::directory::Directory;
 use casebridge_core::law::Law;
 use casebridge_core::referral::ReferralPolicy;
-use casebridge_core::time::Clock;
-use casebridge_platform::bus::Bus;
-use casebridge_platform::cases::CaseApp;
 use casebridge_platform::cases::app::StartError;
-use casebridge_platform::store::Db;
+use casebridge_platform::cases::{CaseApp, Host};
 
 use crate::handler::Referrals;
 
@@ -18,13 +15,11 @@ pub type ReferralsApp = CaseApp<Referrals>;
 
 /// Migrates the tables and declares the queues of the referrals service.
 pub async fn build(
-    db: Db,
-    bus: Bus,
+    host: Host,
     directory: Arc<Directory>,
     law: Arc<Law>,
     policy: ReferralPolicy,
-    clock: Arc<dyn Clock>,
 ) -> Result<ReferralsApp, StartError> {
     let family = Referrals::new(directory, law, policy);
-    CaseApp::build(family, db, bus, clock, crate::store::migrations()).await
+    CaseApp::build(family, host, crate::store::migrations()).await
 }

@@ -52,12 +52,15 @@ async fn start(backend: Backend) -> Running {
     let directory = Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("directory"));
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2026-03-02T10:00:00+08:00")));
     let app = casebridge_referrals::app::build(
-        stack.db.clone(),
-        stack.bus.clone(),
+        casebridge_platform::testing::host(
+            stack.db.clone(),
+            stack.bus.clone(),
+            clock,
+            casebridge_platform::testing::signer(),
+        ),
         directory,
         Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
         ReferralPolicy::default(),
-        clock,
     )
     .await
     .expect("referrals service");

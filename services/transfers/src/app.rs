@@ -3,11 +3,8 @@
 use std::sync::Arc;
 
 use casebridge_core::directory::Directory;
-use casebridge_core::time::Clock;
-use casebridge_platform::bus::Bus;
-use casebridge_platform::cases::CaseApp;
 use casebridge_platform::cases::app::StartError;
-use casebridge_platform::store::Db;
+use casebridge_platform::cases::{CaseApp, Host};
 
 use crate::handler::Transfers;
 
@@ -15,18 +12,6 @@ use crate::handler::Transfers;
 pub type TransfersApp = CaseApp<Transfers>;
 
 /// Migrates the tables and declares the queues of the transfers service.
-pub async fn build(
-    db: Db,
-    bus: Bus,
-    directory: Arc<Directory>,
-    clock: Arc<dyn Clock>,
-) -> Result<TransfersApp, StartError> {
-    CaseApp::build(
-        Transfers::new(directory),
-        db,
-        bus,
-        clock,
-        crate::store::migrations(),
-    )
-    .await
+pub async fn build(host: Host, directory: Arc<Directory>) -> Result<TransfersApp, StartError> {
+    CaseApp::build(Transfers::new(directory), host, crate::store::migrations()).await
 }

@@ -2,6 +2,7 @@
 //! from gRPC calls; the actor is always the agency the gateway authenticated.
 
 use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
+use casebridge_core::ledger::Receipt;
 use casebridge_core::notice::Role;
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
@@ -87,6 +88,8 @@ pub struct Accepted<S> {
     pub replayed: bool,
     /// When the step was first accepted.
     pub accepted_at: Timestamp,
+    /// The signed receipt (回执) of the step: what was accepted, when, where in the record.
+    pub receipt: Receipt,
 }
 
 /// One line of a listing.

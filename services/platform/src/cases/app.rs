@@ -11,7 +11,9 @@ use super::service::CaseService;
 use super::{Family, Request, store};
 use crate::bus::{Bus, BusError, Message, QueueSpec};
 use crate::host::{self, run_consumer};
+use crate::ledger::{Signer, run_checkpointer};
 use crate::outbox::OutboxRelay;
+use crate::settings::LedgerSettings;
 use crate::store::{Db, Dialect, Messaging, Migration, StoreError};
 
 /// Start-up failures.
@@ -29,6 +31,17 @@ pub enum StartError {
     },
 }
 
+/// What every service process provides to a family service: its store, the bus, the clock, the
+/// operator's signing key and the ledger's settings.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub db: Db,
+    pub bus: Bus,
+    pub clock: Arc<dyn Clock>,
+    pub signer: Signer,
+    pub ledger: LedgerSettings,
+}
+
 /// The queue of other families' events a family reacts to, if it reacts to any.
 pub fn reactions_queue<F: Family>() -> Option<QueueSpec> {
     (!F::REACTS_TO.is_empty()).then(|| QueueSpec::events(F::SERVICE, F::REACTS_TO))
@@ -40,24 +53,33 @@ pub struct CaseApp<F: Family + std::fmt::Debug> {
     service: CaseService<F>,
     bus: Bus,
     relay: OutboxRelay,
+    signer: Signer,
+    clock: Arc<dyn Clock>,
+    ledger: LedgerSettings,
     concurrency: usize,
 }
 
 impl<F: Family + std::fmt::Debug> CaseApp<F> {
-    /// Migrates the tables (the messaging and case tables, then `extra`, the family's own) and
-    /// declares the queues.
+    /// Migrates the tables (the messaging, case and ledger tables, then `extra`, the family's
+    /// own) and declares the queues.
     pub async fn build(
         family: F,
-        db: Db,
-        bus: Bus,
-        clock: Arc<dyn Clock>,
+        host: Host,
         extra: Vec<Migration>,
     ) -> Result<CaseApp<F>, StartError> {
+        let Host {
+            db,
+            bus,
+            clock,
+            signer,
+            ledger,
+        } = host;
         let service = F::SERVICE;
         let store_error = |source| StartError::Store { service, source };
         let bus_error = |source| StartError::Bus { service, source };
         let mut migrations = crate::store::messaging_migrations(service);
         migrations.extend(store::migrations(service));
+        migrations.extend(crate::ledger::migrations(service));
         migrations.extend(extra);
         db.migrate(service, &migrations)
             .await
@@ -75,9 +97,12 @@ impl<F: Family + std::fmt::Debug> CaseApp<F> {
             Dialect::Postgres => 32,
         };
         Ok(CaseApp {
-            service: CaseService::new(family, db, clock, relay.clone()),
+            service: CaseService::new(family, db, signer.clone(), clock.clone(), relay.clone()),
             bus,
             relay,
+            signer,
+            clock,
+            ledger,
             concurrency,
         })
     }
@@ -90,6 +115,14 @@ impl<F: Family + std::fmt::Debug> CaseApp<F> {
     /// Runs until `shutdown`, then lets in-flight work finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
+        let checkpointer = tokio::spawn(run_checkpointer(
+            self.service.chain().clone(),
+            self.service.db().clone(),
+            self.signer.clone(),
+            self.clock.clone(),
+            self.ledger.checkpoint_every,
+            shutdown.clone(),
+        ));
         let on_commands = self.service.clone();
         let commands = run_consumer(
             self.bus.clone(),
@@ -131,6 +164,7 @@ impl<F: Family + std::fmt::Debug> CaseApp<F> {
         let (commands, reactions) = tokio::join!(commands, reactions);
         shutdown.cancel();
         let _ = relay.await;
+        let _ = checkpointer.await;
         commands.and(reactions)
     }
 }

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use casebridge_core::authz;
 use casebridge_core::case::{Case, Decision, Rejection};
+use casebridge_core::ids::Sha256Digest;
+use casebridge_core::ledger::{GENESIS, Receipt};
 use casebridge_core::notice::Notice;
 use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_core::time::{Clock, Timestamp};
@@ -12,6 +14,7 @@ use super::api::{self, Accepted, CommandRequest, Reply, Request};
 use super::store::CaseStore;
 use super::{Family, Reaction};
 use crate::bus::Message;
+use crate::ledger::{Chain, Position, Signer};
 use crate::outbox::OutboxRelay;
 use crate::store::{Db, Idempotency, Messaging, StoreError};
 
@@ -22,6 +25,8 @@ pub struct CaseService<F: Family> {
     db: Db,
     messaging: Messaging,
     cases: CaseStore,
+    chain: Chain,
+    signer: Signer,
     clock: Arc<dyn Clock>,
     relay: OutboxRelay,
 }
@@ -29,12 +34,20 @@ pub struct CaseService<F: Family> {
 type FamilyReply<F> = Reply<<F as Family>::Case>;
 
 impl<F: Family + std::fmt::Debug> CaseService<F> {
-    pub fn new(family: F, db: Db, clock: Arc<dyn Clock>, relay: OutboxRelay) -> CaseService<F> {
+    pub fn new(
+        family: F,
+        db: Db,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+        relay: OutboxRelay,
+    ) -> CaseService<F> {
         CaseService {
             family,
             db,
             messaging: Messaging::new(F::SERVICE),
             cases: CaseStore::new(F::SERVICE),
+            chain: Chain::new(F::SERVICE),
+            signer,
             clock,
             relay,
         }
@@ -46,6 +59,11 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The service's chain in the full-process record.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
     }
 
     /// Answers one request. An `Err` is a passing storage failure: retry the same request.
@@ -164,12 +182,40 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                     });
                 }
             };
-        self.commit(&mut tx, &decision, current.as_ref(), now)
+        let positions = self
+            .commit(&mut tx, &decision, current.as_ref(), now)
             .await?;
+        let (first, last) = match (positions.first(), positions.last()) {
+            (Some(first), Some(last)) => (first.seq, *last),
+            // Every accepted step emits an event; an empty one would still get a receipt.
+            _ => (
+                0,
+                Position {
+                    seq: 0,
+                    hash: GENESIS,
+                },
+            ),
+        };
+        let mut receipt = Receipt {
+            service: F::SERVICE.to_owned(),
+            case_id,
+            step: F::step(&command).to_owned(),
+            actor: actor.clone(),
+            request_id: request_id.clone(),
+            content_digest,
+            accepted_at: now,
+            first_seq: first,
+            last_seq: last.seq,
+            chain_hash: Sha256Digest::from_bytes(last.hash),
+            key_id: String::new(),
+            signature: String::new(),
+        };
+        self.signer.sign_receipt(&mut receipt);
         let reply = Reply::Accepted(Accepted {
             case: decision.case,
             replayed: false,
             accepted_at: now,
+            receipt,
         });
         let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.messaging
@@ -188,15 +234,17 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         Ok(reply)
     }
 
-    /// Writes an accepted decision: the case, its parties and the outbox rows of its events.
+    /// Writes an accepted decision: the case, its parties, the outbox rows of its events and,
+    /// last (its head row stays locked until the commit), the events on the service's chain.
     async fn commit(
         &self,
         tx: &mut sqlx::AnyConnection,
         decision: &Decision<F::Case, F::Event>,
         previous: Option<&F::Case>,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Position>, StoreError> {
         self.cases.save(tx, &decision.case, previous, now).await?;
+        let mut recorded = Vec::with_capacity(decision.events.len());
         for event in &decision.events {
             let notice = self.family.notice(event, &decision.case);
             let message = Message::json(notice.routing_key(), &notice)
@@ -204,8 +252,9 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             self.messaging
                 .enqueue(tx, &message, now.as_millis())
                 .await?;
+            recorded.push((message.id.to_string(), notice));
         }
-        Ok(())
+        self.chain.append(tx, &recorded).await
     }
 
     /// Applies another family's event that calls for a step of this family, once however often
