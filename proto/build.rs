@@ -9,6 +9,7 @@ use std::{env, error::Error, fs, path::PathBuf};
 const PROTOS: &[&str] = &[
     "casebridge/v1/common.proto",
     "casebridge/v1/directory.proto",
+    "casebridge/v1/evidence.proto",
     "casebridge/v1/inbox.proto",
     "casebridge/v1/monitor.proto",
     "casebridge/v1/referrals.proto",
