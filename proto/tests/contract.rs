@@ -216,7 +216,12 @@ fn the_evidence_service_its_rpcs_and_messages_name_the_chinese_term() {
             missing.push(format!("service {}", service.name()));
         }
         for (j, method) in service.method.iter().enumerate() {
-            if !has_chinese(&comment(&[FILE_SERVICE, index(i), SERVICE_METHOD, index(j)])) {
+            if !has_chinese(&comment(&[
+                FILE_SERVICE,
+                index(i),
+                SERVICE_METHOD,
+                index(j),
+            ])) {
                 missing.push(format!("rpc {}", method.name()));
             }
         }
@@ -226,7 +231,10 @@ fn the_evidence_service_its_rpcs_and_messages_name_the_chinese_term() {
             missing.push(format!("message {}", message.name()));
         }
     }
-    assert!(file.message_type.len() >= 8, "evidence messages were walked");
+    assert!(
+        file.message_type.len() >= 8,
+        "evidence messages were walked"
+    );
     assert!(
         missing.is_empty(),
         "documented without the Chinese term: {missing:?}"
@@ -246,14 +254,16 @@ fn an_upload_sends_metadata_then_chunks_through_one_oneof() {
         )),
     };
     let chunk = v1::UploadEvidenceRequest {
-        part: Some(v1::upload_evidence_request::Part::Chunk(v1::EvidenceChunk {
-            offset: 0,
-            data: vec![1, 2, 3],
-        })),
+        part: Some(v1::upload_evidence_request::Part::Chunk(
+            v1::EvidenceChunk {
+                offset: 0,
+                data: vec![1, 2, 3],
+            },
+        )),
     };
     for message in [first, chunk] {
-        let decoded = v1::UploadEvidenceRequest::decode(message.encode_to_vec().as_slice())
-            .expect("decodes");
+        let decoded =
+            v1::UploadEvidenceRequest::decode(message.encode_to_vec().as_slice()).expect("decodes");
         assert_eq!(decoded, message);
     }
 }
