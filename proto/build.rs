@@ -43,6 +43,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The well-known types map to prost-types and generate nothing; our packages become
     // casebridge.v1.rs and google.rpc.rs in OUT_DIR.
     tonic_prost_build::configure()
+        // Evidence chunks as `bytes::Bytes`, so a chunk moves from the wire to storage (and
+        // back) without a copy.
+        .bytes(".casebridge.v1.EvidenceChunk.data")
         .build_client(true)
         .build_server(true)
         .compile_fds(compiler.file_descriptor_set())?;

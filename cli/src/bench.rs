@@ -285,6 +285,8 @@ impl Deployment {
                     QueueSpec::commands(casebridge_inbox::SERVICE),
                     casebridge_inbox::app::events_queue(),
                     casebridge_deadlines::app::events_queue(),
+                    casebridge_evidence::app::events_queue(),
+                    QueueSpec::commands(casebridge_evidence::SERVICE),
                 ])
                 .await;
             bus.close().await;

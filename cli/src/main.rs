@@ -77,6 +77,9 @@ enum Command {
     InboxService(RunArgs),
     /// Run the deadlines service alone (needs bus.kind = amqp).
     Deadlines(RunArgs),
+    /// Run the evidence service alone (needs bus.kind = amqp).
+    #[command(name = "evidence-service")]
+    EvidenceService(RunArgs),
     /// Development PKI.
     Pki {
         #[command(subcommand)]
@@ -314,6 +317,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "deadlines",
                 Components {
                     deadlines: true,
+                    ..Components::NONE
+                },
+            )
+            .await
+        }
+        Command::EvidenceService(args) => {
+            component(
+                args,
+                "evidence",
+                Components {
+                    evidence: true,
                     ..Components::NONE
                 },
             )

@@ -12,7 +12,9 @@ use casebridge_core::deadline::RuleTable;
 use casebridge_core::directory::Directory;
 use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
-use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
+use casebridge_evidence::app::EvidenceApp;
+use casebridge_evidence::storage::Storage;
+use casebridge_gateway::{EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
 use casebridge_platform::bus::embedded::EmbeddedBus;
@@ -51,6 +53,7 @@ pub struct Components {
     pub referrals: bool,
     pub inbox: bool,
     pub deadlines: bool,
+    pub evidence: bool,
     pub gateway: bool,
 }
 
@@ -59,12 +62,14 @@ impl Components {
         referrals: true,
         inbox: true,
         deadlines: true,
+        evidence: true,
         gateway: true,
     };
     pub const NONE: Components = Components {
         referrals: false,
         inbox: false,
         deadlines: false,
+        evidence: false,
         gateway: false,
     };
 }
@@ -234,6 +239,20 @@ pub async fn run(
         let stop = shutdown.clone();
         tasks.spawn(async move { app.run_until_stopped(stop).await.context("inbox service") });
     }
+    if components.evidence {
+        let app = EvidenceApp::build(
+            store(&settings, casebridge_evidence::SERVICE).await?,
+            bus.clone(),
+            clock.clone(),
+        )
+        .await?;
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            app.run_until_stopped(stop)
+                .await
+                .context("evidence service")
+        });
+    }
     let mut address = None;
     if components.gateway {
         let g = &settings.gateway;
@@ -245,6 +264,11 @@ pub async fn run(
                 client_ca_pem: read_pem(&settings, &g.client_ca, "client CA certificate")?,
             },
             request_timeout: settings.bus.request_timeout,
+            evidence: EvidenceConfig {
+                storage: Storage::open(&settings.evidence, &settings.data_dir)
+                    .context("cannot open the evidence storage (evidence.*)")?,
+                max_size: settings.evidence.max_size,
+            },
         };
         let gateway = Gateway::build(config, bus.clone(), directory.clone()).await?;
         address = Some(gateway.local_addr());

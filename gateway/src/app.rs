@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::ids::AgencyCode;
+use casebridge_evidence::storage::Storage;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
+use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
@@ -19,6 +21,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::directory::DirectoryGrpc;
 use crate::error::GatewayError;
+use crate::evidence::EvidenceGrpc;
 use crate::inbox::InboxGrpc;
 use crate::monitor::MonitorGrpc;
 use crate::referrals::ReferralsGrpc;
@@ -41,6 +44,16 @@ pub struct GatewayConfig {
     pub tls: TlsMaterial,
     /// How long to wait for a service's reply before answering UNAVAILABLE.
     pub request_timeout: Duration,
+    pub evidence: EvidenceConfig,
+}
+
+/// Where evidence files go and how large they may be.
+#[derive(Debug, Clone)]
+pub struct EvidenceConfig {
+    /// The object storage every gateway of a deployment shares.
+    pub storage: Storage,
+    /// The largest file accepted, in bytes (`evidence.max_size`).
+    pub max_size: u64,
 }
 
 /// Start-up and serving failures.
@@ -69,6 +82,7 @@ pub struct Context {
     pub request_timeout: Duration,
     /// Agencies whose inbox just grew.
     pub wakeups: broadcast::Sender<AgencyCode>,
+    pub evidence: EvidenceConfig,
 }
 
 impl Context {
@@ -141,6 +155,7 @@ impl Gateway {
                 directory,
                 request_timeout: config.request_timeout,
                 wakeups,
+                evidence: config.evidence,
             }),
         })
     }
@@ -164,6 +179,9 @@ impl Gateway {
         health
             .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
             .await;
+        health
+            .set_serving::<EvidenceServiceServer<EvidenceGrpc>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(casebridge_proto::FILE_DESCRIPTOR_SET)
             .build_v1()
@@ -182,6 +200,9 @@ impl Gateway {
                 self.ctx.clone(),
             )))
             .add_service(DirectoryServiceServer::new(DirectoryGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(EvidenceServiceServer::new(EvidenceGrpc::new(
                 self.ctx.clone(),
             )))
             .serve_with_incoming_shutdown(

@@ -8,7 +8,9 @@
 //! - `auth`: the calling agency from the verified client certificate.
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
-//! - `referrals`, `inbox`, `directory`: the three `casebridge.v1` services.
+//! - `referrals`, `inbox`, `directory`, `monitor`: `casebridge.v1` services.
+//! - `evidence`: chunked evidence upload and download straight to and from object storage,
+//!   and the check that documents name only files the caller uploaded or may read.
 //! - [`pki`]: the development certificate authority and agency certificates.
 #![forbid(unsafe_code)]
 
@@ -17,9 +19,10 @@ mod auth;
 mod convert;
 mod directory;
 mod error;
+mod evidence;
 mod inbox;
 mod monitor;
 pub mod pki;
 mod referrals;
 
-pub use app::{Gateway, GatewayConfig, StartError, TlsMaterial};
+pub use app::{EvidenceConfig, Gateway, GatewayConfig, StartError, TlsMaterial};

@@ -39,6 +39,8 @@ impl ReferralsGrpc {
             case_id,
             command,
         } = convert(request.into_inner()).map_err(GatewayError::from)?;
+        let attachments = convert::referral_attachments(&command);
+        crate::evidence::require_attachments(&self.ctx, &actor.code, &attachments).await?;
         let reply = self
             .ask(Request::Command(CommandRequest {
                 actor: actor.code,

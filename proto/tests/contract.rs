@@ -257,7 +257,7 @@ fn an_upload_sends_metadata_then_chunks_through_one_oneof() {
         part: Some(v1::upload_evidence_request::Part::Chunk(
             v1::EvidenceChunk {
                 offset: 0,
-                data: vec![1, 2, 3],
+                data: prost::bytes::Bytes::from_static(&[1, 2, 3]),
             },
         )),
     };
