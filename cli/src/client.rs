@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
+use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
@@ -47,6 +48,7 @@ pub struct Clients {
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
     pub monitor: MonitorServiceClient<Channel>,
+    pub evidence: EvidenceServiceClient<Channel>,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
@@ -83,7 +85,8 @@ impl Connection {
             referrals: ReferralServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),
-            monitor: MonitorServiceClient::new(channel),
+            monitor: MonitorServiceClient::new(channel.clone()),
+            evidence: EvidenceServiceClient::new(channel),
         })
     }
 }
@@ -116,11 +119,19 @@ pub fn wire_time(text: Option<&str>) -> anyhow::Result<prost_types::Timestamp> {
     })
 }
 
-/// Parses `kind:title` (e.g. `referral_letter:涉嫌犯罪案件移送书`).
+/// Parses `kind:title`, optionally followed by `:sha256` of an uploaded file (e.g.
+/// `referral_letter:涉嫌犯罪案件移送书` or `test_report:检验报告:9f86d0…`).
 pub fn document(spec: &str) -> anyhow::Result<pb::Document> {
     let (kind, title) = spec
         .split_once(':')
-        .with_context(|| format!("document {spec:?} must be KIND:TITLE"))?;
+        .with_context(|| format!("document {spec:?} must be KIND:TITLE or KIND:TITLE:SHA256"))?;
+    // A last part that is a digest names the uploaded file; titles rarely end in 64 hex digits.
+    let (title, sha256) = match title.rsplit_once(':') {
+        Some((title, digest)) if casebridge_core::ids::Sha256Digest::parse(digest).is_ok() => {
+            (title, digest.to_owned())
+        }
+        _ => (title, String::new()),
+    };
     let kind = match kind {
         "referral_letter" => pb::DocumentKind::ReferralLetter,
         "investigation_report" => pb::DocumentKind::InvestigationReport,
@@ -136,7 +147,7 @@ pub fn document(spec: &str) -> anyhow::Result<pb::Document> {
     Ok(pb::Document {
         kind: kind.into(),
         title: title.to_owned(),
-        sha256: String::new(),
+        sha256,
     })
 }
 

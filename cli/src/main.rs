@@ -2,14 +2,18 @@
 //!
 //! - `casebridge up`: everything in one process on SQLite and the embedded bus, in a data
 //!   directory (creates the example directory and a development PKI on first run).
-//! - `casebridge gateway|referrals|inbox`: one component per process, on RabbitMQ + PostgreSQL.
+//! - `casebridge gateway|referrals|inbox-service|deadlines|evidence-service`: one component per
+//!   process, on RabbitMQ + PostgreSQL.
 //! - `casebridge pki init`: development CA, gateway and agency certificates.
-//! - `casebridge agencies`, `referral …`, `inbox …`: client commands over mutual TLS.
-//! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling.
+//! - `casebridge agencies`, `referral …`, `inbox …`, `evidence …`: client commands over mutual TLS.
+//! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling;
+//!   `casebridge bench evidence`: a large file up and down, with the gateway's memory.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_evidence;
 mod client;
+mod evidence;
 mod monitor;
 mod system;
 
@@ -105,8 +109,31 @@ enum Command {
         #[command(subcommand)]
         command: monitor::MonitorCommand,
     },
-    /// Measure end-to-end throughput and latency, and the broker's raw ceiling.
-    Bench(bench::BenchArgs),
+    /// Evidence files (证据材料): upload, download, stat.
+    Evidence {
+        #[command(subcommand)]
+        command: evidence::EvidenceCommand,
+    },
+    /// Measure end-to-end throughput and latency, and the broker's raw ceiling; or, with
+    /// `evidence`, a large file up and down.
+    Bench(BenchCommand),
+}
+
+/// `casebridge bench` measures referrals; `casebridge bench evidence` measures evidence files.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchCommand {
+    #[command(subcommand)]
+    what: Option<BenchWhat>,
+    #[command(flatten)]
+    referrals: bench::BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// Upload and download one large evidence file through the gateway (run as its own
+    /// process), and print the throughput and the gateway's peak memory above idle.
+    Evidence(bench_evidence::EvidenceBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,9 +157,10 @@ enum ReferralCommand {
         /// Summary of the facts.
         #[arg(long)]
         summary: String,
-        /// A document as KIND:TITLE; repeat. Items 1–3 (referral_letter, investigation_report,
+        /// A document as KIND:TITLE, or KIND:TITLE:SHA256 naming a file uploaded with
+        /// `casebridge evidence upload`; repeat. Items 1–3 (referral_letter, investigation_report,
         /// seized_items_list) are required.
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         /// When the head of the agency approved the referral (RFC 3339); default now.
         #[arg(long)]
@@ -185,7 +213,8 @@ enum ReferralCommand {
         #[command(flatten)]
         connection: Connection,
         referral_id: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        /// A document as KIND:TITLE or KIND:TITLE:SHA256; repeat.
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         #[arg(long, default_value = "")]
         note: String,
@@ -369,7 +398,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Referral { command } => referral(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Evidence { command } => evidence::run(command).await,
+        Command::Bench(BenchCommand {
+            what: Some(BenchWhat::Evidence(args)),
+            ..
+        }) => bench_evidence::run(args).await,
+        Command::Bench(BenchCommand {
+            what: None,
+            referrals,
+        }) => bench::run(referrals).await,
     }
 }
 
