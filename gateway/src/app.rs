@@ -16,6 +16,7 @@ use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
@@ -109,6 +110,21 @@ impl Context {
             .map_err(|e| GatewayError::bus(service, e))?;
         reply.decode().map_err(|e| GatewayError::bus(service, e))
     }
+}
+
+/// Turns off Nagle's algorithm on an accepted connection. With it on, the gateway's small
+/// HTTP/2 frames (window updates during an evidence upload, short replies) wait for the peer's
+/// delayed ACK, stalling a stream for up to 40 ms at a time: uploads ran 4 times slower. A
+/// connection where it cannot be turned off is served anyway.
+fn no_delay(
+    accepted: std::io::Result<tokio::net::TcpStream>,
+) -> std::io::Result<tokio::net::TcpStream> {
+    if let Ok(stream) = &accepted
+        && let Err(error) = stream.set_nodelay(true)
+    {
+        tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
+    }
+    accepted
 }
 
 /// A bound, not yet serving gateway.
@@ -206,7 +222,7 @@ impl Gateway {
                 self.ctx.clone(),
             )))
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.listener),
+                tokio_stream::wrappers::TcpListenerStream::new(self.listener).map(no_delay),
                 shutdown.clone().cancelled_owned(),
             )
             .await
