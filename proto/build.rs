@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "casebridge/v1/common.proto",
     "casebridge/v1/directory.proto",
     "casebridge/v1/disputes.proto",
+    "casebridge/v1/evidence.proto",
     "casebridge/v1/inbox.proto",
     "casebridge/v1/monitor.proto",
     "casebridge/v1/opinions.proto",
@@ -46,6 +47,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The well-known types map to prost-types and generate nothing; our packages become
     // casebridge.v1.rs and google.rpc.rs in OUT_DIR.
     tonic_prost_build::configure()
+        // Evidence chunks as `bytes::Bytes`, so a chunk moves from the wire to storage (and
+        // back) without a copy.
+        .bytes(".casebridge.v1.EvidenceChunk.data")
         .build_client(true)
         .build_server(true)
         .compile_fds(compiler.file_descriptor_set())?;

@@ -1,9 +1,10 @@
 //! End-to-end test harness: starts the real `casebridge` binary, either as `casebridge up`
 //! (embedded default) or as one process per component (the four family services, inbox,
-//! deadlines, gateway) on RabbitMQ and PostgreSQL, each test with its own data directory, bus
-//! namespace and database.
+//! deadlines, evidence, gateway) on RabbitMQ and PostgreSQL, each test with its own data
+//! directory, bus namespace and database.
 //!
-//! When a test fails, the tail of every process's log is printed.
+//! Each process's stderr and stdout go to a log file in the data directory ([`System::logs`]
+//! reads them all). When a test fails, the tail of every process's log is printed.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use casebridge_platform::testing;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_client::CaseServiceClient;
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
+use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
@@ -83,7 +85,12 @@ pub struct System {
 impl System {
     /// `casebridge up` in a fresh data directory.
     pub async fn embedded() -> anyhow::Result<System> {
-        let mut system = System::prepare(Vec::new())?;
+        System::embedded_logging("info").await
+    }
+
+    /// `casebridge up` logging with `filter` (`RUST_LOG` syntax, e.g. `debug`).
+    pub async fn embedded_logging(filter: &str) -> anyhow::Result<System> {
+        let mut system = System::prepare(Vec::new(), filter)?;
         let addr = system
             .start("up", &["up", "--listen", "127.0.0.1:0"])
             .await?;
@@ -91,8 +98,14 @@ impl System {
         Ok(system)
     }
 
-    /// Referrals, inbox and gateway as separate processes on RabbitMQ and PostgreSQL.
+    /// Referrals, inbox, deadlines, evidence and gateway as separate processes on RabbitMQ and
+    /// PostgreSQL.
     pub async fn distributed() -> anyhow::Result<System> {
+        System::distributed_logging("info").await
+    }
+
+    /// [`System::distributed`], every process logging with `filter`.
+    pub async fn distributed_logging(filter: &str) -> anyhow::Result<System> {
         let postgres = testing::fresh_postgres().await?;
         let namespace = testing::unique_name("cbe2e");
         let env = vec![
@@ -103,7 +116,7 @@ impl System {
             ("CASEBRIDGE__STORE__URL".into(), postgres.clone()),
             ("CASEBRIDGE__STORE__MAX_CONNECTIONS".into(), "8".into()),
         ];
-        let mut system = System::prepare(env)?;
+        let mut system = System::prepare(env, filter)?;
         system.postgres = Some(postgres);
         system.namespace = Some(namespace);
         system.start("referrals", &["referrals"]).await?;
@@ -112,6 +125,7 @@ impl System {
         system.start("opinions", &["opinions"]).await?;
         system.start("inbox", &["inbox-service"]).await?;
         system.start("deadlines", &["deadlines"]).await?;
+        system.start("evidence", &["evidence-service"]).await?;
         let addr = system
             .start("gateway", &["gateway", "--listen", "127.0.0.1:0"])
             .await?;
@@ -119,14 +133,14 @@ impl System {
         Ok(system)
     }
 
-    fn prepare(mut env: Vec<(String, String)>) -> anyhow::Result<System> {
+    fn prepare(mut env: Vec<(String, String)>, log_filter: &str) -> anyhow::Result<System> {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("directory.toml"), EXAMPLE_DIRECTORY)?;
         env.push((
             "CASEBRIDGE__DATA_DIR".into(),
             dir.path().display().to_string(),
         ));
-        env.push(("CASEBRIDGE__LOG".into(), "info".into()));
+        env.push(("CASEBRIDGE__LOG".into(), log_filter.into()));
         let status = std::process::Command::new(casebridge_bin())
             .args(["pki", "init"])
             .envs(env.iter().cloned())
@@ -175,8 +189,15 @@ impl System {
             bail!("{name} exited before it was ready")
         })
         .await;
-        // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep draining stdout into the log, so the child never blocks on a full pipe and
+        // everything a process prints can be searched.
+        let mut copy = std::fs::OpenOptions::new().append(true).open(&log)?;
+        tokio::spawn(async move {
+            use std::io::Write as _;
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = writeln!(copy, "{line}");
+            }
+        });
         let printed = match ready {
             Ok(Ok(printed)) => printed,
             Ok(Err(e)) => {
@@ -288,6 +309,23 @@ impl System {
         Ok(InboxServiceClient::new(self.channel(agency).await?))
     }
 
+    pub async fn evidence(&self, agency: &str) -> anyhow::Result<EvidenceServiceClient<Channel>> {
+        Ok(EvidenceServiceClient::new(self.channel(agency).await?))
+    }
+
+    /// Everything every process has written so far (stderr, then stdout lines as they came),
+    /// each log headed by its process name.
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        for (name, process) in &self.processes {
+            all.push_str(&format!("===== {name} =====\n"));
+            all.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&process.log).unwrap_or_default(),
+            ));
+        }
+        all
+    }
+
     /// Every entry of `agency`'s inbox from the start.
     pub async fn inbox_entries(&self, agency: &str) -> anyhow::Result<Vec<pb::InboxEntry>> {
         let mut client = self.inbox(agency).await?;
@@ -326,6 +364,8 @@ impl System {
                     QueueSpec::events("disputes", &[]),
                     casebridge_inbox::app::events_queue(),
                     casebridge_deadlines::app::events_queue(),
+                    casebridge_evidence::app::events_queue(),
+                    QueueSpec::commands(casebridge_evidence::SERVICE),
                 ])
                 .await?;
             }

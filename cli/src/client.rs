@@ -10,6 +10,7 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_client::CaseServiceClient;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
+use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
@@ -55,6 +56,7 @@ pub struct Clients {
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
     pub monitor: MonitorServiceClient<Channel>,
+    pub evidence: EvidenceServiceClient<Channel>,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
@@ -95,7 +97,8 @@ impl Connection {
             cases: CaseServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),
-            monitor: MonitorServiceClient::new(channel),
+            monitor: MonitorServiceClient::new(channel.clone()),
+            evidence: EvidenceServiceClient::new(channel),
         })
     }
 }
@@ -128,20 +131,24 @@ pub fn wire_time(text: Option<&str>) -> anyhow::Result<prost_types::Timestamp> {
     })
 }
 
-/// Parses `KIND:TITLE` or `KIND:TITLE@SHA256` (e.g. `referral_letter:涉嫌犯罪案件移送书`), where
-/// KIND is a document kind in snake_case and SHA256 the digest of an uploaded attachment.
+/// Parses `KIND:TITLE`, optionally followed by `:SHA256` of an uploaded file (e.g.
+/// `referral_letter:涉嫌犯罪案件移送书` or `test_report:检验报告:9f86d0…`), where KIND is a
+/// document kind in snake_case.
 pub fn document(spec: &str) -> anyhow::Result<pb::Document> {
     let (kind, rest) = spec
         .split_once(':')
-        .with_context(|| format!("document {spec:?} must be KIND:TITLE or KIND:TITLE@SHA256"))?;
-    let (title, sha256) = match rest.rsplit_once('@') {
-        Some((title, digest)) if digest.len() == 64 => (title, digest),
-        _ => (rest, ""),
+        .with_context(|| format!("document {spec:?} must be KIND:TITLE or KIND:TITLE:SHA256"))?;
+    // A last part that is a digest names the uploaded file; titles rarely end in 64 hex digits.
+    let (title, sha256) = match rest.rsplit_once(':') {
+        Some((title, digest)) if casebridge_core::ids::Sha256Digest::parse(digest).is_ok() => {
+            (title, digest.to_owned())
+        }
+        _ => (rest, String::new()),
     };
     Ok(pb::Document {
         kind: document_kind(kind)?,
         title: title.to_owned(),
-        sha256: sha256.to_owned(),
+        sha256,
     })
 }
 
@@ -167,7 +174,7 @@ pub fn document_kind(name: &str) -> anyhow::Result<i32> {
     }
 }
 
-/// Parses each `KIND:TITLE[@SHA256]`.
+/// Parses each `KIND:TITLE[:SHA256]`.
 pub fn documents(specs: &[String]) -> anyhow::Result<Vec<pb::Document>> {
     specs.iter().map(|d| document(d)).collect()
 }

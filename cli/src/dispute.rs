@@ -107,7 +107,7 @@ pub enum DisputeCommand {
         designated: String,
         #[arg(long)]
         decision: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
     },
 }

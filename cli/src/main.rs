@@ -2,18 +2,22 @@
 //!
 //! - `casebridge up`: everything in one process on SQLite and the embedded bus, in a data
 //!   directory (creates the example directory and a development PKI on first run).
-//! - `casebridge gateway|referrals|transfers|disputes|opinions|inbox-service|deadlines`: one
-//!   component per process, on RabbitMQ + PostgreSQL.
-//! - `casebridge pki init`: development CA, gateway and agency certificates.
+//! - `casebridge gateway|referrals|transfers|disputes|opinions|inbox-service|deadlines|evidence-service`:
+//!   one component per process, on RabbitMQ + PostgreSQL.
+//! - `casebridge pki init`: development CA, gateway and agency certificates, operator key.
 //! - `casebridge agencies`, `referral …`, `transfer …`, `dispute …`, `opinion …`, `case …`,
-//!   `inbox …`, `monitor …`: client commands over mutual TLS.
-//! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling.
+//!   `evidence …`, `inbox …`, `monitor …`: client commands over mutual TLS.
+//! - `casebridge ledger …`: verify the full-process record and receipts.
+//! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling;
+//!   `casebridge bench evidence`: a large file up and down, with the gateway's memory.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_evidence;
 mod case;
 mod client;
 mod dispute;
+mod evidence;
 mod ledger;
 mod monitor;
 mod opinion;
@@ -94,6 +98,9 @@ enum Command {
     InboxService(RunArgs),
     /// Run the deadlines service alone (needs bus.kind = amqp).
     Deadlines(RunArgs),
+    /// Run the evidence service alone (needs bus.kind = amqp).
+    #[command(name = "evidence-service")]
+    EvidenceService(RunArgs),
     /// Development PKI.
     Pki {
         #[command(subcommand)]
@@ -144,8 +151,31 @@ enum Command {
         #[command(subcommand)]
         command: monitor::MonitorCommand,
     },
-    /// Measure end-to-end throughput and latency, and the broker's raw ceiling.
-    Bench(bench::BenchArgs),
+    /// Evidence files (证据材料): upload, download, stat.
+    Evidence {
+        #[command(subcommand)]
+        command: evidence::EvidenceCommand,
+    },
+    /// Measure end-to-end throughput and latency, and the broker's raw ceiling; or, with
+    /// `evidence`, a large file up and down.
+    Bench(BenchCommand),
+}
+
+/// `casebridge bench` measures referrals; `casebridge bench evidence` measures evidence files.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchCommand {
+    #[command(subcommand)]
+    what: Option<BenchWhat>,
+    #[command(flatten)]
+    referrals: bench::BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// Upload and download one large evidence file through the gateway (run as its own
+    /// process), and print the throughput and the gateway's peak memory above idle.
+    Evidence(bench_evidence::EvidenceBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +302,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::EvidenceService(args) => {
+            component(
+                args,
+                "evidence",
+                Components {
+                    evidence: true,
+                    ..Components::NONE
+                },
+            )
+            .await
+        }
         Command::Pki {
             command: PkiCommand::Init(args),
         } => {
@@ -313,7 +354,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger { command } => ledger::run(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Evidence { command } => evidence::run(command).await,
+        Command::Bench(BenchCommand {
+            what: Some(BenchWhat::Evidence(args)),
+            ..
+        }) => bench_evidence::run(args).await,
+        Command::Bench(BenchCommand {
+            what: None,
+            referrals,
+        }) => bench::run(referrals).await,
     }
 }
 

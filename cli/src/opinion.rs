@@ -56,7 +56,7 @@ pub enum OpinionCommand {
         kind: Kind,
         #[arg(long)]
         question: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         /// Your case the opinion is needed for (its clock stops meanwhile).
         #[arg(long, default_value = "")]
@@ -102,7 +102,7 @@ pub enum OpinionCommand {
     Supply {
         #[command(flatten)]
         on: On,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         #[arg(long, default_value = "")]
         note: String,
@@ -119,7 +119,7 @@ pub enum OpinionCommand {
         /// What was examined and how.
         #[arg(long, default_value = "")]
         basis: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
     },
 }

@@ -32,9 +32,9 @@ pub enum ReferralCommand {
         /// Summary of the facts.
         #[arg(long)]
         summary: String,
-        /// A document as KIND:TITLE or KIND:TITLE@SHA256; repeat. Items 1–3 (referral_letter,
+        /// A document as KIND:TITLE or KIND:TITLE:SHA256; repeat. Items 1–3 (referral_letter,
         /// investigation_report, seized_items_list) are required.
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         /// When the head of the agency approved the referral (RFC 3339); default now.
         #[arg(long)]
@@ -88,7 +88,7 @@ pub enum ReferralCommand {
     Supplement {
         #[command(flatten)]
         on: On,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         #[arg(long, default_value = "")]
         note: String,
@@ -127,7 +127,7 @@ pub enum ReferralCommand {
         #[command(flatten)]
         on: On,
         /// The hand-over list and materials as KIND:TITLE; repeat.
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         #[arg(long, default_value = "")]
         note: String,
@@ -230,7 +230,7 @@ pub enum ReferralCommand {
         to: String,
         #[arg(long)]
         reasons: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
     },
 }

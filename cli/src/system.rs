@@ -13,7 +13,9 @@ use casebridge_core::directory::Directory;
 use casebridge_core::law::Law;
 use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
-use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
+use casebridge_evidence::app::EvidenceApp;
+use casebridge_evidence::storage::Storage;
+use casebridge_gateway::{EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
 use casebridge_platform::bus::embedded::EmbeddedBus;
@@ -56,6 +58,7 @@ pub struct Components {
     pub opinions: bool,
     pub inbox: bool,
     pub deadlines: bool,
+    pub evidence: bool,
     pub gateway: bool,
 }
 
@@ -67,6 +70,7 @@ impl Components {
         opinions: true,
         inbox: true,
         deadlines: true,
+        evidence: true,
         gateway: true,
     };
     pub const NONE: Components = Components {
@@ -76,6 +80,7 @@ impl Components {
         opinions: false,
         inbox: false,
         deadlines: false,
+        evidence: false,
         gateway: false,
     };
 }
@@ -198,8 +203,10 @@ pub fn durable_queues() -> Vec<QueueSpec> {
         QueueSpec::commands(casebridge_opinions::SERVICE),
         QueueSpec::commands(casebridge_inbox::SERVICE),
         QueueSpec::commands(casebridge_deadlines::SERVICE),
+        QueueSpec::commands(casebridge_evidence::SERVICE),
         casebridge_inbox::app::events_queue(),
         casebridge_deadlines::app::events_queue(),
+        casebridge_evidence::app::events_queue(),
     ];
     queues.extend(reactions_queue::<casebridge_transfers::handler::Transfers>());
     queues.extend(reactions_queue::<casebridge_disputes::handler::Disputes>());
@@ -313,6 +320,20 @@ pub async fn run(
         let stop = shutdown.clone();
         tasks.spawn(async move { app.run_until_stopped(stop).await.context("inbox service") });
     }
+    if components.evidence {
+        let app = EvidenceApp::build(
+            store(&settings, casebridge_evidence::SERVICE).await?,
+            bus.clone(),
+            clock.clone(),
+        )
+        .await?;
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            app.run_until_stopped(stop)
+                .await
+                .context("evidence service")
+        });
+    }
     let mut address = None;
     if components.gateway {
         let g = &settings.gateway;
@@ -324,6 +345,11 @@ pub async fn run(
                 client_ca_pem: read_pem(&settings, &g.client_ca, "client CA certificate")?,
             },
             request_timeout: settings.bus.request_timeout,
+            evidence: EvidenceConfig {
+                storage: Storage::open(&settings.evidence, &settings.data_dir)
+                    .context("cannot open the evidence storage (evidence.*)")?,
+                max_size: settings.evidence.max_size,
+            },
         };
         let gateway = Gateway::build(config, bus.clone(), directory.clone()).await?;
         address = Some(gateway.local_addr());

@@ -37,8 +37,8 @@ pub enum TransferCommand {
         /// The receiver must act at once (receipt within 2 hours).
         #[arg(long)]
         urgent: bool,
-        /// A document as KIND:TITLE[@SHA256]; repeat. A transfer_letter is required.
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        /// A document as KIND:TITLE[:SHA256]; repeat. A transfer_letter is required.
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
         /// An earlier transfer this one continues.
         #[arg(long, default_value = "")]
@@ -84,7 +84,7 @@ pub enum TransferCommand {
         on: On,
         #[arg(long)]
         outcome: String,
-        #[arg(long = "document", value_name = "KIND:TITLE")]
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
     },
 }

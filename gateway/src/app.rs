@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::ids::AgencyCode;
+use casebridge_evidence::storage::Storage;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
 use casebridge_proto::v1::case_service_server::CaseServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::dispute_service_server::DisputeServiceServer;
+use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::opinion_service_server::OpinionServiceServer;
@@ -18,6 +20,7 @@ use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
 use casebridge_proto::v1::transfer_service_server::TransferServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
@@ -25,6 +28,7 @@ use crate::cases::CasesGrpc;
 use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
 use crate::error::GatewayError;
+use crate::evidence::EvidenceGrpc;
 use crate::inbox::InboxGrpc;
 use crate::monitor::MonitorGrpc;
 use crate::opinions::OpinionsGrpc;
@@ -49,6 +53,16 @@ pub struct GatewayConfig {
     pub tls: TlsMaterial,
     /// How long to wait for a service's reply before answering UNAVAILABLE.
     pub request_timeout: Duration,
+    pub evidence: EvidenceConfig,
+}
+
+/// Where evidence files go and how large they may be.
+#[derive(Debug, Clone)]
+pub struct EvidenceConfig {
+    /// The object storage every gateway of a deployment shares.
+    pub storage: Storage,
+    /// The largest file accepted, in bytes (`evidence.max_size`).
+    pub max_size: u64,
 }
 
 /// Start-up and serving failures.
@@ -77,6 +91,7 @@ pub struct Context {
     pub request_timeout: Duration,
     /// Agencies whose inbox just grew.
     pub wakeups: broadcast::Sender<AgencyCode>,
+    pub evidence: EvidenceConfig,
 }
 
 impl Context {
@@ -103,6 +118,21 @@ impl Context {
             .map_err(|e| GatewayError::bus(service, e))?;
         reply.decode().map_err(|e| GatewayError::bus(service, e))
     }
+}
+
+/// Turns off Nagle's algorithm on an accepted connection. With it on, the gateway's small
+/// HTTP/2 frames (window updates during an evidence upload, short replies) wait for the peer's
+/// delayed ACK, stalling a stream for up to 40 ms at a time: uploads ran 4 times slower. A
+/// connection where it cannot be turned off is served anyway.
+fn no_delay(
+    accepted: std::io::Result<tokio::net::TcpStream>,
+) -> std::io::Result<tokio::net::TcpStream> {
+    if let Ok(stream) = &accepted
+        && let Err(error) = stream.set_nodelay(true)
+    {
+        tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
+    }
+    accepted
 }
 
 /// A bound, not yet serving gateway.
@@ -149,6 +179,7 @@ impl Gateway {
                 directory,
                 request_timeout: config.request_timeout,
                 wakeups,
+                evidence: config.evidence,
             }),
         })
     }
@@ -182,6 +213,9 @@ impl Gateway {
         health
             .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
             .await;
+        health
+            .set_serving::<EvidenceServiceServer<EvidenceGrpc>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(casebridge_proto::FILE_DESCRIPTOR_SET)
             .build_v1()
@@ -212,8 +246,11 @@ impl Gateway {
             .add_service(DirectoryServiceServer::new(DirectoryGrpc::new(
                 self.ctx.clone(),
             )))
+            .add_service(EvidenceServiceServer::new(EvidenceGrpc::new(
+                self.ctx.clone(),
+            )))
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.listener),
+                tokio_stream::wrappers::TcpListenerStream::new(self.listener).map(no_delay),
                 shutdown.clone().cancelled_owned(),
             )
             .await

@@ -64,7 +64,10 @@ impl<F: Family> Endpoints<F> {
             request_id,
             case_id,
             command,
+            attachments,
         } = convert(request.into_inner()).map_err(GatewayError::from)?;
+        // Documents may name only files the caller uploaded or may read.
+        crate::evidence::require_attachments(&self.ctx, &actor.code, &attachments).await?;
         let reply = self
             .ask(Request::Command(CommandRequest {
                 actor: actor.code,

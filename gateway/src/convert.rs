@@ -6,6 +6,7 @@
 //! each family's messages are in a submodule.
 
 pub mod disputes;
+pub mod evidence;
 pub mod opinions;
 pub mod referrals;
 pub mod transfers;
@@ -22,9 +23,10 @@ use casebridge_inbox::api::Entry;
 use casebridge_platform::cases::api::{CaseSummary, ListPosition, ListQuery};
 use casebridge_proto::v1 as pb;
 
-/// Input that failed conversion: one violation per offending field, in wire naming.
+/// Input that failed conversion: one violation per offending field, in wire naming. While
+/// converting, it also collects the attachments the documents name, with their wire paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Violations(pub Vec<(String, String)>);
+pub struct Violations(pub Vec<(String, String)>, Vec<(String, Sha256Digest)>);
 
 /// A step on a case of any family, ready for its service.
 #[derive(Debug, Clone)]
@@ -32,9 +34,35 @@ pub struct CaseStep<C> {
     pub request_id: RequestId,
     pub case_id: CaseId,
     pub command: C,
+    /// Every attachment the step's documents name, with its wire path (`documents[2].sha256`):
+    /// each must be a file the caller uploaded or may read.
+    pub attachments: Vec<(String, Sha256Digest)>,
 }
 
 impl Violations {
+    /// Violations from a list of (field, description).
+    pub fn of(list: Vec<(String, String)>) -> Violations {
+        Violations(list, Vec::new())
+    }
+
+    /// The attachments named so far.
+    fn take_attachments(&mut self) -> Vec<(String, Sha256Digest)> {
+        std::mem::take(&mut self.1)
+    }
+
+    fn sha256(&mut self, field: &str, raw: &str) -> Option<Sha256Digest> {
+        if raw.is_empty() {
+            self.add(
+                field,
+                format!("{field} is required: 64 lowercase hexadecimal characters"),
+            );
+            return None;
+        }
+        Sha256Digest::parse(raw)
+            .map_err(|e| self.add(field, format!("{field} {e}")))
+            .ok()
+    }
+
     fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
         self.0.push((field.into(), description.into()));
     }
@@ -149,13 +177,17 @@ impl Violations {
                     },
                 )| {
                     let kind = self.document_kind(&format!("{field}[{i}].kind"), kind);
+                    let path = format!("{field}[{i}].sha256");
                     let sha256 = if sha256.is_empty() {
                         None
                     } else {
                         match Sha256Digest::parse(&sha256) {
-                            Ok(d) => Some(d),
+                            Ok(d) => {
+                                self.1.push((path, d));
+                                Some(d)
+                            }
                             Err(e) => {
-                                self.add(format!("{field}[{i}].sha256"), format!("sha256 {e}"));
+                                self.add(path, format!("sha256 {e}"));
                                 None
                             }
                         }
@@ -191,11 +223,13 @@ fn step<C>(
 ) -> Result<CaseStep<C>, Violations> {
     let request_id = v.request_id(request_id);
     let case_id = v.case_id(id_field, case_id);
+    let attachments = v.take_attachments();
     let step = (|| {
         Some(CaseStep {
             request_id: request_id?,
             case_id: case_id?,
             command: command?,
+            attachments,
         })
     })();
     v.finish(step)

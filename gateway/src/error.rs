@@ -2,6 +2,7 @@
 //! never build a `Status` themselves.
 
 use casebridge_core::refusal::{Refusal, RefusalKind};
+use casebridge_evidence::storage::StorageError;
 use casebridge_platform::bus::BusError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -30,6 +31,12 @@ pub enum GatewayError {
         service: &'static str,
         source: BusError,
     },
+    /// The evidence storage (directory or bucket) failed; nothing was kept, retrying is safe.
+    #[error("evidence storage unavailable; retry")]
+    Storage(StorageError),
+    /// A stored evidence file is missing or no longer matches its digest.
+    #[error("{0}")]
+    DataLoss(String),
     /// A bug or corrupt data: logged in full, reported without detail.
     #[error("internal error")]
     Internal(String),
@@ -83,6 +90,14 @@ impl From<GatewayError> for Status {
             GatewayError::Unauthenticated(_) => Status::unauthenticated(message),
             GatewayError::PermissionDenied(_) => Status::permission_denied(message),
             GatewayError::Unavailable { .. } => Status::unavailable(message),
+            GatewayError::Storage(error) => {
+                tracing::error!(%error, "evidence storage failed");
+                Status::unavailable(message)
+            }
+            GatewayError::DataLoss(detail) => {
+                tracing::error!(error = %detail, "stored evidence is missing or damaged");
+                Status::data_loss(message)
+            }
             GatewayError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 Status::internal(message)
@@ -94,6 +109,17 @@ impl From<GatewayError> for Status {
 impl From<Violations> for GatewayError {
     fn from(v: Violations) -> Self {
         GatewayError::Invalid(v)
+    }
+}
+
+impl From<StorageError> for GatewayError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Missing(digest) => GatewayError::DataLoss(format!(
+                "evidence {digest} is recorded but missing from storage"
+            )),
+            error => GatewayError::Storage(error),
+        }
     }
 }
 

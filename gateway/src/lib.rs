@@ -11,6 +11,8 @@
 //! - `cases`: what every family's endpoints share, and the case timeline (`CaseService`).
 //! - `referrals`, `transfers`, `disputes`, `opinions`: the four families' services.
 //! - `inbox`, `directory`, `monitor`: the agency's inbox, the directory, deadline boards.
+//! - `evidence`: chunked evidence upload and download straight to and from object storage,
+//!   and the check that documents name only files the caller uploaded or may read.
 //! - [`pki`]: the development certificate authority and agency certificates.
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@ mod convert;
 mod directory;
 mod disputes;
 mod error;
+mod evidence;
 mod inbox;
 mod monitor;
 mod opinions;
@@ -28,4 +31,4 @@ pub mod pki;
 mod referrals;
 mod transfers;
 
-pub use app::{Gateway, GatewayConfig, StartError, TlsMaterial};
+pub use app::{EvidenceConfig, Gateway, GatewayConfig, StartError, TlsMaterial};

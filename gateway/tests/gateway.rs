@@ -2,9 +2,9 @@
 //! the directory and inbox streams.
 //!
 //! Every test gets its own [`spawn_app`]: a temp directory with a development PKI, an embedded
-//! bus, SQLite stores for the four family services, the inbox and the deadlines service, and a
-//! gateway on `127.0.0.1:0`, all in this process. The families' API tests are in the modules of
-//! `tests/gateway/`.
+//! bus, SQLite stores for the four family services, the inbox, the deadlines and the evidence
+//! service, evidence storage in the temp directory, and a gateway on `127.0.0.1:0`, all in this
+//! process. The families' API tests are in the modules of `tests/gateway/`.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -18,14 +18,17 @@ use casebridge_core::law::Law;
 use casebridge_core::referral::ReferralPolicy;
 use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
+use casebridge_evidence::app::EvidenceApp;
+use casebridge_evidence::storage::Storage;
 use casebridge_gateway::pki::{DevCa, IssuedCert, write_dev_pki};
-use casebridge_gateway::{Gateway, GatewayConfig, TlsMaterial};
+use casebridge_gateway::{EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::cases::{CaseApp, Family};
 use casebridge_platform::store::Db;
 use casebridge_platform::testing;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
+use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
@@ -80,7 +83,14 @@ struct TestApp {
     tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
 }
 
+/// The evidence size limit of [`spawn_app`]: the default of the settings.
+const EVIDENCE_LIMIT: u64 = 2 << 30;
+
 async fn spawn_app() -> TestApp {
+    spawn_app_with_evidence_limit(EVIDENCE_LIMIT).await
+}
+
+async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let directory =
         Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("example directory"));
@@ -152,6 +162,15 @@ async fn spawn_app() -> TestApp {
     )
     .await
     .expect("deadlines service");
+    let evidence = EvidenceApp::build(
+        Db::open_sqlite(&dir.path().join("evidence.db"))
+            .await
+            .expect("evidence store"),
+        bus.clone(),
+        clock.clone(),
+    )
+    .await
+    .expect("evidence service");
     let gateway = Gateway::build(
         GatewayConfig {
             listen: "127.0.0.1:0".parse().expect("socket address"),
@@ -161,6 +180,10 @@ async fn spawn_app() -> TestApp {
                 client_ca_pem: read("ca.pem"),
             },
             request_timeout: Duration::from_secs(5),
+            evidence: EvidenceConfig {
+                storage: Storage::local(&dir.path().join("evidence")).expect("evidence storage"),
+                max_size,
+            },
         },
         bus,
         directory,
@@ -184,6 +207,13 @@ async fn spawn_app() -> TestApp {
             .map_err(|e| e.to_string())
     });
     let stop = token.clone();
+    let evidence = tokio::spawn(async move {
+        evidence
+            .run_until_stopped(stop)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let stop = token.clone();
     let gateway = tokio::spawn(async move {
         gateway
             .run_until_stopped(stop)
@@ -200,6 +230,7 @@ async fn spawn_app() -> TestApp {
             .chain([
                 ("inbox", inbox),
                 ("deadlines", deadlines),
+                ("evidence", evidence),
                 ("gateway", gateway),
             ])
             .collect(),
@@ -278,6 +309,30 @@ impl TestApp {
 
     async fn directory_as(&self, agency: &str) -> DirectoryServiceClient<Channel> {
         DirectoryServiceClient::new(self.channel_as(agency).await)
+    }
+
+    async fn evidence_as(&self, agency: &str) -> EvidenceServiceClient<Channel> {
+        EvidenceServiceClient::new(self.channel_as(agency).await)
+    }
+
+    /// Every file in the evidence storage, relative to it.
+    fn stored_files(&self) -> Vec<String> {
+        let root = self.dir.path().join("evidence");
+        let mut found = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read the storage directory") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let relative = path.strip_prefix(&root).expect("inside the storage");
+                    found.push(relative.display().to_string());
+                }
+            }
+        }
+        found.sort();
+        found
     }
 
     /// Stops every component and checks each stopped cleanly.
@@ -719,6 +774,7 @@ async fn reflection_lists_every_casebridge_service() {
             "casebridge.v1.CaseService".to_owned(),
             "casebridge.v1.DirectoryService".to_owned(),
             "casebridge.v1.DisputeService".to_owned(),
+            "casebridge.v1.EvidenceService".to_owned(),
             "casebridge.v1.InboxService".to_owned(),
             "casebridge.v1.MonitorService".to_owned(),
             "casebridge.v1.OpinionService".to_owned(),
@@ -1063,5 +1119,483 @@ async fn statistics_show_supervisors_every_agency_and_others_their_own() {
         .agencies;
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].agency, MARKET_BUREAU);
+    app.stop().await;
+}
+
+// ---- evidence attachments ----
+
+/// The messages of an upload of `content`: metadata declaring its size (and `sha256`, when
+/// given), then chunks of `chunk` bytes with their offsets.
+fn upload_messages(
+    content: &[u8],
+    chunk: usize,
+    sha256: Option<String>,
+) -> Vec<pb::UploadEvidenceRequest> {
+    use pb::upload_evidence_request::Part;
+    let metadata = pb::EvidenceMetadata {
+        file_name: "现场照片01.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: content.len() as u64,
+        sha256: sha256.unwrap_or_default(),
+    };
+    let mut messages = vec![pb::UploadEvidenceRequest {
+        part: Some(Part::Metadata(metadata)),
+    }];
+    let mut offset = 0u64;
+    for piece in content.chunks(chunk) {
+        messages.push(pb::UploadEvidenceRequest {
+            part: Some(Part::Chunk(pb::EvidenceChunk {
+                offset,
+                data: bytes::Bytes::copy_from_slice(piece),
+            })),
+        });
+        offset += piece.len() as u64;
+    }
+    messages
+}
+
+/// Sends `messages` as one upload as `agency`.
+async fn send_upload(
+    app: &TestApp,
+    agency: &str,
+    messages: Vec<pb::UploadEvidenceRequest>,
+) -> Result<pb::UploadEvidenceResponse, Status> {
+    app.evidence_as(agency)
+        .await
+        .upload_evidence(futures_util::stream::iter(messages))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Uploads `content` as `agency` in 64 KiB chunks; returns its digest.
+async fn uploaded(app: &TestApp, agency: &str, content: &[u8]) -> String {
+    send_upload(app, agency, upload_messages(content, 64 * 1024, None))
+        .await
+        .expect("the upload is accepted")
+        .sha256
+}
+
+/// Downloads `sha256` as `agency`: the metadata and the content, checking the chunk offsets.
+async fn download(
+    app: &TestApp,
+    agency: &str,
+    sha256: &str,
+) -> Result<(pb::Evidence, Vec<u8>), Status> {
+    use pb::download_evidence_response::Part;
+    let mut stream = app
+        .evidence_as(agency)
+        .await
+        .download_evidence(pb::DownloadEvidenceRequest {
+            sha256: sha256.into(),
+        })
+        .await?
+        .into_inner();
+    let Some(pb::DownloadEvidenceResponse {
+        part: Some(Part::Metadata(metadata)),
+    }) = stream.message().await?
+    else {
+        panic!("a download must start with the metadata");
+    };
+    let mut content = Vec::new();
+    while let Some(message) = stream.message().await? {
+        let Some(Part::Chunk(chunk)) = message.part else {
+            panic!("metadata after the first message");
+        };
+        assert_eq!(chunk.offset, content.len() as u64, "chunks come in order");
+        content.extend_from_slice(&chunk.data);
+    }
+    Ok((metadata, content))
+}
+
+fn sha256_hex(content: &[u8]) -> String {
+    casebridge_core::ids::Sha256Digest::of(content).to_hex()
+}
+
+/// Content of `len` bytes that no other test uploads.
+fn distinct_content(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ seed.wrapping_mul(31))
+        .collect()
+}
+
+#[tokio::test]
+async fn evidence_round_trips_through_upload_stat_and_download() {
+    let app = spawn_app().await;
+    // Several storage parts (5 MiB each) in chunks that do not divide them.
+    let content = distinct_content(11 * 1024 * 1024 + 17, 1);
+    let digest = sha256_hex(&content);
+
+    let response = send_upload(
+        &app,
+        MARKET_BUREAU,
+        upload_messages(&content, 300_001, Some(digest.clone())),
+    )
+    .await
+    .expect("the upload is accepted");
+    assert_eq!(response.sha256, digest);
+    assert_eq!(response.size, content.len() as u64);
+    assert!(!response.already_stored);
+
+    let stat = app
+        .evidence_as(MARKET_BUREAU)
+        .await
+        .get_evidence(pb::GetEvidenceRequest {
+            sha256: digest.clone(),
+        })
+        .await
+        .expect("the uploader may read its upload")
+        .into_inner();
+    assert_eq!(stat.size, content.len() as u64);
+    assert_eq!(stat.file_name, "现场照片01.jpg");
+    assert_eq!(stat.content_type, "image/jpeg");
+
+    let (metadata, downloaded) = download(&app, MARKET_BUREAU, &digest)
+        .await
+        .expect("the uploader may download its upload");
+    assert_eq!(metadata, stat);
+    assert!(
+        downloaded == content,
+        "the download differs from the upload"
+    );
+    assert_eq!(
+        app.stored_files(),
+        vec![format!("sha256/{}/{digest}", &digest[..2])],
+        "one file, under its digest, nothing temporary left"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uploading_stored_content_again_keeps_one_copy_and_says_so() {
+    let app = spawn_app().await;
+    let content = distinct_content(200_000, 2);
+    let first = send_upload(&app, MARKET_BUREAU, upload_messages(&content, 65_536, None))
+        .await
+        .expect("first upload");
+    assert!(!first.already_stored);
+
+    // Another agency holding the same bytes proves it by sending them, and may then read them.
+    let second = send_upload(
+        &app,
+        JUSTICE_BUREAU,
+        upload_messages(&content, 10_000, None),
+    )
+    .await
+    .expect("second upload");
+    assert!(second.already_stored);
+    assert_eq!(second.sha256, first.sha256);
+    assert_eq!(app.stored_files().len(), 1);
+    let (_, downloaded) = download(&app, JUSTICE_BUREAU, &second.sha256)
+        .await
+        .expect("the second uploader may read it");
+    assert!(downloaded == content);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn content_that_is_not_the_declared_digest_is_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let content = distinct_content(100_000, 3);
+    let declared = sha256_hex(b"what the sender meant to send");
+
+    let status = send_upload(
+        &app,
+        MARKET_BUREAU,
+        upload_messages(&content, 65_536, Some(declared.clone())),
+    )
+    .await
+    .expect_err("a digest mismatch is refused");
+
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["metadata.sha256"]);
+    assert!(
+        status.message().contains(&sha256_hex(&content)),
+        "the message names the actual digest: {}",
+        status.message()
+    );
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+    for digest in [declared, sha256_hex(&content)] {
+        let status = app
+            .evidence_as(MARKET_BUREAU)
+            .await
+            .get_evidence(pb::GetEvidenceRequest { sha256: digest })
+            .await
+            .expect_err("nothing was recorded");
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_over_the_size_limit_is_refused_naming_the_limit() {
+    let app = spawn_app_with_evidence_limit(1024 * 1024).await;
+    let content = distinct_content(1024 * 1024 + 1, 4);
+
+    let status = send_upload(&app, MARKET_BUREAU, upload_messages(&content, 65_536, None))
+        .await
+        .expect_err("too large");
+
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["metadata.size"]);
+    assert!(
+        status
+            .message()
+            .contains("1048576 bytes (1MiB, setting evidence.max_size)"),
+        "the message names the limit: {}",
+        status.message()
+    );
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+
+    // Declaring less than is sent does not get around the limit.
+    let mut messages = upload_messages(&content, 65_536, None);
+    if let Some(pb::upload_evidence_request::Part::Metadata(m)) = &mut messages[0].part {
+        m.size = 1000;
+    }
+    let status = send_upload(&app, MARKET_BUREAU, messages)
+        .await
+        .expect_err("more bytes than declared");
+    assert_eq!(violated_fields(&status), ["chunk.data"]);
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn chunks_out_of_order_or_an_upload_without_metadata_first_are_refused() {
+    use pb::upload_evidence_request::Part;
+    let app = spawn_app().await;
+    let content = distinct_content(3 * 65_536, 5);
+
+    let mut swapped = upload_messages(&content, 65_536, None);
+    swapped.swap(1, 2);
+    let mut repeated = upload_messages(&content, 65_536, None);
+    repeated.insert(2, repeated[1].clone());
+    let mut short = upload_messages(&content, 65_536, None);
+    short.pop();
+    let mut headless = upload_messages(&content, 65_536, None);
+    headless.remove(0);
+    let mut twice = upload_messages(&content, 65_536, None);
+    twice.insert(2, twice[0].clone());
+    let nothing = Vec::new();
+
+    for (case, messages, field) in [
+        ("chunks swapped", swapped, "chunk.offset"),
+        ("a chunk repeated", repeated, "chunk.offset"),
+        ("the last chunk missing", short, "metadata.size"),
+        ("no metadata", headless, "metadata"),
+        ("metadata twice", twice, "metadata"),
+        ("an empty stream", nothing, "metadata"),
+    ] {
+        let status = send_upload(&app, MARKET_BUREAU, messages)
+            .await
+            .expect_err(case);
+        assert_eq!(status.code(), Code::InvalidArgument, "{case}: {status:?}");
+        assert_eq!(violated_fields(&status), [field], "{case}");
+    }
+    assert_eq!(app.stored_files(), Vec::<String>::new());
+
+    // An empty file, and empty chunks, are fine.
+    let mut empty = upload_messages(b"", 1, Some(sha256_hex(b"")));
+    empty.push(pb::UploadEvidenceRequest {
+        part: Some(Part::Chunk(pb::EvidenceChunk {
+            offset: 0,
+            data: bytes::Bytes::new(),
+        })),
+    });
+    let response = send_upload(&app, MARKET_BUREAU, empty)
+        .await
+        .expect("an empty file");
+    assert_eq!(response.size, 0);
+    let (metadata, downloaded) = download(&app, MARKET_BUREAU, &response.sha256)
+        .await
+        .expect("download the empty file");
+    assert_eq!(metadata.size, 0);
+    assert!(downloaded.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_uploader_and_the_parties_to_a_referral_that_references_a_file_may_read_it() {
+    let app = spawn_app().await;
+    let content = distinct_content(300_000, 6);
+    let digest = uploaded(&app, MARKET_BUREAU, &content).await;
+
+    // Before any case references it, the police may not read it (and learn nothing about it).
+    let status = app
+        .evidence_as(CITY_POLICE)
+        .await
+        .get_evidence(pb::GetEvidenceRequest {
+            sha256: digest.clone(),
+        })
+        .await
+        .expect_err("not a party to anything yet");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(
+        !status.message().contains("现场照片"),
+        "{}",
+        status.message()
+    );
+    let status = download(&app, CITY_POLICE, &digest)
+        .await
+        .expect_err("no download either");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let unknown = app
+        .evidence_as(CITY_POLICE)
+        .await
+        .get_evidence(pb::GetEvidenceRequest {
+            sha256: sha256_hex(b"never uploaded"),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+
+    let mut request = submission("req-with-evidence");
+    request.documents[2].sha256 = digest.clone();
+    app.referrals_as(MARKET_BUREAU)
+        .await
+        .submit_referral(request)
+        .await
+        .expect("a referral naming an uploaded file is accepted");
+
+    // The parties learn of it asynchronously, from the referral's event.
+    for party in [CITY_POLICE, PROCURATORATE] {
+        let deadline = Instant::now() + PROMPTLY;
+        let downloaded = loop {
+            match download(&app, party, &digest).await {
+                Ok((_, downloaded)) => break downloaded,
+                Err(status) if status.code() == Code::PermissionDenied => {
+                    assert!(Instant::now() < deadline, "{party} never got access");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(status) => panic!("{party}: {status:?}"),
+            }
+        };
+        assert!(downloaded == content, "{party} read other bytes");
+    }
+    for stranger in [DISTRICT_POLICE, JUSTICE_BUREAU] {
+        let status = download(&app, stranger, &digest)
+            .await
+            .expect_err("not a party");
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{stranger}: {status:?}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_referral_naming_a_file_never_uploaded_is_refused_on_that_document() {
+    let app = spawn_app().await;
+    let unknown = sha256_hex(b"never uploaded");
+    // Someone else's upload is no better: naming a file must not grant access to it.
+    let theirs = uploaded(&app, JUSTICE_BUREAU, &distinct_content(1000, 7)).await;
+    let mut request = submission("req-unknown-evidence");
+    request.documents[0].sha256 = theirs.clone();
+    request.documents[2].sha256 = unknown.clone();
+
+    let status = app
+        .referrals_as(MARKET_BUREAU)
+        .await
+        .submit_referral(request)
+        .await
+        .expect_err("unknown attachments are refused");
+
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        violated_fields(&status),
+        ["documents[0].sha256", "documents[2].sha256"]
+    );
+    assert!(
+        status.message().contains("upload the file first"),
+        "the message says what to do: {}",
+        status.message()
+    );
+    assert!(status.message().contains(&unknown), "{}", status.message());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_supplement_naming_a_file_never_uploaded_is_refused_on_that_document() {
+    let app = spawn_app().await;
+    let referral_id = submitted_referral(&app, "req-submit").await;
+    let mut police = app.referrals_as(CITY_POLICE).await;
+    police
+        .sign_receipt(pb::SignReceiptRequest {
+            request_id: "req-receipt".into(),
+            referral_id: referral_id.clone(),
+        })
+        .await
+        .expect("receipt");
+    police
+        .request_supplement(pb::RequestSupplementRequest {
+            request_id: "req-ask".into(),
+            referral_id: referral_id.clone(),
+            missing: vec![pb::DocumentKind::TestReport.into()],
+            note: String::new(),
+        })
+        .await
+        .expect("supplement requested");
+    let report = distinct_content(5000, 8);
+    let uploaded_report = uploaded(&app, MARKET_BUREAU, &report).await;
+    let document = |sha256: String| pb::Document {
+        kind: pb::DocumentKind::TestReport.into(),
+        title: "检验报告".into(),
+        sha256,
+    };
+    let mut market = app.referrals_as(MARKET_BUREAU).await;
+
+    let status = market
+        .supplement_referral(pb::SupplementReferralRequest {
+            request_id: "req-supplement".into(),
+            referral_id: referral_id.clone(),
+            documents: vec![
+                document(uploaded_report.clone()),
+                document(sha256_hex(b"not uploaded")),
+            ],
+            note: String::new(),
+        })
+        .await
+        .expect_err("an unknown attachment is refused");
+    assert_eq!(violated_fields(&status), ["documents[1].sha256"]);
+
+    market
+        .supplement_referral(pb::SupplementReferralRequest {
+            request_id: "req-supplement-2".into(),
+            referral_id,
+            documents: vec![document(uploaded_report)],
+            note: String::new(),
+        })
+        .await
+        .expect("a supplement naming an uploaded file is accepted");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stored_file_damaged_on_disk_ends_its_download_with_data_loss() {
+    let app = spawn_app().await;
+    let content = distinct_content(600_000, 9);
+    let digest = uploaded(&app, MARKET_BUREAU, &content).await;
+    let path = app
+        .dir
+        .path()
+        .join("evidence")
+        .join(format!("sha256/{}/{digest}", &digest[..2]));
+
+    // Same length, one byte flipped: caught only by the digest at the end of the stream.
+    let mut damaged = content.clone();
+    damaged[400_000] ^= 0xff;
+    std::fs::write(&path, &damaged).expect("damage the stored file");
+    let status = download(&app, MARKET_BUREAU, &digest)
+        .await
+        .expect_err("a damaged file never downloads completely");
+    assert_eq!(status.code(), Code::DataLoss, "{status:?}");
+
+    // Truncated: caught before the first byte.
+    std::fs::write(&path, &content[..1000]).expect("truncate the stored file");
+    let status = download(&app, MARKET_BUREAU, &digest)
+        .await
+        .expect_err("a truncated file is not served");
+    assert_eq!(status.code(), Code::DataLoss, "{status:?}");
     app.stop().await;
 }

@@ -90,6 +90,7 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "casebridge.v1.CaseService",
             "casebridge.v1.DirectoryService",
             "casebridge.v1.DisputeService",
+            "casebridge.v1.EvidenceService",
             "casebridge.v1.InboxService",
             "casebridge.v1.MonitorService",
             "casebridge.v1.OpinionService",
@@ -179,17 +180,23 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         names("casebridge.v1.MonitorService"),
         BTreeSet::from(["ListObligations", "GetStatistics"])
     );
+    assert_eq!(
+        names("casebridge.v1.EvidenceService"),
+        BTreeSet::from(["UploadEvidence", "GetEvidence", "DownloadEvidence"])
+    );
 
-    // Only WatchInbox streams, and only from the server.
+    // Only evidence uploads stream from the client; only inbox watches and evidence downloads
+    // stream from the server.
     for (service, rpcs) in &services {
         for (name, rpc) in rpcs {
-            assert!(
-                !rpc.client_streaming,
-                "{service}.{name} streams from the client"
+            assert_eq!(
+                rpc.client_streaming,
+                name == "UploadEvidence",
+                "{service}.{name} client streaming"
             );
             assert_eq!(
                 rpc.server_streaming,
-                name == "WatchInbox",
+                name == "WatchInbox" || name == "DownloadEvidence",
                 "{service}.{name} server streaming"
             );
         }
@@ -287,6 +294,89 @@ fn generated_servers_are_named_after_the_proto_services() {
         v1::directory_service_server::SERVICE_NAME,
         "casebridge.v1.DirectoryService"
     );
+    assert_eq!(
+        v1::evidence_service_server::SERVICE_NAME,
+        "casebridge.v1.EvidenceService"
+    );
+}
+
+/// Whether `text` holds a CJK ideograph, i.e. names the Chinese term.
+fn has_chinese(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+#[test]
+fn the_evidence_service_its_rpcs_and_messages_name_the_chinese_term() {
+    let set = descriptor_set();
+    let file = set
+        .file
+        .iter()
+        .find(|file| file.name() == "casebridge/v1/evidence.proto")
+        .expect("evidence.proto is in the descriptor set");
+    let comment = |path: &[i32]| -> String {
+        file.source_code_info
+            .iter()
+            .flat_map(|info| &info.location)
+            .find(|location| location.path == path)
+            .and_then(|location| location.leading_comments.clone())
+            .unwrap_or_default()
+    };
+    let mut missing = Vec::new();
+    for (i, service) in file.service.iter().enumerate() {
+        if !has_chinese(&comment(&[FILE_SERVICE, index(i)])) {
+            missing.push(format!("service {}", service.name()));
+        }
+        for (j, method) in service.method.iter().enumerate() {
+            if !has_chinese(&comment(&[
+                FILE_SERVICE,
+                index(i),
+                SERVICE_METHOD,
+                index(j),
+            ])) {
+                missing.push(format!("rpc {}", method.name()));
+            }
+        }
+    }
+    for (i, message) in file.message_type.iter().enumerate() {
+        if !has_chinese(&comment(&[FILE_MESSAGE_TYPE, index(i)])) {
+            missing.push(format!("message {}", message.name()));
+        }
+    }
+    assert!(
+        file.message_type.len() >= 8,
+        "evidence messages were walked"
+    );
+    assert!(
+        missing.is_empty(),
+        "documented without the Chinese term: {missing:?}"
+    );
+}
+
+#[test]
+fn an_upload_sends_metadata_then_chunks_through_one_oneof() {
+    let first = v1::UploadEvidenceRequest {
+        part: Some(v1::upload_evidence_request::Part::Metadata(
+            v1::EvidenceMetadata {
+                file_name: "现场照片01.jpg".to_owned(),
+                content_type: "image/jpeg".to_owned(),
+                size: 3,
+                sha256: "ab".repeat(32),
+            },
+        )),
+    };
+    let chunk = v1::UploadEvidenceRequest {
+        part: Some(v1::upload_evidence_request::Part::Chunk(
+            v1::EvidenceChunk {
+                offset: 0,
+                data: prost::bytes::Bytes::from_static(&[1, 2, 3]),
+            },
+        )),
+    };
+    for message in [first, chunk] {
+        let decoded =
+            v1::UploadEvidenceRequest::decode(message.encode_to_vec().as_slice()).expect("decodes");
+        assert_eq!(decoded, message);
+    }
 }
 
 /// Collects the elements of one file that have no leading comment, as readable names.
@@ -428,6 +518,7 @@ fn every_element_of_the_contract_has_a_leading_comment() {
             "casebridge/v1/common.proto".to_owned(),
             "casebridge/v1/directory.proto".to_owned(),
             "casebridge/v1/disputes.proto".to_owned(),
+            "casebridge/v1/evidence.proto".to_owned(),
             "casebridge/v1/inbox.proto".to_owned(),
             "casebridge/v1/monitor.proto".to_owned(),
             "casebridge/v1/opinions.proto".to_owned(),

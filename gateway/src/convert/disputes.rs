@@ -29,10 +29,12 @@ pub fn raise(req: pb::RaiseDisputeRequest) -> Result<DisputeStep, Violations> {
     let transfer = v.optional_case_id("transfer_id", &transfer_id);
     let documents = v.documents("documents", documents);
     let case_id = CaseId::generate();
+    let attachments = v.take_attachments();
     let step = (|| {
         Some(DisputeStep {
             request_id: request_id?,
             case_id,
+            attachments,
             command: DisputeCommand::Raise(Raising {
                 case_id,
                 respondent: respondent?,
@@ -79,10 +81,12 @@ pub fn designate_directly(req: pb::DesignateDirectlyRequest) -> Result<DisputeSt
     let transfer = v.optional_case_id("transfer_id", &transfer_id);
     let documents = v.documents("documents", documents);
     let case_id = CaseId::generate();
+    let attachments = v.take_attachments();
     let step = (|| {
         Some(DisputeStep {
             request_id: request_id?,
             case_id,
+            attachments,
             command: DisputeCommand::DesignateDirectly(DirectDesignation {
                 case_id,
                 parties: pair?,

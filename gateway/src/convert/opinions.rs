@@ -42,10 +42,12 @@ pub fn request(req: pb::RequestOpinionRequest) -> Result<OpinionStep, Violations
     let documents = v.documents("documents", documents);
     let under_case = v.optional_case_id("under_case_id", &under_case_id);
     let case_id = CaseId::generate();
+    let attachments = v.take_attachments();
     let step = (|| {
         Some(OpinionStep {
             request_id: request_id?,
             case_id,
+            attachments,
             command: OpinionCommand::Request(Requesting {
                 case_id,
                 expert: expert?,

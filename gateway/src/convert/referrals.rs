@@ -35,10 +35,12 @@ pub fn submit(req: pb::SubmitReferralRequest) -> Result<ReferralStep, Violations
     let approved_at = v.timestamp("approved_at", approved_at);
     let documents = v.documents("documents", documents);
     let case_id = CaseId::generate();
+    let attachments = v.take_attachments();
     let step = (|| {
         Some(ReferralStep {
             request_id: request_id?,
             case_id,
+            attachments,
             command: ReferralCommand::Submit(Submission {
                 case_id,
                 police: police?,

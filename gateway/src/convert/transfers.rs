@@ -36,10 +36,12 @@ pub fn send(req: pb::SendTransferRequest) -> Result<TransferStep, Violations> {
     let documents = v.documents("documents", documents);
     let previous = v.optional_case_id("previous_transfer_id", &previous_transfer_id);
     let case_id = CaseId::generate();
+    let attachments = v.take_attachments();
     let step = (|| {
         Some(TransferStep {
             request_id: request_id?,
             case_id,
+            attachments,
             command: TransferCommand::Send(Sending {
                 case_id,
                 receiver: receiver?,

@@ -109,6 +109,7 @@ pub struct Settings {
     /// Which body rules on jurisdiction disputes (DOMAIN §3.G, configurable).
     pub disputes: casebridge_core::dispute::DisputePolicy,
     pub deadlines: DeadlineSettings,
+    pub evidence: EvidenceSettings,
     pub ledger: LedgerSettings,
 }
 
@@ -159,7 +160,103 @@ impl Default for Settings {
             disputes: casebridge_core::dispute::DisputePolicy::default(),
             deadlines: DeadlineSettings::default(),
             ledger: LedgerSettings::default(),
+            evidence: EvidenceSettings::default(),
         }
+    }
+}
+
+/// Where evidence files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceStorageKind {
+    /// A directory on this machine (`evidence.path`). Every gateway must see the same directory.
+    Local,
+    /// An S3-compatible object store (`evidence.s3`).
+    S3,
+}
+
+/// Evidence attachments: the largest file accepted and where files are stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceSettings {
+    /// The largest file accepted, in bytes: `"2GiB"`, `"500MiB"`, `"64KiB"` or a number.
+    #[serde(deserialize_with = "size")]
+    pub max_size: u64,
+    pub storage: EvidenceStorageKind,
+    /// The directory of `storage = "local"`. Relative paths are inside the data directory.
+    pub path: PathBuf,
+    pub s3: S3Settings,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        EvidenceSettings {
+            max_size: 2 * GIB,
+            storage: EvidenceStorageKind::Local,
+            path: "evidence".into(),
+            s3: S3Settings::default(),
+        }
+    }
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph RGW, OSS or COS in S3 mode). Empty credentials
+/// fall back to the standard `AWS_*` environment variables and instance credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub region: String,
+    /// The service URL, e.g. `http://minio.internal:9000`; empty for AWS itself.
+    pub endpoint: String,
+    /// A key prefix inside the bucket, e.g. `casebridge/`; empty for the bucket's root.
+    pub prefix: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Allows a plain `http://` endpoint (test installations only).
+    pub allow_http: bool,
+    /// Path-style requests (`endpoint/bucket/key`), which most non-AWS services need.
+    pub path_style: bool,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        S3Settings {
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            endpoint: String::new(),
+            prefix: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            allow_http: false,
+            path_style: true,
+        }
+    }
+}
+
+/// A secret setting: read from the file or environment, never printed (`Debug` shows
+/// `«secret»`). Read it with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret in clear, to hand to the client that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("«secret»")
     }
 }
 
@@ -219,6 +316,25 @@ impl Settings {
         if self.store.max_connections == 0 {
             return invalid("store.max_connections", "must be at least 1");
         }
+        if self.evidence.max_size == 0 {
+            return invalid("evidence.max_size", "must be at least 1 byte");
+        }
+        if self.evidence.storage == EvidenceStorageKind::S3 {
+            if self.evidence.s3.bucket.is_empty() {
+                return invalid(
+                    "evidence.s3.bucket",
+                    "must name a bucket when evidence.storage = s3",
+                );
+            }
+            // A verified upload is moved into place with one S3 copy request, which S3 allows
+            // for objects of at most 5 GiB.
+            if self.evidence.max_size > S3_MAX_OBJECT {
+                return invalid(
+                    "evidence.max_size",
+                    "must be at most 5GiB when evidence.storage = s3",
+                );
+            }
+        }
         Ok(())
     }
 
@@ -256,6 +372,68 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Raw::Millis(ms) => Ok(Duration::from_millis(ms)),
         Raw::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
     }
+}
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+
+/// The largest object S3 copies in one request.
+const S3_MAX_OBJECT: u64 = 5 * GIB;
+
+/// Accepts `"2GiB"`, `"500MiB"`, `"64KiB"`, `"10B"` or a bare number of bytes.
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bytes(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bytes(n) => Ok(n),
+        Raw::Text(text) => parse_size(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses a size written as a number and a binary unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 2GiB, 500MiB or 1048576"))?;
+    let unit = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => KIB,
+        "MiB" => MIB,
+        "GiB" => GIB,
+        "TiB" => 1024 * GIB,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?}: use B, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Writes a size in the largest binary unit that divides it (`2GiB`, `1536MiB`, `100B`).
+pub fn format_size(bytes: u64) -> String {
+    for (unit, name) in [
+        (GIB * 1024, "TiB"),
+        (GIB, "GiB"),
+        (MIB, "MiB"),
+        (KIB, "KiB"),
+    ] {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{}{name}", bytes / unit);
+        }
+    }
+    format!("{bytes}B")
 }
 
 /// Parses a duration written as a number and a unit (`ms`, `s`, `m`, `h`).
@@ -305,6 +483,48 @@ mod tests {
         std::fs::write(&file, "[bus]\nkinde = \"amqp\"\n").expect("write");
         let err = Settings::load(Some(&file)).expect_err("unknown key");
         assert!(err.to_string().contains("kinde"), "{err}");
+    }
+
+    #[test]
+    fn sizes_read_with_binary_units_and_print_back() {
+        assert_eq!(parse_size("2GiB"), Ok(2 * GIB));
+        assert_eq!(parse_size("500MiB"), Ok(500 * MIB));
+        assert_eq!(parse_size("1048576"), Ok(MIB));
+        assert!(parse_size("2GB").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
+        assert_eq!(format_size(2 * GIB), "2GiB");
+        assert_eq!(format_size(1536 * MIB), "1536MiB");
+        assert_eq!(format_size(100), "100B");
+    }
+
+    #[test]
+    fn evidence_settings_read_from_a_file_and_s3_needs_a_bucket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("casebridge.toml");
+        std::fs::write(
+            &file,
+            "[evidence]\nmax_size = \"64MiB\"\nstorage = \"s3\"\n[evidence.s3]\n\
+             bucket = \"cb\"\nsecret_access_key = \"hunter2\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&file)).expect("load");
+        assert_eq!(s.evidence.max_size, 64 * MIB);
+        assert_eq!(s.evidence.storage, EvidenceStorageKind::S3);
+        assert_eq!(s.evidence.s3.secret_access_key.expose(), "hunter2");
+        assert!(
+            !format!("{s:?}").contains("hunter2"),
+            "a secret was printed"
+        );
+
+        let mut s = Settings::default();
+        assert_eq!(s.evidence.max_size, 2 * GIB);
+        s.evidence.storage = EvidenceStorageKind::S3;
+        let err = s.validate().expect_err("no bucket");
+        assert!(err.to_string().contains("evidence.s3.bucket"), "{err}");
+        s.evidence.s3.bucket = "cb".into();
+        s.evidence.max_size = 6 * GIB;
+        let err = s.validate().expect_err("too large for one S3 copy");
+        assert!(err.to_string().contains("evidence.max_size"), "{err}");
     }
 
     #[test]
