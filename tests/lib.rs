@@ -23,6 +23,7 @@ use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
+use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -324,6 +325,36 @@ impl System {
             ));
         }
         all
+    }
+
+    /// Uploads `content` as `agency` through the evidence service; returns its SHA-256 (hex).
+    pub async fn upload(&self, agency: &str, content: &[u8]) -> anyhow::Result<String> {
+        use pb::upload_evidence_request::Part;
+        const CHUNK: usize = 256 * 1024;
+        let digest = sha2::Sha256::digest(content);
+        let mut messages = vec![pb::UploadEvidenceRequest {
+            part: Some(Part::Metadata(pb::EvidenceMetadata {
+                file_name: "现场照片.jpg".into(),
+                content_type: "image/jpeg".into(),
+                size: content.len() as u64,
+                sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            })),
+        }];
+        for (i, piece) in content.chunks(CHUNK).enumerate() {
+            messages.push(pb::UploadEvidenceRequest {
+                part: Some(Part::Chunk(pb::EvidenceChunk {
+                    offset: (i * CHUNK) as u64,
+                    data: bytes::Bytes::copy_from_slice(piece),
+                })),
+            });
+        }
+        Ok(self
+            .evidence(agency)
+            .await?
+            .upload_evidence(futures_util::stream::iter(messages))
+            .await?
+            .into_inner()
+            .sha256)
     }
 
     /// Every entry of `agency`'s inbox from the start.

@@ -33,6 +33,26 @@ pub enum LedgerCommand {
         #[arg(long)]
         service: Option<String>,
     },
+    /// Export a case's evidence bundle: its records, receipts, attachments and the chain proof
+    /// up to a signed checkpoint, as one archive that `verify-bundle` checks offline.
+    Export {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The case (any family).
+        case_id: String,
+        /// Where to write the bundle (a tar archive).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Check an evidence bundle offline with the operator's public key: the chain proof, the
+    /// signatures, the receipts and every attachment's digest.
+    VerifyBundle {
+        /// The bundle (from `ledger export`).
+        bundle: PathBuf,
+        /// The operator's public key file (hex), e.g. `.casebridge/ledger/operator.pub`.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Check a saved receipt (`--save-receipt`) against the operator's public key, offline.
     VerifyReceipt {
         /// The receipt (JSON).
@@ -62,6 +82,25 @@ fn public_key_of(settings: &Settings) -> PathBuf {
 
 pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
     match command {
+        LedgerCommand::Export {
+            run,
+            case_id,
+            output,
+        } => export(&run.settings()?, &case_id, &output).await,
+        LedgerCommand::VerifyBundle { bundle, key } => {
+            let summary = verify_bundle_file(&bundle, &verifier(&key)?)?;
+            println!(
+                "genuine: case {} on the {} chain: {} records, {} receipts, {} attachments, \
+                 signed checkpoint at record {}",
+                summary.case_id,
+                summary.service,
+                summary.records,
+                summary.receipts,
+                summary.attachments,
+                summary.checkpoint
+            );
+            Ok(())
+        }
         LedgerCommand::VerifyReceipt { receipt, key } => {
             let text = std::fs::read_to_string(&receipt)
                 .with_context(|| format!("cannot read {}", receipt.display()))?;
@@ -128,4 +167,200 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The manifest's name inside the archive; attachments are `attachments/<sha256>`.
+const MANIFEST: &str = "manifest.json";
+const ATTACHMENTS: &str = "attachments/";
+
+/// Writes the bundle of `case_id` from whichever chain records it.
+async fn export(
+    settings: &Settings,
+    case_id: &str,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    use casebridge_core::ids::{CaseId, Sha256Digest};
+    use futures_util::StreamExt as _;
+
+    let case_id =
+        CaseId::parse(case_id).with_context(|| format!("{case_id:?} is not a case id"))?;
+    let signer = crate::system::load_signer(settings)?;
+    let now = casebridge_core::time::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    let mut found = None;
+    for name in CHAINS {
+        let db = casebridge_platform::store::Db::connect(
+            &settings.store_url(name),
+            settings.store.max_connections,
+        )
+        .await
+        .with_context(|| format!("cannot open the {name} store"))?;
+        let bundle = Chain::new(name).export(&db, case_id, &signer, now).await;
+        db.pool().close().await;
+        if let Some(bundle) = bundle.with_context(|| format!("cannot read the {name} chain"))? {
+            found = Some(bundle);
+            break;
+        }
+    }
+    let mut bundle = found.with_context(|| format!("no chain records case {case_id}"))?;
+
+    // The attachments every record references, once each, in order of first mention.
+    let mut digests: Vec<Sha256Digest> = Vec::new();
+    for record in &bundle.records {
+        let notice: casebridge_core::notice::Notice = serde_json::from_str(&record.body)
+            .with_context(|| format!("record {} is not a notice", record.seq))?;
+        for digest in notice.attachments {
+            if !digests.contains(&digest) {
+                digests.push(digest);
+            }
+        }
+    }
+    let storage =
+        casebridge_evidence::storage::Storage::open(&settings.evidence, &settings.data_dir)
+            .context("cannot open the evidence storage")?;
+    let staging = tempfile::tempdir()?;
+    for digest in &digests {
+        let (size, mut stream) = storage
+            .read(digest)
+            .await
+            .with_context(|| format!("cannot read attachment {digest}"))?;
+        let path = staging.path().join(digest.to_hex());
+        let mut file = tokio::fs::File::create(&path).await?;
+        while let Some(chunk) = stream.next().await {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await?;
+        bundle
+            .attachments
+            .push(casebridge_core::ledger::BundleAttachment {
+                sha256: *digest,
+                size,
+            });
+    }
+
+    let file = std::fs::File::create(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let mut archive = tar::Builder::new(std::io::BufWriter::new(file));
+    let manifest = serde_json::to_vec_pretty(&bundle)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(manifest.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive.append_data(&mut header, MANIFEST, manifest.as_slice())?;
+    for digest in &digests {
+        let path = staging.path().join(digest.to_hex());
+        archive.append_path_with_name(&path, format!("{ATTACHMENTS}{}", digest.to_hex()))?;
+    }
+    archive
+        .into_inner()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    println!(
+        "bundle of {} {case_id}: {} records, {} receipts, {} attachments, checkpoint at record {} \
+         -> {}",
+        bundle.service,
+        bundle.records.len(),
+        bundle.receipts.len(),
+        bundle.attachments.len(),
+        bundle.checkpoint.seq,
+        output.display()
+    );
+    Ok(())
+}
+
+/// What a checked bundle file holds.
+#[derive(Debug)]
+pub struct BundleCheck {
+    pub case_id: casebridge_core::ids::CaseId,
+    pub service: String,
+    pub records: usize,
+    pub receipts: usize,
+    pub attachments: usize,
+    pub checkpoint: u64,
+}
+
+/// Checks a bundle archive: the manifest first, then each attachment streamed through SHA-256,
+/// so memory does not grow with the files.
+pub fn verify_bundle_file(
+    path: &std::path::Path,
+    verifier: &Verifier,
+) -> anyhow::Result<BundleCheck> {
+    use sha2::Digest as _;
+
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+    let mut entries = archive.entries().context("not a bundle archive")?;
+    let mut first = entries
+        .next()
+        .context("the bundle is empty")?
+        .context("the bundle archive is damaged")?;
+    anyhow::ensure!(
+        first.path()?.to_string_lossy() == MANIFEST,
+        "the bundle does not start with {MANIFEST}"
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut first, &mut text)?;
+    let bundle: casebridge_core::ledger::Bundle =
+        serde_json::from_str(&text).context("the manifest is not a CaseBridge bundle")?;
+    let summary = casebridge_platform::ledger::verify_bundle(&bundle, verifier)
+        .map_err(|e| anyhow::anyhow!("NOT genuine: {e}"))?;
+    // Every file a record references must be in the bundle.
+    for record in &bundle.records {
+        let notice: casebridge_core::notice::Notice = serde_json::from_str(&record.body)
+            .map_err(|_| anyhow::anyhow!("NOT genuine: record {} is not a notice", record.seq))?;
+        if let Some(digest) = notice
+            .attachments
+            .iter()
+            .find(|d| !bundle.attachments.iter().any(|a| a.sha256 == **d))
+        {
+            anyhow::bail!(
+                "NOT genuine: record {} references attachment {digest}, which the bundle does not list",
+                record.seq
+            );
+        }
+    }
+    let mut seen = Vec::new();
+    for entry in entries {
+        let mut entry = entry.context("the bundle archive is damaged")?;
+        let name = entry.path()?.to_string_lossy().into_owned();
+        let hex_digest = name
+            .strip_prefix(ATTACHMENTS)
+            .with_context(|| format!("NOT genuine: unexpected file {name} in the bundle"))?
+            .to_owned();
+        let mut hasher = sha2::Sha256::new();
+        let size = std::io::copy(&mut entry, &mut hasher)?;
+        let actual = hex::encode(hasher.finalize());
+        let listed = bundle
+            .attachments
+            .iter()
+            .find(|a| a.sha256.to_hex() == hex_digest)
+            .with_context(|| {
+                format!("NOT genuine: attachment {hex_digest} is not in the manifest")
+            })?;
+        anyhow::ensure!(
+            actual == hex_digest && size == listed.size,
+            "NOT genuine: attachment {hex_digest} holds other content (its SHA-256 is {actual}, \
+             {size} bytes)"
+        );
+        seen.push(hex_digest);
+    }
+    if let Some(missing) = bundle
+        .attachments
+        .iter()
+        .find(|a| !seen.contains(&a.sha256.to_hex()))
+    {
+        anyhow::bail!(
+            "NOT genuine: attachment {} is listed but missing",
+            missing.sha256
+        );
+    }
+    Ok(BundleCheck {
+        case_id: bundle.case_id,
+        service: bundle.service.clone(),
+        records: summary.records,
+        receipts: summary.receipts,
+        attachments: seen.len(),
+        checkpoint: summary.checkpoint,
+    })
 }

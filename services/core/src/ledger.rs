@@ -408,3 +408,162 @@ mod tests {
         assert_eq!(base.signed_bytes(), signed.signed_bytes());
     }
 }
+
+/// The format tag of an evidence bundle's manifest.
+pub const BUNDLE_FORMAT: &str = "casebridge-bundle/v1";
+
+/// One record of the case, with its body exactly as stored (JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRecord {
+    pub seq: u64,
+    pub event: String,
+    pub actor: AgencyCode,
+    pub at: Timestamp,
+    pub message_id: String,
+    /// The event's body: the notice as delivered, byte for byte.
+    pub body: String,
+}
+
+/// A record of another case between the case's records and the checkpoint: only its digest,
+/// so the bundle proves the chain without revealing other cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub seq: u64,
+    pub digest: Sha256Digest,
+}
+
+/// An attachment the case's steps reference, stored in the bundle as `attachments/<sha256>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleAttachment {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+}
+
+/// What an evidence bundle holds about one case: its records, the chain between them and a
+/// signed checkpoint, its receipts and its attachments. Checked offline by
+/// [`Bundle::chain_at`] and the signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub format: String,
+    pub case_id: CaseId,
+    pub service: String,
+    /// The operator key's id and public key (hex) that signed the checkpoint and receipts.
+    pub key_id: String,
+    pub public_key: String,
+    /// The chain hash before the case's first record.
+    pub start: Sha256Digest,
+    /// The case's records, oldest first.
+    pub records: Vec<BundleRecord>,
+    /// Every other record from the case's first record up to the checkpoint.
+    pub links: Vec<Link>,
+    /// A signed checkpoint at or after the case's last record.
+    pub checkpoint: Checkpoint,
+    /// Its Ed25519 signature, hex.
+    pub checkpoint_signature: String,
+    pub receipts: Vec<Receipt>,
+    pub attachments: Vec<BundleAttachment>,
+}
+
+/// Why a bundle does not check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("not a CaseBridge bundle ({0})")]
+    Format(String),
+    #[error("record {seq} belongs in the chain but the bundle has neither it nor its digest")]
+    MissingLink { seq: u64 },
+    #[error("the bundle holds record {seq} twice")]
+    Duplicate { seq: u64 },
+    #[error("record {seq} ({event}) is of case {found}, not of the bundle's case")]
+    ForeignRecord {
+        seq: u64,
+        event: String,
+        found: CaseId,
+    },
+    #[error(
+        "the chain rebuilt from the bundle does not reach the signed checkpoint at record {seq}: \
+         a record or digest was changed, added or removed"
+    )]
+    ChainMismatch { seq: u64 },
+    #[error("the checkpoint's signature is not the operator key's {key_id}")]
+    CheckpointSignature { key_id: String },
+    #[error("receipt for step {step} (records {first}..{last}) is not signed by key {key_id}")]
+    ReceiptSignature {
+        step: String,
+        first: u64,
+        last: u64,
+        key_id: String,
+    },
+    #[error(
+        "receipt for step {step} names chain hash {claimed} at record {seq}, but the chain has \
+         another hash there"
+    )]
+    ReceiptNotOnChain {
+        step: String,
+        seq: u64,
+        claimed: Sha256Digest,
+    },
+    #[error("record {seq}'s body is not a notice of this case")]
+    Body { seq: u64 },
+}
+
+impl Bundle {
+    /// Rebuilds the chain from the first record to the checkpoint and returns the hash after
+    /// every position, checking the records are this case's and end at the signed hash.
+    pub fn chain_at(&self) -> Result<std::collections::BTreeMap<u64, [u8; 32]>, BundleError> {
+        if self.format != BUNDLE_FORMAT {
+            return Err(BundleError::Format(self.format.clone()));
+        }
+        let mut digests = std::collections::BTreeMap::new();
+        for record in &self.records {
+            let notice: serde_json::Value = serde_json::from_str(&record.body)
+                .map_err(|_| BundleError::Body { seq: record.seq })?;
+            let of_case = notice
+                .get("case_id")
+                .and_then(|v| v.as_str())
+                .and_then(|v| CaseId::parse(v).ok());
+            match of_case {
+                Some(id) if id == self.case_id => {}
+                Some(found) => {
+                    return Err(BundleError::ForeignRecord {
+                        seq: record.seq,
+                        event: record.event.clone(),
+                        found,
+                    });
+                }
+                None => return Err(BundleError::Body { seq: record.seq }),
+            }
+            let entry = Entry {
+                seq: record.seq,
+                service: self.service.clone(),
+                case_id: self.case_id,
+                event: record.event.clone(),
+                actor: record.actor.clone(),
+                at: record.at,
+                message_id: record.message_id.clone(),
+                body_sha256: Sha256Digest::of(record.body.as_bytes()),
+            };
+            if digests.insert(record.seq, entry.digest()).is_some() {
+                return Err(BundleError::Duplicate { seq: record.seq });
+            }
+        }
+        for link in &self.links {
+            if digests.insert(link.seq, *link.digest.as_bytes()).is_some() {
+                return Err(BundleError::Duplicate { seq: link.seq });
+            }
+        }
+        let first = self.records.first().map_or(self.checkpoint.seq, |r| r.seq);
+        let mut hash = *self.start.as_bytes();
+        let mut hashes = std::collections::BTreeMap::new();
+        for seq in first..=self.checkpoint.seq {
+            let digest = digests.get(&seq).ok_or(BundleError::MissingLink { seq })?;
+            hash = link(&hash, digest);
+            hashes.insert(seq, hash);
+        }
+        if hash != *self.checkpoint.hash.as_bytes() {
+            return Err(BundleError::ChainMismatch {
+                seq: self.checkpoint.seq,
+            });
+        }
+        Ok(hashes)
+    }
+}

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
 use casebridge_core::ledger::{
-    self, ChainError, Checkpoint, Entry, GENESIS, Receipt, Stored, Walk,
+    self, Bundle, BundleError, BundleRecord, ChainError, Checkpoint, Entry, GENESIS, Link, Receipt,
+    Stored, Walk,
 };
 use casebridge_core::notice::Notice;
 use casebridge_core::time::{Clock, Timestamp};
@@ -189,7 +190,10 @@ pub fn migrations(service: &str) -> Vec<Migration> {
                hash {blob} NOT NULL);\n\
              INSERT INTO {s}_ledger_head (id, seq, hash) VALUES (1, 0, {genesis});\n\
              CREATE TABLE {s}_ledger_checkpoints (seq BIGINT PRIMARY KEY, hash {blob} NOT NULL, \
-               signed_at BIGINT NOT NULL, key_id TEXT NOT NULL, signature {blob} NOT NULL);",
+               signed_at BIGINT NOT NULL, key_id TEXT NOT NULL, signature {blob} NOT NULL);\n\
+             CREATE TABLE {s}_ledger_receipts (first_seq BIGINT PRIMARY KEY, \
+               case_id TEXT NOT NULL, receipt {blob} NOT NULL);\n\
+             CREATE INDEX {s}_ledger_receipts_by_case ON {s}_ledger_receipts (case_id, first_seq);",
             s = service,
             genesis = if blob == "BYTEA" {
                 format!("'\\x{}'::bytea", hex::encode(GENESIS))
@@ -200,7 +204,7 @@ pub fn migrations(service: &str) -> Vec<Migration> {
     };
     vec![Migration {
         version: 3,
-        description: Cow::Borrowed("ledger: hash chain, head and signed checkpoints"),
+        description: Cow::Borrowed("ledger: hash chain, head, signed checkpoints, receipts"),
         postgres: Cow::Owned(sql("BYTEA")),
         sqlite: Cow::Owned(sql("BLOB")),
     }]
@@ -220,6 +224,7 @@ pub struct Chain {
     entries: String,
     head: String,
     checkpoints: String,
+    receipts: String,
 }
 
 fn bytes32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {
@@ -243,6 +248,7 @@ impl Chain {
             entries: format!("{service}_ledger"),
             head: format!("{service}_ledger_head"),
             checkpoints: format!("{service}_ledger_checkpoints"),
+            receipts: format!("{service}_ledger_receipts"),
         }
     }
 
@@ -310,6 +316,114 @@ impl Chain {
         .execute(&mut *conn)
         .await?;
         Ok(positions)
+    }
+
+    /// Keeps a step's receipt, in the step's transaction, so a case's receipts can be exported.
+    pub async fn record_receipt(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        receipt: &Receipt,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO {} (first_seq, case_id, receipt) VALUES ($1, $2, $3)",
+            self.receipts
+        ))
+        .bind(sql_seq(receipt.first_seq))
+        .bind(receipt.case_id.to_string())
+        .bind(json)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The receipts of one case, oldest first.
+    pub async fn receipts_of(&self, db: &Db, case_id: CaseId) -> Result<Vec<Receipt>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT receipt FROM {} WHERE case_id = $1 ORDER BY first_seq",
+            self.receipts
+        ))
+        .bind(case_id.to_string())
+        .fetch_all(db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                serde_json::from_slice(&row.try_get::<Vec<u8>, _>(0)?)
+                    .map_err(|e| StoreError::Corrupt(format!("stored receipt: {e}")))
+            })
+            .collect()
+    }
+
+    /// Everything a bundle needs about one case from this chain: its records with their bodies,
+    /// the digests of the other records up to a signed checkpoint covering the last one (signed
+    /// now with `signer` if none does yet), and its receipts. `None` when the chain has no
+    /// record of the case. Attachments are the caller's to add.
+    pub async fn export(
+        &self,
+        db: &Db,
+        case_id: CaseId,
+        signer: &Signer,
+        now: Timestamp,
+    ) -> Result<Option<Bundle>, StoreError> {
+        let records = self.of_case(db, case_id).await?;
+        let (Some((first, _)), Some((last, _))) = (records.first(), records.last()) else {
+            return Ok(None);
+        };
+        let (first_seq, start, last_seq) = (first.entry.seq, first.prev_hash, last.entry.seq);
+        let mut checkpoints = self.checkpoints(db).await?;
+        if !checkpoints.iter().any(|(c, _)| c.seq >= last_seq) {
+            self.checkpoint(db, signer, now).await?;
+            checkpoints = self.checkpoints(db).await?;
+        }
+        let Some((checkpoint, signature)) =
+            checkpoints.into_iter().find(|(c, _)| c.seq >= last_seq)
+        else {
+            return Err(StoreError::Corrupt(format!(
+                "no checkpoint covers record {last_seq} of {}",
+                self.service
+            )));
+        };
+        let own: Vec<u64> = records.iter().map(|(r, _)| r.entry.seq).collect();
+        let links = self
+            .range(db, first_seq, checkpoint.seq)
+            .await?
+            .into_iter()
+            .filter(|r| !own.contains(&r.entry.seq))
+            .map(|r| Link {
+                seq: r.entry.seq,
+                digest: Sha256Digest::from_bytes(r.entry.digest()),
+            })
+            .collect();
+        let records = records
+            .into_iter()
+            .map(|(stored, body)| {
+                let body = String::from_utf8(body).map_err(|_| {
+                    StoreError::Corrupt(format!("record {} body is not UTF-8", stored.entry.seq))
+                })?;
+                Ok(BundleRecord {
+                    seq: stored.entry.seq,
+                    event: stored.entry.event,
+                    actor: stored.entry.actor,
+                    at: stored.entry.at,
+                    message_id: stored.entry.message_id,
+                    body,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(Bundle {
+            format: ledger::BUNDLE_FORMAT.to_owned(),
+            case_id,
+            service: self.service.clone(),
+            key_id: signer.key_id().to_owned(),
+            public_key: signer.public_key_hex(),
+            start: Sha256Digest::from_bytes(start),
+            records,
+            links,
+            checkpoint,
+            checkpoint_signature: hex::encode(signature),
+            receipts: self.receipts_of(db, case_id).await?,
+            attachments: Vec::new(),
+        }))
     }
 
     /// The head: the last position and hash.
@@ -511,6 +625,54 @@ impl Chain {
         .await?;
         rows.iter().map(|row| self.stored(row)).collect()
     }
+}
+
+/// What a checked bundle holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleSummary {
+    pub records: usize,
+    pub receipts: usize,
+    pub checkpoint: u64,
+}
+
+/// Checks a bundle offline with the operator's public key `verifier` (never the key the bundle
+/// names): the chain from the case's first record to the checkpoint, the checkpoint's
+/// signature, and every receipt's signature, its place on the chain, and that its records are in
+/// the bundle as records, not hidden behind a digest. Attachments are checked by the reader of
+/// the archive against `bundle.attachments`.
+pub fn verify_bundle(bundle: &Bundle, verifier: &Verifier) -> Result<BundleSummary, BundleError> {
+    let hashes = bundle.chain_at()?;
+    let signature = hex::decode(&bundle.checkpoint_signature).unwrap_or_default();
+    if !verifier.checkpoint_is_genuine(&bundle.checkpoint, &signature) {
+        return Err(BundleError::CheckpointSignature {
+            key_id: verifier.key_id().to_owned(),
+        });
+    }
+    let records: Vec<u64> = bundle.records.iter().map(|r| r.seq).collect();
+    for receipt in &bundle.receipts {
+        if !verifier.receipt_is_genuine(receipt) {
+            return Err(BundleError::ReceiptSignature {
+                step: receipt.step.clone(),
+                first: receipt.first_seq,
+                last: receipt.last_seq,
+                key_id: verifier.key_id().to_owned(),
+            });
+        }
+        let on_chain = hashes.get(&receipt.last_seq);
+        let hidden = (receipt.first_seq..=receipt.last_seq).find(|seq| !records.contains(seq));
+        if on_chain != Some(receipt.chain_hash.as_bytes()) || hidden.is_some() {
+            return Err(BundleError::ReceiptNotOnChain {
+                step: receipt.step.clone(),
+                seq: hidden.unwrap_or(receipt.last_seq),
+                claimed: receipt.chain_hash,
+            });
+        }
+    }
+    Ok(BundleSummary {
+        records: bundle.records.len(),
+        receipts: bundle.receipts.len(),
+        checkpoint: bundle.checkpoint.seq,
+    })
 }
 
 /// What a verified chain holds.

@@ -211,6 +211,7 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             signature: String::new(),
         };
         self.signer.sign_receipt(&mut receipt);
+        self.chain.record_receipt(&mut tx, &receipt).await?;
         let reply = Reply::Accepted(Accepted {
             case: decision.case,
             replayed: false,
