@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
@@ -47,6 +48,7 @@ pub struct Clients {
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
     pub monitor: MonitorServiceClient<Channel>,
+    pub deadlines: DeadlineServiceClient<Channel>,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
@@ -83,7 +85,8 @@ impl Connection {
             referrals: ReferralServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),
-            monitor: MonitorServiceClient::new(channel),
+            monitor: MonitorServiceClient::new(channel.clone()),
+            deadlines: DeadlineServiceClient::new(channel),
         })
     }
 }

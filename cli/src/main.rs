@@ -4,7 +4,8 @@
 //!   directory (creates the example directory and a development PKI on first run).
 //! - `casebridge gateway|referrals|inbox`: one component per process, on RabbitMQ + PostgreSQL.
 //! - `casebridge pki init`: development CA, gateway and agency certificates.
-//! - `casebridge agencies`, `referral …`, `inbox …`: client commands over mutual TLS.
+//! - `casebridge agencies`, `referral …`, `inbox …`, `monitor …`, `deadline …`: client commands
+//!   over mutual TLS.
 //! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling.
 #![forbid(unsafe_code)]
 
@@ -101,6 +102,11 @@ enum Command {
     Monitor {
         #[command(subcommand)]
         command: monitor::MonitorCommand,
+    },
+    /// A case's deadlines, and extending your own (期限, 延长).
+    Deadline {
+        #[command(subcommand)]
+        command: monitor::DeadlineCommand,
     },
     /// Measure end-to-end throughput and latency, and the broker's raw ceiling.
     Bench(bench::BenchArgs),
@@ -355,6 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Referral { command } => referral(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
+        Command::Deadline { command } => monitor::run_deadline(command).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

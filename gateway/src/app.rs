@@ -8,6 +8,7 @@ use std::time::Duration;
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::ids::AgencyCode;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
+use casebridge_proto::v1::deadline_service_server::DeadlineServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
@@ -20,7 +21,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::directory::DirectoryGrpc;
 use crate::error::GatewayError;
 use crate::inbox::InboxGrpc;
-use crate::monitor::MonitorGrpc;
+use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::referrals::ReferralsGrpc;
 
 /// PEM material for mutual TLS.
@@ -162,6 +163,9 @@ impl Gateway {
             .set_serving::<MonitorServiceServer<MonitorGrpc>>()
             .await;
         health
+            .set_serving::<DeadlineServiceServer<DeadlinesGrpc>>()
+            .await;
+        health
             .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
@@ -179,6 +183,9 @@ impl Gateway {
             )))
             .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
             .add_service(MonitorServiceServer::new(MonitorGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(DeadlineServiceServer::new(DeadlinesGrpc::new(
                 self.ctx.clone(),
             )))
             .add_service(DirectoryServiceServer::new(DirectoryGrpc::new(

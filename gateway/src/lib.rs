@@ -8,7 +8,8 @@
 //! - `auth`: the calling agency from the verified client certificate.
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
-//! - `referrals`, `inbox`, `directory`: the three `casebridge.v1` services.
+//! - `referrals`, `inbox`, `directory`, `monitor`: the `casebridge.v1` services (`monitor` serves
+//!   both `MonitorService` and `DeadlineService`, answered by the deadlines service).
 //! - [`pki`]: the development certificate authority and agency certificates.
 #![forbid(unsafe_code)]
 

@@ -7,8 +7,8 @@
 //!
 //! - [`v1`]: prost messages plus tonic clients and servers, e.g.
 //!   [`v1::referral_service_server::ReferralServiceServer`] and
-//!   [`v1::referral_service_client::ReferralServiceClient`], likewise for the inbox and
-//!   directory services.
+//!   [`v1::referral_service_client::ReferralServiceClient`], likewise for the inbox, directory,
+//!   monitor and deadline services.
 //! - [`google_rpc`]: `google.rpc.BadRequest`, put in the status details of INVALID_ARGUMENT errors.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptor set, with comments and imports, for gRPC
 //!   reflection.

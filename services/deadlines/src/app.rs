@@ -1,4 +1,5 @@
-//! The runnable deadlines service: its event consumer, its timer and its outbox relay.
+//! The runnable deadlines service: its event consumer, its request consumer (monitor queries,
+//! reports, extensions), its timer, its monthly reminders and its outbox relay.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,9 @@ use crate::handler::{BATCH, Deadlines};
 /// The longest the timer sleeps: the bound on firing lag for obligations opened meanwhile
 /// (in another replica) with an earlier moment than the one it knew of.
 pub const TIMER_POLL: Duration = Duration::from_secs(1);
+
+/// How often the reminder task looks at the clock for a new month (a primary-key lookup).
+pub const REMINDER_POLL: Duration = Duration::from_secs(1);
 
 /// Every family's events.
 pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
@@ -65,6 +69,11 @@ impl DeadlinesApp {
             Dialect::Postgres => 8,
         };
         let deadlines = Deadlines::new(db, directory, rules, calendar, clock, relay.clone());
+        // A calendar year added since the last start gives undated obligations their due time.
+        let dated = deadlines.refresh_undated().await?;
+        if dated > 0 {
+            tracing::info!(dated, "obligations without a due time now have one");
+        }
         Ok(DeadlinesApp {
             deadlines,
             bus,
@@ -78,11 +87,13 @@ impl DeadlinesApp {
         &self.deadlines
     }
 
-    /// Runs the event consumer, the monitor's query consumer, the timer and the relay until
-    /// `shutdown`.
+    /// Runs the event consumer, the request consumer, the timer, the monthly reminders and the
+    /// relay until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
         let timer = tokio::spawn(run_timer(self.deadlines.clone(), shutdown.clone()));
+        // Its own task: a month's first aggregate over many obligations never delays the timer.
+        let reminders = tokio::spawn(run_reminders(self.deadlines.clone(), shutdown.clone()));
         let on_events = self.deadlines.clone();
         let events = run_consumer(
             self.bus.clone(),
@@ -108,6 +119,7 @@ impl DeadlinesApp {
         let (events, queries) = tokio::join!(events, queries);
         shutdown.cancel();
         let _ = timer.await;
+        let _ = reminders.await;
         let _ = relay.await;
         events.and(queries)
     }
@@ -138,6 +150,19 @@ pub async fn run_timer(deadlines: Deadlines, shutdown: CancellationToken) {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Sends each month's reminders (月提示) once, when the injected clock enters a new month.
+pub async fn run_reminders(deadlines: Deadlines, shutdown: CancellationToken) {
+    loop {
+        if let Err(error) = deadlines.send_monthly_reminders().await {
+            tracing::warn!(%error, "monthly reminders failed; retrying");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(REMINDER_POLL) => {}
         }
     }
 }
