@@ -75,7 +75,12 @@ pub struct System {
 impl System {
     /// `casebridge up` in a fresh data directory.
     pub async fn embedded() -> anyhow::Result<System> {
-        let mut system = System::prepare(Vec::new())?;
+        System::embedded_with(Vec::new()).await
+    }
+
+    /// `casebridge up` with extra settings (`CASEBRIDGE__…` variables), e.g. a test rule table.
+    pub async fn embedded_with(settings: Vec<(String, String)>) -> anyhow::Result<System> {
+        let mut system = System::prepare(settings)?;
         let addr = system
             .start("up", &["up", "--listen", "127.0.0.1:0"])
             .await?;
@@ -83,11 +88,16 @@ impl System {
         Ok(system)
     }
 
-    /// Referrals, inbox and gateway as separate processes on RabbitMQ and PostgreSQL.
+    /// Referrals, inbox, deadlines and gateway as separate processes on RabbitMQ and PostgreSQL.
     pub async fn distributed() -> anyhow::Result<System> {
+        System::distributed_with(Vec::new()).await
+    }
+
+    /// The separate processes with extra settings (`CASEBRIDGE__…` variables).
+    pub async fn distributed_with(settings: Vec<(String, String)>) -> anyhow::Result<System> {
         let postgres = testing::fresh_postgres().await?;
         let namespace = testing::unique_name("cbe2e");
-        let env = vec![
+        let mut env = vec![
             ("CASEBRIDGE__BUS__KIND".into(), "amqp".into()),
             ("CASEBRIDGE__BUS__URL".into(), testing::amqp_url()),
             ("CASEBRIDGE__BUS__NAMESPACE".into(), namespace.clone()),
@@ -95,6 +105,7 @@ impl System {
             ("CASEBRIDGE__STORE__URL".into(), postgres.clone()),
             ("CASEBRIDGE__STORE__MAX_CONNECTIONS".into(), "8".into()),
         ];
+        env.extend(settings);
         let mut system = System::prepare(env)?;
         system.postgres = Some(postgres);
         system.namespace = Some(namespace);
