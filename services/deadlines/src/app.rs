@@ -25,11 +25,35 @@ pub const TIMER_POLL: Duration = Duration::from_secs(1);
 /// How often the reminder task looks at the clock for a new month (a primary-key lookup).
 pub const REMINDER_POLL: Duration = Duration::from_secs(1);
 
-/// Every family's events.
+/// Every family's events: the bindings of [`events_queue`], which names the queue (for tests and
+/// tear-down). The service itself binds only the events its rules name ([`events_queue_for`]).
 pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
 
 pub fn events_queue() -> QueueSpec {
     QueueSpec::events(crate::SERVICE, EVENT_BINDINGS)
+}
+
+/// The service's event queue, bound to exactly the events the rule table names (triggers,
+/// fulfilling events, clock stops and restarts). Its own `<family>.deadline_*` notices are not
+/// among them, so a burst of misses does not come back to it. (A queue declared by an earlier
+/// version keeps its `<family>.#` bindings; the service skips those notices.)
+pub fn events_queue_for(rules: &RuleTable) -> QueueSpec {
+    let events: std::collections::BTreeSet<&str> = rules
+        .rules()
+        .iter()
+        .flat_map(|r| {
+            r.trigger
+                .iter()
+                .chain(&r.closed_by)
+                .chain(&r.pauses_on)
+                .chain(&r.resumes_on)
+        })
+        .map(String::as_str)
+        .collect();
+    QueueSpec::Events {
+        consumer: crate::SERVICE.to_owned(),
+        bindings: events.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 /// Start-up failures.
@@ -46,8 +70,12 @@ pub enum StartError {
 pub struct DeadlinesApp {
     deadlines: Deadlines,
     bus: Bus,
+    events: QueueSpec,
     relay: OutboxRelay,
     concurrency: usize,
+    /// Timer loops claiming disjoint batches (PostgreSQL, `SKIP LOCKED`); one on SQLite, whose
+    /// single connection serialises writers anyway.
+    timers: usize,
 }
 
 impl DeadlinesApp {
@@ -61,12 +89,13 @@ impl DeadlinesApp {
     ) -> Result<DeadlinesApp, StartError> {
         db.migrate(crate::SERVICE, &crate::store::migrations())
             .await?;
-        bus.declare(&events_queue()).await?;
+        let events = events_queue_for(&rules);
+        bus.declare(&events).await?;
         bus.declare(&QueueSpec::commands(crate::SERVICE)).await?;
         let relay = OutboxRelay::new(db.clone(), bus.clone(), &Messaging::new(crate::SERVICE));
-        let concurrency = match db.dialect() {
-            Dialect::Sqlite => 1,
-            Dialect::Postgres => 8,
+        let (concurrency, timers) = match db.dialect() {
+            Dialect::Sqlite => (1, 1),
+            Dialect::Postgres => (8, 4),
         };
         let deadlines = Deadlines::new(db, directory, rules, calendar, clock, relay.clone());
         // A calendar year added since the last start gives undated obligations their due time.
@@ -77,8 +106,10 @@ impl DeadlinesApp {
         Ok(DeadlinesApp {
             deadlines,
             bus,
+            events,
             relay,
             concurrency,
+            timers,
         })
     }
 
@@ -91,13 +122,15 @@ impl DeadlinesApp {
     /// relay until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
-        let timer = tokio::spawn(run_timer(self.deadlines.clone(), shutdown.clone()));
+        let timers: Vec<_> = (0..self.timers)
+            .map(|_| tokio::spawn(run_timer(self.deadlines.clone(), shutdown.clone())))
+            .collect();
         // Its own task: a month's first aggregate over many obligations never delays the timer.
         let reminders = tokio::spawn(run_reminders(self.deadlines.clone(), shutdown.clone()));
         let on_events = self.deadlines.clone();
         let events = run_consumer(
             self.bus.clone(),
-            events_queue(),
+            self.events.clone(),
             self.concurrency,
             shutdown.clone(),
             move |message: Message| {
@@ -118,7 +151,9 @@ impl DeadlinesApp {
         );
         let (events, queries) = tokio::join!(events, queries);
         shutdown.cancel();
-        let _ = timer.await;
+        for timer in timers {
+            let _ = timer.await;
+        }
         let _ = reminders.await;
         let _ = relay.await;
         events.and(queries)
@@ -176,4 +211,35 @@ async fn handle_event(deadlines: &Deadlines, message: Message) -> Outcome {
         deadlines.on_event(&message, &notice).await
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_binds_the_events_its_rules_name_and_not_its_own_notices() {
+        let rules = RuleTable::from_toml_str(include_str!("../../../deploy/rules.toml"))
+            .expect("shipped rules");
+        let QueueSpec::Events { consumer, bindings } = events_queue_for(&rules) else {
+            panic!("an event queue");
+        };
+        assert_eq!(consumer, crate::SERVICE);
+        for event in [
+            "referral.submitted",
+            "referral.receipt_signed",
+            "transfer.sent",
+            "opinion.requested",
+            "opinion.delivered",
+            "dispute.designated",
+        ] {
+            assert!(bindings.iter().any(|b| b == event), "{event} is bound");
+        }
+        assert!(
+            bindings
+                .iter()
+                .all(|b| !b.contains("deadline_") && !b.contains('#') && !b.contains('*')),
+            "{bindings:?}"
+        );
+    }
 }

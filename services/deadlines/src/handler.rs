@@ -139,8 +139,13 @@ impl Deadlines {
             return Ok(());
         }
         for rule in self.rules.closed_by(&event) {
-            for row in store::open_for_case(&mut tx, notice.case_id, std::slice::from_ref(&rule.id))
-                .await?
+            for row in store::open_for_case(
+                &mut tx,
+                notice.case_id,
+                std::slice::from_ref(&rule.id),
+                store::for_update(&self.db),
+            )
+            .await?
             {
                 let late = row.due_at.is_some_and(|due| notice.at > due);
                 store::close(&mut tx, row.id, notice.at, late, &event).await?;
@@ -154,8 +159,8 @@ impl Deadlines {
             .opened_by(&event)
             .filter(|r| r.applies_to(&notice.detail))
         {
-            if let Some(mut row) = self.open(rule, notice) {
-                row.id = store::insert(&mut tx, &row).await?;
+            if let Some((mut row, next)) = self.open(rule, notice) {
+                row.id = store::insert(&mut tx, &row, next).await?;
                 tracing::info!(rule = %rule.id, due = ?row.due_at, "obligation opened");
             }
         }
@@ -178,17 +183,18 @@ impl Deadlines {
             return Ok(());
         }
         let target = under_case(notice).unwrap_or(notice.case_id);
-        let rows: Vec<ObligationRow> = store::open_for_case(tx, target, &ids)
-            .await?
-            .into_iter()
-            .filter(|row| {
-                let own = row.owed_by == notice.actor;
-                if !own {
-                    tracing::info!(rule = %row.rule, "not stopped: owed by another agency");
-                }
-                own
-            })
-            .collect();
+        let rows: Vec<ObligationRow> =
+            store::open_for_case(tx, target, &ids, store::for_update(&self.db))
+                .await?
+                .into_iter()
+                .filter(|row| {
+                    let own = row.owed_by == notice.actor;
+                    if !own {
+                        tracing::info!(rule = %row.rule, "not stopped: owed by another agency");
+                    }
+                    own
+                })
+                .collect();
         if rows.is_empty() {
             return Ok(());
         }
@@ -230,7 +236,8 @@ impl Deadlines {
         let mut cases = vec![notice.case_id];
         cases.extend(store::close_links(tx, notice.case_id, notice.at).await?);
         for case in cases {
-            for mut row in store::open_for_case(tx, case, &ids).await? {
+            for mut row in store::open_for_case(tx, case, &ids, store::for_update(&self.db)).await?
+            {
                 let mut obligation = self.obligation(&row);
                 if obligation.resume(notice.at).is_err() {
                     continue; // not stopped
@@ -252,13 +259,13 @@ impl Deadlines {
             pauses: obligation.pauses.clone(),
             extensions: obligation.extensions.clone(),
         };
-        self.reschedule(row, obligation);
-        store::update_schedule(tx, row).await
+        let next = self.reschedule(row, obligation);
+        store::update_schedule(tx, row, next).await
     }
 
-    /// The new obligation `rule` puts on the party that owes it, or `None` when the notice does
-    /// not name that party.
-    fn open(&self, rule: &Rule, notice: &Notice) -> Option<ObligationRow> {
+    /// The new obligation `rule` puts on the party that owes it, with its first moment, or
+    /// `None` when the notice does not name that party.
+    fn open(&self, rule: &Rule, notice: &Notice) -> Option<(ObligationRow, Option<Timestamp>)> {
         let role = rule.owed_by?;
         let obligation = Obligation::under(rule, notice.at)?;
         let Some(owed_by) = notice.parties.get(&role).cloned() else {
@@ -284,7 +291,6 @@ impl Deadlines {
             started_at: notice.at,
             due_at: None,
             warn_at: None,
-            next_fire_at: None,
             stage: Stage::Open,
             closed_at: None,
             closed_event: None,
@@ -292,8 +298,8 @@ impl Deadlines {
             period: obligation.period,
             changes: Changes::default(),
         };
-        self.reschedule(&mut row, &obligation);
-        Some(row)
+        let next = self.reschedule(&mut row, &obligation);
+        Some((row, next))
     }
 
     /// The pure obligation a stored row describes.
@@ -308,8 +314,9 @@ impl Deadlines {
         }
     }
 
-    /// Recomputes due, warning and next firing times from the obligation's ledger.
-    fn reschedule(&self, row: &mut ObligationRow, obligation: &Obligation) {
+    /// Recomputes due and warning times and the stage from the obligation's ledger; returns the
+    /// next moment the timer must act on it.
+    fn reschedule(&self, row: &mut ObligationRow, obligation: &Obligation) -> Option<Timestamp> {
         let (due_at, warn_at) = match obligation.due(&self.calendar) {
             Ok(due) => {
                 let lead = self
@@ -335,7 +342,7 @@ impl Deadlines {
         row.warn_at = warn_at;
         let (stage, next) = plan(row.stage, due_at, warn_at, self.clock.now());
         row.stage = stage;
-        row.next_fire_at = next;
+        next
     }
 
     /// Who hears of a miss: the copied procuratorate for referral steps, the coordination office
@@ -378,9 +385,9 @@ impl Deadlines {
             };
             for mut row in rows {
                 let obligation = self.obligation(&row);
-                self.reschedule(&mut row, &obligation);
+                let next = self.reschedule(&mut row, &obligation);
                 if row.due_at.is_some() {
-                    store::update_schedule(&mut tx, &row).await?;
+                    store::update_schedule(&mut tx, &row, next).await?;
                     dated += 1;
                 }
             }
@@ -394,9 +401,11 @@ impl Deadlines {
     /// transaction of four statements. Returns how many it handled; call again at once when
     /// that is a full batch.
     pub async fn fire_due(&self) -> Result<usize, StoreError> {
+        let began = std::time::Instant::now();
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let rows = store::claim_firing(&self.db, &mut tx, now, BATCH).await?;
+        let claimed = began.elapsed();
         let mut messages = Vec::with_capacity(rows.len() * 2);
         let (mut warned, mut missed) = (Vec::new(), Vec::new());
         for row in &rows {
@@ -412,7 +421,9 @@ impl Deadlines {
                 missed.push(row.id);
             }
         }
+        let built = began.elapsed();
         store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
+        let enqueued = began.elapsed();
         store::advance_batch(&mut tx, &warned, &missed).await?;
         tx.commit().await?;
         if !rows.is_empty() {
@@ -420,6 +431,10 @@ impl Deadlines {
             tracing::info!(
                 warned = warned.len(),
                 missed = missed.len(),
+                claim_ms = claimed.as_millis() as u64,
+                build_ms = (built - claimed).as_millis() as u64,
+                outbox_ms = (enqueued - built).as_millis() as u64,
+                total_ms = began.elapsed().as_millis() as u64,
                 "deadline moments handled"
             );
         }
@@ -438,7 +453,9 @@ impl Deadlines {
             .map_or_else(String::new, |r| r.step.clone())
     }
 
-    /// A warning, miss, escalation or extension notice about `row`, addressed to `to`.
+    /// A warning, miss, escalation or extension notice about `row`, addressed to `to`. The
+    /// detail is kept small (a burst writes thousands): the ledger is one `ListCaseDeadlines`
+    /// away, and inbox entries show the summary.
     fn deadline_notice(
         &self,
         row: &ObligationRow,
@@ -474,7 +491,6 @@ impl Deadlines {
                 "owed_by": row.owed_by,
                 "due_at": row.due_at,
                 "started_at": row.started_at,
-                "explanation": self.explanation(row),
             }),
             parties: [(Role::Recipient, row.owed_by.clone())].into(),
             attachments: Vec::new(),
@@ -637,7 +653,13 @@ impl Deadlines {
                 format!("there is no rule {rule:?} in the rule table"),
             ));
         };
-        let open = store::open_for_case(&mut tx, case_id, std::slice::from_ref(&rule)).await?;
+        let open = store::open_for_case(
+            &mut tx,
+            case_id,
+            std::slice::from_ref(&rule),
+            store::for_update(&self.db),
+        )
+        .await?;
         let Some(mut row) = open
             .iter()
             .find(|r| r.owed_by == actor)

@@ -1,15 +1,19 @@
-//! The deadlines tables: `deadlines_obligations`, `deadlines_links`, `deadlines_reminders`, plus
-//! the shared messaging tables.
+//! The deadlines tables: `deadlines_obligations`, `deadlines_timers`, `deadlines_links`,
+//! `deadlines_reminders`, plus the shared messaging tables.
 //!
 //! Rows are kept small because there may be tens of millions: the explanation of a due time is
 //! not stored but recomputed from the ledger when read (the calendar and the rule table are in
 //! memory), and the ledger column (`changes`) holds only pauses and extensions, so it is NULL for
 //! most obligations. Indexes are partial where that keeps them small:
-//! - `next_fire_at` for the timer, only where a moment is pending;
 //! - `(owed_by | supervisor | owed_to, due_at, id)` for the boards, only over open obligations,
 //!   so an overdue page walks the viewer's open obligations in due order and stops at the page;
 //! - `closed_at` for the boards as of a past moment (obligations closed since then);
 //! - `started_at` for statistics and reports; `case_id` for events.
+//!
+//! The timer's pending moments live in the narrow `deadlines_timers (id, next_fire_at)`, one row
+//! per obligation with a moment to come. Firing a batch then touches that table and only the
+//! unindexed `stage` of the obligations (a HOT update: the table keeps 10 % of each page free on
+//! PostgreSQL), never the obligations' indexes.
 
 use casebridge_core::deadline::{Extension, Pause, Period, Unit};
 use casebridge_core::ids::{AgencyCode, CaseId};
@@ -22,19 +26,19 @@ use sqlx::Row;
 
 /// The columns of `deadlines_obligations` every query reads, in [`row`]'s order.
 pub(crate) const COLUMNS: &str = "id, case_id, family, rule, owed_by, owed_to, supervisor, \
-    region, started_at, due_at, warn_at, next_fire_at, stage, closed_at, closed_event, late, \
-    period_amount, period_unit, changes";
+    region, started_at, due_at, warn_at, stage, closed_at, closed_event, late, period_amount, \
+    period_unit, changes";
 
-fn obligations_table(id: &str, blob: &str) -> String {
+fn obligations_table(id: &str, blob: &str, storage: &str) -> String {
     format!(
         "CREATE TABLE deadlines_obligations ({id}, case_id TEXT NOT NULL, \
            family TEXT NOT NULL, rule TEXT NOT NULL, owed_by TEXT NOT NULL, owed_to TEXT, \
            supervisor TEXT, region TEXT NOT NULL, started_at BIGINT NOT NULL, due_at BIGINT, \
-           warn_at BIGINT, next_fire_at BIGINT, stage TEXT NOT NULL, closed_at BIGINT, \
-           closed_event TEXT, late BIGINT NOT NULL, period_amount BIGINT NOT NULL, \
-           period_unit TEXT NOT NULL, changes {blob});
-         CREATE INDEX deadlines_fire ON deadlines_obligations (next_fire_at) \
-           WHERE next_fire_at IS NOT NULL;
+           warn_at BIGINT, stage TEXT NOT NULL, closed_at BIGINT, closed_event TEXT, \
+           late BIGINT NOT NULL, period_amount BIGINT NOT NULL, period_unit TEXT NOT NULL, \
+           changes {blob}){storage};
+         CREATE TABLE deadlines_timers (id BIGINT PRIMARY KEY, next_fire_at BIGINT NOT NULL);
+         CREATE INDEX deadlines_timers_due ON deadlines_timers (next_fire_at);
          CREATE INDEX deadlines_case ON deadlines_obligations (case_id);
          CREATE INDEX deadlines_open_owed_by ON deadlines_obligations (owed_by, due_at, id) \
            WHERE closed_at IS NULL;
@@ -74,13 +78,14 @@ pub fn migrations() -> Vec<Migration> {
             "DROP TABLE IF EXISTS deadlines_obligations; {}",
             obligations_table(
                 "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-                "BYTEA"
+                "BYTEA",
+                " WITH (fillfactor = 90)"
             )
         )
         .into(),
         sqlite: format!(
             "DROP TABLE IF EXISTS deadlines_obligations; {}",
-            obligations_table("id INTEGER PRIMARY KEY", "BLOB")
+            obligations_table("id INTEGER PRIMARY KEY", "BLOB", "")
         )
         .into(),
     });
@@ -157,7 +162,6 @@ pub struct ObligationRow {
     /// `None` while the clock is stopped, or when the calendar for the due year is not loaded.
     pub due_at: Option<Timestamp>,
     pub warn_at: Option<Timestamp>,
-    pub next_fire_at: Option<Timestamp>,
     pub stage: Stage,
     pub closed_at: Option<Timestamp>,
     /// The event that fulfilled it (`referral.filed`, …).
@@ -215,7 +219,7 @@ pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
             .transpose()
             .map_err(|e| corrupt(what, &e))
     };
-    let changes = match r.get::<Option<Vec<u8>>, _>(18) {
+    let changes = match r.get::<Option<Vec<u8>>, _>(17) {
         None => Changes::default(),
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt("changes", &e))?,
     };
@@ -231,26 +235,29 @@ pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
         started_at: Timestamp::from_millis(r.get(8)),
         due_at: ts(9),
         warn_at: ts(10),
-        next_fire_at: ts(11),
-        stage: Stage::parse(&r.get::<String, _>(12))?,
-        closed_at: ts(13),
-        closed_event: r.get(14),
-        late: r.get::<i64, _>(15) != 0,
+        stage: Stage::parse(&r.get::<String, _>(11))?,
+        closed_at: ts(12),
+        closed_event: r.get(13),
+        late: r.get::<i64, _>(14) != 0,
         period: Period::new(
-            u32::try_from(r.get::<i64, _>(16)).map_err(|e| corrupt("period", &e))?,
-            unit_from_code(&r.get::<String, _>(17))?,
+            u32::try_from(r.get::<i64, _>(15)).map_err(|e| corrupt("period", &e))?,
+            unit_from_code(&r.get::<String, _>(16))?,
         ),
         changes,
     })
 }
 
-/// Stores a new obligation; returns its id.
-pub async fn insert(conn: &mut sqlx::AnyConnection, o: &ObligationRow) -> Result<i64, StoreError> {
+/// Stores a new obligation with its next moment (if any); returns its id.
+pub async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    o: &ObligationRow,
+    next_fire_at: Option<Timestamp>,
+) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, owed_to, supervisor, \
-           region, started_at, due_at, warn_at, next_fire_at, stage, closed_at, closed_event, \
-           late, period_amount, period_unit, changes) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+           region, started_at, due_at, warn_at, stage, closed_at, closed_event, late, \
+           period_amount, period_unit, changes) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          RETURNING id",
     )
     .bind(o.case_id.to_string())
@@ -263,7 +270,6 @@ pub async fn insert(conn: &mut sqlx::AnyConnection, o: &ObligationRow) -> Result
     .bind(o.started_at.as_millis())
     .bind(opt_ts(o.due_at))
     .bind(opt_ts(o.warn_at))
-    .bind(opt_ts(o.next_fire_at))
     .bind(o.stage.as_str())
     .bind(opt_ts(o.closed_at))
     .bind(&o.closed_event)
@@ -273,14 +279,45 @@ pub async fn insert(conn: &mut sqlx::AnyConnection, o: &ObligationRow) -> Result
     .bind(encode_changes(&o.changes)?)
     .fetch_one(&mut *conn)
     .await?;
+    set_timer(conn, id, next_fire_at).await?;
     Ok(id)
 }
 
-/// The not-yet-closed obligations of a case under the given rules, oldest first.
+/// Sets (or, with `None`, removes) an obligation's next moment.
+async fn set_timer(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    next_fire_at: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    match next_fire_at {
+        Some(at) => {
+            sqlx::query(
+                "INSERT INTO deadlines_timers (id, next_fire_at) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET next_fire_at = excluded.next_fire_at",
+            )
+            .bind(id)
+            .bind(at.as_millis())
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM deadlines_timers WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The not-yet-closed obligations of a case under the given rules, oldest first, locked for the
+/// caller's transaction on PostgreSQL (`lock` from [`Db::for_update`]), so a timer pass firing
+/// one of them and an event changing it take turns.
 pub async fn open_for_case(
     conn: &mut sqlx::AnyConnection,
     case_id: CaseId,
     rules: &[String],
+    lock: &str,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     if rules.is_empty() {
         return Ok(Vec::new());
@@ -288,7 +325,7 @@ pub async fn open_for_case(
     let placeholders: Vec<String> = (0..rules.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT {COLUMNS} FROM deadlines_obligations WHERE case_id = $1 AND closed_at IS NULL \
-         AND rule IN ({}) ORDER BY started_at, id",
+         AND rule IN ({}) ORDER BY started_at, id{lock}",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(case_id.to_string());
@@ -296,6 +333,14 @@ pub async fn open_for_case(
         query = query.bind(rule);
     }
     query.fetch_all(&mut *conn).await?.iter().map(row).collect()
+}
+
+/// `FOR UPDATE` where the dialect has row locks; SQLite's single connection serialises writers.
+pub fn for_update(db: &Db) -> &'static str {
+    match db.dialect() {
+        casebridge_platform::store::Dialect::Postgres => " FOR UPDATE",
+        casebridge_platform::store::Dialect::Sqlite => "",
+    }
 }
 
 /// Every obligation of a case, oldest first.
@@ -324,7 +369,7 @@ pub async fn close(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deadlines_obligations SET stage = 'closed', closed_at = $2, late = $3, \
-         next_fire_at = NULL, closed_event = $4 WHERE id = $1",
+         closed_event = $4 WHERE id = $1",
     )
     .bind(id)
     .bind(at.as_millis())
@@ -332,20 +377,23 @@ pub async fn close(
     .bind(event)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    set_timer(conn, id, None).await
 }
 
-/// Obligations whose next moment has come, oldest first, claimed for this transaction.
+/// Obligations whose next moment has come, claimed for this transaction: their timer rows and
+/// the obligations themselves are locked with `SKIP LOCKED`, so replicas claim disjoint batches,
+/// and an obligation an event is changing right now (the event locks it, then its timer row) is
+/// left for the next pass instead of deadlocking with it.
 pub async fn claim_firing(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<ObligationRow>, StoreError> {
+    let lock = db.skip_locked();
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE next_fire_at <= $1 \
-         ORDER BY next_fire_at LIMIT $2{}",
-        db.skip_locked()
+        "SELECT {COLUMNS} FROM deadlines_obligations WHERE id IN (SELECT id FROM \
+         deadlines_timers WHERE next_fire_at <= $1 ORDER BY next_fire_at LIMIT $2{lock}){lock}"
     ))
     .bind(now.as_millis())
     .bind(limit)
@@ -365,26 +413,34 @@ fn id_list(ids: &[i64]) -> String {
 }
 
 /// Marks claimed obligations warned (next moment: their due time) and missed (no next moment),
-/// in two statements whatever the batch size.
+/// in four statements whatever the batch size. The obligations' `stage` is not indexed, so their
+/// update writes no index entry.
 pub async fn advance_batch(
     conn: &mut sqlx::AnyConnection,
     warned: &[i64],
     missed: &[i64],
 ) -> Result<(), StoreError> {
     if !warned.is_empty() {
+        let ids = id_list(warned);
         sqlx::query(&format!(
-            "UPDATE deadlines_obligations SET stage = 'warned', next_fire_at = due_at \
-             WHERE id IN ({})",
-            id_list(warned)
+            "UPDATE deadlines_timers SET next_fire_at = (SELECT o.due_at FROM \
+             deadlines_obligations o WHERE o.id = deadlines_timers.id) WHERE id IN ({ids})"
+        ))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE deadlines_obligations SET stage = 'warned' WHERE id IN ({ids})"
         ))
         .execute(&mut *conn)
         .await?;
     }
     if !missed.is_empty() {
+        let ids = id_list(missed);
+        sqlx::query(&format!("DELETE FROM deadlines_timers WHERE id IN ({ids})"))
+            .execute(&mut *conn)
+            .await?;
         sqlx::query(&format!(
-            "UPDATE deadlines_obligations SET stage = 'missed', next_fire_at = NULL \
-             WHERE id IN ({})",
-            id_list(missed)
+            "UPDATE deadlines_obligations SET stage = 'missed' WHERE id IN ({ids})"
         ))
         .execute(&mut *conn)
         .await?;
@@ -423,8 +479,7 @@ pub async fn enqueue_all(
 /// The earliest pending moment, so the timer knows how long it may sleep.
 pub async fn next_fire_at(db: &Db) -> Result<Option<Timestamp>, StoreError> {
     let next: Option<i64> = sqlx::query_scalar(
-        "SELECT next_fire_at FROM deadlines_obligations WHERE next_fire_at IS NOT NULL \
-         ORDER BY next_fire_at LIMIT 1",
+        "SELECT next_fire_at FROM deadlines_timers ORDER BY next_fire_at LIMIT 1",
     )
     .fetch_optional(db.pool())
     .await?;
@@ -432,24 +487,24 @@ pub async fn next_fire_at(db: &Db) -> Result<Option<Timestamp>, StoreError> {
 }
 
 /// Stores an obligation's recomputed schedule and ledger (after a pause, a restart, an
-/// extension, or a calendar year becoming available).
+/// extension, or a calendar year becoming available), with its next moment.
 pub async fn update_schedule(
     conn: &mut sqlx::AnyConnection,
     o: &ObligationRow,
+    next_fire_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deadlines_obligations SET due_at = $2, warn_at = $3, next_fire_at = $4, \
-         stage = $5, changes = $6 WHERE id = $1",
+        "UPDATE deadlines_obligations SET due_at = $2, warn_at = $3, stage = $4, changes = $5 \
+         WHERE id = $1",
     )
     .bind(o.id)
     .bind(opt_ts(o.due_at))
     .bind(opt_ts(o.warn_at))
-    .bind(opt_ts(o.next_fire_at))
     .bind(o.stage.as_str())
     .bind(encode_changes(&o.changes)?)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    set_timer(conn, o.id, next_fire_at).await
 }
 
 /// Open obligations without a due time (clock stopped, or no calendar for the due year), after
