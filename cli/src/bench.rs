@@ -59,9 +59,13 @@ pub enum BackendChoice {
     Both,
 }
 
-/// Benchmark options.
+/// Benchmark options: referrals end to end, or `bench deadlines`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// Another benchmark instead of the referral one.
+    #[command(subcommand)]
+    pub other: Option<OtherBench>,
     /// Which backend to measure.
     #[arg(long, value_enum, default_value = "both")]
     pub backend: BackendChoice,
@@ -93,7 +97,18 @@ pub struct BenchArgs {
     pub postgres: String,
 }
 
+/// The other benchmarks.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum OtherBench {
+    /// The deadlines service at scale: millions of open obligations on PostgreSQL, firing lag,
+    /// memory and the overdue board.
+    Deadlines(crate::bench_deadlines::DeadlineBenchArgs),
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(OtherBench::Deadlines(deadlines)) = args.other {
+        return crate::bench_deadlines::run(deadlines).await;
+    }
     anyhow::ensure!(args.count > 0, "--count must be at least 1");
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     println!(

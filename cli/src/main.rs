@@ -6,10 +6,12 @@
 //! - `casebridge pki init`: development CA, gateway and agency certificates.
 //! - `casebridge agencies`, `referral …`, `inbox …`, `monitor …`, `deadline …`: client commands
 //!   over mutual TLS.
-//! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling.
+//! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling;
+//!   `casebridge bench deadlines`: the deadlines service with millions of obligations.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_deadlines;
 mod client;
 mod monitor;
 mod system;
