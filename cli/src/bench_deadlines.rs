@@ -280,23 +280,27 @@ async fn measure(
     load(&db, args, start).await?;
     let load_time = loaded.elapsed();
     let vacuumed = Instant::now();
-    sqlx::raw_sql("VACUUM ANALYZE deadlines_obligations")
-        .execute(db.pool())
-        .await?;
+    for table in ["deadlines_obligations", "deadlines_timers"] {
+        sqlx::raw_sql(&format!("VACUUM ANALYZE {table}"))
+            .execute(db.pool())
+            .await?;
+    }
     let vacuum_time = vacuumed.elapsed();
     let sizes = sqlx::query(
         "SELECT pg_size_pretty(pg_table_size('deadlines_obligations')), \
                 pg_size_pretty(pg_indexes_size('deadlines_obligations')), \
-                pg_table_size('deadlines_obligations') / GREATEST(COUNT(*), 1) \
+                pg_table_size('deadlines_obligations') / GREATEST(COUNT(*), 1), \
+                pg_size_pretty(pg_total_relation_size('deadlines_timers')) \
          FROM deadlines_obligations",
     )
     .fetch_one(db.pool())
     .await?;
-    let (table, indexes, per_row): (String, String, i64) =
-        (sizes.get(0), sizes.get(1), sizes.get(2));
+    let (table, indexes, per_row, timers): (String, String, i64, String) =
+        (sizes.get(0), sizes.get(1), sizes.get(2), sizes.get(3));
     println!(
         "\nload: {} obligations in {:.1} s ({:.0} rows/s, every index in place); VACUUM ANALYZE \
-         {:.1} s; table {table} ({per_row} bytes/row), indexes {indexes}",
+         {:.1} s; obligations table {table} ({per_row} bytes/row) and indexes {indexes}; timer \
+         table with its indexes {timers}",
         args.obligations,
         load_time.as_secs_f64(),
         args.obligations as f64 / load_time.as_secs_f64(),
@@ -448,7 +452,7 @@ async fn burst(
     let due = now_ms() + 5_000;
     let size = i64::try_from(size)?;
     sqlx::query(
-        "UPDATE deadlines_obligations SET due_at = $1, warn_at = NULL, stage = 'warned' \
+        "UPDATE deadlines_obligations SET due_at = $1, warn_at = NULL \
          WHERE id IN (SELECT id FROM deadlines_timers WHERE next_fire_at = $2 ORDER BY id \
          LIMIT $3)",
     )
@@ -458,8 +462,8 @@ async fn burst(
     .execute(db.pool())
     .await?;
     let updated = sqlx::query(
-        "UPDATE deadlines_timers SET next_fire_at = $1 WHERE id IN (SELECT id FROM \
-         deadlines_timers WHERE next_fire_at = $2 ORDER BY id LIMIT $3)",
+        "UPDATE deadlines_timers SET next_fire_at = $1, stage = 'warned' WHERE id IN (SELECT id \
+         FROM deadlines_timers WHERE next_fire_at = $2 ORDER BY id LIMIT $3)",
     )
     .bind(due)
     .bind(parked_moment)
@@ -551,18 +555,17 @@ async fn load(db: &Db, args: &DeadlineBenchArgs, now: i64) -> anyhow::Result<()>
             )
         })
         .collect();
-    // Overdue rows: due 1 h to 60 days ago, missed (no timer). Burst rows: parked 200 days ahead
+    // Overdue rows: due 1 h to 60 days ago, missed (no next moment). Burst rows: parked 200 days ahead
     // (the only rows whose next moment is `parked - 1 day`, found by the timer's index). Others:
     // due 2 to 120 days ahead, warned a day before (so nothing fires during the run).
     let sql = format!(
         "WITH inserted AS (INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, \
-           owed_to, supervisor, region, started_at, due_at, warn_at, stage, late, period_amount, \
+           owed_to, supervisor, region, started_at, due_at, warn_at, late, period_amount, \
            period_unit) \
          SELECT md5((g / 3)::text)::uuid::text, t.family, t.rule, t.owed_by, t.owed_to, \
            t.supervisor, substr(t.owed_by, 3, 6), $1 - {DAY_MS}::bigint * (1 + g % 60), \
            d.due, \
-           CASE WHEN d.overdue THEN NULL ELSE d.due - {DAY_MS} END, \
-           CASE WHEN d.overdue THEN 'missed' ELSE 'open' END, 0, t.amount, t.unit \
+           CASE WHEN d.overdue THEN NULL ELSE d.due - {DAY_MS} END, 0, t.amount, t.unit \
          FROM generate_series($2::bigint, $3::bigint) AS g \
          JOIN (VALUES {}) AS t(k, family, rule, owed_by, owed_to, supervisor, amount, unit) \
            ON t.k = g % {} \
@@ -573,8 +576,9 @@ async fn load(db: &Db, args: &DeadlineBenchArgs, now: i64) -> anyhow::Result<()>
              ELSE $1 + 2 * {DAY_MS}::bigint + (g * 7919) % (118 * {DAY_MS}::bigint) \
            END AS due) AS d \
          RETURNING id, warn_at) \
-         INSERT INTO deadlines_timers (id, next_fire_at) \
-         SELECT id, warn_at FROM inserted WHERE warn_at IS NOT NULL",
+         INSERT INTO deadlines_timers (id, next_fire_at, stage) \
+         SELECT id, warn_at, CASE WHEN warn_at IS NULL THEN 'missed' ELSE 'open' END \
+         FROM inserted",
         templates.join(", "),
         TEMPLATES.len()
     );

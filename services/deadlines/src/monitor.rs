@@ -18,7 +18,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use crate::api::{AgencyStatistics, ObligationQuery, View};
-use crate::store::{self, COLUMNS, ObligationRow};
+use crate::store::{self, COLUMNS, FROM, ObligationRow};
 
 /// A SQL statement under construction with its bind values, numbered in order.
 struct Sql {
@@ -86,8 +86,8 @@ fn filters(sql: &mut Sql, q: &ObligationQuery, order_key: Option<&str>) -> Strin
     if let Some((due, id)) = q.after {
         let (d, i) = (sql.int(due), sql.int(id));
         out.push_str(&match order_key {
-            None => format!(" AND (due_at, id) > ({d}, {i})"),
-            Some(key) => format!(" AND ({key} > {d} OR ({key} = {d} AND id > {i}))"),
+            None => format!(" AND (o.due_at, o.id) > ({d}, {i})"),
+            Some(key) => format!(" AND ({key} > {d} OR ({key} = {d} AND o.id > {i}))"),
         });
     }
     out
@@ -129,8 +129,8 @@ async fn due_bounded(
     let common = format!("started_at <= {as_of} AND {due}{filters}");
     let branch = |condition: String| {
         format!(
-            "SELECT * FROM (SELECT {COLUMNS} FROM deadlines_obligations WHERE {condition} AND \
-             {common} ORDER BY due_at, id LIMIT {limit}) AS b"
+            "SELECT * FROM (SELECT {COLUMNS} FROM {FROM} WHERE {condition} AND \
+             {common} ORDER BY o.due_at, o.id LIMIT {limit}) AS b"
         )
     };
     let mut branches = match &q.agency {
@@ -172,7 +172,7 @@ async fn unbounded(
     let v = sql.text(viewer.as_str());
     let as_of = sql.int(q.as_of.as_millis());
     let limit = sql.int(i64::from(q.limit) + 1);
-    let order_key = "COALESCE(due_at, 9223372036854775807)";
+    let order_key = "COALESCE(o.due_at, 9223372036854775807)";
     let mut condition =
         format!("(owed_by = {v} OR supervisor = {v} OR owed_to = {v}) AND started_at <= {as_of}");
     if q.view == View::Open {
@@ -184,8 +184,8 @@ async fn unbounded(
     }
     let filters = filters(&mut sql, q, Some(order_key));
     sql.text = format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE {condition}{filters} \
-         ORDER BY {order_key}, id LIMIT {limit}"
+        "SELECT {COLUMNS} FROM {FROM} WHERE {condition}{filters} \
+         ORDER BY {order_key}, o.id LIMIT {limit}"
     );
     sql.fetch(db).await
 }

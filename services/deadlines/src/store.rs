@@ -10,10 +10,13 @@
 //! - `closed_at` for the boards as of a past moment (obligations closed since then);
 //! - `started_at` for statistics and reports; `case_id` for events.
 //!
-//! The timer's pending moments live in the narrow `deadlines_timers (id, next_fire_at)`, one row
-//! per obligation with a moment to come. Firing a batch then touches that table and only the
-//! unindexed `stage` of the obligations (a HOT update: the table keeps 10 % of each page free on
-//! PostgreSQL), never the obligations' indexes.
+//! What the clock does to an obligation lives in the narrow `deadlines_timers (id, next_fire_at,
+//! stage)`, one row per obligation not yet closed: its stage (open, warned, missed) and its next
+//! moment. The wide obligation row is written only when the law changes it (an event, an
+//! extension, a calendar year); a timer pass writes only timer rows, so firing a burst never
+//! rewrites the obligations' eight indexes. Obligations due at the same moment were mostly
+//! created together and sit in the same heap pages, so in-place (HOT) updates of the wide rows
+//! would not have saved that.
 
 use casebridge_core::deadline::{Extension, Pause, Period, Unit};
 use casebridge_core::ids::{AgencyCode, CaseId};
@@ -25,20 +28,27 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 /// The columns of `deadlines_obligations` every query reads, in [`row`]'s order.
-pub(crate) const COLUMNS: &str = "id, case_id, family, rule, owed_by, owed_to, supervisor, \
-    region, started_at, due_at, warn_at, stage, closed_at, closed_event, late, period_amount, \
-    period_unit, changes";
+/// The columns every obligation query reads, in [`row`]'s order, to select `FROM` [`FROM`]: the
+/// stage comes from the timer row (closed obligations have none).
+pub(crate) const COLUMNS: &str = "o.id, o.case_id, o.family, o.rule, o.owed_by, o.owed_to, \
+    o.supervisor, o.region, o.started_at, o.due_at, o.warn_at, \
+    COALESCE(t.stage, CASE WHEN o.closed_at IS NULL THEN 'open' ELSE 'closed' END) AS stage, \
+    o.closed_at, o.closed_event, o.late, o.period_amount, o.period_unit, o.changes";
 
-fn obligations_table(id: &str, blob: &str, storage: &str) -> String {
+/// The obligations with their timer rows.
+pub(crate) const FROM: &str = "deadlines_obligations o LEFT JOIN deadlines_timers t ON t.id = o.id";
+
+fn obligations_table(id: &str, blob: &str) -> String {
     format!(
         "CREATE TABLE deadlines_obligations ({id}, case_id TEXT NOT NULL, \
            family TEXT NOT NULL, rule TEXT NOT NULL, owed_by TEXT NOT NULL, owed_to TEXT, \
            supervisor TEXT, region TEXT NOT NULL, started_at BIGINT NOT NULL, due_at BIGINT, \
-           warn_at BIGINT, stage TEXT NOT NULL, closed_at BIGINT, closed_event TEXT, \
-           late BIGINT NOT NULL, period_amount BIGINT NOT NULL, period_unit TEXT NOT NULL, \
-           changes {blob}){storage};
-         CREATE TABLE deadlines_timers (id BIGINT PRIMARY KEY, next_fire_at BIGINT NOT NULL);
-         CREATE INDEX deadlines_timers_due ON deadlines_timers (next_fire_at);
+           warn_at BIGINT, closed_at BIGINT, closed_event TEXT, late BIGINT NOT NULL, \
+           period_amount BIGINT NOT NULL, period_unit TEXT NOT NULL, changes {blob});
+         CREATE TABLE deadlines_timers (id BIGINT PRIMARY KEY, next_fire_at BIGINT, \
+           stage TEXT NOT NULL);
+         CREATE INDEX deadlines_timers_due ON deadlines_timers (next_fire_at) \
+           WHERE next_fire_at IS NOT NULL;
          CREATE INDEX deadlines_case ON deadlines_obligations (case_id);
          CREATE INDEX deadlines_open_owed_by ON deadlines_obligations (owed_by, due_at, id) \
            WHERE closed_at IS NULL;
@@ -78,14 +88,13 @@ pub fn migrations() -> Vec<Migration> {
             "DROP TABLE IF EXISTS deadlines_obligations; {}",
             obligations_table(
                 "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-                "BYTEA",
-                " WITH (fillfactor = 90)"
+                "BYTEA"
             )
         )
         .into(),
         sqlite: format!(
             "DROP TABLE IF EXISTS deadlines_obligations; {}",
-            obligations_table("id INTEGER PRIMARY KEY", "BLOB", "")
+            obligations_table("id INTEGER PRIMARY KEY", "BLOB")
         )
         .into(),
     });
@@ -247,7 +256,7 @@ pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
     })
 }
 
-/// Stores a new obligation with its next moment (if any); returns its id.
+/// Stores a new obligation with its stage and next moment (if any); returns its id.
 pub async fn insert(
     conn: &mut sqlx::AnyConnection,
     o: &ObligationRow,
@@ -255,9 +264,9 @@ pub async fn insert(
 ) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, owed_to, supervisor, \
-           region, started_at, due_at, warn_at, stage, closed_at, closed_event, late, \
-           period_amount, period_unit, changes) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+           region, started_at, due_at, warn_at, closed_at, closed_event, late, period_amount, \
+           period_unit, changes) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          RETURNING id",
     )
     .bind(o.case_id.to_string())
@@ -270,7 +279,6 @@ pub async fn insert(
     .bind(o.started_at.as_millis())
     .bind(opt_ts(o.due_at))
     .bind(opt_ts(o.warn_at))
-    .bind(o.stage.as_str())
     .bind(opt_ts(o.closed_at))
     .bind(&o.closed_event)
     .bind(i64::from(o.late))
@@ -279,34 +287,34 @@ pub async fn insert(
     .bind(encode_changes(&o.changes)?)
     .fetch_one(&mut *conn)
     .await?;
-    set_timer(conn, id, next_fire_at).await?;
+    set_timer(conn, id, o.stage, next_fire_at).await?;
     Ok(id)
 }
 
-/// Sets (or, with `None`, removes) an obligation's next moment.
+/// Sets an obligation's timer row: its stage and next moment; a closed obligation has none.
 async fn set_timer(
     conn: &mut sqlx::AnyConnection,
     id: i64,
+    stage: Stage,
     next_fire_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
-    match next_fire_at {
-        Some(at) => {
-            sqlx::query(
-                "INSERT INTO deadlines_timers (id, next_fire_at) VALUES ($1, $2) \
-                 ON CONFLICT (id) DO UPDATE SET next_fire_at = excluded.next_fire_at",
-            )
+    if stage == Stage::Closed {
+        sqlx::query("DELETE FROM deadlines_timers WHERE id = $1")
             .bind(id)
-            .bind(at.as_millis())
             .execute(&mut *conn)
             .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM deadlines_timers WHERE id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-        }
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO deadlines_timers (id, next_fire_at, stage) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET next_fire_at = excluded.next_fire_at, \
+         stage = excluded.stage",
+    )
+    .bind(id)
+    .bind(opt_ts(next_fire_at))
+    .bind(stage.as_str())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -324,8 +332,8 @@ pub async fn open_for_case(
     }
     let placeholders: Vec<String> = (0..rules.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE case_id = $1 AND closed_at IS NULL \
-         AND rule IN ({}) ORDER BY started_at, id{lock}",
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.case_id = $1 AND o.closed_at IS NULL \
+         AND o.rule IN ({}) ORDER BY o.started_at, o.id{lock}",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(case_id.to_string());
@@ -335,10 +343,11 @@ pub async fn open_for_case(
     query.fetch_all(&mut *conn).await?.iter().map(row).collect()
 }
 
-/// `FOR UPDATE` where the dialect has row locks; SQLite's single connection serialises writers.
+/// `FOR UPDATE` of the obligation rows where the dialect has row locks; SQLite's single
+/// connection serialises writers.
 pub fn for_update(db: &Db) -> &'static str {
     match db.dialect() {
-        casebridge_platform::store::Dialect::Postgres => " FOR UPDATE",
+        casebridge_platform::store::Dialect::Postgres => " FOR UPDATE OF o",
         casebridge_platform::store::Dialect::Sqlite => "",
     }
 }
@@ -349,7 +358,7 @@ pub async fn for_case(
     case_id: CaseId,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE case_id = $1 ORDER BY started_at, id"
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.case_id = $1 ORDER BY o.started_at, o.id"
     ))
     .bind(case_id.to_string())
     .fetch_all(&mut *conn)
@@ -368,8 +377,8 @@ pub async fn close(
     event: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deadlines_obligations SET stage = 'closed', closed_at = $2, late = $3, \
-         closed_event = $4 WHERE id = $1",
+        "UPDATE deadlines_obligations SET closed_at = $2, late = $3, closed_event = $4 \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(at.as_millis())
@@ -377,23 +386,23 @@ pub async fn close(
     .bind(event)
     .execute(&mut *conn)
     .await?;
-    set_timer(conn, id, None).await
+    set_timer(conn, id, Stage::Closed, None).await
 }
 
-/// Obligations whose next moment has come, claimed for this transaction: their timer rows and
-/// the obligations themselves are locked with `SKIP LOCKED`, so replicas claim disjoint batches,
-/// and an obligation an event is changing right now (the event locks it, then its timer row) is
-/// left for the next pass instead of deadlocking with it.
+/// Obligations whose next moment has come, claimed for this transaction: their timer rows are
+/// locked with `SKIP LOCKED`, so replicas claim disjoint batches. The obligations themselves are
+/// not locked: a pass writes only timer rows, and an event changing an obligation (which locks
+/// it, then its timer row) waits for the pass instead of deadlocking with it.
 pub async fn claim_firing(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<ObligationRow>, StoreError> {
-    let lock = db.skip_locked();
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE id IN (SELECT id FROM \
-         deadlines_timers WHERE next_fire_at <= $1 ORDER BY next_fire_at LIMIT $2{lock}){lock}"
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.id IN (SELECT id FROM deadlines_timers \
+         WHERE next_fire_at <= $1 ORDER BY next_fire_at LIMIT $2{})",
+        db.skip_locked()
     ))
     .bind(now.as_millis())
     .bind(limit)
@@ -413,34 +422,25 @@ fn id_list(ids: &[i64]) -> String {
 }
 
 /// Marks claimed obligations warned (next moment: their due time) and missed (no next moment),
-/// in four statements whatever the batch size. The obligations' `stage` is not indexed, so their
-/// update writes no index entry.
+/// in at most two statements over the timer rows whatever the batch size.
 pub async fn advance_batch(
     conn: &mut sqlx::AnyConnection,
     warned: &[i64],
     missed: &[i64],
 ) -> Result<(), StoreError> {
     if !warned.is_empty() {
-        let ids = id_list(warned);
         sqlx::query(&format!(
-            "UPDATE deadlines_timers SET next_fire_at = (SELECT o.due_at FROM \
-             deadlines_obligations o WHERE o.id = deadlines_timers.id) WHERE id IN ({ids})"
-        ))
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(&format!(
-            "UPDATE deadlines_obligations SET stage = 'warned' WHERE id IN ({ids})"
+            "UPDATE deadlines_timers SET stage = 'warned', next_fire_at = (SELECT o.due_at FROM \
+             deadlines_obligations o WHERE o.id = deadlines_timers.id) WHERE id IN ({})",
+            id_list(warned)
         ))
         .execute(&mut *conn)
         .await?;
     }
     if !missed.is_empty() {
-        let ids = id_list(missed);
-        sqlx::query(&format!("DELETE FROM deadlines_timers WHERE id IN ({ids})"))
-            .execute(&mut *conn)
-            .await?;
         sqlx::query(&format!(
-            "UPDATE deadlines_obligations SET stage = 'missed' WHERE id IN ({ids})"
+            "UPDATE deadlines_timers SET stage = 'missed', next_fire_at = NULL WHERE id IN ({})",
+            id_list(missed)
         ))
         .execute(&mut *conn)
         .await?;
@@ -479,7 +479,8 @@ pub async fn enqueue_all(
 /// The earliest pending moment, so the timer knows how long it may sleep.
 pub async fn next_fire_at(db: &Db) -> Result<Option<Timestamp>, StoreError> {
     let next: Option<i64> = sqlx::query_scalar(
-        "SELECT next_fire_at FROM deadlines_timers ORDER BY next_fire_at LIMIT 1",
+        "SELECT next_fire_at FROM deadlines_timers WHERE next_fire_at IS NOT NULL \
+         ORDER BY next_fire_at LIMIT 1",
     )
     .fetch_optional(db.pool())
     .await?;
@@ -494,17 +495,15 @@ pub async fn update_schedule(
     next_fire_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deadlines_obligations SET due_at = $2, warn_at = $3, stage = $4, changes = $5 \
-         WHERE id = $1",
+        "UPDATE deadlines_obligations SET due_at = $2, warn_at = $3, changes = $4 WHERE id = $1",
     )
     .bind(o.id)
     .bind(opt_ts(o.due_at))
     .bind(opt_ts(o.warn_at))
-    .bind(o.stage.as_str())
     .bind(encode_changes(&o.changes)?)
     .execute(&mut *conn)
     .await?;
-    set_timer(conn, o.id, next_fire_at).await
+    set_timer(conn, o.id, o.stage, next_fire_at).await
 }
 
 /// Open obligations without a due time (clock stopped, or no calendar for the due year), after
@@ -515,8 +514,8 @@ pub async fn undated(
     limit: i64,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE closed_at IS NULL AND due_at IS NULL \
-         AND id > $1 ORDER BY id LIMIT $2"
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.closed_at IS NULL AND o.due_at IS NULL \
+         AND o.id > $1 ORDER BY o.id LIMIT $2"
     ))
     .bind(after)
     .bind(limit)
