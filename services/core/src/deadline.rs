@@ -267,29 +267,6 @@ pub fn rule_due(
     Ok(Some(RuleDue { due, other_reading }))
 }
 
-/// A step measured against a rule's limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checked {
-    pub due: RuleDue,
-    /// The step came after the due time: record it late, never refuse it (DOMAIN §3).
-    pub late: bool,
-}
-
-/// Measures a step taken at `at` against `rule`'s limit counted from `start` on the legal
-/// calendar, for the `check` rules a family service applies itself (S1-5b: approval within 3 days
-/// of the report; S1-5c: sending within 24 h of approval). `None` for a rule without a period.
-pub fn check(
-    calendar: &Calendar,
-    rule: &Rule,
-    start: Timestamp,
-    at: Timestamp,
-) -> Result<Option<Checked>, CalendarError> {
-    Ok(rule_due(calendar, rule, start)?.map(|due| Checked {
-        late: at > due.due.at,
-        due,
-    }))
-}
-
 fn other_reading_line(unit: Unit, other: &Due) -> String {
     format!(
         "⚠ read as {}, the period would end {}",
