@@ -42,24 +42,32 @@ pub mod agencies {
 
 const EXAMPLE_DIRECTORY: &str = include_str!("../deploy/directory.toml");
 
-/// The `casebridge` binary of this build, built on demand if this test binary was built alone.
+/// The `casebridge` binary of this build, brought up to date once per test process.
+///
+/// `cargo test` builds test targets, not the `casebridge` binary, so a binary left from an
+/// earlier build would silently run old code; asking cargo costs a fraction of a second when
+/// nothing changed.
 pub fn casebridge_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/casebridge
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let bin = profile_dir.join("casebridge");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "casebridge-cli", "--bin", "casebridge"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building casebridge failed");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable path");
+            // target/<profile>/deps/<test> → target/<profile>/casebridge
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target directory");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = std::process::Command::new(cargo);
+            build.args(["build", "--quiet", "-p", "casebridge-cli", "--bin", "casebridge"]);
+            if profile_dir.file_name().is_some_and(|name| name == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "building casebridge failed");
+            profile_dir.join("casebridge")
+        })
+        .clone()
 }
 
 /// One running component.
@@ -86,12 +94,21 @@ pub struct System {
 impl System {
     /// `casebridge up` in a fresh data directory.
     pub async fn embedded() -> anyhow::Result<System> {
-        System::embedded_logging("info").await
+        System::embedded_with(Vec::new(), "info").await
     }
 
     /// `casebridge up` logging with `filter` (`RUST_LOG` syntax, e.g. `debug`).
     pub async fn embedded_logging(filter: &str) -> anyhow::Result<System> {
-        let mut system = System::prepare(Vec::new(), filter)?;
+        System::embedded_with(Vec::new(), filter).await
+    }
+
+    /// `casebridge up` with extra settings (`CASEBRIDGE__…` variables, e.g. a test rule table),
+    /// logging with `filter`.
+    pub async fn embedded_with(
+        settings: Vec<(String, String)>,
+        filter: &str,
+    ) -> anyhow::Result<System> {
+        let mut system = System::prepare(settings, filter)?;
         let addr = system
             .start("up", &["up", "--listen", "127.0.0.1:0"])
             .await?;
@@ -99,17 +116,25 @@ impl System {
         Ok(system)
     }
 
-    /// Referrals, inbox, deadlines, evidence and gateway as separate processes on RabbitMQ and
-    /// PostgreSQL.
+    /// Every component as its own process on RabbitMQ and PostgreSQL.
     pub async fn distributed() -> anyhow::Result<System> {
-        System::distributed_logging("info").await
+        System::distributed_with(Vec::new(), "info").await
     }
 
     /// [`System::distributed`], every process logging with `filter`.
     pub async fn distributed_logging(filter: &str) -> anyhow::Result<System> {
+        System::distributed_with(Vec::new(), filter).await
+    }
+
+    /// The separate processes with extra settings (`CASEBRIDGE__…` variables), logging with
+    /// `filter`.
+    pub async fn distributed_with(
+        settings: Vec<(String, String)>,
+        filter: &str,
+    ) -> anyhow::Result<System> {
         let postgres = testing::fresh_postgres().await?;
         let namespace = testing::unique_name("cbe2e");
-        let env = vec![
+        let mut env = vec![
             ("CASEBRIDGE__BUS__KIND".into(), "amqp".into()),
             ("CASEBRIDGE__BUS__URL".into(), testing::amqp_url()),
             ("CASEBRIDGE__BUS__NAMESPACE".into(), namespace.clone()),
@@ -117,6 +142,7 @@ impl System {
             ("CASEBRIDGE__STORE__URL".into(), postgres.clone()),
             ("CASEBRIDGE__STORE__MAX_CONNECTIONS".into(), "8".into()),
         ];
+        env.extend(settings);
         let mut system = System::prepare(env, filter)?;
         system.postgres = Some(postgres);
         system.namespace = Some(namespace);

@@ -59,7 +59,7 @@ pub enum BackendChoice {
     Both,
 }
 
-/// Benchmark options.
+/// Options of the referral benchmark.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Which backend to measure.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_client::CaseServiceClient;
+use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
@@ -57,6 +58,7 @@ pub struct Clients {
     pub directory: DirectoryServiceClient<Channel>,
     pub monitor: MonitorServiceClient<Channel>,
     pub evidence: EvidenceServiceClient<Channel>,
+    pub deadlines: DeadlineServiceClient<Channel>,
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
@@ -98,7 +100,8 @@ impl Connection {
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),
             monitor: MonitorServiceClient::new(channel.clone()),
-            evidence: EvidenceServiceClient::new(channel),
+            evidence: EvidenceServiceClient::new(channel.clone()),
+            deadlines: DeadlineServiceClient::new(channel),
         })
     }
 }

@@ -6,13 +6,15 @@
 //!   one component per process, on RabbitMQ + PostgreSQL.
 //! - `casebridge pki init`: development CA, gateway and agency certificates, operator key.
 //! - `casebridge agencies`, `referral …`, `transfer …`, `dispute …`, `opinion …`, `case …`,
-//!   `evidence …`, `inbox …`, `monitor …`: client commands over mutual TLS.
+//!   `evidence …`, `inbox …`, `monitor …`, `deadline …`: client commands over mutual TLS.
 //! - `casebridge ledger …`: verify the full-process record and receipts.
 //! - `casebridge bench`: end-to-end throughput and latency, and the broker's raw ceiling;
-//!   `casebridge bench evidence`: a large file up and down, with the gateway's memory.
+//!   `casebridge bench evidence`: a large file up and down, with the gateway's memory;
+//!   `casebridge bench deadlines`: the deadlines service with millions of obligations.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_deadlines;
 mod bench_evidence;
 mod case;
 mod client;
@@ -151,13 +153,18 @@ enum Command {
         #[command(subcommand)]
         command: monitor::MonitorCommand,
     },
+    /// A case's deadlines, and extending your own (期限, 延长).
+    Deadline {
+        #[command(subcommand)]
+        command: monitor::DeadlineCommand,
+    },
     /// Evidence files (证据材料): upload, download, stat.
     Evidence {
         #[command(subcommand)]
         command: evidence::EvidenceCommand,
     },
     /// Measure end-to-end throughput and latency, and the broker's raw ceiling; or, with
-    /// `evidence`, a large file up and down.
+    /// `evidence`, a large file up and down; or, with `deadlines`, the deadlines service at scale.
     Bench(BenchCommand),
 }
 
@@ -176,6 +183,9 @@ enum BenchWhat {
     /// Upload and download one large evidence file through the gateway (run as its own
     /// process), and print the throughput and the gateway's peak memory above idle.
     Evidence(bench_evidence::EvidenceBenchArgs),
+    /// The deadlines service with millions of open obligations on PostgreSQL: load time, firing
+    /// lag of a burst falling due at once, memory, and the overdue query's latency.
+    Deadlines(bench_deadlines::DeadlineBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,11 +364,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger { command } => ledger::run(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
+        Command::Deadline { command } => monitor::run_deadline(command).await,
         Command::Evidence { command } => evidence::run(command).await,
         Command::Bench(BenchCommand {
             what: Some(BenchWhat::Evidence(args)),
             ..
         }) => bench_evidence::run(args).await,
+        Command::Bench(BenchCommand {
+            what: Some(BenchWhat::Deadlines(args)),
+            ..
+        }) => bench_deadlines::run(args).await,
         Command::Bench(BenchCommand {
             what: None,
             referrals,

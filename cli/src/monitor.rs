@@ -1,9 +1,13 @@
 //! `casebridge monitor`: overdue and due-soon boards, statistics, and the supervisors' reports
-//! (月提示 monthly reminders, 季通报 quarterly reports, annual statistics) as text, JSON or CSV.
+//! (月提示 monthly reminders, 季通报 quarterly reports, annual statistics) as JSON or CSV files
+//! made by the deadlines service; `casebridge deadline`: a case's deadlines, and extending one's
+//! own deadline.
+
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
-use chrono::{NaiveDate, TimeZone};
+use chrono::TimeZone;
 
 use crate::client::{Clients, Connection, explain, wire_time};
 
@@ -84,7 +88,8 @@ pub enum MonitorCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// A supervisor's report: --month 2026-02 (月提示), --quarter 2026-Q1 (季通报) or --year 2026.
+    /// A supervisor's report, made by the deadlines service: --month 2026-02 (月提示),
+    /// --quarter 2026-Q1 (季通报) or --year 2026 (annual statistics), as JSON or CSV.
     Report {
         #[command(flatten)]
         connection: Connection,
@@ -95,8 +100,126 @@ pub enum MonitorCommand {
         #[arg(long)]
         year: Option<i32>,
         #[arg(long, value_enum, default_value = "json")]
+        format: ReportFormat,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Encoding of a report file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DeadlineCommand {
+    /// Every deadline of one case with its ledger (parties to the case only).
+    Show {
+        #[command(flatten)]
+        connection: Connection,
+        case_id: String,
+        #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Extend your own deadline before it passes, with the approval reference (延长, S4 Art 45):
+    /// to one of the rule's tiers (--tier, see `deadline show`) or to an announced last day
+    /// (--until, as an expert announces a new date).
+    Extend {
+        #[command(flatten)]
+        connection: Connection,
+        case_id: String,
+        /// The rule whose deadline is extended, e.g. S1-8 or SAMR-45.
+        #[arg(long)]
+        rule: String,
+        /// The extension tier to reach (1 = the rule's first tier).
+        #[arg(long, conflicts_with = "until", required_unless_present = "until")]
+        tier: Option<u32>,
+        /// The new last day, YYYY-MM-DD (China Standard Time).
+        #[arg(long)]
+        until: Option<String>,
+        /// The approval document's reference (审批文号).
+        #[arg(long)]
+        approval: String,
+        /// Why the deadline is extended.
+        #[arg(long)]
+        reason: String,
+        /// Idempotency key; default a new random one. Reuse it to retry safely.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+}
+
+pub async fn run_deadline(command: DeadlineCommand) -> anyhow::Result<()> {
+    match command {
+        DeadlineCommand::Show {
+            connection,
+            case_id,
+            format,
+        } => show_case(&connection, case_id, format).await,
+        DeadlineCommand::Extend {
+            connection,
+            case_id,
+            rule,
+            tier,
+            until,
+            approval,
+            reason,
+            request_id,
+        } => {
+            use pb::extend_deadline_request::Target;
+            let target = match (tier, until) {
+                (Some(tier), None) => Target::Tier(tier),
+                (None, Some(until)) => Target::Until(until),
+                _ => anyhow::bail!("give exactly one of --tier N or --until YYYY-MM-DD"),
+            };
+            let extended = connection
+                .connect()
+                .await?
+                .deadlines
+                .extend_deadline(pb::ExtendDeadlineRequest {
+                    request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    case_id,
+                    rule,
+                    target: Some(target),
+                    approval_reference: approval,
+                    reason,
+                })
+                .await
+                .map_err(|s| anyhow::anyhow!(explain(&s)))?
+                .into_inner();
+            if extended.replayed {
+                println!("(already accepted earlier; this is the original result)");
+            }
+            if let Some(o) = extended.obligation {
+                print_obligations(&[o], true);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn show_case(connection: &Connection, case_id: String, format: Format) -> anyhow::Result<()> {
+    let obligations = connection
+        .connect()
+        .await?
+        .deadlines
+        .list_case_deadlines(pb::ListCaseDeadlinesRequest { case_id })
+        .await
+        .map_err(|s| anyhow::anyhow!(explain(&s)))?
+        .into_inner()
+        .obligations;
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&obligations_json(&obligations))?
+        ),
+        Format::Csv => print!("{}", obligations_csv(&obligations)),
+        Format::Text => print_obligations(&obligations, true),
+    }
+    Ok(())
 }
 
 pub async fn run(command: MonitorCommand) -> anyhow::Result<()> {
@@ -114,19 +237,7 @@ pub async fn run(command: MonitorCommand) -> anyhow::Result<()> {
             connection,
             case_id,
             format,
-        } => {
-            let filters = Filters {
-                as_of: None,
-                agency: None,
-                family: None,
-                rule: None,
-                region: None,
-                case: Some(case_id),
-                explain: true,
-                format,
-            };
-            list(&connection, &filters, pb::ObligationView::All, 0).await
-        }
+        } => show_case(&connection, case_id, format).await,
         MonitorCommand::Stats {
             connection,
             from,
@@ -144,10 +255,40 @@ pub async fn run(command: MonitorCommand) -> anyhow::Result<()> {
             quarter,
             year,
             format,
+            out,
         } => {
-            let period = Period::parse(month.as_deref(), quarter.as_deref(), year)?;
-            let mut clients = connection.connect().await?;
-            report(&mut clients, &period, format).await
+            let mut request = report_request(month.as_deref(), quarter.as_deref(), year)?;
+            request.format = match format {
+                ReportFormat::Json => pb::ReportFormat::Json,
+                ReportFormat::Csv => pb::ReportFormat::Csv,
+            }
+            .into();
+            let report = connection
+                .connect()
+                .await?
+                .monitor
+                .get_report(request)
+                .await
+                .map_err(|s| anyhow::anyhow!(explain(&s)))?
+                .into_inner();
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &report.content)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "{} ({}, {} bytes) written to {}",
+                        report.file_name,
+                        report.content_type,
+                        report.content.len(),
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout().write_all(&report.content)?;
+                }
+            }
+            Ok(())
         }
     }
 }
@@ -209,32 +350,43 @@ async fn list(
             serde_json::to_string_pretty(&obligations_json(&obligations))?
         ),
         Format::Csv => print!("{}", obligations_csv(&obligations)),
-        Format::Text => {
-            if obligations.is_empty() {
-                println!("nothing to show");
+        Format::Text => print_obligations(&obligations, filters.explain),
+    }
+    Ok(())
+}
+
+fn print_obligations(obligations: &[pb::Obligation], explain: bool) {
+    if obligations.is_empty() {
+        println!("nothing to show");
+    }
+    for o in obligations {
+        println!(
+            "{:<9} {:<8} {:<8} due {:<25} {:>7.1} h over  {} owes: {}  ({} {})",
+            o.stage,
+            o.family,
+            o.rule,
+            o.due_at.as_ref().map_or("—".into(), time_text),
+            o.overdue_hours,
+            o.owed_by_name,
+            o.step,
+            o.family,
+            o.case_id
+        );
+        if explain {
+            for line in &o.explanation {
+                println!("            {line}");
             }
-            for o in &obligations {
-                println!(
-                    "{:<9} {:<8} {:<8} due {:<25} {:>7.1} h over  {} owes: {}  ({} {})",
-                    o.stage,
-                    o.family,
-                    o.rule,
-                    o.due_at.as_ref().map_or("—".into(), time_text),
-                    o.overdue_hours,
-                    o.owed_by_name,
-                    o.step,
-                    o.family,
-                    o.case_id
-                );
-                if filters.explain {
-                    for line in &o.explanation {
-                        println!("            {line}");
-                    }
-                }
+            if !o.extension_tiers.is_empty() {
+                let tiers: Vec<String> = o
+                    .extension_tiers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("--tier {}: {t}", i + 1))
+                    .collect();
+                println!("            extension tiers: {}", tiers.join(", "));
             }
         }
     }
-    Ok(())
 }
 
 fn time_text(t: &prost_types::Timestamp) -> String {
@@ -423,145 +575,58 @@ fn print_statistics(stats: &[pb::AgencyStatistics], format: Format) -> anyhow::R
     Ok(())
 }
 
-/// A report period, in China Standard Time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Period {
-    /// `monthly_reminder`, `quarterly_report` or `annual_statistics`.
-    pub kind: &'static str,
-    pub label: String,
-    pub first: NaiveDate,
-    /// The first day after the period.
-    pub end: NaiveDate,
-}
-
-impl Period {
-    pub fn parse(
-        month: Option<&str>,
-        quarter: Option<&str>,
-        year: Option<i32>,
-    ) -> anyhow::Result<Period> {
-        let date = |y: i32, m: u32| {
-            NaiveDate::from_ymd_opt(y, m, 1).with_context(|| format!("no month {y}-{m:02}"))
-        };
-        let next = |y: i32, m: u32| {
-            if m == 12 {
-                date(y + 1, 1)
-            } else {
-                date(y, m + 1)
-            }
-        };
-        if let Some(month) = month {
-            let (y, m) = month
-                .split_once('-')
-                .and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?)))
-                .with_context(|| format!("--month {month:?} must look like 2026-02"))?;
-            return Ok(Period {
-                kind: "monthly_reminder",
-                label: month.to_owned(),
-                first: date(y, m)?,
-                end: next(y, m)?,
-            });
-        }
-        if let Some(quarter) = quarter {
-            let (y, q) = quarter
-                .split_once("-Q")
-                .and_then(|(y, q)| Some((y.parse::<i32>().ok()?, q.parse::<u32>().ok()?)))
-                .filter(|(_, q)| (1..=4).contains(q))
-                .with_context(|| format!("--quarter {quarter:?} must look like 2026-Q1"))?;
-            return Ok(Period {
-                kind: "quarterly_report",
-                label: quarter.to_owned(),
-                first: date(y, q * 3 - 2)?,
-                end: next(y, q * 3)?,
-            });
-        }
-        let year = year.context("choose --month, --quarter or --year")?;
-        Ok(Period {
-            kind: "annual_statistics",
-            label: year.to_string(),
-            first: date(year, 1)?,
-            end: date(year + 1, 1)?,
-        })
-    }
-
-    fn bound(date: NaiveDate) -> anyhow::Result<prost_types::Timestamp> {
-        wire_time(Some(&format!("{date}T00:00:00+08:00")))
-    }
-}
-
-/// Statistics of the period, and for monthly and quarterly reports the overdue and due-soon
-/// lists as the period ends.
-async fn report(clients: &mut Clients, period: &Period, format: Format) -> anyhow::Result<()> {
-    let (from, to) = (Period::bound(period.first)?, Period::bound(period.end)?);
-    let stats = statistics(clients, from, to).await?;
-    let lists = period.kind != "annual_statistics";
-    let (overdue, due_soon) = if lists {
-        let at = |view: pb::ObligationView| pb::ListObligationsRequest {
-            view: view.into(),
-            as_of: Some(to),
-            due_within_hours: 7 * 24,
-            page_size: 500,
-            ..pb::ListObligationsRequest::default()
-        };
-        (
-            fetch(clients, at(pb::ObligationView::Overdue)).await?,
-            fetch(clients, at(pb::ObligationView::DueSoon)).await?,
-        )
+/// The report named by --month 2026-02, --quarter 2026-Q1 or --year 2026 (format unset).
+pub fn report_request(
+    month: Option<&str>,
+    quarter: Option<&str>,
+    year: Option<i32>,
+) -> anyhow::Result<pb::GetReportRequest> {
+    let mut request = pb::GetReportRequest::default();
+    if let Some(month) = month {
+        let (y, m) = month
+            .split_once('-')
+            .and_then(|(y, m)| Some((y.parse().ok()?, m.parse().ok()?)))
+            .filter(|(_, m)| (1..=12).contains(m))
+            .with_context(|| format!("--month {month:?} must look like 2026-02"))?;
+        request.kind = pb::ReportKind::Monthly.into();
+        (request.year, request.month) = (y, m);
+    } else if let Some(quarter) = quarter {
+        let (y, q) = quarter
+            .split_once("-Q")
+            .and_then(|(y, q)| Some((y.parse().ok()?, q.parse().ok()?)))
+            .filter(|(_, q)| (1..=4).contains(q))
+            .with_context(|| format!("--quarter {quarter:?} must look like 2026-Q1"))?;
+        request.kind = pb::ReportKind::Quarterly.into();
+        (request.year, request.quarter) = (y, q);
     } else {
-        (Vec::new(), Vec::new())
-    };
-    match format {
-        Format::Json => {
-            let mut value = serde_json::json!({
-                "kind": period.kind,
-                "period": period.label,
-                "from": format!("{} 00:00 CST", period.first),
-                "to": format!("{} 00:00 CST", period.end),
-                "statistics": statistics_json(&stats),
-            });
-            if lists {
-                value["overdue"] = obligations_json(&overdue);
-                value["due_within_7_days"] = obligations_json(&due_soon);
-            }
-            println!("{}", serde_json::to_string_pretty(&value)?);
-        }
-        // One table per CSV: the statistics; the lists are in the JSON form and `monitor overdue`.
-        Format::Csv => print!("{}", statistics_csv(&stats)),
-        Format::Text => {
-            println!(
-                "{} {} ({} .. {})",
-                period.kind, period.label, period.first, period.end
-            );
-            print_statistics(&stats, Format::Text)?;
-            if lists {
-                println!("\noverdue at the end of the period: {}", overdue.len());
-                println!("falling due in the following 7 days: {}", due_soon.len());
-            }
-        }
+        request.year = year.context("choose --month, --quarter or --year")?;
+        request.kind = pb::ReportKind::Annual.into();
     }
-    Ok(())
+    Ok(request)
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::Datelike;
-
     use super::*;
 
     #[test]
-    fn periods_cover_whole_months_quarters_and_years() {
-        let q = Period::parse(None, Some("2026-Q4"), None).unwrap();
+    fn report_periods_are_read_from_the_flags() {
+        let q = report_request(None, Some("2026-Q4"), None).unwrap();
         assert_eq!(
-            (q.first.to_string(), q.end.to_string()),
-            ("2026-10-01".into(), "2027-01-01".into())
+            (q.kind, q.year, q.quarter),
+            (pb::ReportKind::Quarterly as i32, 2026, 4)
         );
-        let m = Period::parse(Some("2026-02"), None, None).unwrap();
-        assert_eq!((m.first.month(), m.end.month()), (2, 3));
-        let y = Period::parse(None, None, Some(2025)).unwrap();
-        assert_eq!(y.kind, "annual_statistics");
-        assert!(Period::parse(None, Some("2026-Q5"), None).is_err());
-        assert!(Period::parse(Some("Feb"), None, None).is_err());
-        assert!(Period::parse(None, None, None).is_err());
+        let m = report_request(Some("2026-02"), None, None).unwrap();
+        assert_eq!(
+            (m.kind, m.year, m.month),
+            (pb::ReportKind::Monthly as i32, 2026, 2)
+        );
+        let y = report_request(None, None, Some(2025)).unwrap();
+        assert_eq!((y.kind, y.year), (pb::ReportKind::Annual as i32, 2025));
+        assert!(report_request(None, Some("2026-Q5"), None).is_err());
+        assert!(report_request(Some("2026-13"), None, None).is_err());
+        assert!(report_request(Some("Feb"), None, None).is_err());
+        assert!(report_request(None, None, None).is_err());
     }
 
     #[test]

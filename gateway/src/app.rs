@@ -10,6 +10,7 @@ use casebridge_core::ids::AgencyCode;
 use casebridge_evidence::storage::Storage;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
 use casebridge_proto::v1::case_service_server::CaseServiceServer;
+use casebridge_proto::v1::deadline_service_server::DeadlineServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::dispute_service_server::DisputeServiceServer;
 use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
@@ -30,7 +31,7 @@ use crate::disputes::DisputesGrpc;
 use crate::error::GatewayError;
 use crate::evidence::EvidenceGrpc;
 use crate::inbox::InboxGrpc;
-use crate::monitor::MonitorGrpc;
+use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
@@ -211,6 +212,9 @@ impl Gateway {
             .set_serving::<MonitorServiceServer<MonitorGrpc>>()
             .await;
         health
+            .set_serving::<DeadlineServiceServer<DeadlinesGrpc>>()
+            .await;
+        health
             .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
             .await;
         health
@@ -241,6 +245,9 @@ impl Gateway {
             .add_service(CaseServiceServer::new(CasesGrpc::new(self.ctx.clone())))
             .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
             .add_service(MonitorServiceServer::new(MonitorGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(DeadlineServiceServer::new(DeadlinesGrpc::new(
                 self.ctx.clone(),
             )))
             .add_service(DirectoryServiceServer::new(DirectoryGrpc::new(

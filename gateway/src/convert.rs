@@ -12,13 +12,11 @@ pub mod referrals;
 pub mod transfers;
 
 use casebridge_core::case::{HistoryEntry, StepName};
-use casebridge_core::directory::Directory;
 use casebridge_core::document::{Document, DocumentKind, Party};
-use casebridge_core::ids::{AgencyCode, CaseId, RegionCode, RequestId, Sha256Digest};
-use casebridge_core::notice::{Family, Role};
+use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
+use casebridge_core::notice::Role;
 use casebridge_core::personal::PersonalData;
 use casebridge_core::time::Timestamp;
-use casebridge_deadlines::api::{AgencyStatistics, Listed, MAX_PAGE, ObligationQuery, View};
 use casebridge_inbox::api::Entry;
 use casebridge_platform::cases::api::{CaseSummary, ListPosition, ListQuery};
 use casebridge_proto::v1 as pb;
@@ -63,25 +61,25 @@ impl Violations {
             .ok()
     }
 
-    fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+    pub(crate) fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
         self.0.push((field.into(), description.into()));
     }
 
     /// `value` if nothing was wrong, else the violations.
-    fn finish<T>(self, value: Option<T>) -> Result<T, Violations> {
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, Violations> {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
             _ => Err(self),
         }
     }
 
-    fn request_id(&mut self, raw: &str) -> Option<RequestId> {
+    pub(crate) fn request_id(&mut self, raw: &str) -> Option<RequestId> {
         RequestId::parse(raw)
             .map_err(|e| self.add("request_id", format!("request_id {e}")))
             .ok()
     }
 
-    fn case_id(&mut self, field: &str, raw: &str) -> Option<CaseId> {
+    pub(crate) fn case_id(&mut self, field: &str, raw: &str) -> Option<CaseId> {
         if raw.is_empty() {
             self.add(field, format!("{field} is required"));
             return None;
@@ -100,7 +98,7 @@ impl Violations {
         }
     }
 
-    fn agency(&mut self, field: &str, raw: &str) -> Option<AgencyCode> {
+    pub(crate) fn agency(&mut self, field: &str, raw: &str) -> Option<AgencyCode> {
         if raw.is_empty() {
             self.add(
                 field,
@@ -122,7 +120,11 @@ impl Violations {
         }
     }
 
-    fn timestamp(&mut self, field: &str, raw: Option<prost_types::Timestamp>) -> Option<Timestamp> {
+    pub(crate) fn timestamp(
+        &mut self,
+        field: &str,
+        raw: Option<prost_types::Timestamp>,
+    ) -> Option<Timestamp> {
         let Some(ts) = raw else {
             self.add(field, format!("{field} is required"));
             return None;
@@ -233,6 +235,11 @@ fn step<C>(
         })
     })();
     v.finish(step)
+}
+
+/// `raw`, or `None` when it is empty (proto3's "not set" for strings).
+pub(crate) fn optional(raw: &str) -> Option<&str> {
+    (!raw.is_empty()).then_some(raw)
 }
 
 /// A case id read from `field`.
@@ -457,181 +464,6 @@ pub fn agency(a: &casebridge_core::directory::Agency) -> pb::Agency {
             .map(ToString::to_string)
             .unwrap_or_default(),
         domains: a.domains.clone(),
-    }
-}
-
-/// A monitor list request as a query at `now` (when `as_of` is unset).
-pub fn obligation_query(
-    req: pb::ListObligationsRequest,
-    now: Timestamp,
-) -> Result<ObligationQuery, Violations> {
-    let mut v = Violations::default();
-    let view = match pb::ObligationView::try_from(req.view) {
-        Ok(pb::ObligationView::Overdue) => Some(View::Overdue),
-        Ok(pb::ObligationView::DueSoon) => Some(View::DueSoon),
-        Ok(pb::ObligationView::Open) => Some(View::Open),
-        Ok(pb::ObligationView::All) => Some(View::All),
-        _ => {
-            v.add(
-                "view",
-                "view is required: OBLIGATION_VIEW_OVERDUE, _DUE_SOON, _OPEN or _ALL",
-            );
-            None
-        }
-    };
-    let as_of = match req.as_of {
-        None => Some(now),
-        some => v.timestamp("as_of", some),
-    };
-    let agency = optional(&req.agency).and_then(|raw| v.agency("agency", raw));
-    let family = optional(&req.family).and_then(|raw| {
-        serde_json::from_value::<Family>(serde_json::Value::String(raw.to_owned()))
-            .map_err(|_| {
-                v.add(
-                    "family",
-                    format!("family {raw:?} is not one of referral, transfer, dispute, opinion"),
-                )
-            })
-            .ok()
-    });
-    let region = optional(&req.region).and_then(|raw| {
-        RegionCode::parse(raw)
-            .map(|r| r.as_str().to_owned())
-            .map_err(|e| v.add("region", format!("region {e}")))
-            .ok()
-    });
-    let case_id = optional(&req.case_id).and_then(|raw| v.case_id("case_id", raw));
-    if req.rule.chars().count() > 32 {
-        v.add(
-            "rule",
-            "rule is a rule id such as S1-8, at most 32 characters",
-        );
-    }
-    if req.page_size > MAX_PAGE {
-        v.add("page_size", format!("page_size must be at most {MAX_PAGE}"));
-    }
-    let after = optional(&req.page_token).and_then(|raw| {
-        raw.split_once(':')
-            .and_then(|(due, id)| Some((due.parse::<i64>().ok()?, id.to_owned())))
-            .or_else(|| {
-                v.add(
-                    "page_token",
-                    "page_token is not one this server issued; pass next_page_token unchanged",
-                );
-                None
-            })
-    });
-    let hours = if req.due_within_hours == 0 {
-        24
-    } else {
-        i64::from(req.due_within_hours)
-    };
-    let query = match (view, as_of) {
-        (Some(view), Some(as_of)) => Some(ObligationQuery {
-            view,
-            as_of,
-            due_within_ms: hours * 3_600_000,
-            agency,
-            family,
-            rule: optional(&req.rule).map(str::to_owned),
-            region,
-            case_id,
-            limit: if req.page_size == 0 {
-                50
-            } else {
-                req.page_size
-            },
-            after,
-        }),
-        _ => None,
-    };
-    v.finish(query)
-}
-
-/// `raw`, or `None` when it is empty (proto3's "not set" for strings).
-fn optional(raw: &str) -> Option<&str> {
-    (!raw.is_empty()).then_some(raw)
-}
-
-/// The page token for the next page.
-pub fn page_token(next: Option<(i64, String)>) -> String {
-    next.map(|(due, id)| format!("{due}:{id}"))
-        .unwrap_or_default()
-}
-
-/// An obligation for the wire, with its ageing at `as_of`.
-pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb::Obligation {
-    let Listed {
-        obligation: o,
-        step,
-    } = listed;
-    let overdue_hours = match (o.due_at, o.closed_at) {
-        (Some(due), None) if due < as_of => (as_of.as_millis() - due.as_millis()) as f64 / 3.6e6,
-        _ => 0.0,
-    };
-    pb::Obligation {
-        id: o.id,
-        case_id: o.case_id.to_string(),
-        family: o.family.as_str().to_owned(),
-        rule: o.rule,
-        step,
-        owed_by_name: directory
-            .get(&o.owed_by)
-            .map(|a| a.name.clone())
-            .unwrap_or_default(),
-        owed_by: o.owed_by.to_string(),
-        owed_to: o.owed_to.map(|a| a.to_string()).unwrap_or_default(),
-        supervisor: o.supervisor.map(|a| a.to_string()).unwrap_or_default(),
-        region: o.region,
-        started_at: Some(timestamp(o.started_at)),
-        due_at: o.due_at.map(timestamp),
-        warn_at: o.warn_at.map(timestamp),
-        closed_at: o.closed_at.map(timestamp),
-        stage: o.stage.as_str().to_owned(),
-        late: o.late,
-        overdue_hours,
-        explanation: o.explanation.lines().map(str::to_owned).collect(),
-    }
-}
-
-/// A statistics request as a period.
-pub fn statistics_period(
-    req: &pb::GetStatisticsRequest,
-) -> Result<(Timestamp, Timestamp, Option<AgencyCode>), Violations> {
-    let mut v = Violations::default();
-    let from = v.timestamp("from", req.from);
-    let to = v.timestamp("to", req.to);
-    let agency = (!req.agency.is_empty())
-        .then(|| v.agency("agency", &req.agency))
-        .flatten();
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        v.add("to", "to must be after from");
-    }
-    let period = from.zip(to).map(|(from, to)| (from, to, agency));
-    v.finish(period)
-}
-
-/// One agency's statistics for the wire.
-pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::AgencyStatistics {
-    let name = AgencyCode::parse(&s.agency)
-        .ok()
-        .and_then(|code| directory.get(&code).map(|a| a.name.clone()))
-        .unwrap_or_default();
-    pb::AgencyStatistics {
-        agency: s.agency,
-        name,
-        sent: s.sent,
-        received: s.received,
-        answered_on_time: s.answered_on_time,
-        answered_late: s.answered_late,
-        still_open: s.still_open,
-        overdue: s.overdue,
-        median_response_hours: s.median_response_hours,
-        filing_decisions: s.filing_decisions,
-        filed: s.filed,
-        filing_rate: s.filing_rate,
     }
 }
 

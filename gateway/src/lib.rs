@@ -10,7 +10,8 @@
 //! - `error`: the one map from failures to gRPC statuses.
 //! - `cases`: what every family's endpoints share, and the case timeline (`CaseService`).
 //! - `referrals`, `transfers`, `disputes`, `opinions`: the four families' services.
-//! - `inbox`, `directory`, `monitor`: the agency's inbox, the directory, deadline boards.
+//! - `inbox`, `directory`: the agency's inbox, the directory.
+//! - `monitor`: `MonitorService` and `DeadlineService`, answered by the deadlines service.
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
 //!   and the check that documents name only files the caller uploaded or may read.
 //! - [`pki`]: the development certificate authority and agency certificates.

@@ -1,16 +1,26 @@
-//! `casebridge.v1.MonitorService`: overdue and due-soon lists and statistics, answered by the
-//! deadlines service.
+//! `casebridge.v1.MonitorService` (boards, statistics, reports) and
+//! `casebridge.v1.DeadlineService` (a case's deadlines, extensions), answered by the deadlines
+//! service; with their wire ⇄ domain conversions, which destructure every request exhaustively.
 
 use std::sync::Arc;
 
+use casebridge_core::deadline::ExtensionTarget;
+use casebridge_core::directory::Directory;
+use casebridge_core::ids::{AgencyCode, RegionCode, Sha256Digest};
+use casebridge_core::notice::Family;
 use casebridge_core::time::Timestamp;
-use casebridge_deadlines::api::{Reply, Request};
+use casebridge_deadlines::api::{
+    AgencyStatistics, ExtendRequest, Listed, MAX_PAGE, ObligationQuery, Reply, ReportFormat,
+    ReportPeriod, Request, View,
+};
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::deadline_service_server::DeadlineService;
 use casebridge_proto::v1::monitor_service_server::MonitorService;
+use prost::Message as _;
 use tonic::{Response, Status};
 
 use crate::app::Context;
-use crate::convert;
+use crate::convert::{self, Violations};
 use crate::error::GatewayError;
 
 const SERVICE: &str = casebridge_deadlines::SERVICE;
@@ -27,6 +37,18 @@ impl MonitorGrpc {
     }
 }
 
+/// The deadline endpoints.
+#[derive(Debug, Clone)]
+pub struct DeadlinesGrpc {
+    ctx: Arc<Context>,
+}
+
+impl DeadlinesGrpc {
+    pub fn new(ctx: Arc<Context>) -> DeadlinesGrpc {
+        DeadlinesGrpc { ctx }
+    }
+}
+
 fn unexpected(reply: Reply) -> Status {
     match reply {
         Reply::Refused { refusal } => GatewayError::Refused(refusal).into(),
@@ -34,6 +56,10 @@ fn unexpected(reply: Reply) -> Status {
             GatewayError::Internal("the deadlines service answered another question".into()).into()
         }
     }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
 #[tonic::async_trait]
@@ -44,9 +70,7 @@ impl MonitorService for MonitorGrpc {
         request: tonic::Request<pb::ListObligationsRequest>,
     ) -> Result<Response<pb::ListObligationsResponse>, Status> {
         let viewer = self.ctx.caller(&request)?.code;
-        let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-        let query =
-            convert::obligation_query(request.into_inner(), now).map_err(GatewayError::from)?;
+        let query = obligation_query(request.into_inner(), now()).map_err(GatewayError::from)?;
         let as_of = query.as_of;
         match self
             .ctx
@@ -57,9 +81,9 @@ impl MonitorService for MonitorGrpc {
                 Ok(Response::new(pb::ListObligationsResponse {
                     obligations: obligations
                         .into_iter()
-                        .map(|o| convert::obligation(o, as_of, &self.ctx.directory))
+                        .map(|o| obligation(o, as_of, &self.ctx.directory))
                         .collect(),
-                    next_page_token: convert::page_token(next),
+                    next_page_token: page_token(next),
                     as_of: Some(convert::timestamp(as_of)),
                 }))
             }
@@ -74,7 +98,7 @@ impl MonitorService for MonitorGrpc {
     ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
         let viewer = self.ctx.caller(&request)?.code;
         let (from, to, agency) =
-            convert::statistics_period(request.get_ref()).map_err(GatewayError::from)?;
+            statistics_period(request.into_inner()).map_err(GatewayError::from)?;
         let ask = Request::Statistics {
             viewer,
             from,
@@ -85,12 +109,531 @@ impl MonitorService for MonitorGrpc {
             Reply::Statistics { agencies } => Ok(Response::new(pb::GetStatisticsResponse {
                 agencies: agencies
                     .into_iter()
-                    .map(|s| convert::agency_statistics(s, &self.ctx.directory))
+                    .map(|s| agency_statistics(s, &self.ctx.directory))
                     .collect(),
                 from: Some(convert::timestamp(from)),
                 to: Some(convert::timestamp(to)),
             })),
             other => Err(unexpected(other)),
         }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_report(
+        &self,
+        request: tonic::Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::GetReportResponse>, Status> {
+        let viewer = self.ctx.caller(&request)?.code;
+        let (period, format) = report(request.into_inner()).map_err(GatewayError::from)?;
+        let ask = Request::Report {
+            viewer,
+            period,
+            format,
+        };
+        match self.ctx.ask(SERVICE, &ask).await? {
+            Reply::Report {
+                content_type,
+                file_name,
+                content,
+            } => Ok(Response::new(pb::GetReportResponse {
+                content,
+                content_type,
+                file_name,
+            })),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl DeadlineService for DeadlinesGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn list_case_deadlines(
+        &self,
+        request: tonic::Request<pb::ListCaseDeadlinesRequest>,
+    ) -> Result<Response<pb::ListCaseDeadlinesResponse>, Status> {
+        let viewer = self.ctx.caller(&request)?.code;
+        let pb::ListCaseDeadlinesRequest { case_id } = request.into_inner();
+        let mut v = Violations::default();
+        let case_id = v.case_id("case_id", &case_id);
+        let case_id = v.finish(case_id).map_err(GatewayError::from)?;
+        let as_of = now();
+        match self
+            .ctx
+            .ask(SERVICE, &Request::Case { viewer, case_id })
+            .await?
+        {
+            Reply::Case { obligations } => Ok(Response::new(pb::ListCaseDeadlinesResponse {
+                obligations: obligations
+                    .into_iter()
+                    .map(|o| obligation(o, as_of, &self.ctx.directory))
+                    .collect(),
+                as_of: Some(convert::timestamp(as_of)),
+            })),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn extend_deadline(
+        &self,
+        request: tonic::Request<pb::ExtendDeadlineRequest>,
+    ) -> Result<Response<pb::ExtendDeadlineResponse>, Status> {
+        let actor = self.ctx.caller(&request)?.code;
+        // The digest of the request as sent makes retries idempotent.
+        let content_digest = Sha256Digest::of(&request.get_ref().encode_to_vec());
+        let extend =
+            extension(request.into_inner(), actor, content_digest).map_err(GatewayError::from)?;
+        match self.ctx.ask(SERVICE, &Request::Extend(extend)).await? {
+            Reply::Extended(extended) => Ok(Response::new(pb::ExtendDeadlineResponse {
+                obligation: Some(obligation(
+                    extended.obligation,
+                    extended.accepted_at,
+                    &self.ctx.directory,
+                )),
+                replayed: extended.replayed,
+                accepted_at: Some(convert::timestamp(extended.accepted_at)),
+            })),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+/// `raw`, or `None` when it is empty (proto3's "not set" for strings).
+fn optional(raw: &str) -> Option<&str> {
+    (!raw.is_empty()).then_some(raw)
+}
+
+/// A monitor list request as a query at `now` (when `as_of` is unset).
+pub fn obligation_query(
+    req: pb::ListObligationsRequest,
+    now: Timestamp,
+) -> Result<ObligationQuery, Violations> {
+    let pb::ListObligationsRequest {
+        view,
+        as_of,
+        due_within_hours,
+        agency,
+        family,
+        rule,
+        region,
+        case_id,
+        page_size,
+        page_token,
+    } = req;
+    let mut v = Violations::default();
+    let view = match pb::ObligationView::try_from(view) {
+        Ok(pb::ObligationView::Overdue) => Some(View::Overdue),
+        Ok(pb::ObligationView::DueSoon) => Some(View::DueSoon),
+        Ok(pb::ObligationView::Open) => Some(View::Open),
+        Ok(pb::ObligationView::All) => Some(View::All),
+        _ => {
+            v.add(
+                "view",
+                "view is required: OBLIGATION_VIEW_OVERDUE, _DUE_SOON, _OPEN or _ALL",
+            );
+            None
+        }
+    };
+    let as_of = match as_of {
+        None => Some(now),
+        some => v.timestamp("as_of", some),
+    };
+    let agency = optional(&agency).and_then(|raw| v.agency("agency", raw));
+    let family = optional(&family).and_then(|raw| family_of(&mut v, raw));
+    let region = optional(&region).and_then(|raw| {
+        RegionCode::parse(raw)
+            .map(|r| r.as_str().to_owned())
+            .map_err(|e| v.add("region", format!("region {e}")))
+            .ok()
+    });
+    let case_id = optional(&case_id).and_then(|raw| v.case_id("case_id", raw));
+    if rule.chars().count() > 32 {
+        v.add(
+            "rule",
+            "rule is a rule id such as S1-8, at most 32 characters",
+        );
+    }
+    if page_size > MAX_PAGE {
+        v.add("page_size", format!("page_size must be at most {MAX_PAGE}"));
+    }
+    let after = optional(&page_token).and_then(|raw| {
+        raw.split_once(':')
+            .and_then(|(due, id)| Some((due.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+            .or_else(|| {
+                v.add(
+                    "page_token",
+                    "page_token is not one this server issued; pass next_page_token unchanged",
+                );
+                None
+            })
+    });
+    let hours = if due_within_hours == 0 {
+        24
+    } else {
+        i64::from(due_within_hours)
+    };
+    let query = match (view, as_of) {
+        (Some(view), Some(as_of)) => Some(ObligationQuery {
+            view,
+            as_of,
+            due_within_ms: hours * 3_600_000,
+            agency,
+            family,
+            rule: optional(&rule).map(str::to_owned),
+            region,
+            case_id,
+            limit: if page_size == 0 { 50 } else { page_size },
+            after,
+        }),
+        _ => None,
+    };
+    v.finish(query)
+}
+
+fn family_of(v: &mut Violations, raw: &str) -> Option<Family> {
+    serde_json::from_value::<Family>(serde_json::Value::String(raw.to_owned()))
+        .map_err(|_| {
+            v.add(
+                "family",
+                format!("family {raw:?} is not one of referral, transfer, dispute, opinion"),
+            )
+        })
+        .ok()
+}
+
+/// The page token for the next page.
+pub fn page_token(next: Option<(i64, i64)>) -> String {
+    next.map(|(due, id)| format!("{due}:{id}"))
+        .unwrap_or_default()
+}
+
+/// An obligation for the wire, with its ageing at `as_of`.
+pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb::Obligation {
+    let Listed {
+        obligation: o,
+        step,
+        explanation,
+        extension_tiers,
+    } = listed;
+    let overdue_hours = match (o.due_at, o.closed_at) {
+        (Some(due), None) if due < as_of => (as_of.as_millis() - due.as_millis()) as f64 / 3.6e6,
+        _ => 0.0,
+    };
+    pb::Obligation {
+        id: o.id.to_string(),
+        case_id: o.case_id.to_string(),
+        family: o.family.as_str().to_owned(),
+        rule: o.rule,
+        step,
+        owed_by_name: directory
+            .get(&o.owed_by)
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        owed_by: o.owed_by.to_string(),
+        owed_to: o.owed_to.map(|a| a.to_string()).unwrap_or_default(),
+        supervisor: o.supervisor.map(|a| a.to_string()).unwrap_or_default(),
+        region: o.region,
+        started_at: Some(convert::timestamp(o.started_at)),
+        due_at: o.due_at.map(convert::timestamp),
+        warn_at: o.warn_at.map(convert::timestamp),
+        closed_at: o.closed_at.map(convert::timestamp),
+        stage: o.stage.as_str().to_owned(),
+        late: o.late,
+        overdue_hours,
+        explanation,
+        clock_stops: o
+            .changes
+            .pauses
+            .into_iter()
+            .map(|p| pb::ClockStop {
+                from: Some(convert::timestamp(p.from)),
+                until: p.until.map(convert::timestamp),
+                by: p.by,
+                reason: p.why,
+            })
+            .collect(),
+        extensions: o
+            .changes
+            .extensions
+            .into_iter()
+            .map(|e| pb::DeadlineExtension {
+                period: e.period.to_string(),
+                tier: e.tier.unwrap_or(0),
+                until: e.until.map(|d| d.to_string()).unwrap_or_default(),
+                by: e.by,
+                reason: e.why,
+                approval_reference: e.reference,
+                made_at: Some(convert::timestamp(e.made_at)),
+            })
+            .collect(),
+        extension_tiers,
+        period: o.period.to_string(),
+    }
+}
+
+/// A statistics request as a period.
+pub fn statistics_period(
+    req: pb::GetStatisticsRequest,
+) -> Result<(Timestamp, Timestamp, Option<AgencyCode>), Violations> {
+    let pb::GetStatisticsRequest { from, to, agency } = req;
+    let mut v = Violations::default();
+    let from = v.timestamp("from", from);
+    let to = v.timestamp("to", to);
+    let agency = optional(&agency).and_then(|raw| v.agency("agency", raw));
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        v.add("to", "to must be after from");
+    }
+    let period = from.zip(to).map(|(from, to)| (from, to, agency));
+    v.finish(period)
+}
+
+/// One agency's statistics for the wire.
+pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::AgencyStatistics {
+    let AgencyStatistics {
+        agency,
+        sent,
+        received,
+        answered_on_time,
+        answered_late,
+        still_open,
+        overdue,
+        median_response_hours,
+        filing_decisions,
+        filed,
+        filing_rate,
+    } = s;
+    let name = AgencyCode::parse(&agency)
+        .ok()
+        .and_then(|code| directory.get(&code).map(|a| a.name.clone()))
+        .unwrap_or_default();
+    pb::AgencyStatistics {
+        agency,
+        name,
+        sent,
+        received,
+        answered_on_time,
+        answered_late,
+        still_open,
+        overdue,
+        median_response_hours,
+        filing_decisions,
+        filed,
+        filing_rate,
+    }
+}
+
+/// A report request as a period and a format.
+pub fn report(req: pb::GetReportRequest) -> Result<(ReportPeriod, ReportFormat), Violations> {
+    let pb::GetReportRequest {
+        kind,
+        year,
+        month,
+        quarter,
+        format,
+    } = req;
+    let mut v = Violations::default();
+    if !(2000..3000).contains(&year) {
+        v.add("year", format!("year {year} is outside 2000 to 2999"));
+    }
+    let period = match pb::ReportKind::try_from(kind) {
+        Ok(pb::ReportKind::Monthly) => {
+            if !(1..=12).contains(&month) {
+                v.add("month", "month is required for a monthly report: 1 to 12");
+            }
+            Some(ReportPeriod::Month { year, month })
+        }
+        Ok(pb::ReportKind::Quarterly) => {
+            if !(1..=4).contains(&quarter) {
+                v.add(
+                    "quarter",
+                    "quarter is required for a quarterly report: 1 to 4",
+                );
+            }
+            Some(ReportPeriod::Quarter { year, quarter })
+        }
+        Ok(pb::ReportKind::Annual) => Some(ReportPeriod::Year { year }),
+        _ => {
+            v.add(
+                "kind",
+                "kind is required: REPORT_KIND_MONTHLY, _QUARTERLY or _ANNUAL",
+            );
+            None
+        }
+    };
+    let format = match pb::ReportFormat::try_from(format) {
+        Ok(pb::ReportFormat::Json) => Some(ReportFormat::Json),
+        Ok(pb::ReportFormat::Csv) => Some(ReportFormat::Csv),
+        _ => {
+            v.add("format", "format is required: REPORT_FORMAT_JSON or _CSV");
+            None
+        }
+    };
+    let report = period.zip(format);
+    v.finish(report)
+}
+
+/// The longest approval reference or reason accepted.
+const MAX_TEXT: usize = 2_000;
+
+/// An extension request as a command of `actor`.
+pub fn extension(
+    req: pb::ExtendDeadlineRequest,
+    actor: AgencyCode,
+    content_digest: Sha256Digest,
+) -> Result<ExtendRequest, Violations> {
+    let pb::ExtendDeadlineRequest {
+        request_id,
+        case_id,
+        rule,
+        target,
+        approval_reference,
+        reason,
+    } = req;
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request_id);
+    let case_id = v.case_id("case_id", &case_id);
+    if rule.is_empty() || rule.chars().count() > 32 {
+        v.add(
+            "rule",
+            "rule is required: a rule id such as S1-8 or SAMR-45",
+        );
+    }
+    let target = match target {
+        Some(pb::extend_deadline_request::Target::Tier(0)) | None => {
+            v.add(
+                "target",
+                "name a tier (1 = the rule's first extension tier) or an until date",
+            );
+            None
+        }
+        Some(pb::extend_deadline_request::Target::Tier(tier)) => Some(ExtensionTarget::Tier(tier)),
+        Some(pb::extend_deadline_request::Target::Until(date)) => {
+            chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map(ExtensionTarget::Until)
+                .map_err(|_| v.add("until", format!("until {date:?} is not a YYYY-MM-DD date")))
+                .ok()
+        }
+    };
+    for (field, text, what) in [
+        (
+            "approval_reference",
+            &approval_reference,
+            "the approval document's reference (审批文号)",
+        ),
+        ("reason", &reason, "the reason for the extension"),
+    ] {
+        if text.trim().is_empty() {
+            v.add(field, format!("{field} is required: {what}"));
+        } else if text.chars().count() > MAX_TEXT {
+            v.add(
+                field,
+                format!("{field} is longer than {MAX_TEXT} characters"),
+            );
+        }
+    }
+    let extend = match (request_id, case_id, target) {
+        (Some(request_id), Some(case_id), Some(target)) => Some(ExtendRequest {
+            actor,
+            request_id,
+            content_digest,
+            case_id,
+            rule,
+            target,
+            approval_reference,
+            reason,
+        }),
+        _ => None,
+    };
+    v.finish(extend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor() -> AgencyCode {
+        AgencyCode::parse("11350100MB01000064").expect("agency")
+    }
+
+    #[test]
+    fn an_extension_without_target_reference_or_reason_names_each_field() {
+        let violations = extension(
+            pb::ExtendDeadlineRequest {
+                request_id: String::new(),
+                case_id: "nope".into(),
+                rule: String::new(),
+                target: None,
+                approval_reference: " ".into(),
+                reason: String::new(),
+            },
+            actor(),
+            Sha256Digest::of(b"x"),
+        )
+        .expect_err("invalid");
+        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "request_id",
+                "case_id",
+                "rule",
+                "target",
+                "approval_reference",
+                "reason"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_until_date_must_be_a_calendar_date() {
+        let violations = extension(
+            pb::ExtendDeadlineRequest {
+                request_id: "r1".into(),
+                case_id: casebridge_core::ids::CaseId::generate().to_string(),
+                rule: "SAMR-45".into(),
+                target: Some(pb::extend_deadline_request::Target::Until(
+                    "2026-02-30".into(),
+                )),
+                approval_reference: "鉴延〔2026〕3号".into(),
+                reason: "second test".into(),
+            },
+            actor(),
+            Sha256Digest::of(b"x"),
+        )
+        .expect_err("invalid");
+        assert_eq!(violations.0[0].0, "until");
+    }
+
+    #[test]
+    fn a_report_needs_its_kind_period_and_format() {
+        let violations = report(pb::GetReportRequest {
+            kind: pb::ReportKind::Quarterly.into(),
+            year: 1999,
+            month: 0,
+            quarter: 5,
+            format: 0,
+        })
+        .expect_err("invalid");
+        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["year", "quarter", "format"]);
+        assert_eq!(
+            report(pb::GetReportRequest {
+                kind: pb::ReportKind::Monthly.into(),
+                year: 2026,
+                month: 2,
+                quarter: 0,
+                format: pb::ReportFormat::Csv.into(),
+            }),
+            Ok((
+                ReportPeriod::Month {
+                    year: 2026,
+                    month: 2
+                },
+                ReportFormat::Csv
+            ))
+        );
     }
 }

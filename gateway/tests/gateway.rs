@@ -27,6 +27,7 @@ use casebridge_platform::cases::{CaseApp, Family};
 use casebridge_platform::store::Db;
 use casebridge_platform::testing;
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
@@ -305,6 +306,10 @@ impl TestApp {
 
     async fn monitor_as(&self, agency: &str) -> MonitorServiceClient<Channel> {
         MonitorServiceClient::new(self.channel_as(agency).await)
+    }
+
+    async fn deadlines_as(&self, agency: &str) -> DeadlineServiceClient<Channel> {
+        DeadlineServiceClient::new(self.channel_as(agency).await)
     }
 
     async fn directory_as(&self, agency: &str) -> DirectoryServiceClient<Channel> {
@@ -772,6 +777,7 @@ async fn reflection_lists_every_casebridge_service() {
         casebridge,
         BTreeSet::from([
             "casebridge.v1.CaseService".to_owned(),
+            "casebridge.v1.DeadlineService".to_owned(),
             "casebridge.v1.DirectoryService".to_owned(),
             "casebridge.v1.DisputeService".to_owned(),
             "casebridge.v1.EvidenceService".to_owned(),
@@ -1597,5 +1603,225 @@ async fn a_stored_file_damaged_on_disk_ends_its_download_with_data_loss() {
         .await
         .expect_err("a truncated file is not served");
     assert_eq!(status.code(), Code::DataLoss, "{status:?}");
+    app.stop().await;
+}
+
+/// A referral whose receipt the police signed, so the S1-8 decision runs against them.
+async fn received_referral(app: &TestApp, request_id: &str) -> String {
+    let case_id = submitted_referral(app, request_id).await;
+    app.referrals_as(CITY_POLICE)
+        .await
+        .sign_receipt(pb::SignReceiptRequest {
+            request_id: format!("{request_id}-receipt"),
+            referral_id: case_id.clone(),
+        })
+        .await
+        .expect("receipt signed");
+    case_id
+}
+
+/// The case's deadlines once `rule` is among them, as `agency`.
+async fn case_deadlines_with(
+    app: &TestApp,
+    agency: &str,
+    case_id: &str,
+    rule: &str,
+) -> Vec<pb::Obligation> {
+    let mut deadlines = app.deadlines_as(agency).await;
+    let deadline = Instant::now() + PROMPTLY;
+    loop {
+        let listed = deadlines
+            .list_case_deadlines(pb::ListCaseDeadlinesRequest {
+                case_id: case_id.into(),
+            })
+            .await
+            .map(|r| r.into_inner().obligations);
+        match listed {
+            Ok(obligations) if obligations.iter().any(|o| o.rule == rule) => return obligations,
+            _ if Instant::now() > deadline => panic!("{rule} not listed for {case_id}: {listed:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+fn extend_request(request_id: &str, case_id: &str, tier: u32) -> pb::ExtendDeadlineRequest {
+    pb::ExtendDeadlineRequest {
+        request_id: request_id.into(),
+        case_id: case_id.into(),
+        rule: "S1-8".into(),
+        target: Some(pb::extend_deadline_request::Target::Tier(tier)),
+        approval_reference: "榕公刑延〔2026〕12号".into(),
+        reason: "major case".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_police_extend_their_review_and_only_they_may() {
+    let app = spawn_app().await;
+    let case_id = received_referral(&app, "extend-1").await;
+    let before = case_deadlines_with(&app, CITY_POLICE, &case_id, "S1-8").await;
+    let decide = before
+        .iter()
+        .find(|o| o.rule == "S1-8")
+        .expect("S1-8")
+        .clone();
+    assert_eq!(
+        decide.extension_tiers,
+        ["7 calendar days", "30 calendar days"]
+    );
+    assert_eq!(decide.period, "3 calendar days");
+
+    // Not the owing agency: the sender may not extend the police's deadline.
+    let refused = app
+        .deadlines_as(MARKET_BUREAU)
+        .await
+        .extend_deadline(extend_request("m-1", &case_id, 1))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(
+        refused.message().contains("AUTH-OBLIGOR"),
+        "{}",
+        refused.message()
+    );
+
+    // A tier the rule does not have names the field.
+    let mut police = app.deadlines_as(CITY_POLICE).await;
+    let no_tier = police
+        .extend_deadline(extend_request("p-0", &case_id, 9))
+        .await
+        .expect_err("refused");
+    assert_eq!(no_tier.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&no_tier), ["tier"]);
+
+    let extended = police
+        .extend_deadline(extend_request("p-1", &case_id, 1))
+        .await;
+    match &decide.due_at {
+        Some(due) => {
+            let extended = extended.expect("extended").into_inner();
+            assert!(!extended.replayed);
+            let o = extended.obligation.expect("the obligation");
+            assert!(o.due_at.as_ref().expect("a due time").seconds >= due.seconds + 4 * 86_400);
+            assert_eq!(o.extensions.len(), 1);
+            assert_eq!(o.extensions[0].tier, 1);
+            assert_eq!(o.extensions[0].by, CITY_POLICE);
+            assert_eq!(o.extensions[0].approval_reference, "榕公刑延〔2026〕12号");
+            let again = police
+                .extend_deadline(extend_request("p-1", &case_id, 1))
+                .await
+                .expect("replayed")
+                .into_inner();
+            assert!(again.replayed);
+            let conflict = police
+                .extend_deadline(extend_request("p-1", &case_id, 2))
+                .await
+                .expect_err("other content");
+            assert_eq!(conflict.code(), Code::AlreadyExists);
+            // The procuratorate reads the same ledger.
+            let seen = case_deadlines_with(&app, PROCURATORATE, &case_id, "S1-8").await;
+            let seen = seen.iter().find(|o| o.rule == "S1-8").expect("S1-8");
+            assert_eq!(seen.extensions.len(), 1);
+            assert!(seen.explanation.iter().any(|l| l.contains("tier 1")));
+        }
+        // Past the shipped calendars no due time exists, so nothing can be extended; it says why.
+        None => {
+            let status = extended.expect_err("refused");
+            assert_eq!(status.code(), Code::FailedPrecondition);
+            assert!(
+                status.message().contains("no holiday calendar"),
+                "{}",
+                status.message()
+            );
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_s_deadlines_are_for_its_parties_only() {
+    let app = spawn_app().await;
+    let case_id = submitted_referral(&app, "case-1").await;
+    for party in [CITY_POLICE, MARKET_BUREAU, PROCURATORATE] {
+        let listed = case_deadlines_with(&app, party, &case_id, "RCPT").await;
+        assert_eq!(listed.len(), 1, "{party}");
+        assert!(listed[0].explanation[0].contains("rule RCPT"));
+    }
+    let outsider = app
+        .deadlines_as(DISTRICT_POLICE)
+        .await
+        .list_case_deadlines(pb::ListCaseDeadlinesRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(outsider.code(), Code::PermissionDenied);
+    let unknown = app
+        .deadlines_as(CITY_POLICE)
+        .await
+        .list_case_deadlines(pb::ListCaseDeadlinesRequest {
+            case_id: CaseId::generate().to_string(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reports_come_as_json_or_csv_files() {
+    let app = spawn_app().await;
+    let case_id = submitted_referral(&app, "report-1").await;
+    case_deadlines_with(&app, PROCURATORATE, &case_id, "RCPT").await;
+    let today =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("CST"));
+    let mut monitor = app.monitor_as(PROCURATORATE).await;
+    let json = monitor
+        .get_report(pb::GetReportRequest {
+            kind: pb::ReportKind::Monthly.into(),
+            year: chrono::Datelike::year(&today),
+            month: chrono::Datelike::month(&today),
+            quarter: 0,
+            format: pb::ReportFormat::Json.into(),
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    assert_eq!(json.content_type, "application/json");
+    let value: serde_json::Value = serde_json::from_slice(&json.content).expect("JSON");
+    assert_eq!(value["report"], "monthly_reminder");
+    let police = value["statistics"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["agency"] == CITY_POLICE))
+        .expect("the police row");
+    assert_eq!(police["received"], 1);
+    let csv = monitor
+        .get_report(pb::GetReportRequest {
+            kind: pb::ReportKind::Annual.into(),
+            year: chrono::Datelike::year(&today),
+            month: 0,
+            quarter: 0,
+            format: pb::ReportFormat::Csv.into(),
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    assert_eq!(csv.content_type, "text/csv; charset=utf-8");
+    assert!(csv.file_name.ends_with(".csv"));
+    let text = String::from_utf8(csv.content).expect("UTF-8");
+    assert!(text.starts_with("report,period,"), "{text}");
+    assert!(text.contains("by_rule,RCPT,referral,"), "{text}");
+    let bad = monitor
+        .get_report(pb::GetReportRequest {
+            kind: 0,
+            year: 2026,
+            month: 0,
+            quarter: 0,
+            format: 0,
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&bad), ["kind", "format"]);
     app.stop().await;
 }

@@ -7,8 +7,9 @@
 //!
 //! - [`v1`]: prost messages plus tonic clients and servers, e.g.
 //!   [`v1::referral_service_server::ReferralServiceServer`] and
-//!   [`v1::referral_service_client::ReferralServiceClient`], likewise for the inbox,
-//!   directory, monitor and evidence services (`EvidenceService` streams files in chunks).
+//!   [`v1::referral_service_client::ReferralServiceClient`], likewise for every service (the
+//!   families, cases, inbox, directory, monitor, deadline and evidence services;
+//!   `EvidenceService` streams files in chunks).
 //! - [`google_rpc`]: `google.rpc.BadRequest`, put in the status details of INVALID_ARGUMENT errors.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptor set, with comments and imports, for gRPC
 //!   reflection.

@@ -88,6 +88,7 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         services.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         BTreeSet::from([
             "casebridge.v1.CaseService",
+            "casebridge.v1.DeadlineService",
             "casebridge.v1.DirectoryService",
             "casebridge.v1.DisputeService",
             "casebridge.v1.EvidenceService",
@@ -178,7 +179,11 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
     );
     assert_eq!(
         names("casebridge.v1.MonitorService"),
-        BTreeSet::from(["ListObligations", "GetStatistics"])
+        BTreeSet::from(["ListObligations", "GetStatistics", "GetReport"])
+    );
+    assert_eq!(
+        names("casebridge.v1.DeadlineService"),
+        BTreeSet::from(["ListCaseDeadlines", "ExtendDeadline"])
     );
     assert_eq!(
         names("casebridge.v1.EvidenceService"),
@@ -281,6 +286,35 @@ fn every_family_lists_with_the_shared_listing_messages() {
 }
 
 #[test]
+fn extending_a_deadline_carries_a_request_id_and_one_target() {
+    let set = descriptor_set();
+    let services = casebridge_services();
+    let deadlines = &services["casebridge.v1.DeadlineService"];
+    let extend = &deadlines["ExtendDeadline"];
+    assert_eq!(extend.output, ".casebridge.v1.ExtendDeadlineResponse");
+    let request = message(&set, &extend.input);
+    let request_id = request
+        .field
+        .iter()
+        .find(|field| field.name() == "request_id")
+        .expect("ExtendDeadlineRequest has a request_id");
+    assert_eq!(request_id.number(), 1);
+    let in_oneof: BTreeSet<&str> = request
+        .field
+        .iter()
+        .filter(|f| f.oneof_index.is_some())
+        .map(|f| f.name())
+        .collect();
+    assert_eq!(in_oneof, BTreeSet::from(["tier", "until"]));
+    let monitor = &services["casebridge.v1.MonitorService"];
+    assert_eq!(
+        monitor["GetReport"].output,
+        ".casebridge.v1.GetReportResponse"
+    );
+    assert!(!monitor["GetReport"].server_streaming);
+}
+
+#[test]
 fn generated_servers_are_named_after_the_proto_services() {
     assert_eq!(
         v1::referral_service_server::SERVICE_NAME,
@@ -297,6 +331,14 @@ fn generated_servers_are_named_after_the_proto_services() {
     assert_eq!(
         v1::evidence_service_server::SERVICE_NAME,
         "casebridge.v1.EvidenceService"
+    );
+    assert_eq!(
+        v1::deadline_service_server::SERVICE_NAME,
+        "casebridge.v1.DeadlineService"
+    );
+    assert_eq!(
+        v1::monitor_service_server::SERVICE_NAME,
+        "casebridge.v1.MonitorService"
     );
 }
 

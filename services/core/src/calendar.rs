@@ -8,15 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{Datelike, Days, FixedOffset, NaiveDate, TimeZone, Weekday};
+use chrono::{Datelike, Days, NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
 
 use crate::time::Timestamp;
 
-/// China Standard Time, in which legal days begin and end.
-fn cst() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
+/// China Standard Time (UTC+08:00), in which legal days begin and end, in milliseconds.
+const CST_OFFSET_MS: i64 = 8 * 3_600_000;
 
 /// Why a calendar could not be loaded or answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -259,22 +257,19 @@ pub(crate) fn previous_day(date: NaiveDate) -> NaiveDate {
 
 /// The China Standard Time date of an instant.
 pub fn cst_date(at: Timestamp) -> NaiveDate {
-    cst()
-        .timestamp_millis_opt(at.as_millis())
-        .single()
-        .map(|t| t.date_naive())
-        .unwrap_or_default()
+    at.to_cst().date_naive()
 }
 
 /// 24:00 China Standard Time at the end of `date`: the instant a period ending that day ends.
 pub fn end_of_day(date: NaiveDate) -> Timestamp {
-    let midnight = next_day(date).and_hms_opt(0, 0, 0).unwrap_or_default();
-    let at = cst()
-        .from_local_datetime(&midnight)
-        .single()
-        .map(|t| t.timestamp_millis())
-        .unwrap_or_default();
-    Timestamp::from_millis(at)
+    let midnight = next_day(date).and_time(NaiveTime::MIN).and_utc();
+    Timestamp::from_millis(midnight.timestamp_millis() - CST_OFFSET_MS)
+}
+
+/// 00:00 China Standard Time at the start of `date`.
+pub fn start_of_day(date: NaiveDate) -> Timestamp {
+    let midnight = date.and_time(NaiveTime::MIN).and_utc();
+    Timestamp::from_millis(midnight.timestamp_millis() - CST_OFFSET_MS)
 }
 
 /// `date` as written in an explanation: `2026-02-24 (Tue)`.

@@ -1,6 +1,8 @@
-//! What the deadlines service answers over the bus: the monitor's queries.
+//! What the deadlines service takes and answers over the bus: the monitor's queries, a case's
+//! deadlines, reports, and the one command it owns, extending a deadline.
 
-use casebridge_core::ids::{AgencyCode, CaseId};
+use casebridge_core::deadline::ExtensionTarget;
+use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
 use casebridge_core::notice::Family;
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
@@ -11,21 +13,52 @@ use crate::store::ObligationRow;
 /// The largest page of obligations.
 pub const MAX_PAGE: u32 = 500;
 
-/// A query, on behalf of the calling agency (`viewer`), which sees what it owes, what is owed
-/// to it and what it supervises.
+/// A request, on behalf of the calling agency (`viewer` or `actor`), authenticated by the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
+    /// A page of obligations: the viewer sees what it owes, what is owed to it and what it
+    /// supervises.
     Obligations {
         viewer: AgencyCode,
         query: ObligationQuery,
     },
+    /// Per-agency statistics over obligations started in `[from, to)`.
     Statistics {
         viewer: AgencyCode,
         from: Timestamp,
         to: Timestamp,
         agency: Option<AgencyCode>,
     },
+    /// Every obligation of one case, for an agency that is party to it.
+    Case { viewer: AgencyCode, case_id: CaseId },
+    /// A supervisor's report (月提示, 季通报, annual statistics) as JSON or CSV.
+    Report {
+        viewer: AgencyCode,
+        period: ReportPeriod,
+        format: ReportFormat,
+    },
+    /// Extend a deadline (the owing agency, before it passes).
+    Extend(ExtendRequest),
+}
+
+/// An extension, with what makes it idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtendRequest {
+    /// The agency asking; only the one that owes the step may extend it.
+    pub actor: AgencyCode,
+    /// Chosen by the client; unique per actor.
+    pub request_id: RequestId,
+    /// Digest of the request as the client sent it: a reused request id with another digest is
+    /// refused.
+    pub content_digest: Sha256Digest,
+    pub case_id: CaseId,
+    /// The rule whose deadline is extended, e.g. `S1-8`.
+    pub rule: String,
+    pub target: ExtensionTarget,
+    /// The approval document's reference (审批文号).
+    pub approval_reference: String,
+    pub reason: String,
 }
 
 /// Which obligations to list.
@@ -55,31 +88,80 @@ pub struct ObligationQuery {
     pub case_id: Option<CaseId>,
     pub limit: u32,
     /// Continue after this (due time, id).
-    pub after: Option<(i64, String)>,
+    pub after: Option<(i64, i64)>,
+}
+
+/// The kind and span of a report, in China Standard Time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReportPeriod {
+    /// 月提示: one month.
+    Month { year: i32, month: u32 },
+    /// 季通报: one quarter (1–4).
+    Quarter { year: i32, quarter: u32 },
+    /// Statistics for the annual report (due by 31 January of the next year).
+    Year { year: i32 },
+}
+
+/// How a report is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Json,
+    Csv,
 }
 
 /// The answer to a [`Request`].
+// A reply lives only between handling and encoding; boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
     Obligations {
         obligations: Vec<Listed>,
         /// Pass as `after` for the next page; `None` on the last page.
-        next: Option<(i64, String)>,
+        next: Option<(i64, i64)>,
     },
     Statistics {
         agencies: Vec<AgencyStatistics>,
     },
+    Case {
+        obligations: Vec<Listed>,
+    },
+    Report {
+        /// `application/json` or `text/csv; charset=utf-8`.
+        content_type: String,
+        /// A file name for the report, e.g. `casebridge-monthly-2026-03.csv`.
+        file_name: String,
+        content: Vec<u8>,
+    },
+    Extended(Extended),
     Refused {
         refusal: Refusal,
     },
 }
 
-/// An obligation with the rule's description of the step.
+/// An accepted extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extended {
+    /// The obligation after the extension.
+    pub obligation: Listed,
+    /// True when this answers a retry of an already accepted request.
+    pub replayed: bool,
+    /// When the extension was first accepted.
+    pub accepted_at: Timestamp,
+}
+
+/// An obligation with what the rule table and the calendar say about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Listed {
     pub obligation: ObligationRow,
+    /// The rule's description of the step.
     pub step: String,
+    /// The due-time ledger, one line each, recomputed from the obligation's ledger.
+    pub explanation: Vec<String>,
+    /// The rule's extension tiers, each the whole period counted from the start.
+    pub extension_tiers: Vec<String>,
 }
 
 /// What one agency did with the steps it owed in a period.

@@ -1,4 +1,5 @@
-//! The runnable deadlines service: its event consumer, its timer and its outbox relay.
+//! The runnable deadlines service: its event consumer, its request consumer (monitor queries,
+//! reports, extensions), its timer, its monthly reminders and its outbox relay.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +22,38 @@ use crate::handler::{BATCH, Deadlines};
 /// (in another replica) with an earlier moment than the one it knew of.
 pub const TIMER_POLL: Duration = Duration::from_secs(1);
 
-/// Every family's events.
+/// How often the reminder task looks at the clock for a new month (a primary-key lookup).
+pub const REMINDER_POLL: Duration = Duration::from_secs(1);
+
+/// Every family's events: the bindings of [`events_queue`], which names the queue (for tests and
+/// tear-down). The service itself binds only the events its rules name ([`events_queue_for`]).
 pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
 
 pub fn events_queue() -> QueueSpec {
     QueueSpec::events(crate::SERVICE, EVENT_BINDINGS)
+}
+
+/// The service's event queue, bound to exactly the events the rule table names (triggers,
+/// fulfilling events, clock stops and restarts). Its own `<family>.deadline_*` notices are not
+/// among them, so a burst of misses does not come back to it. (A queue declared by an earlier
+/// version keeps its `<family>.#` bindings; the service skips those notices.)
+pub fn events_queue_for(rules: &RuleTable) -> QueueSpec {
+    let events: std::collections::BTreeSet<&str> = rules
+        .rules()
+        .iter()
+        .flat_map(|r| {
+            r.trigger
+                .iter()
+                .chain(&r.closed_by)
+                .chain(&r.pauses_on)
+                .chain(&r.resumes_on)
+        })
+        .map(String::as_str)
+        .collect();
+    QueueSpec::Events {
+        consumer: crate::SERVICE.to_owned(),
+        bindings: events.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 /// Start-up failures.
@@ -42,8 +70,12 @@ pub enum StartError {
 pub struct DeadlinesApp {
     deadlines: Deadlines,
     bus: Bus,
+    events: QueueSpec,
     relay: OutboxRelay,
     concurrency: usize,
+    /// Timer loops claiming disjoint batches (PostgreSQL, `SKIP LOCKED`); one on SQLite, whose
+    /// single connection serialises writers anyway.
+    timers: usize,
 }
 
 impl DeadlinesApp {
@@ -57,19 +89,27 @@ impl DeadlinesApp {
     ) -> Result<DeadlinesApp, StartError> {
         db.migrate(crate::SERVICE, &crate::store::migrations())
             .await?;
-        bus.declare(&events_queue()).await?;
+        let events = events_queue_for(&rules);
+        bus.declare(&events).await?;
         bus.declare(&QueueSpec::commands(crate::SERVICE)).await?;
         let relay = OutboxRelay::new(db.clone(), bus.clone(), &Messaging::new(crate::SERVICE));
-        let concurrency = match db.dialect() {
-            Dialect::Sqlite => 1,
-            Dialect::Postgres => 8,
+        let (concurrency, timers) = match db.dialect() {
+            Dialect::Sqlite => (1, 1),
+            Dialect::Postgres => (8, 4),
         };
         let deadlines = Deadlines::new(db, directory, rules, calendar, clock, relay.clone());
+        // A calendar year added since the last start gives undated obligations their due time.
+        let dated = deadlines.refresh_undated().await?;
+        if dated > 0 {
+            tracing::info!(dated, "obligations without a due time now have one");
+        }
         Ok(DeadlinesApp {
             deadlines,
             bus,
+            events,
             relay,
             concurrency,
+            timers,
         })
     }
 
@@ -78,15 +118,19 @@ impl DeadlinesApp {
         &self.deadlines
     }
 
-    /// Runs the event consumer, the monitor's query consumer, the timer and the relay until
-    /// `shutdown`.
+    /// Runs the event consumer, the request consumer, the timer, the monthly reminders and the
+    /// relay until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
-        let timer = tokio::spawn(run_timer(self.deadlines.clone(), shutdown.clone()));
+        let timers: Vec<_> = (0..self.timers)
+            .map(|_| tokio::spawn(run_timer(self.deadlines.clone(), shutdown.clone())))
+            .collect();
+        // Its own task: a month's first aggregate over many obligations never delays the timer.
+        let reminders = tokio::spawn(run_reminders(self.deadlines.clone(), shutdown.clone()));
         let on_events = self.deadlines.clone();
         let events = run_consumer(
             self.bus.clone(),
-            events_queue(),
+            self.events.clone(),
             self.concurrency,
             shutdown.clone(),
             move |message: Message| {
@@ -107,7 +151,10 @@ impl DeadlinesApp {
         );
         let (events, queries) = tokio::join!(events, queries);
         shutdown.cancel();
-        let _ = timer.await;
+        for timer in timers {
+            let _ = timer.await;
+        }
+        let _ = reminders.await;
         let _ = relay.await;
         events.and(queries)
     }
@@ -142,6 +189,19 @@ pub async fn run_timer(deadlines: Deadlines, shutdown: CancellationToken) {
     }
 }
 
+/// Sends each month's reminders (月提示) once, when the injected clock enters a new month.
+pub async fn run_reminders(deadlines: Deadlines, shutdown: CancellationToken) {
+    loop {
+        if let Err(error) = deadlines.send_monthly_reminders().await {
+            tracing::warn!(%error, "monthly reminders failed; retrying");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(REMINDER_POLL) => {}
+        }
+    }
+}
+
 async fn handle_query(deadlines: &Deadlines, message: Message) -> Outcome {
     host::answer(message, |request: Request| deadlines.handle(request)).await
 }
@@ -151,4 +211,35 @@ async fn handle_event(deadlines: &Deadlines, message: Message) -> Outcome {
         deadlines.on_event(&message, &notice).await
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_binds_the_events_its_rules_name_and_not_its_own_notices() {
+        let rules = RuleTable::from_toml_str(include_str!("../../../deploy/rules.toml"))
+            .expect("shipped rules");
+        let QueueSpec::Events { consumer, bindings } = events_queue_for(&rules) else {
+            panic!("an event queue");
+        };
+        assert_eq!(consumer, crate::SERVICE);
+        for event in [
+            "referral.submitted",
+            "referral.receipt_signed",
+            "transfer.sent",
+            "opinion.requested",
+            "opinion.delivered",
+            "dispute.designated",
+        ] {
+            assert!(bindings.iter().any(|b| b == event), "{event} is bound");
+        }
+        assert!(
+            bindings
+                .iter()
+                .all(|b| !b.contains("deadline_") && !b.contains('#') && !b.contains('*')),
+            "{bindings:?}"
+        );
+    }
 }

@@ -1,29 +1,34 @@
-//! Turns events into obligations, and due moments into warnings, misses and escalations.
+//! Turns events into obligations, due moments into warnings, misses and escalations, and
+//! answers the monitor, case, report and extension requests.
 //!
 //! [`Deadlines::on_event`] runs in one transaction per event, deduplicated by message id: it
 //! closes the obligations the event fulfils (recording whether the step was late; a late step is
 //! never refused), stops or restarts the clocks it names, and opens the obligations it
 //! triggers. [`Deadlines::fire_due`] claims a batch of obligations whose moment has come and,
-//! in the same transaction, writes their notices to the outbox. Both take the time from the
-//! injected clock, so tests move time instead of sleeping.
+//! in the same transaction, writes their notices to the outbox. [`Deadlines::extend`] is the one
+//! command: the owing agency lengthens its own deadline, before it passes. Everything takes the
+//! time from the injected clock, so tests move time instead of sleeping.
 
 use std::sync::Arc;
 
 use casebridge_core::calendar::Calendar;
-use casebridge_core::deadline::{Obligation, ObligationError, Rule, RuleTable, Supervisor};
+use casebridge_core::deadline::{
+    ExtensionRefusal, Obligation, ObligationError, Rule, RuleTable, Supervisor, cst_minute,
+    describe_tiers,
+};
 use casebridge_core::directory::Directory;
-use casebridge_core::ids::AgencyCode;
-use casebridge_core::notice::{Notice, Role};
+use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
+use casebridge_core::notice::{Family, Notice, Role};
+use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_core::time::{Clock, Timestamp};
 use casebridge_platform::bus::Message;
 use casebridge_platform::outbox::OutboxRelay;
-use casebridge_platform::store::{Db, Messaging, StoreError};
+use casebridge_platform::store::{Db, Idempotency, Messaging, StoreError};
 
-use casebridge_core::refusal::{Refusal, RefusalKind};
-
-use crate::api::{self, Reply, Request};
+use crate::api::{self, ExtendRequest, Extended, Listed, Reply, Request};
 use crate::monitor;
-use crate::store::{self, ObligationRow, Stage};
+use crate::report;
+use crate::store::{self, Changes, ObligationRow, Stage};
 
 /// How many obligations one timer pass claims: the bounded in-memory window.
 pub const BATCH: i64 = 500;
@@ -32,6 +37,9 @@ pub const BATCH: i64 = 500;
 pub const WARNING: &str = "deadline_warning";
 pub const MISSED: &str = "deadline_missed";
 pub const ESCALATED: &str = "deadline_escalated";
+pub const EXTENDED: &str = "deadline_extended";
+/// The monthly reminder (月提示) to each supervisor with overdue obligations in its remit.
+pub const REMINDER: &str = "deadline_reminder";
 
 /// The deadlines service logic.
 #[derive(Debug, Clone)]
@@ -45,12 +53,30 @@ pub struct Deadlines {
     relay: OutboxRelay,
 }
 
-/// When an obligation next needs the timer, and what to tell people about its due time.
-struct Schedule {
+/// What the timer must do next with an obligation, given its stage and times at `now`: the new
+/// stage and the next moment. A pure function, so every case is tested.
+pub fn plan(
+    stage: Stage,
     due_at: Option<Timestamp>,
     warn_at: Option<Timestamp>,
-    next_fire_at: Option<Timestamp>,
-    explanation: String,
+    now: Timestamp,
+) -> (Stage, Option<Timestamp>) {
+    let Some(due) = due_at else {
+        // No due time (clock stopped, or no calendar): nothing to fire until it has one.
+        return (stage, None);
+    };
+    match stage {
+        Stage::Closed => (Stage::Closed, None),
+        Stage::Missed if due <= now => (Stage::Missed, None),
+        _ if due <= now => (stage, Some(due)),
+        // Due in the future: warn again when the new warning time is still ahead.
+        _ => match warn_at {
+            Some(warn) if warn > now => (Stage::Open, Some(warn)),
+            Some(warn) if stage == Stage::Open => (Stage::Open, Some(warn.min(due))),
+            None if stage == Stage::Open => (Stage::Open, Some(due)),
+            _ => (Stage::Warned, Some(due)),
+        },
+    }
 }
 
 impl Deadlines {
@@ -77,6 +103,22 @@ impl Deadlines {
         &self.db
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn rules(&self) -> &RuleTable {
+        &self.rules
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     /// Applies one family event. An `Err` is a passing storage failure: redeliver the event.
     #[tracing::instrument(skip_all, fields(case_id = %notice.case_id, event = %notice.routing_key()))]
     pub async fn on_event(&self, message: &Message, notice: &Notice) -> Result<(), StoreError> {
@@ -97,52 +139,28 @@ impl Deadlines {
             return Ok(());
         }
         for rule in self.rules.closed_by(&event) {
-            for row in store::open_for_case(&mut tx, notice.case_id, std::slice::from_ref(&rule.id))
-                .await?
+            for row in store::open_for_case(
+                &mut tx,
+                notice.case_id,
+                std::slice::from_ref(&rule.id),
+                store::for_update(&self.db),
+            )
+            .await?
             {
                 let late = row.due_at.is_some_and(|due| notice.at > due);
-                store::close(&mut tx, &row.id, notice.at, late, &event).await?;
+                store::close(&mut tx, row.id, notice.at, late, &event).await?;
                 tracing::info!(rule = %rule.id, late, "obligation fulfilled");
             }
         }
-        // A request under another case (an expert opinion for a transfer) stops that case's clock.
-        let clocked_case = notice
-            .detail
-            .get("under_case")
-            .and_then(|v| v.as_str())
-            .and_then(|s| casebridge_core::ids::CaseId::parse(s).ok())
-            .unwrap_or(notice.case_id);
-        let paused: Vec<&Rule> = self.rules.paused_by(&event).collect();
-        let resumed: Vec<&Rule> = self.rules.resumed_by(&event).collect();
-        for (rules, pause) in [(paused, true), (resumed, false)] {
-            let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
-            for mut row in store::open_for_case(&mut tx, clocked_case, &ids).await? {
-                let mut obligation: Obligation = serde_json::from_value(row.ledger.clone())
-                    .map_err(|e| StoreError::Corrupt(format!("obligation ledger: {e}")))?;
-                let changed = if pause {
-                    obligation.pause(notice.at, notice.actor.as_str(), &event)
-                } else {
-                    obligation.resume(notice.at)
-                };
-                if changed.is_err() {
-                    continue; // already stopped, or not stopped: nothing to do
-                }
-                let Some(rule) = self.rules.get(&row.rule) else {
-                    continue;
-                };
-                self.reschedule(&mut row, rule, &obligation);
-                row.ledger = serde_json::to_value(&obligation)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                store::update_schedule(&mut tx, &row).await?;
-            }
-        }
+        self.stop_clocks(&mut tx, notice, &event).await?;
+        self.restart_clocks(&mut tx, notice, &event).await?;
         for rule in self
             .rules
             .opened_by(&event)
             .filter(|r| r.applies_to(&notice.detail))
         {
-            if let Some(row) = self.open(rule, notice)? {
-                store::insert(&mut tx, &row).await?;
+            if let Some((mut row, next)) = self.open(rule, notice) {
+                row.id = store::insert(&mut tx, &row, next).await?;
                 tracing::info!(rule = %rule.id, due = ?row.due_at, "obligation opened");
             }
         }
@@ -150,15 +168,109 @@ impl Deadlines {
         Ok(())
     }
 
-    /// The new obligation `rule` puts on the party that owes it, or `None` when the notice does
-    /// not name that party.
-    fn open(&self, rule: &Rule, notice: &Notice) -> Result<Option<ObligationRow>, StoreError> {
-        let (Some(role), Some(period)) = (rule.owed_by, rule.period) else {
-            return Ok(None);
+    /// Stops the clocks `event` names. A request sent under another case (`detail.under_case`:
+    /// an expert opinion asked for a transferred case) stops that case's clocks [V S4 Arts 18,
+    /// 64]. Either way only obligations owed by the agency taking the step stop: nobody can stop
+    /// someone else's clock.
+    async fn stop_clocks(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        notice: &Notice,
+        event: &str,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<String> = self.rules.paused_by(event).map(|r| r.id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let target = under_case(notice).unwrap_or(notice.case_id);
+        let rows: Vec<ObligationRow> =
+            store::open_for_case(tx, target, &ids, store::for_update(&self.db))
+                .await?
+                .into_iter()
+                .filter(|row| {
+                    let own = row.owed_by == notice.actor;
+                    if !own {
+                        tracing::info!(rule = %row.rule, "not stopped: owed by another agency");
+                    }
+                    own
+                })
+                .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if target != notice.case_id {
+            // Held until this request is answered, even if another request stopped it first.
+            store::open_link(tx, notice.case_id, target, &notice.actor, notice.at).await?;
+        }
+        for mut row in rows {
+            let mut obligation = self.obligation(&row);
+            let why = if target == notice.case_id {
+                event.to_owned()
+            } else {
+                format!("{event} ({} {})", notice.family, notice.case_id)
+            };
+            if obligation
+                .pause(notice.at, notice.actor.as_str(), &why)
+                .is_err()
+            {
+                continue; // already stopped
+            }
+            self.store_changes(tx, &mut row, &obligation).await?;
+            tracing::info!(rule = %row.rule, "clock stopped");
+        }
+        Ok(())
+    }
+
+    /// Restarts the clocks `event` names: those of this case, and those of cases a request in
+    /// this case stopped (once no other request still holds them).
+    async fn restart_clocks(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        notice: &Notice,
+        event: &str,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<String> = self.rules.resumed_by(event).map(|r| r.id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut cases = vec![notice.case_id];
+        cases.extend(store::close_links(tx, notice.case_id, notice.at).await?);
+        for case in cases {
+            for mut row in store::open_for_case(tx, case, &ids, store::for_update(&self.db)).await?
+            {
+                let mut obligation = self.obligation(&row);
+                if obligation.resume(notice.at).is_err() {
+                    continue; // not stopped
+                }
+                self.store_changes(tx, &mut row, &obligation).await?;
+                tracing::info!(rule = %row.rule, "clock restarted");
+            }
+        }
+        Ok(())
+    }
+
+    async fn store_changes(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        row: &mut ObligationRow,
+        obligation: &Obligation,
+    ) -> Result<(), StoreError> {
+        row.changes = Changes {
+            pauses: obligation.pauses.clone(),
+            extensions: obligation.extensions.clone(),
         };
+        let next = self.reschedule(row, obligation);
+        store::update_schedule(tx, row, next).await
+    }
+
+    /// The new obligation `rule` puts on the party that owes it, with its first moment, or
+    /// `None` when the notice does not name that party.
+    fn open(&self, rule: &Rule, notice: &Notice) -> Option<(ObligationRow, Option<Timestamp>)> {
+        let role = rule.owed_by?;
+        let obligation = Obligation::under(rule, notice.at)?;
         let Some(owed_by) = notice.parties.get(&role).cloned() else {
             tracing::warn!(rule = %rule.id, %role, "the event names no party in this role; no obligation opened");
-            return Ok(None);
+            return None;
         };
         let supervisor = self.supervisor(rule, &owed_by, notice);
         // The other party: the sender when the recipient owes, else the recipient.
@@ -167,9 +279,8 @@ impl Deadlines {
             .filter_map(|r| notice.parties.get(r))
             .find(|code| **code != owed_by)
             .cloned();
-        let obligation = Obligation::new(rule.id.clone(), period, notice.at);
         let mut row = ObligationRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: 0,
             case_id: notice.case_id,
             family: notice.family,
             rule: rule.id.clone(),
@@ -180,59 +291,58 @@ impl Deadlines {
             started_at: notice.at,
             due_at: None,
             warn_at: None,
-            next_fire_at: None,
             stage: Stage::Open,
             closed_at: None,
             closed_event: None,
             late: false,
-            explanation: String::new(),
-            ledger: serde_json::to_value(&obligation)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            period: obligation.period,
+            changes: Changes::default(),
         };
-        self.reschedule(&mut row, rule, &obligation);
-        Ok(Some(row))
+        let next = self.reschedule(&mut row, &obligation);
+        Some((row, next))
     }
 
-    /// Recomputes due, warning and next firing times from the obligation's ledger.
-    fn reschedule(&self, row: &mut ObligationRow, rule: &Rule, obligation: &Obligation) {
-        let schedule = self.schedule(rule, obligation);
-        row.due_at = schedule.due_at;
-        row.warn_at = schedule.warn_at;
-        row.next_fire_at = schedule.next_fire_at;
-        row.explanation = schedule.explanation;
-        if row.stage == Stage::Missed && row.due_at.is_some_and(|d| d > self.clock.now()) {
-            // Extended or paused past the miss: the obligation is pending again.
-            row.stage = Stage::Open;
+    /// The pure obligation a stored row describes.
+    pub fn obligation(&self, row: &ObligationRow) -> Obligation {
+        Obligation {
+            rule: row.rule.clone(),
+            period: row.period,
+            started_at: row.started_at,
+            other_reading: self.rules.get(&row.rule).and_then(|r| r.other_reading),
+            pauses: row.changes.pauses.clone(),
+            extensions: row.changes.extensions.clone(),
         }
     }
 
-    fn schedule(&self, rule: &Rule, obligation: &Obligation) -> Schedule {
-        let due = match obligation.due(&self.calendar) {
-            Ok(due) => due,
+    /// Recomputes due and warning times and the stage from the obligation's ledger; returns the
+    /// next moment the timer must act on it.
+    fn reschedule(&self, row: &mut ObligationRow, obligation: &Obligation) -> Option<Timestamp> {
+        let (due_at, warn_at) = match obligation.due(&self.calendar) {
+            Ok(due) => {
+                let lead = self
+                    .rules
+                    .get(&row.rule)
+                    .map_or(self.rules.warn_before, |r| self.rules.warn_before(r));
+                let warn_at = if lead.amount == 0 {
+                    None
+                } else {
+                    obligation.warn_at(&self.calendar, lead).ok()
+                };
+                (Some(due.at), warn_at)
+            }
             Err(error) => {
                 if matches!(error, ObligationError::Calendar(_)) {
-                    tracing::warn!(rule = %rule.id, %error, "no due time computed");
+                    // Visible, never a guess: the board shows "no due time" with this reason.
+                    tracing::warn!(rule = %row.rule, %error, "no due time computed");
                 }
-                return Schedule {
-                    due_at: None,
-                    warn_at: None,
-                    next_fire_at: None,
-                    explanation: format!("no due time: {error}"),
-                };
+                (None, None)
             }
         };
-        let lead = self.rules.warn_before(rule);
-        let warn_at = if lead.amount == 0 {
-            None
-        } else {
-            obligation.warn_at(&self.calendar, lead).ok()
-        };
-        Schedule {
-            due_at: Some(due.at),
-            warn_at,
-            next_fire_at: Some(warn_at.unwrap_or(due.at).min(due.at)),
-            explanation: due.explanation.join("\n"),
-        }
+        row.due_at = due_at;
+        row.warn_at = warn_at;
+        let (stage, next) = plan(row.stage, due_at, warn_at, self.clock.now());
+        row.stage = stage;
+        next
     }
 
     /// Who hears of a miss: the copied procuratorate for referral steps, the coordination office
@@ -262,57 +372,102 @@ impl Deadlines {
         }
     }
 
+    /// At start-up: recomputes open obligations that have no due time, so a calendar year added
+    /// since (or a stop that ended) gives them one. Returns how many now have a due time.
+    pub async fn refresh_undated(&self) -> Result<usize, StoreError> {
+        let mut after = 0;
+        let mut dated = 0;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let rows = store::undated(&mut tx, after, BATCH).await?;
+            let Some(last) = rows.last().map(|r| r.id) else {
+                return Ok(dated);
+            };
+            for mut row in rows {
+                let obligation = self.obligation(&row);
+                let next = self.reschedule(&mut row, &obligation);
+                if row.due_at.is_some() {
+                    store::update_schedule(&mut tx, &row, next).await?;
+                    dated += 1;
+                }
+            }
+            tx.commit().await?;
+            after = last;
+        }
+    }
+
     /// One timer pass: claims up to [`BATCH`] obligations whose moment has come, publishes
-    /// their warnings, misses and escalations through the outbox, and moves them on. Returns how
-    /// many it handled; call again at once when that is a full batch.
+    /// their warnings, misses and escalations through the outbox, and moves them on, in one
+    /// transaction of four statements. Returns how many it handled; call again at once when
+    /// that is a full batch.
     pub async fn fire_due(&self) -> Result<usize, StoreError> {
+        let began = std::time::Instant::now();
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         let rows = store::claim_firing(&self.db, &mut tx, now, BATCH).await?;
+        let claimed = began.elapsed();
+        let mut messages = Vec::with_capacity(rows.len() * 2);
+        let (mut warned, mut missed) = (Vec::new(), Vec::new());
         for row in &rows {
             let due = row.due_at.unwrap_or(now);
             if due > now {
-                self.publish(&mut tx, row, WARNING, &row.owed_by, now)
-                    .await?;
-                store::advance(&mut tx, &row.id, Stage::Warned, Some(due)).await?;
+                messages.push(self.deadline_notice(row, WARNING, &row.owed_by, now)?);
+                warned.push(row.id);
             } else {
-                self.publish(&mut tx, row, MISSED, &row.owed_by, now)
-                    .await?;
+                messages.push(self.deadline_notice(row, MISSED, &row.owed_by, now)?);
                 if let Some(supervisor) = &row.supervisor {
-                    self.publish(&mut tx, row, ESCALATED, supervisor, now)
-                        .await?;
+                    messages.push(self.deadline_notice(row, ESCALATED, supervisor, now)?);
                 }
-                store::advance(&mut tx, &row.id, Stage::Missed, None).await?;
+                missed.push(row.id);
             }
         }
+        let built = began.elapsed();
+        store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
+        let enqueued = began.elapsed();
+        store::advance_batch(&mut tx, &warned, &missed).await?;
         tx.commit().await?;
         if !rows.is_empty() {
             self.relay.wake();
-            tracing::info!(count = rows.len(), "deadline moments handled");
+            tracing::info!(
+                warned = warned.len(),
+                missed = missed.len(),
+                claim_ms = claimed.as_millis() as u64,
+                build_ms = (built - claimed).as_millis() as u64,
+                outbox_ms = (enqueued - built).as_millis() as u64,
+                total_ms = began.elapsed().as_millis() as u64,
+                "deadline moments handled"
+            );
         }
         Ok(rows.len())
     }
 
-    async fn publish(
+    fn name(&self, code: &AgencyCode) -> String {
+        self.directory
+            .get(code)
+            .map_or_else(|| code.to_string(), |a| a.name.clone())
+    }
+
+    fn step(&self, rule: &str) -> String {
+        self.rules
+            .get(rule)
+            .map_or_else(String::new, |r| r.step.clone())
+    }
+
+    /// A warning, miss, escalation or extension notice about `row`, addressed to `to`. The
+    /// detail is kept small (a burst writes thousands): the ledger is one `ListCaseDeadlines`
+    /// away, and inbox entries show the summary.
+    fn deadline_notice(
         &self,
-        tx: &mut sqlx::AnyConnection,
         row: &ObligationRow,
         event: &str,
         to: &AgencyCode,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let name = |code: &AgencyCode| {
-            self.directory
-                .get(code)
-                .map_or_else(|| code.to_string(), |a| a.name.clone())
-        };
-        let step = self.rules.get(&row.rule).map_or("", |r| r.step.as_str());
-        let due = row
-            .due_at
-            .map_or_else(|| "unknown".to_owned(), |d| d.to_string());
+    ) -> Result<Message, StoreError> {
+        let due = row.due_at.map_or_else(|| "unknown".to_owned(), cst_minute);
         let what = match event {
             WARNING => "is due soon",
             MISSED => "is overdue",
+            EXTENDED => "was extended",
             _ => "is overdue and escalated to the supervisor",
         };
         let notice = Notice {
@@ -323,44 +478,65 @@ impl Deadlines {
             at: now,
             recipients: vec![to.clone()],
             summary: format!(
-                "{} {} {what} ({step}; due {due}) — {} {}",
+                "{} {} {what} ({}; due {due}) — {} {}",
                 row.rule,
-                name(&row.owed_by),
+                self.name(&row.owed_by),
+                self.step(&row.rule),
                 row.family,
                 row.case_id
             ),
             detail: serde_json::json!({
                 "rule": row.rule,
+                "obligation": row.id,
                 "owed_by": row.owed_by,
                 "due_at": row.due_at,
                 "started_at": row.started_at,
-                "explanation": row.explanation,
             }),
             parties: [(Role::Recipient, row.owed_by.clone())].into(),
             attachments: Vec::new(),
         };
-        let message = Message::json(notice.routing_key(), &notice)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.messaging.enqueue(tx, &message, now.as_millis()).await
+        Message::json(notice.routing_key(), &notice).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    /// Answers a monitor query.
+    /// The ledger of `row` for people, from its rule to its due time (and its fulfilment).
+    pub fn explanation(&self, row: &ObligationRow) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(rule) = self.rules.get(&row.rule) {
+            lines.push(rule.headline());
+        }
+        lines.extend(self.obligation(row).explain(&self.calendar));
+        if let (Some(at), Some(event)) = (row.closed_at, &row.closed_event) {
+            lines.push(format!(
+                "fulfilled by {event} at {}{}",
+                cst_minute(at),
+                if row.late { ", late" } else { "" }
+            ));
+        }
+        lines
+    }
+
+    fn listed(&self, obligation: ObligationRow) -> Listed {
+        let rule = self.rules.get(&obligation.rule);
+        Listed {
+            step: rule.map_or_else(String::new, |r| r.step.clone()),
+            explanation: self.explanation(&obligation),
+            extension_tiers: rule
+                .map(|r| r.extensions.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+            obligation,
+        }
+    }
+
+    /// Answers one request. An `Err` is a passing storage failure: retry the same request.
     pub async fn handle(&self, request: Request) -> Result<Reply, StoreError> {
         match request {
             Request::Obligations { viewer, mut query } => {
                 query.limit = query.limit.clamp(1, api::MAX_PAGE);
                 let (rows, next) = monitor::obligations(&self.db, &viewer, &query).await?;
-                let obligations = rows
-                    .into_iter()
-                    .map(|obligation| api::Listed {
-                        step: self
-                            .rules
-                            .get(&obligation.rule)
-                            .map_or_else(String::new, |r| r.step.clone()),
-                        obligation,
-                    })
-                    .collect();
-                Ok(Reply::Obligations { obligations, next })
+                Ok(Reply::Obligations {
+                    obligations: rows.into_iter().map(|o| self.listed(o)).collect(),
+                    next,
+                })
             }
             Request::Statistics {
                 viewer,
@@ -369,19 +545,16 @@ impl Deadlines {
                 agency,
             } => {
                 if from >= to {
-                    return Ok(Reply::Refused {
-                        refusal: Refusal::new(
-                            RefusalKind::InvalidArgument,
-                            "MONITOR",
-                            Some("from"),
-                            format!(
-                                "the period must start before it ends ({from} is not before {to})"
-                            ),
-                        ),
-                    });
+                    return Ok(refused(
+                        RefusalKind::InvalidArgument,
+                        "MONITOR",
+                        Some("to"),
+                        format!("the period must start before it ends ({from} is not before {to})"),
+                    ));
                 }
+                let judged_at = to.min(self.clock.now());
                 let sees_all = monitor::sees_all(&self.directory, &viewer);
-                let agencies = monitor::statistics(&self.db, from, to)
+                let agencies = monitor::statistics(&self.db, from, to, judged_at)
                     .await?
                     .into_iter()
                     .filter(|s| sees_all || s.agency == viewer.as_str())
@@ -389,15 +562,364 @@ impl Deadlines {
                     .collect();
                 Ok(Reply::Statistics { agencies })
             }
+            Request::Case { viewer, case_id } => {
+                let mut conn = self.db.pool().acquire().await?;
+                let rows = store::for_case(&mut conn, case_id).await?;
+                if rows.is_empty() {
+                    return Ok(refused(
+                        RefusalKind::NotFound,
+                        "STATE",
+                        Some("case_id"),
+                        format!("no deadlines are recorded for case {case_id}"),
+                    ));
+                }
+                // The parties of a case, as far as deadlines know them: every agency that owes,
+                // is owed or supervises one of its steps.
+                let party = rows.iter().any(|r| {
+                    r.owed_by == viewer
+                        || r.owed_to.as_ref() == Some(&viewer)
+                        || r.supervisor.as_ref() == Some(&viewer)
+                });
+                if !party {
+                    return Ok(refused(
+                        RefusalKind::PermissionDenied,
+                        "AUTH-PARTY",
+                        None,
+                        format!("agency {viewer} is not a party to case {case_id}"),
+                    ));
+                }
+                Ok(Reply::Case {
+                    obligations: rows.into_iter().map(|o| self.listed(o)).collect(),
+                })
+            }
+            Request::Report {
+                viewer,
+                period,
+                format,
+            } => report::build(self, &viewer, period, format).await,
+            Request::Extend(request) => self.extend(request).await,
         }
+    }
+
+    /// Extends a deadline for the agency that owes it, before it passes [V S4 Art 45]: the
+    /// ledger records who, why and the approval; the schedule is recomputed; the other parties
+    /// (the one the step is owed to, the supervisor) are told through the outbox. Idempotent by
+    /// request id, like every mutating call.
+    #[tracing::instrument(skip_all, fields(case_id = %request.case_id, agency = %request.actor, rule = %request.rule))]
+    pub async fn extend(&self, request: ExtendRequest) -> Result<Reply, StoreError> {
+        let ExtendRequest {
+            actor,
+            request_id,
+            content_digest,
+            case_id,
+            rule,
+            target,
+            approval_reference,
+            reason,
+        } = request;
+        let digest = content_digest.to_hex();
+        let mut tx = self.db.begin().await?;
+        match self
+            .messaging
+            .idempotency(&mut tx, actor.as_str(), request_id.as_str(), &digest)
+            .await?
+        {
+            Idempotency::New => {}
+            Idempotency::Replay { reply, .. } => {
+                let mut original: Reply = serde_json::from_slice(&reply)
+                    .map_err(|e| StoreError::Corrupt(format!("stored reply: {e}")))?;
+                if let Reply::Extended(extended) = &mut original {
+                    extended.replayed = true;
+                }
+                return Ok(original);
+            }
+            Idempotency::Conflict => {
+                return Ok(refused(
+                    RefusalKind::AlreadyExists,
+                    "IDEMPOTENCY",
+                    Some("request_id"),
+                    format!(
+                        "request id {request_id} was already used by this agency for a different \
+                         request; use a new request id for new content"
+                    ),
+                ));
+            }
+        }
+        let Some(law) = self.rules.get(&rule) else {
+            return Ok(refused(
+                RefusalKind::NotFound,
+                "RULES",
+                Some("rule"),
+                format!("there is no rule {rule:?} in the rule table"),
+            ));
+        };
+        let open = store::open_for_case(
+            &mut tx,
+            case_id,
+            std::slice::from_ref(&rule),
+            store::for_update(&self.db),
+        )
+        .await?;
+        let Some(mut row) = open
+            .iter()
+            .find(|r| r.owed_by == actor)
+            .or(open.first())
+            .cloned()
+        else {
+            return Ok(refused(
+                RefusalKind::NotFound,
+                "STATE",
+                Some("rule"),
+                format!("case {case_id} has no open obligation under rule {rule}"),
+            ));
+        };
+        if row.owed_by != actor {
+            return Ok(refused(
+                RefusalKind::PermissionDenied,
+                "AUTH-OBLIGOR",
+                None,
+                format!(
+                    "only {} ({}), which owes the step under rule {rule}, may extend it",
+                    self.name(&row.owed_by),
+                    row.owed_by
+                ),
+            ));
+        }
+        let now = self.clock.now();
+        let mut obligation = self.obligation(&row);
+        if let Err(refusal) = obligation.extend(
+            &self.calendar,
+            &law.extensions,
+            target,
+            actor.as_str(),
+            &reason,
+            &approval_reference,
+            now,
+        ) {
+            tracing::info!(%refusal, "extension refused");
+            return Ok(Reply::Refused {
+                refusal: extension_refusal(&refusal, law),
+            });
+        }
+        self.store_changes(&mut tx, &mut row, &obligation).await?;
+        let mut told: Vec<AgencyCode> = [row.owed_to.clone(), row.supervisor.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|a| *a != actor)
+            .collect();
+        told.dedup();
+        let mut messages = Vec::new();
+        for agency in &told {
+            messages.push(self.deadline_notice(&row, EXTENDED, agency, now)?);
+        }
+        store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
+        let reply = Reply::Extended(Extended {
+            obligation: self.listed(row),
+            replayed: false,
+            accepted_at: now,
+        });
+        let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.messaging
+            .record(
+                &mut tx,
+                actor.as_str(),
+                request_id.as_str(),
+                &digest,
+                &encoded,
+                now.as_millis(),
+            )
+            .await?;
+        tx.commit().await?;
+        self.relay.wake();
+        tracing::info!("deadline extended");
+        Ok(reply)
+    }
+
+    /// Sends the monthly reminders (月提示) once per month, driven by the injected clock: on or
+    /// after 00:00 CST of the first day of a month, each supervisor with obligations overdue in
+    /// its remit at that moment gets one notice per family, for the month just ended. Claimed
+    /// in the same transaction as the notices, so replicas send it once. Returns the number of
+    /// notices sent (0 when already sent, or when nothing was overdue).
+    pub async fn send_monthly_reminders(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let (label, as_of) = report::reminder_month(now);
+        if store::reminder_sent(&self.db, &label).await? {
+            return Ok(0);
+        }
+        let overdue = monitor::overdue_by_supervisor(&self.db, as_of).await?;
+        let mut messages = Vec::new();
+        for (supervisor, family, count) in &overdue {
+            messages.push(self.reminder(&label, as_of, supervisor, *family, *count, now)?);
+        }
+        let mut tx = self.db.begin().await?;
+        let sent = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        if !store::claim_reminder(&mut tx, &label, now, sent).await? {
+            return Ok(0);
+        }
+        store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
+        tx.commit().await?;
+        self.relay.wake();
+        tracing::info!(month = %label, notices = messages.len(), "monthly reminders sent");
+        Ok(messages.len())
+    }
+
+    fn reminder(
+        &self,
+        label: &str,
+        as_of: Timestamp,
+        supervisor: &AgencyCode,
+        family: Family,
+        count: monitor::OverdueCount,
+        now: Timestamp,
+    ) -> Result<Message, StoreError> {
+        // One stable id per (month, supervisor, family), so the inbox groups it as one "case".
+        let digest =
+            Sha256Digest::of(format!("{REMINDER}/{label}/{supervisor}/{family}").as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_bytes()[..16]);
+        bytes[6] = (bytes[6] & 0x0f) | 0x80; // UUID version 8 (custom)
+        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let case_id = CaseId::from_uuid(uuid::Uuid::from_bytes(bytes));
+        let oldest = count
+            .oldest_due
+            .map_or_else(String::new, |d| format!(" (oldest due {})", cst_minute(d)));
+        let notice = Notice {
+            case_id,
+            family,
+            event: REMINDER.to_owned(),
+            actor: supervisor.clone(),
+            at: now,
+            recipients: vec![supervisor.clone()],
+            summary: format!(
+                "月提示 monthly reminder {label}: {} {family} obligation(s) in your remit were \
+                 overdue at {}{oldest}; details: casebridge monitor report --month {label}",
+                count.count,
+                cst_minute(as_of)
+            ),
+            detail: serde_json::json!({
+                "month": label,
+                "as_of": as_of,
+                "overdue": count.count,
+                "oldest_due": count.oldest_due,
+            }),
+            parties: [(Role::Recipient, supervisor.clone())].into(),
+            attachments: Vec::new(),
+        };
+        Message::json(notice.routing_key(), &notice).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// The earliest pending moment, so the timer knows how long it may sleep.
     pub async fn next_moment(&self) -> Result<Option<Timestamp>, StoreError> {
         store::next_fire_at(&self.db).await
     }
+}
 
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+/// The case whose clocks a request under another case stops (`detail.under_case`).
+fn under_case(notice: &Notice) -> Option<CaseId> {
+    notice
+        .detail
+        .get("under_case")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| CaseId::parse(s).ok())
+        .filter(|target| *target != notice.case_id)
+}
+
+fn refused(kind: RefusalKind, rule: &str, field: Option<&str>, message: String) -> Reply {
+    Reply::Refused {
+        refusal: Refusal::new(kind, rule, field, message),
+    }
+}
+
+/// The one place where extension refusals become wire refusals: the kind is chosen per refusal,
+/// and the rule named is the one that refused (the obligation's rule for its tiers, SAMR-45x /
+/// S4 Art 45 for lateness).
+pub fn extension_refusal(refusal: &ExtensionRefusal, rule: &Rule) -> Refusal {
+    let message = refusal.to_string();
+    let (kind, rule_id, field) = match refusal {
+        ExtensionRefusal::NotExtensible { .. } => {
+            (RefusalKind::FailedPrecondition, rule.id.as_str(), None)
+        }
+        ExtensionRefusal::NoSuchTier { .. } => {
+            (RefusalKind::InvalidArgument, rule.id.as_str(), Some("tier"))
+        }
+        ExtensionRefusal::TierNotLonger { .. } => (
+            RefusalKind::FailedPrecondition,
+            rule.id.as_str(),
+            Some("tier"),
+        ),
+        ExtensionRefusal::NotLater { .. }
+        | ExtensionRefusal::BeyondTiers { .. }
+        | ExtensionRefusal::DateForHours { .. } => (
+            RefusalKind::InvalidArgument,
+            rule.id.as_str(),
+            Some("until"),
+        ),
+        ExtensionRefusal::TooLate { .. } => (RefusalKind::FailedPrecondition, "SAMR-45x", None),
+        ExtensionRefusal::Paused { .. } => (RefusalKind::FailedPrecondition, "STATE", None),
+        ExtensionRefusal::Calendar(_) => (RefusalKind::FailedPrecondition, "CALENDAR", None),
+    };
+    let message = match refusal {
+        ExtensionRefusal::NotExtensible { .. } | ExtensionRefusal::TierNotLonger { .. }
+            if !rule.extensions.is_empty() =>
+        {
+            format!("{message} ({})", describe_tiers(&rule.extensions))
+        }
+        _ => message,
+    };
+    Refusal::new(kind, rule_id, field, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn the_plan_warns_then_misses_and_never_fires_twice() {
+        let now = t(1_000);
+        // Fresh, warning ahead.
+        assert_eq!(
+            plan(Stage::Open, Some(t(5_000)), Some(t(3_000)), now),
+            (Stage::Open, Some(t(3_000)))
+        );
+        // Warning time already passed: warn at once.
+        assert_eq!(
+            plan(Stage::Open, Some(t(5_000)), Some(t(500)), now),
+            (Stage::Open, Some(t(500)))
+        );
+        // No warning for this rule: fire at the due time.
+        assert_eq!(
+            plan(Stage::Open, Some(t(5_000)), None, now),
+            (Stage::Open, Some(t(5_000)))
+        );
+        // Warned, extended: a new warning time ahead warns again.
+        assert_eq!(
+            plan(Stage::Warned, Some(t(9_000)), Some(t(7_000)), now),
+            (Stage::Open, Some(t(7_000)))
+        );
+        // Warned, still before the due time.
+        assert_eq!(
+            plan(Stage::Warned, Some(t(5_000)), Some(t(500)), now),
+            (Stage::Warned, Some(t(5_000)))
+        );
+        // Missed stays missed; nothing to fire again.
+        assert_eq!(
+            plan(Stage::Missed, Some(t(500)), None, now),
+            (Stage::Missed, None)
+        );
+        // Due time passed without a miss yet: miss now.
+        assert_eq!(
+            plan(Stage::Warned, Some(t(500)), None, now),
+            (Stage::Warned, Some(t(500)))
+        );
+        // Clock stopped: nothing until it restarts.
+        assert_eq!(plan(Stage::Warned, None, None, now), (Stage::Warned, None));
+        assert_eq!(
+            plan(Stage::Closed, Some(t(5_000)), None, now),
+            (Stage::Closed, None)
+        );
     }
 }

@@ -8,14 +8,18 @@
 //! LOCKED` on PostgreSQL, so replicas share the work) and publishes, through the outbox, a warning
 //! to the agency that owes the step, then at the due time a miss to it and an escalation to the
 //! supervisor (the copied procuratorate for referrals, the coordination office otherwise).
+//! The owing agency may extend its own deadline before it passes (the one command it owns);
+//! supervisors get a monthly reminder and may ask for monthly, quarterly and annual reports.
 //!
-//! Modules, as in every service: `store`, `handler`, `app`.
+//! Modules, as in every service: `store`, `handler`, `app`; plus `api` (the bus messages),
+//! `monitor` (board queries and statistics) and `report` (月提示, 季通报, annual statistics).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod handler;
 pub mod monitor;
+pub mod report;
 pub mod store;
 
 /// The service name: its queue and its tables' prefix.

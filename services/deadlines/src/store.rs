@@ -1,38 +1,102 @@
-//! The deadlines tables: `deadlines_obligations` plus the shared messaging tables.
+//! The deadlines tables: `deadlines_obligations`, `deadlines_timers`, `deadlines_links`,
+//! `deadlines_reminders`, plus the shared messaging tables.
 //!
-//! An obligation's `next_fire_at` is the next moment the timer must act on it (its warning time,
-//! then its due time); the timer's query walks the `(stage, next_fire_at)` index, so millions of
-//! open obligations cost nothing until they fall due.
+//! Rows are kept small because there may be tens of millions: the explanation of a due time is
+//! not stored but recomputed from the ledger when read (the calendar and the rule table are in
+//! memory), and the ledger column (`changes`) holds only pauses and extensions, so it is NULL for
+//! most obligations. Indexes are partial where that keeps them small:
+//! - `(owed_by | supervisor | owed_to, due_at, id)` for the boards, only over open obligations,
+//!   so an overdue page walks the viewer's open obligations in due order and stops at the page;
+//! - `closed_at` for the boards as of a past moment (obligations closed since then);
+//! - `started_at` for statistics and reports; `case_id` for events.
+//!
+//! What the clock does to an obligation lives in the narrow `deadlines_timers (id, next_fire_at,
+//! stage)`, one row per obligation not yet closed: its stage (open, warned, missed) and its next
+//! moment. The wide obligation row is written only when the law changes it (an event, an
+//! extension, a calendar year); a timer pass writes only timer rows, so firing a burst never
+//! rewrites the obligations' eight indexes. Obligations due at the same moment were mostly
+//! created together and sit in the same heap pages, so in-place (HOT) updates of the wide rows
+//! would not have saved that.
 
+use casebridge_core::deadline::{Extension, Pause, Period, Unit};
 use casebridge_core::ids::{AgencyCode, CaseId};
 use casebridge_core::notice::Family;
 use casebridge_core::time::Timestamp;
-use casebridge_platform::store::{Db, Migration, StoreError, messaging_migrations};
+use casebridge_platform::bus::Message;
+use casebridge_platform::store::{Db, Messaging, Migration, StoreError, messaging_migrations};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+/// The columns of `deadlines_obligations` every query reads, in [`row`]'s order.
+/// The columns every obligation query reads, in [`row`]'s order, to select `FROM` [`FROM`]: the
+/// stage comes from the timer row (closed obligations have none).
+pub(crate) const COLUMNS: &str = "o.id, o.case_id, o.family, o.rule, o.owed_by, o.owed_to, \
+    o.supervisor, o.region, o.started_at, o.due_at, o.warn_at, \
+    COALESCE(t.stage, CASE WHEN o.closed_at IS NULL THEN 'open' ELSE 'closed' END) AS stage, \
+    o.closed_at, o.closed_event, o.late, o.period_amount, o.period_unit, o.changes";
+
+/// The obligations with their timer rows.
+pub(crate) const FROM: &str = "deadlines_obligations o LEFT JOIN deadlines_timers t ON t.id = o.id";
+
+fn obligations_table(id: &str, blob: &str) -> String {
+    format!(
+        "CREATE TABLE deadlines_obligations ({id}, case_id TEXT NOT NULL, \
+           family TEXT NOT NULL, rule TEXT NOT NULL, owed_by TEXT NOT NULL, owed_to TEXT, \
+           supervisor TEXT, region TEXT NOT NULL, started_at BIGINT NOT NULL, due_at BIGINT, \
+           warn_at BIGINT, closed_at BIGINT, closed_event TEXT, late BIGINT NOT NULL, \
+           period_amount BIGINT NOT NULL, period_unit TEXT NOT NULL, changes {blob});
+         CREATE TABLE deadlines_timers (id BIGINT PRIMARY KEY, next_fire_at BIGINT, \
+           stage TEXT NOT NULL);
+         CREATE INDEX deadlines_timers_due ON deadlines_timers (next_fire_at) \
+           WHERE next_fire_at IS NOT NULL;
+         CREATE INDEX deadlines_case ON deadlines_obligations (case_id);
+         CREATE INDEX deadlines_open_owed_by ON deadlines_obligations (owed_by, due_at, id) \
+           WHERE closed_at IS NULL;
+         CREATE INDEX deadlines_open_supervisor ON deadlines_obligations (supervisor, due_at, id) \
+           WHERE closed_at IS NULL;
+         CREATE INDEX deadlines_open_owed_to ON deadlines_obligations (owed_to, due_at, id) \
+           WHERE closed_at IS NULL;
+         CREATE INDEX deadlines_closed ON deadlines_obligations (closed_at) \
+           WHERE closed_at IS NOT NULL;
+         CREATE INDEX deadlines_started ON deadlines_obligations (started_at);
+         CREATE INDEX deadlines_undated ON deadlines_obligations (id) \
+           WHERE closed_at IS NULL AND due_at IS NULL;
+         CREATE TABLE deadlines_links (source_case TEXT NOT NULL, target_case TEXT NOT NULL, \
+           agency TEXT NOT NULL, opened_at BIGINT NOT NULL, closed_at BIGINT, \
+           PRIMARY KEY (source_case, target_case));
+         CREATE INDEX deadlines_links_target ON deadlines_links (target_case);
+         CREATE TABLE deadlines_reminders (month TEXT PRIMARY KEY, sent_at BIGINT NOT NULL, \
+           notices BIGINT NOT NULL);"
+    )
+}
+
 pub fn migrations() -> Vec<Migration> {
     let mut all = messaging_migrations(crate::SERVICE);
-    let table = |ledger: &str| {
-        format!(
-            "CREATE TABLE deadlines_obligations (id TEXT PRIMARY KEY, case_id TEXT NOT NULL, \
-               family TEXT NOT NULL, rule TEXT NOT NULL, owed_by TEXT NOT NULL, owed_to TEXT, \
-               supervisor TEXT, region TEXT NOT NULL, started_at BIGINT NOT NULL, due_at BIGINT, warn_at BIGINT, \
-               next_fire_at BIGINT, stage TEXT NOT NULL, closed_at BIGINT, closed_event TEXT, late BIGINT NOT NULL, \
-               explanation TEXT NOT NULL, ledger {ledger} NOT NULL);
-             CREATE INDEX deadlines_by_fire ON deadlines_obligations (next_fire_at);
-             CREATE INDEX deadlines_by_case ON deadlines_obligations (case_id, rule, stage);
-             CREATE INDEX deadlines_by_due ON deadlines_obligations (due_at);
-             CREATE INDEX deadlines_by_owner ON deadlines_obligations (owed_by, due_at);
-             CREATE INDEX deadlines_by_supervisor ON deadlines_obligations (supervisor, due_at);
-             CREATE INDEX deadlines_by_start ON deadlines_obligations (started_at);"
-        )
-    };
+    // Version 100 was the first, unreleased shape (explanation text and full JSON ledger in
+    // every row, an index per filter). 101 replaces it with the compact one; obligations of a
+    // development data directory are dropped with it and reopen with the next events.
     all.push(Migration {
         version: 100,
-        description: "obligations".into(),
-        postgres: table("BYTEA").into(),
-        sqlite: table("BLOB").into(),
+        description: "obligations (first shape, replaced by 101)".into(),
+        postgres: "CREATE TABLE IF NOT EXISTS deadlines_obligations (id TEXT PRIMARY KEY)".into(),
+        sqlite: "CREATE TABLE IF NOT EXISTS deadlines_obligations (id TEXT PRIMARY KEY)".into(),
+    });
+    all.push(Migration {
+        version: 101,
+        description: "compact obligations with partial indexes, links, reminders".into(),
+        postgres: format!(
+            "DROP TABLE IF EXISTS deadlines_obligations; {}",
+            obligations_table(
+                "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                "BYTEA"
+            )
+        )
+        .into(),
+        sqlite: format!(
+            "DROP TABLE IF EXISTS deadlines_obligations; {}",
+            obligations_table("id INTEGER PRIMARY KEY", "BLOB")
+        )
+        .into(),
     });
     all
 }
@@ -72,10 +136,26 @@ impl Stage {
     }
 }
 
+/// The pauses and extensions of an obligation: its ledger beyond the rule and the start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<Pause>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<Extension>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.pauses.is_empty() && self.extensions.is_empty()
+    }
+}
+
 /// One obligation as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObligationRow {
-    pub id: String,
+    /// Assigned by the store; 0 before the row is inserted.
+    pub id: i64,
     pub case_id: CaseId,
     pub family: Family,
     pub rule: String,
@@ -88,32 +168,53 @@ pub struct ObligationRow {
     /// Region of the owing agency, for supervisors' filters.
     pub region: String,
     pub started_at: Timestamp,
-    /// `None` while paused, or when the calendar for the due year is not loaded.
+    /// `None` while the clock is stopped, or when the calendar for the due year is not loaded.
     pub due_at: Option<Timestamp>,
     pub warn_at: Option<Timestamp>,
-    pub next_fire_at: Option<Timestamp>,
     pub stage: Stage,
     pub closed_at: Option<Timestamp>,
     /// The event that fulfilled it (`referral.filed`, …).
     pub closed_event: Option<String>,
     pub late: bool,
-    /// Why the due time is what it is, in words.
-    pub explanation: String,
-    /// The full ledger (rule, start, pauses, extensions, skipped days) as JSON.
-    pub ledger: serde_json::Value,
+    /// The period the rule gave when the obligation opened.
+    pub period: Period,
+    /// Pauses and extensions, with who and why.
+    pub changes: Changes,
 }
 
-pub(crate) const COLUMNS: &str = "id, case_id, family, rule, owed_by, supervisor, region, \
-    started_at, due_at, warn_at, next_fire_at, stage, closed_at, late, explanation, ledger, \
-    owed_to, closed_event";
+fn unit_code(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Hours => "h",
+        Unit::CalendarDays => "cd",
+        Unit::WorkingDays => "wd",
+    }
+}
+
+fn unit_from_code(code: &str) -> Result<Unit, StoreError> {
+    Ok(match code {
+        "h" => Unit::Hours,
+        "cd" => Unit::CalendarDays,
+        "wd" => Unit::WorkingDays,
+        other => return Err(StoreError::Corrupt(format!("period unit {other:?}"))),
+    })
+}
 
 fn opt_ts(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_millis)
 }
 
-fn family(s: &str) -> Result<Family, StoreError> {
+pub(crate) fn family(s: &str) -> Result<Family, StoreError> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| StoreError::Corrupt(format!("family {s:?}")))
+}
+
+fn encode_changes(changes: &Changes) -> Result<Option<Vec<u8>>, StoreError> {
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_vec(changes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
@@ -121,80 +222,118 @@ pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
         StoreError::Corrupt(format!("obligation {what}: {e}"))
     };
     let ts = |i: usize| r.get::<Option<i64>, _>(i).map(Timestamp::from_millis);
+    let agency = |i: usize, what: &str| {
+        r.get::<Option<String>, _>(i)
+            .map(|s| AgencyCode::parse(&s))
+            .transpose()
+            .map_err(|e| corrupt(what, &e))
+    };
+    let changes = match r.get::<Option<Vec<u8>>, _>(17) {
+        None => Changes::default(),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt("changes", &e))?,
+    };
     Ok(ObligationRow {
         id: r.get(0),
         case_id: CaseId::parse(&r.get::<String, _>(1)).map_err(|e| corrupt("case id", &e))?,
         family: family(&r.get::<String, _>(2))?,
         rule: r.get(3),
         owed_by: AgencyCode::parse(&r.get::<String, _>(4)).map_err(|e| corrupt("owed_by", &e))?,
-        supervisor: r
-            .get::<Option<String>, _>(5)
-            .map(|s| AgencyCode::parse(&s))
-            .transpose()
-            .map_err(|e| corrupt("supervisor", &e))?,
-        region: r.get(6),
-        started_at: Timestamp::from_millis(r.get(7)),
-        due_at: ts(8),
-        warn_at: ts(9),
-        next_fire_at: ts(10),
+        owed_to: agency(5, "owed_to")?,
+        supervisor: agency(6, "supervisor")?,
+        region: r.get(7),
+        started_at: Timestamp::from_millis(r.get(8)),
+        due_at: ts(9),
+        warn_at: ts(10),
         stage: Stage::parse(&r.get::<String, _>(11))?,
         closed_at: ts(12),
-        late: r.get::<i64, _>(13) != 0,
-        explanation: r.get(14),
-        ledger: serde_json::from_slice(&r.get::<Vec<u8>, _>(15))
-            .map_err(|e| corrupt("ledger", &e))?,
-        owed_to: r
-            .get::<Option<String>, _>(16)
-            .map(|s| AgencyCode::parse(&s))
-            .transpose()
-            .map_err(|e| corrupt("owed_to", &e))?,
-        closed_event: r.get(17),
+        closed_event: r.get(13),
+        late: r.get::<i64, _>(14) != 0,
+        period: Period::new(
+            u32::try_from(r.get::<i64, _>(15)).map_err(|e| corrupt("period", &e))?,
+            unit_from_code(&r.get::<String, _>(16))?,
+        ),
+        changes,
     })
 }
 
-/// Stores a new obligation.
-pub async fn insert(conn: &mut sqlx::AnyConnection, o: &ObligationRow) -> Result<(), StoreError> {
-    let ledger = serde_json::to_vec(&o.ledger).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(&format!(
-        "INSERT INTO deadlines_obligations ({COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-    ))
-    .bind(&o.id)
+/// Stores a new obligation with its stage and next moment (if any); returns its id.
+pub async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    o: &ObligationRow,
+    next_fire_at: Option<Timestamp>,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, owed_to, supervisor, \
+           region, started_at, due_at, warn_at, closed_at, closed_event, late, period_amount, \
+           period_unit, changes) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         RETURNING id",
+    )
     .bind(o.case_id.to_string())
     .bind(o.family.as_str())
     .bind(&o.rule)
     .bind(o.owed_by.as_str())
+    .bind(o.owed_to.as_ref().map(|s| s.as_str().to_owned()))
     .bind(o.supervisor.as_ref().map(|s| s.as_str().to_owned()))
     .bind(&o.region)
     .bind(o.started_at.as_millis())
     .bind(opt_ts(o.due_at))
     .bind(opt_ts(o.warn_at))
-    .bind(opt_ts(o.next_fire_at))
-    .bind(o.stage.as_str())
     .bind(opt_ts(o.closed_at))
-    .bind(i64::from(o.late))
-    .bind(&o.explanation)
-    .bind(ledger)
-    .bind(o.owed_to.as_ref().map(|s| s.as_str().to_owned()))
     .bind(&o.closed_event)
+    .bind(i64::from(o.late))
+    .bind(i64::from(o.period.amount))
+    .bind(unit_code(o.period.unit))
+    .bind(encode_changes(&o.changes)?)
+    .fetch_one(&mut *conn)
+    .await?;
+    set_timer(conn, id, o.stage, next_fire_at).await?;
+    Ok(id)
+}
+
+/// Sets an obligation's timer row: its stage and next moment; a closed obligation has none.
+async fn set_timer(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    stage: Stage,
+    next_fire_at: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    if stage == Stage::Closed {
+        sqlx::query("DELETE FROM deadlines_timers WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO deadlines_timers (id, next_fire_at, stage) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET next_fire_at = excluded.next_fire_at, \
+         stage = excluded.stage",
+    )
+    .bind(id)
+    .bind(opt_ts(next_fire_at))
+    .bind(stage.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// The not-yet-closed obligations of a case under the given rules.
+/// The not-yet-closed obligations of a case under the given rules, oldest first, locked for the
+/// caller's transaction on PostgreSQL (`lock` from [`Db::for_update`]), so a timer pass firing
+/// one of them and an event changing it take turns.
 pub async fn open_for_case(
     conn: &mut sqlx::AnyConnection,
     case_id: CaseId,
     rules: &[String],
+    lock: &str,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     if rules.is_empty() {
         return Ok(Vec::new());
     }
     let placeholders: Vec<String> = (0..rules.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE case_id = $1 AND stage <> 'closed' \
-         AND rule IN ({})",
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.case_id = $1 AND o.closed_at IS NULL \
+         AND o.rule IN ({}) ORDER BY o.started_at, o.id{lock}",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(case_id.to_string());
@@ -204,13 +343,22 @@ pub async fn open_for_case(
     query.fetch_all(&mut *conn).await?.iter().map(row).collect()
 }
 
+/// `FOR UPDATE` of the obligation rows where the dialect has row locks; SQLite's single
+/// connection serialises writers.
+pub fn for_update(db: &Db) -> &'static str {
+    match db.dialect() {
+        casebridge_platform::store::Dialect::Postgres => " FOR UPDATE OF o",
+        casebridge_platform::store::Dialect::Sqlite => "",
+    }
+}
+
 /// Every obligation of a case, oldest first.
 pub async fn for_case(
     conn: &mut sqlx::AnyConnection,
     case_id: CaseId,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE case_id = $1 ORDER BY started_at, rule"
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.case_id = $1 ORDER BY o.started_at, o.id"
     ))
     .bind(case_id.to_string())
     .fetch_all(&mut *conn)
@@ -223,14 +371,14 @@ pub async fn for_case(
 /// Closes an obligation: `event` fulfilled it at `at`.
 pub async fn close(
     conn: &mut sqlx::AnyConnection,
-    id: &str,
+    id: i64,
     at: Timestamp,
     late: bool,
     event: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deadlines_obligations SET stage = 'closed', closed_at = $2, late = $3, \
-         next_fire_at = NULL, closed_event = $4 WHERE id = $1",
+        "UPDATE deadlines_obligations SET closed_at = $2, late = $3, closed_event = $4 \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(at.as_millis())
@@ -238,10 +386,13 @@ pub async fn close(
     .bind(event)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    set_timer(conn, id, Stage::Closed, None).await
 }
 
-/// Obligations whose next moment has come, oldest first, claimed for this transaction.
+/// Obligations whose next moment has come, claimed for this transaction: their timer rows are
+/// locked with `SKIP LOCKED`, so replicas claim disjoint batches. The obligations themselves are
+/// not locked: a pass writes only timer rows, and an event changing an obligation (which locks
+/// it, then its timer row) waits for the pass instead of deadlocking with it.
 pub async fn claim_firing(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
@@ -249,8 +400,8 @@ pub async fn claim_firing(
     limit: i64,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deadlines_obligations WHERE next_fire_at <= $1 \
-         ORDER BY next_fire_at LIMIT $2{}",
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.id IN (SELECT id FROM deadlines_timers \
+         WHERE next_fire_at <= $1 ORDER BY next_fire_at LIMIT $2{})",
         db.skip_locked()
     ))
     .bind(now.as_millis())
@@ -262,50 +413,203 @@ pub async fn claim_firing(
     .collect()
 }
 
-/// Moves an obligation to `stage` with its next moment.
-pub async fn advance(
+/// `1, 2, 3`: ids are integers the store assigned, so they are written into the statement.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Marks claimed obligations warned (next moment: their due time) and missed (no next moment),
+/// in at most two statements over the timer rows whatever the batch size.
+pub async fn advance_batch(
     conn: &mut sqlx::AnyConnection,
-    id: &str,
-    stage: Stage,
-    next_fire_at: Option<Timestamp>,
+    warned: &[i64],
+    missed: &[i64],
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE deadlines_obligations SET stage = $2, next_fire_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(stage.as_str())
-        .bind(opt_ts(next_fire_at))
+    if !warned.is_empty() {
+        sqlx::query(&format!(
+            "UPDATE deadlines_timers SET stage = 'warned', next_fire_at = (SELECT o.due_at FROM \
+             deadlines_obligations o WHERE o.id = deadlines_timers.id) WHERE id IN ({})",
+            id_list(warned)
+        ))
         .execute(&mut *conn)
         .await?;
+    }
+    if !missed.is_empty() {
+        sqlx::query(&format!(
+            "UPDATE deadlines_timers SET stage = 'missed', next_fire_at = NULL WHERE id IN ({})",
+            id_list(missed)
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes many messages to the service's outbox in one statement per 500 (the relay publishes
+/// them after the commit).
+pub async fn enqueue_all(
+    conn: &mut sqlx::AnyConnection,
+    messaging: &Messaging,
+    messages: &[Message],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for chunk in messages.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} (message, created_at) VALUES {}",
+            messaging.outbox_table(),
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for message in chunk {
+            let encoded =
+                serde_json::to_vec(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            query = query.bind(encoded).bind(now.as_millis());
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
 /// The earliest pending moment, so the timer knows how long it may sleep.
 pub async fn next_fire_at(db: &Db) -> Result<Option<Timestamp>, StoreError> {
-    let next: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(next_fire_at) FROM deadlines_obligations")
-            .fetch_one(db.pool())
-            .await?;
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT next_fire_at FROM deadlines_timers WHERE next_fire_at IS NOT NULL \
+         ORDER BY next_fire_at LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?;
     Ok(next.map(Timestamp::from_millis))
 }
 
-/// Stores an obligation's recomputed schedule and ledger (after a pause, resumption or
-/// extension).
+/// Stores an obligation's recomputed schedule and ledger (after a pause, a restart, an
+/// extension, or a calendar year becoming available), with its next moment.
 pub async fn update_schedule(
     conn: &mut sqlx::AnyConnection,
     o: &ObligationRow,
+    next_fire_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
-    let ledger = serde_json::to_vec(&o.ledger).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     sqlx::query(
-        "UPDATE deadlines_obligations SET due_at = $2, warn_at = $3, next_fire_at = $4, \
-         stage = $5, explanation = $6, ledger = $7 WHERE id = $1",
+        "UPDATE deadlines_obligations SET due_at = $2, warn_at = $3, changes = $4 WHERE id = $1",
     )
-    .bind(&o.id)
+    .bind(o.id)
     .bind(opt_ts(o.due_at))
     .bind(opt_ts(o.warn_at))
-    .bind(opt_ts(o.next_fire_at))
-    .bind(o.stage.as_str())
-    .bind(&o.explanation)
-    .bind(ledger)
+    .bind(encode_changes(&o.changes)?)
+    .execute(&mut *conn)
+    .await?;
+    set_timer(conn, o.id, o.stage, next_fire_at).await
+}
+
+/// Open obligations without a due time (clock stopped, or no calendar for the due year), after
+/// `after`, by id: at start-up they are recomputed, so a calendar added since gives them one.
+pub async fn undated(
+    conn: &mut sqlx::AnyConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ObligationRow>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.closed_at IS NULL AND o.due_at IS NULL \
+         AND o.id > $1 ORDER BY o.id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(row)
+    .collect()
+}
+
+/// Records that a request in `source` stopped clocks of `agency` in `target`.
+pub async fn open_link(
+    conn: &mut sqlx::AnyConnection,
+    source: CaseId,
+    target: CaseId,
+    agency: &AgencyCode,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO deadlines_links (source_case, target_case, agency, opened_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(source.to_string())
+    .bind(target.to_string())
+    .bind(agency.as_str())
+    .bind(at.as_millis())
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Closes the open links from `source`; returns each target case whose clock no other open
+/// request still holds stopped.
+pub async fn close_links(
+    conn: &mut sqlx::AnyConnection,
+    source: CaseId,
+    at: Timestamp,
+) -> Result<Vec<CaseId>, StoreError> {
+    let targets: Vec<String> = sqlx::query_scalar(
+        "SELECT target_case FROM deadlines_links WHERE source_case = $1 AND closed_at IS NULL",
+    )
+    .bind(source.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE deadlines_links SET closed_at = $2 WHERE source_case = $1 AND closed_at IS NULL",
+    )
+    .bind(source.to_string())
+    .bind(at.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    let mut free = Vec::new();
+    for target in targets {
+        let still: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deadlines_links WHERE target_case = $1 AND closed_at IS NULL",
+        )
+        .bind(&target)
+        .fetch_one(&mut *conn)
+        .await?;
+        if still == 0 {
+            free.push(
+                CaseId::parse(&target)
+                    .map_err(|e| StoreError::Corrupt(format!("linked case: {e}")))?,
+            );
+        }
+    }
+    Ok(free)
+}
+
+/// Claims the monthly reminder of `month` (`2026-03`); `false` when it was already sent (by
+/// this or another replica).
+pub async fn claim_reminder(
+    conn: &mut sqlx::AnyConnection,
+    month: &str,
+    at: Timestamp,
+    notices: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO deadlines_reminders (month, sent_at, notices) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(month)
+    .bind(at.as_millis())
+    .bind(notices)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether the reminder of `month` was sent.
+pub async fn reminder_sent(db: &Db, month: &str) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deadlines_reminders WHERE month = $1")
+        .bind(month)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n > 0)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casebridge_core::calendar::Calendar;
+use casebridge_core::deadline::ExtensionTarget;
 use casebridge_core::deadline::RuleTable;
 use casebridge_core::directory::Directory;
 use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
@@ -13,9 +14,11 @@ use casebridge_core::personal::PersonalData;
 use casebridge_core::referral::{
     Document, DocumentKind, Party, ReferralCommand, ReferralPolicy, Submission,
 };
+use casebridge_core::refusal::RefusalKind;
 use casebridge_core::time::{Clock, ManualClock, Timestamp};
 use casebridge_deadlines::api::{
-    ObligationQuery, Reply as MonitorReply, Request as MonitorRequest, View,
+    ExtendRequest, ObligationQuery, Reply as MonitorReply, ReportFormat, ReportPeriod,
+    Request as MonitorRequest, View,
 };
 use casebridge_deadlines::app::{DeadlinesApp, events_queue};
 use casebridge_deadlines::handler::Deadlines;
@@ -34,6 +37,7 @@ const ECOLOGY_BUREAU: &str = "11350100MB0100003T";
 const CITY_POLICE: &str = "11350100MB01000064";
 const PROCURATORATE: &str = "11350100MB0100008A";
 const JUSTICE_BUREAU: &str = "11350100MB0100009D";
+const TESTING_INSTITUTE: &str = "12350100MB0100010F";
 
 const WITHIN: Duration = Duration::from_secs(15);
 
@@ -56,13 +60,19 @@ struct Running {
 }
 
 async fn start(backend: Backend, now: &str) -> Running {
+    start_with(backend, now, &[("2026.toml", Y2026)]).await
+}
+
+/// The services with the legal calendar of `calendars` only.
+async fn start_with(backend: Backend, now: &str, calendars: &[(&str, &str)]) -> Running {
     let dir = tempfile::tempdir().expect("temp dir");
     let stack = TestStack::open(backend, dir.path()).await;
     let clock = Arc::new(ManualClock::new(at(now)));
     let shared: Arc<dyn Clock> = clock.clone();
     let directory = Arc::new(Directory::from_toml_str(DIRECTORY).expect("directory"));
     let rules = Arc::new(RuleTable::from_toml_str(RULES).expect("rules"));
-    let calendar = Arc::new(Calendar::from_toml_files([("2026.toml", Y2026)]).expect("calendar"));
+    let calendar =
+        Arc::new(Calendar::from_toml_files(calendars.iter().copied()).expect("calendar"));
     let token = CancellationToken::new();
     let mut services = Vec::new();
 
@@ -168,8 +178,13 @@ impl Running {
         );
     }
 
-    /// The events in `owner`'s inbox about `case_id`.
-    async fn inbox(&self, owner: &str, case_id: CaseId) -> Vec<(String, String)> {
+    /// The events in `owner`'s inbox about `case_id` (any case for `None`).
+    async fn inbox(
+        &self,
+        owner: &str,
+        case_id: impl Into<Option<CaseId>>,
+    ) -> Vec<(String, String)> {
+        let case_id = case_id.into();
         let request = casebridge_inbox::api::Request::List {
             agency: agency(owner),
             after: Some(0),
@@ -189,14 +204,19 @@ impl Running {
         match reply {
             casebridge_inbox::api::Reply::Entries { entries, .. } => entries
                 .into_iter()
-                .filter(|e| e.case_id == case_id)
+                .filter(|e| case_id.is_none_or(|c| e.case_id == c))
                 .map(|e| (e.event, e.summary))
                 .collect(),
             other => panic!("expected entries, got {other:?}"),
         }
     }
 
-    async fn wait_for_event(&self, owner: &str, case_id: CaseId, event: &str) -> String {
+    async fn wait_for_event(
+        &self,
+        owner: &str,
+        case_id: impl Into<Option<CaseId>> + Copy,
+        event: &str,
+    ) -> String {
         eventually(&format!("{event} in {owner}'s inbox"), WITHIN, || async {
             self.inbox(owner, case_id)
                 .await
@@ -275,10 +295,10 @@ async fn a_missed_referral_deadline_reaches_the_copied_procuratorate() {
         assert_eq!(receipt.owed_by, agency(CITY_POLICE));
         assert_eq!(receipt.supervisor, Some(agency(PROCURATORATE)));
         assert_eq!(receipt.due_at, Some(at("2026-02-15T00:00:00+08:00")));
+        let explained = running.deadlines.explanation(&receipt).join("\n");
         assert!(
-            receipt
-                .explanation
-                .contains("make-up working days counted: 2026-02-14")
+            explained.contains("make-up working days counted: 2026-02-14"),
+            "{explained}"
         );
 
         // Past the due time: a miss to the police, an escalation to the procuratorate.
@@ -314,17 +334,13 @@ async fn a_missed_referral_deadline_reaches_the_copied_procuratorate() {
         let closed = running.obligation(case_id, "RCPT", Stage::Closed).await;
         assert!(closed.late);
         let decide = running.obligation(case_id, "S1-8", Stage::Open).await;
+        let explained = running.deadlines.explanation(&decide).join("\n");
         assert_eq!(
             decide.due_at,
             Some(at("2026-02-25T00:00:00+08:00")),
-            "{}",
-            decide.explanation
+            "{explained}"
         );
-        assert!(
-            decide.explanation.contains("春节"),
-            "{}",
-            decide.explanation
-        );
+        assert!(explained.contains("春节"), "{explained}");
 
         // With no working day left before the due date, the warning comes at once.
         running
@@ -405,6 +421,8 @@ async fn a_missed_referral_deadline_reaches_the_copied_procuratorate() {
             3
         );
 
+        // March begins: February is judged as it ended.
+        running.clock.set(at("2026-03-01T08:00:00+08:00"));
         let statistics = running
             .deadlines
             .handle(MonitorRequest::Statistics {
@@ -442,9 +460,102 @@ async fn a_missed_referral_deadline_reaches_the_copied_procuratorate() {
             market.overdue, 1,
             "S1-12 (due 02-27) is overdue by the end of February"
         );
+
+        // 月提示: the procuratorate's inbox gets February's reminder once, naming the overdue
+        // hand-over of seized items it supervises.
+        let reminder = running
+            .wait_for_event(PROCURATORATE, reminder_case(), "deadline_reminder")
+            .await;
+        assert!(reminder.contains("2026-02"), "{reminder}");
+        assert!(reminder.contains("1 referral obligation(s)"), "{reminder}");
+        assert_eq!(
+            running
+                .deadlines
+                .send_monthly_reminders()
+                .await
+                .expect("reminders"),
+            0,
+            "sent once per month"
+        );
+
+        // The monthly report, as JSON and CSV, for the supervisor and for the agency itself.
+        let report = |viewer: &str, format| {
+            let deadlines = running.deadlines.clone();
+            let viewer = agency(viewer);
+            async move {
+                match deadlines
+                    .handle(MonitorRequest::Report {
+                        viewer,
+                        period: ReportPeriod::Month {
+                            year: 2026,
+                            month: 2,
+                        },
+                        format,
+                    })
+                    .await
+                    .expect("report")
+                {
+                    MonitorReply::Report {
+                        content_type,
+                        file_name,
+                        content,
+                    } => (content_type, file_name, content),
+                    other => panic!("expected a report, got {other:?}"),
+                }
+            }
+        };
+        let (content_type, file_name, content) = report(PROCURATORATE, ReportFormat::Json).await;
+        assert_eq!(content_type, "application/json");
+        assert_eq!(file_name, "casebridge-monthly_reminder-2026-02.json");
+        let json: serde_json::Value = serde_json::from_slice(&content).expect("json");
+        assert_eq!(json["report"], "monthly_reminder");
+        assert_eq!(json["judged_at"], "2026-03-01 00:00 CST");
+        assert_eq!(json["statistics"].as_array().map(Vec::len), Some(2));
+        let overdue = json["overdue"].as_array().expect("overdue list");
+        let rules: Vec<&str> = overdue
+            .iter()
+            .filter(|o| o["case_id"] == case_id.to_string().as_str())
+            .filter_map(|o| o["rule"].as_str())
+            .collect();
+        assert_eq!(rules, ["S1-12"]);
+        let s1_8 = json["by_rule"]
+            .as_array()
+            .and_then(|rules| rules.iter().find(|r| r["rule"] == "S1-8"))
+            .expect("S1-8 totals");
+        assert_eq!(
+            (s1_8["opened"].as_u64(), s1_8["answered_on_time"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let (content_type, _, content) = report(MARKET_BUREAU, ReportFormat::Csv).await;
+        assert_eq!(content_type, "text/csv; charset=utf-8");
+        let csv = String::from_utf8(content).expect("utf-8");
+        assert!(
+            csv.starts_with("report,period,from,to,judged_at,viewer\r\nmonthly_reminder,2026-02,"),
+            "{csv}"
+        );
+        let statistics_rows: Vec<&str> = csv
+            .lines()
+            .filter(|l| l.starts_with("statistics,"))
+            .collect();
+        assert_eq!(
+            statistics_rows.len(),
+            1,
+            "an agency sees its own row: {csv}"
+        );
+        assert!(statistics_rows[0].starts_with(&format!("statistics,{MARKET_BUREAU},")));
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("overdue,") && l.contains(",S1-12,")),
+            "{csv}"
+        );
         running.stop().await;
     })
     .await;
+}
+
+/// Reminders are not about one case; the inbox helper filters by case, so accept any.
+fn reminder_case() -> Option<CaseId> {
+    None
 }
 
 fn transfer_sent(case_id: CaseId, urgent: bool) -> Notice {
@@ -495,6 +606,380 @@ async fn other_families_escalate_to_the_coordination_office_by_the_rule_table() 
             .await;
         running.obligation(plain, "RCPT-F", Stage::Open).await;
         assert!(running.inbox(JUSTICE_BUREAU, plain).await.is_empty());
+
+        // October begins: the coordination office's 月提示 for September names the urgent one.
+        running.clock.set(at("2026-10-01T00:00:05+08:00"));
+        let reminder = running
+            .wait_for_event(JUSTICE_BUREAU, reminder_case(), "deadline_reminder")
+            .await;
+        assert!(reminder.contains("2026-09"), "{reminder}");
+        assert!(reminder.contains("1 transfer obligation(s)"), "{reminder}");
+        assert!(
+            running
+                .inbox(PROCURATORATE, reminder_case())
+                .await
+                .iter()
+                .all(|(e, _)| e != "deadline_reminder"),
+            "a supervisor with nothing overdue gets no reminder"
+        );
+        running.stop().await;
+    })
+    .await;
+}
+
+fn notice(
+    case_id: CaseId,
+    family: Family,
+    event: &str,
+    actor: &str,
+    now: &str,
+    parties: &[(Role, &str)],
+    detail: serde_json::Value,
+) -> Notice {
+    Notice {
+        case_id,
+        family,
+        event: event.into(),
+        actor: agency(actor),
+        at: at(now),
+        recipients: Vec::new(),
+        summary: event.into(),
+        detail,
+        parties: parties.iter().map(|(r, a)| (*r, agency(a))).collect(),
+        attachments: Vec::new(),
+    }
+}
+
+impl Running {
+    async fn publish(&self, notice: &Notice) {
+        let message = Message::json(notice.routing_key(), notice).expect("encode");
+        self.bus().publish_event(&message).await.expect("publish");
+    }
+
+    /// An obligation as it stands once `check` holds.
+    async fn obligation_where(
+        &self,
+        case_id: CaseId,
+        rule: &str,
+        what: &str,
+        check: impl Fn(&store::ObligationRow) -> bool,
+    ) -> store::ObligationRow {
+        eventually(&format!("{rule}: {what}"), WITHIN, || async {
+            let mut conn = self.deadlines.db().pool().acquire().await.ok()?;
+            store::for_case(&mut conn, case_id)
+                .await
+                .ok()?
+                .into_iter()
+                .find(|o| o.rule == rule && check(o))
+        })
+        .await
+    }
+}
+
+#[tokio::test]
+async fn an_opinion_requested_under_a_transfer_stops_only_the_requesting_agencys_clock() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-10-08T09:00:00+08:00").await;
+        let transfer = CaseId::generate();
+        let sides = [
+            (Role::Sender, MARKET_BUREAU),
+            (Role::Recipient, ECOLOGY_BUREAU),
+        ];
+        running
+            .publish(&notice(
+                transfer,
+                Family::Transfer,
+                "receipt_signed",
+                ECOLOGY_BUREAU,
+                "2026-10-08T09:00:00+08:00",
+                &sides,
+                serde_json::json!({}),
+            ))
+            .await;
+        // SAMR-18, 15 working days from Thu 10-08: 10-09, 10-10 (make-up), 10-12..16,
+        // 10-19..23, 10-26..28.
+        let decide = running.obligation(transfer, "SAMR-18", Stage::Open).await;
+        assert_eq!(decide.owed_by, agency(ECOLOGY_BUREAU));
+        assert_eq!(decide.due_at, Some(at("2026-10-29T00:00:00+08:00")));
+
+        let opinion = |case_id, requester, now| {
+            notice(
+                case_id,
+                Family::Opinion,
+                "requested",
+                requester,
+                now,
+                &[(Role::Sender, requester), (Role::Expert, TESTING_INSTITUTE)],
+                serde_json::json!({ "under_case": transfer.to_string() }),
+            )
+        };
+        // The sender asks an opinion under the same case: the receiver's clock runs on.
+        let outsider = CaseId::generate();
+        running
+            .publish(&opinion(
+                outsider,
+                MARKET_BUREAU,
+                "2026-10-09T10:00:00+08:00",
+            ))
+            .await;
+        running.obligation(outsider, "SJ-13", Stage::Open).await;
+        let still = running.obligation(transfer, "SAMR-18", Stage::Open).await;
+        assert_eq!(
+            still.due_at, decide.due_at,
+            "nobody stops another agency's clock"
+        );
+        assert!(still.changes.pauses.is_empty());
+
+        // The receiver asks for a test on Mon 10-12: its clock stops until the opinion comes.
+        let test = CaseId::generate();
+        running
+            .publish(&opinion(test, ECOLOGY_BUREAU, "2026-10-12T10:00:00+08:00"))
+            .await;
+        let stopped = running
+            .obligation_where(transfer, "SAMR-18", "stopped", |o| o.due_at.is_none())
+            .await;
+        assert_eq!(stopped.changes.pauses[0].by, ECOLOGY_BUREAU);
+        let explained = running.deadlines.explanation(&stopped).join("\n");
+        assert!(
+            explained.contains("no due time: the clock is stopped"),
+            "{explained}"
+        );
+
+        // Delivered Fri 10-16: 3 working days were used (10-09, 10-10, 10-12); 12 are counted
+        // from 10-16: 10-19..23, 10-26..30, 11-02, 11-03.
+        running
+            .publish(&notice(
+                test,
+                Family::Opinion,
+                "delivered",
+                TESTING_INSTITUTE,
+                "2026-10-16T10:00:00+08:00",
+                &[
+                    (Role::Sender, ECOLOGY_BUREAU),
+                    (Role::Expert, TESTING_INSTITUTE),
+                ],
+                serde_json::json!({}),
+            ))
+            .await;
+        let restarted = running
+            .obligation_where(transfer, "SAMR-18", "restarted", |o| o.due_at.is_some())
+            .await;
+        assert_eq!(restarted.due_at, Some(at("2026-11-04T00:00:00+08:00")));
+        let explained = running.deadlines.explanation(&restarted).join("\n");
+        assert!(
+            explained.contains("3 working days used before it, 12 left"),
+            "{explained}"
+        );
+        running.stop().await;
+    })
+    .await;
+}
+
+fn extension(
+    actor: &str,
+    request_id: &str,
+    case_id: CaseId,
+    target: ExtensionTarget,
+    reference: &str,
+) -> MonitorRequest {
+    MonitorRequest::Extend(ExtendRequest {
+        actor: agency(actor),
+        request_id: RequestId::parse(request_id).expect("request id"),
+        content_digest: Sha256Digest::of(format!("{target:?}{reference}").as_bytes()),
+        case_id,
+        rule: "S1-8".into(),
+        target,
+        approval_reference: reference.into(),
+        reason: "major case: accounts of three companies to examine".into(),
+    })
+}
+
+#[tokio::test]
+async fn the_owing_police_extend_the_review_before_it_ends_and_the_others_are_told() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-03-02T09:00:00+08:00").await;
+        let case_id = CaseId::generate();
+        running
+            .step(MARKET_BUREAU, "submit", case_id, submission(case_id))
+            .await;
+        running
+            .step(
+                CITY_POLICE,
+                "receipt",
+                case_id,
+                ReferralCommand::SignReceipt,
+            )
+            .await;
+        // S1-8: 3 days from Mon 03-02 → Thu 03-05.
+        let decide = running.obligation(case_id, "S1-8", Stage::Open).await;
+        assert_eq!(decide.due_at, Some(at("2026-03-06T00:00:00+08:00")));
+
+        // The agency that is owed the decision cannot extend it.
+        let request = extension(
+            MARKET_BUREAU,
+            "ext-0",
+            case_id,
+            ExtensionTarget::Tier(1),
+            "x",
+        );
+        match running.deadlines.handle(request).await.expect("reply") {
+            MonitorReply::Refused { refusal } => {
+                assert_eq!(refusal.kind, RefusalKind::PermissionDenied);
+                assert_eq!(refusal.rule, "AUTH-OBLIGOR");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+
+        // The police extend to 7 days on Wed 03-04 with the county-level approval: Mon 03-09.
+        running.clock.set(at("2026-03-04T11:00:00+08:00"));
+        let request = extension(
+            CITY_POLICE,
+            "ext-1",
+            case_id,
+            ExtensionTarget::Tier(1),
+            "榕公刑延〔2026〕12号",
+        );
+        let MonitorReply::Extended(extended) = running
+            .deadlines
+            .handle(request.clone())
+            .await
+            .expect("reply")
+        else {
+            panic!("not extended");
+        };
+        assert!(!extended.replayed);
+        let o = &extended.obligation.obligation;
+        assert_eq!(o.due_at, Some(at("2026-03-10T00:00:00+08:00")));
+        assert_eq!(o.changes.extensions[0].reference, "榕公刑延〔2026〕12号");
+        assert_eq!(o.changes.extensions[0].by, CITY_POLICE);
+        assert!(
+            extended
+                .obligation
+                .explanation
+                .join("\n")
+                .contains("to 7 calendar days (tier 1; approval 榕公刑延〔2026〕12号): major case"),
+            "{:#?}",
+            extended.obligation.explanation
+        );
+        assert_eq!(
+            extended.obligation.extension_tiers,
+            ["7 calendar days", "30 calendar days"]
+        );
+        let stored = running
+            .obligation_where(case_id, "S1-8", "extended", |o| {
+                !o.changes.extensions.is_empty()
+            })
+            .await;
+        assert_eq!(stored.due_at, Some(at("2026-03-10T00:00:00+08:00")));
+        // The sender (owed the decision) and the procuratorate (supervising) are told.
+        for party in [MARKET_BUREAU, PROCURATORATE] {
+            let told = running
+                .wait_for_event(party, case_id, "deadline_extended")
+                .await;
+            assert!(told.contains("S1-8"), "{told}");
+        }
+        assert!(
+            running
+                .inbox(CITY_POLICE, case_id)
+                .await
+                .iter()
+                .all(|(e, _)| e != "deadline_extended"),
+            "the police made the extension and are not told of it"
+        );
+
+        // A retry is the original answer; the same id for other content is refused.
+        let MonitorReply::Extended(again) = running.deadlines.handle(request).await.expect("reply")
+        else {
+            panic!("not replayed");
+        };
+        assert!(again.replayed);
+        assert_eq!(again.accepted_at, extended.accepted_at);
+        let conflict = extension(
+            CITY_POLICE,
+            "ext-1",
+            case_id,
+            ExtensionTarget::Tier(2),
+            "other",
+        );
+        match running.deadlines.handle(conflict).await.expect("reply") {
+            MonitorReply::Refused { refusal } => {
+                assert_eq!(refusal.kind, RefusalKind::AlreadyExists)
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+
+        // After the due time, an extension is refused, naming the due time and the rule.
+        running.clock.set(at("2026-03-10T00:00:00+08:00"));
+        let late = extension(
+            CITY_POLICE,
+            "ext-2",
+            case_id,
+            ExtensionTarget::Tier(2),
+            "榕公刑延〔2026〕13号",
+        );
+        match running.deadlines.handle(late).await.expect("reply") {
+            MonitorReply::Refused { refusal } => {
+                assert_eq!(refusal.kind, RefusalKind::FailedPrecondition);
+                assert_eq!(refusal.rule, "SAMR-45x");
+                assert!(
+                    refusal.message.contains("S1-8")
+                        && refusal.message.contains("2026-03-09 24:00 CST"),
+                    "{}",
+                    refusal.message
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        running.stop().await;
+    })
+    .await;
+}
+
+/// A 2027 schedule for tests only: the real one is published in November 2026.
+const TEST_2027: &str = "year = 2027\nsource = \"test data, not the official schedule\"\n\
+    [[holiday]]\nname = \"元旦 New Year's Day\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-03\"\n";
+
+#[tokio::test]
+async fn a_year_without_a_calendar_gives_no_due_date_until_its_calendar_is_loaded() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-12-31T10:00:00+08:00").await;
+        let case_id = CaseId::generate();
+        let mut sent = transfer_sent(case_id, false);
+        sent.at = at("2026-12-31T10:00:00+08:00");
+        running.publish(&sent).await;
+        let undated = running.obligation(case_id, "RCPT-F", Stage::Open).await;
+        assert_eq!(undated.due_at, None, "never a guess");
+        let explained = running.deadlines.explanation(&undated).join("\n");
+        assert!(
+            explained.contains("no holiday calendar is loaded for 2027"),
+            "{explained}"
+        );
+        // The next start with 2027 loaded dates it: one working day after Thu 12-31, past the
+        // New Year block, is Mon 2027-01-04.
+        let db = running.deadlines.db().clone();
+        let bus = running.bus().clone();
+        let app = DeadlinesApp::build(
+            db,
+            bus,
+            Arc::new(Directory::from_toml_str(DIRECTORY).expect("directory")),
+            Arc::new(RuleTable::from_toml_str(RULES).expect("rules")),
+            Arc::new(
+                Calendar::from_toml_files([("2026.toml", Y2026), ("2027.toml", TEST_2027)])
+                    .expect("calendar"),
+            ),
+            running.clock.clone(),
+        )
+        .await
+        .expect("restarted");
+        let mut conn = app.deadlines().db().pool().acquire().await.expect("conn");
+        let dated = store::for_case(&mut conn, case_id)
+            .await
+            .expect("obligations")
+            .into_iter()
+            .find(|o| o.rule == "RCPT-F")
+            .expect("RCPT-F");
+        drop(conn);
+        assert_eq!(dated.due_at, Some(at("2027-01-05T00:00:00+08:00")));
         running.stop().await;
     })
     .await;

@@ -60,7 +60,8 @@ pub struct Rule {
     pub other_reading: Option<Unit>,
     /// How long before the due time to warn; `None` uses the table's default.
     pub warn_before: Option<Period>,
-    /// Extensions the owing party may announce (with approval), in order.
+    /// The extension tiers the owing party may reach (with approval, before the deadline), in
+    /// order: each is the whole period counted from the start, strictly longer than the last.
     pub extensions: Vec<Period>,
     /// Applies only when the trigger event's detail has this boolean set (e.g. `urgent`).
     pub only_if: Option<String>,
@@ -72,6 +73,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The first line of every explanation under this rule: id, legal basis and step.
+    pub fn headline(&self) -> String {
+        format!("rule {} ({}): {}", self.id, self.basis, self.step)
+    }
+
     /// Whether the rule applies to an event with this detail (its `only_if` / `unless` flags).
     pub fn applies_to(&self, detail: &serde_json::Value) -> bool {
         let flag = |name: &String| {
@@ -132,12 +138,22 @@ struct RawRule {
     other_reading: Option<Unit>,
     warn_before: Option<Period>,
     #[serde(default)]
-    extensions: Vec<Period>,
+    extensions: Vec<RawTier>,
     only_if: Option<String>,
     unless: Option<String>,
     #[serde(default = "yes")]
     verified: bool,
     note: Option<String>,
+}
+
+/// An extension tier as written: `amount` adds to the previous tier ("+15 working days with
+/// approval", S4 Art 18), `to` names the whole period ("to 7 days", S17).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    amount: Option<u32>,
+    to: Option<u32>,
+    unit: Unit,
 }
 
 fn timer() -> RuleKind {
@@ -183,6 +199,39 @@ impl RuleTable {
                     )));
                 }
             }
+            let mut extensions: Vec<Period> = Vec::new();
+            for (i, tier) in r.extensions.iter().enumerate() {
+                let Some(base) = extensions.last().copied().or(period) else {
+                    return Err(invalid("extensions need the rule's amount and unit".into()));
+                };
+                if tier.unit != base.unit {
+                    return Err(invalid(format!(
+                        "extension tier {} is in {}, the period in {}",
+                        i + 1,
+                        tier.unit.as_str(),
+                        base.unit.as_str()
+                    )));
+                }
+                let total = match (tier.amount, tier.to) {
+                    (Some(add), None) => base.amount.saturating_add(add),
+                    (None, Some(to)) => to,
+                    _ => {
+                        return Err(invalid(format!(
+                            "extension tier {} needs exactly one of amount (added) or to (the \
+                             whole period)",
+                            i + 1
+                        )));
+                    }
+                };
+                if total <= base.amount {
+                    return Err(invalid(format!(
+                        "extension tier {} ({total} {}) is not longer than {base}",
+                        i + 1,
+                        tier.unit.as_str()
+                    )));
+                }
+                extensions.push(Period::new(total, tier.unit));
+            }
             match r.kind {
                 RuleKind::Timer => {
                     let missing = [
@@ -216,7 +265,7 @@ impl RuleTable {
                 basis: r.basis,
                 other_reading: r.other_reading,
                 warn_before: r.warn_before,
-                extensions: r.extensions,
+                extensions,
                 only_if: r.only_if,
                 unless: r.unless,
                 verified: r.verified,

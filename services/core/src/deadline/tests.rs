@@ -2,6 +2,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::calendar::tests::{d, official};
+use crate::calendar::{self, DayKind};
 
 const RULES: &str = include_str!("../../../../deploy/rules.toml");
 
@@ -56,7 +57,7 @@ fn every_rule_computes_a_real_due_date_across_a_holiday() {
     let table = table();
     let days = [
         ("S1-5b", "2026-02-13", "2026-02-24"),
-        ("RCPT", "2026-02-13", "2026-02-14"),
+        ("RCPT", "2026-09-30", "2026-10-08"),
         ("P180-3", "2026-04-02", "2026-04-07"),
         ("P180-2b", "2026-04-30", "2026-05-06"),
         ("S1-8", "2026-09-23", "2026-09-28"),
@@ -114,6 +115,15 @@ fn every_rule_computes_a_real_due_date_across_a_holiday() {
         assert_eq!(due.due.last_day, Some(d(last)), "{id} from {start}");
         assert_eq!(due.due.at, end_of_day(d(last)), "{id} ends at 24:00");
         assert!(due.due.explanation[0].contains(id));
+        assert!(
+            crosses_a_holiday(&calendar, d(start), d(last)),
+            "{id}: the period {start}..{last} crosses no holiday block"
+        );
+        let text = due.due.explanation.join("\n");
+        assert!(
+            text.contains("holidays skipped") || text.contains("rolled to the next working day"),
+            "{id}: the explanation names the holiday: {text}"
+        );
         covered.push(id);
     }
     for (id, start, end) in hours {
@@ -127,6 +137,14 @@ fn every_rule_computes_a_real_due_date_across_a_holiday() {
             "{id}: hours are clock time over holidays"
         );
         assert_eq!(due.due.last_day, None);
+        assert!(
+            crosses_a_holiday(
+                &calendar,
+                calendar::cst_date(at(start)),
+                calendar::cst_date(at(end))
+            ),
+            "{id}: {start}..{end} crosses no holiday block"
+        );
         covered.push(id);
     }
     let with_period: Vec<&str> = table
@@ -138,6 +156,15 @@ fn every_rule_computes_a_real_due_date_across_a_holiday() {
     for id in with_period {
         assert!(covered.contains(&id), "rule {id} has no due-date test");
     }
+}
+
+/// Whether a day in `(start, last]` is in an official holiday block.
+fn crosses_a_holiday(calendar: &Calendar, start: NaiveDate, last: NaiveDate) -> bool {
+    start
+        .iter_days()
+        .skip(1)
+        .take_while(|day| *day <= last)
+        .any(|day| matches!(calendar.day_kind(day), Ok(DayKind::Holiday { .. })))
 }
 
 #[test]
@@ -290,8 +317,11 @@ fn a_year_without_a_calendar_gives_no_due_date() {
     );
 }
 
+const POLICE: &str = "11350100MB01000064";
+const EXPERT: &str = "12350100MB0100010F";
+
 #[test]
-fn a_pause_moves_the_due_time_and_is_explained() {
+fn a_pause_keeps_the_days_used_and_counts_the_rest_from_the_restart() {
     let calendar = official();
     // S1-8 from Mon 2026-03-02: due Thu 03-05 24:00.
     let mut o = Obligation::new(
@@ -300,12 +330,8 @@ fn a_pause_moves_the_due_time_and_is_explained() {
         morning("2026-03-02"),
     );
     assert_eq!(o.due(&calendar).unwrap().last_day, Some(d("2026-03-05")));
-    o.pause(
-        morning("2026-03-03"),
-        "11350100MB01000064",
-        "materials requested",
-    )
-    .unwrap();
+    o.pause(morning("2026-03-03"), POLICE, "materials requested")
+        .unwrap();
     assert!(matches!(
         o.due(&calendar),
         Err(ObligationError::Paused { .. })
@@ -314,7 +340,7 @@ fn a_pause_moves_the_due_time_and_is_explained() {
         o.pause(morning("2026-03-03"), "x", "y"),
         Err(ObligationError::AlreadyPaused { .. })
     ));
-    // Two days stopped: due moves to Sat 03-07, a weekend, rolled to Mon 03-09.
+    // 03-03 is used (1 of 3); 2 days are left from 03-05: day 2 is Sat 03-07, rolled to Mon 03-09.
     o.resume(morning("2026-03-05")).unwrap();
     let due = o.due(&calendar).unwrap();
     assert_eq!(due.last_day, Some(d("2026-03-09")));
@@ -323,7 +349,14 @@ fn a_pause_moves_the_due_time_and_is_explained() {
         text.contains("by 11350100MB01000064: materials requested"),
         "{text}"
     );
-    assert!(text.contains("48 h stopped"), "{text}");
+    assert!(
+        text.contains("1 calendar days used before it, 2 left, counted on from 2026-03-05"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rolled to the next working day 2026-03-09"),
+        "{text}"
+    );
     assert_eq!(
         o.resume(morning("2026-03-06")),
         Err(ObligationError::NotPaused)
@@ -331,37 +364,312 @@ fn a_pause_moves_the_due_time_and_is_explained() {
 }
 
 #[test]
-fn an_extension_counts_on_from_the_old_due_date_and_must_come_before_it() {
+fn a_clock_stop_inside_a_holiday_block_costs_no_working_day() {
     let calendar = official();
+    // SAMR-18, 15 working days from Thu 2026-02-12: 02-13, 02-14 (make-up), [春节], 02-24..27,
+    // 02-28 (make-up), 03-02..06, 03-09..11.
+    let mut o = Obligation::new(
+        "SAMR-18",
+        Period::new(15, Unit::WorkingDays),
+        morning("2026-02-12"),
+    );
+    let before = o.due(&calendar).unwrap();
+    assert_eq!(before.last_day, Some(d("2026-03-11")));
+    // An opinion request stops the clock over the Spring Festival block only: no working day
+    // passes while it is stopped, so the due date stays where it was.
+    o.pause(morning("2026-02-15"), EXPERT, "opinion.requested")
+        .unwrap();
+    o.resume(morning("2026-02-23")).unwrap();
+    let after = o.due(&calendar).unwrap();
+    assert_eq!(after.last_day, before.last_day, "{:#?}", after.explanation);
+    // Stopped from Mon 03-02 to Mon 03-09: 03-02 is used, 03-03..03-06 and 03-09 do not count,
+    // so the due date moves by those five working days, 03-11 → 03-18.
+    let mut o = Obligation::new(
+        "SAMR-18",
+        Period::new(15, Unit::WorkingDays),
+        morning("2026-02-12"),
+    );
+    o.pause(morning("2026-03-02"), EXPERT, "opinion.requested")
+        .unwrap();
+    o.resume(morning("2026-03-09")).unwrap();
+    assert_eq!(o.due(&calendar).unwrap().last_day, Some(d("2026-03-18")));
+}
+
+#[test]
+fn a_clock_stop_after_the_due_time_revives_nothing() {
+    let calendar = official();
+    let mut o = Obligation::new(
+        "S1-8",
+        Period::new(3, Unit::CalendarDays),
+        morning("2026-03-02"),
+    );
+    o.pause(
+        morning("2026-03-06"),
+        POLICE,
+        "referral.supplement_requested",
+    )
+    .unwrap();
+    // Still stopped, but the period had ended: the due time stands and stays overdue.
+    let due = o.due(&calendar).unwrap();
+    assert_eq!(due.last_day, Some(d("2026-03-05")));
+    assert!(due.explanation.join("\n").contains("no effect"));
+    assert!(o.is_late(&calendar, morning("2026-03-06")).unwrap());
+}
+
+#[test]
+fn an_hour_period_moves_by_the_clock_time_stopped() {
+    let calendar = official();
+    let mut o = Obligation::new("S1-7", Period::new(24, Unit::Hours), morning("2026-03-02"));
+    o.pause(at("2026-03-02T12:00:00+08:00"), POLICE, "stop")
+        .unwrap();
+    o.resume(at("2026-03-02T18:30:00+08:00")).unwrap();
+    assert_eq!(
+        o.due(&calendar).unwrap().at,
+        at("2026-03-03T16:30:00+08:00")
+    );
+}
+
+fn extend(
+    o: &mut Obligation,
+    tiers: &[Period],
+    target: ExtensionTarget,
+    made_at: Timestamp,
+) -> Result<Due, ExtensionRefusal> {
+    let calendar = official();
+    o.extend(
+        &calendar,
+        tiers,
+        target,
+        EXPERT,
+        "samples need a second test",
+        "鉴延〔2026〕3号",
+        made_at,
+    )
+}
+
+#[test]
+fn an_extension_lengthens_the_period_counted_from_the_start_and_must_come_before_it_ends() {
+    let table = table();
+    let rule = table.get("SAMR-45").expect("SAMR-45");
+    assert_eq!(rule.extensions, [Period::new(30, Unit::WorkingDays)]);
     // SAMR-45 from Mon 2026-03-02: 15 working days → Mon 03-23.
+    let mut o = Obligation::under(rule, morning("2026-03-02")).expect("a period");
+    assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2026-03-23")));
+    let late = extend(
+        &mut o,
+        &rule.extensions,
+        ExtensionTarget::Tier(1),
+        end_of_day(d("2026-03-23")),
+    );
+    assert!(
+        matches!(late, Err(ExtensionRefusal::TooLate { ref due, .. }) if due == "2026-03-23 24:00 CST"),
+        "{late:?}"
+    );
+    assert!(late.unwrap_err().to_string().contains("S4 Art 45"));
+    // 30 working days from 03-02: 03-23 is the 15th, then 03-24..27 (19), 03-30..04-03 (24),
+    // [04-04..06 Qingming], 04-07..04-10 (28), 04-13 (29), 04-14 (30).
+    let due = extend(
+        &mut o,
+        &rule.extensions,
+        ExtensionTarget::Tier(1),
+        morning("2026-03-19"),
+    )
+    .unwrap();
+    assert_eq!(due.last_day, Some(d("2026-04-14")));
+    let text = due.explanation.join("\n");
+    assert!(text.contains("approval 鉴延〔2026〕3号"), "{text}");
+    assert!(text.contains("to 30 working days (tier 1"), "{text}");
+    assert!(text.contains("清明节"), "{text}");
+    // The tier is used: asking for it again lengthens nothing.
+    assert!(matches!(
+        extend(
+            &mut o,
+            &rule.extensions,
+            ExtensionTarget::Tier(1),
+            morning("2026-03-20")
+        ),
+        Err(ExtensionRefusal::TierNotLonger { .. })
+    ));
+}
+
+#[test]
+fn the_review_period_extends_to_seven_or_thirty_days_from_acceptance() {
+    let table = table();
+    let rule = table.get("S1-8").expect("S1-8");
+    assert_eq!(
+        rule.extensions,
+        [
+            Period::new(7, Unit::CalendarDays),
+            Period::new(30, Unit::CalendarDays)
+        ]
+    );
+    // Accepted Mon 2026-03-02: 3 days → Thu 03-05; to 7 → Mon 03-09; to 30 → Wed 04-01.
+    let mut seven = Obligation::under(rule, morning("2026-03-02")).expect("a period");
+    let due = extend(
+        &mut seven,
+        &rule.extensions,
+        ExtensionTarget::Tier(1),
+        morning("2026-03-04"),
+    )
+    .unwrap();
+    assert_eq!(due.last_day, Some(d("2026-03-09")));
+    let due = extend(
+        &mut seven,
+        &rule.extensions,
+        ExtensionTarget::Tier(2),
+        morning("2026-03-06"),
+    )
+    .unwrap();
+    assert_eq!(due.last_day, Some(d("2026-04-01")));
+    // A major case may go to 30 days at once.
+    let mut thirty = Obligation::under(rule, morning("2026-03-02")).expect("a period");
+    let due = extend(
+        &mut thirty,
+        &rule.extensions,
+        ExtensionTarget::Tier(2),
+        morning("2026-03-04"),
+    )
+    .unwrap();
+    assert_eq!(due.last_day, Some(d("2026-04-01")));
+    assert!(matches!(
+        extend(
+            &mut thirty,
+            &rule.extensions,
+            ExtensionTarget::Tier(3),
+            morning("2026-03-05")
+        ),
+        Err(ExtensionRefusal::NoSuchTier {
+            tier: 3,
+            tiers: 2,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn an_announced_date_may_not_pass_the_last_tier_and_a_holiday_date_rolls() {
+    let table = table();
+    let rule = table.get("SAMR-45").expect("SAMR-45");
+    let fresh = || Obligation::under(rule, morning("2026-03-02")).expect("a period");
+    let until = |date: &str| ExtensionTarget::Until(d(date));
+    // Due 03-23; the last tier allows 04-14.
+    let refused = extend(
+        &mut fresh(),
+        &rule.extensions,
+        until("2026-04-15"),
+        morning("2026-03-10"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(refused, ExtensionRefusal::BeyondTiers { ref latest, .. } if latest == "2026-04-14 24:00 CST"),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        extend(
+            &mut fresh(),
+            &rule.extensions,
+            until("2026-03-23"),
+            morning("2026-03-10")
+        ),
+        Err(ExtensionRefusal::NotLater { .. })
+    ));
+    // Sat 04-04 is in the Qingming block: the period ends on the next working day, Tue 04-07.
+    let mut o = fresh();
+    let due = extend(
+        &mut o,
+        &rule.extensions,
+        until("2026-04-04"),
+        morning("2026-03-10"),
+    )
+    .unwrap();
+    assert_eq!(due.last_day, Some(d("2026-04-07")));
+    assert_eq!(o.period_in_force(), Period::new(25, Unit::WorkingDays));
+    assert!(
+        due.explanation
+            .join("\n")
+            .contains("a new last day 2026-04-04 announced")
+    );
+    // A working-day date is kept as announced.
+    let mut o = fresh();
+    let due = extend(
+        &mut o,
+        &rule.extensions,
+        until("2026-04-10"),
+        morning("2026-03-10"),
+    )
+    .unwrap();
+    assert_eq!(due.last_day, Some(d("2026-04-10")));
+}
+
+#[test]
+fn extensions_are_refused_without_tiers_while_stopped_and_by_date_for_hours() {
+    let mut o = Obligation::new("S1-7", Period::new(24, Unit::Hours), morning("2026-03-02"));
+    assert!(matches!(
+        extend(&mut o, &[], ExtensionTarget::Tier(1), morning("2026-03-02")),
+        Err(ExtensionRefusal::NotExtensible { .. })
+    ));
+    let hours = [Period::new(48, Unit::Hours)];
+    assert!(matches!(
+        extend(
+            &mut o,
+            &hours,
+            ExtensionTarget::Until(d("2026-03-04")),
+            morning("2026-03-02")
+        ),
+        Err(ExtensionRefusal::DateForHours { .. })
+    ));
     let mut o = Obligation::new(
         "SAMR-45",
         Period::new(15, Unit::WorkingDays),
         morning("2026-03-02"),
     );
-    assert_eq!(o.due(&calendar).unwrap().last_day, Some(d("2026-03-23")));
-    let extension = |made_at| Extension {
-        by_period: Period::new(15, Unit::WorkingDays),
-        by: "12350100MB0100010F".into(),
-        why: "samples need a second test".into(),
-        reference: "鉴延〔2026〕3号".into(),
-        made_at,
-    };
-    let late = o.extend(&calendar, extension(morning("2026-03-24")));
-    assert!(matches!(
-        late,
-        Err(ObligationError::ExtensionTooLate { .. })
-    ));
-    o.extend(&calendar, extension(morning("2026-03-19")))
+    o.pause(morning("2026-03-03"), EXPERT, "material requested")
         .unwrap();
-    // 15 more working days from Mon 03-23: 03-24..27 (4), 03-30..04-03 (9), [04-04..06 Qingming],
-    // 04-07..04-10 (13), 04-13 (14), 04-14 (15).
-    let due = o.due(&calendar).unwrap();
-    assert_eq!(due.last_day, Some(d("2026-04-14")));
+    let tiers = [Period::new(30, Unit::WorkingDays)];
+    assert!(matches!(
+        extend(
+            &mut o,
+            &tiers,
+            ExtensionTarget::Tier(1),
+            morning("2026-03-04")
+        ),
+        Err(ExtensionRefusal::Paused { .. })
+    ));
+}
+
+#[test]
+fn an_obligation_shows_the_other_reading_of_a_warning_rule() {
+    let table = table();
+    let rule = table.get("S1-12").expect("S1-12");
+    // Filed Tue 2026-09-29: day 3 is 10-02 in the National Day block → 10-08; as working days,
+    // 09-30, 10-08, 10-09 → 10-09.
+    let o = Obligation::under(rule, morning("2026-09-29")).expect("a period");
+    let due = o.due(&official()).unwrap();
+    assert_eq!(due.last_day, Some(d("2026-10-08")));
     assert!(
         due.explanation
             .join("\n")
-            .contains("approval 鉴延〔2026〕3号")
+            .contains("⚠ read as working days, the period would end 2026-10-09 24:00 CST"),
+        "{:#?}",
+        due.explanation
+    );
+}
+
+#[test]
+fn an_obligation_in_a_year_without_a_calendar_names_the_missing_year() {
+    let o = Obligation::new(
+        "SAMR-45",
+        Period::new(15, Unit::WorkingDays),
+        morning("2026-12-20"),
+    );
+    let err = o.due(&official()).unwrap_err();
+    assert_eq!(
+        err,
+        ObligationError::Calendar(CalendarError::YearNotLoaded { year: 2027 })
+    );
+    assert!(
+        err.to_string().contains("deploy/calendars/2027.toml"),
+        "{err}"
     );
 }
 
@@ -409,6 +717,11 @@ fn start_in_loaded_years() -> impl Strategy<Value = Timestamp> {
     (1_735_660_800_000_i64..1_790_697_600_000).prop_map(Timestamp::from_millis)
 }
 
+fn start_leaving_room_for_stops() -> impl Strategy<Value = Timestamp> {
+    // 2025-01-01 to 2026-06-30 CST, so that stops and extensions stay inside loaded years.
+    (1_735_660_800_000_i64..1_782_748_800_000).prop_map(Timestamp::from_millis)
+}
+
 fn day_unit() -> impl Strategy<Value = Unit> {
     prop_oneof![Just(Unit::CalendarDays), Just(Unit::WorkingDays)]
 }
@@ -444,5 +757,61 @@ proptest! {
         let cal = compute_due(&calendar, start, Period::new(n, Unit::CalendarDays)).unwrap();
         let wd = compute_due(&calendar, start, Period::new(n, Unit::WorkingDays)).unwrap();
         prop_assert!(wd.at >= cal.at);
+    }
+
+    #[test]
+    fn a_clock_stop_never_moves_a_due_date_earlier_and_a_day_period_still_ends_on_a_working_day(
+        start in start_leaving_room_for_stops(),
+        n in 1u32..30,
+        unit in prop_oneof![Just(Unit::Hours), day_unit()],
+        stop_after_h in 0i64..(40 * 24),
+        stopped_h in 0i64..(20 * 24),
+    ) {
+        let calendar = official();
+        let mut o = Obligation::new("X", Period::new(n, unit), start);
+        let before = o.due(&calendar).unwrap();
+        let from = Timestamp::from_millis(start.as_millis() + stop_after_h * 3_600_000);
+        o.pause(from, "a", "b").unwrap();
+        o.resume(Timestamp::from_millis(from.as_millis() + stopped_h * 3_600_000)).unwrap();
+        let after = o.due(&calendar).unwrap();
+        prop_assert!(after.at >= before.at, "{:#?}", after.explanation);
+        if let Some(last) = after.last_day {
+            prop_assert!(calendar.is_working_day(last).unwrap());
+        }
+    }
+
+    #[test]
+    fn an_extension_never_moves_a_due_date_earlier(
+        start in start_in_loaded_years(),
+        n in 1u32..20,
+        more in 1u32..20,
+        unit in prop_oneof![Just(Unit::Hours), day_unit()],
+    ) {
+        let calendar = official();
+        let mut o = Obligation::new("X", Period::new(n, unit), start);
+        let before = o.due(&calendar).unwrap();
+        let tiers = [Period::new(n + more, unit)];
+        let after = o
+            .extend(&calendar, &tiers, ExtensionTarget::Tier(1), "a", "b", "c", start)
+            .unwrap();
+        prop_assert!(after.at >= before.at);
+    }
+
+    #[test]
+    fn an_announced_date_ends_on_the_first_working_day_from_it(
+        start in start_leaving_room_for_stops(),
+        n in 1u32..15,
+        ahead in 1u64..15,
+        unit in day_unit(),
+    ) {
+        let calendar = official();
+        let mut o = Obligation::new("X", Period::new(n, unit), start);
+        let current = o.due(&calendar).unwrap().last_day.expect("day period");
+        let until = current.checked_add_days(Days::new(ahead)).expect("date");
+        let tiers = [Period::new(n + 40, unit)];
+        let due = o
+            .extend(&calendar, &tiers, ExtensionTarget::Until(until), "a", "b", "c", start)
+            .unwrap();
+        prop_assert_eq!(due.last_day, Some(calendar.working_day_on_or_after(until).unwrap()));
     }
 }
