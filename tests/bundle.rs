@@ -1,13 +1,16 @@
 //! A case's evidence bundle end to end, on the embedded default and on RabbitMQ + PostgreSQL: an
-//! agency refers a case with an attached photo, the police receipt and file it; the operator
-//! exports the bundle, which checks offline with the public key alone — and fails, naming what,
-//! when a record, an attachment or the list of attachments is tampered with.
+//! agency refers a case with an attached photo, the police miss the receipt deadline (a test
+//! rule table makes it due at once), then receipt and file it; the operator exports the bundle,
+//! which holds the referral chain and the deadlines chain's miss and escalation, and checks
+//! offline with the public key alone — and fails, naming what, when a record of either chain,
+//! an attachment or the list of attachments is tampered with.
 
 use std::path::{Path, PathBuf};
 
+use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
 use casebridge_tests::agencies::*;
-use casebridge_tests::{System, submission};
+use casebridge_tests::{System, immediate_receipt_rules, submission};
 
 /// Writes a copy of the bundle at `from` to `to`, passing every file through `edit` (name,
 /// content) → new content, or `None` to leave the file out.
@@ -70,6 +73,19 @@ async fn a_bundle_checks_offline_and_names_tampering(system: &System) -> anyhow:
         .referral
         .expect("referral")
         .id;
+    // The receipt is due at once: the miss and the escalation are on the deadlines chain.
+    eventually(
+        "the escalation in the procuratorate's inbox",
+        std::time::Duration::from_secs(30),
+        || async {
+            let entries = system.inbox_entries(PROCURATORATE).await.ok()?;
+            entries
+                .iter()
+                .any(|e| e.case_id == id && e.event == "deadline_escalated")
+                .then_some(())
+        },
+    )
+    .await;
     let mut police = system.referrals(CITY_POLICE).await?;
     police
         .sign_receipt(pb::SignReceiptRequest {
@@ -101,6 +117,28 @@ async fn a_bundle_checks_offline_and_names_tampering(system: &System) -> anyhow:
     assert!(ok, "{said}");
     assert!(
         said.contains("3 records, 3 receipts, 1 attachments"),
+        "{said}"
+    );
+    assert!(
+        said.contains("on the deadlines chain: 2 records, 0 receipts"),
+        "{said}"
+    );
+
+    // A changed deadline record breaks the deadlines chain's proof, and says which chain.
+    let forged = system.data_dir().join("forged-deadline.tar");
+    rewrite(&bundle, &forged, |name, content| {
+        Some(if name == "chains/deadlines.json" {
+            String::from_utf8(content)
+                .expect("utf-8")
+                .replacen("is overdue", "was on time", 1)
+                .into_bytes()
+        } else {
+            content
+        })
+    });
+    let (ok, said) = verify(system, &forged).await?;
+    assert!(
+        !ok && said.contains("the deadlines chain") && said.contains("signed checkpoint"),
         "{said}"
     );
 
@@ -148,14 +186,16 @@ async fn a_bundle_checks_offline_and_names_tampering(system: &System) -> anyhow:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_bundle_checks_offline_on_the_embedded_default() -> anyhow::Result<()> {
-    let system = System::embedded().await?;
+    let dir = tempfile::tempdir()?;
+    let system = System::embedded_with(immediate_receipt_rules(dir.path())?, "info").await?;
     a_bundle_checks_offline_and_names_tampering(&system).await?;
     system.stop().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_bundle_checks_offline_on_rabbitmq_and_postgres() -> anyhow::Result<()> {
-    let system = System::distributed().await?;
+    let dir = tempfile::tempdir()?;
+    let system = System::distributed_with(immediate_receipt_rules(dir.path())?, "info").await?;
     a_bundle_checks_offline_and_names_tampering(&system).await?;
     system.stop().await
 }

@@ -42,6 +42,33 @@ pub mod agencies {
 
 const EXAMPLE_DIRECTORY: &str = include_str!("../deploy/directory.toml");
 
+const SHIPPED_RULES: &str = include_str!("../deploy/rules.toml");
+
+/// The shipped rule table with the receipt rule RCPT due at once (0 hours, so a referral's
+/// receipt is overdue the moment it is submitted), written to `dir`; returned as the setting
+/// (`deadlines.rules`) for [`System::embedded_with`] and [`System::distributed_with`].
+pub fn immediate_receipt_rules(dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let shipped = "id = \"RCPT\"\nfamily = \"referral\"\nstep = \"sign the receipt (回执) for a referral\"\namount = 1\nunit = \"working_days\"";
+    anyhow::ensure!(
+        SHIPPED_RULES.contains(shipped),
+        "the shipped RCPT rule changed; update this test"
+    );
+    let rules = SHIPPED_RULES.replacen(
+        shipped,
+        &shipped.replace(
+            "amount = 1\nunit = \"working_days\"",
+            "amount = 0\nunit = \"hours\"",
+        ),
+        1,
+    );
+    let path = dir.join("rules-rcpt-0h.toml");
+    std::fs::write(&path, rules)?;
+    Ok(vec![(
+        "CASEBRIDGE__DEADLINES__RULES".into(),
+        path.display().to_string(),
+    )])
+}
+
 /// The `casebridge` binary of this build, brought up to date once per test process.
 ///
 /// `cargo test` builds test targets, not the `casebridge` binary, so a binary left from an
@@ -59,8 +86,18 @@ pub fn casebridge_bin() -> PathBuf {
                 .expect("target directory");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = std::process::Command::new(cargo);
-            build.args(["build", "--quiet", "-p", "casebridge-cli", "--bin", "casebridge"]);
-            if profile_dir.file_name().is_some_and(|name| name == "release") {
+            build.args([
+                "build",
+                "--quiet",
+                "-p",
+                "casebridge-cli",
+                "--bin",
+                "casebridge",
+            ]);
+            if profile_dir
+                .file_name()
+                .is_some_and(|name| name == "release")
+            {
                 build.arg("--release");
             }
             let status = build.status().expect("run cargo build");

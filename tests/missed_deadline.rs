@@ -12,34 +12,9 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_tests::agencies::*;
-use casebridge_tests::{System, submission};
+use casebridge_tests::{System, immediate_receipt_rules, submission};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-const SHIPPED_RULES: &str = include_str!("../deploy/rules.toml");
-
-/// The shipped rule table with RCPT due at once; written to `dir`, returned as the setting.
-fn immediate_receipt_rules(dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
-    let shipped = "id = \"RCPT\"\nfamily = \"referral\"\nstep = \"sign the receipt (回执) for a referral\"\namount = 1\nunit = \"working_days\"";
-    anyhow::ensure!(
-        SHIPPED_RULES.contains(shipped),
-        "the shipped RCPT rule changed; update this test"
-    );
-    let rules = SHIPPED_RULES.replacen(
-        shipped,
-        &shipped.replace(
-            "amount = 1\nunit = \"working_days\"",
-            "amount = 0\nunit = \"hours\"",
-        ),
-        1,
-    );
-    let path = dir.join("rules-rcpt-0h.toml");
-    std::fs::write(&path, rules)?;
-    Ok(vec![(
-        "CASEBRIDGE__DEADLINES__RULES".into(),
-        path.display().to_string(),
-    )])
-}
 
 /// The events of `agency`'s inbox about `case_id`, once `event` is among them.
 async fn inbox_with(

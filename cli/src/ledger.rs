@@ -17,6 +17,7 @@ pub const CHAINS: &[&str] = &[
     casebridge_transfers::SERVICE,
     casebridge_disputes::SERVICE,
     casebridge_opinions::SERVICE,
+    casebridge_deadlines::SERVICE,
 ];
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +100,13 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
                 summary.attachments,
                 summary.checkpoint
             );
+            for (service, other) in &summary.others {
+                println!(
+                    "genuine: and on the {service} chain: {} records, {} receipts, signed \
+                     checkpoint at record {}",
+                    other.records, other.receipts, other.checkpoint
+                );
+            }
             Ok(())
         }
         LedgerCommand::VerifyReceipt { receipt, key } => {
@@ -169,11 +177,15 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The manifest's name inside the archive; attachments are `attachments/<sha256>`.
+/// The manifest's name inside the archive (the case's own chain); the other chains that record
+/// the case are `chains/<service>.json`, attachments `attachments/<sha256>`.
 const MANIFEST: &str = "manifest.json";
+const CHAINS_DIR: &str = "chains/";
 const ATTACHMENTS: &str = "attachments/";
 
-/// Writes the bundle of `case_id` from whichever chain records it.
+/// Writes the bundle of `case_id`: the first chain that records it (its family's) as the
+/// manifest, and every other chain that records it (the deadlines service's warnings, misses,
+/// escalations and extensions) beside it under `chains/`.
 async fn export(
     settings: &Settings,
     case_id: &str,
@@ -186,7 +198,7 @@ async fn export(
         CaseId::parse(case_id).with_context(|| format!("{case_id:?} is not a case id"))?;
     let signer = crate::system::load_signer(settings)?;
     let now = casebridge_core::time::Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
-    let mut found = None;
+    let mut found = Vec::new();
     for name in CHAINS {
         let db = casebridge_platform::store::Db::connect(
             &settings.store_url(name),
@@ -197,15 +209,20 @@ async fn export(
         let bundle = Chain::new(name).export(&db, case_id, &signer, now).await;
         db.pool().close().await;
         if let Some(bundle) = bundle.with_context(|| format!("cannot read the {name} chain"))? {
-            found = Some(bundle);
-            break;
+            found.push(bundle);
         }
     }
-    let mut bundle = found.with_context(|| format!("no chain records case {case_id}"))?;
+    anyhow::ensure!(!found.is_empty(), "no chain records case {case_id}");
+    let others = found.split_off(1);
+    let mut bundle = found.remove(0);
 
     // The attachments every record references, once each, in order of first mention.
     let mut digests: Vec<Sha256Digest> = Vec::new();
-    for record in &bundle.records {
+    for record in bundle
+        .records
+        .iter()
+        .chain(others.iter().flat_map(|b| &b.records))
+    {
         let notice: casebridge_core::notice::Notice = serde_json::from_str(&record.body)
             .with_context(|| format!("record {} is not a notice", record.seq))?;
         for digest in notice.attachments {
@@ -246,6 +263,18 @@ async fn export(
     header.set_mode(0o644);
     header.set_cksum();
     archive.append_data(&mut header, MANIFEST, manifest.as_slice())?;
+    for other in &others {
+        let json = serde_json::to_vec_pretty(other)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(json.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(
+            &mut header,
+            format!("{CHAINS_DIR}{}.json", other.service),
+            json.as_slice(),
+        )?;
+    }
     for digest in &digests {
         let path = staging.path().join(digest.to_hex());
         archive.append_path_with_name(&path, format!("{ATTACHMENTS}{}", digest.to_hex()))?;
@@ -265,6 +294,14 @@ async fn export(
         bundle.checkpoint.seq,
         output.display()
     );
+    for other in &others {
+        println!(
+            "  and {} records on the {} chain, checkpoint at record {}",
+            other.records.len(),
+            other.service,
+            other.checkpoint.seq
+        );
+    }
     Ok(())
 }
 
@@ -277,6 +314,8 @@ pub struct BundleCheck {
     pub receipts: usize,
     pub attachments: usize,
     pub checkpoint: u64,
+    /// The other chains that record the case: service and what was checked there.
+    pub others: Vec<(String, casebridge_platform::ledger::BundleSummary)>,
 }
 
 /// Checks a bundle archive: the manifest first, then each attachment streamed through SHA-256,
@@ -305,25 +344,34 @@ pub fn verify_bundle_file(
         serde_json::from_str(&text).context("the manifest is not a CaseBridge bundle")?;
     let summary = casebridge_platform::ledger::verify_bundle(&bundle, verifier)
         .map_err(|e| anyhow::anyhow!("NOT genuine: {e}"))?;
-    // Every file a record references must be in the bundle.
-    for record in &bundle.records {
-        let notice: casebridge_core::notice::Notice = serde_json::from_str(&record.body)
-            .map_err(|_| anyhow::anyhow!("NOT genuine: record {} is not a notice", record.seq))?;
-        if let Some(digest) = notice
-            .attachments
-            .iter()
-            .find(|d| !bundle.attachments.iter().any(|a| a.sha256 == **d))
-        {
-            anyhow::bail!(
-                "NOT genuine: record {} references attachment {digest}, which the bundle does not list",
-                record.seq
-            );
-        }
-    }
+    referenced_attachments_are_listed(&bundle, &bundle)?;
     let mut seen = Vec::new();
+    let mut others = Vec::new();
     for entry in entries {
         let mut entry = entry.context("the bundle archive is damaged")?;
         let name = entry.path()?.to_string_lossy().into_owned();
+        if name.starts_with(CHAINS_DIR) {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text)?;
+            let other: casebridge_core::ledger::Bundle = serde_json::from_str(&text)
+                .with_context(|| format!("NOT genuine: {name} is not a CaseBridge bundle"))?;
+            anyhow::ensure!(
+                other.case_id == bundle.case_id,
+                "NOT genuine: {name} is about case {}, not {}",
+                other.case_id,
+                bundle.case_id
+            );
+            anyhow::ensure!(
+                other.service != bundle.service && !others.iter().any(|(s, _)| *s == other.service),
+                "NOT genuine: the {} chain is in the bundle twice",
+                other.service
+            );
+            let summary = casebridge_platform::ledger::verify_bundle(&other, verifier)
+                .map_err(|e| anyhow::anyhow!("NOT genuine: the {} chain: {e}", other.service))?;
+            referenced_attachments_are_listed(&other, &bundle)?;
+            others.push((other.service, summary));
+            continue;
+        }
         let hex_digest = name
             .strip_prefix(ATTACHMENTS)
             .with_context(|| format!("NOT genuine: unexpected file {name} in the bundle"))?
@@ -362,5 +410,30 @@ pub fn verify_bundle_file(
         receipts: summary.receipts,
         attachments: seen.len(),
         checkpoint: summary.checkpoint,
+        others,
     })
+}
+
+/// Every file a record of `chain` references must be listed in the bundle's `manifest`.
+fn referenced_attachments_are_listed(
+    chain: &casebridge_core::ledger::Bundle,
+    manifest: &casebridge_core::ledger::Bundle,
+) -> anyhow::Result<()> {
+    for record in &chain.records {
+        let notice: casebridge_core::notice::Notice = serde_json::from_str(&record.body)
+            .map_err(|_| anyhow::anyhow!("NOT genuine: record {} is not a notice", record.seq))?;
+        if let Some(digest) = notice
+            .attachments
+            .iter()
+            .find(|d| !manifest.attachments.iter().any(|a| a.sha256 == **d))
+        {
+            anyhow::bail!(
+                "NOT genuine: record {} of the {} chain references attachment {digest}, which \
+                 the bundle does not list",
+                record.seq,
+                chain.service
+            );
+        }
+    }
+    Ok(())
 }

@@ -196,7 +196,7 @@ pub async fn run_deadline(command: DeadlineCommand) -> anyhow::Result<()> {
             if let Some(o) = extended.obligation {
                 print_obligations(&[o], true);
             }
-            Ok(())
+            crate::client::receipt(extended.receipt.as_ref())
         }
     }
 }

@@ -20,7 +20,7 @@ use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
 use casebridge_platform::bus::embedded::EmbeddedBus;
 use casebridge_platform::bus::{Bus, QueueSpec, Topology};
-use casebridge_platform::cases::Host;
+use casebridge_platform::host::Host;
 use casebridge_platform::ledger::Signer;
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store::Db;
@@ -252,7 +252,7 @@ pub async fn run(
     let families =
         components.referrals || components.transfers || components.disputes || components.opinions;
     // Services first: their queues must exist before the gateway takes traffic.
-    if families {
+    if families || components.deadlines {
         let signer = load_signer(&settings)?;
         let host = |db: Db| Host {
             db,
@@ -292,23 +292,21 @@ pub async fn run(
             let app = casebridge_opinions::app::build(host(db), directory.clone()).await?;
             spawn_service(&mut tasks, "opinions", app, &shutdown);
         }
-    }
-    if components.deadlines {
-        let app = DeadlinesApp::build(
-            store(&settings, casebridge_deadlines::SERVICE).await?,
-            bus.clone(),
-            directory.clone(),
-            Arc::new(law.rules.clone()),
-            Arc::new(law.calendar.clone()),
-            clock.clone(),
-        )
-        .await?;
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            app.run_until_stopped(stop)
-                .await
-                .context("deadlines service")
-        });
+        if components.deadlines {
+            let app = DeadlinesApp::build(
+                host(store(&settings, casebridge_deadlines::SERVICE).await?),
+                directory.clone(),
+                Arc::new(law.rules.clone()),
+                Arc::new(law.calendar.clone()),
+            )
+            .await?;
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                app.run_until_stopped(stop)
+                    .await
+                    .context("deadlines service")
+            });
+        }
     }
     if components.inbox {
         let app = InboxApp::build(

@@ -193,6 +193,7 @@ impl DeadlineService for DeadlinesGrpc {
                 )),
                 replayed: extended.replayed,
                 accepted_at: Some(convert::timestamp(extended.accepted_at)),
+                receipt: Some(convert::receipt(&extended.receipt)),
             })),
             other => Err(unexpected(other)),
         }

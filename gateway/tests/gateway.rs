@@ -152,14 +152,10 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
     .await
     .expect("inbox service");
     let deadlines = DeadlinesApp::build(
-        Db::open_sqlite(&dir.path().join("deadlines.db"))
-            .await
-            .expect("deadlines store"),
-        bus.clone(),
+        host(store("deadlines").await),
         directory.clone(),
         Arc::new(law.rules.clone()),
         Arc::new(law.calendar.clone()),
-        clock.clone(),
     )
     .await
     .expect("deadlines service");
@@ -1707,12 +1703,23 @@ async fn the_police_extend_their_review_and_only_they_may() {
             assert_eq!(o.extensions[0].tier, 1);
             assert_eq!(o.extensions[0].by, CITY_POLICE);
             assert_eq!(o.extensions[0].approval_reference, "榕公刑延〔2026〕12号");
+            // Signed by the operator's key, on the deadlines chain; a retry gets the same one.
+            let receipt = extended.receipt.expect("a receipt");
+            let verifier = casebridge_platform::ledger::Verifier::from_hex(&app.public_key)
+                .expect("public key");
+            assert!(verifier.receipt_is_genuine(&receipts::domain(&receipt)));
+            assert_eq!(
+                (receipt.service.as_str(), receipt.step.as_str()),
+                ("deadlines", "extend_deadline")
+            );
+            assert_eq!(receipt.case_id, case_id);
             let again = police
                 .extend_deadline(extend_request("p-1", &case_id, 1))
                 .await
                 .expect("replayed")
                 .into_inner();
             assert!(again.replayed);
+            assert_eq!(again.receipt, Some(receipt));
             let conflict = police
                 .extend_deadline(extend_request("p-1", &case_id, 2))
                 .await

@@ -7,7 +7,7 @@ use prost::Message as _;
 
 use super::*;
 
-fn domain(r: &pb::Receipt) -> casebridge_core::ledger::Receipt {
+pub(crate) fn domain(r: &pb::Receipt) -> casebridge_core::ledger::Receipt {
     use casebridge_core::ids::{CaseId, RequestId};
     let at = r.accepted_at.as_ref().expect("accepted_at");
     casebridge_core::ledger::Receipt {

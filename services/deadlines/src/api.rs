@@ -3,6 +3,7 @@
 
 use casebridge_core::deadline::ExtensionTarget;
 use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
+use casebridge_core::ledger::Receipt;
 use casebridge_core::notice::Family;
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
@@ -150,6 +151,8 @@ pub struct Extended {
     pub replayed: bool,
     /// When the extension was first accepted.
     pub accepted_at: Timestamp,
+    /// The signed receipt of the extension; a retry gets the original one.
+    pub receipt: Receipt,
 }
 
 /// An obligation with what the rule table and the calendar say about it.

@@ -10,9 +10,11 @@ use casebridge_core::directory::Directory;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
-use casebridge_platform::host::{self, Outcome, run_consumer};
+use casebridge_platform::host::{self, Host, Outcome, run_consumer};
+use casebridge_platform::ledger::{Signer, run_checkpointer};
 use casebridge_platform::outbox::OutboxRelay;
-use casebridge_platform::store::{Db, Dialect, Messaging, StoreError};
+use casebridge_platform::settings::LedgerSettings;
+use casebridge_platform::store::{Dialect, Messaging, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Request;
@@ -72,6 +74,9 @@ pub struct DeadlinesApp {
     bus: Bus,
     events: QueueSpec,
     relay: OutboxRelay,
+    signer: Signer,
+    clock: Arc<dyn Clock>,
+    ledger: LedgerSettings,
     concurrency: usize,
     /// Timer loops claiming disjoint batches (PostgreSQL, `SKIP LOCKED`); one on SQLite, whose
     /// single connection serialises writers anyway.
@@ -79,14 +84,20 @@ pub struct DeadlinesApp {
 }
 
 impl DeadlinesApp {
+    /// Migrates the tables (messaging, obligations, the service's chain) and declares the queues.
     pub async fn build(
-        db: Db,
-        bus: Bus,
+        host: Host,
         directory: Arc<Directory>,
         rules: Arc<RuleTable>,
         calendar: Arc<Calendar>,
-        clock: Arc<dyn Clock>,
     ) -> Result<DeadlinesApp, StartError> {
+        let Host {
+            db,
+            bus,
+            clock,
+            signer,
+            ledger,
+        } = host;
         db.migrate(crate::SERVICE, &crate::store::migrations())
             .await?;
         let events = events_queue_for(&rules);
@@ -97,7 +108,15 @@ impl DeadlinesApp {
             Dialect::Sqlite => (1, 1),
             Dialect::Postgres => (8, 4),
         };
-        let deadlines = Deadlines::new(db, directory, rules, calendar, clock, relay.clone());
+        let deadlines = Deadlines::new(
+            db,
+            directory,
+            rules,
+            calendar,
+            clock.clone(),
+            relay.clone(),
+            signer.clone(),
+        );
         // A calendar year added since the last start gives undated obligations their due time.
         let dated = deadlines.refresh_undated().await?;
         if dated > 0 {
@@ -108,6 +127,9 @@ impl DeadlinesApp {
             bus,
             events,
             relay,
+            signer,
+            clock,
+            ledger,
             concurrency,
             timers,
         })
@@ -118,10 +140,18 @@ impl DeadlinesApp {
         &self.deadlines
     }
 
-    /// Runs the event consumer, the request consumer, the timer, the monthly reminders and the
-    /// relay until `shutdown`.
+    /// Runs the event consumer, the request consumer, the timer, the monthly reminders, the
+    /// relay and the ledger's checkpointer until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
+        let checkpointer = tokio::spawn(run_checkpointer(
+            self.deadlines.chain().clone(),
+            self.deadlines.db().clone(),
+            self.signer.clone(),
+            self.clock.clone(),
+            self.ledger.checkpoint_every,
+            shutdown.clone(),
+        ));
         let timers: Vec<_> = (0..self.timers)
             .map(|_| tokio::spawn(run_timer(self.deadlines.clone(), shutdown.clone())))
             .collect();
@@ -156,6 +186,7 @@ impl DeadlinesApp {
         }
         let _ = reminders.await;
         let _ = relay.await;
+        let _ = checkpointer.await;
         events.and(queries)
     }
 }

@@ -6,8 +6,11 @@
 //! never refused), stops or restarts the clocks it names, and opens the obligations it
 //! triggers. [`Deadlines::fire_due`] claims a batch of obligations whose moment has come and,
 //! in the same transaction, writes their notices to the outbox. [`Deadlines::extend`] is the one
-//! command: the owing agency lengthens its own deadline, before it passes. Everything takes the
-//! time from the injected clock, so tests move time instead of sleeping.
+//! command: the owing agency lengthens its own deadline, before it passes, and gets a signed
+//! receipt. Every notice this service sends (warning, miss, escalation, extension, monthly
+//! reminder) goes on the service's own chain of the full-process record in the transaction that
+//! sends it. Everything takes the time from the injected clock, so tests move time instead of
+//! sleeping.
 
 use std::sync::Arc;
 
@@ -18,10 +21,12 @@ use casebridge_core::deadline::{
 };
 use casebridge_core::directory::Directory;
 use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
+use casebridge_core::ledger::{GENESIS, Receipt};
 use casebridge_core::notice::{Family, Notice, Role};
 use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_core::time::{Clock, Timestamp};
 use casebridge_platform::bus::Message;
+use casebridge_platform::ledger::{Chain, Position, Signer};
 use casebridge_platform::outbox::OutboxRelay;
 use casebridge_platform::store::{Db, Idempotency, Messaging, StoreError};
 
@@ -51,6 +56,9 @@ pub struct Deadlines {
     calendar: Arc<Calendar>,
     clock: Arc<dyn Clock>,
     relay: OutboxRelay,
+    /// The service's chain in the full-process record, and the key that signs its receipts.
+    chain: Chain,
+    signer: Signer,
 }
 
 /// What the timer must do next with an obligation, given its stage and times at `now`: the new
@@ -87,6 +95,7 @@ impl Deadlines {
         calendar: Arc<Calendar>,
         clock: Arc<dyn Clock>,
         relay: OutboxRelay,
+        signer: Signer,
     ) -> Deadlines {
         Deadlines {
             db,
@@ -96,7 +105,34 @@ impl Deadlines {
             calendar,
             clock,
             relay,
+            chain: Chain::new(crate::SERVICE),
+            signer,
         }
+    }
+
+    /// The service's chain in the full-process record.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Sends `notices` through the outbox and puts them on the chain, inside the caller's
+    /// transaction. Call it last before the commit: the chain's head row stays locked until then.
+    async fn publish(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        notices: Vec<Notice>,
+        now: Timestamp,
+    ) -> Result<Vec<Position>, StoreError> {
+        let mut messages = Vec::with_capacity(notices.len());
+        let mut recorded = Vec::with_capacity(notices.len());
+        for notice in notices {
+            let message = Message::json(notice.routing_key(), &notice)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            recorded.push((message.id.to_string(), notice));
+            messages.push(message);
+        }
+        store::enqueue_all(tx, &self.messaging, &messages, now).await?;
+        self.chain.append(tx, &recorded).await
     }
 
     pub fn db(&self) -> &Db {
@@ -406,25 +442,30 @@ impl Deadlines {
         let mut tx = self.db.begin().await?;
         let rows = store::claim_firing(&self.db, &mut tx, now, BATCH).await?;
         let claimed = began.elapsed();
-        let mut messages = Vec::with_capacity(rows.len() * 2);
+        let mut notices = Vec::with_capacity(rows.len() * 2);
         let (mut warned, mut missed) = (Vec::new(), Vec::new());
         for row in &rows {
             let due = row.due_at.unwrap_or(now);
             if due > now {
-                messages.push(self.deadline_notice(row, WARNING, &row.owed_by, now)?);
+                notices.push(self.deadline_notice(row, WARNING, vec![row.owed_by.clone()], now));
                 warned.push(row.id);
             } else {
-                messages.push(self.deadline_notice(row, MISSED, &row.owed_by, now)?);
+                notices.push(self.deadline_notice(row, MISSED, vec![row.owed_by.clone()], now));
                 if let Some(supervisor) = &row.supervisor {
-                    messages.push(self.deadline_notice(row, ESCALATED, supervisor, now)?);
+                    notices.push(self.deadline_notice(
+                        row,
+                        ESCALATED,
+                        vec![supervisor.clone()],
+                        now,
+                    ));
                 }
                 missed.push(row.id);
             }
         }
         let built = began.elapsed();
-        store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
-        let enqueued = began.elapsed();
         store::advance_batch(&mut tx, &warned, &missed).await?;
+        self.publish(&mut tx, notices, now).await?;
+        let published = began.elapsed();
         tx.commit().await?;
         if !rows.is_empty() {
             self.relay.wake();
@@ -433,7 +474,7 @@ impl Deadlines {
                 missed = missed.len(),
                 claim_ms = claimed.as_millis() as u64,
                 build_ms = (built - claimed).as_millis() as u64,
-                outbox_ms = (enqueued - built).as_millis() as u64,
+                publish_ms = (published - built).as_millis() as u64,
                 total_ms = began.elapsed().as_millis() as u64,
                 "deadline moments handled"
             );
@@ -454,15 +495,15 @@ impl Deadlines {
     }
 
     /// A warning, miss, escalation or extension notice about `row`, addressed to `to`. The
-    /// detail is kept small (a burst writes thousands): the ledger is one `ListCaseDeadlines`
-    /// away, and inbox entries show the summary.
+    /// detail is kept small (a burst writes thousands): the obligation's own record is one
+    /// `ListCaseDeadlines` away, and inbox entries show the summary.
     fn deadline_notice(
         &self,
         row: &ObligationRow,
         event: &str,
-        to: &AgencyCode,
+        to: Vec<AgencyCode>,
         now: Timestamp,
-    ) -> Result<Message, StoreError> {
+    ) -> Notice {
         let due = row.due_at.map_or_else(|| "unknown".to_owned(), cst_minute);
         let what = match event {
             WARNING => "is due soon",
@@ -470,13 +511,13 @@ impl Deadlines {
             EXTENDED => "was extended",
             _ => "is overdue and escalated to the supervisor",
         };
-        let notice = Notice {
+        Notice {
             case_id: row.case_id,
             family: row.family,
             event: event.to_owned(),
             actor: row.owed_by.clone(),
             at: now,
-            recipients: vec![to.clone()],
+            recipients: to,
             summary: format!(
                 "{} {} {what} ({}; due {due}) — {} {}",
                 row.rule,
@@ -494,8 +535,7 @@ impl Deadlines {
             }),
             parties: [(Role::Recipient, row.owed_by.clone())].into(),
             attachments: Vec::new(),
-        };
-        Message::json(notice.routing_key(), &notice).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
     }
 
     /// The ledger of `row` for people, from its rule to its due time (and its fulfilment).
@@ -708,15 +748,23 @@ impl Deadlines {
             .filter(|a| *a != actor)
             .collect();
         told.dedup();
-        let mut messages = Vec::new();
-        for agency in &told {
-            messages.push(self.deadline_notice(&row, EXTENDED, agency, now)?);
-        }
-        store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
+        // One record of the extension, whoever is told: the chain keeps it even when nobody is.
+        let notice = self.deadline_notice(&row, EXTENDED, told, now);
+        let positions = self.publish(&mut tx, vec![notice], now).await?;
+        let receipt = self.receipt(
+            &request_id,
+            &actor,
+            case_id,
+            content_digest,
+            &positions,
+            now,
+        );
+        self.chain.record_receipt(&mut tx, &receipt).await?;
         let reply = Reply::Extended(Extended {
             obligation: self.listed(row),
             replayed: false,
             accepted_at: now,
+            receipt,
         });
         let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.messaging
@@ -735,6 +783,39 @@ impl Deadlines {
         Ok(reply)
     }
 
+    /// The signed receipt of an accepted extension: what was accepted, when, and where its record
+    /// sits on the chain.
+    fn receipt(
+        &self,
+        request_id: &casebridge_core::ids::RequestId,
+        actor: &AgencyCode,
+        case_id: CaseId,
+        content_digest: Sha256Digest,
+        positions: &[Position],
+        now: Timestamp,
+    ) -> Receipt {
+        let last = positions.last().copied().unwrap_or(Position {
+            seq: 0,
+            hash: GENESIS,
+        });
+        let mut receipt = Receipt {
+            service: crate::SERVICE.to_owned(),
+            case_id,
+            step: "extend_deadline".to_owned(),
+            actor: actor.clone(),
+            request_id: request_id.clone(),
+            content_digest,
+            accepted_at: now,
+            first_seq: positions.first().map_or(0, |p| p.seq),
+            last_seq: last.seq,
+            chain_hash: Sha256Digest::from_bytes(last.hash),
+            key_id: String::new(),
+            signature: String::new(),
+        };
+        self.signer.sign_receipt(&mut receipt);
+        receipt
+    }
+
     /// Sends the monthly reminders (月提示) once per month, driven by the injected clock: on or
     /// after 00:00 CST of the first day of a month, each supervisor with obligations overdue in
     /// its remit at that moment gets one notice per family, for the month just ended. Claimed
@@ -747,20 +828,29 @@ impl Deadlines {
             return Ok(0);
         }
         let overdue = monitor::overdue_by_supervisor(&self.db, as_of).await?;
-        let mut messages = Vec::new();
-        for (supervisor, family, count) in &overdue {
-            messages.push(self.reminder(&label, as_of, supervisor, *family, *count, now)?);
-        }
+        let notices: Vec<Notice> = overdue
+            .iter()
+            .map(|(supervisor, family, count)| {
+                self.reminder(&label, as_of, supervisor, *family, *count, now)
+            })
+            .collect();
+        let sent = notices.len();
         let mut tx = self.db.begin().await?;
-        let sent = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        if !store::claim_reminder(&mut tx, &label, now, sent).await? {
+        if !store::claim_reminder(
+            &mut tx,
+            &label,
+            now,
+            i64::try_from(sent).unwrap_or(i64::MAX),
+        )
+        .await?
+        {
             return Ok(0);
         }
-        store::enqueue_all(&mut tx, &self.messaging, &messages, now).await?;
+        self.publish(&mut tx, notices, now).await?;
         tx.commit().await?;
         self.relay.wake();
-        tracing::info!(month = %label, notices = messages.len(), "monthly reminders sent");
-        Ok(messages.len())
+        tracing::info!(month = %label, notices = sent, "monthly reminders sent");
+        Ok(sent)
     }
 
     fn reminder(
@@ -771,7 +861,7 @@ impl Deadlines {
         family: Family,
         count: monitor::OverdueCount,
         now: Timestamp,
-    ) -> Result<Message, StoreError> {
+    ) -> Notice {
         // One stable id per (month, supervisor, family), so the inbox groups it as one "case".
         let digest =
             Sha256Digest::of(format!("{REMINDER}/{label}/{supervisor}/{family}").as_bytes());
@@ -783,7 +873,7 @@ impl Deadlines {
         let oldest = count
             .oldest_due
             .map_or_else(String::new, |d| format!(" (oldest due {})", cst_minute(d)));
-        let notice = Notice {
+        Notice {
             case_id,
             family,
             event: REMINDER.to_owned(),
@@ -804,8 +894,7 @@ impl Deadlines {
             }),
             parties: [(Role::Recipient, supervisor.clone())].into(),
             attachments: Vec::new(),
-        };
-        Message::json(notice.routing_key(), &notice).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
     }
 
     /// The earliest pending moment, so the timer knows how long it may sleep.

@@ -72,6 +72,9 @@ fn obligations_table(id: &str, blob: &str) -> String {
 
 pub fn migrations() -> Vec<Migration> {
     let mut all = messaging_migrations(crate::SERVICE);
+    // The service's chain in the full-process record: warnings, misses, escalations,
+    // extensions and reminders.
+    all.extend(casebridge_platform::ledger::migrations(crate::SERVICE));
     // Version 100 was the first, unreleased shape (explanation text and full JSON ledger in
     // every row, an index per filter). 101 replaces it with the compact one; obligations of a
     // development data directory are dropped with it and reopen with the next events.

@@ -25,7 +25,8 @@ use casebridge_deadlines::handler::Deadlines;
 use casebridge_deadlines::store::{self, Stage};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
-use casebridge_platform::testing::{Backend, TestStack, eventually};
+use casebridge_platform::ledger::Verifier;
+use casebridge_platform::testing::{self, Backend, TestStack, eventually};
 use tokio_util::sync::CancellationToken;
 
 const DIRECTORY: &str = include_str!("../../../deploy/directory.toml");
@@ -54,6 +55,8 @@ struct Running {
     stack: TestStack,
     clock: Arc<ManualClock>,
     deadlines: Deadlines,
+    /// Checks the deadlines chain and receipts: the public half of the services' key.
+    verifier: Verifier,
     token: CancellationToken,
     services: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -75,14 +78,14 @@ async fn start_with(backend: Backend, now: &str, calendars: &[(&str, &str)]) -> 
         Arc::new(Calendar::from_toml_files(calendars.iter().copied()).expect("calendar"));
     let token = CancellationToken::new();
     let mut services = Vec::new();
+    let signer = testing::signer();
+    let verifier = Verifier::from_hex(&signer.public_key_hex()).expect("public key");
 
     let deadlines = DeadlinesApp::build(
-        stack.db.clone(),
-        stack.bus.clone(),
+        testing::host(stack.db.clone(), stack.bus.clone(), shared.clone(), signer),
         directory.clone(),
         rules,
         calendar,
-        shared.clone(),
     )
     .await
     .expect("deadlines service");
@@ -125,6 +128,7 @@ async fn start_with(backend: Backend, now: &str, calendars: &[(&str, &str)]) -> 
         stack,
         clock,
         deadlines: handle,
+        verifier,
         token,
         services,
         _dir: dir,
@@ -227,6 +231,23 @@ impl Running {
         .await
     }
 
+    /// The events the deadlines chain records about `case_id`, once the whole chain verifies.
+    async fn chain_events(&self, case_id: CaseId) -> Vec<String> {
+        let chain = self.deadlines.chain();
+        let verified = chain
+            .verify(self.deadlines.db(), &self.verifier)
+            .await
+            .expect("the deadlines chain verifies");
+        assert!(verified.records > 0);
+        chain
+            .of_case(self.deadlines.db(), case_id)
+            .await
+            .expect("records")
+            .into_iter()
+            .map(|(stored, _)| stored.entry.event)
+            .collect()
+    }
+
     /// The case's obligation under `rule`, once the deadlines service has it in `stage`.
     async fn obligation(&self, case_id: CaseId, rule: &str, stage: Stage) -> store::ObligationRow {
         eventually(&format!("{rule} {stage:?}"), WITHIN, || async {
@@ -312,6 +333,11 @@ async fn a_missed_referral_deadline_reaches_the_copied_procuratorate() {
             .wait_for_event(PROCURATORATE, case_id, "deadline_escalated")
             .await;
         assert!(escalated.contains("escalated"), "{escalated}");
+        // Both are on the deadlines chain of the full-process record, which verifies.
+        assert_eq!(
+            running.chain_events(case_id).await,
+            ["referral.deadline_missed", "referral.deadline_escalated"]
+        );
         assert!(
             running
                 .inbox(MARKET_BUREAU, case_id)
@@ -894,6 +920,27 @@ async fn the_owing_police_extend_the_review_before_it_ends_and_the_others_are_to
         };
         assert!(again.replayed);
         assert_eq!(again.accepted_at, extended.accepted_at);
+        // The extension is on the chain, and its signed receipt says where; a retry gets the
+        // same receipt, never a second one.
+        let receipt = &extended.receipt;
+        assert!(running.verifier.receipt_is_genuine(receipt));
+        assert_eq!(
+            (receipt.service.as_str(), receipt.step.as_str()),
+            ("deadlines", "extend_deadline")
+        );
+        assert_eq!(receipt.actor, agency(CITY_POLICE));
+        assert_eq!(again.receipt, extended.receipt);
+        let events = running.chain_events(case_id).await;
+        assert_eq!(events, ["referral.deadline_extended"]);
+        let on_chain = running
+            .deadlines
+            .chain()
+            .range(running.deadlines.db(), receipt.first_seq, receipt.last_seq)
+            .await
+            .expect("range");
+        assert_eq!(on_chain.len(), 1);
+        assert_eq!(on_chain[0].entry.case_id, case_id);
+        assert_eq!(on_chain[0].hash, *receipt.chain_hash.as_bytes());
         let conflict = extension(
             CITY_POLICE,
             "ext-1",
@@ -959,15 +1006,13 @@ async fn a_year_without_a_calendar_gives_no_due_date_until_its_calendar_is_loade
         let db = running.deadlines.db().clone();
         let bus = running.bus().clone();
         let app = DeadlinesApp::build(
-            db,
-            bus,
+            testing::host(db, bus, running.clock.clone(), testing::signer()),
             Arc::new(Directory::from_toml_str(DIRECTORY).expect("directory")),
             Arc::new(RuleTable::from_toml_str(RULES).expect("rules")),
             Arc::new(
                 Calendar::from_toml_files([("2026.toml", Y2026), ("2027.toml", TEST_2027)])
                     .expect("calendar"),
             ),
-            running.clock.clone(),
         )
         .await
         .expect("restarted");
@@ -993,13 +1038,13 @@ async fn replicas_share_the_due_obligations_without_firing_one_twice() {
     let directory = Arc::new(Directory::from_toml_str(DIRECTORY).expect("directory"));
     let rules = Arc::new(RuleTable::from_toml_str(RULES).expect("rules"));
     let calendar = Arc::new(Calendar::from_toml_files([("2026.toml", Y2026)]).expect("calendar"));
+    let signer = testing::signer();
+    let verifier = Verifier::from_hex(&signer.public_key_hex()).expect("public key");
     let app = DeadlinesApp::build(
-        stack.db.clone(),
-        stack.bus.clone(),
+        testing::host(stack.db.clone(), stack.bus.clone(), clock.clone(), signer),
         directory,
         rules,
         calendar,
-        clock.clone(),
     )
     .await
     .expect("deadlines service");
@@ -1037,5 +1082,12 @@ async fn replicas_share_the_due_obligations_without_firing_one_twice() {
         .expect("count outbox");
     // A miss to the receiver and an escalation to the coordination office for each.
     assert_eq!(outbox, 2 * COUNT as i64);
+    // Each one on the chain, once, the replicas' batches one after another.
+    let verified = one
+        .chain()
+        .verify(one.db(), &verifier)
+        .await
+        .expect("the chain verifies");
+    assert_eq!(verified.records, 2 * COUNT as u64);
     stack.tear_down(&[events_queue()]).await;
 }

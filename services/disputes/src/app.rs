@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use casebridge_core::directory::Directory;
 use casebridge_core::dispute::DisputePolicy;
+use casebridge_platform::cases::CaseApp;
 use casebridge_platform::cases::app::StartError;
-use casebridge_platform::cases::{CaseApp, Host};
+use casebridge_platform::host::Host;
 
 use crate::handler::Disputes;
 

@@ -14,6 +14,21 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::bus::{Bus, BusError, Delivery, Message, QueueSpec};
+use crate::ledger::Signer;
+use crate::settings::LedgerSettings;
+use crate::store::Db;
+use casebridge_core::time::Clock;
+
+/// What every service process provides to a service: its store, the bus, the clock, the
+/// operator's signing key and the ledger's settings.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub db: Db,
+    pub bus: Bus,
+    pub clock: Arc<dyn Clock>,
+    pub signer: Signer,
+    pub ledger: LedgerSettings,
+}
 
 /// What became of a message.
 #[derive(Debug)]

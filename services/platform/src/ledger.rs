@@ -210,6 +210,10 @@ pub fn migrations(service: &str) -> Vec<Migration> {
     }]
 }
 
+/// Records per INSERT when appending many: 9 parameters each, well inside both databases'
+/// limits.
+const APPEND_ROWS_PER_STATEMENT: usize = 64;
+
 /// Where an event landed in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
@@ -273,6 +277,7 @@ impl Chain {
         let mut seq = seq_of(row.get::<i64, _>(0));
         let mut previous = bytes32(row.get::<Vec<u8>, _>(1), "head hash")?;
         let mut positions = Vec::with_capacity(notices.len());
+        let mut rows = Vec::with_capacity(notices.len());
         for (message_id, notice) in notices {
             seq += 1;
             let body =
@@ -288,24 +293,49 @@ impl Chain {
                 body_sha256: Sha256Digest::of(&body),
             };
             let hash = ledger::link(&previous, &entry.digest());
-            sqlx::query(&format!(
-                "INSERT INTO {} (seq, case_id, event, actor, at, message_id, body, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                self.entries
-            ))
-            .bind(sql_seq(seq))
-            .bind(entry.case_id.to_string())
-            .bind(&entry.event)
-            .bind(entry.actor.as_str())
-            .bind(entry.at.as_millis())
-            .bind(&entry.message_id)
-            .bind(body)
-            .bind(previous.to_vec())
-            .bind(hash.to_vec())
-            .execute(&mut *conn)
-            .await?;
+            rows.push((entry, body, previous, hash));
             positions.push(Position { seq, hash });
             previous = hash;
+        }
+        // A burst (the deadlines timer's batch) is many records: a few rows per statement.
+        for chunk in rows.chunks(APPEND_ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = i * 9;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6,
+                        n + 7,
+                        n + 8,
+                        n + 9
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} (seq, case_id, event, actor, at, message_id, body, prev_hash, hash) \
+                 VALUES {}",
+                self.entries,
+                values.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for (entry, body, prev, hash) in chunk {
+                insert = insert
+                    .bind(sql_seq(entry.seq))
+                    .bind(entry.case_id.to_string())
+                    .bind(entry.event.clone())
+                    .bind(entry.actor.as_str().to_owned())
+                    .bind(entry.at.as_millis())
+                    .bind(entry.message_id.clone())
+                    .bind(body.clone())
+                    .bind(prev.to_vec())
+                    .bind(hash.to_vec());
+            }
+            insert.execute(&mut *conn).await?;
         }
         sqlx::query(&format!(
             "UPDATE {} SET seq = $1, hash = $2 WHERE id = 1",

@@ -159,15 +159,15 @@ pub fn signer() -> crate::ledger::Signer {
     .expect("a generated key loads")
 }
 
-/// What a family service needs in a test: `db`, `bus`, `clock`, the given key, and checkpoints
+/// What a service needs in a test: `db`, `bus`, `clock`, the given key, and checkpoints
 /// every 100 ms.
 pub fn host(
     db: Db,
     bus: Bus,
     clock: std::sync::Arc<dyn casebridge_core::time::Clock>,
     signer: crate::ledger::Signer,
-) -> crate::cases::Host {
-    crate::cases::Host {
+) -> crate::host::Host {
+    crate::host::Host {
         db,
         bus,
         clock,

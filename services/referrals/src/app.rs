@@ -5,8 +5,9 @@ use std::sync::Arc;
 use casebridge_core::directory::Directory;
 use casebridge_core::law::Law;
 use casebridge_core::referral::ReferralPolicy;
+use casebridge_platform::cases::CaseApp;
 use casebridge_platform::cases::app::StartError;
-use casebridge_platform::cases::{CaseApp, Host};
+use casebridge_platform::host::Host;
 
 use crate::handler::Referrals;
 

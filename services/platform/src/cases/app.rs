@@ -10,11 +10,12 @@ use tokio_util::sync::CancellationToken;
 use super::service::CaseService;
 use super::{Family, Request, store};
 use crate::bus::{Bus, BusError, Message, QueueSpec};
+use crate::host::Host;
 use crate::host::{self, run_consumer};
 use crate::ledger::{Signer, run_checkpointer};
 use crate::outbox::OutboxRelay;
 use crate::settings::LedgerSettings;
-use crate::store::{Db, Dialect, Messaging, Migration, StoreError};
+use crate::store::{Dialect, Messaging, Migration, StoreError};
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -29,17 +30,6 @@ pub enum StartError {
         service: &'static str,
         source: BusError,
     },
-}
-
-/// What every service process provides to a family service: its store, the bus, the clock, the
-/// operator's signing key and the ledger's settings.
-#[derive(Debug, Clone)]
-pub struct Host {
-    pub db: Db,
-    pub bus: Bus,
-    pub clock: Arc<dyn Clock>,
-    pub signer: Signer,
-    pub ledger: LedgerSettings,
 }
 
 /// The queue of other families' events a family reacts to, if it reacts to any.

@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use api::{Accepted, CaseSummary, CommandRequest, ListQuery, Reply, Request};
-pub use app::{CaseApp, Host};
+pub use app::CaseApp;
 pub use service::CaseService;
 
 /// A step of this family that another case's event calls for: a referral handed back opens a
