@@ -52,6 +52,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         .bytes(".casebridge.v1.EvidenceChunk.data")
         .build_client(true)
         .build_server(true)
-        .compile_fds(compiler.file_descriptor_set())?;
+        // `prost::Name` on every message: its full name finds its descriptor, so the CLI's
+        // `--json` prints any message in protobuf's JSON mapping without hand-written code.
+        .compile_fds_with_config(compiler.file_descriptor_set(), {
+            let mut config = tonic_prost_build::Config::new();
+            config.enable_type_names();
+            config
+        })?;
     Ok(())
 }

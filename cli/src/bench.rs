@@ -369,11 +369,13 @@ async fn closed_loop(
     phase: &str,
 ) -> anyhow::Result<Vec<Sent>> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = crate::output::counter(count as u64, phase);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let mut client = market.referrals.clone();
         let next = next.clone();
         let phase = phase.to_owned();
+        let progress = progress.clone();
         workers.spawn(async move {
             let mut sent = Vec::new();
             loop {
@@ -382,6 +384,7 @@ async fn closed_loop(
                     return anyhow::Ok(sent);
                 }
                 sent.push(submit(&mut client, &format!("bench-{phase}-{n}")).await?);
+                progress.inc(1);
             }
         });
     }
@@ -389,6 +392,7 @@ async fn closed_loop(
     while let Some(done) = workers.join_next().await {
         all.extend(done??);
     }
+    progress.finish_and_clear();
     Ok(all)
 }
 
@@ -397,12 +401,15 @@ async fn open_loop(market: &Clients, rate: u32, seconds: u32) -> anyhow::Result<
     let total = u64::from(rate) * u64::from(seconds);
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let progress = crate::output::counter(total, "open loop");
     let mut pending = tokio::task::JoinSet::new();
     for n in 0..total {
         ticks.tick().await;
+        progress.inc(1);
         let mut client = market.referrals.clone();
         pending.spawn(async move { submit(&mut client, &format!("bench-open-{n}")).await });
     }
+    progress.finish_and_clear();
     let mut all = Vec::new();
     while let Some(done) = pending.join_next().await {
         all.push(done??);

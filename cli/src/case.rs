@@ -3,7 +3,7 @@
 use casebridge_proto::v1 as pb;
 use clap::Subcommand;
 
-use crate::client::{Connection, enum_name, explain};
+use crate::client::{Connection, enum_name};
 
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
@@ -64,10 +64,9 @@ pub async fn run(command: CaseCommand) -> anyhow::Result<()> {
                 .cases
                 .get_timeline(pb::GetTimelineRequest { case_id })
                 .await
-                .map_err(|s| anyhow::anyhow!(explain(&s)))?
+                .map_err(crate::client::rpc)?
                 .into_inner();
-            print!("{}", describe(&timeline));
-            Ok(())
+            crate::output::show(&timeline, describe)
         }
     }
 }

@@ -61,13 +61,28 @@ pub struct Clients {
     pub deadlines: DeadlineServiceClient<Channel>,
 }
 
-fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))
+/// Reads a PEM file of the connection, saying where such files come from when it cannot.
+fn read(path: &PathBuf, what: &str, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the {what} {}: {e}. The development PKI is made by `casebridge up` or \
+             `casebridge pki init` in the data directory ({}; set --data-dir or \
+             CASEBRIDGE__DATA_DIR), or give --cert, --key and --ca",
+            path.display(),
+            data_dir.display()
+        )
+    })
 }
 
 impl Connection {
     /// Connects with the agency's certificate.
     pub async fn connect(&self) -> anyhow::Result<Clients> {
+        casebridge_core::ids::AgencyCode::parse(&self.agency).map_err(|e| {
+            anyhow::anyhow!(
+                "--as {:?}: {e}; `casebridge agencies --as <your code>` lists the directory",
+                self.agency
+            )
+        })?;
         let pki = self.data_dir.join("pki");
         let cert = self
             .cert
@@ -78,11 +93,12 @@ impl Connection {
             .clone()
             .unwrap_or_else(|| pki.join("agencies").join(format!("{}.key", self.agency)));
         let ca = self.ca.clone().unwrap_or_else(|| pki.join("ca.pem"));
+        let dir = &self.data_dir;
         let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read(&ca, "CA certificate")?))
+            .ca_certificate(Certificate::from_pem(read(&ca, "CA certificate", dir)?))
             .identity(Identity::from_pem(
-                read(&cert, "client certificate")?,
-                read(&key, "client key")?,
+                read(&cert, "client certificate", dir)?,
+                read(&key, "client key", dir)?,
             ))
             .domain_name("localhost");
         let channel = Endpoint::from_shared(self.gateway.clone())
@@ -90,7 +106,13 @@ impl Connection {
             .tls_config(tls)?
             .connect()
             .await
-            .with_context(|| format!("cannot connect to the gateway at {}", self.gateway))?;
+            .with_context(|| {
+                format!(
+                    "cannot connect to the gateway at {}: is CaseBridge running (`scripts/up`)? \
+                     Set --gateway or CASEBRIDGE_GATEWAY to its address",
+                    self.gateway
+                )
+            })?;
         Ok(Clients {
             referrals: ReferralServiceClient::new(channel.clone()),
             transfers: TransferServiceClient::new(channel.clone()),
@@ -107,6 +129,25 @@ impl Connection {
 }
 
 /// Renders a gRPC error for a person: the code, the message, and each field violation.
+/// A refusal or failure from the gateway, kept whole so `--json` can print its code and field
+/// violations; displayed as [`explain`] says.
+#[derive(Debug)]
+pub struct RpcError(pub tonic::Status);
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&explain(&self.0))
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// The error of a failed call: `.map_err(crate::client::rpc)?`.
+pub fn rpc(status: tonic::Status) -> anyhow::Error {
+    anyhow::Error::new(RpcError(status))
+}
+
+/// A status for people: the code, the message, and each field violation on its own line.
 pub fn explain(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     let mut text = format!("{:?}: {}", status.code(), status.message());
@@ -116,6 +157,26 @@ pub fn explain(status: &tonic::Status) -> String {
         }
     }
     text
+}
+
+/// The time `flag` gives, or now; but a request that names its `--request-id` (to be retried
+/// safely) must name the time too: "now" differs on every run, and a retry with other content
+/// is refused as a reused request id.
+pub fn time_or_now(
+    text: Option<&str>,
+    flag: &str,
+    request_id: Option<&str>,
+) -> anyhow::Result<prost_types::Timestamp> {
+    if text.is_none()
+        && let Some(id) = request_id
+    {
+        anyhow::bail!(
+            "--request-id {id} is for retrying the same request, but without {flag} the time \
+             would be now and differ on every run: give {flag} as well (RFC 3339, e.g. \
+             2026-02-13T09:00:00+08:00)"
+        );
+    }
+    wire_time(text)
 }
 
 /// A timestamp for the wire from RFC 3339 text, or now.
@@ -284,26 +345,36 @@ pub fn domain_receipt(r: &pb::Receipt) -> anyhow::Result<casebridge_core::ledger
     })
 }
 
-/// Prints a step's receipt in one line, and writes it as JSON where `--save-receipt` asks.
+/// Says so when the gateway answered a retry with the original result.
+pub fn replayed(replayed: bool) {
+    if replayed {
+        crate::output::note("(already accepted earlier; this is the original result)");
+    }
+}
+
+/// Prints a step's receipt in one line (with `--json` it is in the result), and writes it as
+/// JSON where `--save-receipt` asks.
 pub fn receipt(r: Option<&pb::Receipt>) -> anyhow::Result<()> {
     let Some(r) = r else { return Ok(()) };
-    println!(
-        "receipt: {} record {}{} (chain hash {}…), signed by key {}",
-        r.service,
-        r.first_seq,
-        if r.last_seq > r.first_seq {
-            format!("..{}", r.last_seq)
-        } else {
-            String::new()
-        },
-        r.chain_hash.get(..12).unwrap_or(&r.chain_hash),
-        r.key_id
-    );
+    if !crate::output::json() {
+        println!(
+            "receipt: {} record {}{} (chain hash {}…), signed by key {}",
+            r.service,
+            r.first_seq,
+            if r.last_seq > r.first_seq {
+                format!("..{}", r.last_seq)
+            } else {
+                String::new()
+            },
+            r.chain_hash.get(..12).unwrap_or(&r.chain_hash),
+            r.key_id
+        );
+    }
     if let Some(path) = RECEIPT_PATH.get() {
         let json = serde_json::to_string_pretty(&domain_receipt(r)?)?;
         std::fs::write(path, json)
             .with_context(|| format!("cannot write the receipt to {}", path.display()))?;
-        println!("receipt saved to {}", path.display());
+        crate::output::note(&format!("receipt saved to {}", path.display()));
     }
     Ok(())
 }

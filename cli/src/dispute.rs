@@ -3,7 +3,7 @@
 use casebridge_proto::v1 as pb;
 use clap::Subcommand;
 
-use crate::client::{self, Connection, enum_name, explain};
+use crate::client::{self, Connection, enum_name};
 
 /// Options every step takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -145,7 +145,7 @@ pub fn describe(d: &pb::Dispute) -> String {
 }
 
 pub async fn run(command: DisputeCommand) -> anyhow::Result<()> {
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
+    let fail = crate::client::rpc;
     let result = match command {
         DisputeCommand::Show {
             connection,
@@ -159,8 +159,7 @@ pub async fn run(command: DisputeCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", describe(&d));
-            return Ok(());
+            return crate::output::show(&d, describe);
         }
         DisputeCommand::List { connection, status } => {
             let page = connection
@@ -174,8 +173,7 @@ pub async fn run(command: DisputeCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", client::listing(&page));
-            return Ok(());
+            return crate::output::show(&page, client::listing);
         }
         DisputeCommand::Raise {
             connection,
@@ -286,12 +284,9 @@ pub async fn run(command: DisputeCommand) -> anyhow::Result<()> {
         }
     };
     let result = result.map_err(fail)?.into_inner();
-    if result.replayed {
-        println!("(already accepted earlier; this is the original result)");
-    }
+    client::replayed(result.replayed);
     client::receipt(result.receipt.as_ref())?;
-    if let Some(d) = result.dispute {
-        print!("{}", describe(&d));
-    }
-    Ok(())
+    crate::output::show(&result, |r| {
+        r.dispute.as_ref().map(describe).unwrap_or_default()
+    })
 }

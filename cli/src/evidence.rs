@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tonic::transport::Channel;
 
-use crate::client::{Connection, explain};
+use crate::client::Connection;
 
 /// Bytes per upload message: well under gRPC's 4 MiB message limit, large enough that
 /// per-message costs vanish.
@@ -96,7 +96,7 @@ pub async fn run(command: EvidenceCommand) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("upload of {} failed", file.display()))?;
             progress.finish_and_clear();
-            println!("{}", uploaded.sha256);
+            crate::output::show(&uploaded, |u| format!("{}\n", u.sha256))?;
             eprintln!(
                 "{} bytes in {:.1} s{}; name it in a document as KIND:TITLE:{}",
                 uploaded.size,
@@ -164,7 +164,7 @@ pub async fn run(command: EvidenceCommand) -> anyhow::Result<()> {
                     sha256: digest.to_hex(),
                 })
                 .await
-                .map_err(|s| anyhow::anyhow!(explain(&s)))?
+                .map_err(crate::client::rpc)?
                 .into_inner();
             let uploaded = evidence
                 .first_uploaded_at
@@ -175,11 +175,12 @@ pub async fn run(command: EvidenceCommand) -> anyhow::Result<()> {
                     .to_rfc3339()
                 })
                 .unwrap_or_default();
-            println!(
-                "sha256:        {}\nsize:          {} bytes\ncontent type:  {}\nfile name:     {}\nfirst upload:  {uploaded}",
-                evidence.sha256, evidence.size, evidence.content_type, evidence.file_name
-            );
-            Ok(())
+            crate::output::show(&evidence, |e| {
+                format!(
+                    "sha256:        {}\nsize:          {} bytes\ncontent type:  {}\nfile name:     {}\nfirst upload:  {uploaded}\n",
+                    e.sha256, e.size, e.content_type, e.file_name
+                )
+            })
         }
     }
 }
@@ -265,9 +266,7 @@ where
     if let Some(error) = lock(&failed).take() {
         return Err(error).context("reading the file failed");
     }
-    let uploaded = answer
-        .map_err(|s| anyhow::anyhow!(explain(&s)))?
-        .into_inner();
+    let uploaded = answer.map_err(crate::client::rpc)?.into_inner();
     let sent = Sha256Digest::from_bytes(lock(&hasher).clone().finalize().into());
     if uploaded.sha256 != sent.to_hex() {
         bail!(
@@ -297,7 +296,7 @@ where
     W: AsyncWrite + Unpin,
 {
     use pb::download_evidence_response::Part;
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
+    let fail = crate::client::rpc;
     let mut stream = client
         .download_evidence(pb::DownloadEvidenceRequest {
             sha256: digest.to_hex(),

@@ -10,6 +10,7 @@ use casebridge_platform::settings::Settings;
 use clap::Subcommand;
 
 use crate::RunArgs;
+use crate::output;
 
 /// The services whose steps are on a chain.
 pub const CHAINS: &[&str] = &[
@@ -90,23 +91,49 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
         } => export(&run.settings()?, &case_id, &output).await,
         LedgerCommand::VerifyBundle { bundle, key } => {
             let summary = verify_bundle_file(&bundle, &verifier(&key)?)?;
-            println!(
-                "genuine: case {} on the {} chain: {} records, {} receipts, {} attachments, \
-                 signed checkpoint at record {}",
-                summary.case_id,
-                summary.service,
-                summary.records,
-                summary.receipts,
-                summary.attachments,
-                summary.checkpoint
+            let chains: Vec<serde_json::Value> = std::iter::once(serde_json::json!({
+                "service": summary.service,
+                "records": summary.records,
+                "receipts": summary.receipts,
+                "checkpoint": summary.checkpoint,
+            }))
+            .chain(summary.others.iter().map(|(service, other)| {
+                serde_json::json!({
+                    "service": service,
+                    "records": other.records,
+                    "receipts": other.receipts,
+                    "checkpoint": other.checkpoint,
+                })
+            }))
+            .collect();
+            output::show_value(
+                serde_json::json!({
+                    "genuine": true,
+                    "case_id": summary.case_id.to_string(),
+                    "attachments": summary.attachments,
+                    "chains": chains,
+                }),
+                || {
+                    let mut text = format!(
+                        "genuine: case {} on the {} chain: {} records, {} receipts, {} \
+                         attachments, signed checkpoint at record {}\n",
+                        summary.case_id,
+                        summary.service,
+                        summary.records,
+                        summary.receipts,
+                        summary.attachments,
+                        summary.checkpoint
+                    );
+                    for (service, other) in &summary.others {
+                        text.push_str(&format!(
+                            "genuine: and on the {service} chain: {} records, {} receipts, \
+                             signed checkpoint at record {}\n",
+                            other.records, other.receipts, other.checkpoint
+                        ));
+                    }
+                    text
+                },
             );
-            for (service, other) in &summary.others {
-                println!(
-                    "genuine: and on the {service} chain: {} records, {} receipts, signed \
-                     checkpoint at record {}",
-                    other.records, other.receipts, other.checkpoint
-                );
-            }
             Ok(())
         }
         LedgerCommand::VerifyReceipt { receipt, key } => {
@@ -115,16 +142,21 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
             let parsed: Receipt = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a CaseBridge receipt", receipt.display()))?;
             if verifier(&key)?.receipt_is_genuine(&parsed) {
-                println!(
-                    "genuine: {} accepted {} step {} of case {} at {}, {} record {}..{}",
-                    parsed.actor,
-                    parsed.request_id,
-                    parsed.step,
-                    parsed.case_id,
-                    parsed.accepted_at,
-                    parsed.service,
-                    parsed.first_seq,
-                    parsed.last_seq
+                output::show_value(
+                    serde_json::json!({ "genuine": true, "receipt": &parsed }),
+                    || {
+                        format!(
+                            "genuine: {} accepted {} step {} of case {} at {}, {} record {}..{}\n",
+                            parsed.actor,
+                            parsed.request_id,
+                            parsed.step,
+                            parsed.case_id,
+                            parsed.accepted_at,
+                            parsed.service,
+                            parsed.first_seq,
+                            parsed.last_seq
+                        )
+                    },
                 );
                 Ok(())
             } else {
@@ -149,22 +181,39 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
                 )
                 .await
                 .with_context(|| format!("cannot open the {name} store"))?;
-                match Chain::new(name).verify(&db, &verifier).await {
-                    Ok(v) => println!(
-                        "{name}: ok, {} records, {} signed checkpoints{}",
-                        v.records,
-                        v.checkpoints,
-                        v.last_checkpoint
-                            .map(|c| format!(" (last at record {c})"))
-                            .unwrap_or_default()
+                let spinner = output::spinner(&format!("verifying the {name} chain"));
+                let verified = Chain::new(name).verify(&db, &verifier).await;
+                spinner.finish_and_clear();
+                match verified {
+                    Ok(v) => output::show_value(
+                        serde_json::json!({
+                            "service": name,
+                            "ok": true,
+                            "records": v.records,
+                            "checkpoints": v.checkpoints,
+                            "last_checkpoint": v.last_checkpoint,
+                        }),
+                        || {
+                            format!(
+                                "{name}: ok, {} records, {} signed checkpoints{}\n",
+                                v.records,
+                                v.checkpoints,
+                                v.last_checkpoint
+                                    .map(|c| format!(" (last at record {c})"))
+                                    .unwrap_or_default()
+                            )
+                        },
                     ),
-                    Err(VerifyError::Chain(e)) => {
+                    Err(error) => {
                         failures += 1;
-                        println!("{name}: FAILED: {e}");
-                    }
-                    Err(VerifyError::Store(e)) => {
-                        failures += 1;
-                        println!("{name}: cannot be read: {e}");
+                        let said = match &error {
+                            VerifyError::Chain(e) => format!("FAILED: {e}"),
+                            VerifyError::Store(e) => format!("cannot be read: {e}"),
+                        };
+                        output::show_value(
+                            serde_json::json!({ "service": name, "ok": false, "error": said }),
+                            || format!("{name}: {said}\n"),
+                        );
                     }
                 }
                 db.pool().close().await;
@@ -189,7 +238,7 @@ const ATTACHMENTS: &str = "attachments/";
 async fn export(
     settings: &Settings,
     case_id: &str,
-    output: &std::path::Path,
+    destination: &std::path::Path,
 ) -> anyhow::Result<()> {
     use casebridge_core::ids::{CaseId, Sha256Digest};
     use futures_util::StreamExt as _;
@@ -242,9 +291,13 @@ async fn export(
             .with_context(|| format!("cannot read attachment {digest}"))?;
         let path = staging.path().join(digest.to_hex());
         let mut file = tokio::fs::File::create(&path).await?;
+        let progress = crate::evidence::progress(size, "bundling an attachment");
         while let Some(chunk) = stream.next().await {
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
+            let chunk = chunk?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            progress.inc(chunk.len() as u64);
         }
+        progress.finish_and_clear();
         tokio::io::AsyncWriteExt::flush(&mut file).await?;
         bundle
             .attachments
@@ -254,8 +307,8 @@ async fn export(
             });
     }
 
-    let file = std::fs::File::create(output)
-        .with_context(|| format!("cannot create {}", output.display()))?;
+    let file = std::fs::File::create(destination)
+        .with_context(|| format!("cannot create {}", destination.display()))?;
     let mut archive = tar::Builder::new(std::io::BufWriter::new(file));
     let manifest = serde_json::to_vec_pretty(&bundle)?;
     let mut header = tar::Header::new_gnu();
@@ -284,24 +337,46 @@ async fn export(
         .into_inner()
         .map_err(|e| e.into_error())?
         .sync_all()?;
-    println!(
-        "bundle of {} {case_id}: {} records, {} receipts, {} attachments, checkpoint at record {} \
-         -> {}",
-        bundle.service,
-        bundle.records.len(),
-        bundle.receipts.len(),
-        bundle.attachments.len(),
-        bundle.checkpoint.seq,
-        output.display()
+    let chains: Vec<serde_json::Value> = std::iter::once(&bundle)
+        .chain(&others)
+        .map(|b| {
+            serde_json::json!({
+                "service": b.service,
+                "records": b.records.len(),
+                "receipts": b.receipts.len(),
+                "checkpoint": b.checkpoint.seq,
+            })
+        })
+        .collect();
+    output::show_value(
+        serde_json::json!({
+            "case_id": case_id.to_string(),
+            "bundle": destination.display().to_string(),
+            "attachments": bundle.attachments.len(),
+            "chains": chains,
+        }),
+        || {
+            let mut text = format!(
+                "bundle of {} {case_id}: {} records, {} receipts, {} attachments, checkpoint at \
+                 record {} -> {}\n",
+                bundle.service,
+                bundle.records.len(),
+                bundle.receipts.len(),
+                bundle.attachments.len(),
+                bundle.checkpoint.seq,
+                destination.display()
+            );
+            for other in &others {
+                text.push_str(&format!(
+                    "  and {} records on the {} chain, checkpoint at record {}\n",
+                    other.records.len(),
+                    other.service,
+                    other.checkpoint.seq
+                ));
+            }
+            text
+        },
     );
-    for other in &others {
-        println!(
-            "  and {} records on the {} chain, checkpoint at record {}",
-            other.records.len(),
-            other.service,
-            other.checkpoint.seq
-        );
-    }
     Ok(())
 }
 

@@ -23,6 +23,9 @@ mod evidence;
 mod ledger;
 mod monitor;
 mod opinion;
+mod output;
+#[cfg(test)]
+mod reach;
 mod referral;
 mod system;
 mod transfer;
@@ -36,7 +39,7 @@ use casebridge_proto::v1 as pb;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Connection, explain};
+use crate::client::Connection;
 use crate::system::Components;
 
 #[derive(Debug, Parser)]
@@ -51,6 +54,11 @@ struct Cli {
     /// Write the signed receipt of the step (JSON) to this file, for `ledger verify-receipt`.
     #[arg(long, global = true, value_name = "FILE")]
     save_receipt: Option<PathBuf>,
+    /// Print each answer as JSON (protobuf's JSON mapping of the response message in
+    /// `proto/`, field names as written there), one object per line, for scripts; notes go to
+    /// stderr, and a failure is one JSON object on stderr.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 /// Settings shared by the commands that run components.
@@ -110,6 +118,11 @@ enum Command {
     },
     /// List the agencies in the directory.
     Agencies {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Which agency your certificate signs you in as.
+    Whoami {
         #[command(flatten)]
         connection: Connection,
     },
@@ -220,10 +233,13 @@ enum InboxCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if cli.json {
+        output::use_json();
+    }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("{}", output::failure(&error));
             std::process::ExitCode::FAILURE
         }
     }
@@ -337,24 +353,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Agencies { connection } => {
             let mut clients = connection.connect().await?;
-            let agencies = clients
+            let listed = clients
                 .directory
                 .list_agencies(pb::ListAgenciesRequest::default())
                 .await
-                .map_err(|s| anyhow::anyhow!(explain(&s)))?
-                .into_inner()
-                .agencies;
-            for a in agencies {
-                let kind = pb::AgencyKind::try_from(a.kind)
-                    .map(|k| {
-                        k.as_str_name()
-                            .trim_start_matches("AGENCY_KIND_")
-                            .to_lowercase()
-                    })
-                    .unwrap_or_default();
-                println!("{}  {:<14} {}  {}", a.code, kind, a.region, a.name);
-            }
-            Ok(())
+                .map_err(client::rpc)?
+                .into_inner();
+            output::show(&listed, |listed| {
+                listed.agencies.iter().map(agency_line).collect()
+            })
+        }
+        Command::Whoami { connection } => {
+            let mut clients = connection.connect().await?;
+            let me = clients
+                .directory
+                .who_am_i(pb::WhoAmIRequest {})
+                .await
+                .map_err(client::rpc)?
+                .into_inner();
+            output::show(&me, agency_line)
         }
         Command::Referral { command } => referral::run(command).await,
         Command::Transfer { command } => transfer::run(command).await,
@@ -486,8 +503,20 @@ async fn component(
     .await
 }
 
+/// One line about an agency: code, kind, region, name.
+fn agency_line(a: &pb::Agency) -> String {
+    let kind = pb::AgencyKind::try_from(a.kind)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("AGENCY_KIND_")
+                .to_lowercase()
+        })
+        .unwrap_or_default();
+    format!("{}  {:<14} {}  {}\n", a.code, kind, a.region, a.name)
+}
+
 async fn inbox(command: InboxCommand) -> anyhow::Result<()> {
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
+    let fail = crate::client::rpc;
     match command {
         InboxCommand::Watch {
             connection,
@@ -505,16 +534,24 @@ async fn inbox(command: InboxCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
+            // Following can wait long: say so on a terminal while nothing arrives.
+            let waiting = follow.then(|| output::spinner("waiting for new inbox entries"));
             while let Some(entry) = stream.message().await.map_err(fail)? {
-                println!(
-                    "#{:<5} {} {}.{} case {}: {}",
-                    entry.cursor,
-                    entry.actor,
-                    entry.family,
-                    entry.event,
-                    entry.case_id,
-                    entry.summary
-                );
+                let line = |entry: &pb::InboxEntry| {
+                    format!(
+                        "#{:<5} {} {}.{} case {}: {}\n",
+                        entry.cursor,
+                        entry.actor,
+                        entry.family,
+                        entry.event,
+                        entry.case_id,
+                        entry.summary
+                    )
+                };
+                match &waiting {
+                    Some(spinner) => spinner.suspend(|| output::show(&entry, line))?,
+                    None => output::show(&entry, line)?,
+                }
                 if ack {
                     clients
                         .inbox
@@ -538,8 +575,9 @@ async fn inbox(command: InboxCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            println!("acknowledged up to #{}", acked.acknowledged_cursor);
-            Ok(())
+            output::show(&acked, |a| {
+                format!("acknowledged up to #{}\n", a.acknowledged_cursor)
+            })
         }
     }
 }

@@ -9,14 +9,16 @@ use anyhow::Context as _;
 use casebridge_proto::v1 as pb;
 use chrono::TimeZone;
 
-use crate::client::{Clients, Connection, explain, wire_time};
+use crate::client::{Clients, Connection, wire_time};
 
 /// Output format of reports and lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Aligned lines for people.
     Text,
+    /// The response in protobuf's JSON mapping, as the global `--json` prints it.
     Json,
+    /// One row per obligation (or agency), for spreadsheets.
     Csv,
 }
 
@@ -188,38 +190,27 @@ pub async fn run_deadline(command: DeadlineCommand) -> anyhow::Result<()> {
                     reason,
                 })
                 .await
-                .map_err(|s| anyhow::anyhow!(explain(&s)))?
+                .map_err(crate::client::rpc)?
                 .into_inner();
-            if extended.replayed {
-                println!("(already accepted earlier; this is the original result)");
-            }
-            if let Some(o) = extended.obligation {
-                print_obligations(&[o], true);
-            }
-            crate::client::receipt(extended.receipt.as_ref())
+            crate::client::replayed(extended.replayed);
+            crate::client::receipt(extended.receipt.as_ref())?;
+            crate::output::show(&extended, |e| {
+                obligations_text(e.obligation.as_slice(), true)
+            })
         }
     }
 }
 
 async fn show_case(connection: &Connection, case_id: String, format: Format) -> anyhow::Result<()> {
-    let obligations = connection
+    let deadlines = connection
         .connect()
         .await?
         .deadlines
         .list_case_deadlines(pb::ListCaseDeadlinesRequest { case_id })
         .await
-        .map_err(|s| anyhow::anyhow!(explain(&s)))?
-        .into_inner()
-        .obligations;
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&obligations_json(&obligations))?
-        ),
-        Format::Csv => print!("{}", obligations_csv(&obligations)),
-        Format::Text => print_obligations(&obligations, true),
-    }
-    Ok(())
+        .map_err(crate::client::rpc)?
+        .into_inner();
+    print_as(format, &deadlines, |d| &d.obligations, true)
 }
 
 pub async fn run(command: MonitorCommand) -> anyhow::Result<()> {
@@ -269,7 +260,7 @@ pub async fn run(command: MonitorCommand) -> anyhow::Result<()> {
                 .monitor
                 .get_report(request)
                 .await
-                .map_err(|s| anyhow::anyhow!(explain(&s)))?
+                .map_err(crate::client::rpc)?
                 .into_inner();
             match out {
                 Some(path) => {
@@ -293,23 +284,45 @@ pub async fn run(command: MonitorCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Every page of a listing, as one response (the first page's `as_of`).
 async fn fetch(
     clients: &mut Clients,
     mut request: pb::ListObligationsRequest,
-) -> anyhow::Result<Vec<pb::Obligation>> {
-    let mut all = Vec::new();
+) -> anyhow::Result<pb::ListObligationsResponse> {
+    let mut all = pb::ListObligationsResponse::default();
     loop {
         let page = clients
             .monitor
             .list_obligations(request.clone())
             .await
-            .map_err(|s| anyhow::anyhow!(explain(&s)))?
+            .map_err(crate::client::rpc)?
             .into_inner();
-        all.extend(page.obligations);
+        all.obligations.extend(page.obligations);
+        all.as_of = all.as_of.or(page.as_of);
         if page.next_page_token.is_empty() {
             return Ok(all);
         }
         request.page_token = page.next_page_token;
+    }
+}
+
+/// Prints a response holding obligations in `format` (JSON with `--json` whatever `format`).
+fn print_as<M: prost::Message + prost::Name>(
+    format: Format,
+    response: &M,
+    obligations: impl Fn(&M) -> &Vec<pb::Obligation>,
+    explain: bool,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Csv if !crate::output::json() => {
+            print!("{}", obligations_csv(obligations(response)));
+            Ok(())
+        }
+        Format::Json => {
+            crate::output::use_json();
+            crate::output::show(response, |_| String::new())
+        }
+        _ => crate::output::show(response, |r| obligations_text(obligations(r), explain)),
     }
 }
 
@@ -343,24 +356,20 @@ async fn list(
     hours: u32,
 ) -> anyhow::Result<()> {
     let mut clients = connection.connect().await?;
-    let obligations = fetch(&mut clients, request(filters, view, hours)?).await?;
-    match filters.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&obligations_json(&obligations))?
-        ),
-        Format::Csv => print!("{}", obligations_csv(&obligations)),
-        Format::Text => print_obligations(&obligations, filters.explain),
-    }
-    Ok(())
+    let listed = fetch(&mut clients, request(filters, view, hours)?).await?;
+    print_as(filters.format, &listed, |l| &l.obligations, filters.explain)
 }
 
-fn print_obligations(obligations: &[pb::Obligation], explain: bool) {
+/// Aligned lines for people, each with its explanation when `explain`.
+fn obligations_text(obligations: &[pb::Obligation], explain: bool) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     if obligations.is_empty() {
-        println!("nothing to show");
+        text.push_str("nothing to show\n");
     }
     for o in obligations {
-        println!(
+        let _ = writeln!(
+            text,
             "{:<9} {:<8} {:<8} due {:<25} {:>7.1} h over  {} owes: {}  ({} {})",
             o.stage,
             o.family,
@@ -374,7 +383,7 @@ fn print_obligations(obligations: &[pb::Obligation], explain: bool) {
         );
         if explain {
             for line in &o.explanation {
-                println!("            {line}");
+                let _ = writeln!(text, "            {line}");
             }
             if !o.extension_tiers.is_empty() {
                 let tiers: Vec<String> = o
@@ -383,36 +392,17 @@ fn print_obligations(obligations: &[pb::Obligation], explain: bool) {
                     .enumerate()
                     .map(|(i, t)| format!("--tier {}: {t}", i + 1))
                     .collect();
-                println!("            extension tiers: {}", tiers.join(", "));
+                let _ = writeln!(text, "            extension tiers: {}", tiers.join(", "));
             }
         }
     }
+    text
 }
 
 fn time_text(t: &prost_types::Timestamp) -> String {
     chrono::FixedOffset::east_opt(8 * 3600)
         .and_then(|cst| cst.timestamp_opt(t.seconds, 0).single())
         .map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M CST").to_string())
-}
-
-fn obligations_json(obligations: &[pb::Obligation]) -> serde_json::Value {
-    serde_json::Value::Array(
-        obligations
-            .iter()
-            .map(|o| {
-                serde_json::json!({
-                    "case_id": o.case_id, "family": o.family, "rule": o.rule, "step": o.step,
-                    "owed_by": o.owed_by, "owed_by_name": o.owed_by_name, "owed_to": o.owed_to,
-                    "supervisor": o.supervisor, "region": o.region, "stage": o.stage,
-                    "started_at": o.started_at.as_ref().map(time_text),
-                    "due_at": o.due_at.as_ref().map(time_text),
-                    "closed_at": o.closed_at.as_ref().map(time_text),
-                    "late": o.late, "overdue_hours": o.overdue_hours,
-                    "explanation": o.explanation,
-                })
-            })
-            .collect(),
-    )
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).
@@ -475,7 +465,7 @@ async fn statistics(
     clients: &mut Clients,
     from: prost_types::Timestamp,
     to: prost_types::Timestamp,
-) -> anyhow::Result<Vec<pb::AgencyStatistics>> {
+) -> anyhow::Result<pb::GetStatisticsResponse> {
     Ok(clients
         .monitor
         .get_statistics(pb::GetStatisticsRequest {
@@ -484,27 +474,8 @@ async fn statistics(
             agency: String::new(),
         })
         .await
-        .map_err(|s| anyhow::anyhow!(explain(&s)))?
-        .into_inner()
-        .agencies)
-}
-
-fn statistics_json(stats: &[pb::AgencyStatistics]) -> serde_json::Value {
-    serde_json::Value::Array(
-        stats
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "agency": s.agency, "name": s.name, "sent": s.sent, "received": s.received,
-                    "answered_on_time": s.answered_on_time, "answered_late": s.answered_late,
-                    "still_open": s.still_open, "overdue": s.overdue,
-                    "median_response_hours": s.median_response_hours,
-                    "filing_decisions": s.filing_decisions, "filed": s.filed,
-                    "filing_rate": s.filing_rate,
-                })
-            })
-            .collect(),
-    )
+        .map_err(crate::client::rpc)?
+        .into_inner())
 }
 
 fn statistics_csv(stats: &[pb::AgencyStatistics]) -> String {
@@ -544,35 +515,45 @@ fn statistics_csv(stats: &[pb::AgencyStatistics]) -> String {
     out
 }
 
-fn print_statistics(stats: &[pb::AgencyStatistics], format: Format) -> anyhow::Result<()> {
+fn print_statistics(stats: &pb::GetStatisticsResponse, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&statistics_json(stats))?),
-        Format::Csv => print!("{}", statistics_csv(stats)),
-        Format::Text => {
-            println!(
-                "agency              received on-time late open overdue median-h filing-rate  name"
-            );
-            for s in stats {
-                println!(
-                    "{:<19} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8.1} {:>11}  {}",
-                    s.agency,
-                    s.received,
-                    s.answered_on_time,
-                    s.answered_late,
-                    s.still_open,
-                    s.overdue,
-                    s.median_response_hours,
-                    if s.filing_decisions > 0 {
-                        format!("{:.0}%", s.filing_rate * 100.0)
-                    } else {
-                        "—".into()
-                    },
-                    s.name
-                );
-            }
+        Format::Csv if !crate::output::json() => {
+            print!("{}", statistics_csv(&stats.agencies));
+            Ok(())
         }
+        Format::Json => {
+            crate::output::use_json();
+            crate::output::show(stats, |_| String::new())
+        }
+        _ => crate::output::show(stats, |stats| statistics_text(&stats.agencies)),
     }
-    Ok(())
+}
+
+fn statistics_text(stats: &[pb::AgencyStatistics]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "agency              received on-time late open overdue median-h filing-rate  name\n",
+    );
+    for s in stats {
+        let _ = writeln!(
+            text,
+            "{:<19} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8.1} {:>11}  {}",
+            s.agency,
+            s.received,
+            s.answered_on_time,
+            s.answered_late,
+            s.still_open,
+            s.overdue,
+            s.median_response_hours,
+            if s.filing_decisions > 0 {
+                format!("{:.0}%", s.filing_rate * 100.0)
+            } else {
+                "—".into()
+            },
+            s.name
+        );
+    }
+    text
 }
 
 /// The report named by --month 2026-02, --quarter 2026-Q1 or --year 2026 (format unset).

@@ -3,7 +3,7 @@
 use casebridge_proto::v1 as pb;
 use clap::Subcommand;
 
-use crate::client::{self, Connection, enum_name, explain};
+use crate::client::{self, Connection, enum_name};
 
 /// Options every step takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -151,7 +151,7 @@ pub fn describe(r: &pb::OpinionRequest) -> String {
 }
 
 pub async fn run(command: OpinionCommand) -> anyhow::Result<()> {
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
+    let fail = crate::client::rpc;
     let result = match command {
         OpinionCommand::Show {
             connection,
@@ -165,8 +165,7 @@ pub async fn run(command: OpinionCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", describe(&r));
-            return Ok(());
+            return crate::output::show(&r, describe);
         }
         OpinionCommand::List { connection, status } => {
             let page = connection
@@ -180,8 +179,7 @@ pub async fn run(command: OpinionCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", client::listing(&page));
-            return Ok(());
+            return crate::output::show(&page, client::listing);
         }
         OpinionCommand::Request {
             connection,
@@ -287,12 +285,9 @@ pub async fn run(command: OpinionCommand) -> anyhow::Result<()> {
         }
     };
     let result = result.map_err(fail)?.into_inner();
-    if result.replayed {
-        println!("(already accepted earlier; this is the original result)");
-    }
+    client::replayed(result.replayed);
     client::receipt(result.receipt.as_ref())?;
-    if let Some(r) = result.opinion {
-        print!("{}", describe(&r));
-    }
-    Ok(())
+    crate::output::show(&result, |r| {
+        r.opinion.as_ref().map(describe).unwrap_or_default()
+    })
 }

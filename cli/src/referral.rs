@@ -3,7 +3,7 @@
 use casebridge_proto::v1 as pb;
 use clap::Subcommand;
 
-use crate::client::{self, Connection, describe, explain};
+use crate::client::{self, Connection, describe};
 
 /// Options every step takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -240,7 +240,7 @@ fn rid(given: Option<String>) -> String {
 }
 
 pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
+    let fail = crate::client::rpc;
     let result = match command {
         ReferralCommand::Show {
             connection,
@@ -254,8 +254,7 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", describe(&referral));
-            return Ok(());
+            return crate::output::show(&referral, describe);
         }
         ReferralCommand::List { connection, status } => {
             let page = connection
@@ -269,8 +268,7 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", client::listing(&page));
-            return Ok(());
+            return crate::output::show(&page, client::listing);
         }
         ReferralCommand::Submit {
             connection,
@@ -286,7 +284,11 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
             phone,
             request_id,
         } => {
-            let approved = client::wire_time(approved_at.as_deref())?;
+            let approved = client::time_or_now(
+                approved_at.as_deref(),
+                "--approved-at",
+                request_id.as_deref(),
+            )?;
             let received = match report_received_at {
                 Some(t) => client::wire_time(Some(&t))?,
                 None => approved,
@@ -516,7 +518,11 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
             reason,
             decided_at,
         } => {
-            let decided_at = Some(client::wire_time(decided_at.as_deref())?);
+            let decided_at = Some(client::time_or_now(
+                decided_at.as_deref(),
+                "--decided-at",
+                on.request_id.as_deref(),
+            )?);
             let mut c = on.connection.connect().await?;
             c.referrals
                 .transfer_case(pb::TransferCaseRequest {
@@ -533,7 +539,11 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
             reasons,
             decided_at,
         } => {
-            let decided_at = Some(client::wire_time(decided_at.as_deref())?);
+            let decided_at = Some(client::time_or_now(
+                decided_at.as_deref(),
+                "--decided-at",
+                on.request_id.as_deref(),
+            )?);
             let mut c = on.connection.connect().await?;
             c.referrals
                 .withdraw_case(pb::WithdrawCaseRequest {
@@ -564,12 +574,9 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
         }
     };
     let result = result.map_err(fail)?.into_inner();
-    if result.replayed {
-        println!("(already accepted earlier; this is the original result)");
-    }
+    client::replayed(result.replayed);
     client::receipt(result.receipt.as_ref())?;
-    if let Some(referral) = result.referral {
-        print!("{}", describe(&referral));
-    }
-    Ok(())
+    crate::output::show(&result, |r| {
+        r.referral.as_ref().map(describe).unwrap_or_default()
+    })
 }

@@ -3,7 +3,7 @@
 use casebridge_proto::v1 as pb;
 use clap::Subcommand;
 
-use crate::client::{self, Connection, enum_name, explain};
+use crate::client::{self, Connection, enum_name};
 
 /// Options every step takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -119,7 +119,7 @@ pub fn describe(t: &pb::Transfer) -> String {
 }
 
 pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
-    let fail = |s: tonic::Status| anyhow::anyhow!(explain(&s));
+    let fail = crate::client::rpc;
     let result = match command {
         TransferCommand::Show {
             connection,
@@ -133,8 +133,7 @@ pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", describe(&t));
-            return Ok(());
+            return crate::output::show(&t, describe);
         }
         TransferCommand::List { connection, status } => {
             let page = connection
@@ -148,8 +147,7 @@ pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?
                 .into_inner();
-            print!("{}", client::listing(&page));
-            return Ok(());
+            return crate::output::show(&page, client::listing);
         }
         TransferCommand::Send {
             connection,
@@ -232,12 +230,9 @@ pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
         }
     };
     let result = result.map_err(fail)?.into_inner();
-    if result.replayed {
-        println!("(already accepted earlier; this is the original result)");
-    }
+    client::replayed(result.replayed);
     client::receipt(result.receipt.as_ref())?;
-    if let Some(t) = result.transfer {
-        print!("{}", describe(&t));
-    }
-    Ok(())
+    crate::output::show(&result, |r| {
+        r.transfer.as_ref().map(describe).unwrap_or_default()
+    })
 }

@@ -1,0 +1,171 @@
+//! What the client commands print: text for people by default, or with `--json` the answer
+//! itself for scripts — each response message in protobuf's JSON mapping (field names as in
+//! `proto/`, enums by name, 64-bit integers as strings, every field present), one object per
+//! line (a stream prints one line per message). In JSON mode stdout holds only JSON; notes for
+//! people go to stderr, and a failure is one JSON object on stderr.
+
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+
+/// Set once from the global `--json` flag.
+static JSON: OnceLock<bool> = OnceLock::new();
+
+/// Switches every later output to JSON.
+pub fn use_json() {
+    let _ = JSON.set(true);
+}
+
+/// True when `--json` was given.
+pub fn json() -> bool {
+    JSON.get().copied().unwrap_or(false)
+}
+
+fn pool() -> anyhow::Result<&'static DescriptorPool> {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    if let Some(pool) = POOL.get() {
+        return Ok(pool);
+    }
+    let pool = DescriptorPool::decode(casebridge_proto::FILE_DESCRIPTOR_SET)
+        .context("the built-in contract descriptor does not decode")?;
+    Ok(POOL.get_or_init(|| pool))
+}
+
+/// `message` as one line of JSON.
+pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> anyhow::Result<String> {
+    let descriptor = pool()?
+        .get_message_by_name(&M::full_name())
+        .with_context(|| format!("{} is not in the contract", M::full_name()))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())?;
+    let options = SerializeOptions::new()
+        .use_proto_field_name(true)
+        .skip_default_fields(false);
+    let mut out = serde_json::Serializer::new(Vec::new());
+    dynamic.serialize_with_options(&mut out, &options)?;
+    Ok(String::from_utf8(out.into_inner())?)
+}
+
+/// Prints `message`: as JSON with `--json`, otherwise the text `human` makes of it.
+pub fn show<M: prost::Message + prost::Name>(
+    message: &M,
+    human: impl FnOnce(&M) -> String,
+) -> anyhow::Result<()> {
+    if json() {
+        println!("{}", to_json(message)?);
+    } else {
+        print!("{}", human(message));
+    }
+    Ok(())
+}
+
+/// Prints a result that is not a wire message (the ledger's checks): `value` as one line of JSON
+/// with `--json`, otherwise the text `human` makes.
+pub fn show_value(value: serde_json::Value, human: impl FnOnce() -> String) {
+    if json() {
+        println!("{value}");
+    } else {
+        print!("{}", human());
+    }
+}
+
+/// A spinner on stderr for a long wait, drawn only on a terminal and never with `--json`.
+pub fn spinner(message: &str) -> indicatif::ProgressBar {
+    if json() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let spinner =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(message.to_owned());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
+}
+
+/// A progress bar on stderr over `total` items (a benchmark's submissions), drawn only on a
+/// terminal and never with `--json`.
+pub fn counter(total: u64, message: &str) -> indicatif::ProgressBar {
+    if json() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    bar
+}
+
+/// A note for people (a replayed answer, where a file was saved): on stdout normally, on
+/// stderr with `--json` so stdout stays parseable.
+pub fn note(text: &str) {
+    if json() {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
+/// How a failure is printed: `error: …` for people, or with `--json` one object on stderr with
+/// the gRPC code and the field violations when the gateway gave them.
+pub fn failure(error: &anyhow::Error) -> String {
+    if !json() {
+        return format!("error: {error:#}");
+    }
+    let mut object = serde_json::json!({ "error": format!("{error:#}") });
+    if let Some(status) = error.downcast_ref::<crate::client::RpcError>() {
+        use tonic_types::StatusExt as _;
+        object["code"] = format!("{:?}", status.0.code()).into();
+        object["message"] = status.0.message().into();
+        if let Some(bad) = status.0.get_details_bad_request() {
+            object["field_violations"] = bad
+                .field_violations
+                .iter()
+                .map(|v| serde_json::json!({ "field": v.field, "description": v.description }))
+                .collect();
+        }
+    }
+    object.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use casebridge_proto::v1 as pb;
+
+    use super::*;
+
+    #[test]
+    fn a_message_prints_with_its_proto_field_names_enum_names_and_defaults() {
+        let summary = pb::CaseSummary {
+            case_id: "01a2".into(),
+            status: "submitted".into(),
+            ..pb::CaseSummary::default()
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&to_json(&summary).expect("json")).expect("parses");
+        assert_eq!(value["case_id"], "01a2");
+        assert_eq!(value["status"], "submitted");
+        assert_eq!(
+            value["version"], "0",
+            "64-bit integers as strings, defaults present"
+        );
+
+        let document = pb::Document {
+            kind: pb::DocumentKind::Evidence.into(),
+            title: "现场照片".into(),
+            sha256: String::new(),
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&to_json(&document).expect("json")).expect("parses");
+        assert_eq!(value["kind"], "DOCUMENT_KIND_EVIDENCE");
+        assert_eq!(value["title"], "现场照片");
+    }
+}

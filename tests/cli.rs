@@ -1,0 +1,184 @@
+//! The `casebridge` client commands as a script uses them, against the real binary on the
+//! embedded default: `--json` prints each answer as protobuf's JSON mapping on stdout (one
+//! object per line) and nothing else there; a refusal is one JSON object on stderr with its
+//! code and field violations; a wrong `--as` or a missing certificate says what to fix.
+
+use casebridge_tests::System;
+use casebridge_tests::agencies::*;
+
+/// Runs `casebridge <args> --as <agency> --gateway <the system's>`.
+async fn run(system: &System, agency: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--as", agency, "--gateway", &system.gateway]);
+    system.cli(&all).await
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every stdout line parsed as JSON; fails on any line that is not.
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\nstderr: {}", stderr(out)))
+        })
+        .collect()
+}
+
+const SUBMIT: &[&str] = &[
+    "referral",
+    "submit",
+    "--police",
+    CITY_POLICE,
+    "--offence",
+    "销售伪劣产品罪",
+    "--summary",
+    "Counterfeit goods at a wholesale market",
+    "--document",
+    "referral_letter:涉嫌犯罪案件移送书",
+    "--document",
+    "investigation_report:调查报告",
+    "--document",
+    "seized_items_list:涉案物品清单",
+];
+
+#[tokio::test]
+async fn json_output_is_the_answer_and_only_the_answer() -> anyhow::Result<()> {
+    let system = System::embedded().await?;
+
+    // The directory, and who the certificate says we are.
+    let out = run(&system, MARKET_BUREAU, &["agencies", "--json"]).await?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = json_lines(&out);
+    assert_eq!(listed.len(), 1);
+    let codes: Vec<&str> = listed[0]["agencies"]
+        .as_array()
+        .expect("agencies")
+        .iter()
+        .filter_map(|a| a["code"].as_str())
+        .collect();
+    assert!(codes.contains(&PROCURATORATE), "{codes:?}");
+    let me = json_lines(&run(&system, CITY_POLICE, &["whoami", "--json"]).await?);
+    assert_eq!(me[0]["code"], CITY_POLICE);
+    assert_eq!(me[0]["kind"], "AGENCY_KIND_POLICE");
+
+    // A submission: the result with its receipt; a retry is the same result, marked replayed,
+    // with the note on stderr so stdout stays one JSON object.
+    let mut submit = SUBMIT.to_vec();
+    submit.extend(["--request-id", "cli-json-1", "--json"]);
+    // A retry must repeat the content: "now" as the approval time would not.
+    let unsafe_retry = run(&system, MARKET_BUREAU, &submit).await?;
+    assert!(!unsafe_retry.status.success());
+    assert!(
+        stderr(&unsafe_retry).contains("give --approved-at as well"),
+        "{}",
+        stderr(&unsafe_retry)
+    );
+    submit.extend(["--approved-at", "2026-11-20T09:00:00+08:00"]);
+    let first = run(&system, MARKET_BUREAU, &submit).await?;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first = json_lines(&first);
+    let referral = &first[0]["referral"];
+    let id = referral["id"].as_str().expect("id").to_owned();
+    assert_eq!(referral["procuratorate"], PROCURATORATE);
+    assert_eq!(referral["status"], "REFERRAL_STATUS_SUBMITTED");
+    assert_eq!(first[0]["replayed"], false);
+    assert_eq!(first[0]["receipt"]["service"], "referrals");
+    assert_eq!(first[0]["receipt"]["case_id"], id.as_str());
+    let again = run(&system, MARKET_BUREAU, &submit).await?;
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("already accepted earlier"));
+    let again = json_lines(&again);
+    assert_eq!(again[0]["replayed"], true);
+    assert_eq!(again[0]["receipt"], first[0]["receipt"]);
+
+    // The same without --json is for people.
+    let shown = run(&system, CITY_POLICE, &["referral", "show", &id]).await?;
+    assert!(stdout(&shown).starts_with(&format!("referral {id}")));
+
+    // The police inbox as one JSON object per entry.
+    let inbox = json_lines(&run(&system, CITY_POLICE, &["inbox", "watch", "--json"]).await?);
+    assert!(
+        inbox
+            .iter()
+            .any(|e| e["case_id"] == id.as_str() && e["event"] == "submitted"),
+        "{inbox:?}"
+    );
+
+    // A refusal: one JSON object on stderr with the code and the field to fix, nothing on
+    // stdout, a failing exit status.
+    let incomplete = run(
+        &system,
+        MARKET_BUREAU,
+        &[
+            "referral",
+            "submit",
+            "--json",
+            "--police",
+            CITY_POLICE,
+            "--offence",
+            "销售伪劣产品罪",
+            "--summary",
+            "no package",
+        ],
+    )
+    .await?;
+    assert!(!incomplete.status.success());
+    assert!(incomplete.stdout.is_empty(), "{}", stdout(&incomplete));
+    let error: serde_json::Value = serde_json::from_str(stderr(&incomplete).trim())?;
+    assert_eq!(error["code"], "InvalidArgument", "{error}");
+    let fields: Vec<&str> = error["field_violations"]
+        .as_array()
+        .expect("field violations")
+        .iter()
+        .filter_map(|v| v["field"].as_str())
+        .collect();
+    assert!(
+        fields.iter().any(|f| f.starts_with("documents")),
+        "{fields:?}"
+    );
+
+    // Saying what to fix: a code that is not one, a certificate that is not there.
+    let wrong = run(&system, "11350100MB0100002X", &["agencies"]).await?;
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("casebridge agencies --as"),
+        "{}",
+        stderr(&wrong)
+    );
+    let elsewhere = system
+        .cli(&[
+            "agencies",
+            "--as",
+            MARKET_BUREAU,
+            "--gateway",
+            &system.gateway,
+            "--data-dir",
+            "/nonexistent",
+        ])
+        .await?;
+    assert!(!elsewhere.status.success());
+    assert!(
+        stderr(&elsewhere).contains("casebridge pki init"),
+        "{}",
+        stderr(&elsewhere)
+    );
+
+    // The operator's checks print JSON too: one line per chain.
+    let verified = json_lines(&system.cli(&["ledger", "verify", "--json"]).await?);
+    assert!(verified.iter().all(|c| c["ok"] == true), "{verified:?}");
+    assert!(
+        verified
+            .iter()
+            .any(|c| c["service"] == "referrals" && c["records"].as_u64() >= Some(1)),
+        "{verified:?}"
+    );
+    system.stop().await
+}
