@@ -174,5 +174,14 @@ async fn pump(
                 _ = tx.closed() => return,
             }
         }
+        // Wake-ups that came meanwhile are answered by the page about to be read: under load
+        // one page per burst, not one per appended entry.
+        loop {
+            match wakeups.try_recv() {
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                Err(broadcast::error::TryRecvError::Closed) => return,
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use casebridge_core::directory::Directory;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
-use casebridge_platform::host::{self, Host, Outcome, run_consumer};
+use casebridge_platform::host::{self, Host, Outcome, run_batch_consumer, run_consumer};
 use casebridge_platform::ledger::{Signer, run_checkpointer};
 use casebridge_platform::outbox::OutboxRelay;
 use casebridge_platform::settings::LedgerSettings;
@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::Request;
 use crate::handler::{BATCH, Deadlines};
+
+/// The most family events one transaction applies.
+pub const EVENT_BATCH: usize = 64;
 
 /// The longest the timer sleeps: the bound on firing lag for obligations opened meanwhile
 /// (in another replica) with an earlier moment than the one it knew of.
@@ -158,14 +161,17 @@ impl DeadlinesApp {
         // Its own task: a month's first aggregate over many obligations never delays the timer.
         let reminders = tokio::spawn(run_reminders(self.deadlines.clone(), shutdown.clone()));
         let on_events = self.deadlines.clone();
-        let events = run_consumer(
+        // One batch at a time: a case's events apply in the queue's order (a receipt never
+        // before the submission that opened its deadline), many per transaction under load.
+        let events = run_batch_consumer(
             self.bus.clone(),
             self.events.clone(),
-            self.concurrency,
+            EVENT_BATCH,
+            1,
             shutdown.clone(),
-            move |message: Message| {
+            move |messages: Vec<Message>| {
                 let deadlines = on_events.clone();
-                async move { handle_event(&deadlines, message).await }
+                async move { handle_events(&deadlines, messages).await }
             },
         );
         let on_queries = self.deadlines.clone();
@@ -237,9 +243,9 @@ async fn handle_query(deadlines: &Deadlines, message: Message) -> Outcome {
     host::answer(message, |request: Request| deadlines.handle(request)).await
 }
 
-async fn handle_event(deadlines: &Deadlines, message: Message) -> Outcome {
-    host::apply(message, |message, notice: Notice| async move {
-        deadlines.on_event(&message, &notice).await
+async fn handle_events(deadlines: &Deadlines, messages: Vec<Message>) -> Vec<Outcome> {
+    host::apply_batch(messages, |batch: Vec<(Message, Notice)>| async move {
+        deadlines.on_events(&batch).await
     })
     .await
 }

@@ -156,17 +156,37 @@ impl Deadlines {
     }
 
     /// Applies one family event. An `Err` is a passing storage failure: redeliver the event.
-    #[tracing::instrument(skip_all, fields(case_id = %notice.case_id, event = %notice.routing_key()))]
     pub async fn on_event(&self, message: &Message, notice: &Notice) -> Result<(), StoreError> {
+        self.on_events(&[(message.clone(), notice.clone())]).await
+    }
+
+    /// Applies family events in one transaction, in the order given (the queue's), each once
+    /// however often it is delivered. An `Err` is a passing storage failure: redeliver them all.
+    #[tracing::instrument(skip_all, fields(events = batch.len()))]
+    pub async fn on_events(&self, batch: &[(Message, Notice)]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        for (message, notice) in batch {
+            self.apply(&mut tx, message, notice).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(case_id = %notice.case_id, event = %notice.routing_key()))]
+    async fn apply(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        message: &Message,
+        notice: &Notice,
+    ) -> Result<(), StoreError> {
         if notice.event.starts_with("deadline_") {
             return Ok(());
         }
         let event = notice.routing_key();
-        let mut tx = self.db.begin().await?;
         if !self
             .messaging
             .first_delivery(
-                &mut tx,
+                &mut *tx,
                 &message.id.to_string(),
                 self.clock.now().as_millis(),
             )
@@ -176,7 +196,7 @@ impl Deadlines {
         }
         for rule in self.rules.closed_by(&event) {
             for row in store::open_for_case(
-                &mut tx,
+                &mut *tx,
                 notice.case_id,
                 std::slice::from_ref(&rule.id),
                 store::for_update(&self.db),
@@ -184,23 +204,22 @@ impl Deadlines {
             .await?
             {
                 let late = row.due_at.is_some_and(|due| notice.at > due);
-                store::close(&mut tx, row.id, notice.at, late, &event).await?;
+                store::close(&mut *tx, row.id, notice.at, late, &event).await?;
                 tracing::info!(rule = %rule.id, late, "obligation fulfilled");
             }
         }
-        self.stop_clocks(&mut tx, notice, &event).await?;
-        self.restart_clocks(&mut tx, notice, &event).await?;
+        self.stop_clocks(&mut *tx, notice, &event).await?;
+        self.restart_clocks(&mut *tx, notice, &event).await?;
         for rule in self
             .rules
             .opened_by(&event)
             .filter(|r| r.applies_to(&notice.detail))
         {
             if let Some((mut row, next)) = self.open(rule, notice) {
-                row.id = store::insert(&mut tx, &row, next).await?;
+                row.id = store::insert(&mut *tx, &row, next).await?;
                 tracing::info!(rule = %rule.id, due = ?row.due_at, "obligation opened");
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 

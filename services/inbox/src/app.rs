@@ -6,7 +6,7 @@ use std::sync::Arc;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
-use casebridge_platform::host::{self, Outcome, run_consumer};
+use casebridge_platform::host::{self, Outcome, run_batch_consumer, run_consumer};
 use casebridge_platform::store::{Db, Dialect, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -30,12 +30,19 @@ pub enum StartError {
     Bus(#[from] BusError),
 }
 
+/// The most notices one delivery transaction appends. Every notice of a busy agency takes that
+/// agency's row lock; appending them in batches takes it once per batch.
+pub const BATCH: usize = 128;
+
 /// A migrated, declared, ready-to-run inbox service.
 #[derive(Debug)]
 pub struct InboxApp {
     inbox: Inbox,
     bus: Bus,
+    /// Readers answered at once.
     concurrency: usize,
+    /// Delivery batches at once: a second one fills while the first commits.
+    batches: usize,
 }
 
 impl InboxApp {
@@ -46,14 +53,15 @@ impl InboxApp {
             .await?;
         bus.declare(&events_queue()).await?;
         bus.declare(&QueueSpec::commands(crate::SERVICE)).await?;
-        let concurrency = match db.dialect() {
-            Dialect::Sqlite => 2,
-            Dialect::Postgres => 16,
+        let (concurrency, batches) = match db.dialect() {
+            Dialect::Sqlite => (2, 1),
+            Dialect::Postgres => (16, 2),
         };
         Ok(InboxApp {
             inbox: Inbox::new(db, bus.clone(), clock),
             bus,
             concurrency,
+            batches,
         })
     }
 
@@ -64,14 +72,15 @@ impl InboxApp {
     /// Runs both consumers until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let inbox = self.inbox.clone();
-        let events = run_consumer(
+        let events = run_batch_consumer(
             self.bus.clone(),
             events_queue(),
-            self.concurrency,
+            BATCH,
+            self.batches,
             shutdown.clone(),
-            move |message: Message| {
+            move |messages: Vec<Message>| {
                 let inbox = inbox.clone();
-                async move { deliver(&inbox, message).await }
+                async move { deliver(&inbox, messages).await }
             },
         );
         let inbox = self.inbox.clone();
@@ -90,9 +99,9 @@ impl InboxApp {
     }
 }
 
-async fn deliver(inbox: &Inbox, message: Message) -> Outcome {
-    host::apply(message, |message, notice: Notice| async move {
-        inbox.deliver(&message, &notice).await
+async fn deliver(inbox: &Inbox, messages: Vec<Message>) -> Vec<Outcome> {
+    host::apply_batch(messages, |batch: Vec<(Message, Notice)>| async move {
+        inbox.deliver_all(&batch).await
     })
     .await
 }

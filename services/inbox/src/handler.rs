@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use casebridge_core::ids::AgencyCode;
+use casebridge_core::ids::{AgencyCode, MessageId};
 use casebridge_core::notice::Notice;
 use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_core::time::Clock;
@@ -33,34 +33,56 @@ impl Inbox {
 
     /// Appends the notice in `message` to each recipient's inbox, once however often it is
     /// delivered. Returns the recipients whose inbox grew (empty for a duplicate).
-    #[tracing::instrument(skip_all, fields(message_id = %message.id, kind = %message.kind))]
     pub async fn deliver(
         &self,
         message: &Message,
         notice: &Notice,
     ) -> Result<Vec<AgencyCode>, StoreError> {
+        self.deliver_all(&[(message.clone(), notice.clone())]).await
+    }
+
+    /// Appends the notices of many messages in one transaction, each once however often it is
+    /// delivered, in the order given: one lock and one update per recipient agency for the
+    /// whole batch, and one wake-up per agency. Returns the agencies whose inbox grew.
+    #[tracing::instrument(skip_all, fields(messages = batch.len()))]
+    pub async fn deliver_all(
+        &self,
+        batch: &[(Message, Notice)],
+    ) -> Result<Vec<AgencyCode>, StoreError> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
-        if !self
-            .messaging
-            .first_delivery(&mut tx, &message.id.to_string(), now.as_millis())
-            .await?
-        {
-            tracing::debug!("duplicate delivery ignored");
-            return Ok(Vec::new());
+        // Per agency (sorted, so concurrent batches lock agency rows in one order and cannot
+        // deadlock), the notices it receives, in delivery order.
+        let mut appends: std::collections::BTreeMap<&AgencyCode, Vec<(&Notice, MessageId)>> =
+            std::collections::BTreeMap::new();
+        for (message, notice) in batch {
+            if !self
+                .messaging
+                .first_delivery(&mut tx, &message.id.to_string(), now.as_millis())
+                .await?
+            {
+                tracing::debug!(message_id = %message.id, "duplicate delivery ignored");
+                continue;
+            }
+            let mut recipients: Vec<&AgencyCode> = notice.recipients.iter().collect();
+            recipients.sort();
+            recipients.dedup();
+            for agency in recipients {
+                appends
+                    .entry(agency)
+                    .or_default()
+                    .push((notice, message.id));
+            }
         }
-        // Sorted, so concurrent appends lock agency rows in one order and cannot deadlock.
-        let mut recipients = notice.recipients.clone();
-        recipients.sort();
-        recipients.dedup();
-        for agency in &recipients {
-            store::append(&mut tx, agency, notice, message.id, now).await?;
+        for (agency, notices) in &appends {
+            store::append_all(&mut tx, agency, notices, now).await?;
         }
         tx.commit().await?;
-        for agency in &recipients {
+        let grew: Vec<AgencyCode> = appends.into_keys().cloned().collect();
+        for agency in &grew {
             self.wake_readers(agency).await;
         }
-        Ok(recipients)
+        Ok(grew)
     }
 
     /// Tells gateways that `agency`'s inbox grew. A lost wake-up only delays delivery until

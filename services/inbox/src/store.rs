@@ -27,38 +27,57 @@ pub fn migrations() -> Vec<Migration> {
     all
 }
 
-/// Appends `notice` to `agency`'s inbox and returns its cursor.
-pub async fn append(
+/// Entries per INSERT: 10 parameters each, well inside both databases' limits.
+const ROWS_PER_STATEMENT: usize = 50;
+
+/// Appends `notices` to `agency`'s inbox, in order, and returns the last cursor. Reserves the
+/// cursors with one update of the agency's row, whose lock orders concurrent appends.
+pub async fn append_all(
     conn: &mut sqlx::AnyConnection,
     agency: &AgencyCode,
-    notice: &Notice,
-    message_id: MessageId,
+    notices: &[(&Notice, MessageId)],
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    let cursor: i64 = sqlx::query_scalar(
-        "INSERT INTO inbox_agencies (agency, latest, acknowledged) VALUES ($1, 1, 0) \
-         ON CONFLICT (agency) DO UPDATE SET latest = inbox_agencies.latest + 1 RETURNING latest",
+    let count = i64::try_from(notices.len()).unwrap_or(i64::MAX);
+    let latest: i64 = sqlx::query_scalar(
+        "INSERT INTO inbox_agencies (agency, latest, acknowledged) VALUES ($1, $2, 0) \
+         ON CONFLICT (agency) DO UPDATE SET latest = inbox_agencies.latest + $2 RETURNING latest",
     )
     .bind(agency.as_str())
+    .bind(count)
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query(
-        "INSERT INTO inbox_entries (agency, cursor, message_id, case_id, family, event, actor, \
-         occurred_at, summary, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(agency.as_str())
-    .bind(cursor)
-    .bind(message_id.to_string())
-    .bind(notice.case_id.to_string())
-    .bind(notice.family.as_str())
-    .bind(&notice.event)
-    .bind(notice.actor.as_str())
-    .bind(notice.at.as_millis())
-    .bind(&notice.summary)
-    .bind(now.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(u64::try_from(cursor).unwrap_or(0))
+    let mut cursor = latest - count;
+    for chunk in notices.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=10).map(|k| format!("${}", i * 10 + k)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO inbox_entries (agency, cursor, message_id, case_id, family, event, \
+             actor, occurred_at, summary, delivered_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql);
+        for (notice, message_id) in chunk {
+            cursor += 1;
+            insert = insert
+                .bind(agency.as_str().to_owned())
+                .bind(cursor)
+                .bind(message_id.to_string())
+                .bind(notice.case_id.to_string())
+                .bind(notice.family.as_str())
+                .bind(notice.event.clone())
+                .bind(notice.actor.as_str().to_owned())
+                .bind(notice.at.as_millis())
+                .bind(notice.summary.clone())
+                .bind(now.as_millis());
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    Ok(u64::try_from(latest).unwrap_or(0))
 }
 
 /// The acknowledged and newest cursor of `agency` (0, 0 for an empty inbox).

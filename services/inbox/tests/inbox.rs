@@ -291,3 +291,55 @@ async fn an_event_that_is_not_a_notice_is_dead_lettered() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_batch_appends_in_order_once_each_with_consecutive_cursors_per_agency() {
+    for backend in Backend::ALL {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stack = TestStack::open(backend, dir.path()).await;
+        let clock: Arc<dyn Clock> =
+            Arc::new(ManualClock::new(Timestamp::from_millis(1_772_000_000_000)));
+        let app = InboxApp::build(stack.db.clone(), stack.bus.clone(), clock)
+            .await
+            .expect("inbox service");
+        // 120 notices (more than one INSERT's worth) to the police, every third copied to the
+        // procuratorate, and the fifth delivered twice within the batch.
+        let case_id = CaseId::generate();
+        let mut batch: Vec<(Message, Notice)> = (0..120)
+            .map(|n| {
+                let to: &[&str] = if n % 3 == 0 {
+                    &[CITY_POLICE, PROCURATORATE]
+                } else {
+                    &[CITY_POLICE]
+                };
+                let notice = notice(case_id, &format!("step-{n}"), to);
+                (event(&notice), notice)
+            })
+            .collect();
+        batch.insert(6, batch[5].clone());
+        let grew = app.inbox().deliver_all(&batch).await.expect("delivered");
+        assert_eq!(grew, [agency(CITY_POLICE), agency(PROCURATORATE)]);
+        // Delivered again, as a broker would after a lost ack: nothing more.
+        let again = app.inbox().deliver_all(&batch[..10]).await.expect("again");
+        assert!(again.is_empty(), "{again:?}");
+
+        let mut conn = stack.db.pool().acquire().await.expect("connection");
+        let police = casebridge_inbox::store::list(&mut conn, &agency(CITY_POLICE), 0, 500)
+            .await
+            .expect("list");
+        let events: Vec<String> = police.iter().map(|e| e.event.clone()).collect();
+        let expected: Vec<String> = (0..120).map(|n| format!("step-{n}")).collect();
+        assert_eq!(events, expected, "each once, in delivery order");
+        let cursors: Vec<u64> = police.iter().map(|e| e.cursor).collect();
+        assert_eq!(cursors, (1..=120).collect::<Vec<u64>>());
+        let copied = casebridge_inbox::store::list(&mut conn, &agency(PROCURATORATE), 0, 500)
+            .await
+            .expect("list");
+        assert_eq!(copied.len(), 40);
+        assert_eq!(copied.last().map(|e| e.cursor), Some(40));
+        drop(conn);
+        stack
+            .tear_down(&[events_queue(), QueueSpec::commands("inbox")])
+            .await;
+    }
+}

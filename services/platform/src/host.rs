@@ -78,6 +78,90 @@ where
     Ok(())
 }
 
+/// Consumes `spec` in batches until `shutdown`: waits for a delivery, adds whatever else has
+/// already arrived (up to `max_batch`, within the bus's prefetch), and hands the messages to
+/// `handle` together, which answers one [`Outcome`] per message, in order. Each delivery is then
+/// settled by its own outcome, as [`run_consumer`] settles it. At most `in_flight` batches run
+/// at a time.
+///
+/// For consumers whose cost per message is mostly a transaction's fixed cost and a shared row's
+/// lock (the inbox appends to the same agency's inbox over and over): one commit and one lock
+/// for many messages. Under a light load a batch is one message, so nothing waits for company.
+pub async fn run_batch_consumer<F, Fut>(
+    bus: Bus,
+    spec: QueueSpec,
+    max_batch: usize,
+    in_flight: usize,
+    shutdown: CancellationToken,
+    handle: F,
+) -> Result<(), BusError>
+where
+    F: Fn(Vec<Message>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Vec<Outcome>> + Send + 'static,
+{
+    let mut consumer = bus.consume(spec.clone()).await?;
+    let permits = Arc::new(Semaphore::new(in_flight.max(1)));
+    let mut tasks = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let first = tokio::select! {
+            d = consumer.next() => match d { Some(d) => d, None => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let mut batch = vec![first];
+        while batch.len() < max_batch.max(1) {
+            match consumer.try_next() {
+                Some(delivery) => batch.push(delivery),
+                None => break,
+            }
+        }
+        let (bus, handle) = (bus.clone(), handle.clone());
+        tasks.spawn(async move {
+            settle_batch(&bus, batch, handle).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn settle_batch<F, Fut>(bus: &Bus, batch: Vec<Delivery>, handle: F)
+where
+    F: Fn(Vec<Message>) -> Fut,
+    Fut: Future<Output = Vec<Outcome>>,
+{
+    let span = tracing::info_span!("consume batch", size = batch.len());
+    async move {
+        let outcomes = handle(batch.iter().map(|d| d.message.clone()).collect()).await;
+        if outcomes.len() != batch.len() {
+            tracing::error!(
+                messages = batch.len(),
+                outcomes = outcomes.len(),
+                "a batch handler answered for a different number of messages; requeueing all"
+            );
+            for delivery in batch {
+                if let Err(error) = delivery.requeue().await {
+                    tracing::warn!(%error, "settling the delivery failed");
+                }
+            }
+            return;
+        }
+        // One pause for the whole batch, so a broken dependency is not hammered.
+        if outcomes.iter().any(|o| matches!(o, Outcome::Retry { .. })) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (delivery, outcome) in batch.into_iter().zip(outcomes) {
+            settle_outcome(bus, delivery, outcome, false).await;
+        }
+    }
+    .instrument(span)
+    .await
+}
+
 async fn settle<F, Fut>(bus: &Bus, delivery: Delivery, handle: F)
 where
     F: Fn(Message) -> Fut,
@@ -91,41 +175,49 @@ where
     );
     crate::telemetry::continue_trace(&span, &delivery.message.headers);
     async move {
-        let reply_to = delivery.message.reply_to.clone();
         let outcome = handle(delivery.message.clone()).await;
-        let settled = match outcome {
-            Outcome::Done { reply } => {
-                let replied = match (reply, reply_to) {
-                    (Some(reply), Some(to)) => bus.reply(&to, &reply).await,
-                    _ => Ok(()),
-                };
-                match replied {
-                    Ok(()) => delivery.ack().await,
-                    // Committed but not told: redelivery replays the stored reply.
-                    Err(error) => {
-                        tracing::warn!(%error, "reply failed; requeueing for a replay");
-                        delivery.requeue().await
-                    }
-                }
-            }
-            Outcome::Retry { error } => {
-                tracing::warn!(%error, "processing failed; requeueing");
-                // A short pause so a broken dependency is not hammered in a tight loop.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                delivery.requeue().await
-            }
-            Outcome::Poison { error } => {
-                tracing::error!(%error, "message cannot be processed; dead-lettering");
-                delivery.dead_letter().await
-            }
-        };
-        if let Err(error) = settled {
-            // The broker will redeliver; handlers are idempotent.
-            tracing::warn!(%error, "settling the delivery failed");
-        }
+        settle_outcome(bus, delivery, outcome, true).await;
     }
     .instrument(span)
     .await
+}
+
+/// Replies (for a command that was answered), then acks, requeues or dead-letters `delivery`
+/// by `outcome`; `pause_on_retry` waits a little before requeueing.
+async fn settle_outcome(bus: &Bus, delivery: Delivery, outcome: Outcome, pause_on_retry: bool) {
+    let reply_to = delivery.message.reply_to.clone();
+    let settled = match outcome {
+        Outcome::Done { reply } => {
+            let replied = match (reply, reply_to) {
+                (Some(reply), Some(to)) => bus.reply(&to, &reply).await,
+                _ => Ok(()),
+            };
+            match replied {
+                Ok(()) => delivery.ack().await,
+                // Committed but not told: redelivery replays the stored reply.
+                Err(error) => {
+                    tracing::warn!(%error, "reply failed; requeueing for a replay");
+                    delivery.requeue().await
+                }
+            }
+        }
+        Outcome::Retry { error } => {
+            tracing::warn!(%error, message_id = %delivery.message.id, "processing failed; requeueing");
+            // A short pause so a broken dependency is not hammered in a tight loop.
+            if pause_on_retry {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            delivery.requeue().await
+        }
+        Outcome::Poison { error } => {
+            tracing::error!(%error, message_id = %delivery.message.id, "message cannot be processed; dead-lettering");
+            delivery.dead_letter().await
+        }
+    };
+    if let Err(error) = settled {
+        // The broker will redeliver; handlers are idempotent.
+        tracing::warn!(%error, "settling the delivery failed");
+    }
 }
 
 /// Answers a request message: decodes it, runs `handle`, and replies with its encoded answer.
@@ -167,6 +259,54 @@ where
     match apply(message, event).await {
         Ok(_) => Outcome::Done { reply: None },
         Err(e) => failed(e),
+    }
+}
+
+/// Applies a batch of event messages for [`run_batch_consumer`]: an undecodable one is poison
+/// on its own; the others go to `apply` together, and share its fate (done, or retried or
+/// dead-lettered together when it fails).
+pub async fn apply_batch<Ev, T, F, Fut>(messages: Vec<Message>, apply: F) -> Vec<Outcome>
+where
+    Ev: serde::de::DeserializeOwned,
+    F: FnOnce(Vec<(Message, Ev)>) -> Fut,
+    Fut: Future<Output = Result<T, crate::StoreError>>,
+{
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
+    let mut decoded = Vec::with_capacity(messages.len());
+    for message in messages {
+        match message.decode::<Ev>() {
+            Ok(event) => {
+                outcomes.push(None);
+                decoded.push((message, event));
+            }
+            Err(e) => outcomes.push(Some(poison(e))),
+        }
+    }
+    if decoded.is_empty() {
+        return outcomes.into_iter().flatten().collect();
+    }
+    let shared = match apply(decoded).await {
+        Ok(_) => Outcome::Done { reply: None },
+        Err(e) => failed(e),
+    };
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| shared.duplicate()))
+        .collect()
+}
+
+impl Outcome {
+    /// The same outcome for another message of a batch (a reply is never shared).
+    fn duplicate(&self) -> Outcome {
+        match self {
+            Outcome::Done { .. } => Outcome::Done { reply: None },
+            Outcome::Retry { error } => Outcome::Retry {
+                error: error.clone(),
+            },
+            Outcome::Poison { error } => Outcome::Poison {
+                error: error.clone(),
+            },
+        }
     }
 }
 

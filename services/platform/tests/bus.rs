@@ -310,3 +310,91 @@ where
     bus.close().await;
 }
 on_both_buses!(notifications, notifications_see_events_without_acks);
+
+async fn a_batch_consumer_takes_what_has_arrived_together_and_settles_each_by_its_outcome<F, Fut>(
+    bus: Bus,
+    reopen: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Bus>,
+{
+    use casebridge_platform::host::{Outcome, run_batch_consumer};
+    use std::sync::{Arc, Mutex};
+
+    bus.declare(&events_queue()).await.expect("declare");
+    // 40 events wait in the queue before the consumer starts; the 7th cannot be processed.
+    let sent: Vec<Message> = (0..40).map(|n| event("referral.step", n)).collect();
+    for message in &sent {
+        bus.publish_event(message).await.expect("publish");
+    }
+    let poison = sent[7].id;
+    let batches: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let consumer = tokio::spawn(run_batch_consumer(
+        bus.clone(),
+        events_queue(),
+        16,
+        1,
+        shutdown.clone(),
+        {
+            let batches = batches.clone();
+            move |messages: Vec<Message>| {
+                let batches = batches.clone();
+                async move {
+                    let numbers: Vec<u32> = messages
+                        .iter()
+                        .map(|m| m.decode().expect("a number"))
+                        .collect();
+                    batches.lock().expect("lock").push(numbers);
+                    messages
+                        .iter()
+                        .map(|m| {
+                            if m.id == poison {
+                                Outcome::Poison {
+                                    error: "cannot be processed".into(),
+                                }
+                            } else {
+                                Outcome::Done { reply: None }
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                }
+            }
+        },
+    ));
+    let seen = eventually("all 40 handled", WAIT, || async {
+        let seen: Vec<u32> = batches.lock().expect("lock").concat();
+        (seen.len() >= 40).then_some(seen)
+    })
+    .await;
+    shutdown.cancel();
+    consumer.await.expect("joined").expect("consumer ran");
+    // Each once, in the queue's order, and more than one per batch: they were waiting.
+    assert_eq!(seen, (0..40).collect::<Vec<u32>>());
+    let sizes: Vec<usize> = batches.lock().expect("lock").iter().map(Vec::len).collect();
+    assert!(sizes.iter().all(|&n| n <= 16), "{sizes:?}");
+    assert!(sizes.iter().any(|&n| n > 1), "{sizes:?}");
+    // The poison one went to the dead letters; the rest were acked.
+    let dead = eventually("the poison message parked", WAIT, || async {
+        let dead = bus.dead_letters(10).await.expect("peek");
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    assert_eq!(dead.iter().map(|m| m.id).collect::<Vec<_>>(), vec![poison]);
+    bus.close().await;
+    let bus = reopen().await;
+    let mut consumer = bus.consume(events_queue()).await.expect("consume");
+    let marker = event("referral.marker", 99);
+    bus.publish_event(&marker).await.expect("publish");
+    let next = tokio::time::timeout(WAIT, consumer.next())
+        .await
+        .expect("delivery")
+        .expect("open");
+    assert_eq!(next.message.id, marker.id, "an acked event came back");
+    next.ack().await.expect("ack");
+    bus.close().await;
+}
+on_both_buses!(
+    batches,
+    a_batch_consumer_takes_what_has_arrived_together_and_settles_each_by_its_outcome
+);

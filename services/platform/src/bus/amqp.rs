@@ -530,6 +530,36 @@ impl AmqpConsumer {
         Ok(())
     }
 
+    /// A delivery the channel already holds (within the prefetch window), or `None`.
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        use futures_util::FutureExt as _;
+        let (_, consumer) = self.live.as_mut()?;
+        // Polling a lapin consumer once is cancel-safe: it only takes from its buffer.
+        match consumer.next().now_or_never() {
+            Some(Some(Ok(d))) => Some(self.delivery(d)),
+            // A failed or ended stream: `next` reconnects.
+            Some(Some(Err(_)) | None) => {
+                self.live = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn delivery(&self, d: lapin::message::Delivery) -> Delivery {
+        let previous_deliveries = delivery_count(&d.properties);
+        let acker = if matches!(self.spec, QueueSpec::Notifications { .. }) {
+            Acker::None
+        } else {
+            Acker::Amqp(d.acker)
+        };
+        Delivery {
+            message: from_amqp(&d.routing_key, &d.properties, d.data),
+            previous_deliveries,
+            acker,
+        }
+    }
+
     /// The next delivery. Waits through broker outages, retrying with back-off.
     pub async fn next(&mut self) -> Option<Delivery> {
         let mut backoff = Duration::from_millis(100);
@@ -547,19 +577,7 @@ impl AmqpConsumer {
                 continue;
             };
             match consumer.next().await {
-                Some(Ok(d)) => {
-                    let previous_deliveries = delivery_count(&d.properties);
-                    let acker = if matches!(self.spec, QueueSpec::Notifications { .. }) {
-                        Acker::None
-                    } else {
-                        Acker::Amqp(d.acker)
-                    };
-                    return Some(Delivery {
-                        message: from_amqp(&d.routing_key, &d.properties, d.data),
-                        previous_deliveries,
-                        acker,
-                    });
-                }
+                Some(Ok(d)) => return Some(self.delivery(d)),
                 Some(Err(error)) => {
                     tracing::warn!(%error, "consumer channel failed; reconnecting");
                     self.live = None;

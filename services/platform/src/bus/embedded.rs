@@ -334,6 +334,21 @@ enum Source {
 }
 
 impl EmbeddedConsumer {
+    /// A delivery already claimed into the buffer (or sent on a transient queue), or `None`.
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        if let Some(delivery) = self.buffer.pop_front() {
+            return Some(delivery);
+        }
+        match &mut self.source {
+            Source::Transient(rx) => rx.try_recv().ok().map(|message| Delivery {
+                message,
+                previous_deliveries: 0,
+                acker: Acker::None,
+            }),
+            Source::Durable(_) => None,
+        }
+    }
+
     pub async fn next(&mut self) -> Option<Delivery> {
         loop {
             if let Some(delivery) = self.buffer.pop_front() {

@@ -331,6 +331,15 @@ impl Consumer {
             Consumer::Embedded(c) => c.next().await,
         }
     }
+
+    /// A delivery that has already arrived, without waiting or doing I/O; `None` when none
+    /// has. Lets a batch consumer take what is ready after [`Consumer::next`].
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        match self {
+            Consumer::Amqp(c) => c.try_next(),
+            Consumer::Embedded(c) => c.try_next(),
+        }
+    }
 }
 
 /// One delivered message. Settle it with [`Delivery::ack`], [`Delivery::requeue`] or
