@@ -149,8 +149,8 @@ async fn measure_backend(kind: BusKind, args: &BenchArgs) -> anyhow::Result<f64>
         deployment.settings.clone(),
         Components::ALL,
         shutdown.clone(),
-        move |address| {
-            let _ = ready.send(address);
+        move |started: system::Ready| {
+            let _ = ready.send(started.gateway);
         },
     );
     let workload = async {
@@ -223,6 +223,8 @@ impl Deployment {
             ..Settings::default()
         };
         settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        // People are not part of the workload.
+        settings.console.enabled = false;
         std::fs::write(
             settings.in_data_dir(&settings.directory),
             system::EXAMPLE_DIRECTORY,

@@ -73,6 +73,9 @@ pub struct RunArgs {
     /// Gateway listen address (overrides the settings), e.g. 127.0.0.1:0 for any free port.
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Web console listen address (overrides `console.listen`), e.g. 127.0.0.1:0.
+    #[arg(long)]
+    console_listen: Option<SocketAddr>,
 }
 
 impl RunArgs {
@@ -83,6 +86,9 @@ impl RunArgs {
         }
         if let Some(listen) = self.listen {
             settings.gateway.listen = listen;
+        }
+        if let Some(listen) = self.console_listen {
+            settings.console.listen = listen;
         }
         settings.validate()?;
         Ok(settings)
@@ -454,6 +460,8 @@ async fn up(args: RunArgs) -> anyhow::Result<()> {
     // `up` is the embedded default whatever the environment says about production backends.
     settings.bus.kind = BusKind::Embedded;
     settings.store.url.clear();
+    // One machine, one person: the console may be opened with a one-time link.
+    settings.console.demo_signin = true;
     let _telemetry = init_telemetry(&settings, "casebridge");
     let fresh = prepare_data_dir(&settings)?;
     let data_dir = settings.data_dir.clone();
@@ -461,9 +469,22 @@ async fn up(args: RunArgs) -> anyhow::Result<()> {
         settings,
         Components::ALL,
         shutdown_on_ctrl_c(),
-        move |addr| {
-            let addr = addr.map(|a| a.to_string()).unwrap_or_default();
+        move |ready: system::Ready| {
+            let addr = ready.gateway.map(|a| a.to_string()).unwrap_or_default();
+            // Before the `ready:` line, which scripts wait for and which ends with the address.
+            if let Some(console) = ready.console {
+                println!("console: https://{console}/");
+            }
+            if let Some(link) = &ready.signin_link {
+                println!("sign in: {link}");
+            }
             println!("ready: gateway listening on https://{addr}");
+            if ready.signin_link.is_some() {
+                println!(
+                    "\nOpen the sign-in link above in a browser to use the web console (it works once; \
+                     the browser will warn about the development CA's certificate)."
+                );
+            }
             if fresh {
                 println!(
                     "\nCaseBridge is running on its embedded default in {dir}.\n\
@@ -495,9 +516,14 @@ async fn component(
         settings,
         components,
         shutdown_on_ctrl_c(),
-        |addr| match addr {
-            Some(addr) => println!("ready: {name} listening on https://{addr}"),
-            None => println!("ready: {name}"),
+        |ready: system::Ready| {
+            if let Some(console) = ready.console {
+                println!("console: https://{console}/");
+            }
+            match ready.gateway {
+                Some(addr) => println!("ready: {name} listening on https://{addr}"),
+                None => println!("ready: {name}"),
+            }
         },
     )
     .await

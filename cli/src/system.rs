@@ -15,7 +15,7 @@ use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
-use casebridge_gateway::{EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
+use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
 use casebridge_platform::bus::embedded::EmbeddedBus;
@@ -228,13 +228,24 @@ fn spawn_service<F: casebridge_platform::cases::Family + std::fmt::Debug>(
     });
 }
 
-/// Starts the chosen components and runs them until `shutdown`. `on_ready` receives the
-/// gateway's bound address once every component is up.
+/// Where a started system can be reached, for the lines it prints.
+#[derive(Debug, Default)]
+pub struct Ready {
+    /// The gateway's gRPC address, when this process runs the gateway.
+    pub gateway: Option<SocketAddr>,
+    /// The web console's address, when served.
+    pub console: Option<SocketAddr>,
+    /// A one-time sign-in link to the console, when demo sign-in is on.
+    pub signin_link: Option<String>,
+}
+
+/// Starts the chosen components and runs them until `shutdown`. `on_ready` learns where the
+/// gateway and console are once every component is up.
 pub async fn run(
     settings: Settings,
     components: Components,
     shutdown: CancellationToken,
-    on_ready: impl FnOnce(Option<SocketAddr>),
+    on_ready: impl FnOnce(Ready),
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
@@ -332,7 +343,7 @@ pub async fn run(
                 .context("evidence service")
         });
     }
-    let mut address = None;
+    let mut ready = Ready::default();
     if components.gateway {
         let g = &settings.gateway;
         let config = GatewayConfig {
@@ -348,16 +359,24 @@ pub async fn run(
                     .context("cannot open the evidence storage (evidence.*)")?,
                 max_size: settings.evidence.max_size,
             },
+            console: settings.console.enabled.then_some(ConsoleConfig {
+                listen: settings.console.listen,
+                demo_signin: settings.console.demo_signin,
+            }),
         };
         let gateway = Gateway::build(config, bus.clone(), directory.clone()).await?;
-        address = Some(gateway.local_addr());
+        ready = Ready {
+            gateway: Some(gateway.local_addr()),
+            console: gateway.console_addr(),
+            signin_link: gateway.console_signin_link(),
+        };
         let stop = shutdown.clone();
         tasks.spawn(async move { gateway.run_until_stopped(stop).await.context("gateway") });
     }
     if tasks.is_empty() {
         bail!("no component selected");
     }
-    on_ready(address);
+    on_ready(ready);
 
     // The first component to stop (with an error, or because shutdown was asked) stops all.
     let first = tasks.join_next().await;

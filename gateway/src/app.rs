@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::cases::CasesGrpc;
+use crate::console::{Console, ConsoleConfig};
 use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
 use crate::error::GatewayError;
@@ -55,6 +56,8 @@ pub struct GatewayConfig {
     /// How long to wait for a service's reply before answering UNAVAILABLE.
     pub request_timeout: Duration,
     pub evidence: EvidenceConfig,
+    /// The web console, on its own listener; `None` serves none.
+    pub console: Option<ConsoleConfig>,
 }
 
 /// Where evidence files go and how large they may be.
@@ -76,6 +79,8 @@ pub enum StartError {
     },
     #[error("TLS configuration rejected: {0}")]
     Tls(tonic::transport::Error),
+    #[error("the console cannot start: {0}")]
+    ConsoleTls(String),
     #[error("cannot build the reflection service: {0}")]
     Reflection(String),
     #[error("gRPC server failed: {0}")]
@@ -143,6 +148,7 @@ pub struct Gateway {
     local_addr: SocketAddr,
     tls: ServerTlsConfig,
     ctx: Arc<Context>,
+    console: Option<Console>,
 }
 
 impl Gateway {
@@ -171,18 +177,34 @@ impl Gateway {
             .client_ca_root(Certificate::from_pem(&config.tls.client_ca_pem))
             .client_auth_optional(false);
         let (wakeups, _) = broadcast::channel(1024);
+        let ctx = Arc::new(Context {
+            bus,
+            directory,
+            request_timeout: config.request_timeout,
+            wakeups,
+            evidence: config.evidence,
+        });
+        let console = match &config.console {
+            Some(console) => Some(Console::build(console, &config.tls, ctx.clone()).await?),
+            None => None,
+        };
         Ok(Gateway {
             listener,
             local_addr,
             tls,
-            ctx: Arc::new(Context {
-                bus,
-                directory,
-                request_timeout: config.request_timeout,
-                wakeups,
-                evidence: config.evidence,
-            }),
+            ctx,
+            console,
         })
+    }
+
+    /// The web console's bound address, when it is served.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().map(Console::local_addr)
+    }
+
+    /// A new one-time sign-in link to the console, when demo sign-in is on.
+    pub fn console_signin_link(&self) -> Option<String> {
+        self.console.as_ref().and_then(Console::signin_link)
     }
 
     /// The address actually bound (useful with port 0).
@@ -191,8 +213,15 @@ impl Gateway {
     }
 
     /// Serves until `shutdown`, then stops accepting and lets open calls finish.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
+    pub async fn run_until_stopped(
+        mut self,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartError> {
         let wakeups = self.listen_for_wakeups(shutdown.clone()).await?;
+        let console = self
+            .console
+            .take()
+            .map(|console| tokio::spawn(console.run_until_stopped(shutdown.clone())));
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<ReferralServiceServer<ReferralsGrpc>>()
@@ -264,6 +293,13 @@ impl Gateway {
             .map_err(StartError::Serve);
         shutdown.cancel();
         let _ = wakeups.await;
+        if let Some(console) = console {
+            match console.await {
+                Ok(Err(error)) => tracing::warn!(%error, "the console stopped with an error"),
+                Err(error) => tracing::warn!(%error, "the console task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
         served
     }
 

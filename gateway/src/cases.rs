@@ -80,7 +80,7 @@ impl<F: Family> Endpoints<F> {
         match reply {
             Reply::Accepted(accepted) => Ok(Response::new(result(accepted))),
             Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Found { .. } | Reply::Listed { .. } => {
+            Reply::Found { .. } | Reply::Listed { .. } | Reply::Receipts { .. } => {
                 Err(GatewayError::Internal("a step was answered with a read".into()).into())
             }
         }
@@ -109,9 +109,24 @@ impl<F: Family> Endpoints<F> {
         match self.ask(Request::Get { actor, case_id }).await? {
             Reply::Found { case } => Ok(case),
             Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Accepted(_) | Reply::Listed { .. } => {
+            Reply::Accepted(_) | Reply::Listed { .. } | Reply::Receipts { .. } => {
                 Err(GatewayError::Internal("a read was answered with a step".into()).into())
             }
+        }
+    }
+
+    /// The signed receipts of a case's steps, for a party.
+    pub async fn receipts(
+        &self,
+        actor: casebridge_core::ids::AgencyCode,
+        case_id: CaseId,
+    ) -> Result<Vec<casebridge_core::ledger::Receipt>, Status> {
+        match self.ask(Request::Receipts { actor, case_id }).await? {
+            Reply::Receipts { receipts } => Ok(receipts),
+            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
+            Reply::Accepted(_) | Reply::Found { .. } | Reply::Listed { .. } => Err(
+                GatewayError::Internal("receipts were answered with something else".into()).into(),
+            ),
         }
     }
 
@@ -131,7 +146,7 @@ impl<F: Family> Endpoints<F> {
         {
             Reply::Listed { cases, next } => Ok(Response::new(convert::list_response(cases, next))),
             Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Accepted(_) | Reply::Found { .. } => {
+            Reply::Accepted(_) | Reply::Found { .. } | Reply::Receipts { .. } => {
                 Err(GatewayError::Internal("a listing was answered with a case".into()).into())
             }
         }
@@ -179,6 +194,7 @@ fn timeline_of<C: Case>(family: &str, case: &C, directory: &Directory) -> pb::Ca
         status: case.status_name().to_owned(),
         headline: case.headline(),
         parties: wire_parties,
+        receipts: Vec::new(),
         steps: case
             .timeline()
             .into_iter()
@@ -210,10 +226,19 @@ async fn timeline_in<F: Family>(
         })
         .await?
     {
-        Reply::Found { case } => Ok(Some(timeline_of(F::FAMILY.as_str(), &case, &ctx.directory))),
+        Reply::Found { case } => {
+            let mut timeline = timeline_of(F::FAMILY.as_str(), &case, &ctx.directory);
+            timeline.receipts = endpoints
+                .receipts(actor.clone(), case_id)
+                .await?
+                .iter()
+                .map(convert::receipt)
+                .collect();
+            Ok(Some(timeline))
+        }
         Reply::Refused { refusal } if refusal.kind == RefusalKind::NotFound => Ok(None),
         Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-        Reply::Accepted(_) | Reply::Listed { .. } => {
+        Reply::Accepted(_) | Reply::Listed { .. } | Reply::Receipts { .. } => {
             Err(GatewayError::Internal("a read was answered with a step".into()).into())
         }
     }

@@ -15,11 +15,14 @@
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
 //!   and the check that documents name only files the caller uploaded or may read.
 //! - [`pki`]: the development certificate authority and agency certificates.
+//! - [`console`]: the web console for people (overdue board, timelines, dispute and referral
+//!   desks, statistics), on its own HTTPS listener, calling the endpoints above in-process.
 #![forbid(unsafe_code)]
 
 pub mod app;
 mod auth;
 mod cases;
+pub mod console;
 mod convert;
 mod directory;
 mod disputes;
@@ -33,3 +36,4 @@ mod referrals;
 mod transfers;
 
 pub use app::{EvidenceConfig, Gateway, GatewayConfig, StartError, TlsMaterial};
+pub use console::ConsoleConfig;

@@ -21,7 +21,7 @@ use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
 use casebridge_gateway::pki::{DevCa, IssuedCert, write_dev_pki};
-use casebridge_gateway::{EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
+use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::cases::{CaseApp, Family};
 use casebridge_platform::store::Db;
@@ -55,6 +55,8 @@ const JUSTICE_BUREAU: &str = "11350100MB0100009D";
 // The families' API tests, in `tests/gateway/` (a test crate's root resolves modules beside it).
 #[path = "gateway/cases.rs"]
 mod cases;
+#[path = "gateway/console.rs"]
+mod console;
 #[path = "gateway/disputes.rs"]
 mod disputes;
 #[path = "gateway/opinions.rs"]
@@ -77,6 +79,10 @@ const WATCHER_POLL: Duration = Duration::from_secs(3);
 /// A running gateway with its services, in a temp directory.
 struct TestApp {
     address: SocketAddr,
+    /// The web console's address (demo sign-in on).
+    console: SocketAddr,
+    /// A one-time sign-in link to the console.
+    signin_link: String,
     /// The operator's public key (hex), for checking receipts.
     public_key: String,
     dir: tempfile::TempDir,
@@ -181,6 +187,10 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
                 storage: Storage::local(&dir.path().join("evidence")).expect("evidence storage"),
                 max_size,
             },
+            console: Some(ConsoleConfig {
+                listen: "127.0.0.1:0".parse().expect("socket address"),
+                demo_signin: true,
+            }),
         },
         bus,
         directory,
@@ -188,6 +198,8 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
     .await
     .expect("gateway binds");
     let address = gateway.local_addr();
+    let console = gateway.console_addr().expect("console served");
+    let signin_link = gateway.console_signin_link().expect("demo sign-in link");
 
     let stop = token.clone();
     let inbox = tokio::spawn(async move {
@@ -219,6 +231,8 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
     });
     TestApp {
         address,
+        console,
+        signin_link,
         public_key,
         dir,
         token,

@@ -92,6 +92,29 @@ impl Default for GatewaySettings {
     }
 }
 
+/// The web console the gateway serves (`console.*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Serve the console at all.
+    pub enabled: bool,
+    /// Address of the console (HTTPS; client certificates optional, one per agency).
+    pub listen: SocketAddr,
+    /// Accept one-time sign-in links, in which a person chooses the agency to act as. For a
+    /// local demo only: `casebridge up` turns it on and prints a link; never set it in production.
+    pub demo_signin: bool,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7444)),
+            demo_signin: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -104,6 +127,7 @@ pub struct Settings {
     pub bus: BusSettings,
     pub store: StoreSettings,
     pub gateway: GatewaySettings,
+    pub console: ConsoleSettings,
     /// Tunable referral rules (the ones DOMAIN.md marks unverified).
     pub referrals: casebridge_core::referral::ReferralPolicy,
     /// Which body rules on jurisdiction disputes (DOMAIN §3.G, configurable).
@@ -156,6 +180,7 @@ impl Default for Settings {
             bus: BusSettings::default(),
             store: StoreSettings::default(),
             gateway: GatewaySettings::default(),
+            console: ConsoleSettings::default(),
             referrals: casebridge_core::referral::ReferralPolicy::default(),
             disputes: casebridge_core::dispute::DisputePolicy::default(),
             deadlines: DeadlineSettings::default(),

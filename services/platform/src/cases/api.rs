@@ -23,6 +23,9 @@ pub enum Request<C> {
     Get { actor: AgencyCode, case_id: CaseId },
     /// The cases the actor is a party to, newest change first.
     List { actor: AgencyCode, query: ListQuery },
+    /// The signed receipts of a case's steps, oldest first (parties only): the proof a
+    /// timeline shows beside its steps.
+    Receipts { actor: AgencyCode, case_id: CaseId },
 }
 
 /// A step, with what makes it idempotent.
@@ -75,6 +78,8 @@ pub enum Reply<S> {
         /// Pass as `after` for the next page; `None` on the last page.
         next: Option<ListPosition>,
     },
+    /// A case's receipts, oldest first.
+    Receipts { receipts: Vec<Receipt> },
     /// Nothing changed.
     Refused { refusal: Refusal },
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use casebridge_core::authz;
 use casebridge_core::case::{Case, Decision, Rejection};
-use casebridge_core::ids::Sha256Digest;
+use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
 use casebridge_core::ledger::{GENESIS, Receipt};
 use casebridge_core::notice::Notice;
 use casebridge_core::refusal::{Refusal, RefusalKind};
@@ -70,30 +70,17 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
     pub async fn handle(&self, request: Request<F::Command>) -> Result<FamilyReply<F>, StoreError> {
         match request {
             Request::Command(command) => self.command(command).await,
-            Request::Get { actor, case_id } => {
-                let mut conn = self.db.pool().acquire().await?;
-                Ok(
-                    match self.cases.load::<F::Case>(&mut conn, case_id).await? {
-                        Some(case) if authz::may_read(&case.parties(), &actor) => {
-                            Reply::Found { case }
-                        }
-                        Some(_) => refused(
-                            RefusalKind::PermissionDenied,
-                            "AUTH-PARTY",
-                            None,
-                            format!(
-                                "agency {actor} is not a party to {} {case_id}; only its parties may read it",
-                                F::FAMILY
-                            ),
-                        ),
-                        None => refused(
-                            RefusalKind::NotFound,
-                            "STATE",
-                            Some("case_id"),
-                            format!("no {} {case_id}", F::FAMILY),
-                        ),
+            Request::Get { actor, case_id } => Ok(match self.readable(&actor, case_id).await? {
+                Ok(case) => Reply::Found { case },
+                Err(refused) => refused,
+            }),
+            Request::Receipts { actor, case_id } => {
+                Ok(match self.readable(&actor, case_id).await? {
+                    Ok(_) => Reply::Receipts {
+                        receipts: self.chain.receipts_of(&self.db, case_id).await?,
                     },
-                )
+                    Err(refused) => refused,
+                })
             }
             Request::List { actor, query } => {
                 if query.limit == 0 || query.limit > api::MAX_PAGE {
@@ -112,6 +99,35 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                 Ok(Reply::Listed { cases, next })
             }
         }
+    }
+
+    /// The case, when `actor` may read it; otherwise the refusal to answer.
+    async fn readable(
+        &self,
+        actor: &AgencyCode,
+        case_id: CaseId,
+    ) -> Result<Result<F::Case, FamilyReply<F>>, StoreError> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(
+            match self.cases.load::<F::Case>(&mut conn, case_id).await? {
+                Some(case) if authz::may_read(&case.parties(), actor) => Ok(case),
+                Some(_) => Err(refused(
+                    RefusalKind::PermissionDenied,
+                    "AUTH-PARTY",
+                    None,
+                    format!(
+                        "agency {actor} is not a party to {} {case_id}; only its parties may read it",
+                        F::FAMILY
+                    ),
+                )),
+                None => Err(refused(
+                    RefusalKind::NotFound,
+                    "STATE",
+                    Some("case_id"),
+                    format!("no {} {case_id}", F::FAMILY),
+                )),
+            },
+        )
     }
 
     #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.case_id, agency = %request.actor, step = F::step(&request.command)))]

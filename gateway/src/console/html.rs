@@ -1,0 +1,293 @@
+//! Plain HTML for the console: escaping, the page frame, the two languages, and how times,
+//! ageing and agencies are shown. No template engine: each page is a function that writes
+//! escaped strings, so what reaches the browser is visible in one place.
+
+use std::fmt::Write as _;
+
+use casebridge_core::time::Timestamp;
+
+/// The language of the pages: Chinese by default, English on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// The cookie that keeps the choice.
+    pub const COOKIE: &'static str = "cb_lang";
+
+    pub fn from_code(code: &str) -> Lang {
+        if code == "en" { Lang::En } else { Lang::Zh }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The text in this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+/// `text` with the five HTML-significant characters escaped; safe in text and quoted attributes.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` percent-encoded for a URL query value.
+pub fn url_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A wire timestamp in China Standard Time, in which every legal deadline is stated
+/// (DOMAIN.md §2), e.g. `2026-02-24 18:00`; "—" when unset or out of range.
+pub fn time(at: Option<&prost_types::Timestamp>) -> String {
+    let Some(at) = at else {
+        return "—".into();
+    };
+    let Some(millis) = at.seconds.checked_mul(1000) else {
+        return "—".into();
+    };
+    let Ok(at) = Timestamp::try_from_millis(millis) else {
+        return "—".into();
+    };
+    let local = at.to_cst();
+    // A deadline at midnight is the end of the day before: say so, as the law counts it.
+    if local.format("%H:%M:%S").to_string() == "00:00:00" {
+        let day_before = local - chrono::Duration::days(1);
+        return format!("{} 24:00", day_before.format("%Y-%m-%d"));
+    }
+    local.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// How long past due, e.g. "3 天 4 小时" / "3 d 4 h"; empty when not overdue.
+pub fn ageing(lang: Lang, overdue_hours: f64) -> String {
+    if overdue_hours <= 0.0 {
+        return String::new();
+    }
+    // Whole hours are the board's resolution.
+    let hours = overdue_hours.floor() as u64;
+    let (days, hours) = (hours / 24, hours % 24);
+    match (lang, days) {
+        (Lang::Zh, 0) if hours == 0 => "不足 1 小时".into(),
+        (Lang::En, 0) if hours == 0 => "< 1 h".into(),
+        (Lang::Zh, 0) => format!("{hours} 小时"),
+        (Lang::Zh, d) => format!("{d} 天 {hours} 小时"),
+        (Lang::En, 0) => format!("{hours} h"),
+        (Lang::En, d) => format!("{d} d {hours} h"),
+    }
+}
+
+/// A family's name.
+pub fn family(lang: Lang, family: &str) -> &'static str {
+    match family {
+        "referral" => lang.t("涉嫌犯罪案件移送", "criminal referral"),
+        "transfer" => lang.t("行政执法案件移送", "case transfer"),
+        "dispute" => lang.t("管辖争议", "jurisdiction dispute"),
+        "opinion" => lang.t("认定/检验/鉴定", "expert opinion"),
+        _ => lang.t("其他", "other"),
+    }
+}
+
+/// An obligation's stage.
+pub fn stage(lang: Lang, stage: &str) -> &'static str {
+    match stage {
+        "open" => lang.t("办理中", "open"),
+        "warned" => lang.t("即将到期", "warned"),
+        "missed" => lang.t("已逾期", "overdue"),
+        "closed" => lang.t("已办结", "closed"),
+        _ => lang.t("未知", "unknown"),
+    }
+}
+
+/// The navigation entries: path, Chinese, English.
+const NAV: [(&str, &str, &str); 5] = [
+    ("/board", "逾期看板", "Overdue board"),
+    ("/referrals", "移送受理", "Referral desk"),
+    ("/disputes", "争议协调", "Dispute desk"),
+    ("/stats", "统计", "Statistics"),
+    ("/cases", "案件", "Cases"),
+];
+
+/// Who is signed in, as the frame shows it.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    pub lang: Lang,
+    /// The agency's name and code; `None` on the sign-in pages.
+    pub agency: Option<(&'a str, &'a str)>,
+    /// A demo session may switch agencies.
+    pub demo: bool,
+    /// The current path, for the language switch to come back to.
+    pub path: &'a str,
+}
+
+/// A whole page: the frame around `body`.
+pub fn page(frame: &Frame<'_>, title: &str, body: &str) -> String {
+    let lang = frame.lang;
+    let mut out = String::with_capacity(body.len() + 2048);
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · CaseBridge</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body>\
+         <header><a class=\"brand\" href=\"/\">CaseBridge <span>{product}</span></a>",
+        code = if lang == Lang::Zh { "zh-CN" } else { "en" },
+        title = esc(title),
+        product = lang.t("两法衔接与执法协作", "enforcement hand-offs"),
+    );
+    if frame.agency.is_some() {
+        out.push_str("<nav>");
+        for (path, zh, en) in NAV {
+            let current = if frame.path.starts_with(path) {
+                " class=\"current\""
+            } else {
+                ""
+            };
+            let _ = write!(out, "<a href=\"{path}\"{current}>{}</a>", lang.t(zh, en));
+        }
+        out.push_str("</nav>");
+    }
+    out.push_str("<div class=\"who\">");
+    if let Some((name, code)) = frame.agency {
+        let _ = write!(
+            out,
+            "<span id=\"signed-in\" title=\"{code}\">{}</span>",
+            esc(name),
+            code = esc(code)
+        );
+        if frame.demo {
+            let _ = write!(
+                out,
+                " <a href=\"/choose\">{}</a>",
+                lang.t("切换机关", "switch agency")
+            );
+            let _ = write!(
+                out,
+                " <form method=\"post\" action=\"/signout\" class=\"inline\"><button>{}</button></form>",
+                lang.t("退出", "sign out")
+            );
+        }
+    }
+    let (other, label) = match lang {
+        Lang::Zh => ("en", "English"),
+        Lang::En => ("zh", "中文"),
+    };
+    let _ = write!(
+        out,
+        " <a id=\"lang\" href=\"/lang?to={other}&amp;back={back}\">{label}</a></div></header><main>",
+        back = esc(&url_value(frame.path))
+    );
+    let _ = write!(out, "<h1>{}</h1>", esc(title));
+    out.push_str(body);
+    out.push_str("</main></body></html>");
+    out
+}
+
+/// A message box: `kind` is "error" or "ok".
+pub fn notice(kind: &str, text: &str) -> String {
+    format!(
+        "<p class=\"notice {kind}\" role=\"status\">{}</p>",
+        esc(text)
+    )
+}
+
+/// The stylesheet: plain, readable, printable.
+pub const CSS: &str = r#"
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.5 "PingFang SC","Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif;color:#1d2430;background:#f5f6f8}
+header{display:flex;flex-wrap:wrap;align-items:center;gap:1rem;padding:.6rem 1.2rem;background:#123a63;color:#fff}
+header a{color:#fff;text-decoration:none}
+.brand{font-weight:700}.brand span{font-weight:400;opacity:.8;margin-left:.4rem}
+nav{display:flex;gap:.2rem;flex:1}nav a{padding:.3rem .7rem;border-radius:4px}nav a.current,nav a:hover{background:#2a5a8c}
+.who{display:flex;gap:.6rem;align-items:center}.who button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;cursor:pointer}
+main{padding:1rem 1.5rem;max-width:1400px}
+h1{font-size:1.4rem;margin:.4rem 0 1rem}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #dde1e6;padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600}tr.missed td:first-child{border-left:4px solid #c62828}tr.warned td:first-child{border-left:4px solid #ef8f00}
+.overdue{color:#c62828;font-weight:600}.muted{color:#667}.mono{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}
+details summary{cursor:pointer;color:#123a63}details ul{margin:.3rem 0;padding-left:1.2rem}
+form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;margin-bottom:1rem}
+label{display:flex;flex-direction:column;font-size:.85rem;gap:.15rem}
+input,select,textarea{font:inherit;padding:.3rem .4rem;border:1px solid #b8c0cc;border-radius:4px;background:#fff}
+textarea{width:100%;min-height:4rem}
+button{font:inherit;padding:.35rem .9rem;border-radius:4px;border:1px solid #123a63;background:#123a63;color:#fff;cursor:pointer}
+form.inline{display:inline}.actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:1rem;margin:1rem 0}
+.actions form{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8rem;display:flex;flex-direction:column;gap:.5rem}
+.notice{padding:.6rem .8rem;border-radius:4px}.notice.error{background:#fdecea;color:#8e1b1b}.notice.ok{background:#e8f5e9;color:#1b5e20}
+.cards{display:flex;flex-wrap:wrap;gap:1rem;margin-bottom:1rem}.card{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6rem 1rem;min-width:10rem}
+.card b{display:block;font-size:1.5rem}
+svg text{font-size:12px;fill:#1d2430}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;background:#fff;padding:.8rem;border:1px solid #dde1e6;border-radius:6px}dt{color:#556}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_is_escaped() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            url_value("/board?x=1&y=逾期"),
+            "%2Fboard%3Fx%3D1%26y%3D%E9%80%BE%E6%9C%9F"
+        );
+    }
+
+    #[test]
+    fn a_deadline_at_midnight_reads_as_24_00_of_the_last_day() {
+        // 2026-02-24 24:00 CST is 2026-02-24T16:00:00Z.
+        let due = prost_types::Timestamp {
+            seconds: 1_771_948_800,
+            nanos: 0,
+        };
+        assert_eq!(time(Some(&due)), "2026-02-24 24:00");
+        let afternoon = prost_types::Timestamp {
+            seconds: 1_771_948_800 - 6 * 3600,
+            nanos: 0,
+        };
+        assert_eq!(time(Some(&afternoon)), "2026-02-24 18:00");
+        assert_eq!(time(None), "—");
+    }
+
+    #[test]
+    fn ageing_reads_in_days_and_hours() {
+        assert_eq!(ageing(Lang::Zh, 0.0), "");
+        assert_eq!(ageing(Lang::En, 0.2), "< 1 h");
+        assert_eq!(ageing(Lang::Zh, 5.5), "5 小时");
+        assert_eq!(ageing(Lang::En, 52.0), "2 d 4 h");
+    }
+}

@@ -1,0 +1,343 @@
+//! The web console (网页控制台), for the people among CaseBridge's users: the supervisors'
+//! overdue board, case timelines with their receipts, the coordination office's dispute desk,
+//! the police referral desk, and statistics with downloadable reports.
+//!
+//! The gateway serves it on its own HTTPS listener (`console.listen`) with the gateway's
+//! certificate. A browser signs in with the agency's client certificate, offered during the
+//! handshake: optional here (unlike the gRPC port), so a browser without one gets a sign-in page
+//! rather than a failed handshake. For the local demo, `casebridge up` prints a one-time sign-in
+//! link (`console.demo_signin`): see [`session`].
+//!
+//! Every page calls the gateway's own gRPC endpoints in-process as the signed-in agency (marked
+//! with [`crate::auth::ConsoleCaller`]): the same conversion, authorization table and refusals
+//! as any agency system gets, so the console can never show or do more than the API allows.
+//!
+//! - [`session`]: one-time links, demo sessions, form tokens.
+//! - [`html`]: escaping, the page frame, Chinese and English, times and ageing.
+//! - [`pages`]: one handler per page and per form.
+
+pub mod html;
+mod pages;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use casebridge_core::directory::Agency;
+use casebridge_core::ids::AgencyCode;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{Context, StartError, TlsMaterial};
+use crate::auth::ConsoleCaller;
+use crate::cases::CasesGrpc;
+use crate::disputes::DisputesGrpc;
+use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
+use crate::referrals::ReferralsGrpc;
+use html::Lang;
+use session::Sessions;
+
+/// How the console is served.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Where to listen (HTTPS).
+    pub listen: SocketAddr,
+    /// Accept one-time sign-in links (`casebridge up` only: a demo session may act as any
+    /// agency of the directory).
+    pub demo_signin: bool,
+}
+
+/// How long a browser may take over its TLS handshake before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every page shares.
+#[derive(Debug)]
+struct State {
+    ctx: Arc<Context>,
+    sessions: Sessions,
+    demo_signin: bool,
+    referrals: ReferralsGrpc,
+    disputes: DisputesGrpc,
+    cases: CasesGrpc,
+    monitor: MonitorGrpc,
+    deadlines: DeadlinesGrpc,
+}
+
+/// The agency named by the client certificate of the connection a request came on, if any.
+#[derive(Debug, Clone)]
+struct PeerAgency(Option<AgencyCode>);
+
+/// A bound, not yet serving console.
+#[derive(Debug)]
+pub struct Console {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    state: Arc<State>,
+}
+
+impl Console {
+    /// Binds the console's listener with the gateway's certificate; client certificates are
+    /// optional and, when offered, must chain to the agencies' CA.
+    pub async fn build(
+        config: &ConsoleConfig,
+        tls: &TlsMaterial,
+        ctx: Arc<Context>,
+    ) -> Result<Console, StartError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let tls = Arc::new(server_tls(tls).map_err(|e| StartError::ConsoleTls(e.to_string()))?);
+        let sessions = Sessions::new().map_err(|e| StartError::ConsoleTls(e.to_string()))?;
+        Ok(Console {
+            listener,
+            local_addr,
+            tls,
+            state: Arc::new(State {
+                sessions,
+                demo_signin: config.demo_signin,
+                referrals: ReferralsGrpc::new(ctx.clone()),
+                disputes: DisputesGrpc::new(ctx.clone()),
+                cases: CasesGrpc::new(ctx.clone()),
+                monitor: MonitorGrpc::new(ctx.clone()),
+                deadlines: DeadlinesGrpc::new(ctx.clone()),
+                ctx,
+            }),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A new one-time sign-in link, when demo sign-in is on.
+    pub fn signin_link(&self) -> Option<String> {
+        if !self.state.demo_signin {
+            return None;
+        }
+        let token = self.state.sessions.new_link().ok()?;
+        Some(format!("https://{}/signin?token={token}", self.local_addr))
+    }
+
+    /// Serves until `shutdown`. Each connection is its own task, owned here; open ones get a
+    /// short grace period, then are dropped.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        let router = pages::router().with_state(self.state);
+        tracing::info!(addr = %self.local_addr, "console serving HTTPS");
+        let acceptor = TlsAcceptor::from(self.tls);
+        let mut connections = JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                _ = shutdown.cancelled() => break,
+            };
+            while connections.try_join_next().is_some() {}
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(%error, "console accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            connections.spawn(async move {
+                if let Err(error) = serve_connection(acceptor, router, tcp).await {
+                    tracing::debug!(%error, %peer, "console connection ended with an error");
+                }
+            });
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        connections.abort_all();
+        Ok(())
+    }
+}
+
+/// The console's TLS: the gateway's identity, HTTP/1.1, and client certificates optional.
+fn server_tls(tls: &TlsMaterial) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(tls.client_ca_pem.as_bytes()) {
+        roots.add(ca?)?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()?;
+    let chain =
+        CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+async fn serve_connection(
+    acceptor: TlsAcceptor,
+    router: Router,
+    tcp: tokio::net::TcpStream,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let _ = tcp.set_nodelay(true);
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await??;
+    // rustls has checked the chain and validity; the code inside is checked against the
+    // directory on every request, as on the gRPC port.
+    let agency = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|leaf| crate::pki::agency_code_from_cert(leaf.as_ref()).ok())
+        .and_then(|code| AgencyCode::parse(&code).ok());
+    let service = hyper::service::service_fn(
+        move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(PeerAgency(agency.clone()));
+            tower::ServiceExt::oneshot(router.clone(), request)
+        },
+    );
+    hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await?;
+    Ok(())
+}
+
+/// Who a page is for: the signed-in agency, the language, and the token its forms carry.
+#[derive(Debug, Clone)]
+struct Viewer {
+    agency: Agency,
+    lang: Lang,
+    /// Signed in through a demo session (may switch agency), not a certificate.
+    demo: bool,
+    /// What [`Viewer::form_token`] is bound to: the session id, or the certificate's agency.
+    identity: String,
+    state: Arc<State>,
+}
+
+impl Viewer {
+    /// `message` as a request from this agency, for the gateway's endpoints.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .extensions_mut()
+            .insert(ConsoleCaller(self.agency.code.clone()));
+        request
+    }
+
+    fn form_token(&self) -> String {
+        self.state.sessions.form_token(&self.identity)
+    }
+
+    fn frame<'a>(&'a self, path: &'a str) -> html::Frame<'a> {
+        html::Frame {
+            lang: self.lang,
+            agency: Some((&self.agency.name, self.agency.code.as_str())),
+            demo: self.demo,
+            path,
+        }
+    }
+}
+
+/// The language a request asks for (its cookie), Chinese by default.
+fn lang_of(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| session::cookie(c, Lang::COOKIE))
+        .map_or(Lang::Zh, Lang::from_code)
+}
+
+/// The demo session a request carries, if any.
+fn session_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| session::cookie(c, session::SESSION_COOKIE))
+}
+
+impl FromRequestParts<Arc<State>> for Viewer {
+    /// Not signed in: the sign-in page, or (a demo session without an agency) the chooser.
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Response> {
+        let lang = lang_of(&parts.headers);
+        let directory = &state.ctx.directory;
+        let peer = parts
+            .extensions
+            .get::<PeerAgency>()
+            .and_then(|p| p.0.clone());
+        if let Some(code) = peer {
+            return match directory.get(&code) {
+                Some(agency) => Ok(Viewer {
+                    agency: agency.clone(),
+                    lang,
+                    demo: false,
+                    identity: code.to_string(),
+                    state: state.clone(),
+                }),
+                None => Err(pages::signin_page(
+                    lang,
+                    Some(&format!(
+                        "{}: {code}",
+                        lang.t(
+                            "客户端证书所载机关不在机关名录中",
+                            "the agency named by your client certificate is not in the directory"
+                        )
+                    )),
+                )),
+            };
+        }
+        let Some(id) = session_of(&parts.headers) else {
+            return Err(pages::signin_page(lang, None));
+        };
+        let Some(session) = state.sessions.get(id) else {
+            return Err(pages::signin_page(
+                lang,
+                Some(lang.t(
+                    "会话已过期，请重新登录",
+                    "your session has ended: sign in again",
+                )),
+            ));
+        };
+        match session
+            .agency
+            .and_then(|code| directory.get(&code).cloned())
+        {
+            Some(agency) => Ok(Viewer {
+                agency,
+                lang,
+                demo: true,
+                identity: id.to_owned(),
+                state: state.clone(),
+            }),
+            None => Err(Redirect::to("/choose").into_response()),
+        }
+    }
+}

@@ -1,0 +1,1536 @@
+//! The console's pages and forms. Each page asks the gateway's endpoints as the signed-in
+//! agency and writes what they answer; each form takes one step and comes back to its page,
+//! with the refusal (which names its rule) when the step was refused.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State as Shared};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use casebridge_core::directory::AgencyKind;
+use casebridge_core::ids::AgencyCode;
+use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::case_service_server::CaseService as _;
+use casebridge_proto::v1::deadline_service_server::DeadlineService as _;
+use casebridge_proto::v1::dispute_service_server::DisputeService as _;
+use casebridge_proto::v1::monitor_service_server::MonitorService as _;
+use casebridge_proto::v1::referral_service_server::ReferralService as _;
+use serde::Deserialize;
+
+use super::html::{self, Lang, esc, notice, page};
+use super::session::SESSION_COOKIE;
+use super::{State, Viewer, lang_of, session_of};
+
+/// Every route of the console.
+pub(super) fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/", get(home))
+        .route("/console.css", get(css))
+        .route("/signin", get(signin))
+        .route("/choose", get(chooser).post(choose))
+        .route("/signout", post(signout))
+        .route("/lang", get(switch_lang))
+        .route("/board", get(board))
+        .route("/cases", get(cases))
+        .route("/cases/{id}", get(timeline))
+        .route("/referrals", get(referrals))
+        .route("/referrals/{id}", get(referral))
+        .route("/referrals/{id}/{step}", post(referral_step))
+        .route("/disputes", get(disputes))
+        .route("/disputes/{id}", get(dispute))
+        .route("/disputes/{id}/{step}", post(dispute_step))
+        .route("/stats", get(stats))
+        .route("/reports", get(report))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing in
+
+/// The page for a browser that is not signed in; `problem` says what went wrong.
+pub(super) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
+    let frame = html::Frame {
+        lang,
+        agency: None,
+        demo: false,
+        path: "/",
+    };
+    let mut body = String::new();
+    if let Some(problem) = problem {
+        body.push_str(&notice("error", problem));
+    }
+    body.push_str(&format!(
+        "<p>{}</p><p>{}</p>",
+        lang.t(
+            "请使用本机关的客户端证书（证书密钥）访问：浏览器会在连接时请求证书。",
+            "Sign in with your agency's client certificate: the browser asks for it when it connects."
+        ),
+        lang.t(
+            "本地演示：使用 casebridge up 打印的一次性登录链接。",
+            "Local demo: open the one-time sign-in link that casebridge up printed."
+        ),
+    ));
+    let title = lang.t("登录", "Sign in");
+    (StatusCode::UNAUTHORIZED, Html(page(&frame, title, &body))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SigninQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn signin(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Query(q): Query<SigninQuery>,
+) -> Response {
+    let lang = lang_of(&headers);
+    if !state.demo_signin {
+        return signin_page(
+            lang,
+            Some(lang.t(
+                "本网关未开启一次性登录链接，请使用客户端证书",
+                "this gateway does not accept sign-in links: use your client certificate",
+            )),
+        );
+    }
+    match state.sessions.redeem(&q.token) {
+        Ok(id) => (
+            [(
+                header::SET_COOKIE,
+                format!(
+                    "{SESSION_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+                    super::session::SESSION_LIFETIME.as_secs()
+                ),
+            )],
+            Redirect::to("/choose"),
+        )
+            .into_response(),
+        Err(super::session::SessionError::UnknownLink) => signin_page(
+            lang,
+            Some(lang.t(
+                "该登录链接无效、已使用或已过期，请重新获取",
+                "this sign-in link is unknown, already used or expired: ask for a new one",
+            )),
+        ),
+        Err(e) => signin_page(lang, Some(&e.to_string())),
+    }
+}
+
+/// A demo session chooses which agency to act as.
+async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
+    let Some(id) = session_of(&headers).filter(|id| state.sessions.get(id).is_some()) else {
+        return signin_page(lang, None);
+    };
+    let token = state.sessions.form_token(id);
+    let frame = html::Frame {
+        lang,
+        agency: None,
+        demo: true,
+        path: "/choose",
+    };
+    let mut body = format!(
+        "<p>{}</p><table id=\"agencies\"><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
+        lang.t(
+            "演示登录：选择以哪个机关的身份操作。正式环境中身份由客户端证书确定。",
+            "Demo sign-in: choose the agency to act as. In production the client certificate decides."
+        ),
+        lang.t("机关", "Agency"),
+        lang.t("类别", "Kind"),
+        lang.t("代码", "Code"),
+    );
+    for agency in state.ctx.directory.agencies() {
+        let _ = write!(
+            body,
+            "<tr><td>{name}</td><td>{kind}</td><td class=\"mono\">{code}</td><td>\
+             <form method=\"post\" action=\"/choose\"><input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
+             <input type=\"hidden\" name=\"agency\" value=\"{code}\">\
+             <button data-agency=\"{code}\">{act}</button></form></td></tr>",
+            name = esc(&agency.name),
+            kind = agency_kind(lang, agency.kind),
+            code = agency.code,
+            act = lang.t("以此身份进入", "act as"),
+        );
+    }
+    body.push_str("</table>");
+    Html(page(&frame, lang.t("选择机关", "Choose the agency"), &body)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ChooseForm {
+    form_token: String,
+    agency: String,
+}
+
+async fn choose(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Form(form): Form<ChooseForm>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let Some(id) = session_of(&headers) else {
+        return signin_page(lang, None);
+    };
+    if !state.sessions.form_token_is_valid(id, &form.form_token) {
+        return forbidden(lang);
+    }
+    let known = AgencyCode::parse(&form.agency)
+        .ok()
+        .filter(|code| state.ctx.directory.get(code).is_some());
+    match known {
+        Some(code) => {
+            if state.sessions.choose(id, code) {
+                Redirect::to("/").into_response()
+            } else {
+                signin_page(lang, None)
+            }
+        }
+        None => (
+            StatusCode::BAD_REQUEST,
+            lang.t("机关名录中没有该机关", "no such agency in the directory"),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    form_token: String,
+}
+
+async fn signout(viewer: Viewer, Form(form): Form<TokenForm>) -> Response {
+    if !viewer.demo {
+        return Redirect::to("/").into_response();
+    }
+    if !viewer
+        .state
+        .sessions
+        .form_token_is_valid(&viewer.identity, &form.form_token)
+    {
+        return forbidden(viewer.lang);
+    }
+    viewer.state.sessions.end(&viewer.identity);
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+        )],
+        Redirect::to("/signin"),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    to: String,
+    #[serde(default)]
+    back: String,
+}
+
+async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::from_code(&q.to);
+    // Only a path on this site: never an open redirect.
+    let back = if q.back.starts_with('/') && !q.back.starts_with("//") {
+        q.back
+    } else {
+        "/".to_owned()
+    };
+    (
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{}={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
+                Lang::COOKIE,
+                lang.code()
+            ),
+        )],
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+fn forbidden(lang: Lang) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        lang.t(
+            "表单已失效，请返回页面重新提交",
+            "this form has expired: go back, reload the page and try again",
+        ),
+    )
+        .into_response()
+}
+
+/// Each agency starts where its work is.
+async fn home(viewer: Viewer) -> Redirect {
+    Redirect::to(match viewer.agency.kind {
+        AgencyKind::Police => "/referrals",
+        AgencyKind::Coordination => "/disputes",
+        _ => "/board",
+    })
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        html::CSS,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// What pages share
+
+/// A refused or failed call, as the page shows it: the status and its message (which names
+/// the rule that refused).
+fn status_text(status: &tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+/// The page for a failed read.
+fn failed(viewer: &Viewer, path: &str, status: &tonic::Status) -> Response {
+    let code = match status.code() {
+        tonic::Code::NotFound => StatusCode::NOT_FOUND,
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let title = viewer.lang.t("无法显示", "Cannot show this");
+    let body = notice("error", &status_text(status));
+    (code, Html(page(&viewer.frame(path), title, &body))).into_response()
+}
+
+/// An agency's name from the directory, or its code when unknown; empty stays empty.
+fn agency_name(viewer: &Viewer, code: &str) -> String {
+    if code.is_empty() {
+        return String::new();
+    }
+    AgencyCode::parse(code)
+        .ok()
+        .and_then(|c| viewer.state.ctx.directory.get(&c).map(|a| a.name.clone()))
+        .unwrap_or_else(|| code.to_owned())
+}
+
+fn agency_kind(lang: Lang, kind: AgencyKind) -> &'static str {
+    match kind {
+        AgencyKind::Administrative => lang.t("行政执法机关", "administrative agency"),
+        AgencyKind::Police => lang.t("公安机关", "police"),
+        AgencyKind::Procuratorate => lang.t("人民检察院", "procuratorate"),
+        AgencyKind::Coordination => lang.t("协调机关", "coordination office"),
+        AgencyKind::Expert => lang.t("认定/鉴定机构", "expert department"),
+    }
+}
+
+/// A proto enum's name without its prefix, in snake case: `REFERRAL_STATUS_RECEIVED` → `received`.
+fn enum_name(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
+
+/// The hidden fields every form carries: its token and a fresh request id, so a form sent
+/// twice (a double click, a reload) takes its step once.
+fn form_fields(viewer: &Viewer) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"form_token\" value=\"{}\">\
+         <input type=\"hidden\" name=\"request_id\" value=\"{}\">",
+        viewer.form_token(),
+        uuid::Uuid::new_v4()
+    )
+}
+
+/// The fields of a posted form, checked for the viewer's token.
+#[derive(Debug)]
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// The fields, or `None` when the form's token is not the viewer's.
+    fn check(form: Vec<(String, String)>, viewer: &Viewer) -> Option<Fields> {
+        let fields = Fields(form);
+        viewer
+            .state
+            .sessions
+            .form_token_is_valid(&viewer.identity, fields.get("form_token"))
+            .then_some(fields)
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn request_id(&self) -> String {
+        self.get("request_id").to_owned()
+    }
+}
+
+fn documents_list(documents: &[pb::Document]) -> String {
+    if documents.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<ul class=\"documents\">");
+    for d in documents {
+        let kind = pb::DocumentKind::try_from(d.kind)
+            .map(|k| enum_name(k.as_str_name(), "DOCUMENT_KIND_"))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<li>{} <span class=\"muted\">({kind})</span>",
+            esc(&d.title)
+        );
+        if !d.sha256.is_empty() {
+            let _ = write!(
+                out,
+                " <span class=\"mono\">sha256 {}</span>",
+                esc(&d.sha256)
+            );
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>");
+    out
+}
+
+fn history_table(viewer: &Viewer, history: &[pb::HistoryEntry]) -> String {
+    let lang = viewer.lang;
+    let mut out = format!(
+        "<table class=\"history\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("时间", "Time"),
+        lang.t("机关", "Agency"),
+        lang.t("步骤", "Step"),
+        lang.t("说明与文书", "Note and documents"),
+    );
+    for entry in history {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+            html::time(entry.at.as_ref()),
+            esc(&agency_name(viewer, &entry.actor)),
+            esc(&entry.step),
+            esc(&entry.note),
+            documents_list(&entry.documents),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The overdue board
+
+#[derive(Debug, Default, Deserialize)]
+struct BoardQuery {
+    #[serde(default)]
+    view: String,
+    #[serde(default)]
+    agency: String,
+    #[serde(default)]
+    family: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    page: String,
+}
+
+/// Overdue and due-soon obligations the agency may see, each with its due time, why, how long
+/// past due and whose move it is.
+async fn board(viewer: Viewer, Query(q): Query<BoardQuery>) -> Response {
+    let lang = viewer.lang;
+    let view = match q.view.as_str() {
+        "due_soon" => pb::ObligationView::DueSoon,
+        "open" => pb::ObligationView::Open,
+        _ => pb::ObligationView::Overdue,
+    };
+    let request = pb::ListObligationsRequest {
+        view: view as i32,
+        as_of: None,
+        due_within_hours: 0,
+        agency: q.agency.clone(),
+        family: q.family.clone(),
+        rule: q.rule.clone(),
+        region: q.region.clone(),
+        case_id: String::new(),
+        page_size: 100,
+        page_token: q.page.clone(),
+    };
+    let mut body = board_filters(&viewer, &q, view);
+    match viewer
+        .state
+        .monitor
+        .list_obligations(viewer.request(request))
+        .await
+    {
+        Ok(response) => {
+            let response = response.into_inner();
+            body.push_str(&obligations_table(&viewer, &response.obligations, true));
+            if !response.next_page_token.is_empty() {
+                let _ = write!(
+                    body,
+                    "<p><a href=\"/board?view={}&amp;agency={}&amp;family={}&amp;rule={}&amp;region={}&amp;page={}\">{}</a></p>",
+                    esc(&q.view),
+                    esc(&html::url_value(&q.agency)),
+                    esc(&html::url_value(&q.family)),
+                    esc(&html::url_value(&q.rule)),
+                    esc(&html::url_value(&q.region)),
+                    esc(&html::url_value(&response.next_page_token)),
+                    lang.t("下一页", "next page")
+                );
+            }
+        }
+        // A bad filter is the user's to fix: show it above the form, keep the form.
+        Err(status) => body.insert_str(0, &notice("error", &status_text(&status))),
+    }
+    let title = lang.t("逾期与即将到期", "Overdue and due soon");
+    Html(page(&viewer.frame("/board"), title, &body)).into_response()
+}
+
+fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> String {
+    let lang = viewer.lang;
+    let option = |value: &str, label: &str, current: &str| {
+        format!(
+            "<option value=\"{value}\"{}>{label}</option>",
+            if value == current { " selected" } else { "" }
+        )
+    };
+    let current_view = match view {
+        pb::ObligationView::DueSoon => "due_soon",
+        pb::ObligationView::Open => "open",
+        _ => "overdue",
+    };
+    let mut agencies = option("", lang.t("全部", "all"), &q.agency);
+    for a in viewer.state.ctx.directory.agencies() {
+        agencies.push_str(&option(a.code.as_str(), &esc(&a.name), &q.agency));
+    }
+    let mut families = option("", lang.t("全部", "all"), &q.family);
+    for f in ["referral", "transfer", "dispute", "opinion"] {
+        families.push_str(&option(f, html::family(lang, f), &q.family));
+    }
+    format!(
+        "<form class=\"filters\" method=\"get\" action=\"/board\">\
+         <label>{lv}<select name=\"view\">{views}</select></label>\
+         <label>{la}<select name=\"agency\">{agencies}</select></label>\
+         <label>{lf}<select name=\"family\">{families}</select></label>\
+         <label>{lr}<input name=\"rule\" value=\"{rule}\" size=\"8\" placeholder=\"S1-8\"></label>\
+         <label>{lg}<input name=\"region\" value=\"{region}\" size=\"8\" placeholder=\"350100\"></label>\
+         <button>{go}</button></form>",
+        lv = lang.t("范围", "View"),
+        views = [
+            option("overdue", lang.t("已逾期", "overdue"), current_view),
+            option(
+                "due_soon",
+                lang.t("24小时内到期", "due within 24 h"),
+                current_view
+            ),
+            option("open", lang.t("全部未办结", "all open"), current_view),
+        ]
+        .concat(),
+        la = lang.t("办理机关", "Owing agency"),
+        lf = lang.t("类别", "Family"),
+        lr = lang.t("规则", "Rule"),
+        rule = esc(&q.rule),
+        lg = lang.t("行政区划", "Region"),
+        region = esc(&q.region),
+        go = lang.t("筛选", "Filter"),
+    )
+}
+
+/// Obligations as a table; `link_case` adds a link to each case's timeline.
+fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case: bool) -> String {
+    let lang = viewer.lang;
+    if obligations.is_empty() {
+        return format!(
+            "<p class=\"muted\" id=\"no-obligations\">{}</p>",
+            lang.t("没有符合条件的期限。", "No deadlines match.")
+        );
+    }
+    let mut out = format!(
+        "<p>{} {}</p><table id=\"obligations\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        obligations.len(),
+        lang.t("项", "deadlines"),
+        lang.t("案件", "Case"),
+        lang.t("规则", "Rule"),
+        lang.t("应办事项", "Step owed"),
+        lang.t("当前由谁办理", "Whose move"),
+        lang.t("期限届满", "Due"),
+        lang.t("逾期时长", "Overdue by"),
+        lang.t("监督机关", "Supervisor"),
+        lang.t("状态", "Stage"),
+    );
+    for o in obligations {
+        let case = if link_case {
+            format!(
+                "<a class=\"case-link\" href=\"/cases/{id}\">{family}</a><br><span class=\"mono\">{id}</span>",
+                id = esc(&o.case_id),
+                family = html::family(lang, &o.family)
+            )
+        } else {
+            html::family(lang, &o.family).to_owned()
+        };
+        let explanation: String = o
+            .explanation
+            .iter()
+            .map(|line| format!("<li>{}</li>", esc(line)))
+            .collect();
+        let _ = write!(
+            out,
+            "<tr class=\"{stage_class} obligation\" data-rule=\"{rule}\" data-case=\"{case_id}\">\
+             <td>{case}</td><td>{rule}</td><td>{step}<details><summary>{why}</summary><ul>{explanation}</ul></details></td>\
+             <td class=\"owed-by\">{owed_by}</td><td>{due}</td><td class=\"overdue\">{ageing}</td><td>{supervisor}</td><td>{stage}{late}</td></tr>",
+            stage_class = esc(&o.stage),
+            rule = esc(&o.rule),
+            case_id = esc(&o.case_id),
+            step = esc(&o.step),
+            why = lang.t("期限如何计算", "how the due time was counted"),
+            owed_by = esc(&o.owed_by_name),
+            due = html::time(o.due_at.as_ref()),
+            ageing = html::ageing(lang, o.overdue_hours),
+            supervisor = esc(&agency_name(viewer, &o.supervisor)),
+            stage = html::stage(lang, &o.stage),
+            late = if o.late {
+                lang.t("（逾期办结）", " (late)")
+            } else {
+                ""
+            },
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases and their timelines
+
+#[derive(Debug, Deserialize)]
+struct CasesQuery {
+    #[serde(default)]
+    id: String,
+}
+
+/// Opens a case by id, and lists the agency's referrals and disputes.
+async fn cases(viewer: Viewer, Query(q): Query<CasesQuery>) -> Response {
+    let lang = viewer.lang;
+    let id = q.id.trim();
+    if !id.is_empty() {
+        return Redirect::to(&format!("/cases/{}", html::url_value(id))).into_response();
+    }
+    let mut body = format!(
+        "<form class=\"filters\" method=\"get\" action=\"/cases\"><label>{}<input name=\"id\" size=\"40\"></label><button>{}</button></form>",
+        lang.t("案件编号", "Case id"),
+        lang.t("打开", "Open"),
+    );
+    let listing = pb::ListCasesRequest {
+        status: String::new(),
+        role: 0,
+        page_size: 50,
+        page_token: String::new(),
+    };
+    let referrals = viewer
+        .state
+        .referrals
+        .list_referrals(viewer.request(listing.clone()))
+        .await;
+    let disputes = viewer
+        .state
+        .disputes
+        .list_disputes(viewer.request(listing))
+        .await;
+    for (title, listed) in [
+        (lang.t("涉嫌犯罪案件移送", "Criminal referrals"), referrals),
+        (lang.t("管辖争议", "Jurisdiction disputes"), disputes),
+    ] {
+        let _ = write!(body, "<h2>{title}</h2>");
+        match listed {
+            Ok(r) => body.push_str(&cases_table(&viewer, &r.into_inner().cases, "/cases")),
+            Err(status) => body.push_str(&notice("error", &status_text(&status))),
+        }
+    }
+    Html(page(
+        &viewer.frame("/cases"),
+        lang.t("案件", "Cases"),
+        &body,
+    ))
+    .into_response()
+}
+
+fn cases_table(viewer: &Viewer, cases: &[pb::CaseSummary], base: &str) -> String {
+    let lang = viewer.lang;
+    if cases.is_empty() {
+        return format!("<p class=\"muted\">{}</p>", lang.t("暂无。", "None."));
+    }
+    let mut out = format!(
+        "<table class=\"cases\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("案件", "Case"),
+        lang.t("状态", "Status"),
+        lang.t("最近更新", "Last step"),
+        lang.t("编号", "Id"),
+    );
+    for c in cases {
+        let _ = write!(
+            out,
+            "<tr><td><a class=\"case\" href=\"{base}/{id}\">{headline}</a></td><td class=\"status\">{status}</td><td>{at}</td><td class=\"mono\">{id}</td></tr>",
+            id = esc(&c.case_id),
+            headline = esc(&c.headline),
+            status = esc(&c.status),
+            at = html::time(c.updated_at.as_ref()),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// Every step, document and deadline of a case, and the signed receipts that prove its steps.
+async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response {
+    let lang = viewer.lang;
+    let path = format!("/cases/{id}");
+    let timeline = match viewer
+        .state
+        .cases
+        .get_timeline(viewer.request(pb::GetTimelineRequest {
+            case_id: id.clone(),
+        }))
+        .await
+    {
+        Ok(t) => t.into_inner(),
+        Err(status) => return failed(&viewer, &path, &status),
+    };
+    let mut body = format!(
+        "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd id=\"case-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd class=\"mono\">{}</dd></dl>",
+        lang.t("类别", "Family"),
+        html::family(lang, &timeline.family),
+        lang.t("状态", "Status"),
+        esc(&timeline.status),
+        lang.t("概要", "Summary"),
+        esc(&timeline.headline),
+        lang.t("编号", "Id"),
+        esc(&timeline.case_id),
+    );
+    let desk = match timeline.family.as_str() {
+        "referral" => Some("/referrals"),
+        "dispute" => Some("/disputes"),
+        _ => None,
+    };
+    if let Some(desk) = desk {
+        let _ = write!(
+            body,
+            "<p><a href=\"{desk}/{id}\">{}</a></p>",
+            lang.t("办理此案件", "act on this case"),
+            id = esc(&timeline.case_id)
+        );
+    }
+    let _ = write!(body, "<h2>{}</h2><ul>", lang.t("当事机关", "Parties"));
+    for p in &timeline.parties {
+        let role = pb::PartyRole::try_from(p.role)
+            .map(|r| enum_name(r.as_str_name(), "PARTY_ROLE_"))
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<li>{} <span class=\"muted\">{}</span></li>",
+            esc(&p.name),
+            esc(&role)
+        );
+    }
+    body.push_str("</ul>");
+    let _ = write!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
+    let history: Vec<pb::HistoryEntry> = timeline
+        .steps
+        .iter()
+        .filter_map(|s| s.entry.clone())
+        .collect();
+    body.push_str(&history_table(&viewer, &history));
+
+    let _ = write!(body, "<h2>{}</h2>", lang.t("期限", "Deadlines"));
+    match viewer
+        .state
+        .deadlines
+        .list_case_deadlines(viewer.request(pb::ListCaseDeadlinesRequest {
+            case_id: id.clone(),
+        }))
+        .await
+    {
+        Ok(d) => body.push_str(&obligations_table(
+            &viewer,
+            &d.into_inner().obligations,
+            false,
+        )),
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            let _ = write!(
+                body,
+                "<p class=\"muted\">{}</p>",
+                lang.t("无期限记录。", "No deadlines recorded.")
+            );
+        }
+        Err(status) => body.push_str(&notice("error", &status_text(&status))),
+    }
+
+    let _ = write!(
+        body,
+        "<h2>{}</h2><p class=\"muted\">{}</p>",
+        lang.t("回执与全过程记录", "Receipts and the full-process record"),
+        lang.t(
+            "每个已受理步骤的签名回执：内容摘要、受理时间、在哈希链中的位置及运营方签名。可用 casebridge ledger verify-receipt 离线验证。",
+            "The signed receipt of every accepted step: digest of what was accepted, when, its place in the hash chain, and the operator's signature. Check one offline with casebridge ledger verify-receipt."
+        ),
+    );
+    body.push_str(&receipts_table(&viewer, &timeline.receipts));
+    let title = lang.t("案件全过程", "Case timeline");
+    Html(page(&viewer.frame(&path), title, &body)).into_response()
+}
+
+fn receipts_table(viewer: &Viewer, receipts: &[pb::Receipt]) -> String {
+    let lang = viewer.lang;
+    if receipts.is_empty() {
+        return format!(
+            "<p class=\"muted\">{}</p>",
+            lang.t("暂无回执。", "No receipts.")
+        );
+    }
+    let mut out = format!(
+        "<table id=\"receipts\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("步骤", "Step"),
+        lang.t("机关", "Agency"),
+        lang.t("受理时间", "Accepted"),
+        lang.t("记录位置", "Record"),
+        lang.t("链哈希 / 签名密钥", "Chain hash / key"),
+    );
+    for r in receipts {
+        let _ = write!(
+            out,
+            "<tr><td>{step}</td><td>{actor}</td><td>{at}</td><td>{service} #{first}–{last}</td>\
+             <td class=\"mono\">{hash}<br>{key}</td></tr>",
+            step = esc(&r.step),
+            actor = esc(&agency_name(viewer, &r.actor)),
+            at = html::time(r.accepted_at.as_ref()),
+            service = esc(&r.service),
+            first = r.first_seq,
+            last = r.last_seq,
+            hash = esc(&r.chain_hash),
+            key = esc(&r.key_id),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The referral desk (police)
+
+/// The police's incoming referrals, newest change first.
+async fn referrals(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let request = pb::ListCasesRequest {
+        status: String::new(),
+        role: pb::PartyRole::Recipient as i32,
+        page_size: 100,
+        page_token: String::new(),
+    };
+    let body = match viewer
+        .state
+        .referrals
+        .list_referrals(viewer.request(request))
+        .await
+    {
+        Ok(r) => cases_table(&viewer, &r.into_inner().cases, "/referrals"),
+        Err(status) => notice("error", &status_text(&status)),
+    };
+    let title = lang.t("收到的移送案件", "Incoming referrals");
+    Html(page(&viewer.frame("/referrals"), title, &body)).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn referral(viewer: Viewer, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
+    let done = done_text(viewer.lang, &q.done).map(|t| notice("ok", t));
+    referral_page(&viewer, &id, done).await
+}
+
+/// What a step that was just taken is called on the page it comes back to.
+fn done_text(lang: Lang, step: &str) -> Option<&'static str> {
+    Some(match step {
+        "receipt" => lang.t("已签收回执。", "Receipt signed."),
+        "supplement" => lang.t("已要求补充材料。", "Missing materials requested."),
+        "decide" => lang.t("已作出立案决定。", "Filing decision recorded."),
+        "accept" => lang.t("已受理。", "Accepted."),
+        "reply" => lang.t("已提交答复。", "Reply recorded."),
+        "designate" => lang.t(
+            "已指定管辖，争议结束。",
+            "Agency designated; the dispute is closed.",
+        ),
+        _ => return None,
+    })
+}
+
+async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Response {
+    let lang = viewer.lang;
+    let path = format!("/referrals/{id}");
+    let referral = match viewer
+        .state
+        .referrals
+        .get_referral(viewer.request(pb::GetReferralRequest {
+            referral_id: id.to_owned(),
+        }))
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(status) => return failed(viewer, &path, &status),
+    };
+    let status =
+        pb::ReferralStatus::try_from(referral.status).unwrap_or(pb::ReferralStatus::Unspecified);
+    let mut body = message.unwrap_or_default();
+    let flags: Vec<&str> = referral
+        .flags
+        .iter()
+        .filter_map(|f| f.flag.as_ref())
+        .map(|f| match f {
+            pb::referral_flag::Flag::SubmittedLate(_) => lang.t(
+                "批准后超过24小时移送 (S1-5c)",
+                "sent over 24 h after approval (S1-5c)",
+            ),
+            pb::referral_flag::Flag::ApprovalLate(_) => {
+                lang.t("超过3日批准 (S1-5b)", "approved after 3 days (S1-5b)")
+            }
+            pb::referral_flag::Flag::NoProcuratorateInRegion(_) => lang.t(
+                "同级无人民检察院可抄送",
+                "no procuratorate in the region to copy",
+            ),
+            pb::referral_flag::Flag::StepLate(_) => {
+                lang.t("有步骤逾期办理", "a step was taken late")
+            }
+        })
+        .collect();
+    let _ = write!(
+        body,
+        "<dl><dt>{}</dt><dd id=\"referral-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        lang.t("状态", "Status"),
+        esc(&enum_name(status.as_str_name(), "REFERRAL_STATUS_")),
+        lang.t("移送机关", "Sent by"),
+        esc(&agency_name(viewer, &referral.sender)),
+        lang.t("涉嫌罪名", "Suspected offence"),
+        esc(&referral.suspected_offence),
+        lang.t("案件基本情况", "Facts"),
+        esc(&referral.summary),
+        lang.t("移送时间", "Submitted"),
+        html::time(referral.submitted_at.as_ref()),
+        lang.t("抄送", "Copied to"),
+        esc(&agency_name(viewer, &referral.procuratorate)),
+        lang.t("提示", "Flags"),
+        esc(&flags.join("; ")),
+    );
+    let _ = write!(
+        body,
+        "<p><a href=\"/cases/{id}\">{}</a></p><h2>{}</h2>{}",
+        lang.t("案件全过程与期限", "timeline and deadlines"),
+        lang.t("移送材料", "Package"),
+        documents_list(&referral.documents),
+        id = esc(&referral.id),
+    );
+    body.push_str("<div class=\"actions\">");
+    let form = |step: &str, inner: &str| {
+        format!(
+            "<form method=\"post\" action=\"/referrals/{id}/{step}\" id=\"form-{step}\">{fields}{inner}</form>",
+            id = esc(&referral.id),
+            fields = form_fields(viewer)
+        )
+    };
+    match status {
+        pb::ReferralStatus::Submitted => body.push_str(&form(
+            "receipt",
+            &format!(
+                "<p>{}</p><button>{}</button>",
+                lang.t(
+                    "签收回执即确认收到移送材料（310号令第7条）。",
+                    "Signing the receipt confirms the package arrived (S1 Art 7)."
+                ),
+                lang.t("签收回执", "Sign the receipt")
+            ),
+        )),
+        pb::ReferralStatus::Received | pb::ReferralStatus::AwaitingSupplement => {
+            let mut kinds = String::new();
+            for kind in [
+                pb::DocumentKind::ReferralLetter,
+                pb::DocumentKind::InvestigationReport,
+                pb::DocumentKind::SeizedItemsList,
+                pb::DocumentKind::TestReport,
+                pb::DocumentKind::PenaltyDecision,
+                pb::DocumentKind::Other,
+            ] {
+                let name = enum_name(kind.as_str_name(), "DOCUMENT_KIND_");
+                let _ = write!(
+                    kinds,
+                    "<label class=\"check\"><span><input type=\"checkbox\" name=\"missing\" value=\"{name}\"> {name}</span></label>"
+                );
+            }
+            body.push_str(&form(
+                "supplement",
+                &format!(
+                    "<b>{}</b>{kinds}<label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
+                    lang.t("要求补充材料", "Request missing materials"),
+                    lang.t("说明", "Note"),
+                    lang.t("发出补充材料要求", "Send the request"),
+                ),
+            ));
+            body.push_str(&form(
+                "decide",
+                &format!(
+                    "<b>{}</b><label><span><input type=\"radio\" name=\"decision\" value=\"file\" checked> {}</span></label>\
+                     <label><span><input type=\"radio\" name=\"decision\" value=\"decline\"> {}</span></label>\
+                     <label>{}<textarea name=\"reasons\"></textarea></label><button>{}</button>",
+                    lang.t("立案决定（310号令第8条，3日内）", "Filing decision (S1 Art 8, within 3 days)"),
+                    lang.t("立案", "file the case (立案)"),
+                    lang.t("不予立案", "decline to file (不予立案)"),
+                    lang.t("理由（不予立案须说明理由）", "Reasons (required to decline)"),
+                    lang.t("作出决定", "Decide"),
+                ),
+            ));
+        }
+        _ => {}
+    }
+    body.push_str("</div>");
+    let _ = write!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
+    body.push_str(&history_table(viewer, &referral.history));
+    let title = format!(
+        "{} · {}",
+        lang.t("移送案件", "Referral"),
+        referral.suspected_offence
+    );
+    Html(page(&viewer.frame(&path), &title, &body)).into_response()
+}
+
+async fn referral_step(
+    viewer: Viewer,
+    Path((id, step)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let Some(fields) = Fields::check(form, &viewer) else {
+        return forbidden(viewer.lang);
+    };
+    let grpc = &viewer.state.referrals;
+    let (request_id, referral_id) = (fields.request_id(), id.clone());
+    let result = match step.as_str() {
+        "receipt" => grpc
+            .sign_receipt(viewer.request(pb::SignReceiptRequest {
+                request_id,
+                referral_id,
+            }))
+            .await
+            .map(drop),
+        "supplement" => {
+            let missing = fields
+                .all("missing")
+                .map(|name| {
+                    pb::DocumentKind::from_str_name(&format!(
+                        "DOCUMENT_KIND_{}",
+                        name.to_ascii_uppercase()
+                    ))
+                    .map_or(0, |k| k as i32)
+                })
+                .collect();
+            grpc.request_supplement(viewer.request(pb::RequestSupplementRequest {
+                request_id,
+                referral_id,
+                missing,
+                note: fields.get("note").to_owned(),
+            }))
+            .await
+            .map(drop)
+        }
+        "decide" => {
+            let decision = if fields.get("decision") == "decline" {
+                pb::decide_filing_request::Decision::Decline(pb::DeclineToFile {
+                    reasons: fields.get("reasons").to_owned(),
+                })
+            } else {
+                pb::decide_filing_request::Decision::File(pb::FileCase {
+                    note: fields.get("reasons").to_owned(),
+                })
+            };
+            grpc.decide_filing(viewer.request(pb::DecideFilingRequest {
+                request_id,
+                referral_id,
+                decision: Some(decision),
+            }))
+            .await
+            .map(drop)
+        }
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/referrals/{}?done={step}", html::url_value(&id)))
+            .into_response(),
+        Err(status) => {
+            referral_page(&viewer, &id, Some(notice("error", &status_text(&status)))).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dispute desk (coordination office)
+
+/// The disputes the agency is party to or rules on.
+async fn disputes(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let request = pb::ListCasesRequest {
+        status: String::new(),
+        role: 0,
+        page_size: 100,
+        page_token: String::new(),
+    };
+    let body = match viewer
+        .state
+        .disputes
+        .list_disputes(viewer.request(request))
+        .await
+    {
+        Ok(r) => cases_table(&viewer, &r.into_inner().cases, "/disputes"),
+        Err(status) => notice("error", &status_text(&status)),
+    };
+    let title = lang.t("管辖争议", "Jurisdiction disputes");
+    Html(page(&viewer.frame("/disputes"), title, &body)).into_response()
+}
+
+async fn dispute(viewer: Viewer, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
+    let done = done_text(viewer.lang, &q.done).map(|t| notice("ok", t));
+    dispute_page(&viewer, &id, done).await
+}
+
+async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Response {
+    let lang = viewer.lang;
+    let path = format!("/disputes/{id}");
+    let dispute = match viewer
+        .state
+        .disputes
+        .get_dispute(viewer.request(pb::GetDisputeRequest {
+            dispute_id: id.to_owned(),
+        }))
+        .await
+    {
+        Ok(d) => d.into_inner(),
+        Err(status) => return failed(viewer, &path, &status),
+    };
+    let status =
+        pb::DisputeStatus::try_from(dispute.status).unwrap_or(pb::DisputeStatus::Unspecified);
+    let mut body = message.unwrap_or_default();
+    let _ = write!(
+        body,
+        "<dl><dt>{}</dt><dd id=\"dispute-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd id=\"competent\">{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        lang.t("状态", "Status"),
+        esc(&enum_name(status.as_str_name(), "DISPUTE_STATUS_")),
+        lang.t("争议事项", "Question"),
+        esc(&dispute.question),
+        lang.t("提请方", "Brought by"),
+        esc(&agency_name(viewer, &dispute.sender)),
+        lang.t("另一方", "Other side"),
+        esc(&agency_name(viewer, &dispute.respondent)),
+        lang.t("协调机关", "Coordination office"),
+        esc(&agency_name(viewer, &dispute.office)),
+        lang.t("确定的管辖机关", "Competent agency"),
+        esc(&agency_name(viewer, &dispute.competent)),
+        lang.t("决定", "Decision"),
+        esc(&dispute.decision),
+    );
+    if !dispute.transfer_id.is_empty() {
+        let _ = write!(
+            body,
+            "<p><a href=\"/cases/{id}\">{}</a></p>",
+            lang.t("所涉案件移送", "the transfer it is about"),
+            id = esc(&dispute.transfer_id)
+        );
+    }
+    let _ = write!(
+        body,
+        "<h2>{}</h2><table id=\"positions\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("各方意见", "Positions"),
+        lang.t("机关", "Agency"),
+        lang.t("意见", "Position"),
+        lang.t("时间", "Time"),
+    );
+    for p in &dispute.positions {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&agency_name(viewer, &p.agency)),
+            esc(&p.text),
+            html::time(p.at.as_ref())
+        );
+    }
+    body.push_str("</table>");
+    body.push_str(&documents_list(&dispute.documents));
+
+    let me = viewer.agency.code.as_str();
+    let form = |step: &str, inner: &str| {
+        format!(
+            "<form method=\"post\" action=\"/disputes/{id}/{step}\" id=\"form-{step}\">{fields}{inner}</form>",
+            id = esc(&dispute.id),
+            fields = form_fields(viewer)
+        )
+    };
+    body.push_str("<div class=\"actions\">");
+    if dispute.office == me && status == pb::DisputeStatus::Referred {
+        body.push_str(&form(
+            "accept",
+            &format!(
+                "<b>{}</b><label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
+                lang.t(
+                    "受理争议（3个工作日内）",
+                    "Accept the dispute (within 3 working days)"
+                ),
+                lang.t("说明", "Note"),
+                lang.t("受理", "Accept"),
+            ),
+        ));
+    }
+    if dispute.respondent == me && status == pb::DisputeStatus::Accepted {
+        body.push_str(&form(
+            "reply",
+            &format!(
+                "<b>{}</b><label>{}<textarea name=\"position\"></textarea></label><button>{}</button>",
+                lang.t("答复协调机关", "Reply to the office"),
+                lang.t("本机关意见", "Our position"),
+                lang.t("提交答复", "Reply"),
+            ),
+        ));
+    }
+    if dispute.office == me
+        && matches!(
+            status,
+            pb::DisputeStatus::Accepted | pb::DisputeStatus::Replied
+        )
+    {
+        let mut choices = String::new();
+        let mut seen = Vec::new();
+        for code in [&dispute.sender, &dispute.respondent, &dispute.raised_by] {
+            if code.is_empty() || seen.contains(code) {
+                continue;
+            }
+            seen.push(code.clone());
+            let _ = write!(
+                choices,
+                "<option value=\"{code}\">{}</option>",
+                esc(&agency_name(viewer, code)),
+                code = esc(code)
+            );
+        }
+        body.push_str(&form(
+            "designate",
+            &format!(
+                "<b>{}</b><label>{}<select name=\"designated\">{choices}</select></label>\
+                 <label>{}<textarea name=\"decision\"></textarea></label><button>{}</button>",
+                lang.t(
+                    "指定管辖（对各方具有约束力）",
+                    "Designate the competent agency (binding)"
+                ),
+                lang.t("管辖机关", "Competent agency"),
+                lang.t("决定书内容", "Decision"),
+                lang.t("作出指定", "Designate"),
+            ),
+        ));
+    }
+    body.push_str("</div>");
+    let _ = write!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
+    body.push_str(&history_table(viewer, &dispute.history));
+    let title = lang.t("管辖争议", "Jurisdiction dispute");
+    Html(page(&viewer.frame(&path), title, &body)).into_response()
+}
+
+async fn dispute_step(
+    viewer: Viewer,
+    Path((id, step)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let Some(fields) = Fields::check(form, &viewer) else {
+        return forbidden(viewer.lang);
+    };
+    let grpc = &viewer.state.disputes;
+    let (request_id, dispute_id) = (fields.request_id(), id.clone());
+    let result = match step.as_str() {
+        "accept" => grpc
+            .accept_dispute(viewer.request(pb::AcceptDisputeRequest {
+                request_id,
+                dispute_id,
+                note: fields.get("note").to_owned(),
+            }))
+            .await
+            .map(drop),
+        "reply" => grpc
+            .reply_to_dispute(viewer.request(pb::ReplyToDisputeRequest {
+                request_id,
+                dispute_id,
+                position: fields.get("position").to_owned(),
+                documents: Vec::new(),
+            }))
+            .await
+            .map(drop),
+        "designate" => grpc
+            .designate_agency(viewer.request(pb::DesignateAgencyRequest {
+                request_id,
+                dispute_id,
+                designated: fields.get("designated").to_owned(),
+                decision: fields.get("decision").to_owned(),
+                documents: Vec::new(),
+            }))
+            .await
+            .map(drop),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match result {
+        Ok(()) => {
+            Redirect::to(&format!("/disputes/{}?done={step}", html::url_value(&id))).into_response()
+        }
+        Err(status) => {
+            dispute_page(&viewer, &id, Some(notice("error", &status_text(&status)))).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and reports
+
+#[derive(Debug, Default, Deserialize)]
+struct StatsQuery {
+    /// First day, YYYY-MM-DD (CST); default: the first of this month.
+    #[serde(default)]
+    from: String,
+    /// Last day, YYYY-MM-DD (CST), included; default: today.
+    #[serde(default)]
+    to: String,
+}
+
+/// A day's start in China Standard Time, as a wire timestamp.
+fn day_start(day: chrono::NaiveDate) -> prost_types::Timestamp {
+    let seconds = day
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp())
+        - 8 * 3600;
+    prost_types::Timestamp { seconds, nanos: 0 }
+}
+
+/// Per-agency figures with charts, and the monthly, quarterly and annual reports as files.
+async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Response {
+    use chrono::Datelike as _;
+    let lang = viewer.lang;
+    let today =
+        casebridge_core::time::Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+            .to_cst()
+            .date_naive();
+    let first_of_month = today.with_day(1).unwrap_or(today);
+    let parse =
+        |s: &str, default| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(default);
+    let (from, to) = (parse(&q.from, first_of_month), parse(&q.to, today));
+    let mut body = format!(
+        "<form class=\"filters\" method=\"get\" action=\"/stats\"><label>{}<input type=\"date\" name=\"from\" value=\"{from}\"></label>\
+         <label>{}<input type=\"date\" name=\"to\" value=\"{to}\"></label><button>{}</button></form>",
+        lang.t("起", "From"),
+        lang.t("止（含）", "To (included)"),
+        lang.t("统计", "Show"),
+    );
+    let request = pb::GetStatisticsRequest {
+        from: Some(day_start(from)),
+        to: Some(day_start(to + chrono::Duration::days(1))),
+        agency: String::new(),
+    };
+    match viewer
+        .state
+        .monitor
+        .get_statistics(viewer.request(request))
+        .await
+    {
+        Ok(r) => body.push_str(&statistics(&viewer, &r.into_inner().agencies)),
+        Err(status) => body.push_str(&notice("error", &status_text(&status))),
+    }
+    let (year, month) = (today.year(), today.month());
+    let quarter = (month - 1) / 3 + 1;
+    let _ = write!(
+        body,
+        "<h2>{}</h2><ul id=\"reports\">\
+         <li><a href=\"/reports?kind=monthly&amp;year={year}&amp;month={month}&amp;format=csv\">{} {year}-{month:02} (CSV)</a> · \
+         <a href=\"/reports?kind=monthly&amp;year={year}&amp;month={month}&amp;format=json\">JSON</a></li>\
+         <li><a href=\"/reports?kind=quarterly&amp;year={year}&amp;quarter={quarter}&amp;format=csv\">{} {year} Q{quarter} (CSV)</a> · \
+         <a href=\"/reports?kind=quarterly&amp;year={year}&amp;quarter={quarter}&amp;format=json\">JSON</a></li>\
+         <li><a href=\"/reports?kind=annual&amp;year={year}&amp;format=csv\">{} {year} (CSV)</a> · \
+         <a href=\"/reports?kind=annual&amp;year={year}&amp;format=json\">JSON</a></li></ul>",
+        lang.t("报表下载", "Reports"),
+        lang.t("月提示", "Monthly reminder"),
+        lang.t("季通报", "Quarterly report"),
+        lang.t("年度统计", "Annual statistics"),
+    );
+    Html(page(
+        &viewer.frame("/stats"),
+        lang.t("统计", "Statistics"),
+        &body,
+    ))
+    .into_response()
+}
+
+fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> String {
+    let lang = viewer.lang;
+    if rows.is_empty() {
+        return format!(
+            "<p class=\"muted\">{}</p>",
+            lang.t("该期间没有期限记录。", "No deadlines in this period.")
+        );
+    }
+    let sum = |f: fn(&pb::AgencyStatistics) -> u64| rows.iter().map(f).sum::<u64>();
+    let (on_time, late, open, overdue) = (
+        sum(|r| r.answered_on_time),
+        sum(|r| r.answered_late),
+        sum(|r| r.still_open),
+        sum(|r| r.overdue),
+    );
+    let mut out = String::from("<div class=\"cards\">");
+    for (label, value) in [
+        (lang.t("按时办结", "Answered on time"), on_time),
+        (lang.t("逾期办结", "Answered late"), late),
+        (lang.t("未办结", "Still open"), open),
+        (lang.t("逾期未办", "Overdue"), overdue),
+    ] {
+        let _ = write!(out, "<div class=\"card\">{label}<b>{value}</b></div>");
+    }
+    out.push_str("</div>");
+    // One bar per agency: the share of its answered steps that were on time.
+    let _ = write!(out, "<h2>{}</h2>", lang.t("按时办结率", "On-time rate"));
+    let height = 24 * rows.len() + 10;
+    let _ = write!(
+        out,
+        "<svg id=\"on-time-chart\" width=\"720\" height=\"{height}\" role=\"img\">"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let answered = r.answered_on_time + r.answered_late;
+        let rate = if answered == 0 {
+            0.0
+        } else {
+            r.answered_on_time as f64 / answered as f64
+        };
+        let y = 24 * i + 5;
+        let _ = write!(
+            out,
+            "<text x=\"0\" y=\"{ty}\">{name}</text><rect x=\"260\" y=\"{y}\" width=\"{w:.0}\" height=\"16\" fill=\"#2e7d32\"></rect>\
+             <rect x=\"{x2:.0}\" y=\"{y}\" width=\"{w2:.0}\" height=\"16\" fill=\"#e0e0e0\"></rect><text x=\"670\" y=\"{ty}\">{pct:.0}%</text>",
+            ty = y + 13,
+            name = esc(&r.name),
+            w = 400.0 * rate,
+            x2 = 260.0 + 400.0 * rate,
+            w2 = 400.0 * (1.0 - rate),
+            pct = rate * 100.0,
+        );
+    }
+    out.push_str("</svg>");
+    let _ = write!(
+        out,
+        "<table id=\"statistics\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("机关", "Agency"),
+        lang.t("发出", "Sent"),
+        lang.t("收到", "Received"),
+        lang.t("按时办结", "On time"),
+        lang.t("逾期办结", "Late"),
+        lang.t("未办结", "Open"),
+        lang.t("逾期未办", "Overdue"),
+        lang.t("响应时间中位数（小时）", "Median response (h)"),
+        lang.t("立案率", "Filing rate"),
+    );
+    for r in rows {
+        let filing = if r.filing_decisions == 0 {
+            "—".to_owned()
+        } else {
+            format!(
+                "{:.0}% ({}/{})",
+                r.filing_rate * 100.0,
+                r.filed,
+                r.filing_decisions
+            )
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"overdue\">{}</td><td>{:.1}</td><td>{}</td></tr>",
+            esc(&r.name),
+            r.sent,
+            r.received,
+            r.answered_on_time,
+            r.answered_late,
+            r.still_open,
+            r.overdue,
+            r.median_response_hours,
+            filing,
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportQuery {
+    kind: String,
+    year: i32,
+    #[serde(default)]
+    month: u32,
+    #[serde(default)]
+    quarter: u32,
+    #[serde(default)]
+    format: String,
+}
+
+/// A report as a file to save.
+async fn report(viewer: Viewer, Query(q): Query<ReportQuery>) -> Response {
+    let kind = match q.kind.as_str() {
+        "monthly" => pb::ReportKind::Monthly,
+        "quarterly" => pb::ReportKind::Quarterly,
+        "annual" => pb::ReportKind::Annual,
+        _ => pb::ReportKind::Unspecified,
+    };
+    let format = if q.format == "json" {
+        pb::ReportFormat::Json
+    } else {
+        pb::ReportFormat::Csv
+    };
+    let request = pb::GetReportRequest {
+        kind: kind as i32,
+        year: q.year,
+        month: q.month,
+        quarter: q.quarter,
+        format: format as i32,
+    };
+    match viewer
+        .state
+        .monitor
+        .get_report(viewer.request(request))
+        .await
+    {
+        Ok(r) => {
+            let r = r.into_inner();
+            // The service names the file from its own figures (kind and period): safe to quote.
+            let disposition = format!("attachment; filename=\"{}\"", r.file_name.replace('"', ""));
+            let content_type = if r.content_type.is_empty() {
+                "application/octet-stream".to_owned()
+            } else {
+                r.content_type
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, content_type),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                r.content,
+            )
+                .into_response()
+        }
+        Err(status) => failed(&viewer, "/stats", &status),
+    }
+}

@@ -1,0 +1,209 @@
+//! Who is looking at a console page.
+//!
+//! An agency's client certificate, presented by the browser during the TLS handshake, signs it
+//! in on every request: no session is kept for it. For the local demo (`console.demo_signin`),
+//! `casebridge up` prints a one-time link; opening it starts a session, kept in this gateway's
+//! memory, in which the person chooses which agency to act as. Sessions end after
+//! [`SESSION_LIFETIME`] or with the process; the demo is for one machine, never production.
+//!
+//! Every form carries a token bound to the signed-in identity (HMAC-SHA-256 with a key made at
+//! start), so another site cannot make a signed-in browser take a step.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use casebridge_core::ids::AgencyCode;
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// How long a one-time sign-in link may wait to be opened.
+pub const LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a demo session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// The cookie that names a demo session.
+pub const SESSION_COOKIE: &str = "cb_session";
+
+/// One demo session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The agency chosen to act as; `None` until the person chooses.
+    pub agency: Option<AgencyCode>,
+    expires: Instant,
+}
+
+/// One-time links, demo sessions and the form-token key.
+#[derive(Debug)]
+pub struct Sessions {
+    key: hmac::Key,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Unused sign-in links and when they expire.
+    links: HashMap<String, Instant>,
+    sessions: HashMap<String, Session>,
+}
+
+/// Why the session store cannot do what was asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionError {
+    #[error("the system's random number generator failed")]
+    Random,
+    #[error("this sign-in link is unknown, already used or expired: ask for a new one")]
+    UnknownLink,
+}
+
+impl Sessions {
+    /// A store with a fresh random key.
+    pub fn new() -> Result<Sessions, SessionError> {
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
+            .map_err(|_| SessionError::Random)?;
+        Ok(Sessions {
+            key,
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    /// A new one-time sign-in token.
+    pub fn new_link(&self) -> Result<String, SessionError> {
+        let token = random_token()?;
+        self.lock()
+            .links
+            .insert(token.clone(), Instant::now() + LINK_LIFETIME);
+        Ok(token)
+    }
+
+    /// Uses up a sign-in token and opens a session; returns the session's id for the cookie.
+    pub fn redeem(&self, token: &str) -> Result<String, SessionError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.links.retain(|_, expires| *expires > now);
+        inner.sessions.retain(|_, s| s.expires > now);
+        if inner.links.remove(token).is_none() {
+            return Err(SessionError::UnknownLink);
+        }
+        let id = random_token()?;
+        inner.sessions.insert(
+            id.clone(),
+            Session {
+                agency: None,
+                expires: now + SESSION_LIFETIME,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The live session `id`, if any.
+    pub fn get(&self, id: &str) -> Option<Session> {
+        let inner = self.lock();
+        inner
+            .sessions
+            .get(id)
+            .filter(|s| s.expires > Instant::now())
+            .cloned()
+    }
+
+    /// Makes session `id` act as `agency`; false when the session is gone.
+    pub fn choose(&self, id: &str, agency: AgencyCode) -> bool {
+        match self.lock().sessions.get_mut(id) {
+            Some(session) if session.expires > Instant::now() => {
+                session.agency = Some(agency);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends session `id`.
+    pub fn end(&self, id: &str) {
+        self.lock().sessions.remove(id);
+    }
+
+    /// The form token for an identity (a session id, or the certificate's agency code).
+    pub fn form_token(&self, identity: &str) -> String {
+        hex::encode(hmac::sign(&self.key, identity.as_bytes()).as_ref())
+    }
+
+    /// Whether `token` is the form token of `identity`, compared in constant time.
+    pub fn form_token_is_valid(&self, identity: &str, token: &str) -> bool {
+        hex::decode(token)
+            .is_ok_and(|tag| hmac::verify(&self.key, identity.as_bytes(), &tag).is_ok())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves maps that are still consistent: take them.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// 32 random bytes, hex.
+fn random_token() -> Result<String, SessionError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SessionError::Random)?;
+    Ok(hex::encode(bytes))
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_link_works_once() {
+        let sessions = Sessions::new().expect("sessions");
+        let link = sessions.new_link().expect("link");
+        let id = sessions.redeem(&link).expect("first use");
+        assert!(sessions.get(&id).is_some_and(|s| s.agency.is_none()));
+        assert_eq!(sessions.redeem(&link), Err(SessionError::UnknownLink));
+        assert_eq!(sessions.redeem("forged"), Err(SessionError::UnknownLink));
+    }
+
+    #[test]
+    fn a_session_acts_as_the_agency_chosen_until_it_ends() {
+        let sessions = Sessions::new().expect("sessions");
+        let id = sessions
+            .redeem(&sessions.new_link().expect("link"))
+            .expect("session");
+        let police = AgencyCode::parse("11350100MB01000064").expect("code");
+        assert!(sessions.choose(&id, police.clone()));
+        assert_eq!(sessions.get(&id).and_then(|s| s.agency), Some(police));
+        sessions.end(&id);
+        assert!(sessions.get(&id).is_none());
+        assert!(!sessions.choose(&id, AgencyCode::parse("11350100MB0100008A").expect("code")));
+    }
+
+    #[test]
+    fn a_form_token_is_bound_to_its_identity_and_key() {
+        let sessions = Sessions::new().expect("sessions");
+        let token = sessions.form_token("11350100MB01000064");
+        assert!(sessions.form_token_is_valid("11350100MB01000064", &token));
+        assert!(!sessions.form_token_is_valid("11350100MB0100008A", &token));
+        assert!(!sessions.form_token_is_valid("11350100MB01000064", "00"));
+        let other = Sessions::new().expect("sessions");
+        assert!(!other.form_token_is_valid("11350100MB01000064", &token));
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let header = "cb_lang=en; cb_session=abc; other=x=y";
+        assert_eq!(cookie(header, "cb_session"), Some("abc"));
+        assert_eq!(cookie(header, "cb_lang"), Some("en"));
+        assert_eq!(cookie(header, "other"), Some("x=y"));
+        assert_eq!(cookie(header, "missing"), None);
+    }
+}

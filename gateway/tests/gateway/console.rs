@@ -1,0 +1,404 @@
+//! The web console over HTTPS: sign-in by client certificate and by a one-time link, each agency
+//! seeing only what it may, forms that take a step only with their token, and refusals shown
+//! with the rule that refused. (The browser tests in `tests/console.rs` click through the same
+//! pages in Chromium.)
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_rustls::rustls;
+
+use super::*;
+
+/// One HTTP response, as read.
+#[derive(Debug)]
+struct Page {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first hidden `name` field in the page.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} field in {}", self.body))
+            + marker.len();
+        self.body[start..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// A browser stand-in: HTTPS to the console, with an agency's certificate or none, and cookies.
+struct Browser {
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(app: &TestApp, agency: Option<&str>) -> Browser {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        for ca in CertificateDer::pem_slice_iter(app.pki_file("ca.pem").as_bytes()) {
+            roots.add(ca.expect("CA PEM")).expect("CA");
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots);
+        let tls = match agency {
+            Some(code) => {
+                let chain = CertificateDer::pem_slice_iter(
+                    app.pki_file(&format!("agencies/{code}.pem")).as_bytes(),
+                )
+                .collect::<Result<Vec<_>, _>>()
+                .expect("agency certificate");
+                let key = PrivateKeyDer::from_pem_slice(
+                    app.pki_file(&format!("agencies/{code}.key")).as_bytes(),
+                )
+                .expect("agency key");
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .expect("client certificate")
+            }
+            None => builder.with_no_client_auth(),
+        };
+        Browser {
+            addr: app.console,
+            tls: Arc::new(tls),
+            cookies: Vec::new(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send("GET", path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        self.send("POST", path, Some(body.join("&"))).await
+    }
+
+    async fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Page {
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect to the console");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
+        let mut stream = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake with the console");
+        let cookies: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {}\r\n",
+            cookies.join("; ")
+        );
+        let body = form.unwrap_or_default();
+        if method == "POST" {
+            request.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        // A server may close without TLS close_notify once the response is complete.
+        let _ = stream.read_to_end(&mut raw).await;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (k, v) in &headers {
+            if k.eq_ignore_ascii_case("set-cookie")
+                && let Some((name, value)) = v.split(';').next().and_then(|c| c.split_once('='))
+            {
+                self.cookies.retain(|(n, _)| n != name);
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        Page {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The path and query of the one-time link.
+fn link_path(app: &TestApp) -> String {
+    let start = app.signin_link.find("/signin").expect("a sign-in path");
+    app.signin_link[start..].to_owned()
+}
+
+async fn referral_status(app: &TestApp, id: &str) -> i32 {
+    app.referrals_as(MARKET_BUREAU)
+        .await
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.into(),
+        })
+        .await
+        .expect("the sender reads its referral")
+        .into_inner()
+        .status
+}
+
+#[tokio::test]
+async fn the_console_signs_an_agency_in_by_its_client_certificate() {
+    let app = spawn_app().await;
+    let mut police = Browser::new(&app, Some(CITY_POLICE));
+    let page = police.get("/board").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("id=\"signed-in\" title=\"11350100MB01000064\">福州市公安局")
+    );
+    // A certificate session cannot switch to another agency.
+    assert!(!page.body.contains("/choose"));
+
+    let mut anonymous = Browser::new(&app, None);
+    let page = anonymous.get("/board").await;
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("客户端证书"), "{}", page.body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_sign_in_link_works_once_and_acts_as_the_agency_chosen() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app, None);
+    let link = link_path(&app);
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.header("location"), Some("/choose"));
+    let chooser = browser.get("/choose").await;
+    assert!(chooser.body.contains("福州市人民检察院"));
+    let token = chooser.field("form_token");
+
+    // Not an agency of the directory: refused, still unchosen.
+    let page = browser
+        .post(
+            "/choose",
+            &[("form_token", &token), ("agency", "91350100M000100Y43")],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(browser.get("/board").await.status, 303);
+
+    let page = browser
+        .post(
+            "/choose",
+            &[("form_token", &token), ("agency", PROCURATORATE)],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    let board = browser.get("/board").await;
+    assert_eq!(board.status, 200);
+    assert!(board.body.contains("福州市人民检察院"));
+
+    // The link is spent: a second browser gets the sign-in page and the reason.
+    let mut second = Browser::new(&app, None);
+    let page = second.get(&link).await;
+    assert_eq!(page.status, 401);
+    assert!(
+        page.body.contains("已使用") || page.body.contains("already used"),
+        "{}",
+        page.body
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_police_sign_a_receipt_and_decide_from_the_referral_desk() {
+    let app = spawn_app().await;
+    let id = submitted_referral(&app, "console-desk").await;
+    let mut police = Browser::new(&app, Some(CITY_POLICE));
+    let desk = police.get("/referrals").await;
+    assert!(
+        desk.body.contains(&format!("href=\"/referrals/{id}\"")),
+        "{}",
+        desk.body
+    );
+
+    let page = police.get(&format!("/referrals/{id}")).await;
+    assert!(page.body.contains("form-receipt"));
+    let (token, request_id) = (page.field("form_token"), page.field("request_id"));
+
+    // Without the page's token nothing happens.
+    let forged = police
+        .post(
+            &format!("/referrals/{id}/receipt"),
+            &[("form_token", "00"), ("request_id", &request_id)],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Submitted as i32
+    );
+
+    let signed = police
+        .post(
+            &format!("/referrals/{id}/receipt"),
+            &[("form_token", &token), ("request_id", &request_id)],
+        )
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Received as i32
+    );
+
+    // Declining without reasons is refused, with the rule, and changes nothing.
+    let page = police.get(&format!("/referrals/{id}")).await;
+    let refused = police
+        .post(
+            &format!("/referrals/{id}/decide"),
+            &[
+                ("form_token", &page.field("form_token")),
+                ("request_id", &page.field("request_id")),
+                ("decision", "decline"),
+                ("reasons", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 200);
+    assert!(refused.body.contains("notice error"), "{}", refused.body);
+    assert!(refused.body.contains("reasons"), "{}", refused.body);
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Received as i32
+    );
+
+    let filed = police
+        .post(
+            &format!("/referrals/{id}/decide"),
+            &[
+                ("form_token", &page.field("form_token")),
+                ("request_id", "console-file"),
+                ("decision", "file"),
+                ("reasons", ""),
+            ],
+        )
+        .await;
+    assert_eq!(filed.status, 303, "{}", filed.body);
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Filed as i32
+    );
+
+    // The timeline shows every step with its signed receipt.
+    let timeline = police.get(&format!("/cases/{id}")).await;
+    assert_eq!(timeline.status, 200);
+    for step in ["submit", "sign_receipt", "file"] {
+        assert!(
+            timeline.body.contains(step),
+            "{step} missing: {}",
+            timeline.body
+        );
+    }
+    let receipts = timeline
+        .body
+        .split("id=\"receipts\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(receipts.matches("<tr><td>").count(), 3, "{receipts}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agency_that_is_not_a_party_cannot_open_the_case() {
+    let app = spawn_app().await;
+    let id = submitted_referral(&app, "console-foreign").await;
+    let mut outsider = Browser::new(&app, Some(EMERGENCY_BUREAU));
+    for path in [format!("/cases/{id}"), format!("/referrals/{id}")] {
+        let page = outsider.get(&path).await;
+        assert_eq!(page.status, 403, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("AUTH-PARTY") || page.body.contains("not a party"),
+            "{}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("销售伪劣产品罪"),
+            "{path} leaked the case"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_supervisor_downloads_the_monthly_report_as_csv() {
+    let app = spawn_app().await;
+    submitted_referral(&app, "console-report").await;
+    let mut procuratorate = Browser::new(&app, Some(PROCURATORATE));
+    let stats = procuratorate.get("/stats").await;
+    assert_eq!(stats.status, 200);
+    let link = stats
+        .body
+        .split("href=\"")
+        .find(|s| s.starts_with("/reports?kind=monthly") && s.contains("format=csv"))
+        .and_then(|s| s.split('"').next())
+        .expect("a monthly CSV link")
+        .replace("&amp;", "&");
+    let report = procuratorate.get(&link).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert!(
+        report
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv"))
+    );
+    assert!(
+        report
+            .header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment"))
+    );
+    assert!(report.body.starts_with("report,period"), "{}", report.body);
+    assert!(report.body.contains("monthly_reminder,"), "{}", report.body);
+    assert!(report.body.contains("answered_on_time"), "{}", report.body);
+    app.stop().await;
+}
