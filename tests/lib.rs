@@ -28,6 +28,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+pub mod webdriver;
+
 /// Agencies of the example directory used by the tests.
 pub mod agencies {
     pub const CITY_GOVERNMENT: &str = "11350100MB0100001L";
@@ -124,6 +126,8 @@ pub struct System {
     processes: HashMap<&'static str, Process>,
     /// `https://127.0.0.1:PORT`
     pub gateway: String,
+    /// What `casebridge up` printed before it was ready (the console address, a sign-in link).
+    printed: Vec<String>,
     postgres: Option<String>,
     namespace: Option<String>,
 }
@@ -205,6 +209,8 @@ impl System {
             dir.path().display().to_string(),
         ));
         env.push(("CASEBRIDGE__LOG".into(), log_filter.into()));
+        // Any free port, so tests run side by side.
+        env.push(("CASEBRIDGE__CONSOLE__LISTEN".into(), "127.0.0.1:0".into()));
         let status = std::process::Command::new(casebridge_bin())
             .args(["pki", "init"])
             .envs(env.iter().cloned())
@@ -219,6 +225,7 @@ impl System {
             env,
             processes: HashMap::new(),
             gateway: String::new(),
+            printed: Vec::new(),
             postgres: None,
             namespace: None,
         })
@@ -242,6 +249,7 @@ impl System {
             .with_context(|| format!("spawn {name}"))?;
         let stdout = child.stdout.take().context("stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut before_ready = Vec::new();
         let ready = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(rest) = line.strip_prefix("ready: ") {
@@ -249,10 +257,12 @@ impl System {
                         rest.split_whitespace().last().map(str::to_owned),
                     );
                 }
+                before_ready.push(line);
             }
             bail!("{name} exited before it was ready")
         })
         .await;
+        self.printed.extend(before_ready);
         // Keep draining stdout into the log, so the child never blocks on a full pipe and
         // everything a process prints can be searched.
         let mut copy = std::fs::OpenOptions::new().append(true).open(&log)?;
@@ -292,6 +302,13 @@ impl System {
             .env_remove("RUST_LOG")
             .output()
             .await?)
+    }
+
+    /// The one-time sign-in link to the web console that `casebridge up` printed.
+    pub fn console_signin_link(&self) -> Option<&str> {
+        self.printed
+            .iter()
+            .find_map(|line| line.strip_prefix("sign in: "))
     }
 
     /// The data directory (PKI, operator key, embedded databases).

@@ -2,6 +2,9 @@
 # Makes sure RabbitMQ and PostgreSQL are installed and answering on loopback, as the tests expect:
 #   PostgreSQL  postgres://postgres@127.0.0.1:5432/postgres  (no password: trust auth for 127.0.0.1)
 #   RabbitMQ    amqp://guest:guest@127.0.0.1:5672/%2f
+# and that Debian's headless Chromium and its WebDriver are installed for the console's browser
+# tests (chromium, chromium-driver: /usr/bin/chromium, /usr/bin/chromedriver), with a Chinese
+# font (fonts-wqy-microhei) so the screenshots they save can be read.
 #
 # Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
 # prints one line per action taken and exits non-zero with a reason when something fails.
@@ -174,4 +177,13 @@ if ! pg_connects; then
         die "pg_ctlcluster $version main reload failed"
     eventually pg_connects ||
         die "cannot connect to $PG_URL without a password even after adding '$PG_TRUST_LINE' to $hba"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Chromium for the console's browser tests (tests/console.rs); nothing to start.
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 ||
+    [[ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]]; then
+    apt_install chromium chromium-driver fonts-wqy-microhei
+    command -v chromedriver >/dev/null 2>&1 || die "chromedriver is still missing after installing chromium-driver"
 fi

@@ -116,6 +116,48 @@ pub fn family(lang: Lang, family: &str) -> &'static str {
     }
 }
 
+/// A case's status (snake_case, as every family names it) in the page's language: in Chinese
+/// the legal term with the code beside it, so a status reads the same in the API and the console.
+pub fn status(lang: Lang, status: &str) -> String {
+    let zh = match status {
+        "submitted" => "已移送",
+        "sent" => "已发出",
+        "received" => "已签收",
+        "awaiting_supplement" => "待补充材料",
+        "filed" => "已立案",
+        "declined" => "不予立案",
+        "returned_not_police_matter" => "已退回（不属公安管辖）",
+        "reconsideration_requested" => "已申请复议",
+        "supervision_suggested" => "已建议立案监督",
+        "reasons_requested" => "已要求说明不立案理由",
+        "reasons_given" => "已说明理由",
+        "supervision_closed" => "立案监督结束",
+        "filing_notified" => "已通知立案",
+        "transferred_elsewhere" => "已移送其他机关",
+        "withdrawn" => "已撤案",
+        "handed_back" => "已反向移送",
+        "accepted" => "已受理",
+        "objected" => "有管辖异议",
+        "outcome_reported" => "已反馈办理情况",
+        "negotiating" => "协商中",
+        "agreed" => "协商一致",
+        "referred" => "已提请协调",
+        "replied" => "已答复",
+        "designated" => "已指定管辖",
+        "requested" => "已申请",
+        "refused" => "已拒绝",
+        "awaiting_material" => "待补充材料",
+        "delivered" => "已出具意见",
+        _ => "",
+    };
+    match lang {
+        Lang::Zh if !zh.is_empty() => {
+            format!("{zh} <span class=\"muted code\">{}</span>", esc(status))
+        }
+        _ => esc(&status.replace('_', " ")),
+    }
+}
+
 /// An obligation's stage.
 pub fn stage(lang: Lang, stage: &str) -> &'static str {
     match stage {
@@ -225,7 +267,7 @@ body{margin:0;font:15px/1.5 "PingFang SC","Noto Sans CJK SC","Microsoft YaHei",s
 header{display:flex;flex-wrap:wrap;align-items:center;gap:1rem;padding:.6rem 1.2rem;background:#123a63;color:#fff}
 header a{color:#fff;text-decoration:none}
 .brand{font-weight:700}.brand span{font-weight:400;opacity:.8;margin-left:.4rem}
-nav{display:flex;gap:.2rem;flex:1}nav a{padding:.3rem .7rem;border-radius:4px}nav a.current,nav a:hover{background:#2a5a8c}
+nav{display:flex;gap:.2rem;flex:1}nav a{padding:.3rem .7rem;border-radius:4px;white-space:nowrap}.who a,.who span{white-space:nowrap}nav a.current,nav a:hover{background:#2a5a8c}
 .who{display:flex;gap:.6rem;align-items:center}.who button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;cursor:pointer}
 main{padding:1rem 1.5rem;max-width:1400px}
 h1{font-size:1.4rem;margin:.4rem 0 1rem}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}
@@ -281,6 +323,19 @@ mod tests {
         };
         assert_eq!(time(Some(&afternoon)), "2026-02-24 18:00");
         assert_eq!(time(None), "—");
+    }
+
+    #[test]
+    fn a_status_reads_as_its_legal_term_with_its_code() {
+        assert_eq!(
+            status(Lang::Zh, "designated"),
+            "已指定管辖 <span class=\"muted code\">designated</span>"
+        );
+        assert_eq!(
+            status(Lang::En, "awaiting_supplement"),
+            "awaiting supplement"
+        );
+        assert_eq!(status(Lang::Zh, "<new>"), "&lt;new&gt;");
     }
 
     #[test]

@@ -684,7 +684,7 @@ fn cases_table(viewer: &Viewer, cases: &[pb::CaseSummary], base: &str) -> String
             "<tr><td><a class=\"case\" href=\"{base}/{id}\">{headline}</a></td><td class=\"status\">{status}</td><td>{at}</td><td class=\"mono\">{id}</td></tr>",
             id = esc(&c.case_id),
             headline = esc(&c.headline),
-            status = esc(&c.status),
+            status = html::status(lang, &c.status),
             at = html::time(c.updated_at.as_ref()),
         );
     }
@@ -712,7 +712,7 @@ async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response {
         lang.t("类别", "Family"),
         html::family(lang, &timeline.family),
         lang.t("状态", "Status"),
-        esc(&timeline.status),
+        html::status(lang, &timeline.status),
         lang.t("概要", "Summary"),
         esc(&timeline.headline),
         lang.t("编号", "Id"),
@@ -920,7 +920,7 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
         "<dl><dt>{}</dt><dd id=\"referral-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
          <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         lang.t("状态", "Status"),
-        esc(&enum_name(status.as_str_name(), "REFERRAL_STATUS_")),
+        html::status(lang, &enum_name(status.as_str_name(), "REFERRAL_STATUS_")),
         lang.t("移送机关", "Sent by"),
         esc(&agency_name(viewer, &referral.sender)),
         lang.t("涉嫌罪名", "Suspected offence"),
@@ -1133,7 +1133,7 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
         "<dl><dt>{}</dt><dd id=\"dispute-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
          <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd id=\"competent\">{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         lang.t("状态", "Status"),
-        esc(&enum_name(status.as_str_name(), "DISPUTE_STATUS_")),
+        html::status(lang, &enum_name(status.as_str_name(), "DISPUTE_STATUS_")),
         lang.t("争议事项", "Question"),
         esc(&dispute.question),
         lang.t("提请方", "Brought by"),
