@@ -304,6 +304,18 @@ impl System {
             .await?)
     }
 
+    /// Where `service` keeps its tables: its SQLite file in the data directory (embedded), or
+    /// the test's PostgreSQL database (distributed).
+    pub fn store_url(&self, service: &str) -> String {
+        match &self.postgres {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rw",
+                self.dir.path().join(format!("{service}.db")).display()
+            ),
+        }
+    }
+
     /// The one-time sign-in link to the web console that `casebridge up` printed.
     pub fn console_signin_link(&self) -> Option<&str> {
         self.printed
