@@ -46,24 +46,35 @@ const EXAMPLE_DIRECTORY: &str = include_str!("../deploy/directory.toml");
 
 const SHIPPED_RULES: &str = include_str!("../deploy/rules.toml");
 
-/// The shipped rule table with the receipt rule RCPT due at once (0 hours, so a referral's
-/// receipt is overdue the moment it is submitted), written to `dir`; returned as the setting
-/// (`deadlines.rules`) for [`System::embedded_with`] and [`System::distributed_with`].
+/// The shipped rule table with the receipt rules due at once (0 hours): RCPT (a referral's
+/// receipt, escalated to the copied procuratorate) and RCPT-F (a transferred case's, escalated
+/// to the coordination office), so each is overdue the moment its case is sent. Written to
+/// `dir`; returned as the setting (`deadlines.rules`) for [`System::embedded_with`] and
+/// [`System::distributed_with`].
 pub fn immediate_receipt_rules(dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
-    let shipped = "id = \"RCPT\"\nfamily = \"referral\"\nstep = \"sign the receipt (回执) for a referral\"\namount = 1\nunit = \"working_days\"";
-    anyhow::ensure!(
-        SHIPPED_RULES.contains(shipped),
-        "the shipped RCPT rule changed; update this test"
-    );
-    let rules = SHIPPED_RULES.replacen(
-        shipped,
-        &shipped.replace(
+    let mut rules = SHIPPED_RULES.to_owned();
+    for (id, family, step) in [
+        ("RCPT", "referral", "sign the receipt (回执) for a referral"),
+        (
+            "RCPT-F",
+            "transfer",
+            "acknowledge receipt (回执) of a transferred case",
+        ),
+    ] {
+        let shipped = format!(
+            "id = \"{id}\"\nfamily = \"{family}\"\nstep = \"{step}\"\namount = 1\nunit = \"working_days\""
+        );
+        anyhow::ensure!(
+            rules.contains(&shipped),
+            "the shipped {id} rule changed; update this test"
+        );
+        let immediate = shipped.replace(
             "amount = 1\nunit = \"working_days\"",
             "amount = 0\nunit = \"hours\"",
-        ),
-        1,
-    );
-    let path = dir.join("rules-rcpt-0h.toml");
+        );
+        rules = rules.replacen(&shipped, &immediate, 1);
+    }
+    let path = dir.join("rules-receipts-0h.toml");
     std::fs::write(&path, rules)?;
     Ok(vec![(
         "CASEBRIDGE__DEADLINES__RULES".into(),

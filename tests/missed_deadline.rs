@@ -2,8 +2,12 @@
 //! embedded default and as separate processes on RabbitMQ and PostgreSQL.
 //!
 //! Nobody waits a working day: the system runs with a test rule table (`deadlines.rules`, the
-//! documented setting) in which the receipt rule RCPT is 0 hours, so a referral's receipt is
-//! overdue the moment it is submitted. The rest of the table is the shipped one.
+//! documented setting) in which the receipt rules RCPT and RCPT-F are 0 hours, so a referral's
+//! or a transferred case's receipt is overdue the moment it is sent. The rest of the table is
+//! the shipped one. A referral's miss goes to the copied procuratorate; a transfer's to the
+//! coordination office of the owing agency's region: the justice bureau (司法局), the
+//! government's enforcement-supervision body (S25), not the common superior that rules on
+//! disputes.
 
 use std::time::Duration;
 
@@ -155,20 +159,101 @@ async fn a_missed_receipt_is_escalated_to_the_copied_procuratorate(
     Ok(())
 }
 
+async fn a_missed_transfer_receipt_is_escalated_to_the_coordination_office(
+    system: &System,
+) -> anyhow::Result<()> {
+    let transfer = system
+        .transfers(MARKET_BUREAU)
+        .await?
+        .send_transfer(pb::SendTransferRequest {
+            request_id: "missed-transfer".into(),
+            receiver: ENVIRONMENT_BUREAU.into(),
+            suspected_violation: "无证排放污水".into(),
+            summary: "检查中发现某厂向河道排放污水".into(),
+            jurisdiction_grounds: "水污染防治法第八十三条".into(),
+            urgent: false,
+            documents: vec![pb::Document {
+                kind: pb::DocumentKind::TransferLetter.into(),
+                title: "案件移送函".into(),
+                sha256: String::new(),
+            }],
+            parties: Vec::new(),
+            case_officer: "王五".into(),
+            case_officer_phone: String::new(),
+            previous_transfer_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .transfer
+        .expect("transfer");
+
+    // The receiver owes the receipt and hears that it is overdue.
+    let receiver = inbox_with(system, ENVIRONMENT_BUREAU, &transfer.id, "deadline_missed").await;
+    let missed = receiver
+        .iter()
+        .find(|e| e.event == "deadline_missed")
+        .expect("missed");
+    assert_eq!(missed.family, "transfer");
+    assert!(missed.summary.contains("RCPT-F"), "{}", missed.summary);
+
+    // The region's enforcement-supervision office gets the escalation, once.
+    let office = inbox_with(system, JUSTICE_BUREAU, &transfer.id, "deadline_escalated").await;
+    let escalations: Vec<_> = office
+        .iter()
+        .filter(|e| e.event == "deadline_escalated")
+        .collect();
+    assert_eq!(escalations.len(), 1, "escalated once");
+    assert!(
+        escalations[0].summary.contains("RCPT-F"),
+        "{}",
+        escalations[0].summary
+    );
+
+    // Not the procuratorate (transfer steps are not its to supervise), nor the sender.
+    let procuratorate = system.inbox_entries(PROCURATORATE).await?;
+    assert!(
+        procuratorate.iter().all(|e| e.case_id != transfer.id),
+        "transfer steps are not the procuratorate's"
+    );
+    let sender = system.inbox_entries(MARKET_BUREAU).await?;
+    assert!(
+        sender
+            .iter()
+            .filter(|e| e.case_id == transfer.id)
+            .all(|e| !e.event.starts_with("deadline_")),
+        "the sender owes nothing here"
+    );
+    let overdue = MonitorServiceClient::new(system.channel(JUSTICE_BUREAU).await?)
+        .list_obligations(pb::ListObligationsRequest {
+            view: pb::ObligationView::Overdue.into(),
+            case_id: transfer.id.clone(),
+            ..pb::ListObligationsRequest::default()
+        })
+        .await?
+        .into_inner()
+        .obligations;
+    assert_eq!(overdue.len(), 1, "{overdue:#?}");
+    assert_eq!(overdue[0].rule, "RCPT-F");
+    assert_eq!(overdue[0].supervisor, JUSTICE_BUREAU);
+    assert_eq!(overdue[0].owed_by, ENVIRONMENT_BUREAU);
+    Ok(())
+}
+
 #[tokio::test]
-async fn a_missed_deadline_reaches_the_procuratorate_on_the_embedded_default() -> anyhow::Result<()>
-{
+async fn missed_deadlines_reach_their_supervisors_on_the_embedded_default() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let system = System::embedded_with(immediate_receipt_rules(dir.path())?, "info").await?;
     a_missed_receipt_is_escalated_to_the_copied_procuratorate(&system).await?;
+    a_missed_transfer_receipt_is_escalated_to_the_coordination_office(&system).await?;
     system.stop().await
 }
 
 #[tokio::test]
-async fn a_missed_deadline_reaches_the_procuratorate_on_rabbitmq_and_postgresql()
--> anyhow::Result<()> {
+async fn missed_deadlines_reach_their_supervisors_on_rabbitmq_and_postgresql() -> anyhow::Result<()>
+{
     let dir = tempfile::tempdir()?;
     let system = System::distributed_with(immediate_receipt_rules(dir.path())?, "info").await?;
     a_missed_receipt_is_escalated_to_the_copied_procuratorate(&system).await?;
+    a_missed_transfer_receipt_is_escalated_to_the_coordination_office(&system).await?;
     system.stop().await
 }
