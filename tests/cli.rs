@@ -182,3 +182,160 @@ async fn json_output_is_the_answer_and_only_the_answer() -> anyhow::Result<()> {
     );
     system.stop().await
 }
+
+/// The id a human-readable answer names first after `word`, e.g. `referral 01a2…`.
+fn id_after(text: &str, word: &str) -> String {
+    text.split_whitespace()
+        .skip_while(|w| *w != word)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {word} id in {text}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
+    let system = System::embedded().await?;
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}{}", stdout(out), stderr(out));
+        stdout(out)
+    };
+
+    // A referral: received, a decline without reasons refused with its rule, then filed.
+    let submitted = ok(&run(&system, MARKET_BUREAU, SUBMIT).await?);
+    let referral = id_after(&submitted, "referral");
+    assert!(submitted.contains(PROCURATORATE), "copied: {submitted}");
+    ok(&run(&system, CITY_POLICE, &["referral", "receipt", &referral]).await?);
+    let refused = run(
+        &system,
+        CITY_POLICE,
+        &["referral", "decide", &referral, "--decline", ""],
+    )
+    .await?;
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("reasons"), "{}", stderr(&refused));
+    ok(&run(
+        &system,
+        CITY_POLICE,
+        &["referral", "decide", &referral, "--file"],
+    )
+    .await?);
+    let timeline = ok(&run(&system, PROCURATORATE, &["case", "timeline", &referral]).await?);
+    for step in ["submit", "sign_receipt", "file", "receipts:"] {
+        assert!(timeline.contains(step), "{step} missing from {timeline}");
+    }
+    assert_eq!(timeline.matches(" record ").count(), 3, "{timeline}");
+
+    // A transfer, an objection, a dispute and its designation.
+    let sent = ok(&run(
+        &system,
+        MARKET_BUREAU,
+        &[
+            "transfer",
+            "send",
+            "--to",
+            ENVIRONMENT_BUREAU,
+            "--violation",
+            "无证排放污水",
+            "--summary",
+            "河道排污",
+            "--grounds",
+            "水污染防治法第八十三条",
+            "--document",
+            "transfer_letter:案件移送函",
+        ],
+    )
+    .await?);
+    let transfer = id_after(&sent, "transfer");
+    ok(&run(
+        &system,
+        ENVIRONMENT_BUREAU,
+        &[
+            "transfer",
+            "object",
+            &transfer,
+            "--reasons",
+            "排污口位于城市管理范围",
+        ],
+    )
+    .await?);
+    let dispute = casebridge_platform::testing::eventually(
+        "the objection to open a dispute",
+        std::time::Duration::from_secs(20),
+        || async {
+            let out = run(&system, ENVIRONMENT_BUREAU, &["dispute", "list", "--json"])
+                .await
+                .ok()?;
+            json_lines(&out)
+                .first()?
+                .get("cases")?
+                .get(0)?
+                .get("case_id")?
+                .as_str()
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    ok(&run(
+        &system,
+        ENVIRONMENT_BUREAU,
+        &["dispute", "refer", &dispute, "--note", "协商未果"],
+    )
+    .await?);
+    ok(&run(&system, CITY_GOVERNMENT, &["dispute", "accept", &dispute]).await?);
+    ok(&run(
+        &system,
+        MARKET_BUREAU,
+        &[
+            "dispute",
+            "reply",
+            &dispute,
+            "--position",
+            "排污属生态环境部门职责",
+        ],
+    )
+    .await?);
+    ok(&run(
+        &system,
+        CITY_GOVERNMENT,
+        &[
+            "dispute",
+            "designate",
+            &dispute,
+            "--designated",
+            ENVIRONMENT_BUREAU,
+            "--decision",
+            "指定由生态环境局管辖",
+        ],
+    )
+    .await?);
+    let restarted = casebridge_platform::testing::eventually(
+        "the designation to restart the transfer",
+        std::time::Duration::from_secs(20),
+        || async {
+            let out = run(
+                &system,
+                ENVIRONMENT_BUREAU,
+                &["transfer", "show", &transfer],
+            )
+            .await
+            .ok()?;
+            let text = stdout(&out);
+            (!text.contains("objected")).then_some(text)
+        },
+    )
+    .await;
+    assert!(restarted.contains(ENVIRONMENT_BUREAU), "{restarted}");
+    ok(&run(
+        &system,
+        ENVIRONMENT_BUREAU,
+        &[
+            "transfer",
+            "accept",
+            &transfer,
+            "--case-number",
+            "榕环罚立〔2026〕12号",
+        ],
+    )
+    .await?);
+    system.stop().await
+}

@@ -1,4 +1,5 @@
-//! `casebridge case timeline`: every step of a case of any family, for its parties.
+//! `casebridge case timeline`: every step of a case of any family, with the signed receipt of
+//! each, for its parties.
 
 use casebridge_proto::v1 as pb;
 use clap::Subcommand;
@@ -7,7 +8,7 @@ use crate::client::{Connection, enum_name};
 
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
-    /// Every step of a case with actor, time and documents (parties only).
+    /// Every step of a case with actor, time, documents and receipts (parties only).
     Timeline {
         #[command(flatten)]
         connection: Connection,
@@ -48,6 +49,16 @@ pub fn describe(t: &pb::CaseTimeline) -> String {
         for d in &e.documents {
             text.push_str(&format!("        document: {}\n", d.title));
         }
+    }
+    // The ledger proof: each step's signed receipt, checkable offline (`ledger verify-receipt`).
+    if !t.receipts.is_empty() {
+        text.push_str("  receipts:\n");
+    }
+    for r in &t.receipts {
+        text.push_str(&format!(
+            "    {:<24} {} record {}..{} chain {} key {}\n",
+            r.step, r.service, r.first_seq, r.last_seq, r.chain_hash, r.key_id
+        ));
     }
     text
 }
