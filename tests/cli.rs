@@ -339,3 +339,37 @@ async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
     .await?);
     system.stop().await
 }
+
+/// The benchmark is a tool people run by hand: this runs it small on both backends so a change
+/// that breaks it fails here rather than on the day someone measures. It checks that it
+/// finishes and prints its figures, not what they are.
+#[tokio::test]
+async fn the_benchmark_runs_on_both_backends_and_prints_its_figures() -> anyhow::Result<()> {
+    let out = tokio::process::Command::new(casebridge_tests::casebridge_bin())
+        .args([
+            "bench",
+            "--count",
+            "40",
+            "--concurrency",
+            "8",
+            "--rate",
+            "20",
+            "--seconds",
+            "1",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .await?;
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    for line in [
+        "== embedded (SQLite + in-process bus)",
+        "== RabbitMQ + PostgreSQL",
+        "broker ceiling:",
+        "end to end on RabbitMQ + PostgreSQL:",
+    ] {
+        assert!(text.contains(line), "{line} missing: {text}");
+    }
+    assert_eq!(text.matches("submit→police inbox p50").count(), 4, "{text}");
+    Ok(())
+}

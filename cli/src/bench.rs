@@ -235,6 +235,11 @@ impl Deployment {
             .map(|a| (a.code.to_string(), a.name.clone()))
             .collect();
         casebridge_gateway::pki::write_dev_pki(&dir.path().join("pki"), &agencies)?;
+        // The family services sign every receipt with the operator's key.
+        casebridge_platform::ledger::Signer::load(
+            &settings.in_data_dir(&settings.ledger.key),
+            true,
+        )?;
         if kind == BusKind::Amqp {
             let name = format!(
                 "cbbench_{}",
