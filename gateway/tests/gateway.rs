@@ -1712,7 +1712,18 @@ async fn the_police_extend_their_review_and_only_they_may() {
             let extended = extended.expect("extended").into_inner();
             assert!(!extended.replayed);
             let o = extended.obligation.expect("the obligation");
-            assert!(o.due_at.as_ref().expect("a due time").seconds >= due.seconds + 4 * 86_400);
+            // Tier 1 is 7 calendar days from the start: later than the 3 days it replaces (by
+            // fewer than 4 when the 3rd day fell on a weekend and was rolled to Monday).
+            let extended_due = o.due_at.as_ref().expect("a due time").seconds;
+            let started = o.started_at.as_ref().expect("a start").seconds;
+            assert!(
+                extended_due > due.seconds,
+                "the extension moves the due time later"
+            );
+            assert!(
+                extended_due >= started + 7 * 86_400,
+                "7 days from the start"
+            );
             assert_eq!(o.extensions.len(), 1);
             assert_eq!(o.extensions[0].tier, 1);
             assert_eq!(o.extensions[0].by, CITY_POLICE);
