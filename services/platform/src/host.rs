@@ -244,6 +244,71 @@ where
     }
 }
 
+/// Answers a batch of request messages for [`run_batch_consumer`]: an undecodable one is
+/// poison on its own; the others go to `handle` together, which answers each in order, and
+/// each gets its own reply. When `handle` fails, they are retried together.
+pub async fn answer_batch<Req, Rep, F, Fut>(messages: Vec<Message>, handle: F) -> Vec<Outcome>
+where
+    Req: serde::de::DeserializeOwned,
+    Rep: serde::Serialize,
+    F: FnOnce(Vec<Req>) -> Fut,
+    Fut: Future<Output = Result<Vec<Rep>, crate::StoreError>>,
+{
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
+    let mut decoded = Vec::with_capacity(messages.len());
+    let mut reply_to = Vec::with_capacity(messages.len());
+    for message in &messages {
+        match message.decode::<Req>() {
+            Ok(request) => {
+                outcomes.push(None);
+                decoded.push(request);
+                reply_to.push(message);
+            }
+            Err(e) => outcomes.push(Some(poison(e))),
+        }
+    }
+    if decoded.is_empty() {
+        return outcomes.into_iter().flatten().collect();
+    }
+    let count = decoded.len();
+    let answered: Vec<Outcome> = match handle(decoded).await {
+        Ok(replies) if replies.len() == count => replies
+            .iter()
+            .zip(&reply_to)
+            .map(|(reply, message)| match serde_json::to_vec(reply) {
+                Ok(body) => Outcome::Done {
+                    reply: Some(message.reply_with(body)),
+                },
+                Err(e) => poison(e),
+            })
+            .collect(),
+        Ok(replies) => {
+            let error = format!(
+                "{count} requests were answered with {} replies",
+                replies.len()
+            );
+            (0..count)
+                .map(|_| Outcome::Retry {
+                    error: error.clone(),
+                })
+                .collect()
+        }
+        Err(e) => {
+            let shared = failed(e);
+            (0..count).map(|_| shared.duplicate()).collect()
+        }
+    };
+    // The decoded ones' outcomes, in order, into the places the poison ones left.
+    let mut answered = answered.into_iter();
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.or_else(|| answered.next())
+                .unwrap_or_else(|| poison("no answer"))
+        })
+        .collect()
+}
+
 /// Applies an event message: decodes its body and runs `apply` with the message (for its id)
 /// and the body. An undecodable event is poison; a passing store failure is retried.
 pub async fn apply<Ev, T, F, Fut>(message: Message, apply: F) -> Outcome

@@ -356,3 +356,82 @@ async fn an_undecodable_command_is_dead_lettered_not_lost() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_batch_of_steps_commits_together_and_answers_each_as_if_alone() {
+    for backend in Backend::ALL {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stack = TestStack::open(backend, dir.path()).await;
+        let directory = Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("directory"));
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2026-03-02T10:00:00+08:00")));
+        let app = casebridge_referrals::app::build(
+            casebridge_platform::testing::host(
+                stack.db.clone(),
+                stack.bus.clone(),
+                clock,
+                casebridge_platform::testing::signer(),
+            ),
+            directory,
+            Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
+            ReferralPolicy::default(),
+        )
+        .await
+        .expect("referrals service");
+        let (a, b) = (CaseId::generate(), CaseId::generate());
+        let file_b = command(
+            CITY_POLICE,
+            "b-file",
+            b,
+            ReferralCommand::File {
+                note: String::new(),
+            },
+        );
+        let replies = app
+            .service()
+            .handle_batch(vec![
+                submit("b-1", a),
+                // Sees the submission before it in the same transaction.
+                command(CITY_POLICE, "b-rcpt", a, ReferralCommand::SignReceipt),
+                // The same request again: the original, replayed.
+                submit("b-1", a),
+                // A step on a case that does not exist yet is refused and writes nothing.
+                file_b,
+                // A read is answered after the batch is committed.
+                Request::Get {
+                    actor: agency(CITY_POLICE),
+                    case_id: a,
+                },
+                submit("b-2", b),
+            ])
+            .await
+            .expect("the batch");
+        let mut replies = replies.into_iter();
+        let mut next = || replies.next().expect("one reply per request");
+        let first = accepted(next());
+        assert_eq!(first.case.status, ReferralStatus::Submitted);
+        assert!(!first.replayed);
+        assert_eq!(accepted(next()).case.status, ReferralStatus::Received);
+        let again = accepted(next());
+        assert!(again.replayed);
+        assert_eq!(
+            again.receipt, first.receipt,
+            "a replay returns the original receipt"
+        );
+        assert_eq!(refusal(next()).kind, RefusalKind::NotFound);
+        match next() {
+            Reply::Found { case } => assert_eq!(case.status, ReferralStatus::Received),
+            other => panic!("expected the referral, got {other:?}"),
+        }
+        assert_eq!(accepted(next()).case.status, ReferralStatus::Submitted);
+        // Three accepted steps, three records on the chain, in the batch's order.
+        let head = app
+            .service()
+            .chain()
+            .head(&stack.db)
+            .await
+            .expect("chain head");
+        assert_eq!(head.seq, 3);
+        drop(app);
+        stack.tear_down(&[QueueSpec::commands("referrals")]).await;
+    }
+}

@@ -11,11 +11,14 @@ use super::service::CaseService;
 use super::{Family, Request, store};
 use crate::bus::{Bus, BusError, Message, QueueSpec};
 use crate::host::Host;
-use crate::host::{self, run_consumer};
+use crate::host::{self, run_batch_consumer, run_consumer};
 use crate::ledger::{Signer, run_checkpointer};
 use crate::outbox::OutboxRelay;
 use crate::settings::LedgerSettings;
 use crate::store::{Dialect, Messaging, Migration, StoreError};
+
+/// The most commands one transaction takes (within the bus's prefetch).
+pub const COMMAND_BATCH: usize = 64;
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -114,16 +117,20 @@ impl<F: Family + std::fmt::Debug> CaseApp<F> {
             shutdown.clone(),
         ));
         let on_commands = self.service.clone();
-        let commands = run_consumer(
+        // Steps in batches, one transaction each (group commit): every step locks the chain's
+        // head until its commit, so steps commit one after another in any case; one batch at a
+        // time, so two batches never wait on each other's cases and the head.
+        let commands = run_batch_consumer(
             self.bus.clone(),
             QueueSpec::commands(F::SERVICE),
-            self.concurrency,
+            COMMAND_BATCH,
+            1,
             shutdown.clone(),
-            move |message: Message| {
+            move |messages: Vec<Message>| {
                 let service = on_commands.clone();
                 async move {
-                    host::answer(message, |request: Request<F::Command>| {
-                        service.handle(request)
+                    host::answer_batch(messages, |requests: Vec<Request<F::Command>>| {
+                        service.handle_batch(requests)
                     })
                     .await
                 }

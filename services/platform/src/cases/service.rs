@@ -130,9 +130,83 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         )
     }
 
-    #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.case_id, agency = %request.actor, step = F::step(&request.command)))]
+    /// Answers many requests, in order: the steps in **one** transaction (group commit), each
+    /// exactly as it would be alone, since each sees the ones before it; the reads on their
+    /// own. An `Err` is a passing storage failure: nothing was committed; retry them all (a
+    /// step that had been accepted before replays its reply).
+    ///
+    /// Why: every accepted step appends to the service's chain, whose head row stays locked
+    /// until commit, so steps commit one after another. Alone, each pays a whole commit and a
+    /// lock hand-over between processes; together, a batch pays one.
+    pub async fn handle_batch(
+        &self,
+        requests: Vec<Request<F::Command>>,
+    ) -> Result<Vec<FamilyReply<F>>, StoreError> {
+        let mut replies = Vec::with_capacity(requests.len());
+        let mut reads = Vec::new();
+        let mut tx = None;
+        let mut accepted = false;
+        for (i, request) in requests.into_iter().enumerate() {
+            match request {
+                Request::Command(command) => {
+                    let tx = match &mut tx {
+                        Some(tx) => tx,
+                        None => tx.insert(self.db.begin().await?),
+                    };
+                    let reply = self.command_in(tx, command).await?;
+                    accepted |= matches!(
+                        reply,
+                        Reply::Accepted(Accepted {
+                            replayed: false,
+                            ..
+                        })
+                    );
+                    replies.push(Some(reply));
+                }
+                read => {
+                    replies.push(None);
+                    reads.push((i, read));
+                }
+            }
+        }
+        if let Some(tx) = tx {
+            tx.commit().await?;
+            if accepted {
+                self.relay.wake();
+            }
+        }
+        for (i, read) in reads {
+            replies[i] = Some(self.handle(read).await?);
+        }
+        Ok(replies.into_iter().flatten().collect())
+    }
+
     async fn command(
         &self,
+        request: CommandRequest<F::Command>,
+    ) -> Result<FamilyReply<F>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let reply = self.command_in(&mut tx, request).await?;
+        if matches!(
+            reply,
+            Reply::Accepted(Accepted {
+                replayed: false,
+                ..
+            })
+        ) {
+            tx.commit().await?;
+            self.relay.wake();
+        }
+        Ok(reply)
+    }
+
+    /// One step inside `tx`: idempotency, the state machine, and on acceptance the case, its
+    /// events (outbox and chain), the receipt and the idempotency record. Writes nothing unless
+    /// the step is accepted; the caller commits.
+    #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.case_id, agency = %request.actor, step = F::step(&request.command)))]
+    async fn command_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
         request: CommandRequest<F::Command>,
     ) -> Result<FamilyReply<F>, StoreError> {
         let CommandRequest {
@@ -143,10 +217,9 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             command,
         } = request;
         let digest = content_digest.to_hex();
-        let mut tx = self.db.begin().await?;
         match self
             .messaging
-            .idempotency(&mut tx, actor.as_str(), request_id.as_str(), &digest)
+            .idempotency(&mut *tx, actor.as_str(), request_id.as_str(), &digest)
             .await?
         {
             Idempotency::New => {}
@@ -179,9 +252,9 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                 format!("agency {actor} is not in the agency directory"),
             ));
         };
-        let current = self.cases.load::<F::Case>(&mut tx, case_id).await?;
+        let current = self.cases.load::<F::Case>(&mut *tx, case_id).await?;
         let related = match F::related(&command) {
-            Some(id) => self.cases.load::<F::Case>(&mut tx, id).await?,
+            Some(id) => self.cases.load::<F::Case>(&mut *tx, id).await?,
             None => None,
         };
         let now = self.clock.now();
@@ -199,7 +272,7 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                 }
             };
         let positions = self
-            .commit(&mut tx, &decision, current.as_ref(), now)
+            .commit(&mut *tx, &decision, current.as_ref(), now)
             .await?;
         let (first, last) = match (positions.first(), positions.last()) {
             (Some(first), Some(last)) => (first.seq, *last),
@@ -227,7 +300,7 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             signature: String::new(),
         };
         self.signer.sign_receipt(&mut receipt);
-        self.chain.record_receipt(&mut tx, &receipt).await?;
+        self.chain.record_receipt(&mut *tx, &receipt).await?;
         let reply = Reply::Accepted(Accepted {
             case: decision.case,
             replayed: false,
@@ -237,7 +310,7 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.messaging
             .record(
-                &mut tx,
+                &mut *tx,
                 actor.as_str(),
                 request_id.as_str(),
                 &digest,
@@ -245,8 +318,6 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                 now.as_millis(),
             )
             .await?;
-        tx.commit().await?;
-        self.relay.wake();
         tracing::info!("accepted");
         Ok(reply)
     }
