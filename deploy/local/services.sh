@@ -4,7 +4,9 @@
 #   RabbitMQ    amqp://guest:guest@127.0.0.1:5672/%2f
 # and that Debian's headless Chromium and its WebDriver are installed for the console's browser
 # tests (chromium, chromium-driver: /usr/bin/chromium, /usr/bin/chromedriver), with a Chinese
-# font (fonts-wqy-microhei) so the screenshots they save can be read.
+# font (fonts-wqy-microhei) so the screenshots they save can be read; and that moto's S3-compatible
+# server (from PyPI, in a virtual environment under ~/.cache/casebridge/moto) is there for the
+# evidence store's S3 test. Nothing of it listens until a test starts it on 127.0.0.1.
 #
 # Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
 # prints one line per action taken and exits non-zero with a reason when something fails.
@@ -186,4 +188,17 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     [[ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]]; then
     apt_install chromium chromium-driver fonts-wqy-microhei
     command -v chromedriver >/dev/null 2>&1 || die "chromedriver is still missing after installing chromium-driver"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# An S3-compatible server for services/evidence/tests/s3.rs (moto, started by the test itself).
+
+MOTO_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/casebridge/moto"
+if [[ ! -x $MOTO_DIR/bin/moto_server ]]; then
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+        apt_install python3-venv
+    fi
+    say "installing moto[server] (an S3-compatible test server) from PyPI into $MOTO_DIR"
+    quietly python3 -m venv "$MOTO_DIR" || die "cannot create a Python virtual environment in $MOTO_DIR"
+    quietly "$MOTO_DIR/bin/pip" install -q 'moto[server]' || die "pip install moto[server] failed"
 fi
