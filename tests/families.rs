@@ -9,33 +9,9 @@ use std::time::Duration;
 use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
 use casebridge_tests::agencies::*;
-use casebridge_tests::{System, submission};
+use casebridge_tests::{System, submission, transfer_sending};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn letter() -> pb::Document {
-    pb::Document {
-        kind: pb::DocumentKind::TransferLetter.into(),
-        title: "案件移送函".into(),
-        sha256: String::new(),
-    }
-}
-
-fn sending(request_id: &str) -> pb::SendTransferRequest {
-    pb::SendTransferRequest {
-        request_id: request_id.into(),
-        receiver: ENVIRONMENT_BUREAU.into(),
-        suspected_violation: "无证排放污水".into(),
-        summary: "检查中发现某厂向河道排放污水".into(),
-        jurisdiction_grounds: "水污染防治法第八十三条".into(),
-        urgent: false,
-        documents: vec![letter()],
-        parties: Vec::new(),
-        case_officer: "王五".into(),
-        case_officer_phone: String::new(),
-        previous_transfer_id: String::new(),
-    }
-}
 
 /// Waits until `agency` has heard exactly `expected` about `case_id`.
 async fn heard(system: &System, agency: &str, case_id: &str, expected: &[&str]) {
@@ -55,7 +31,7 @@ async fn a_transfer_is_received_accepted_and_reported_back(system: &System) -> a
     let mut sender = system.transfers(MARKET_BUREAU).await?;
     let mut receiver = system.transfers(ENVIRONMENT_BUREAU).await?;
     let id = sender
-        .send_transfer(sending("f-send"))
+        .send_transfer(transfer_sending("f-send"))
         .await?
         .into_inner()
         .transfer
@@ -238,7 +214,7 @@ async fn an_objection_is_designated_and_the_transfer_restarts(
     let mut sender = system.transfers(MARKET_BUREAU).await?;
     let mut receiver = system.transfers(ENVIRONMENT_BUREAU).await?;
     let id = sender
-        .send_transfer(sending("c-send"))
+        .send_transfer(transfer_sending("c-send"))
         .await?
         .into_inner()
         .transfer

@@ -567,3 +567,25 @@ pub fn submission(request_id: &str) -> pb::SubmitReferralRequest {
         case_officer_phone: "13800000000".into(),
     }
 }
+
+/// A valid case transfer from the market bureau to the environment bureau (河道排污), with its
+/// transfer letter.
+pub fn transfer_sending(request_id: &str) -> pb::SendTransferRequest {
+    pb::SendTransferRequest {
+        request_id: request_id.into(),
+        receiver: agencies::ENVIRONMENT_BUREAU.into(),
+        suspected_violation: "无证排放污水".into(),
+        summary: "检查中发现某厂向河道排放污水".into(),
+        jurisdiction_grounds: "水污染防治法第八十三条".into(),
+        urgent: false,
+        documents: vec![pb::Document {
+            kind: pb::DocumentKind::TransferLetter.into(),
+            title: "案件移送函".into(),
+            sha256: String::new(),
+        }],
+        parties: Vec::new(),
+        case_officer: "王五".into(),
+        case_officer_phone: String::new(),
+        previous_transfer_id: String::new(),
+    }
+}

@@ -16,7 +16,7 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_tests::agencies::*;
-use casebridge_tests::{System, immediate_receipt_rules, submission};
+use casebridge_tests::{System, immediate_receipt_rules, submission, transfer_sending};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -165,23 +165,7 @@ async fn a_missed_transfer_receipt_is_escalated_to_the_coordination_office(
     let transfer = system
         .transfers(MARKET_BUREAU)
         .await?
-        .send_transfer(pb::SendTransferRequest {
-            request_id: "missed-transfer".into(),
-            receiver: ENVIRONMENT_BUREAU.into(),
-            suspected_violation: "无证排放污水".into(),
-            summary: "检查中发现某厂向河道排放污水".into(),
-            jurisdiction_grounds: "水污染防治法第八十三条".into(),
-            urgent: false,
-            documents: vec![pb::Document {
-                kind: pb::DocumentKind::TransferLetter.into(),
-                title: "案件移送函".into(),
-                sha256: String::new(),
-            }],
-            parties: Vec::new(),
-            case_officer: "王五".into(),
-            case_officer_phone: String::new(),
-            previous_transfer_id: String::new(),
-        })
+        .send_transfer(transfer_sending("missed-transfer"))
         .await?
         .into_inner()
         .transfer

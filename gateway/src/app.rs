@@ -141,6 +141,14 @@ fn no_delay(
     accepted
 }
 
+/// Binds `addr`; returns the listener and the address actually bound (useful with port 0).
+pub(crate) async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let failed = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(failed)?;
+    let local_addr = listener.local_addr().map_err(failed)?;
+    Ok((listener, local_addr))
+}
+
 /// A bound, not yet serving gateway.
 #[derive(Debug)]
 pub struct Gateway {
@@ -158,17 +166,7 @@ impl Gateway {
         bus: Bus,
         directory: Arc<Directory>,
     ) -> Result<Gateway, StartError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let (listener, local_addr) = bind(config.listen).await?;
         let tls = ServerTlsConfig::new()
             .identity(Identity::from_pem(
                 &config.tls.cert_pem,

@@ -93,17 +93,7 @@ impl Console {
         tls: &TlsMaterial,
         ctx: Arc<Context>,
     ) -> Result<Console, StartError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let (listener, local_addr) = crate::app::bind(config.listen).await?;
         let tls = Arc::new(server_tls(tls).map_err(|e| StartError::ConsoleTls(e.to_string()))?);
         let sessions = Sessions::new().map_err(|e| StartError::ConsoleTls(e.to_string()))?;
         Ok(Console {

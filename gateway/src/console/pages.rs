@@ -342,6 +342,50 @@ fn form_fields(viewer: &Viewer) -> String {
     )
 }
 
+/// A form that takes `step` on the case at `base/id` (e.g. `/referrals/<id>/receipt`), with
+/// the hidden fields every form carries.
+fn step_form(viewer: &Viewer, base: &str, id: &str, step: &str, inner: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{base}/{id}/{step}\" id=\"form-{step}\">{fields}{inner}</form>",
+        id = esc(id),
+        fields = form_fields(viewer)
+    )
+}
+
+/// Where a posted step goes: back to the case's page, saying what was done; or, refused, the
+/// page again with the refusal.
+async fn after_step<Fut>(
+    result: Result<(), tonic::Status>,
+    base: &str,
+    id: &str,
+    step: &str,
+    page_with: impl FnOnce(Option<String>) -> Fut,
+) -> Response
+where
+    Fut: std::future::Future<Output = Response>,
+{
+    match result {
+        Ok(()) => {
+            Redirect::to(&format!("{base}/{}?done={step}", html::url_value(id))).into_response()
+        }
+        Err(status) => page_with(Some(notice("error", &status_text(&status)))).await,
+    }
+}
+
+/// A desk's list of cases: one listing call's page, or its refusal.
+fn desk(
+    viewer: &Viewer,
+    path: &str,
+    title: &str,
+    listed: Result<tonic::Response<pb::ListCasesResponse>, tonic::Status>,
+) -> Response {
+    let body = match listed {
+        Ok(r) => cases_table(viewer, &r.into_inner().cases, path),
+        Err(status) => notice("error", &status_text(&status)),
+    };
+    Html(page(&viewer.frame(path), title, &body)).into_response()
+}
+
 /// The fields of a posted form, checked for the viewer's token.
 #[derive(Debug)]
 struct Fields(Vec<(String, String)>);
@@ -837,17 +881,17 @@ async fn referrals(viewer: Viewer) -> Response {
         page_size: 100,
         page_token: String::new(),
     };
-    let body = match viewer
+    let listed = viewer
         .state
         .referrals
         .list_referrals(viewer.request(request))
-        .await
-    {
-        Ok(r) => cases_table(&viewer, &r.into_inner().cases, "/referrals"),
-        Err(status) => notice("error", &status_text(&status)),
-    };
-    let title = lang.t("收到的移送案件", "Incoming referrals");
-    Html(page(&viewer.frame("/referrals"), title, &body)).into_response()
+        .await;
+    desk(
+        &viewer,
+        "/referrals",
+        lang.t("收到的移送案件", "Incoming referrals"),
+        listed,
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -943,13 +987,7 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
         id = esc(&referral.id),
     );
     body.push_str("<div class=\"actions\">");
-    let form = |step: &str, inner: &str| {
-        format!(
-            "<form method=\"post\" action=\"/referrals/{id}/{step}\" id=\"form-{step}\">{fields}{inner}</form>",
-            id = esc(&referral.id),
-            fields = form_fields(viewer)
-        )
-    };
+    let form = |step: &str, inner: &str| step_form(viewer, "/referrals", &referral.id, step, inner);
     match status {
         pb::ReferralStatus::Submitted => body.push_str(&form(
             "receipt",
@@ -1072,13 +1110,10 @@ async fn referral_step(
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    match result {
-        Ok(()) => Redirect::to(&format!("/referrals/{}?done={step}", html::url_value(&id)))
-            .into_response(),
-        Err(status) => {
-            referral_page(&viewer, &id, Some(notice("error", &status_text(&status)))).await
-        }
-    }
+    after_step(result, "/referrals", &id, &step, |refused| {
+        referral_page(&viewer, &id, refused)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1093,17 +1128,17 @@ async fn disputes(viewer: Viewer) -> Response {
         page_size: 100,
         page_token: String::new(),
     };
-    let body = match viewer
+    let listed = viewer
         .state
         .disputes
         .list_disputes(viewer.request(request))
-        .await
-    {
-        Ok(r) => cases_table(&viewer, &r.into_inner().cases, "/disputes"),
-        Err(status) => notice("error", &status_text(&status)),
-    };
-    let title = lang.t("管辖争议", "Jurisdiction disputes");
-    Html(page(&viewer.frame("/disputes"), title, &body)).into_response()
+        .await;
+    desk(
+        &viewer,
+        "/disputes",
+        lang.t("管辖争议", "Jurisdiction disputes"),
+        listed,
+    )
 }
 
 async fn dispute(viewer: Viewer, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Response {
@@ -1176,13 +1211,7 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
     body.push_str(&documents_list(&dispute.documents));
 
     let me = viewer.agency.code.as_str();
-    let form = |step: &str, inner: &str| {
-        format!(
-            "<form method=\"post\" action=\"/disputes/{id}/{step}\" id=\"form-{step}\">{fields}{inner}</form>",
-            id = esc(&dispute.id),
-            fields = form_fields(viewer)
-        )
-    };
+    let form = |step: &str, inner: &str| step_form(viewer, "/disputes", &dispute.id, step, inner);
     body.push_str("<div class=\"actions\">");
     if dispute.office == me && status == pb::DisputeStatus::Referred {
         body.push_str(&form(
@@ -1291,14 +1320,10 @@ async fn dispute_step(
             .map(drop),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    match result {
-        Ok(()) => {
-            Redirect::to(&format!("/disputes/{}?done={step}", html::url_value(&id))).into_response()
-        }
-        Err(status) => {
-            dispute_page(&viewer, &id, Some(notice("error", &status_text(&status)))).await
-        }
-    }
+    after_step(result, "/disputes", &id, &step, |refused| {
+        dispute_page(&viewer, &id, refused)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
