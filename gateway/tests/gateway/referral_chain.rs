@@ -205,3 +205,132 @@ async fn a_referral_handed_back_arrives_at_the_agency_as_a_case_transfer() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_refusal_before_the_decision_names_its_problem_and_changes_nothing() {
+    let app = spawn_app().await;
+    let id = submitted_referral(&app, "e-submit").await;
+    let mut market = app.referrals_as(MARKET_BUREAU).await;
+    let mut police = app.referrals_as(CITY_POLICE).await;
+    let receipt = |request_id: &str, referral_id: &str| pb::SignReceiptRequest {
+        request_id: request_id.into(),
+        referral_id: referral_id.into(),
+    };
+    // A case of another family: a transfer's id is no referral.
+    let transfer = TransferServiceClient::new(app.channel_as(MARKET_BUREAU).await)
+        .send_transfer(super::transfers::sending("e-transfer"))
+        .await
+        .expect("a transfer")
+        .into_inner()
+        .transfer
+        .expect("the transfer")
+        .id;
+
+    assert_refused(
+        market.sign_receipt(receipt("e-1", &id)).await,
+        &Refusal {
+            what: "the sender signs the police's receipt",
+            code: Code::PermissionDenied,
+            says: "AUTH-ADDRESSEE",
+            field: None,
+        },
+    );
+    assert_refused(
+        police
+            .decide_filing(pb::DecideFilingRequest {
+                request_id: "e-2".into(),
+                referral_id: id.clone(),
+                decision: Some(pb::decide_filing_request::Decision::File(pb::FileCase {
+                    note: String::new(),
+                })),
+            })
+            .await,
+        &Refusal {
+            what: "a decision before the receipt",
+            code: Code::FailedPrecondition,
+            says: "not allowed while the case is submitted",
+            field: None,
+        },
+    );
+    let mut without_items = submission("e-3");
+    without_items
+        .documents
+        .retain(|d| d.kind != i32::from(pb::DocumentKind::SeizedItemsList));
+    assert_refused(
+        market.submit_referral(without_items).await,
+        &Refusal {
+            what: "a package without the seized-items list",
+            code: Code::InvalidArgument,
+            says: "S1-6 requires",
+            field: None,
+        },
+    );
+    assert_refused(
+        police
+            .sign_receipt(receipt("e-4", &CaseId::generate().to_string()))
+            .await,
+        &Refusal {
+            what: "a receipt for an unknown referral",
+            code: Code::NotFound,
+            says: "no such case exists",
+            field: None,
+        },
+    );
+    assert_refused(
+        police.sign_receipt(receipt("e-5", &transfer)).await,
+        &Refusal {
+            what: "a receipt for a case of another family",
+            code: Code::NotFound,
+            says: "no such case exists",
+            field: None,
+        },
+    );
+    let mut reused = submission("e-submit");
+    reused.suspected_offence = "生产、销售有毒、有害食品罪".into();
+    assert_refused(
+        market.submit_referral(reused).await,
+        &Refusal {
+            what: "a request id reused for other content",
+            code: Code::AlreadyExists,
+            says: "was already used by this agency for a different request",
+            field: Some("request_id"),
+        },
+    );
+    let mut oversized = submission("e-7");
+    oversized.summary = super::refusals::oversized();
+    assert_refused(
+        market.submit_referral(oversized).await,
+        &Refusal {
+            what: "an oversized summary",
+            code: Code::InvalidArgument,
+            says: "at most 2000 characters",
+            field: Some("summary"),
+        },
+    );
+    assert_refused(
+        police.sign_receipt(receipt("e-8", "not-a-uuid")).await,
+        &Refusal {
+            what: "a malformed referral id",
+            code: Code::InvalidArgument,
+            says: "referral_id must be a UUID",
+            field: Some("referral_id"),
+        },
+    );
+
+    // Nothing changed: the copied procuratorate has heard only of the submission and then the
+    // sentinel, and the referral is at version 2.
+    police
+        .sign_receipt(receipt("e-sentinel", &id))
+        .await
+        .expect("the receipt is signed");
+    assert_only_events(&app, PROCURATORATE, &id, &["submitted", "receipt_signed"]).await;
+    let referral = police
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.clone(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(referral.version, 2, "only the sentinel step was taken");
+    app.stop().await;
+}
