@@ -19,7 +19,7 @@ mod rules;
 
 use std::fmt;
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike as _, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{self, Calendar, CalendarError, DayKind, describe, end_of_day};
@@ -721,18 +721,35 @@ impl Obligation {
                     .max_by_key(|t| t.amount)
                     .copied()
                     .unwrap_or(current);
-                let last_day = |amount: u32| -> Result<NaiveDate, ExtensionRefusal> {
-                    let d = self
-                        .due_with(calendar, Period::new(amount, current.unit), false)
-                        .map_err(|e| refused(&rule, e))?;
-                    Ok(d.last_day.unwrap_or(date))
+                // The announced day itself must be on a loaded calendar: it becomes the due date.
+                calendar
+                    .working_day_on_or_after(date)
+                    .map_err(ExtensionRefusal::Calendar)?;
+                // The last day of `amount` days, or `None` when it falls in a later year that
+                // has no calendar yet: such a period ends after the announced date whatever
+                // that calendar says (counting walks forward through the announced day's
+                // year, which is loaded). So in December an expert may announce a date in
+                // December although the longest tier ends in a year not yet published.
+                let last_day =
+                    |amount: u32| -> Result<Option<NaiveDate>, ExtensionRefusal> {
+                        match self.due_with(calendar, Period::new(amount, current.unit), false) {
+                            Ok(d) => Ok(Some(d.last_day.unwrap_or(date))),
+                            Err(ObligationError::Calendar(CalendarError::YearNotLoaded {
+                                year,
+                            })) if year > date.year() => Ok(None),
+                            Err(e) => Err(refused(&rule, e)),
+                        }
+                    };
+                let reaches = |amount: u32| -> Result<bool, ExtensionRefusal> {
+                    Ok(last_day(amount)?.is_none_or(|last| last >= date))
                 };
-                let latest = last_day(longest.amount)?;
-                if longest.amount <= current.amount || date > latest {
+                if longest.amount <= current.amount || !reaches(longest.amount)? {
+                    let latest = last_day(longest.amount)?
+                        .map_or_else(|| "a later year".to_owned(), |l| format!("{l} 24:00 CST"));
                     return Err(ExtensionRefusal::BeyondTiers {
                         rule,
                         until: date,
-                        latest: format!("{latest} 24:00 CST"),
+                        latest,
                         longest,
                     });
                 }
@@ -741,7 +758,7 @@ impl Obligation {
                 let (mut low, mut high) = (current.amount, longest.amount);
                 while high - low > 1 {
                     let mid = low + (high - low) / 2;
-                    if last_day(mid)? >= date {
+                    if reaches(mid)? {
                         high = mid;
                     } else {
                         low = mid;

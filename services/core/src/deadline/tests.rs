@@ -547,6 +547,41 @@ fn the_review_period_extends_to_seven_or_thirty_days_from_acceptance() {
 }
 
 #[test]
+fn in_december_an_announced_date_is_accepted_though_the_last_tier_ends_in_an_unpublished_year() {
+    let table = table();
+    let rule = table.get("SAMR-45").expect("SAMR-45");
+    // Accepted Tue 2026-12-01: 15 working days end 12-22; the last tier (30) ends in 2027,
+    // whose schedule is not published yet.
+    let fresh = || Obligation::under(rule, morning("2026-12-01")).expect("a period");
+    let mut o = fresh();
+    let due = extend(
+        &mut o,
+        &rule.extensions,
+        ExtensionTarget::Until(d("2026-12-30")),
+        morning("2026-12-10"),
+    )
+    .expect("a date in a loaded year, within any reading of the last tier");
+    assert_eq!(due.last_day, Some(d("2026-12-30")));
+    // 12-30 is the 21st working day after 12-01.
+    assert_eq!(o.period_in_force(), Period::new(21, Unit::WorkingDays));
+    // A date in 2027 cannot be placed: no calendar says whether it is a working day.
+    let refused = extend(
+        &mut fresh(),
+        &rule.extensions,
+        ExtensionTarget::Until(d("2027-01-06")),
+        morning("2026-12-10"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ExtensionRefusal::Calendar(CalendarError::YearNotLoaded { year: 2027 })
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn an_announced_date_may_not_pass_the_last_tier_and_a_holiday_date_rolls() {
     let table = table();
     let rule = table.get("SAMR-45").expect("SAMR-45");
