@@ -267,3 +267,102 @@ async fn a_description_of_the_current_state_is_refused_as_an_opinion_and_a_concl
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_expert_announces_a_new_date_before_the_deadline_and_only_the_expert_may() {
+    let app = spawn_app().await;
+    let mut market = opinions_as(&app, MARKET_BUREAU).await;
+    let id = market
+        .request_opinion(requesting("x-request"))
+        .await
+        .expect("a valid request is accepted")
+        .into_inner()
+        .opinion
+        .expect("the request")
+        .id;
+    opinions_as(&app, TESTING_INSTITUTE)
+        .await
+        .accept_opinion_request(pb::AcceptOpinionRequestRequest {
+            request_id: "x-accept".into(),
+            opinion_id: id.clone(),
+            note: String::new(),
+        })
+        .await
+        .expect("accepted");
+    let owed = case_deadlines_with(&app, TESTING_INSTITUTE, &id, "SAMR-45").await;
+    let due = owed
+        .iter()
+        .find(|o| o.rule == "SAMR-45")
+        .and_then(|o| o.due_at.clone())
+        .expect("a due time for the opinion");
+    // The last day (its 24:00 is the due time), a week later, as a date in China Standard Time.
+    let last_day = chrono::DateTime::from_timestamp(due.seconds - 1 + 8 * 3600, 0)
+        .expect("a time")
+        .date_naive();
+    let announce = |request_id: &str, until: chrono::NaiveDate| pb::ExtendDeadlineRequest {
+        request_id: request_id.into(),
+        case_id: id.clone(),
+        rule: "SAMR-45".into(),
+        target: Some(pb::extend_deadline_request::Target::Until(
+            until.format("%Y-%m-%d").to_string(),
+        )),
+        approval_reference: "榕质检延〔2026〕3号".into(),
+        reason: "样品需送上级实验室复检".into(),
+    };
+
+    // The requester cannot extend the expert's deadline.
+    assert_refused(
+        app.deadlines_as(MARKET_BUREAU)
+            .await
+            .extend_deadline(announce("x-1", last_day + chrono::Duration::days(7)))
+            .await,
+        &Refusal {
+            what: "the requester extends the expert's deadline",
+            code: Code::PermissionDenied,
+            says: "AUTH-OBLIGOR",
+            field: None,
+        },
+    );
+    // A new date must be later than the one in force.
+    let mut lab = app.deadlines_as(TESTING_INSTITUTE).await;
+    assert_refused(
+        lab.extend_deadline(announce("x-2", last_day - chrono::Duration::days(1)))
+            .await,
+        &Refusal {
+            what: "an announced date before the current one",
+            code: Code::InvalidArgument,
+            says: "is not after the current due date",
+            field: Some("until"),
+        },
+    );
+
+    let extended = lab
+        .extend_deadline(announce("x-3", last_day + chrono::Duration::days(7)))
+        .await
+        .expect("the expert announces a new date")
+        .into_inner();
+    let obligation = extended.obligation.expect("the obligation");
+    assert!(
+        obligation.due_at.as_ref().expect("a due time").seconds >= due.seconds + 7 * 86_400,
+        "the due time moved to the announced day"
+    );
+    assert_eq!(obligation.extensions.len(), 1);
+    let extension = &obligation.extensions[0];
+    assert_eq!(extension.by, TESTING_INSTITUTE);
+    assert_eq!(extension.reason, "样品需送上级实验室复检");
+    assert_eq!(extension.approval_reference, "榕质检延〔2026〕3号");
+    assert!(extended.receipt.is_some(), "the announcement has a receipt");
+    // The requester hears of it.
+    testing::eventually(
+        "the requester to hear of the extension",
+        PROMPTLY,
+        || async {
+            super::refusals::events_about(&app, MARKET_BUREAU, &id)
+                .await
+                .contains(&"deadline_extended".to_owned())
+                .then_some(())
+        },
+    )
+    .await;
+    app.stop().await;
+}
