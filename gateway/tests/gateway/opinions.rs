@@ -293,7 +293,7 @@ async fn the_expert_announces_a_new_date_before_the_deadline_and_only_the_expert
     let due = owed
         .iter()
         .find(|o| o.rule == "SAMR-45")
-        .and_then(|o| o.due_at.clone())
+        .and_then(|o| o.due_at)
         .expect("a due time for the opinion");
     // The last day (its 24:00 is the due time), a week later, as a date in China Standard Time.
     let last_day = chrono::DateTime::from_timestamp(due.seconds - 1 + 8 * 3600, 0)
