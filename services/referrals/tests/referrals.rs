@@ -44,14 +44,13 @@ fn probe() -> QueueSpec {
     QueueSpec::events("probe", &["referral.#"])
 }
 
-async fn start(backend: Backend) -> Running {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stack = TestStack::open(backend, dir.path()).await;
-    stack.bus.declare(&probe()).await.expect("declare probe");
-    let events = stack.bus.consume(probe()).await.expect("consume probe");
+/// The referrals service on `stack`, built (migrated, queues declared) but not running.
+async fn build(
+    stack: &TestStack,
+) -> casebridge_platform::cases::CaseApp<casebridge_referrals::handler::Referrals> {
     let directory = Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("directory"));
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2026-03-02T10:00:00+08:00")));
-    let app = casebridge_referrals::app::build(
+    casebridge_referrals::app::build(
         casebridge_platform::testing::host(
             stack.db.clone(),
             stack.bus.clone(),
@@ -63,7 +62,15 @@ async fn start(backend: Backend) -> Running {
         ReferralPolicy::default(),
     )
     .await
-    .expect("referrals service");
+    .expect("referrals service")
+}
+
+async fn start(backend: Backend) -> Running {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stack = TestStack::open(backend, dir.path()).await;
+    stack.bus.declare(&probe()).await.expect("declare probe");
+    let events = stack.bus.consume(probe()).await.expect("consume probe");
+    let app = build(&stack).await;
     let token = CancellationToken::new();
     let stop = token.clone();
     let service = tokio::spawn(async move {
@@ -362,21 +369,7 @@ async fn a_batch_of_steps_commits_together_and_answers_each_as_if_alone() {
     for backend in Backend::ALL {
         let dir = tempfile::tempdir().expect("temp dir");
         let stack = TestStack::open(backend, dir.path()).await;
-        let directory = Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("directory"));
-        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at("2026-03-02T10:00:00+08:00")));
-        let app = casebridge_referrals::app::build(
-            casebridge_platform::testing::host(
-                stack.db.clone(),
-                stack.bus.clone(),
-                clock,
-                casebridge_platform::testing::signer(),
-            ),
-            directory,
-            Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
-            ReferralPolicy::default(),
-        )
-        .await
-        .expect("referrals service");
+        let app = build(&stack).await;
         let (a, b) = (CaseId::generate(), CaseId::generate());
         let file_b = command(
             CITY_POLICE,
