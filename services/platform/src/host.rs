@@ -244,6 +244,57 @@ where
     }
 }
 
+/// Applies an event message: decodes its body and runs `apply` with the message (for its id)
+/// and the body. An undecodable event is poison; a passing store failure is retried.
+pub async fn apply<Ev, T, F, Fut>(message: Message, apply: F) -> Outcome
+where
+    Ev: serde::de::DeserializeOwned,
+    F: FnOnce(Message, Ev) -> Fut,
+    Fut: Future<Output = Result<T, crate::StoreError>>,
+{
+    let event: Ev = match message.decode() {
+        Ok(e) => e,
+        Err(e) => return poison(e),
+    };
+    match apply(message, event).await {
+        Ok(_) => Outcome::Done { reply: None },
+        Err(e) => failed(e),
+    }
+}
+
+/// A batch's messages decoded: a slot per message, holding the poison outcome of one that
+/// does not decode (and `None` for the others), and the decoded ones with their messages, in
+/// order. [`fill`] puts the decoded ones' outcomes back into their slots.
+fn decode_batch<T: serde::de::DeserializeOwned>(
+    messages: Vec<Message>,
+) -> (Vec<Option<Outcome>>, Vec<(Message, T)>) {
+    let mut slots = Vec::with_capacity(messages.len());
+    let mut decoded = Vec::with_capacity(messages.len());
+    for message in messages {
+        match message.decode::<T>() {
+            Ok(body) => {
+                slots.push(None);
+                decoded.push((message, body));
+            }
+            Err(e) => slots.push(Some(poison(e))),
+        }
+    }
+    (slots, decoded)
+}
+
+/// The outcome of every message of a batch: the decoded ones' `answered`, in order, in the
+/// slots [`decode_batch`] left for them.
+fn fill(slots: Vec<Option<Outcome>>, answered: impl IntoIterator<Item = Outcome>) -> Vec<Outcome> {
+    let mut answered = answered.into_iter();
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.or_else(|| answered.next())
+                .unwrap_or_else(|| poison("no answer"))
+        })
+        .collect()
+}
+
 /// Answers a batch of request messages for [`run_batch_consumer`]: an undecodable one is
 /// poison on its own; the others go to `handle` together, which answers each in order, and
 /// each gets its own reply. When `handle` fails, they are retried together.
@@ -254,27 +305,16 @@ where
     F: FnOnce(Vec<Req>) -> Fut,
     Fut: Future<Output = Result<Vec<Rep>, crate::StoreError>>,
 {
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
-    let mut decoded = Vec::with_capacity(messages.len());
-    let mut reply_to = Vec::with_capacity(messages.len());
-    for message in &messages {
-        match message.decode::<Req>() {
-            Ok(request) => {
-                outcomes.push(None);
-                decoded.push(request);
-                reply_to.push(message);
-            }
-            Err(e) => outcomes.push(Some(poison(e))),
-        }
-    }
+    let (slots, decoded) = decode_batch::<Req>(messages);
     if decoded.is_empty() {
-        return outcomes.into_iter().flatten().collect();
+        return fill(slots, []);
     }
     let count = decoded.len();
-    let answered: Vec<Outcome> = match handle(decoded).await {
+    let (messages, requests): (Vec<Message>, Vec<Req>) = decoded.into_iter().unzip();
+    let answered: Vec<Outcome> = match handle(requests).await {
         Ok(replies) if replies.len() == count => replies
             .iter()
-            .zip(&reply_to)
+            .zip(&messages)
             .map(|(reply, message)| match serde_json::to_vec(reply) {
                 Ok(body) => Outcome::Done {
                     reply: Some(message.reply_with(body)),
@@ -298,33 +338,7 @@ where
             (0..count).map(|_| shared.duplicate()).collect()
         }
     };
-    // The decoded ones' outcomes, in order, into the places the poison ones left.
-    let mut answered = answered.into_iter();
-    outcomes
-        .into_iter()
-        .map(|o| {
-            o.or_else(|| answered.next())
-                .unwrap_or_else(|| poison("no answer"))
-        })
-        .collect()
-}
-
-/// Applies an event message: decodes its body and runs `apply` with the message (for its id)
-/// and the body. An undecodable event is poison; a passing store failure is retried.
-pub async fn apply<Ev, T, F, Fut>(message: Message, apply: F) -> Outcome
-where
-    Ev: serde::de::DeserializeOwned,
-    F: FnOnce(Message, Ev) -> Fut,
-    Fut: Future<Output = Result<T, crate::StoreError>>,
-{
-    let event: Ev = match message.decode() {
-        Ok(e) => e,
-        Err(e) => return poison(e),
-    };
-    match apply(message, event).await {
-        Ok(_) => Outcome::Done { reply: None },
-        Err(e) => failed(e),
-    }
+    fill(slots, answered)
 }
 
 /// Applies a batch of event messages for [`run_batch_consumer`]: an undecodable one is poison
@@ -336,28 +350,16 @@ where
     F: FnOnce(Vec<(Message, Ev)>) -> Fut,
     Fut: Future<Output = Result<T, crate::StoreError>>,
 {
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
-    let mut decoded = Vec::with_capacity(messages.len());
-    for message in messages {
-        match message.decode::<Ev>() {
-            Ok(event) => {
-                outcomes.push(None);
-                decoded.push((message, event));
-            }
-            Err(e) => outcomes.push(Some(poison(e))),
-        }
-    }
+    let (slots, decoded) = decode_batch::<Ev>(messages);
     if decoded.is_empty() {
-        return outcomes.into_iter().flatten().collect();
+        return fill(slots, []);
     }
+    let count = decoded.len();
     let shared = match apply(decoded).await {
         Ok(_) => Outcome::Done { reply: None },
         Err(e) => failed(e),
     };
-    outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| shared.duplicate()))
-        .collect()
+    fill(slots, (0..count).map(|_| shared.duplicate()))
 }
 
 impl Outcome {
