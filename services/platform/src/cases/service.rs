@@ -69,7 +69,11 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
     /// Answers one request. An `Err` is a passing storage failure: retry the same request.
     pub async fn handle(&self, request: Request<F::Command>) -> Result<FamilyReply<F>, StoreError> {
         match request {
-            Request::Command(command) => self.command(command).await,
+            Request::Command(command) => self
+                .steps(vec![command])
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::Corrupt("a step was left unanswered".into())),
             Request::Get { actor, case_id } => Ok(match self.readable(&actor, case_id).await? {
                 Ok(case) => Reply::Found { case },
                 Err(refused) => refused,
@@ -142,38 +146,19 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         &self,
         requests: Vec<Request<F::Command>>,
     ) -> Result<Vec<FamilyReply<F>>, StoreError> {
-        let mut replies = Vec::with_capacity(requests.len());
+        let mut steps = Vec::new();
         let mut reads = Vec::new();
-        let mut tx = None;
-        let mut accepted = false;
         for (i, request) in requests.into_iter().enumerate() {
             match request {
-                Request::Command(command) => {
-                    let tx = match &mut tx {
-                        Some(tx) => tx,
-                        None => tx.insert(self.db.begin().await?),
-                    };
-                    let reply = self.command_in(tx, command).await?;
-                    accepted |= matches!(
-                        reply,
-                        Reply::Accepted(Accepted {
-                            replayed: false,
-                            ..
-                        })
-                    );
-                    replies.push(Some(reply));
-                }
-                read => {
-                    replies.push(None);
-                    reads.push((i, read));
-                }
+                Request::Command(command) => steps.push((i, command)),
+                read => reads.push((i, read)),
             }
         }
-        if let Some(tx) = tx {
-            tx.commit().await?;
-            if accepted {
-                self.relay.wake();
-            }
+        let (places, commands): (Vec<usize>, Vec<_>) = steps.into_iter().unzip();
+        let mut replies: Vec<Option<FamilyReply<F>>> =
+            (0..places.len() + reads.len()).map(|_| None).collect();
+        for (i, reply) in places.into_iter().zip(self.steps(commands).await?) {
+            replies[i] = Some(reply);
         }
         for (i, read) in reads {
             replies[i] = Some(self.handle(read).await?);
@@ -181,23 +166,34 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         Ok(replies.into_iter().flatten().collect())
     }
 
-    async fn command(
+    /// Takes `commands` in order in one transaction and commits it; wakes the outbox relay
+    /// when a step was newly accepted.
+    async fn steps(
         &self,
-        request: CommandRequest<F::Command>,
-    ) -> Result<FamilyReply<F>, StoreError> {
+        commands: Vec<CommandRequest<F::Command>>,
+    ) -> Result<Vec<FamilyReply<F>>, StoreError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.db.begin().await?;
-        let reply = self.command_in(&mut tx, request).await?;
-        if matches!(
-            reply,
-            Reply::Accepted(Accepted {
-                replayed: false,
-                ..
-            })
-        ) {
-            tx.commit().await?;
+        let mut replies = Vec::with_capacity(commands.len());
+        for command in commands {
+            replies.push(self.command_in(&mut tx, command).await?);
+        }
+        tx.commit().await?;
+        let accepted = replies.iter().any(|reply| {
+            matches!(
+                reply,
+                Reply::Accepted(Accepted {
+                    replayed: false,
+                    ..
+                })
+            )
+        });
+        if accepted {
             self.relay.wake();
         }
-        Ok(reply)
+        Ok(replies)
     }
 
     /// One step inside `tx`: idempotency, the state machine, and on acceptance the case, its
