@@ -155,11 +155,6 @@ impl Deadlines {
         &self.directory
     }
 
-    /// Applies one family event. An `Err` is a passing storage failure: redeliver the event.
-    pub async fn on_event(&self, message: &Message, notice: &Notice) -> Result<(), StoreError> {
-        self.on_events(&[(message.clone(), notice.clone())]).await
-    }
-
     /// Applies family events in one transaction, in the order given (the queue's), each once
     /// however often it is delivered. An `Err` is a passing storage failure: redeliver them all.
     #[tracing::instrument(skip_all, fields(events = batch.len()))]

@@ -1053,7 +1053,7 @@ async fn replicas_share_the_due_obligations_without_firing_one_twice() {
     for _ in 0..COUNT {
         let notice = transfer_sent(CaseId::generate(), true);
         let message = Message::json(notice.routing_key(), &notice).expect("encode");
-        one.on_event(&message, &notice).await.expect("opened");
+        one.on_events(&[(message, notice)]).await.expect("opened");
     }
     // Three replicas fire the same due set at once.
     clock.set(at("2026-09-30T18:00:00+08:00"));

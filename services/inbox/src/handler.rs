@@ -31,16 +31,6 @@ impl Inbox {
         }
     }
 
-    /// Appends the notice in `message` to each recipient's inbox, once however often it is
-    /// delivered. Returns the recipients whose inbox grew (empty for a duplicate).
-    pub async fn deliver(
-        &self,
-        message: &Message,
-        notice: &Notice,
-    ) -> Result<Vec<AgencyCode>, StoreError> {
-        self.deliver_all(&[(message.clone(), notice.clone())]).await
-    }
-
     /// Appends the notices of many messages in one transaction, each once however often it is
     /// delivered, in the order given: one lock and one update per recipient agency for the
     /// whole batch, and one wake-up per agency. Returns the agencies whose inbox grew.

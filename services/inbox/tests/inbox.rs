@@ -31,14 +31,19 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
+/// The inbox service on `stack`, built (migrated, queues declared) but not running.
+async fn build(stack: &TestStack) -> InboxApp {
+    let clock: Arc<dyn Clock> =
+        Arc::new(ManualClock::new(Timestamp::from_millis(1_772_000_000_000)));
+    InboxApp::build(stack.db.clone(), stack.bus.clone(), clock)
+        .await
+        .expect("inbox service")
+}
+
 async fn start(backend: Backend) -> Running {
     let dir = tempfile::tempdir().expect("temp dir");
     let stack = TestStack::open(backend, dir.path()).await;
-    let clock: Arc<dyn Clock> =
-        Arc::new(ManualClock::new(Timestamp::from_millis(1_772_000_000_000)));
-    let app = InboxApp::build(stack.db.clone(), stack.bus.clone(), clock)
-        .await
-        .expect("inbox service");
+    let app = build(&stack).await;
     let token = CancellationToken::new();
     let stop = token.clone();
     let service = tokio::spawn(async move {
@@ -297,11 +302,7 @@ async fn a_batch_appends_in_order_once_each_with_consecutive_cursors_per_agency(
     for backend in Backend::ALL {
         let dir = tempfile::tempdir().expect("temp dir");
         let stack = TestStack::open(backend, dir.path()).await;
-        let clock: Arc<dyn Clock> =
-            Arc::new(ManualClock::new(Timestamp::from_millis(1_772_000_000_000)));
-        let app = InboxApp::build(stack.db.clone(), stack.bus.clone(), clock)
-            .await
-            .expect("inbox service");
+        let app = build(&stack).await;
         // 120 notices (more than one INSERT's worth) to the police, every third copied to the
         // procuratorate, and the fifth delivered twice within the batch.
         let case_id = CaseId::generate();
