@@ -373,3 +373,76 @@ async fn the_benchmark_runs_on_both_backends_and_prints_its_figures() -> anyhow:
     assert_eq!(text.matches("submit→police inbox p50").count(), 4, "{text}");
     Ok(())
 }
+
+/// `casebridge calendar …` on a data directory of its own, as `args`.
+async fn calendar(
+    data_dir: &std::path::Path,
+    args: &[&str],
+) -> anyhow::Result<std::process::Output> {
+    Ok(
+        tokio::process::Command::new(casebridge_tests::casebridge_bin())
+            .arg("--json")
+            .arg("calendar")
+            .args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("RUST_LOG")
+            .output()
+            .await?,
+    )
+}
+
+#[tokio::test]
+async fn an_operator_installs_next_years_calendar_and_a_broken_one_is_refused_with_its_reason()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../services/deadlines/tests/fixtures/2027.toml"
+    );
+    // On 1 October the next year's schedule is due: status says so.
+    let out = calendar(dir.path(), &["status", "--as-of", "2026-10-01"]).await?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = &json_lines(&out)[0];
+    assert_eq!(status["missing"], serde_json::json!([2027]), "{status}");
+    assert_eq!(status["official"][1]["year"], 2026);
+    assert_eq!(status["provisional"][0], 2027);
+    let before = calendar(dir.path(), &["status", "--as-of", "2026-09-30"]).await?;
+    assert_eq!(json_lines(&before)[0]["missing"], serde_json::json!([]));
+
+    // A file that leaves out a statutory holiday is refused, naming it; nothing is installed.
+    let broken = dir.path().join("broken-2027.toml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(fixture)?
+            .replace("first = \"2027-10-01\"", "first = \"2027-10-04\""),
+    )?;
+    let out = calendar(
+        dir.path(),
+        &["install", broken.to_str().unwrap_or_default()],
+    )
+    .await?;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("国庆节") && stderr(&out).contains("2027-10-01"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("calendars/2027.toml").exists());
+
+    // The whole year installs, once; status no longer asks for it.
+    let out = calendar(dir.path(), &["install", fixture]).await?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let installed = &json_lines(&out)[0];
+    assert_eq!(installed["outcome"], "installed", "{installed}");
+    assert_eq!(installed["was_provisional"], true);
+    assert!(dir.path().join("calendars/2027.toml").exists());
+    let again = calendar(dir.path(), &["install", fixture]).await?;
+    assert_eq!(json_lines(&again)[0]["outcome"], "already in force");
+    let out = calendar(dir.path(), &["status", "--as-of", "2026-10-01"]).await?;
+    let status = &json_lines(&out)[0];
+    assert_eq!(status["missing"], serde_json::json!([]), "{status}");
+    assert_eq!(status["official"][2]["year"], 2027);
+    assert_eq!(status["provisional"][0], 2028);
+    Ok(())
+}

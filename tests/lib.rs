@@ -91,6 +91,11 @@ pub fn casebridge_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            // A run at a faked instant (scripts/test) names the binary it built beforehand, so
+            // no cargo runs under libfaketime.
+            if let Some(bin) = std::env::var_os("CASEBRIDGE_BIN") {
+                return PathBuf::from(bin);
+            }
             let exe = std::env::current_exe().expect("test executable path");
             // target/<profile>/deps/<test> → target/<profile>/casebridge
             let profile_dir = exe

@@ -16,6 +16,7 @@
 mod bench;
 mod bench_deadlines;
 mod bench_evidence;
+mod calendar;
 mod case;
 mod client;
 mod dispute;
@@ -117,6 +118,11 @@ enum Command {
     /// Run the evidence service alone (needs bus.kind = amqp).
     #[command(name = "evidence-service")]
     EvidenceService(RunArgs),
+    /// The legal holiday calendar: `status`, and `install` a year's official schedule.
+    Calendar {
+        #[command(subcommand)]
+        command: calendar::CalendarCommand,
+    },
     /// Development PKI.
     Pki {
         #[command(subcommand)]
@@ -234,6 +240,12 @@ enum InboxCommand {
         connection: Connection,
         cursor: u64,
     },
+}
+
+/// Now, from the process's wall clock: the one place the CLI reads it (libfaketime sets it in
+/// the tests that run the binary at a chosen instant).
+pub fn now() -> casebridge_core::time::Timestamp {
+    casebridge_core::time::Clock::now(&casebridge_core::time::SystemClock)
 }
 
 #[tokio::main]
@@ -385,6 +397,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Opinion { command } => opinion::run(command).await,
         Command::Case { command } => case::run(command).await,
         Command::Ledger { command } => ledger::run(command).await,
+        Command::Calendar { command } => calendar::run(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
         Command::Deadline { command } => monitor::run_deadline(command).await,

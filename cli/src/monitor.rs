@@ -374,7 +374,11 @@ fn obligations_text(obligations: &[pb::Obligation], explain: bool) -> String {
             o.stage,
             o.family,
             o.rule,
-            o.due_at.as_ref().map_or("—".into(), time_text),
+            o.due_at.as_ref().map_or("—".into(), |t| if o.provisional {
+                format!("{} (provisional)", time_text(t))
+            } else {
+                time_text(t)
+            }),
             o.overdue_hours,
             o.owed_by_name,
             o.step,

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use casebridge_core::calendar::Calendar;
-use casebridge_core::deadline::RuleTable;
+use casebridge_core::calendar::{Calendar, CalendarError, LiveCalendar};
+use casebridge_core::deadline::{
+    RuleTable, check_supervision as check_supervision_gaps, require_supervisors,
+};
 use casebridge_core::directory::Directory;
 use casebridge_core::law::Law;
 use casebridge_core::time::{Clock, SystemClock};
@@ -33,8 +35,11 @@ pub const EXAMPLE_DIRECTORY: &str = include_str!("../../deploy/directory.toml");
 /// How long components get to finish in-flight work after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(10);
 
-/// The holiday schedules shipped with CaseBridge (DOMAIN.md §2), used unless
-/// `deadlines.calendars` names a directory.
+/// How often a running process looks for a newly installed calendar year.
+pub const CALENDAR_POLL: Duration = Duration::from_secs(30);
+
+/// The holiday schedules shipped with CaseBridge (DOMAIN.md §2); the years an operator installs
+/// (`casebridge calendar install`) are added to them.
 pub const SHIPPED_CALENDARS: &[(&str, &str)] = &[
     (
         "2025.toml",
@@ -85,11 +90,79 @@ impl Components {
     };
 }
 
+/// The directory of installed calendar years: `deadlines.calendars`, by default `calendars` in
+/// the data directory.
+pub fn calendar_dir(settings: &Settings) -> std::path::PathBuf {
+    settings.in_data_dir(
+        settings
+            .deadlines
+            .calendars
+            .as_deref()
+            .unwrap_or(Path::new("calendars")),
+    )
+}
+
+/// The `<year>.toml` files installed in `dir`, by name, with their text; none when `dir` does
+/// not exist yet.
+fn installed_files(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the calendar directory {}", dir.display()));
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            files.push((path.display().to_string(), text));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Adds one official year to `calendar`. A file for a year already official is accepted only
+/// when it says the same (an installed copy of a shipped year).
+pub fn add_official_year(calendar: &mut Calendar, name: &str, text: &str) -> anyhow::Result<i32> {
+    match calendar.add_year_toml(name, text) {
+        Ok(year) => Ok(year),
+        Err(CalendarError::Invalid { reason, .. }) if reason.ends_with("is already loaded") => {
+            let mut alone = Calendar::new();
+            let year = alone.add_year_toml(name, text)?;
+            if alone.fingerprint(year) == calendar.fingerprint(year) {
+                Ok(year)
+            } else {
+                bail!(
+                    "calendar {name}: {year} already has an official schedule that differs \
+                     from this file; an official year is never replaced silently"
+                )
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The legal calendar: the shipped official years, the years installed in [`calendar_dir`],
+/// and a provisional schedule for every other year of the statutory table.
+pub fn load_calendar(settings: &Settings) -> anyhow::Result<Calendar> {
+    let mut calendar = Calendar::from_toml_files(SHIPPED_CALENDARS.iter().copied())?;
+    for (name, text) in installed_files(&calendar_dir(settings))? {
+        add_official_year(&mut calendar, &name, &text)?;
+    }
+    Ok(calendar)
+}
+
 /// Loads the legal calendar and the rule table the settings name, and warns when this year or
-/// the next has no calendar: due dates in such a year are not computed, never guessed.
+/// (from 1 October) the next has no official schedule: due dates in such a year are counted
+/// provisionally until it is installed.
 pub fn load_deadline_law(
     settings: &Settings,
-    today_year: i32,
+    today: chrono::NaiveDate,
 ) -> anyhow::Result<(RuleTable, Calendar)> {
     let rules = match &settings.deadlines.rules {
         None => RuleTable::from_toml_str(SHIPPED_RULES)?,
@@ -101,33 +174,48 @@ pub fn load_deadline_law(
                 .with_context(|| format!("invalid rule table {}", path.display()))?
         }
     };
-    let calendar = match &settings.deadlines.calendars {
-        None => Calendar::from_toml_files(SHIPPED_CALENDARS.iter().copied())?,
-        Some(dir) => {
-            let dir = settings.in_data_dir(dir);
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(&dir)
-                .with_context(|| format!("cannot read the calendar directory {}", dir.display()))?
-            {
-                let path = entry?.path();
-                if path.extension().is_some_and(|e| e == "toml") {
-                    files.push((path.display().to_string(), std::fs::read_to_string(&path)?));
-                }
-            }
-            Calendar::from_toml_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))?
-        }
-    };
-    for year in [today_year, today_year + 1] {
-        if !calendar.loaded_years().contains(&year) {
-            tracing::warn!(
-                year,
-                loaded = ?calendar.loaded_years(),
-                "no holiday calendar for {year}: deadlines falling in {year} get no due date \
-                 until deploy/calendars/{year}.toml is added"
-            );
-        }
+    let calendar = load_calendar(settings)?;
+    for year in calendar.missing_official(today) {
+        tracing::warn!(
+            year,
+            official = ?calendar.official_years(),
+            "the official {year} holiday schedule is not installed: due times in {year} are \
+             counted provisionally on the statutory holidays; install it with `casebridge \
+             calendar install {year}.toml` once the State Council publishes it"
+        );
     }
     Ok((rules, calendar))
+}
+
+/// Reloads the calendar when the installed files change, until `shutdown`: a year installed
+/// with `casebridge calendar install` is in force within [`CALENDAR_POLL`] without a restart,
+/// and the deadlines service recounts the obligations it moves. A file that does not load is
+/// reported and the calendar in force kept.
+pub async fn watch_calendar(settings: Settings, live: LiveCalendar, shutdown: CancellationToken) {
+    let dir = calendar_dir(&settings);
+    let mut seen = installed_files(&dir).ok();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(CALENDAR_POLL) => {}
+        }
+        let now = installed_files(&dir).ok();
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match load_calendar(&settings) {
+            Ok(calendar) => {
+                let changed = live.replace(calendar);
+                if !changed.is_empty() {
+                    tracing::info!(years = ?changed, "calendar reloaded: the installed years are in force");
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "the installed calendar does not load; the calendar in force is kept");
+            }
+        }
+    }
 }
 
 /// The operator's signing key named by the settings (`casebridge pki init` creates it).
@@ -144,6 +232,26 @@ pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
         .with_context(|| format!("cannot read the agency directory {}", path.display()))?;
     Directory::from_toml_str(&text)
         .with_context(|| format!("invalid agency directory {}", path.display()))
+}
+
+/// Refuses to start when a deadline rule's escalation resolves for nobody (DOMAIN.md
+/// "Cross-cutting": an escalation that cannot be delivered is an alarm, never silence): the error
+/// names every rule and agency. With `deadlines.fallback_supervisor` set (an agency of the
+/// directory), warns of each gap instead; the fallback gets those escalations.
+pub fn check_supervision(
+    settings: &Settings,
+    rules: &RuleTable,
+    directory: &Directory,
+) -> anyhow::Result<()> {
+    let gaps = check_supervision_gaps(rules, directory, &settings.disputes);
+    let fallback = settings.deadlines.fallback_supervisor.as_ref();
+    for gap in require_supervisors(gaps, fallback, directory)? {
+        tracing::warn!(
+            fallback = %fallback.map_or("", |f| f.as_str()),
+            "no supervisor resolves, the fallback supervisor gets the escalation: {gap}"
+        );
+    }
+    Ok(())
 }
 
 /// Connects the bus the settings name.
@@ -257,9 +365,12 @@ pub async fn run(
     let directory = Arc::new(load_directory(&settings)?);
     let bus = connect_bus(&settings).await?;
     let mut tasks = JoinSet::new();
-    let today = chrono::Datelike::year(&chrono::Utc::now());
+    let today = casebridge_core::calendar::cst_date(clock.now());
     let (rules, calendar) = load_deadline_law(&settings, today)?;
-    let law = Arc::new(Law { calendar, rules });
+    let law = Arc::new(Law::new(calendar, rules));
+    if components.deadlines {
+        check_supervision(&settings, &law.rules, &directory)?;
+    }
     let families =
         components.referrals || components.transfers || components.disputes || components.opinions;
     // Services first: their queues must exist before the gateway takes traffic.
@@ -308,9 +419,11 @@ pub async fn run(
                 host(store(&settings, casebridge_deadlines::SERVICE).await?),
                 directory.clone(),
                 Arc::new(law.rules.clone()),
-                Arc::new(law.calendar.clone()),
+                law.calendar.clone(),
             )
-            .await?;
+            .await?
+            .with_fallback_supervisor(settings.deadlines.fallback_supervisor.clone())
+            .with_dispute_policy(settings.disputes.clone());
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 app.run_until_stopped(stop)
@@ -363,6 +476,8 @@ pub async fn run(
                 listen: settings.console.listen,
                 demo_signin: settings.console.demo_signin,
             }),
+            clock: clock.clone(),
+            calendar: law.calendar.clone(),
         };
         let gateway = Gateway::build(config, bus.clone(), directory.clone()).await?;
         ready = Ready {
@@ -375,6 +490,11 @@ pub async fn run(
     }
     if tasks.is_empty() {
         bail!("no component selected");
+    }
+    if families || components.deadlines || components.gateway {
+        let (settings, live, stop) = (settings.clone(), law.calendar.clone(), shutdown.clone());
+        // Not joined with the components: it never stops on its own, only with them.
+        tokio::spawn(watch_calendar(settings, live, stop));
     }
     on_ready(ready);
 

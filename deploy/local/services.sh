@@ -6,7 +6,8 @@
 # tests (chromium, chromium-driver: /usr/bin/chromium, /usr/bin/chromedriver), with a Chinese
 # font (fonts-wqy-microhei) so the screenshots they save can be read; and that moto's S3-compatible
 # server (from PyPI, in a virtual environment under ~/.cache/casebridge/moto) is there for the
-# evidence store's S3 test. Nothing of it listens until a test starts it on 127.0.0.1.
+# evidence store's S3 test, and that libfaketime (faketime) is there for the whole-system runs at a
+# fixed instant. Nothing of it listens until a test starts it on 127.0.0.1.
 #
 # Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
 # prints one line per action taken and exits non-zero with a reason when something fails.
@@ -188,6 +189,15 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     [[ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]]; then
     apt_install chromium chromium-driver fonts-wqy-microhei
     command -v chromedriver >/dev/null 2>&1 || die "chromedriver is still missing after installing chromium-driver"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# libfaketime (Debian's faketime) for the whole-system runs at a chosen instant (scripts/test):
+# a year end, and a year without an official holiday schedule.
+
+if [[ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] &&
+    ! compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null; then
+    apt_install faketime
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use casebridge_core::calendar::{LiveCalendar, cst_date};
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::ids::AgencyCode;
+use casebridge_core::time::Clock;
 use casebridge_evidence::storage::Storage;
 use casebridge_platform::bus::{Bus, Message, QueueSpec};
 use casebridge_proto::v1::case_service_server::CaseServiceServer;
@@ -58,7 +60,20 @@ pub struct GatewayConfig {
     pub evidence: EvidenceConfig,
     /// The web console, on its own listener; `None` serves none.
     pub console: Option<ConsoleConfig>,
+    /// Now, for the boards' "as of" and the calendar check (injected so tests set the date).
+    pub clock: Arc<dyn Clock>,
+    /// The legal calendar in force, for the operator's warning that a year's official holiday
+    /// schedule is missing (on the supervisors' board and in the health service).
+    pub calendar: LiveCalendar,
 }
+
+/// The gRPC health service name that reports the legal calendar: NOT_SERVING while this year,
+/// or from 1 October the next year, has no official holiday schedule installed (due times in it
+/// are provisional). The gateway itself keeps serving.
+pub const CALENDAR_HEALTH: &str = "casebridge.calendar";
+
+/// How often the gateway re-checks the calendar for its health service.
+const CALENDAR_HEALTH_POLL: Duration = Duration::from_secs(60);
 
 /// Where evidence files go and how large they may be.
 #[derive(Debug, Clone)]
@@ -98,9 +113,18 @@ pub struct Context {
     /// Agencies whose inbox just grew.
     pub wakeups: broadcast::Sender<AgencyCode>,
     pub evidence: EvidenceConfig,
+    pub clock: Arc<dyn Clock>,
+    pub calendar: LiveCalendar,
 }
 
 impl Context {
+    /// The years whose official holiday schedule the operator must install now.
+    pub fn missing_calendar_years(&self) -> Vec<i32> {
+        self.calendar
+            .current()
+            .missing_official(cst_date(self.clock.now()))
+    }
+
     /// The calling agency, from the client certificate.
     pub fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Agency, GatewayError> {
         crate::auth::caller(request, &self.directory)
@@ -181,6 +205,8 @@ impl Gateway {
             request_timeout: config.request_timeout,
             wakeups,
             evidence: config.evidence,
+            clock: config.clock,
+            calendar: config.calendar,
         });
         let console = match &config.console {
             Some(console) => Some(Console::build(console, &config.tls, ctx.clone()).await?),
@@ -247,6 +273,25 @@ impl Gateway {
         health
             .set_serving::<EvidenceServiceServer<EvidenceGrpc>>()
             .await;
+        let calendar_health = {
+            let (health, ctx, stop) = (health.clone(), self.ctx.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                loop {
+                    let missing = ctx.missing_calendar_years();
+                    let status = if missing.is_empty() {
+                        tonic_health::ServingStatus::Serving
+                    } else {
+                        tracing::warn!(years = ?missing, "official holiday schedule not installed: due times there are provisional (casebridge calendar status)");
+                        tonic_health::ServingStatus::NotServing
+                    };
+                    health.set_service_status(CALENDAR_HEALTH, status).await;
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(CALENDAR_HEALTH_POLL) => {}
+                    }
+                }
+            })
+        };
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(casebridge_proto::FILE_DESCRIPTOR_SET)
             .build_v1()
@@ -291,6 +336,7 @@ impl Gateway {
             .map_err(StartError::Serve);
         shutdown.cancel();
         let _ = wakeups.await;
+        let _ = calendar_health.await;
         if let Some(console) = console {
             match console.await {
                 Ok(Err(error)) => tracing::warn!(%error, "the console stopped with an error"),

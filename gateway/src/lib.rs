@@ -35,5 +35,5 @@ pub mod pki;
 mod referrals;
 mod transfers;
 
-pub use app::{EvidenceConfig, Gateway, GatewayConfig, StartError, TlsMaterial};
+pub use app::{CALENDAR_HEALTH, EvidenceConfig, Gateway, GatewayConfig, StartError, TlsMaterial};
 pub use console::ConsoleConfig;

@@ -58,10 +58,6 @@ fn unexpected(reply: Reply) -> Status {
     }
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
 #[tonic::async_trait]
 impl MonitorService for MonitorGrpc {
     #[tracing::instrument(skip_all)]
@@ -70,7 +66,8 @@ impl MonitorService for MonitorGrpc {
         request: tonic::Request<pb::ListObligationsRequest>,
     ) -> Result<Response<pb::ListObligationsResponse>, Status> {
         let viewer = self.ctx.caller(&request)?.code;
-        let query = obligation_query(request.into_inner(), now()).map_err(GatewayError::from)?;
+        let query = obligation_query(request.into_inner(), self.ctx.clock.now())
+            .map_err(GatewayError::from)?;
         let as_of = query.as_of;
         match self
             .ctx
@@ -157,7 +154,7 @@ impl DeadlineService for DeadlinesGrpc {
         let mut v = Violations::default();
         let case_id = v.case_id("case_id", &case_id);
         let case_id = v.finish(case_id).map_err(GatewayError::from)?;
-        let as_of = now();
+        let as_of = self.ctx.clock.now();
         match self
             .ctx
             .ask(SERVICE, &Request::Case { viewer, case_id })
@@ -316,6 +313,7 @@ pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb
         step,
         explanation,
         extension_tiers,
+        provisional_years,
     } = listed;
     let overdue_hours = match (o.due_at, o.closed_at) {
         (Some(due), None) if due < as_of => (as_of.as_millis() - due.as_millis()) as f64 / 3.6e6,
@@ -370,6 +368,8 @@ pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb
             .collect(),
         extension_tiers,
         period: o.period.to_string(),
+        provisional: !provisional_years.is_empty(),
+        provisional_years,
     }
 }
 

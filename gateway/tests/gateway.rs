@@ -5,6 +5,9 @@
 //! bus, SQLite stores for the four family services, the inbox, the deadlines and the evidence
 //! service, evidence storage in the temp directory, and a gateway on `127.0.0.1:0`, all in this
 //! process. The families' API tests are in the modules of `tests/gateway/`.
+//!
+//! Time is [`test_clock`]: it starts at a fixed instant (a Tuesday in March 2026) and runs at
+//! the wall clock's pace, so the suite gives the same answers on any day it runs.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use casebridge_core::dispute::DisputePolicy;
 use casebridge_core::ids::{AgencyCode, CaseId};
 use casebridge_core::law::Law;
 use casebridge_core::referral::ReferralPolicy;
-use casebridge_core::time::{Clock, SystemClock};
+use casebridge_core::time::{Clock, OffsetClock, Timestamp};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
@@ -70,6 +73,27 @@ mod refusals;
 #[path = "gateway/transfers.rs"]
 mod transfers;
 
+/// Where every test's clock starts: Tue 2026-03-10 10:00 CST, away from holiday blocks and
+/// year ends, so no answer depends on the day the suite runs.
+const TEST_START: &str = "2026-03-10T10:00:00+08:00";
+
+/// The clock every service, the gateway and the requests of this test binary share.
+fn test_clock() -> Arc<OffsetClock> {
+    static CLOCK: std::sync::OnceLock<Arc<OffsetClock>> = std::sync::OnceLock::new();
+    CLOCK
+        .get_or_init(|| {
+            Arc::new(OffsetClock::starting_at(
+                Timestamp::parse_rfc3339(TEST_START).expect("start instant"),
+            ))
+        })
+        .clone()
+}
+
+/// [`test_clock`]'s now, in Unix seconds.
+fn now_seconds() -> i64 {
+    test_clock().now().as_millis() / 1000
+}
+
 /// How long a test waits for something that should be prompt.
 const PROMPTLY: Duration = Duration::from_secs(5);
 
@@ -98,6 +122,18 @@ async fn spawn_app() -> TestApp {
 }
 
 async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
+    spawn_app_on(test_clock(), max_size).await
+}
+
+/// The app with its clock starting at `start` (RFC 3339) instead of [`TEST_START`].
+async fn spawn_app_at(start: &str) -> TestApp {
+    let clock = Arc::new(OffsetClock::starting_at(
+        Timestamp::parse_rfc3339(start).expect("start instant"),
+    ));
+    spawn_app_on(clock, EVIDENCE_LIMIT).await
+}
+
+async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let directory =
         Arc::new(Directory::from_toml_str(EXAMPLE_DIRECTORY).expect("example directory"));
@@ -110,7 +146,6 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
     let read = |name: &str| std::fs::read_to_string(pki.join(name)).expect("PKI file");
 
     let bus = testing::embedded_bus(dir.path()).await;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let law = Arc::new(Law::shipped().expect("shipped law"));
     let token = CancellationToken::new();
     let mut tasks = Vec::new();
@@ -161,7 +196,7 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
         host(store("deadlines").await),
         directory.clone(),
         Arc::new(law.rules.clone()),
-        Arc::new(law.calendar.clone()),
+        law.calendar.clone(),
     )
     .await
     .expect("deadlines service");
@@ -191,6 +226,8 @@ async fn spawn_app_with_evidence_limit(max_size: u64) -> TestApp {
                 listen: "127.0.0.1:0".parse().expect("socket address"),
                 demo_signin: true,
             }),
+            clock: clock.clone(),
+            calendar: law.calendar.clone(),
         },
         bus,
         directory,
@@ -411,7 +448,7 @@ fn assert_refused_by_tls(outcome: Outcome, alert: &str) {
 
 /// A valid referral submission from the market bureau to the city police.
 fn submission(request_id: &str) -> pb::SubmitReferralRequest {
-    let now = chrono::Utc::now().timestamp();
+    let now = now_seconds();
     let document = |kind: pb::DocumentKind, title: &str| pb::Document {
         kind: kind.into(),
         title: title.into(),
@@ -750,6 +787,49 @@ async fn health_reports_the_referral_service_as_serving() {
 }
 
 #[tokio::test]
+async fn from_october_a_missing_next_year_calendar_shows_on_the_board_and_in_health() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    for (start, missing) in [
+        ("2026-09-30T10:00:00+08:00", false),
+        ("2026-10-01T10:00:00+08:00", true),
+    ] {
+        let app = spawn_app_at(start).await;
+        let mut health = HealthClient::new(app.channel_as(PROCURATORATE).await);
+        let calendar = health
+            .check(HealthCheckRequest {
+                service: casebridge_gateway::CALENDAR_HEALTH.into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner();
+        let gateway = health
+            .check(HealthCheckRequest {
+                service: "casebridge.v1.ReferralService".into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner();
+        assert_eq!(gateway.status(), ServingStatus::Serving, "{start}");
+        let board = console::board_as(&app, PROCURATORATE).await;
+        if missing {
+            assert_eq!(calendar.status(), ServingStatus::NotServing, "{start}");
+            assert!(
+                board.contains("calendar-missing")
+                    && board.contains("2027年国务院节假日安排尚未安装"),
+                "{board}"
+            );
+        } else {
+            assert_eq!(calendar.status(), ServingStatus::Serving, "{start}");
+            assert!(!board.contains("calendar-missing"), "{board}");
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn reflection_lists_every_casebridge_service() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
@@ -1008,7 +1088,7 @@ async fn a_submitted_referral_shows_its_receipt_obligation_to_the_parties_only()
     let later = pb::ListObligationsRequest {
         view: pb::ObligationView::Overdue.into(),
         as_of: Some(prost_types::Timestamp {
-            seconds: chrono::Utc::now().timestamp() + 30 * 86_400,
+            seconds: now_seconds() + 30 * 86_400,
             nanos: 0,
         }),
         case_id: case_id.clone(),
@@ -1097,7 +1177,7 @@ async fn statistics_show_supervisors_every_agency_and_others_their_own() {
     let case_id = submitted_referral(&app, "stats-1").await;
     let mut police = app.monitor_as(CITY_POLICE).await;
     eventually_listed(&mut police, &case_id).await;
-    let now = chrono::Utc::now().timestamp();
+    let now = now_seconds();
     let period = pb::GetStatisticsRequest {
         from: Some(prost_types::Timestamp {
             seconds: now - 3600,
@@ -1805,8 +1885,7 @@ async fn reports_come_as_json_or_csv_files() {
     let app = spawn_app().await;
     let case_id = submitted_referral(&app, "report-1").await;
     case_deadlines_with(&app, PROCURATORATE, &case_id, "RCPT").await;
-    let today =
-        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("CST"));
+    let today = test_clock().now().to_cst();
     let mut monitor = app.monitor_as(PROCURATORATE).await;
     let json = monitor
         .get_report(pb::GetReportRequest {

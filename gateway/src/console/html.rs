@@ -282,7 +282,7 @@ textarea{width:100%;min-height:4rem}
 button{font:inherit;padding:.35rem .9rem;border-radius:4px;border:1px solid #123a63;background:#123a63;color:#fff;cursor:pointer}
 form.inline{display:inline}.actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:1rem;margin:1rem 0}
 .actions form{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8rem;display:flex;flex-direction:column;gap:.5rem}
-.notice{padding:.6rem .8rem;border-radius:4px}.notice.error{background:#fdecea;color:#8e1b1b}.notice.ok{background:#e8f5e9;color:#1b5e20}
+.notice{padding:.6rem .8rem;border-radius:4px}.notice.error{background:#fdecea;color:#8e1b1b}.notice.ok{background:#e8f5e9;color:#1b5e20}.notice.warning{background:#fff4e5;color:#7a4100}.provisional{font-size:.8rem;color:#7a4100}
 .cards{display:flex;flex-wrap:wrap;gap:1rem;margin-bottom:1rem}.card{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6rem 1rem;min-width:10rem}
 .card b{display:block;font-size:1.5rem}
 svg text{font-size:12px;fill:#1d2430}

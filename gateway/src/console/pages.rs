@@ -511,7 +511,8 @@ async fn board(viewer: Viewer, Query(q): Query<BoardQuery>) -> Response {
         page_size: 100,
         page_token: q.page.clone(),
     };
-    let mut body = board_filters(&viewer, &q, view);
+    let mut body = calendar_warning(&viewer);
+    body.push_str(&board_filters(&viewer, &q, view));
     match viewer
         .state
         .monitor
@@ -540,6 +541,30 @@ async fn board(viewer: Viewer, Query(q): Query<BoardQuery>) -> Response {
     }
     let title = lang.t("逾期与即将到期", "Overdue and due soon");
     Html(page(&viewer.frame("/board"), title, &body)).into_response()
+}
+
+/// The operator's warning, from 1 October, that a year's official holiday schedule is missing:
+/// due times in that year are provisional until it is installed.
+fn calendar_warning(viewer: &Viewer) -> String {
+    viewer
+        .state
+        .ctx
+        .missing_calendar_years()
+        .into_iter()
+        .map(|year| {
+            notice(
+                "warning calendar-missing",
+                viewer.lang.t(
+                    &format!(
+                        "{year}年国务院节假日安排尚未安装：{year}年内的期限暂按法定节假日计算（不含调休上班日），标为“暂定”；安装后自动重新计算并通知各方（casebridge calendar install {year}.toml）。"
+                    ),
+                    &format!(
+                        "The official {year} holiday schedule is not installed: due times in {year} are counted provisionally on the statutory holidays (no make-up working days) and marked provisional; installing it recounts them and tells the parties (casebridge calendar install {year}.toml)."
+                    ),
+                ),
+            )
+        })
+        .collect()
 }
 
 fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> String {
@@ -640,7 +665,19 @@ fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case:
             step = esc(&o.step),
             why = lang.t("期限如何计算", "how the due time was counted"),
             owed_by = esc(&o.owed_by_name),
-            due = html::time(o.due_at.as_ref()),
+            due = if o.provisional {
+                format!(
+                    "{}<br><span class=\"provisional\" title=\"{}\">{}</span>",
+                    html::time(o.due_at.as_ref()),
+                    lang.t(
+                        "该年度国务院节假日安排尚未发布，暂按法定节假日计算（不含调休上班日），发布后重新计算",
+                        "the year's official holiday schedule is not yet published: counted on the statutory holidays, without make-up working days; recounted once it is installed"
+                    ),
+                    lang.t("暂定", "provisional")
+                )
+            } else {
+                html::time(o.due_at.as_ref())
+            },
             ageing = html::ageing(lang, o.overdue_hours),
             supervisor = esc(&agency_name(viewer, &o.supervisor)),
             stage = html::stage(lang, &o.stage),
@@ -1352,10 +1389,7 @@ fn day_start(day: chrono::NaiveDate) -> prost_types::Timestamp {
 async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Response {
     use chrono::Datelike as _;
     let lang = viewer.lang;
-    let today =
-        casebridge_core::time::Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-            .to_cst()
-            .date_naive();
+    let today = viewer.state.ctx.clock.now().to_cst().date_naive();
     let first_of_month = today.with_day(1).unwrap_or(today);
     let parse =
         |s: &str, default| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(default);

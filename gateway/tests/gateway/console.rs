@@ -187,6 +187,13 @@ async fn referral_status(app: &TestApp, id: &str) -> i32 {
         .status
 }
 
+/// The overdue board's HTML as `agency` sees it, signed in by its certificate.
+pub(crate) async fn board_as(app: &TestApp, agency: &str) -> String {
+    let page = Browser::new(app, Some(agency)).get("/board").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.body
+}
+
 #[tokio::test]
 async fn the_console_signs_an_agency_in_by_its_client_certificate() {
     let app = spawn_app().await;

@@ -1,15 +1,29 @@
 //! The legal calendar: which China Standard Time dates are working days (DOMAIN.md §2).
 //!
 //! A working day is Monday to Friday outside an official holiday block, or a listed make-up
-//! working day (调休上班日). The schedule is published by the State Council each November, so it
-//! is data (`deploy/calendars/<year>.toml`), never code. A date in a year without data is an
-//! error ([`CalendarError::YearNotLoaded`]): the engine warns rather than guesses.
+//! working day (调休上班日). The schedule is published by the State Council each autumn, so it
+//! is data (`deploy/calendars/<year>.toml`, plus the files an operator installs), never code.
+//!
+//! A year without an official schedule is never left without due dates: it is counted on a
+//! **provisional** schedule built from the statutory holidays ([`statutory`]), and every due
+//! time that consults such a year says so ([`Calendar::provisional_years_between`]). Installing
+//! the official schedule replaces the provisional year; the deadlines service then recomputes
+//! the obligations that fall in it, on the record. Only a year outside the statutory table
+//! (before 2025 or after 2099) is an error ([`CalendarError::YearNotLoaded`]).
+//!
+//! A running process holds the calendar in a [`LiveCalendar`], which an installation replaces
+//! without a restart.
+
+pub mod statutory;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::time::Timestamp;
 
@@ -19,10 +33,11 @@ const CST_OFFSET_MS: i64 = 8 * 3_600_000;
 /// Why a calendar could not be loaded or answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    /// No schedule is loaded for the year; no working day can be known.
+    /// No schedule, official or provisional, is known for the year (it is outside the statutory
+    /// table of 2025–2099); no working day can be known.
     #[error(
-        "no holiday calendar is loaded for {year}: add deploy/calendars/{year}.toml from the \
-         State Council's notice; no due date is computed in {year} until then"
+        "no holiday calendar is known for {year}: install the State Council's schedule with \
+         `casebridge calendar install {year}.toml`; no due date is computed in {year} until then"
     )]
     YearNotLoaded { year: i32 },
     /// A calendar file is malformed.
@@ -66,7 +81,7 @@ impl fmt::Display for DayKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Holiday {
+pub(crate) struct Holiday {
     name: String,
     first: NaiveDate,
     last: NaiveDate,
@@ -77,12 +92,40 @@ struct Year {
     source: String,
     holidays: Vec<Holiday>,
     makeup: BTreeSet<NaiveDate>,
+    /// Built from the statutory holidays, not from an official notice.
+    provisional: bool,
 }
 
-/// The loaded years of the official schedule.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where a year's schedule comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YearStatus {
+    /// The State Council's schedule, from the notice named.
+    Official { source: String },
+    /// The statutory holidays only, without make-up working days, until the notice is installed.
+    Provisional,
+    /// Outside the statutory table: no due date can be computed.
+    Unknown,
+}
+
+/// The line every due time counted on a provisional year carries.
+pub fn provisional_line(year: i32) -> String {
+    format!(
+        "{year} calendar not yet published; counted on the statutory holidays, without make-up \
+         working days"
+    )
+}
+
+/// The legal calendar: the official years loaded, and a provisional schedule for every other
+/// year of the statutory table.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     years: BTreeMap<i32, Year>,
+}
+
+impl Default for Calendar {
+    fn default() -> Calendar {
+        Calendar::new()
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,9 +148,23 @@ struct HolidayFile {
 }
 
 impl Calendar {
-    /// An empty calendar: every date is [`CalendarError::YearNotLoaded`].
+    /// No official year yet: every year of the statutory table (2025–2099) is provisional.
     pub fn new() -> Calendar {
-        Calendar::default()
+        let years = (statutory::FIRST_YEAR..=statutory::LAST_YEAR)
+            .filter_map(|year| {
+                let holidays = statutory::provisional_blocks(year)?;
+                Some((
+                    year,
+                    Year {
+                        source: "全国年节及纪念日放假办法 (2024), provisional".to_owned(),
+                        holidays,
+                        makeup: BTreeSet::new(),
+                        provisional: true,
+                    },
+                ))
+            })
+            .collect();
+        Calendar { years }
     }
 
     /// Loads several year files; `files` pairs a name for error messages with the TOML text.
@@ -121,8 +178,11 @@ impl Calendar {
         Ok(calendar)
     }
 
-    /// Adds one year's schedule, validated: dates in the declared year, each block's first day
-    /// not after its last, no overlapping blocks, no make-up day inside a block, no year twice.
+    /// Adds one year's official schedule in place of its provisional one, validated: the notice
+    /// it comes from (naming the year), dates in the declared year, each block's first day not
+    /// after its last, no overlapping blocks, every statutory holiday inside a block (a whole
+    /// year), each make-up working day a weekend day outside the blocks (a 调休 swap), and no
+    /// official year twice.
     pub fn add_year_toml(&mut self, file: &str, text: &str) -> Result<i32, CalendarError> {
         let invalid = |reason: String| CalendarError::Invalid {
             file: file.to_owned(),
@@ -130,8 +190,15 @@ impl Calendar {
         };
         let raw: YearFile = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         let year = raw.year;
-        if self.years.contains_key(&year) {
+        if self.years.get(&year).is_some_and(|y| !y.provisional) {
             return Err(invalid(format!("year {year} is already loaded")));
+        }
+        if !raw.source.contains(&year.to_string()) {
+            return Err(invalid(format!(
+                "source {:?} must name the notice the schedule comes from, with its year {year} \
+                 (e.g. 国务院办公厅关于{year}年部分节假日安排的通知)",
+                raw.source
+            )));
         }
         let date = |field: &str, text: &str| -> Result<NaiveDate, CalendarError> {
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
@@ -175,7 +242,27 @@ impl Calendar {
                     h.name
                 )));
             }
+            if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+                return Err(invalid(format!(
+                    "make-up working day {day} is a {}: a make-up working day (调休上班日) is a \
+                     weekend day made a working day",
+                    day.weekday()
+                )));
+            }
             makeup.insert(day);
+        }
+        for h in statutory::holidays(year).unwrap_or_default() {
+            if let Some(day) = h
+                .days
+                .iter()
+                .find(|day| !holidays.iter().any(|b| b.first <= **day && **day <= b.last))
+            {
+                return Err(invalid(format!(
+                    "{} ({day}) is in no holiday block: a year's schedule must cover every \
+                     statutory holiday of 全国年节及纪念日放假办法",
+                    h.name
+                )));
+            }
         }
         self.years.insert(
             year,
@@ -183,13 +270,72 @@ impl Calendar {
                 source: raw.source,
                 holidays,
                 makeup,
+                provisional: false,
             },
         );
         Ok(year)
     }
 
-    /// The years with a schedule, ascending.
-    pub fn loaded_years(&self) -> Vec<i32> {
+    /// The years with an official schedule, ascending.
+    pub fn official_years(&self) -> Vec<i32> {
+        self.years
+            .iter()
+            .filter(|(_, y)| !y.provisional)
+            .map(|(year, _)| *year)
+            .collect()
+    }
+
+    /// Where `year`'s schedule comes from.
+    pub fn status(&self, year: i32) -> YearStatus {
+        match self.years.get(&year) {
+            Some(y) if y.provisional => YearStatus::Provisional,
+            Some(y) => YearStatus::Official {
+                source: y.source.clone(),
+            },
+            None => YearStatus::Unknown,
+        }
+    }
+
+    pub fn is_provisional(&self, year: i32) -> bool {
+        self.years.get(&year).is_some_and(|y| y.provisional)
+    }
+
+    /// The provisional years a count from `from` to `to` (inclusive) walks through.
+    pub fn provisional_years_between(&self, from: NaiveDate, to: NaiveDate) -> Vec<i32> {
+        (from.year().min(to.year())..=to.year().max(from.year()))
+            .filter(|year| self.is_provisional(*year))
+            .collect()
+    }
+
+    /// The years an operator must install now, seen on `today`: this year when it has no
+    /// official schedule, and from 1 October the next year too (the notice comes each autumn).
+    pub fn missing_official(&self, today: NaiveDate) -> Vec<i32> {
+        let mut years = vec![today.year()];
+        if today.month() >= 10 {
+            years.push(today.year() + 1);
+        }
+        years.retain(|year| !matches!(self.status(*year), YearStatus::Official { .. }));
+        years
+    }
+
+    /// A digest of `year`'s schedule, provisional or official: stored due times counted on a
+    /// year whose digest changed are recomputed.
+    pub fn fingerprint(&self, year: i32) -> Option<String> {
+        let y = self.years.get(&year)?;
+        let digest = Sha256::digest(format!("{y:?}").as_bytes());
+        Some(format!(
+            "{}:{}",
+            if y.provisional {
+                "provisional"
+            } else {
+                "official"
+            },
+            hex::encode(&digest[..8])
+        ))
+    }
+
+    /// Every year with a schedule, ascending.
+    pub fn years(&self) -> Vec<i32> {
         self.years.keys().copied().collect()
     }
 
@@ -247,6 +393,70 @@ impl Calendar {
     }
 }
 
+/// The calendar a running process counts on, shared by its components and replaced when an
+/// official year is installed, without a restart. Clones share the same calendar.
+#[derive(Debug, Clone)]
+pub struct LiveCalendar {
+    current: Arc<RwLock<Arc<Calendar>>>,
+    generation: Arc<AtomicU64>,
+}
+
+impl LiveCalendar {
+    pub fn new(calendar: Calendar) -> LiveCalendar {
+        LiveCalendar {
+            current: Arc::new(RwLock::new(Arc::new(calendar))),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The calendar in force now; hold it for one computation so it cannot change midway.
+    pub fn current(&self) -> Arc<Calendar> {
+        // A poisoned lock still holds a whole calendar (replace swaps one pointer).
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `calendar` in force; returns the years whose schedule changed.
+    pub fn replace(&self, calendar: Calendar) -> Vec<i32> {
+        let mut slot = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed: Vec<i32> = slot
+            .years()
+            .into_iter()
+            .chain(calendar.years())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|year| slot.fingerprint(*year) != calendar.fingerprint(*year))
+            .collect();
+        if !changed.is_empty() {
+            *slot = Arc::new(calendar);
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        changed
+    }
+
+    /// Counts replacements that changed something: a component compares it with the one it saw.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+}
+
+impl From<Calendar> for LiveCalendar {
+    fn from(calendar: Calendar) -> LiveCalendar {
+        LiveCalendar::new(calendar)
+    }
+}
+
+impl From<Arc<Calendar>> for LiveCalendar {
+    fn from(calendar: Arc<Calendar>) -> LiveCalendar {
+        LiveCalendar::new(Arc::unwrap_or_clone(calendar))
+    }
+}
+
 pub(crate) fn next_day(date: NaiveDate) -> NaiveDate {
     date.checked_add_days(Days::new(1)).unwrap_or(date)
 }
@@ -295,7 +505,8 @@ pub(crate) mod tests {
 
     #[test]
     fn the_shipped_years_load() {
-        assert_eq!(official().loaded_years(), vec![2025, 2026]);
+        assert_eq!(official().official_years(), vec![2025, 2026]);
+        assert!(official().is_provisional(2027));
     }
 
     #[test]
@@ -313,10 +524,69 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_year_without_data_is_an_error_naming_the_year() {
-        let err = official().day_kind(d("2027-01-04")).unwrap_err();
-        assert_eq!(err, CalendarError::YearNotLoaded { year: 2027 });
-        assert!(err.to_string().contains("2027.toml"), "{err}");
+    fn a_year_outside_the_statutory_table_is_an_error_naming_the_year() {
+        let err = official().day_kind(d("2100-01-04")).unwrap_err();
+        assert_eq!(err, CalendarError::YearNotLoaded { year: 2100 });
+        assert!(err.to_string().contains("2100.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_year_without_an_official_schedule_is_counted_on_the_statutory_holidays() {
+        let c = official();
+        assert_eq!(c.status(2027), YearStatus::Provisional);
+        // 除夕 Fri 2027-02-05 to 初三 Mon 02-08, the weekend days made up on Tue and Wed.
+        assert!(matches!(
+            c.day_kind(d("2027-02-10")),
+            Ok(DayKind::Holiday { ref name, .. }) if name.contains("春节")
+        ));
+        assert_eq!(c.day_kind(d("2027-02-11")), Ok(DayKind::Working));
+        // No make-up working day is assumed: every weekend day is a weekend day.
+        assert_eq!(c.day_kind(d("2027-02-20")), Ok(DayKind::Weekend));
+        assert_eq!(
+            c.provisional_years_between(d("2026-12-04"), d("2027-03-01")),
+            vec![2027]
+        );
+        assert!(
+            c.provisional_years_between(d("2026-01-04"), d("2026-12-31"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_next_year_is_missing_from_the_first_of_october() {
+        let c = official();
+        assert!(c.missing_official(d("2026-09-30")).is_empty());
+        assert_eq!(c.missing_official(d("2026-10-01")), vec![2027]);
+        assert_eq!(c.missing_official(d("2027-03-01")), vec![2027]);
+        assert_eq!(c.missing_official(d("2027-10-01")), vec![2027, 2028]);
+    }
+
+    pub(crate) const FIXTURE_2027: &str =
+        include_str!("../../../services/deadlines/tests/fixtures/2027.toml");
+
+    #[test]
+    fn installing_an_official_year_replaces_its_provisional_one() {
+        let mut c = official();
+        let before = c.fingerprint(2027);
+        assert_eq!(c.add_year_toml("2027.toml", FIXTURE_2027), Ok(2027));
+        assert!(matches!(c.status(2027), YearStatus::Official { .. }));
+        assert_ne!(c.fingerprint(2027), before);
+        // The fixture's 调休: Sat 2027-02-20 is a make-up working day.
+        assert_eq!(c.day_kind(d("2027-02-20")), Ok(DayKind::MakeUpWorkingDay));
+        let again = c.add_year_toml("2027.toml", FIXTURE_2027).unwrap_err();
+        assert!(again.to_string().contains("already loaded"), "{again}");
+    }
+
+    #[test]
+    fn a_live_calendar_reports_the_years_a_replacement_changed() {
+        let live = LiveCalendar::new(official());
+        assert_eq!(live.replace(official()), Vec::<i32>::new());
+        assert_eq!(live.generation(), 0);
+        let mut with_2027 = official();
+        with_2027.add_year_toml("2027.toml", FIXTURE_2027).unwrap();
+        assert_eq!(live.replace(with_2027), vec![2027]);
+        assert_eq!(live.generation(), 1);
+        assert!(!live.current().is_provisional(2027));
     }
 
     #[test]
@@ -345,7 +615,7 @@ pub(crate) mod tests {
 
     #[test]
     fn malformed_files_are_refused_with_the_reason() {
-        let base = "year = 2026\nsource = \"x\"\n";
+        let base = "year = 2026\nsource = \"notice of 2026\"\n";
         let cases = [
             (
                 format!("{base}makeup_working_days = [\"2025-01-26\"]"),
@@ -381,5 +651,20 @@ pub(crate) mod tests {
         }
         let twice = Calendar::from_toml_files([("a", Y2026), ("b", Y2026)]).unwrap_err();
         assert!(twice.to_string().contains("already loaded"));
+        // A whole year, its 调休 swaps and its notice.
+        let partial = Y2026.replace("first = \"2026-10-01\"", "first = \"2026-10-04\"");
+        let err = load(&partial).to_string();
+        assert!(
+            err.contains("国庆节") && err.contains("2026-10-01"),
+            "{err}"
+        );
+        let weekday_swap = Y2026.replace("\"2026-01-04\"", "\"2026-01-05\"");
+        assert!(load(&weekday_swap).to_string().contains("is a Mon"));
+        let anonymous = Y2026.replace("国务院办公厅关于2026年部分节假日安排的通知", "a notice");
+        assert!(
+            load(&anonymous)
+                .to_string()
+                .contains("must name the notice")
+        );
     }
 }

@@ -16,16 +16,23 @@
 //! Every [`Due`] carries an explanation a person can check, line by line.
 
 mod rules;
+mod supervision;
 
 use std::fmt;
 
 use chrono::{Datelike as _, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{self, Calendar, CalendarError, DayKind, describe, end_of_day};
+use crate::calendar::{
+    self, Calendar, CalendarError, DayKind, describe, end_of_day, provisional_line,
+};
 use crate::time::Timestamp;
 
 pub use rules::{Rule, RuleError, RuleKind, RuleTable, Supervisor};
+pub use supervision::{
+    SupervisionError, SupervisionGap, Unresolved, check_supervision, owing_kinds,
+    require_supervisors, resolve_supervisor, supervisor_for,
+};
 
 /// How a period is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,6 +81,11 @@ pub struct Due {
     pub last_day: Option<NaiveDate>,
     /// The ledger: one line per step of the computation.
     pub explanation: Vec<String>,
+    /// The years without an official schedule the count walked through, counted on the
+    /// statutory holidays (DOMAIN.md §2): such a due time is provisional, and is recomputed when
+    /// the official schedule is installed. Empty for hours and for official years.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
 }
 
 impl Due {
@@ -83,6 +95,21 @@ impl Due {
             Some(day) => format!("{day} 24:00 CST"),
             None => cst_minute(self.at),
         }
+    }
+
+    /// Whether the due time was counted on a provisional year.
+    pub fn is_provisional(&self) -> bool {
+        !self.provisional_years.is_empty()
+    }
+
+    /// Notes the provisional years a day count from `from` to the last day walked through.
+    fn counted_from(mut self, calendar: &Calendar, from: NaiveDate) -> Due {
+        if let Some(last) = self.last_day {
+            self.provisional_years = calendar.provisional_years_between(from, last);
+            let lines = self.provisional_years.iter().map(|y| provisional_line(*y));
+            self.explanation.extend(lines);
+        }
+        self
     }
 
     fn concluded(mut self) -> Due {
@@ -116,6 +143,7 @@ pub fn compute_due(
                 "{period} from {}, counted as clock time (no holiday extension)",
                 cst_minute(start)
             )],
+            provisional_years: Vec::new(),
         },
         unit => {
             let start_day = calendar::cst_date(start);
@@ -134,7 +162,9 @@ pub fn compute_due(
                 at: end_of_day(last),
                 last_day: Some(last),
                 explanation,
+                provisional_years: Vec::new(),
             }
+            .counted_from(calendar, start_day)
         }
     };
     Ok(due.concluded())
@@ -546,7 +576,9 @@ impl Obligation {
             at: due.0,
             last_day: due.1,
             explanation: lines,
-        };
+            provisional_years: Vec::new(),
+        }
+        .counted_from(calendar, calendar::cst_date(self.started_at));
         if explain {
             due = due.concluded();
         }

@@ -418,7 +418,10 @@ mod tests {
             .iter()
             .map(|a| a.name.as_str())
             .collect();
-        assert_eq!(lab_chain, ["福州市市场监督管理局", "福州市人民政府"]);
+        assert_eq!(
+            lab_chain,
+            ["福州市市场监督管理局", "福州市人民政府", "福建省人民政府"]
+        );
     }
 
     #[test]
@@ -442,7 +445,39 @@ mod tests {
         let first = directory.agencies().next().unwrap();
         assert_eq!(first.name, "福州市人民政府");
         assert_eq!(directory.get(&first.code), Some(first));
-        assert!(directory.superiors_of(&first.code).is_empty());
+        let chain: Vec<&str> = directory
+            .superiors_of(&first.code)
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(chain, ["福建省人民政府"]);
+    }
+
+    #[test]
+    fn the_next_level_supervises_the_city_government_and_procuratorate() {
+        let directory = deploy();
+        let province = RegionCode::parse("350000").unwrap();
+        assert_eq!(
+            directory.coordination_for(&province).unwrap().name,
+            "福建省司法厅"
+        );
+        let procuratorate = by_name(&directory, "福州市人民检察院");
+        let chain: Vec<&str> = directory
+            .superiors_of(&procuratorate.code)
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(chain, ["福建省人民检察院", "最高人民检察院"]);
+        // A bureau and the city government dispute before the province.
+        let market = by_name(&directory, "福州市市场监督管理局");
+        let government = by_name(&directory, "福州市人民政府");
+        assert_eq!(
+            directory
+                .common_superior(&market.code, &government.code)
+                .unwrap()
+                .name,
+            "福建省人民政府"
+        );
     }
 
     #[test]

@@ -5,25 +5,32 @@
 //! a late step is accepted and flagged, never refused. Timers (obligations, warnings,
 //! escalations) are the deadlines service's business, on the same calendar and table.
 
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, LiveCalendar};
 use crate::deadline::{RuleTable, rule_due};
 use crate::time::Timestamp;
 
-/// The calendar and the rule table, loaded once at start-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The calendar and the rule table. The rule table is loaded once at start-up; the calendar is
+/// live, so an installed official year is in force without a restart.
+#[derive(Debug, Clone)]
 pub struct Law {
-    pub calendar: Calendar,
+    pub calendar: LiveCalendar,
     pub rules: RuleTable,
 }
 
 impl Law {
-    /// The due time of `rule` counted from `start`, or `None` when the rule is unknown, has no
-    /// period, or the calendar does not cover the year it falls in (never guessed).
+    pub fn new(calendar: Calendar, rules: RuleTable) -> Law {
+        Law {
+            calendar: LiveCalendar::new(calendar),
+            rules,
+        }
+    }
+
+    /// The due time of `rule` counted from `start`, or `None` when the rule is unknown or has
+    /// no period. A year without an official schedule is counted provisionally (DOMAIN.md §2);
+    /// only a year outside the statutory table (after 2099) gives `None`, never a guess.
     pub fn due(&self, rule: &str, start: Timestamp) -> Option<Timestamp> {
         let rule = self.rules.get(rule)?;
-        // A year without calendar data cannot be judged: no flag rather than a guess (the
-        // deadlines service warns about the missing year at start-up).
-        rule_due(&self.calendar, rule, start)
+        rule_due(&self.calendar.current(), rule, start)
             .ok()
             .flatten()
             .map(|due| due.due.at)
@@ -62,9 +69,9 @@ pub enum LawError {
 impl Law {
     /// The calendars and the rule table shipped with CaseBridge.
     pub fn shipped() -> Result<Law, LawError> {
-        Ok(Law {
-            calendar: Calendar::from_toml_files(SHIPPED_CALENDARS.iter().copied())?,
-            rules: RuleTable::from_toml_str(SHIPPED_RULES)?,
-        })
+        Ok(Law::new(
+            Calendar::from_toml_files(SHIPPED_CALENDARS.iter().copied())?,
+            RuleTable::from_toml_str(SHIPPED_RULES)?,
+        ))
     }
 }

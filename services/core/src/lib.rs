@@ -58,4 +58,4 @@ pub use ids::{
     AgencyCode, AgencyCodeError, CaseId, IdError, MessageId, RegionCode, RequestId, Sha256Digest,
 };
 pub use personal::PersonalData;
-pub use time::{Clock, ManualClock, SystemClock, TimeError, Timestamp};
+pub use time::{Clock, ManualClock, OffsetClock, SystemClock, TimeError, Timestamp};

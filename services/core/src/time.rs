@@ -155,6 +155,30 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that starts at a chosen instant and then runs at the wall clock's pace: a test fixes
+/// the date (so it passes on any day) while timers, retries and timeouts still run in real time.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    start: Timestamp,
+    began: std::time::Instant,
+}
+
+impl OffsetClock {
+    /// A clock showing `start` now.
+    pub fn starting_at(start: Timestamp) -> OffsetClock {
+        OffsetClock {
+            start,
+            began: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        self.start.plus(self.began.elapsed())
+    }
+}
+
 /// A clock that moves only when told to. Clones share the same time.
 #[derive(Debug, Clone)]
 pub struct ManualClock {

@@ -165,6 +165,10 @@ pub struct Listed {
     pub explanation: Vec<String>,
     /// The rule's extension tiers, each the whole period counted from the start.
     pub extension_tiers: Vec<String>,
+    /// The years without an official holiday schedule the due time was counted on (provisional
+    /// when not empty).
+    #[serde(default)]
+    pub provisional_years: Vec<i32>,
 }
 
 /// What one agency did with the steps it owed in a period.

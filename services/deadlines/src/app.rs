@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use casebridge_core::calendar::Calendar;
+use casebridge_core::calendar::LiveCalendar;
 use casebridge_core::deadline::RuleTable;
 use casebridge_core::directory::Directory;
+use casebridge_core::dispute::DisputePolicy;
+use casebridge_core::ids::AgencyCode;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
@@ -92,7 +94,7 @@ impl DeadlinesApp {
         host: Host,
         directory: Arc<Directory>,
         rules: Arc<RuleTable>,
-        calendar: Arc<Calendar>,
+        calendar: impl Into<LiveCalendar>,
     ) -> Result<DeadlinesApp, StartError> {
         let Host {
             db,
@@ -115,16 +117,13 @@ impl DeadlinesApp {
             db,
             directory,
             rules,
-            calendar,
+            calendar.into(),
             clock.clone(),
             relay.clone(),
             signer.clone(),
         );
-        // A calendar year added since the last start gives undated obligations their due time.
-        let dated = deadlines.refresh_undated().await?;
-        if dated > 0 {
-            tracing::info!(dated, "obligations without a due time now have one");
-        }
+        // A calendar year installed since the last start moves the due times counted on it.
+        deadlines.recount_changed_years().await?;
         Ok(DeadlinesApp {
             deadlines,
             bus,
@@ -136,6 +135,20 @@ impl DeadlinesApp {
             concurrency,
             timers,
         })
+    }
+
+    /// Escalations whose supervisor does not resolve go to `fallback`
+    /// (`deadlines.fallback_supervisor`, verified at start-up against the directory).
+    pub fn with_fallback_supervisor(mut self, fallback: Option<AgencyCode>) -> DeadlinesApp {
+        self.deadlines = self.deadlines.with_fallback_supervisor(fallback);
+        self
+    }
+
+    /// The dispute policy of the disputes service (`disputes`), so dispute steps escalate to the
+    /// office that will rule on the dispute.
+    pub fn with_dispute_policy(mut self, disputes: DisputePolicy) -> DeadlinesApp {
+        self.deadlines = self.deadlines.with_dispute_policy(disputes);
+        self
     }
 
     /// The service logic, for tests that drive it without the bus or the timer.
@@ -160,6 +173,7 @@ impl DeadlinesApp {
             .collect();
         // Its own task: a month's first aggregate over many obligations never delays the timer.
         let reminders = tokio::spawn(run_reminders(self.deadlines.clone(), shutdown.clone()));
+        let recounts = tokio::spawn(run_recounts(self.deadlines.clone(), shutdown.clone()));
         let on_events = self.deadlines.clone();
         // One batch at a time: a case's events apply in the queue's order (a receipt never
         // before the submission that opened its deadline), many per transaction under load.
@@ -191,6 +205,7 @@ impl DeadlinesApp {
             let _ = timer.await;
         }
         let _ = reminders.await;
+        let _ = recounts.await;
         let _ = relay.await;
         let _ = checkpointer.await;
         events.and(queries)
@@ -235,6 +250,26 @@ pub async fn run_reminders(deadlines: Deadlines, shutdown: CancellationToken) {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(REMINDER_POLL) => {}
+        }
+    }
+}
+
+/// Recounts the due times whenever the live calendar changes (an official year installed while
+/// the service runs): the check is one atomic load per [`REMINDER_POLL`].
+pub async fn run_recounts(deadlines: Deadlines, shutdown: CancellationToken) {
+    let mut seen = deadlines.live_calendar().generation();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(REMINDER_POLL) => {}
+        }
+        let generation = deadlines.live_calendar().generation();
+        if generation == seen {
+            continue;
+        }
+        match deadlines.recount_changed_years().await {
+            Ok(_) => seen = generation,
+            Err(error) => tracing::warn!(%error, "recounting due times failed; retrying"),
         }
     }
 }

@@ -14,12 +14,12 @@
 
 use std::sync::Arc;
 
-use casebridge_core::calendar::Calendar;
+use casebridge_core::calendar::{Calendar, LiveCalendar, start_of_day};
 use casebridge_core::deadline::{
-    ExtensionRefusal, Obligation, ObligationError, Rule, RuleTable, Supervisor, cst_minute,
-    describe_tiers,
+    ExtensionRefusal, Obligation, ObligationError, Rule, RuleTable, cst_minute, describe_tiers,
 };
 use casebridge_core::directory::Directory;
+use casebridge_core::dispute::DisputePolicy;
 use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
 use casebridge_core::ledger::{GENESIS, Receipt};
 use casebridge_core::notice::{Family, Notice, Role};
@@ -45,6 +45,11 @@ pub const ESCALATED: &str = "deadline_escalated";
 pub const EXTENDED: &str = "deadline_extended";
 /// The monthly reminder (月提示) to each supervisor with overdue obligations in its remit.
 pub const REMINDER: &str = "deadline_reminder";
+/// The alarm for a missed step whose escalation reaches no supervisor (none resolved for the
+/// rule and the owing agency): to the fallback supervisor when one is set, and on the record.
+pub const UNSUPERVISED: &str = "deadline_unsupervised";
+/// A due time moved because the calendar changed (an official year installed).
+pub const RECOUNTED: &str = "deadline_recounted";
 
 /// The deadlines service logic.
 #[derive(Debug, Clone)]
@@ -53,12 +58,18 @@ pub struct Deadlines {
     messaging: Messaging,
     directory: Arc<Directory>,
     rules: Arc<RuleTable>,
-    calendar: Arc<Calendar>,
+    /// The calendar in force; an installed official year replaces it without a restart.
+    calendar: LiveCalendar,
     clock: Arc<dyn Clock>,
     relay: OutboxRelay,
     /// The service's chain in the full-process record, and the key that signs its receipts.
     chain: Chain,
     signer: Signer,
+    /// Who gets an escalation when no supervisor resolves (`deadlines.fallback_supervisor`).
+    fallback_supervisor: Option<AgencyCode>,
+    /// Which body rules on disputes, as the disputes service decides it (`disputes.office`):
+    /// dispute steps escalate to it.
+    disputes: DisputePolicy,
 }
 
 /// What the timer must do next with an obligation, given its stage and times at `now`: the new
@@ -92,7 +103,7 @@ impl Deadlines {
         db: Db,
         directory: Arc<Directory>,
         rules: Arc<RuleTable>,
-        calendar: Arc<Calendar>,
+        calendar: LiveCalendar,
         clock: Arc<dyn Clock>,
         relay: OutboxRelay,
         signer: Signer,
@@ -107,7 +118,24 @@ impl Deadlines {
             relay,
             chain: Chain::new(crate::SERVICE),
             signer,
+            fallback_supervisor: None,
+            disputes: DisputePolicy::default(),
         }
+    }
+
+    /// Escalations whose supervisor does not resolve go to `fallback` (an agency of the
+    /// directory; the start-up check verifies it). Without one they are alarms on the record and
+    /// on every supervisor's board.
+    pub fn with_fallback_supervisor(mut self, fallback: Option<AgencyCode>) -> Deadlines {
+        self.fallback_supervisor = fallback;
+        self
+    }
+
+    /// The dispute policy the disputes service uses, so dispute steps escalate to the office that
+    /// will rule on the dispute.
+    pub fn with_dispute_policy(mut self, disputes: DisputePolicy) -> Deadlines {
+        self.disputes = disputes;
+        self
     }
 
     /// The service's chain in the full-process record.
@@ -147,7 +175,13 @@ impl Deadlines {
         &self.rules
     }
 
-    pub fn calendar(&self) -> &Calendar {
+    /// The calendar in force now.
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.calendar.current()
+    }
+
+    /// The live calendar an installation replaces.
+    pub fn live_calendar(&self) -> &LiveCalendar {
         &self.calendar
     }
 
@@ -367,7 +401,8 @@ impl Deadlines {
     /// Recomputes due and warning times and the stage from the obligation's ledger; returns the
     /// next moment the timer must act on it.
     fn reschedule(&self, row: &mut ObligationRow, obligation: &Obligation) -> Option<Timestamp> {
-        let (due_at, warn_at) = match obligation.due(&self.calendar) {
+        let calendar = self.calendar.current();
+        let (due_at, warn_at) = match obligation.due(&calendar) {
             Ok(due) => {
                 let lead = self
                     .rules
@@ -376,7 +411,7 @@ impl Deadlines {
                 let warn_at = if lead.amount == 0 {
                     None
                 } else {
-                    obligation.warn_at(&self.calendar, lead).ok()
+                    obligation.warn_at(&calendar, lead).ok()
                 };
                 (Some(due.at), warn_at)
             }
@@ -395,55 +430,117 @@ impl Deadlines {
         next
     }
 
-    /// Who hears of a miss: the copied procuratorate for referral steps, the coordination office
-    /// of the owing agency's region (or its superiors' regions) for the others, or the owing
-    /// agency's superior where the supervisor itself owes the step.
+    /// Who hears of a miss ([`casebridge_core::deadline::resolve_supervisor`], the resolution the
+    /// start-up check verifies): the copied procuratorate for referral steps, the coordination
+    /// office for transfer and opinion steps, the office that will rule on the dispute for dispute
+    /// steps, the owing agency's superior for R561. When none resolves, the fallback supervisor.
     fn supervisor(&self, rule: &Rule, owed_by: &AgencyCode, notice: &Notice) -> Option<AgencyCode> {
-        match rule.escalate_to? {
-            Supervisor::Procuratorate => notice.parties.get(&Role::Procuratorate).cloned(),
-            Supervisor::CoordinationOffice => {
-                if let Some(office) = notice.parties.get(&Role::Coordination) {
-                    return Some(office.clone());
-                }
-                std::iter::once(owed_by.clone())
-                    .chain(
-                        self.directory
-                            .superiors_of(owed_by)
-                            .iter()
-                            .map(|a| a.code.clone()),
-                    )
-                    .find_map(|code| {
-                        self.directory
-                            .coordination_for(&code.region())
-                            .map(|a| a.code.clone())
-                    })
+        match casebridge_core::deadline::resolve_supervisor(
+            &self.directory,
+            &self.disputes,
+            rule,
+            owed_by,
+            &notice.parties,
+        ) {
+            Ok(supervisor) => Some(supervisor),
+            Err(why) => {
+                let fallback = self
+                    .fallback_supervisor
+                    .clone()
+                    .filter(|fallback| fallback != owed_by);
+                tracing::warn!(
+                    rule = %rule.id, %owed_by, %why, fallback = ?fallback,
+                    "no supervisor resolved for the obligation"
+                );
+                fallback
             }
-            Supervisor::Superior => self.directory.get(owed_by)?.superior.clone(),
         }
     }
 
-    /// At start-up: recomputes open obligations that have no due time, so a calendar year added
-    /// since (or a stop that ended) gives them one. Returns how many now have a due time.
-    pub async fn refresh_undated(&self) -> Result<usize, StoreError> {
-        let mut after = 0;
-        let mut dated = 0;
+    /// Recomputes the open obligations a calendar change may move: at start-up, and whenever
+    /// an official year is installed. The years whose schedule differs from the one the stored
+    /// due times were counted on (a provisional year now official, a year first counted) are
+    /// found from the `deadlines_calendar` digests; every open obligation due from the first of
+    /// them on, or without a due time, is counted again. Each due time that moves is stored and
+    /// put on the record with a `deadline_recounted` notice to the owing party and the party it
+    /// is owed to. Returns how many moved. Safe to run in several replicas at once: rows are
+    /// locked, and a replica that comes second finds nothing left to move.
+    pub async fn recount_changed_years(&self) -> Result<usize, StoreError> {
+        let calendar = self.calendar.current();
+        let counted: std::collections::BTreeMap<i32, String> = store::counted_calendar(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let now_counted: Vec<(i32, String)> = calendar
+            .years()
+            .into_iter()
+            .filter_map(|year| Some((year, calendar.fingerprint(year)?)))
+            .collect();
+        let changed: Vec<i32> = now_counted
+            .iter()
+            .filter(|(year, f)| counted.get(year) != Some(f))
+            .map(|(year, _)| *year)
+            .collect();
+        let Some(first) = changed.first() else {
+            return Ok(0);
+        };
+        let from =
+            chrono::NaiveDate::from_ymd_opt(*first, 1, 1).map_or(Timestamp::MIN, start_of_day);
+        let installed: Vec<String> = changed
+            .iter()
+            .filter_map(|year| match calendar.status(*year) {
+                casebridge_core::calendar::YearStatus::Official { source } => {
+                    Some(format!("{year} ({source})"))
+                }
+                _ => None,
+            })
+            .collect();
+        let why = if installed.is_empty() {
+            "the holiday calendar in force changed".to_owned()
+        } else {
+            format!(
+                "the official holiday calendar was installed: {}",
+                installed.join("; ")
+            )
+        };
+        let (mut after, mut moved) = (0, 0);
         loop {
             let mut tx = self.db.begin().await?;
-            let rows = store::undated(&mut tx, after, BATCH).await?;
+            let rows = store::open_due_from(&self.db, &mut tx, from, after, BATCH).await?;
             let Some(last) = rows.last().map(|r| r.id) else {
-                return Ok(dated);
+                break;
             };
+            let now = self.clock.now();
+            let mut notices = Vec::new();
             for mut row in rows {
+                let before = row.due_at;
                 let obligation = self.obligation(&row);
                 let next = self.reschedule(&mut row, &obligation);
-                if row.due_at.is_some() {
-                    store::update_schedule(&mut tx, &row, next).await?;
-                    dated += 1;
+                if row.due_at == before {
+                    continue;
                 }
+                store::update_schedule(&mut tx, &row, next).await?;
+                let was = before.map_or_else(|| "none".to_owned(), cst_minute);
+                let to: Vec<AgencyCode> = std::iter::once(row.owed_by.clone())
+                    .chain(row.owed_to.clone())
+                    .collect();
+                let mut notice = self.deadline_notice(&row, RECOUNTED, to, now);
+                notice.summary = format!("{} (was {was}): {why}", notice.summary);
+                notices.push(notice);
+                moved += 1;
+            }
+            if !notices.is_empty() {
+                self.publish(&mut tx, notices, now).await?;
             }
             tx.commit().await?;
+            self.relay.wake();
             after = last;
         }
+        let mut tx = self.db.begin().await?;
+        store::set_counted_calendar(&mut tx, &now_counted).await?;
+        tx.commit().await?;
+        tracing::info!(years = ?changed, moved, "due times recounted on the calendar in force");
+        Ok(moved)
     }
 
     /// One timer pass: claims up to [`BATCH`] obligations whose moment has come, publishes
@@ -470,6 +567,19 @@ impl Deadlines {
                         row,
                         ESCALATED,
                         vec![supervisor.clone()],
+                        now,
+                    ));
+                } else {
+                    // Never silence: an alarm on the record (to the fallback supervisor when
+                    // one is set now), in the log, and on every supervisor's board.
+                    tracing::error!(
+                        rule = %row.rule, owed_by = %row.owed_by, case_id = %row.case_id,
+                        "{}", unsupervised_line(&row.rule, &self.name(&row.owed_by), &row.owed_by, true)
+                    );
+                    notices.push(self.deadline_notice(
+                        row,
+                        UNSUPERVISED,
+                        self.fallback_supervisor.iter().cloned().collect(),
                         now,
                     ));
                 }
@@ -523,6 +633,8 @@ impl Deadlines {
             WARNING => "is due soon",
             MISSED => "is overdue",
             EXTENDED => "was extended",
+            RECOUNTED => "has a new due time",
+            UNSUPERVISED => "is overdue and no supervisor resolved: escalation not delivered",
             _ => "is overdue and escalated to the supervisor",
         };
         Notice {
@@ -558,7 +670,7 @@ impl Deadlines {
         if let Some(rule) = self.rules.get(&row.rule) {
             lines.push(rule.headline());
         }
-        lines.extend(self.obligation(row).explain(&self.calendar));
+        lines.extend(self.obligation(row).explain(&self.calendar.current()));
         if let (Some(at), Some(event)) = (row.closed_at, &row.closed_event) {
             lines.push(format!(
                 "fulfilled by {event} at {}{}",
@@ -566,12 +678,27 @@ impl Deadlines {
                 if row.late { ", late" } else { "" }
             ));
         }
+        if row.supervisor.is_none() {
+            let missed = row.stage == Stage::Missed || row.late;
+            lines.push(unsupervised_line(
+                &row.rule,
+                &self.name(&row.owed_by),
+                &row.owed_by,
+                missed,
+            ));
+        }
         lines
     }
 
     fn listed(&self, obligation: ObligationRow) -> Listed {
         let rule = self.rules.get(&obligation.rule);
+        let provisional_years = self
+            .obligation(&obligation)
+            .due(&self.calendar.current())
+            .map(|due| due.provisional_years)
+            .unwrap_or_default();
         Listed {
+            provisional_years,
             step: rule.map_or_else(String::new, |r| r.step.clone()),
             explanation: self.explanation(&obligation),
             extension_tiers: rule
@@ -586,7 +713,9 @@ impl Deadlines {
         match request {
             Request::Obligations { viewer, mut query } => {
                 query.limit = query.limit.clamp(1, api::MAX_PAGE);
-                let (rows, next) = monitor::obligations(&self.db, &viewer, &query).await?;
+                let sees_unsupervised = monitor::sees_all(&self.directory, &viewer);
+                let (rows, next) =
+                    monitor::obligations(&self.db, &viewer, sees_unsupervised, &query).await?;
                 Ok(Reply::Obligations {
                     obligations: rows.into_iter().map(|o| self.listed(o)).collect(),
                     next,
@@ -628,11 +757,14 @@ impl Deadlines {
                     ));
                 }
                 // The parties of a case, as far as deadlines know them: every agency that owes,
-                // is owed or supervises one of its steps.
+                // is owed or supervises one of its steps; for a step without a supervisor, every
+                // supervisor (it is on their boards).
+                let sees_unsupervised = monitor::sees_all(&self.directory, &viewer);
                 let party = rows.iter().any(|r| {
                     r.owed_by == viewer
                         || r.owed_to.as_ref() == Some(&viewer)
                         || r.supervisor.as_ref() == Some(&viewer)
+                        || (r.supervisor.is_none() && sees_unsupervised)
                 });
                 if !party {
                     return Ok(refused(
@@ -742,7 +874,7 @@ impl Deadlines {
         let now = self.clock.now();
         let mut obligation = self.obligation(&row);
         if let Err(refusal) = obligation.extend(
-            &self.calendar,
+            &self.calendar.current(),
             &law.extensions,
             target,
             actor.as_str(),
@@ -915,6 +1047,16 @@ impl Deadlines {
     pub async fn next_moment(&self) -> Result<Option<Timestamp>, StoreError> {
         store::next_fire_at(&self.db).await
     }
+}
+
+/// The alarm line of an obligation without a supervisor, on its explanation and in the log.
+fn unsupervised_line(rule: &str, name: &str, owed_by: &AgencyCode, missed: bool) -> String {
+    let outcome = if missed {
+        "escalation not delivered"
+    } else {
+        "a miss will not be escalated"
+    };
+    format!("no supervisor resolved for rule {rule} and agency {name} ({owed_by}): {outcome}")
 }
 
 /// The case whose clocks a request under another case stops (`detail.under_case`).

@@ -7,7 +7,9 @@
 //! was late. A timer claims obligations whose next moment has come, in batches (`FOR UPDATE SKIP
 //! LOCKED` on PostgreSQL, so replicas share the work) and publishes, through the outbox, a warning
 //! to the agency that owes the step, then at the due time a miss to it and an escalation to the
-//! supervisor (the copied procuratorate for referrals, the coordination office otherwise).
+//! supervisor (the copied procuratorate for referrals, the office that will rule on a dispute for
+//! dispute steps, the coordination office otherwise; an alarm on every supervisor's board when
+//! none resolves).
 //! The owing agency may extend its own deadline before it passes (the one command it owns);
 //! supervisors get a monthly reminder and may ask for monthly, quarterly and annual reports.
 //!

@@ -6,6 +6,9 @@
 //! obligations through each of the three partial indexes `(owed_by | supervisor | owed_to,
 //! due_at, id) WHERE closed_at IS NULL`, plus the obligations closed after `as_of` (none when
 //! `as_of` is now). With an agency filter, only that agency's owed obligations are walked.
+//! Supervisors ([`sees_all`]) also see every obligation without a supervisor (no rule's
+//! supervisor resolved for it): an escalation that cannot be delivered is on their boards, never
+//! silent; through the same index, whose `supervisor` may be NULL.
 
 use std::collections::BTreeMap;
 
@@ -93,24 +96,38 @@ fn filters(sql: &mut Sql, q: &ObligationQuery, order_key: Option<&str>) -> Strin
     out
 }
 
-/// A page of obligations visible to `viewer`, and where the next page starts.
+/// A page of obligations visible to `viewer`, and where the next page starts. With
+/// `sees_unsupervised` (a supervisor, [`sees_all`]), also those without a supervisor.
 pub async fn obligations(
     db: &Db,
     viewer: &AgencyCode,
+    sees_unsupervised: bool,
     q: &ObligationQuery,
 ) -> Result<(Vec<ObligationRow>, Option<(i64, i64)>), StoreError> {
     let rows = match q.view {
-        View::Overdue | View::DueSoon => due_bounded(db, viewer, q).await?,
-        View::Open | View::All => unbounded(db, viewer, q).await?,
+        View::Overdue | View::DueSoon => due_bounded(db, viewer, sees_unsupervised, q).await?,
+        View::Open | View::All => unbounded(db, viewer, sees_unsupervised, q).await?,
     };
     let rows: Vec<ObligationRow> = rows.iter().map(store::row).collect::<Result<_, _>>()?;
     Ok(page(rows, q.limit as usize))
+}
+
+/// Whom a viewer sees obligations of: its own, those it is owed and supervises, and for a
+/// supervisor those without a supervisor.
+fn seen_by(v: &str, sees_unsupervised: bool) -> String {
+    let unsupervised = if sees_unsupervised {
+        " OR supervisor IS NULL"
+    } else {
+        ""
+    };
+    format!("(owed_by = {v} OR supervisor = {v} OR owed_to = {v}{unsupervised})")
 }
 
 /// The overdue and due-soon views: a union of ordered scans that each stop after one page.
 async fn due_bounded(
     db: &Db,
     viewer: &AgencyCode,
+    sees_unsupervised: bool,
     q: &ObligationQuery,
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
     let mut sql = Sql::new();
@@ -125,7 +142,7 @@ async fn due_bounded(
     };
     let limit = sql.int(i64::from(q.limit) + 1);
     let filters = filters(&mut sql, q, None);
-    let sees = format!("(owed_by = {v} OR supervisor = {v} OR owed_to = {v})");
+    let sees = seen_by(&v, sees_unsupervised);
     let common = format!("started_at <= {as_of} AND {due}{filters}");
     let branch = |condition: String| {
         format!(
@@ -140,10 +157,18 @@ async fn due_bounded(
                 "owed_by = {a} AND closed_at IS NULL AND {sees}"
             ))]
         }
-        None => ["owed_by", "supervisor", "owed_to"]
-            .iter()
-            .map(|column| branch(format!("{column} = {v} AND closed_at IS NULL")))
-            .collect(),
+        None => {
+            let mut own: Vec<String> = ["owed_by", "supervisor", "owed_to"]
+                .iter()
+                .map(|column| branch(format!("{column} = {v} AND closed_at IS NULL")))
+                .collect();
+            if sees_unsupervised {
+                own.push(branch(
+                    "supervisor IS NULL AND closed_at IS NULL".to_owned(),
+                ));
+            }
+            own
+        }
     };
     let owed = match &q.agency {
         Some(agency) => {
@@ -166,6 +191,7 @@ async fn due_bounded(
 async fn unbounded(
     db: &Db,
     viewer: &AgencyCode,
+    sees_unsupervised: bool,
     q: &ObligationQuery,
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
     let mut sql = Sql::new();
@@ -173,8 +199,10 @@ async fn unbounded(
     let as_of = sql.int(q.as_of.as_millis());
     let limit = sql.int(i64::from(q.limit) + 1);
     let order_key = "COALESCE(o.due_at, 9223372036854775807)";
-    let mut condition =
-        format!("(owed_by = {v} OR supervisor = {v} OR owed_to = {v}) AND started_at <= {as_of}");
+    let mut condition = format!(
+        "{} AND started_at <= {as_of}",
+        seen_by(&v, sees_unsupervised)
+    );
     if q.view == View::Open {
         condition.push_str(&format!(" AND (closed_at IS NULL OR closed_at > {as_of})"));
     }

@@ -228,7 +228,10 @@ async fn list(
 ) -> Result<(Vec<ObligationRow>, bool), StoreError> {
     let mut all = Vec::new();
     loop {
-        let (rows, next) = monitor::obligations(deadlines.db(), viewer, &query).await?;
+        // A supervisor's report lists the obligations without a supervisor too, as its board.
+        let sees_unsupervised = monitor::sees_all(deadlines.directory(), viewer);
+        let (rows, next) =
+            monitor::obligations(deadlines.db(), viewer, sees_unsupervised, &query).await?;
         all.extend(rows);
         match next {
             Some(after) if all.len() < LIST_LIMIT => query.after = Some(after),

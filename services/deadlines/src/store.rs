@@ -101,6 +101,17 @@ pub fn migrations() -> Vec<Migration> {
         )
         .into(),
     });
+    // The calendar the stored due times were counted on, one digest per year: a year whose
+    // digest differs from the calendar in force (an official schedule installed in place of a
+    // provisional one) has its obligations recomputed, on the record.
+    let calendar = "CREATE TABLE deadlines_calendar (year BIGINT PRIMARY KEY, \
+        fingerprint TEXT NOT NULL)";
+    all.push(Migration {
+        version: 102,
+        description: "calendar years the due times were counted on".into(),
+        postgres: calendar.into(),
+        sqlite: calendar.into(),
+    });
     all
 }
 
@@ -509,17 +520,24 @@ pub async fn update_schedule(
     set_timer(conn, o.id, o.stage, next_fire_at).await
 }
 
-/// Open obligations without a due time (clock stopped, or no calendar for the due year), after
-/// `after`, by id: at start-up they are recomputed, so a calendar added since gives them one.
-pub async fn undated(
+/// Open obligations, after `after` by id, that a calendar change from `from` on may move:
+/// those without a due time (clock stopped, or a year with no calendar at all) and those due at
+/// or after `from` (a count that ends before a year never consults it). Locked for the caller's
+/// transaction on PostgreSQL, so replicas recomputing at once take turns and the second finds
+/// nothing left to move.
+pub async fn open_due_from(
+    db: &Db,
     conn: &mut sqlx::AnyConnection,
+    from: Timestamp,
     after: i64,
     limit: i64,
 ) -> Result<Vec<ObligationRow>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE o.closed_at IS NULL AND o.due_at IS NULL \
-         AND o.id > $1 ORDER BY o.id LIMIT $2"
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.closed_at IS NULL \
+         AND (o.due_at IS NULL OR o.due_at >= $1) AND o.id > $2 ORDER BY o.id LIMIT $3{}",
+        for_update(db)
     ))
+    .bind(from.as_millis())
     .bind(after)
     .bind(limit)
     .fetch_all(&mut *conn)
@@ -527,6 +545,36 @@ pub async fn undated(
     .iter()
     .map(row)
     .collect()
+}
+
+/// The digest of each calendar year the stored due times were counted on.
+pub async fn counted_calendar(db: &Db) -> Result<Vec<(i32, String)>, StoreError> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT year, fingerprint FROM deadlines_calendar ORDER BY year")
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(year, f)| Some((i32::try_from(year).ok()?, f)))
+        .collect())
+}
+
+/// Records the digest of each calendar year the due times are now counted on.
+pub async fn set_counted_calendar(
+    conn: &mut sqlx::AnyConnection,
+    years: &[(i32, String)],
+) -> Result<(), StoreError> {
+    for (year, fingerprint) in years {
+        sqlx::query(
+            "INSERT INTO deadlines_calendar (year, fingerprint) VALUES ($1, $2) \
+             ON CONFLICT (year) DO UPDATE SET fingerprint = excluded.fingerprint",
+        )
+        .bind(i64::from(*year))
+        .bind(fingerprint)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records that a request in `source` stopped clocks of `agency` in `target`.

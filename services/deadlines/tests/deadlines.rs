@@ -17,7 +17,7 @@ use casebridge_core::referral::{
 use casebridge_core::refusal::RefusalKind;
 use casebridge_core::time::{Clock, ManualClock, Timestamp};
 use casebridge_deadlines::api::{
-    ExtendRequest, ObligationQuery, Reply as MonitorReply, ReportFormat, ReportPeriod,
+    ExtendRequest, Listed, ObligationQuery, Reply as MonitorReply, ReportFormat, ReportPeriod,
     Request as MonitorRequest, View,
 };
 use casebridge_deadlines::app::{DeadlinesApp, events_queue};
@@ -38,6 +38,9 @@ const ECOLOGY_BUREAU: &str = "11350100MB0100003T";
 const CITY_POLICE: &str = "11350100MB01000064";
 const PROCURATORATE: &str = "11350100MB0100008A";
 const JUSTICE_BUREAU: &str = "11350100MB0100009D";
+const CITY_GOVERNMENT: &str = "11350100MB0100001L";
+const PROVINCE_GOVERNMENT: &str = "11350000MB0000001W";
+const PROVINCE_PROCURATORATE: &str = "11350000MB00000033";
 const TESTING_INSTITUTE: &str = "12350100MB0100010F";
 
 const WITHIN: Duration = Duration::from_secs(15);
@@ -68,11 +71,22 @@ async fn start(backend: Backend, now: &str) -> Running {
 
 /// The services with the legal calendar of `calendars` only.
 async fn start_with(backend: Backend, now: &str, calendars: &[(&str, &str)]) -> Running {
+    start_supervised(backend, now, calendars, DIRECTORY, None).await
+}
+
+/// The services over the agency directory `directory`, with the fallback supervisor `fallback`.
+async fn start_supervised(
+    backend: Backend,
+    now: &str,
+    calendars: &[(&str, &str)],
+    directory: &str,
+    fallback: Option<&str>,
+) -> Running {
     let dir = tempfile::tempdir().expect("temp dir");
     let stack = TestStack::open(backend, dir.path()).await;
     let clock = Arc::new(ManualClock::new(at(now)));
     let shared: Arc<dyn Clock> = clock.clone();
-    let directory = Arc::new(Directory::from_toml_str(DIRECTORY).expect("directory"));
+    let directory = Arc::new(Directory::from_toml_str(directory).expect("directory"));
     let rules = Arc::new(RuleTable::from_toml_str(RULES).expect("rules"));
     let calendar =
         Arc::new(Calendar::from_toml_files(calendars.iter().copied()).expect("calendar"));
@@ -88,7 +102,8 @@ async fn start_with(backend: Backend, now: &str, calendars: &[(&str, &str)]) -> 
         calendar,
     )
     .await
-    .expect("deadlines service");
+    .expect("deadlines service")
+    .with_fallback_supervisor(fallback.map(agency));
     let handle = deadlines.deadlines().clone();
     let stop = token.clone();
     services.push(tokio::spawn(async move {
@@ -983,36 +998,183 @@ async fn the_owing_police_extend_the_review_before_it_ends_and_the_others_are_to
 }
 
 /// A 2027 schedule for tests only: the real one is published in November 2026.
-const TEST_2027: &str = "year = 2027\nsource = \"test data, not the official schedule\"\n\
-    [[holiday]]\nname = \"元旦 New Year's Day\"\nfirst = \"2027-01-01\"\nlast = \"2027-01-03\"\n";
+/// A test fixture shaped like an official 2027 schedule (not the published one).
+const FIXTURE_2027: &str = include_str!("fixtures/2027.toml");
+
+/// The shipped 2026 schedule with the 2027 fixture installed.
+fn with_2027() -> Calendar {
+    Calendar::from_toml_files([("2026.toml", Y2026), ("2027.toml", FIXTURE_2027)])
+        .expect("calendar")
+}
+
+/// The obligations of `case_id` as `viewer` lists them.
+async fn listed(running: &Running, viewer: &str, case_id: CaseId) -> Vec<Listed> {
+    let reply = running
+        .deadlines
+        .handle(MonitorRequest::Case {
+            viewer: agency(viewer),
+            case_id,
+        })
+        .await
+        .expect("listed");
+    match reply {
+        MonitorReply::Case { obligations } => obligations,
+        other => panic!("expected the case's obligations, got {other:?}"),
+    }
+}
 
 #[tokio::test]
-async fn a_year_without_a_calendar_gives_no_due_date_until_its_calendar_is_loaded() {
+async fn a_transfer_accepted_in_december_owes_a_provisional_outcome_report_that_still_escalates() {
     on_each_backend(|backend| async move {
-        let running = start(backend, "2026-12-31T10:00:00+08:00").await;
+        // 2026-12-04: the official 2027 schedule is not out. APL-60 (90 calendar days) ends in
+        // 2027 and is counted on the statutory holidays: day 90 is Thu 2027-03-04.
+        let running = start(backend, "2026-12-04T10:00:00+08:00").await;
+        let case_id = CaseId::generate();
+        let parties = [
+            (Role::Sender, MARKET_BUREAU),
+            (Role::Recipient, ECOLOGY_BUREAU),
+        ];
+        let accepted = notice(
+            case_id,
+            Family::Transfer,
+            "accepted",
+            ECOLOGY_BUREAU,
+            "2026-12-04T10:00:00+08:00",
+            &parties,
+            serde_json::json!({}),
+        );
+        running.publish(&accepted).await;
+        let owed = running.obligation(case_id, "APL-60", Stage::Open).await;
+        assert_eq!(owed.due_at, Some(at("2027-03-05T00:00:00+08:00")));
+        let apl = listed(&running, MARKET_BUREAU, case_id)
+            .await
+            .into_iter()
+            .find(|l| l.obligation.rule == "APL-60")
+            .expect("APL-60 listed");
+        assert_eq!(apl.provisional_years, vec![2027]);
+        assert!(
+            apl.explanation.contains(
+                &"2027 calendar not yet published; counted on the statutory holidays, without \
+                  make-up working days"
+                    .to_owned()
+            ),
+            "{:?}",
+            apl.explanation
+        );
+        // Missed like any other: the receiver is told, and the coordination office.
+        running.clock.set(at("2027-03-05T00:00:05+08:00"));
+        let escalated = running
+            .wait_for_event(JUSTICE_BUREAU, case_id, "deadline_escalated")
+            .await;
+        assert!(escalated.contains("APL-60"), "{escalated}");
+        running.obligation(case_id, "APL-60", Stage::Missed).await;
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn installing_the_official_year_recounts_the_obligations_it_moves_on_the_record() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2027-02-04T10:00:00+08:00").await;
+        // RCPT-F, one working day from Thu 2027-02-04: provisionally the Spring Festival runs
+        // 02-05..02-10, so it ends Thu 02-11; the installed schedule's block runs to Sat 02-13,
+        // which moves it to Mon 02-15.
+        let moved = CaseId::generate();
+        let mut sent = transfer_sent(moved, false);
+        sent.at = at("2027-02-04T10:00:00+08:00");
+        running.publish(&sent).await;
+        let before = running.obligation(moved, "RCPT-F", Stage::Open).await;
+        assert_eq!(before.due_at, Some(at("2027-02-12T00:00:00+08:00")));
+        // APL-60 from 2026-12-04 ends Thu 2027-03-04 on both: it does not move.
+        let kept = CaseId::generate();
+        let accepted = notice(
+            kept,
+            Family::Transfer,
+            "accepted",
+            ECOLOGY_BUREAU,
+            "2026-12-04T10:00:00+08:00",
+            &[
+                (Role::Sender, MARKET_BUREAU),
+                (Role::Recipient, ECOLOGY_BUREAU),
+            ],
+            serde_json::json!({}),
+        );
+        running.publish(&accepted).await;
+        running.obligation(kept, "APL-60", Stage::Open).await;
+
+        // The operator installs 2027 while the service runs.
+        let changed = running.deadlines.live_calendar().replace(with_2027());
+        assert_eq!(changed, vec![2027]);
+        let after = running
+            .obligation_where(moved, "RCPT-F", "recounted", |o| {
+                o.due_at == Some(at("2027-02-16T00:00:00+08:00"))
+            })
+            .await;
+        assert_eq!(after.stage, Stage::Open);
+        // Both parties are told, with the old time and the notice it comes from.
+        for party in [ECOLOGY_BUREAU, MARKET_BUREAU] {
+            let told = running
+                .wait_for_event(party, moved, "deadline_recounted")
+                .await;
+            assert!(told.contains("was 2027-02-12 00:00 CST"), "{told}");
+            assert!(told.contains("国务院办公厅关于2027年"), "{told}");
+        }
+        assert!(
+            running
+                .chain_events(moved)
+                .await
+                .contains(&"transfer.deadline_recounted".to_owned()),
+            "the move is on the record"
+        );
+        let listed_after = listed(&running, ECOLOGY_BUREAU, moved).await;
+        assert!(listed_after.iter().all(|l| l.provisional_years.is_empty()));
+        // The unmoved one is not touched, and a second recount (a replica, a restart) moves
+        // nothing and tells no one again.
+        assert_eq!(
+            running
+                .deadlines
+                .recount_changed_years()
+                .await
+                .expect("recount"),
+            0
+        );
+        assert!(
+            running
+                .inbox(ECOLOGY_BUREAU, kept)
+                .await
+                .iter()
+                .all(|(e, _)| e != "deadline_recounted"),
+            "an unmoved due time sends no notice"
+        );
+        let kept_row = running.obligation(kept, "APL-60", Stage::Open).await;
+        assert_eq!(kept_row.due_at, Some(at("2027-03-05T00:00:00+08:00")));
+        running.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restart_with_the_official_year_installed_recounts_at_start_up() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2027-02-04T10:00:00+08:00").await;
         let case_id = CaseId::generate();
         let mut sent = transfer_sent(case_id, false);
-        sent.at = at("2026-12-31T10:00:00+08:00");
+        sent.at = at("2027-02-04T10:00:00+08:00");
         running.publish(&sent).await;
-        let undated = running.obligation(case_id, "RCPT-F", Stage::Open).await;
-        assert_eq!(undated.due_at, None, "never a guess");
-        let explained = running.deadlines.explanation(&undated).join("\n");
-        assert!(
-            explained.contains("no holiday calendar is loaded for 2027"),
-            "{explained}"
-        );
-        // The next start with 2027 loaded dates it: one working day after Thu 12-31, past the
-        // New Year block, is Mon 2027-01-04.
-        let db = running.deadlines.db().clone();
-        let bus = running.bus().clone();
+        let before = running.obligation(case_id, "RCPT-F", Stage::Open).await;
+        assert_eq!(before.due_at, Some(at("2027-02-12T00:00:00+08:00")));
+        // The next start loads the installed year (a rolling restart): build recounts.
         let app = DeadlinesApp::build(
-            testing::host(db, bus, running.clock.clone(), testing::signer()),
+            testing::host(
+                running.deadlines.db().clone(),
+                running.bus().clone(),
+                running.clock.clone(),
+                testing::signer(),
+            ),
             Arc::new(Directory::from_toml_str(DIRECTORY).expect("directory")),
             Arc::new(RuleTable::from_toml_str(RULES).expect("rules")),
-            Arc::new(
-                Calendar::from_toml_files([("2026.toml", Y2026), ("2027.toml", TEST_2027)])
-                    .expect("calendar"),
-            ),
+            with_2027(),
         )
         .await
         .expect("restarted");
@@ -1024,7 +1186,7 @@ async fn a_year_without_a_calendar_gives_no_due_date_until_its_calendar_is_loade
             .find(|o| o.rule == "RCPT-F")
             .expect("RCPT-F");
         drop(conn);
-        assert_eq!(dated.due_at, Some(at("2027-01-05T00:00:00+08:00")));
+        assert_eq!(dated.due_at, Some(at("2027-02-16T00:00:00+08:00")));
         running.stop().await;
     })
     .await;
@@ -1090,4 +1252,237 @@ async fn replicas_share_the_due_obligations_without_firing_one_twice() {
         .expect("the chain verifies");
     assert_eq!(verified.records, 2 * COUNT as u64);
     stack.tear_down(&[events_queue()]).await;
+}
+
+/// A dispute's step as the disputes service announces it.
+fn dispute_step(case_id: CaseId, event: &str, actor: &str, now: &str, office: bool) -> Notice {
+    let mut parties = vec![
+        (Role::Sender, MARKET_BUREAU),
+        (Role::Recipient, ECOLOGY_BUREAU),
+    ];
+    if office {
+        parties.push((Role::Coordination, CITY_GOVERNMENT));
+    }
+    notice(
+        case_id,
+        Family::Dispute,
+        event,
+        actor,
+        now,
+        &parties,
+        serde_json::json!({}),
+    )
+}
+
+#[tokio::test]
+async fn a_missed_dispute_step_escalates_to_the_office_that_rules_on_the_dispute() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-03-02T09:00:00+08:00").await;
+        let case_id = CaseId::generate();
+        // Raised on Monday: the bureaus negotiate for 7 working days (SAMR-13). The notice names
+        // no office yet; the one that will rule is the bureaus' common superior, the city
+        // government, not the justice bureau.
+        running
+            .publish(&dispute_step(
+                case_id,
+                "raised",
+                MARKET_BUREAU,
+                "2026-03-02T09:00:00+08:00",
+                false,
+            ))
+            .await;
+        let negotiate = running.obligation(case_id, "SAMR-13", Stage::Open).await;
+        assert_eq!(negotiate.owed_by, agency(MARKET_BUREAU));
+        assert_eq!(negotiate.supervisor, Some(agency(CITY_GOVERNMENT)));
+        assert_eq!(negotiate.due_at, Some(at("2026-03-12T00:00:00+08:00")));
+
+        running.clock.set(at("2026-03-12T08:00:00+08:00"));
+        running.obligation(case_id, "SAMR-13", Stage::Missed).await;
+        let escalated = running
+            .wait_for_event(CITY_GOVERNMENT, case_id, "deadline_escalated")
+            .await;
+        assert!(escalated.contains("SAMR-13"), "{escalated}");
+        assert!(
+            running.inbox(JUSTICE_BUREAU, case_id).await.is_empty(),
+            "the justice bureau does not rule on this dispute"
+        );
+
+        // Referred to the city government, which owes the acceptance (LOC-ACC, 3 working
+        // days): its own miss goes to its superior, the provincial government.
+        running
+            .publish(&dispute_step(
+                case_id,
+                "referred",
+                MARKET_BUREAU,
+                "2026-03-12T09:00:00+08:00",
+                true,
+            ))
+            .await;
+        let accept = running.obligation(case_id, "LOC-ACC", Stage::Open).await;
+        assert_eq!(accept.owed_by, agency(CITY_GOVERNMENT));
+        assert_eq!(accept.supervisor, Some(agency(PROVINCE_GOVERNMENT)));
+        running.clock.set(at("2026-03-18T08:00:00+08:00"));
+        running.obligation(case_id, "LOC-ACC", Stage::Missed).await;
+        let escalated = running
+            .wait_for_event(PROVINCE_GOVERNMENT, case_id, "deadline_escalated")
+            .await;
+        assert!(escalated.contains("LOC-ACC"), "{escalated}");
+        running.stop().await;
+    })
+    .await;
+}
+
+/// A referral's step with the copied city procuratorate.
+fn referral_step(case_id: CaseId, event: &str, actor: &str, now: &str) -> Notice {
+    notice(
+        case_id,
+        Family::Referral,
+        event,
+        actor,
+        now,
+        &[
+            (Role::Sender, MARKET_BUREAU),
+            (Role::Recipient, CITY_POLICE),
+            (Role::Procuratorate, PROCURATORATE),
+        ],
+        serde_json::json!({}),
+    )
+}
+
+#[tokio::test]
+async fn a_missed_r561_reaches_the_next_level_procuratorate() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-03-02T09:00:00+08:00").await;
+        let case_id = CaseId::generate();
+        // The police gave their reasons: the procuratorate owes the agency its finding in 10
+        // calendar days (R561).
+        running
+            .publish(&referral_step(
+                case_id,
+                "reasons_given",
+                CITY_POLICE,
+                "2026-03-02T09:00:00+08:00",
+            ))
+            .await;
+        let owed = running.obligation(case_id, "R561", Stage::Open).await;
+        assert_eq!(owed.owed_by, agency(PROCURATORATE));
+        assert_eq!(owed.supervisor, Some(agency(PROVINCE_PROCURATORATE)));
+        assert_eq!(owed.due_at, Some(at("2026-03-13T00:00:00+08:00")));
+
+        running.clock.set(at("2026-03-13T08:00:00+08:00"));
+        running.obligation(case_id, "R561", Stage::Missed).await;
+        let missed = running
+            .wait_for_event(PROCURATORATE, case_id, "deadline_missed")
+            .await;
+        assert!(missed.contains("R561"), "{missed}");
+        let escalated = running
+            .wait_for_event(PROVINCE_PROCURATORATE, case_id, "deadline_escalated")
+            .await;
+        assert!(escalated.contains("R561"), "{escalated}");
+        running.stop().await;
+    })
+    .await;
+}
+
+/// The shipped directory without the city procuratorate's superior: R561 has no supervisor.
+fn directory_without_the_next_level_procuratorate() -> String {
+    let line = format!("superior = \"{PROVINCE_PROCURATORATE}\"\n");
+    assert!(DIRECTORY.contains(&line));
+    DIRECTORY.replacen(&line, "", 1)
+}
+
+#[tokio::test]
+async fn an_escalation_without_a_supervisor_is_an_alarm_on_every_supervisors_board() {
+    on_each_backend(|backend| async move {
+        let directory = directory_without_the_next_level_procuratorate();
+        let calendars = [("2026.toml", Y2026)];
+        let now = "2026-03-02T09:00:00+08:00";
+        let running = start_supervised(backend, now, &calendars, &directory, None).await;
+        let case_id = CaseId::generate();
+        running
+            .publish(&referral_step(case_id, "reasons_given", CITY_POLICE, now))
+            .await;
+        let owed = running.obligation(case_id, "R561", Stage::Open).await;
+        assert_eq!(owed.supervisor, None);
+
+        running.clock.set(at("2026-03-13T08:00:00+08:00"));
+        running.obligation(case_id, "R561", Stage::Missed).await;
+        // The alarm is on the record with the miss.
+        assert_eq!(
+            running.chain_events(case_id).await,
+            ["referral.deadline_missed", "referral.deadline_unsupervised"]
+        );
+        // Every supervisor's overdue board lists it, with why; other agencies do not see it.
+        let overdue = |viewer: &str| {
+            let deadlines = running.deadlines.clone();
+            let viewer = agency(viewer);
+            async move {
+                let query = ObligationQuery {
+                    view: View::Overdue,
+                    as_of: at("2026-03-13T08:00:00+08:00"),
+                    due_within_ms: 0,
+                    agency: None,
+                    family: None,
+                    rule: None,
+                    region: None,
+                    case_id: Some(case_id),
+                    limit: 50,
+                    after: None,
+                };
+                match deadlines
+                    .handle(MonitorRequest::Obligations { viewer, query })
+                    .await
+                    .expect("query")
+                {
+                    MonitorReply::Obligations { obligations, .. } => obligations,
+                    other => panic!("expected obligations, got {other:?}"),
+                }
+            }
+        };
+        let line = format!(
+            "no supervisor resolved for rule R561 and agency 福州市人民检察院 ({PROCURATORATE}): \
+             escalation not delivered"
+        );
+        for supervisor in [JUSTICE_BUREAU, PROVINCE_PROCURATORATE] {
+            let listed = overdue(supervisor).await;
+            assert_eq!(listed.len(), 1, "{supervisor}: {listed:?}");
+            assert!(
+                listed[0].explanation.contains(&line),
+                "{:?}",
+                listed[0].explanation
+            );
+        }
+        assert!(overdue(ECOLOGY_BUREAU).await.is_empty());
+        // A supervisor may open the case's deadlines from its board.
+        let case = running
+            .deadlines
+            .handle(MonitorRequest::Case {
+                viewer: agency(JUSTICE_BUREAU),
+                case_id,
+            })
+            .await
+            .expect("case");
+        assert!(
+            matches!(&case, MonitorReply::Case { obligations } if obligations.len() == 1),
+            "{case:?}"
+        );
+        running.stop().await;
+
+        // With a fallback supervisor, the same obligation is escalated to it.
+        let fallback = Some(JUSTICE_BUREAU);
+        let running = start_supervised(backend, now, &calendars, &directory, fallback).await;
+        let case_id = CaseId::generate();
+        running
+            .publish(&referral_step(case_id, "reasons_given", CITY_POLICE, now))
+            .await;
+        let owed = running.obligation(case_id, "R561", Stage::Open).await;
+        assert_eq!(owed.supervisor, Some(agency(JUSTICE_BUREAU)));
+        running.clock.set(at("2026-03-13T08:00:00+08:00"));
+        let escalated = running
+            .wait_for_event(JUSTICE_BUREAU, case_id, "deadline_escalated")
+            .await;
+        assert!(escalated.contains("R561"), "{escalated}");
+        running.stop().await;
+    })
+    .await;
 }

@@ -169,6 +169,11 @@ pub struct DeadlineSettings {
     pub calendars: Option<PathBuf>,
     /// The rule table. Unset: the one shipped in the binary (`deploy/rules.toml`).
     pub rules: Option<PathBuf>,
+    /// The agency that receives the escalations whose supervisor does not resolve (a rule's
+    /// supervisor missing from the directory). With it set, start-up warns of each such gap
+    /// instead of refusing to start; it must be an agency of the directory. Unset: a gap refuses
+    /// start-up (docs/deadlines.md, "Supervisors").
+    pub fallback_supervisor: Option<casebridge_core::ids::AgencyCode>,
 }
 
 impl Default for Settings {
@@ -550,6 +555,30 @@ mod tests {
         s.evidence.max_size = 6 * GIB;
         let err = s.validate().expect_err("too large for one S3 copy");
         assert!(err.to_string().contains("evidence.max_size"), "{err}");
+    }
+
+    #[test]
+    fn a_fallback_supervisor_reads_as_an_agency_code() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("casebridge.toml");
+        assert_eq!(Settings::default().deadlines.fallback_supervisor, None);
+        std::fs::write(
+            &file,
+            "[deadlines]\nfallback_supervisor = \"11350100MB0100009D\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&file)).expect("load");
+        assert_eq!(
+            s.deadlines.fallback_supervisor.as_ref().map(|c| c.as_str()),
+            Some("11350100MB0100009D")
+        );
+        std::fs::write(
+            &file,
+            "[deadlines]\nfallback_supervisor = \"11350100MB0100009E\"\n",
+        )
+        .expect("write");
+        let err = Settings::load(Some(&file)).expect_err("bad check character");
+        assert!(err.to_string().contains("fallback_supervisor"), "{err}");
     }
 
     #[test]

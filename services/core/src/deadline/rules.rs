@@ -22,7 +22,8 @@ pub enum RuleKind {
     None,
 }
 
-/// Who hears of a missed deadline.
+/// Who hears of a missed deadline (DOMAIN.md, "Cross-cutting"); resolved for each obligation by
+/// [`super::resolve_supervisor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Supervisor {
@@ -30,8 +31,12 @@ pub enum Supervisor {
     Procuratorate,
     /// The coordination office for the owing agency's region (执法协调).
     CoordinationOffice,
-    /// The owing agency's superior in the directory (for steps the supervisors owe).
+    /// The owing agency's superior in the directory (R561: the next-level procuratorate).
     Superior,
+    /// The office that will rule on the dispute (指定管辖, S3 Art 25): the one the case names,
+    /// else the one the directory names for its two parties; for the office's own steps, its
+    /// superior.
+    DisputeOffice,
 }
 
 /// One rule.

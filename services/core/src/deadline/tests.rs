@@ -297,15 +297,39 @@ fn a_bad_rule_table_names_the_rule_and_the_problem() {
 }
 
 #[test]
-fn a_year_without_a_calendar_gives_no_due_date() {
+fn a_year_without_an_official_calendar_is_counted_provisionally_and_says_so() {
     let calendar = official();
-    let err = compute_due(
+    // Wed 2026-12-30 + 3 calendar days is Sat 2027-01-02, rolled past the weekend to Mon 01-04
+    // (元旦 is Fri 01-01, a weekday: no make-up day).
+    let due = compute_due(
         &calendar,
         morning("2026-12-30"),
         Period::new(3, Unit::CalendarDays),
     )
+    .expect("a provisional due time");
+    assert_eq!(due.last_day, Some(d("2027-01-04")));
+    assert_eq!(due.provisional_years, vec![2027]);
+    assert!(
+        due.explanation.contains(&"2027 calendar not yet published; counted on the statutory holidays, without make-up working days".to_owned()),
+        "{:?}",
+        due.explanation
+    );
+    // A period wholly inside a published year is not provisional.
+    let official_due = compute_due(
+        &calendar,
+        morning("2026-12-01"),
+        Period::new(3, Unit::CalendarDays),
+    )
+    .expect("due");
+    assert!(!official_due.is_provisional());
+    // Beyond the statutory table there is still no guess.
+    let err = compute_due(
+        &calendar,
+        morning("2099-12-30"),
+        Period::new(3, Unit::CalendarDays),
+    )
     .unwrap_err();
-    assert_eq!(err, CalendarError::YearNotLoaded { year: 2027 });
+    assert_eq!(err, CalendarError::YearNotLoaded { year: 2100 });
     // Hours need no calendar.
     assert!(
         compute_due(
@@ -564,21 +588,17 @@ fn in_december_an_announced_date_is_accepted_though_the_last_tier_ends_in_an_unp
     assert_eq!(due.last_day, Some(d("2026-12-30")));
     // 12-30 is the 21st working day after 12-01.
     assert_eq!(o.period_in_force(), Period::new(21, Unit::WorkingDays));
-    // A date in 2027 cannot be placed: no calendar says whether it is a working day.
-    let refused = extend(
-        &mut fresh(),
+    // A date in 2027 is placed on the provisional calendar, and says so.
+    let mut o = fresh();
+    let due = extend(
+        &mut o,
         &rule.extensions,
         ExtensionTarget::Until(d("2027-01-06")),
         morning("2026-12-10"),
     )
-    .unwrap_err();
-    assert!(
-        matches!(
-            refused,
-            ExtensionRefusal::Calendar(CalendarError::YearNotLoaded { year: 2027 })
-        ),
-        "{refused:?}"
-    );
+    .expect("a date in a provisional year");
+    assert_eq!(due.last_day, Some(d("2027-01-06")));
+    assert_eq!(due.provisional_years, vec![2027]);
 }
 
 #[test]
@@ -691,20 +711,48 @@ fn an_obligation_shows_the_other_reading_of_a_warning_rule() {
 }
 
 #[test]
-fn an_obligation_in_a_year_without_a_calendar_names_the_missing_year() {
+fn an_obligation_crossing_into_a_provisional_year_is_provisional_until_the_year_is_installed() {
+    // 15 working days from Sun 2026-12-20: 12-21..12-31 are 9, 元旦 Fri 2027-01-01 is skipped,
+    // then 01-04..01-08 and 01-11 make 15.
     let o = Obligation::new(
         "SAMR-45",
         Period::new(15, Unit::WorkingDays),
         morning("2026-12-20"),
     );
-    let err = o.due(&official()).unwrap_err();
-    assert_eq!(
-        err,
-        ObligationError::Calendar(CalendarError::YearNotLoaded { year: 2027 })
-    );
+    let due = o.due(&official()).expect("a provisional due time");
+    assert_eq!(due.last_day, Some(d("2027-01-11")));
+    assert!(due.is_provisional());
     assert!(
-        err.to_string().contains("deploy/calendars/2027.toml"),
-        "{err}"
+        o.explain(&official())
+            .iter()
+            .any(|l| l.starts_with("2027 calendar not yet published")),
+        "{:?}",
+        o.explain(&official())
+    );
+    // With the (fixture) official 2027 schedule: its 元旦 block runs 01-01..01-03, no change
+    // on working days here, and the due time is no longer provisional.
+    let mut installed = official();
+    installed
+        .add_year_toml("2027.toml", crate::calendar::tests::FIXTURE_2027)
+        .expect("fixture");
+    let official_due = o.due(&installed).expect("due");
+    assert_eq!(official_due.last_day, Some(d("2027-01-11")));
+    assert!(!official_due.is_provisional());
+    // Across the Spring Festival the date moves: provisionally the block is 02-05..02-10, so
+    // working day 15 after Fri 01-29 is Thu 02-25; the fixture's block runs to 02-13 with Sat
+    // 02-20 worked, which makes it Fri 02-26.
+    let spring = Obligation::new(
+        "SAMR-45",
+        Period::new(15, Unit::WorkingDays),
+        morning("2027-01-29"),
+    );
+    assert_eq!(
+        spring.due(&official()).unwrap().last_day,
+        Some(d("2027-02-25"))
+    );
+    assert_eq!(
+        spring.due(&installed).unwrap().last_day,
+        Some(d("2027-02-26"))
     );
 }
 
