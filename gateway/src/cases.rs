@@ -47,6 +47,11 @@ impl<F: Family> Endpoints<F> {
         }
     }
 
+    /// The gateway's shared context.
+    pub fn ctx(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
     async fn ask(&self, request: Request<F::Command>) -> Result<Reply<F::Case>, GatewayError> {
         self.ctx.ask(F::SERVICE, &request).await
     }

@@ -1,6 +1,7 @@
 //! Jurisdiction disputes over the wire: every kind of refusal, and that none changes anything.
 
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
+use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 
 use super::refusals::{Refusal, assert_only_events, assert_refused, oversized};
 use super::*;
@@ -284,5 +285,112 @@ async fn the_coordination_office_sees_both_positions_on_its_dispute_desk() {
             (ENVIRONMENT_BUREAU, "排污口位于城市管理范围"),
         ]
     );
+    app.stop().await;
+}
+
+/// Issue 12, D1: an agency outside a transfer named it in a dispute with a fourth agency,
+/// recorded minutes naming itself competent, and so became the transfer's receiver. Now the
+/// dispute is refused before it exists, and says nothing of the transfer.
+#[tokio::test]
+async fn an_outsider_cannot_take_over_an_objected_transfer_through_a_dispute() {
+    const URBAN_BUREAU: &str = "11350100MB01000051";
+    let app = spawn_app().await;
+    let mut market = TransferServiceClient::new(app.channel_as(MARKET_BUREAU).await);
+    let mut environment = TransferServiceClient::new(app.channel_as(ENVIRONMENT_BUREAU).await);
+    let transfer = market
+        .send_transfer(super::transfers::sending("takeover-send"))
+        .await
+        .expect("sent")
+        .into_inner()
+        .transfer
+        .expect("transfer");
+    environment
+        .object_to_transfer(pb::ObjectToTransferRequest {
+            request_id: "takeover-object".into(),
+            transfer_id: transfer.id.clone(),
+            reasons: "不属本局管辖".into(),
+        })
+        .await
+        .expect("the receiver objects");
+
+    let naming = |request_id: &str, respondent: &str, transfer_id: &str| pb::RaiseDisputeRequest {
+        request_id: request_id.into(),
+        respondent: respondent.into(),
+        transfer_id: transfer_id.into(),
+        ..raising(request_id)
+    };
+    let mut outsider = disputes_as(&app, EMERGENCY_BUREAU).await;
+    let refused = outsider
+        .raise_dispute(naming("takeover-1", URBAN_BUREAU, &transfer.id))
+        .await
+        .expect_err("an outsider may not name the transfer");
+    assert_refused(
+        Err::<(), _>(refused.clone()),
+        &Refusal {
+            what: "an outsider names another agency's transfer",
+            code: Code::InvalidArgument,
+            says: "names no transfer your agency is a party to",
+            field: Some("transfer_id"),
+        },
+    );
+    // The same answer as for an id that names nothing: the refusal tells a stranger nothing.
+    let unknown = "0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7f";
+    let nothing = outsider
+        .raise_dispute(naming("takeover-2", URBAN_BUREAU, unknown))
+        .await
+        .expect_err("no such transfer");
+    assert_eq!(nothing.code(), refused.code());
+    assert_eq!(
+        nothing.message().replace(unknown, "<id>"),
+        refused.message().replace(&transfer.id, "<id>")
+    );
+    for secret in [
+        MARKET_BUREAU,
+        ENVIRONMENT_BUREAU,
+        "objected",
+        &transfer.summary,
+    ] {
+        assert!(!refused.message().contains(secret), "{}", refused.message());
+    }
+    // A party must name the other party as respondent.
+    assert_refused(
+        disputes_as(&app, ENVIRONMENT_BUREAU)
+            .await
+            .raise_dispute(naming("takeover-3", URBAN_BUREAU, &transfer.id))
+            .await,
+        &Refusal {
+            what: "a party names a third agency as respondent",
+            code: Code::InvalidArgument,
+            says: "the other party of transfer",
+            field: Some("respondent"),
+        },
+    );
+    // The outsider raised nothing and reads nothing; the transfer is unchanged.
+    assert!(
+        outsider
+            .list_disputes(pb::ListCasesRequest::default())
+            .await
+            .expect("list")
+            .into_inner()
+            .cases
+            .is_empty()
+    );
+    assert!(
+        TransferServiceClient::new(app.channel_as(EMERGENCY_BUREAU).await)
+            .get_transfer(pb::GetTransferRequest {
+                transfer_id: transfer.id.clone(),
+            })
+            .await
+            .is_err()
+    );
+    let now = market
+        .get_transfer(pb::GetTransferRequest {
+            transfer_id: transfer.id.clone(),
+        })
+        .await
+        .expect("the sender reads it")
+        .into_inner();
+    assert_eq!(now.status, i32::from(pb::TransferStatus::Objected));
+    assert_eq!(now.receiver, ENVIRONMENT_BUREAU);
     app.stop().await;
 }

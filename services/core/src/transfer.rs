@@ -207,6 +207,10 @@ pub enum TransferCommand {
     Restart {
         /// The dispute that decided.
         dispute: CaseId,
+        /// The dispute's two parties: a dispute restarts only a transfer between them, so an
+        /// outsider's dispute naming someone else's transfer changes nothing (issue 12, D1).
+        #[serde(default)]
+        between: Vec<AgencyCode>,
         /// The agency found competent.
         designated: AgencyCode,
         /// The office that designated; `None` when the parties agreed.
@@ -637,10 +641,27 @@ fn act(
         }
         TransferCommand::Restart {
             dispute,
+            between,
             designated,
             office,
             decision,
         } => {
+            // A dispute settles only the jurisdiction its own parties disputed: the transfer's
+            // sender and receiver, the two sides of the objection (S4 Arts 14, 16).
+            let mut disputants: Vec<&AgencyCode> = between.iter().collect();
+            disputants.sort();
+            let mut sides = vec![&transfer.sender, &transfer.receiver];
+            sides.sort();
+            if disputants != sides {
+                return Err(Rejection::Forbidden {
+                    rule: "SAMR-16",
+                    field: Some("transfer_id"),
+                    reason: format!(
+                        "dispute {dispute} is not between this transfer's sender and receiver, \
+                         so it cannot restart it"
+                    ),
+                });
+            }
             // S4 Art 16; S3 Art 25: the designation binds and restarts the transfer.
             case::require_agency(
                 directory,

@@ -7,7 +7,7 @@ use casebridge_core::case::{CaseEvent, Decision, Rejection};
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::document::{Document, Party, digests};
 use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
-use casebridge_core::notice::{Family as FamilyName, Notice};
+use casebridge_core::notice::{Family as FamilyName, Notice, Role};
 use casebridge_core::time::Timestamp;
 use casebridge_core::transfer::{self, HandedBack, Transfer, TransferCommand, TransferEventKind};
 use casebridge_platform::cases::{Family, Reaction};
@@ -165,6 +165,10 @@ impl Family for Transfers {
                     actor: notice.actor.clone(),
                     command: TransferCommand::Restart {
                         dispute: notice.case_id,
+                        between: [Role::Sender, Role::Recipient]
+                            .iter()
+                            .filter_map(|role| notice.parties.get(role).cloned())
+                            .collect(),
                         designated: d.designated,
                         office: d.office,
                         decision: d.decision,

@@ -47,6 +47,7 @@ fn sent(w: &World) -> Transfer {
 fn designation(w: &World, designated: &Agency) -> TransferCommand {
     TransferCommand::Restart {
         dispute: CaseId::parse("0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7d").unwrap(),
+        between: vec![w.environment.code.clone(), w.market.code.clone()],
         designated: designated.code.clone(),
         office: Some(w.government.code.clone()),
         decision: "指定由生态环境局管辖".to_owned(),
@@ -280,6 +281,37 @@ fn an_objection_names_both_parties_and_the_objector_cannot_pass_the_case_on() {
             ..
         }
     ));
+}
+
+#[test]
+fn a_dispute_between_other_agencies_cannot_restart_the_transfer() {
+    // Issue 12, D1: X and Y dispute, naming a transfer from the market bureau to the
+    // environment bureau, and agree that X is competent. The transfer stays as it is.
+    let w = world();
+    let t = sent(&w);
+    let object = TransferCommand::Object {
+        reasons: "不属本局管辖".to_owned(),
+    };
+    let t = run(&w, Some(&t), object, &w.environment, SENT)
+        .unwrap()
+        .case;
+    for between in [
+        vec![w.emergency.code.clone(), w.government.code.clone()],
+        vec![w.emergency.code.clone(), w.environment.code.clone()],
+        vec![w.market.code.clone()],
+        Vec::new(),
+    ] {
+        let takeover = TransferCommand::Restart {
+            dispute: CaseId::parse("0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7e").unwrap(),
+            between: between.clone(),
+            designated: w.emergency.code.clone(),
+            office: None,
+            decision: "应急管理局管辖".to_owned(),
+        };
+        let err = run(&w, Some(&t), takeover, &w.emergency, SENT).unwrap_err();
+        assert_eq!(err.rule(), "SAMR-16", "{between:?}: {err}");
+        assert!(err.to_string().contains("not between"), "{err}");
+    }
 }
 
 #[test]
