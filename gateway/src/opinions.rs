@@ -2,9 +2,13 @@
 
 use std::sync::Arc;
 
+use casebridge_core::ids::CaseId;
+use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_opinions::handler::Opinions;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::opinion_service_server::OpinionService;
+use casebridge_referrals::handler::Referrals;
+use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
 
 use crate::app::Context;
@@ -24,6 +28,38 @@ impl OpinionsGrpc {
 type Result<T> = std::result::Result<Response<T>, Status>;
 type Req<T> = tonic::Request<T>;
 
+impl OpinionsGrpc {
+    /// An opinion requested under a case stops that case's clocks (S4 Arts 18, 64), so the case
+    /// must be the caller's own: a referral or transfer it is party to. An id that names anything
+    /// else (nothing, another agency's case, a dispute or an opinion) gets one answer, which tells
+    /// a stranger nothing (the rule for every rpc that names another case).
+    async fn check_under_case(
+        &self,
+        caller: &casebridge_core::ids::AgencyCode,
+        case: CaseId,
+    ) -> std::result::Result<(), Status> {
+        let transfers = Endpoints::<Transfers>::new(self.0.ctx().clone());
+        let referrals = Endpoints::<Referrals>::new(self.0.ctx().clone());
+        let (transfer, referral) = tokio::join!(
+            transfers.read(caller.clone(), case),
+            referrals.read(caller.clone(), case),
+        );
+        if transfer.is_ok() || referral.is_ok() {
+            return Ok(());
+        }
+        let refusal = Refusal::new(
+            RefusalKind::InvalidArgument,
+            "SAMR-18",
+            Some("under_case_id"),
+            format!(
+                "under_case_id {case} names no referral or transfer your agency is a party to; an \
+                 opinion can stop only the clock of the requester's own case"
+            ),
+        );
+        Err(crate::error::GatewayError::Refused(refusal).into())
+    }
+}
+
 #[tonic::async_trait]
 impl OpinionService for OpinionsGrpc {
     #[tracing::instrument(skip_all)]
@@ -31,6 +67,11 @@ impl OpinionService for OpinionsGrpc {
         &self,
         r: Req<pb::RequestOpinionRequest>,
     ) -> Result<pb::OpinionResult> {
+        // A malformed id is left to the conversion, which names every bad field at once.
+        if let Ok(case) = CaseId::parse(&r.get_ref().under_case_id) {
+            let caller = self.0.ctx().caller(&r)?;
+            self.check_under_case(&caller.code, case).await?;
+        }
         self.0.step(r, convert::request, convert::result).await
     }
 

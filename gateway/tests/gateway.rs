@@ -1745,6 +1745,46 @@ fn extend_request(request_id: &str, case_id: &str, tier: u32) -> pb::ExtendDeadl
     }
 }
 
+/// Issue 12, D2: a non-party asking to extend someone's deadline learned who owed the step and
+/// whether the rule was open. Now it gets the answer a case without that obligation gets.
+#[tokio::test]
+async fn a_non_party_learns_nothing_from_a_refused_extension() {
+    let app = spawn_app().await;
+    let case_id = received_referral(&app, "extend-stranger").await;
+    case_deadlines_with(&app, CITY_POLICE, &case_id, "S1-8").await;
+    let mut stranger = app.deadlines_as(EMERGENCY_BUREAU).await;
+    let open = stranger
+        .extend_deadline(extend_request("s-1", &case_id, 1))
+        .await
+        .expect_err("refused");
+    let unknown = "0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7f";
+    let nothing = stranger
+        .extend_deadline(extend_request("s-2", unknown, 1))
+        .await
+        .expect_err("refused");
+    let mut not_open = extend_request("s-3", &case_id, 1);
+    not_open.rule = "S1-9b".into();
+    let closed = stranger
+        .extend_deadline(not_open)
+        .await
+        .expect_err("refused");
+    for status in [&open, &nothing, &closed] {
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        for secret in ["福州市公安局", CITY_POLICE, "AUTH-OBLIGOR", "owes the step"] {
+            assert!(!status.message().contains(secret), "{}", status.message());
+        }
+    }
+    assert_eq!(
+        open.message().replace(&case_id, "<id>"),
+        nothing.message().replace(unknown, "<id>")
+    );
+    assert_eq!(
+        open.message().replace("S1-8", "<rule>"),
+        closed.message().replace("S1-9b", "<rule>")
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_police_extend_their_review_and_only_they_may() {
     let app = spawn_app().await;

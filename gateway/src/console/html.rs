@@ -188,6 +188,8 @@ pub struct Frame<'a> {
     pub demo: bool,
     /// The current path, for the language switch to come back to.
     pub path: &'a str,
+    /// The form token of the signed-in session, for the sign-out form; empty when signed out.
+    pub form_token: String,
 }
 
 /// A whole page: the frame around `body`.
@@ -232,7 +234,9 @@ pub fn page(frame: &Frame<'_>, title: &str, body: &str) -> String {
             );
             let _ = write!(
                 out,
-                " <form method=\"post\" action=\"/signout\" class=\"inline\"><button>{}</button></form>",
+                " <form method=\"post\" action=\"/signout\" class=\"inline\">\
+                 <input type=\"hidden\" name=\"form_token\" value=\"{}\"><button>{}</button></form>",
+                esc(&frame.form_token),
                 lang.t("退出", "sign out")
             );
         }

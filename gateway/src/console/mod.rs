@@ -130,7 +130,9 @@ impl Console {
     /// Serves until `shutdown`. Each connection is its own task, owned here; open ones get a
     /// short grace period, then are dropped.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
-        let router = pages::router().with_state(self.state);
+        let router = pages::router()
+            .with_state(self.state)
+            .layer(axum::middleware::map_response(security_headers));
         tracing::info!(addr = %self.local_addr, "console serving HTTPS");
         let acceptor = TlsAcceptor::from(self.tls);
         let mut connections = JoinSet::new();
@@ -251,8 +253,39 @@ impl Viewer {
             agency: Some((&self.agency.name, self.agency.code.as_str())),
             demo: self.demo,
             path,
+            form_token: if self.demo {
+                self.form_token()
+            } else {
+                String::new()
+            },
         }
     }
+}
+
+/// The headers every console response carries (issue 12, D6): the pages show personal data, so
+/// nothing but this site's own stylesheet loads, no other site may frame them, browsers keep to
+/// HTTPS and to the declared types, no address leaks to other sites, and nothing is cached
+/// unless the response says otherwise. The console has no script and no inline style.
+pub(crate) async fn security_headers(mut response: Response) -> Response {
+    use axum::http::HeaderValue;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The language a request asks for (its cookie), Chinese by default.

@@ -57,6 +57,7 @@ pub(super) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
         agency: None,
         demo: false,
         path: "/",
+        form_token: String::new(),
     };
     let mut body = String::new();
     if let Some(problem) = problem {
@@ -133,6 +134,7 @@ async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respo
         agency: None,
         demo: true,
         path: "/choose",
+        form_token: token.clone(),
     };
     let mut body = format!(
         "<p>{}</p><table id=\"agencies\"><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
@@ -232,14 +234,50 @@ struct LangQuery {
     back: String,
 }
 
+/// The console's own pages a redirect may return to: the first segment of an allowed path.
+const PAGES: &[&str] = &[
+    "",
+    "board",
+    "cases",
+    "referrals",
+    "disputes",
+    "stats",
+    "reports",
+    "choose",
+];
+
+/// `back` when it is a path to one of the console's pages, else `/`: never an open redirect.
+/// Browsers treat `\` like `/` and ignore tabs and newlines, so `/\evil.example` would leave the
+/// site (issue 12, D4): only the characters of the console's own paths and queries pass, and
+/// non-ASCII ones (a filter value in Chinese) are percent-encoded for the `Location` header.
+fn safe_back(back: &str) -> String {
+    let Some(rest) = back.strip_prefix('/') else {
+        return "/".to_owned();
+    };
+    let plain = back
+        .chars()
+        .all(|c| c.is_alphanumeric() || "/-_.~?=&%+,".contains(c));
+    let page = rest.split(['/', '?']).next().unwrap_or_default();
+    if !(plain && !rest.starts_with('/') && PAGES.contains(&page)) {
+        return "/".to_owned();
+    }
+    let mut location = String::with_capacity(back.len());
+    for c in back.chars() {
+        if c.is_ascii() {
+            location.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                location.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    location
+}
+
 async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::from_code(&q.to);
-    // Only a path on this site: never an open redirect.
-    let back = if q.back.starts_with('/') && !q.back.starts_with("//") {
-        q.back
-    } else {
-        "/".to_owned()
-    };
+    let back = safe_back(&q.back);
     (
         [(
             header::SET_COOKIE,

@@ -409,3 +409,96 @@ async fn the_supervisor_downloads_the_monthly_report_as_csv() {
     assert!(report.body.contains("answered_on_time"), "{}", report.body);
     app.stop().await;
 }
+
+/// Issue 12, D4: `/lang?back=/%5Cevil.example/x` redirected to `/\evil.example/x`, which
+/// browsers follow off the site. Only the console's own pages are redirect targets now.
+#[tokio::test]
+async fn the_language_switch_returns_only_to_the_consoles_own_pages() {
+    let app = spawn_app().await;
+    let mut anyone = Browser::new(&app, None);
+    for (back, expected) in [
+        ("/%5Cevil.example/x", "/"),
+        ("//evil.example/x", "/"),
+        ("/%09/evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/%5C%5Cevil.example", "/"),
+        ("/evil.example", "/"),
+        ("/board%3Fview%3Dopen", "/board?view=open"),
+        (
+            "/cases/0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7c",
+            "/cases/0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7c",
+        ),
+        ("/board%3Frule%3D%E9%80%BE", "/board?rule=%E9%80%BE"),
+    ] {
+        let page = anyone.get(&format!("/lang?to=en&back={back}")).await;
+        assert_eq!(page.status, 303, "{back}: {}", page.status);
+        assert_eq!(page.header("location"), Some(expected), "{back}");
+    }
+    app.stop().await;
+}
+
+/// Issue 12, D7: 退出 posted no form token, so it failed and the session stayed open.
+#[tokio::test]
+async fn signing_out_ends_the_demo_session() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app, None);
+    browser.get(&link_path(&app)).await;
+    let token = browser.get("/choose").await.field("form_token");
+    let chosen = browser
+        .post(
+            "/choose",
+            &[("form_token", &token), ("agency", PROCURATORATE)],
+        )
+        .await;
+    assert_eq!(chosen.status, 303);
+    let board = browser.get("/board").await;
+    assert_eq!(board.status, 200);
+    assert!(board.body.contains("action=\"/signout\""), "{}", board.body);
+    // A forged token changes nothing.
+    let forged = browser.post("/signout", &[("form_token", "00")]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(browser.get("/board").await.status, 200);
+    // The page's own token signs out; the session is gone, not just the cookie.
+    let session = browser.cookies.clone();
+    let out = browser
+        .post("/signout", &[("form_token", &board.field("form_token"))])
+        .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert_eq!(out.header("location"), Some("/signin"));
+    assert_ne!(browser.get("/board").await.status, 200);
+    browser.cookies = session;
+    assert_ne!(
+        browser.get("/board").await.status,
+        200,
+        "the old session cookie no longer signs in"
+    );
+    app.stop().await;
+}
+
+/// Issue 12, D6: pages showing personal data went out without security headers.
+#[tokio::test]
+async fn every_console_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let mut police = Browser::new(&app, Some(CITY_POLICE));
+    let mut anonymous = Browser::new(&app, None);
+    let pages = [
+        police.get("/board").await,
+        police.get("/cases").await,
+        anonymous.get("/board").await,
+        anonymous.get("/lang?to=en&back=/board").await,
+    ];
+    for page in &pages {
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(
+            page.header("strict-transport-security")
+                .is_some_and(|h| h.starts_with("max-age="))
+        );
+    }
+    app.stop().await;
+}

@@ -366,3 +366,51 @@ async fn the_expert_announces_a_new_date_before_the_deadline_and_only_the_expert
     .await;
     app.stop().await;
 }
+
+/// Issue 12, D8: `RequestOpinion.under_case_id` accepted a random or foreign case, whose clock
+/// the request would then stop. Only the requester's own referral or transfer is accepted, and
+/// anything else gets one answer.
+#[tokio::test]
+async fn an_opinion_can_stop_only_the_requesters_own_case() {
+    use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
+    let app = spawn_app().await;
+    let transfer = TransferServiceClient::new(app.channel_as(MARKET_BUREAU).await)
+        .send_transfer(super::transfers::sending("under-send"))
+        .await
+        .expect("sent")
+        .into_inner()
+        .transfer
+        .expect("transfer")
+        .id;
+    let under = |request_id: &str, case: &str| pb::RequestOpinionRequest {
+        under_case_id: case.into(),
+        ..requesting(request_id)
+    };
+    // The receiver asks under the transfer it holds: accepted.
+    opinions_as(&app, ENVIRONMENT_BUREAU)
+        .await
+        .request_opinion(under("under-ok", &transfer))
+        .await
+        .expect("an opinion under the receiver's own transfer");
+    // Another agency's transfer, and an id that names nothing: the same refusal.
+    let mut outsider = opinions_as(&app, EMERGENCY_BUREAU).await;
+    let foreign = outsider
+        .request_opinion(under("under-foreign", &transfer))
+        .await
+        .expect_err("not the requester's case");
+    let unknown = "0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7f";
+    let nothing = outsider
+        .request_opinion(under("under-nothing", unknown))
+        .await
+        .expect_err("no such case");
+    for status in [&foreign, &nothing] {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert_eq!(violated_fields(status), ["under_case_id"]);
+    }
+    assert_eq!(
+        foreign.message().replace(&transfer, "<id>"),
+        nothing.message().replace(unknown, "<id>")
+    );
+    assert!(!foreign.message().contains(MARKET_BUREAU));
+    app.stop().await;
+}

@@ -307,6 +307,32 @@ async fn every_refusal_before_the_decision_names_its_problem_and_changes_nothing
             field: Some("summary"),
         },
     );
+    // Issue 12, D5: control characters reached officers' terminals raw.
+    for (n, (field, value)) in [
+        ("summary", "\u{1b}[2J\u{1b}[H已清屏"),
+        ("suspected_offence", "销售伪劣产品罪\u{0}"),
+        ("summary", "响铃\u{7}"),
+        ("documents.title", "移送书\u{7f}"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut request = submission(&format!("e-control-{n}"));
+        match field {
+            "summary" => request.summary = value.into(),
+            "suspected_offence" => request.suspected_offence = value.into(),
+            _ => request.documents[0].title = value.into(),
+        }
+        assert_refused(
+            market.submit_referral(request).await,
+            &Refusal {
+                what: "a control character in free text",
+                code: Code::InvalidArgument,
+                says: "must not contain the control character",
+                field: Some(field),
+            },
+        );
+    }
     assert_refused(
         police.sign_receipt(receipt("e-8", "not-a-uuid")).await,
         &Refusal {

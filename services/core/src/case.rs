@@ -491,6 +491,23 @@ pub fn text(field: &'static str, value: &str, max: usize, required: bool) -> Res
     if required && value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
+    // Text is printed on officers' terminals and pages: no control character but a line break
+    // (a browser's CRLF included), and no bidirectional override that reorders what is shown
+    // (issue 12, D5: an ESC sequence in a title erased lines of a police officer's terminal).
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        let line_break = c == '\n' || (c == '\r' && chars.peek() == Some(&'\n'));
+        let reorders = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && !line_break) || reorders {
+            return Err(invalid(
+                field,
+                format!(
+                    "must not contain the control character U+{:04X}; only line breaks are allowed",
+                    u32::from(c)
+                ),
+            ));
+        }
+    }
     let len = value.chars().count();
     if len > max {
         return Err(invalid(
@@ -623,5 +640,27 @@ mod tests {
         );
         assert!(text("note", "五个汉字啊", 5, true).is_ok());
         assert!(text("note", "六个汉字啊啊", 5, true).is_err());
+    }
+
+    #[test]
+    fn text_allows_line_breaks_and_refuses_every_other_control_character() {
+        assert!(text("note", "第一行\n第二行\r\n第三行", 50, true).is_ok());
+        for bad in [
+            "\u{1b}[2J清屏",
+            "空\u{0}字符",
+            "响铃\u{7}",
+            "删除\u{7f}",
+            "回车\r覆盖",
+            "制表\t",
+            "\u{202e}反向",
+            "\u{2067}隔离",
+        ] {
+            let err = text("summary", bad, 50, true).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("summary must not contain the control character"),
+                "{bad:?}: {err}"
+            );
+        }
     }
 }

@@ -846,17 +846,30 @@ impl Deadlines {
             store::for_update(&self.db),
         )
         .await?;
+        // Only a party to the case (owing, owed or supervising one of its steps) learns whether
+        // a rule is open there and who owes it; anyone else gets the answer a case without that
+        // obligation gets (issue 12, D2).
+        let party = open.iter().any(|r| r.owed_by == actor)
+            || store::for_case(&mut tx, case_id).await?.iter().any(|r| {
+                r.owed_by == actor
+                    || r.owed_to.as_ref() == Some(&actor)
+                    || r.supervisor.as_ref() == Some(&actor)
+            });
         let Some(mut row) = open
             .iter()
             .find(|r| r.owed_by == actor)
             .or(open.first())
+            .filter(|_| party)
             .cloned()
         else {
             return Ok(refused(
                 RefusalKind::NotFound,
                 "STATE",
                 Some("rule"),
-                format!("case {case_id} has no open obligation under rule {rule}"),
+                format!(
+                    "case {case_id} has no open obligation under rule {rule} that your agency \
+                     owes, is owed or supervises"
+                ),
             ));
         };
         if row.owed_by != actor {
