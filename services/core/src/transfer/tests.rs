@@ -44,6 +44,16 @@ fn sent(w: &World) -> Transfer {
         .case
 }
 
+/// A transfer from the market bureau that the environment bureau objected to.
+fn objected(w: &World) -> Transfer {
+    let object = TransferCommand::Object {
+        reasons: "不属本局管辖".to_owned(),
+    };
+    run(w, Some(&sent(w)), object, &w.environment, SENT)
+        .unwrap()
+        .case
+}
+
 fn designation(w: &World, designated: &Agency) -> TransferCommand {
     TransferCommand::Restart {
         dispute: CaseId::parse("0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7d").unwrap(),
@@ -288,13 +298,7 @@ fn a_dispute_between_other_agencies_cannot_restart_the_transfer() {
     // Issue 12, D1: X and Y dispute, naming a transfer from the market bureau to the
     // environment bureau, and agree that X is competent. The transfer stays as it is.
     let w = world();
-    let t = sent(&w);
-    let object = TransferCommand::Object {
-        reasons: "不属本局管辖".to_owned(),
-    };
-    let t = run(&w, Some(&t), object, &w.environment, SENT)
-        .unwrap()
-        .case;
+    let t = objected(&w);
     for between in [
         vec![w.emergency.code.clone(), w.government.code.clone()],
         vec![w.emergency.code.clone(), w.environment.code.clone()],
@@ -317,13 +321,7 @@ fn a_dispute_between_other_agencies_cannot_restart_the_transfer() {
 #[test]
 fn a_designation_restarts_the_transfer_to_the_designated_agency_which_cannot_object() {
     let w = world();
-    let t = sent(&w);
-    let object = TransferCommand::Object {
-        reasons: "不属本局管辖".to_owned(),
-    };
-    let t = run(&w, Some(&t), object, &w.environment, SENT)
-        .unwrap()
-        .case;
+    let t = objected(&w);
 
     // The office designates the emergency bureau: the transfer moves to it.
     let d = run(
@@ -364,13 +362,7 @@ fn a_designation_restarts_the_transfer_to_the_designated_agency_which_cannot_obj
 #[test]
 fn a_designation_of_the_objecting_receiver_sends_it_back_to_the_same_agency() {
     let w = world();
-    let t = sent(&w);
-    let object = TransferCommand::Object {
-        reasons: "不属本局管辖".to_owned(),
-    };
-    let t = run(&w, Some(&t), object, &w.environment, SENT)
-        .unwrap()
-        .case;
+    let t = objected(&w);
     let d = run(
         &w,
         Some(&t),
@@ -387,13 +379,7 @@ fn a_designation_of_the_objecting_receiver_sends_it_back_to_the_same_agency() {
 #[test]
 fn a_designation_of_the_sender_ends_the_transfer_with_the_sender_competent() {
     let w = world();
-    let t = sent(&w);
-    let object = TransferCommand::Object {
-        reasons: "不属本局管辖".to_owned(),
-    };
-    let t = run(&w, Some(&t), object, &w.environment, SENT)
-        .unwrap()
-        .case;
+    let t = objected(&w);
     let d = run(
         &w,
         Some(&t),
