@@ -478,6 +478,7 @@ pub async fn run(
             }),
             clock: clock.clone(),
             calendar: law.calendar.clone(),
+            handshake_timeout: g.handshake_timeout,
         };
         let gateway = Gateway::build(config, bus.clone(), directory.clone()).await?;
         ready = Ready {

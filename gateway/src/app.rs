@@ -62,6 +62,9 @@ pub struct GatewayConfig {
     pub console: Option<ConsoleConfig>,
     /// Now, for the boards' "as of" and the calendar check (injected so tests set the date).
     pub clock: Arc<dyn Clock>,
+    /// How long a connection may take over its TLS handshake, and on the console over a
+    /// request's headers, before it is closed (`gateway.handshake_timeout`).
+    pub handshake_timeout: Duration,
     /// The legal calendar in force, for the operator's warning that a year's official holiday
     /// schedule is missing (on the supervisors' board and in the health service).
     pub calendar: LiveCalendar,
@@ -71,6 +74,9 @@ pub struct GatewayConfig {
 /// or from 1 October the next year, has no official holiday schedule installed (due times in it
 /// are provisional). The gateway itself keeps serving.
 pub const CALENDAR_HEALTH: &str = "casebridge.calendar";
+
+/// The most concurrent requests (HTTP/2 streams) one connection may have open.
+const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 
 /// How often the gateway re-checks the calendar for its health service.
 const CALENDAR_HEALTH_POLL: Duration = Duration::from_secs(60);
@@ -197,7 +203,9 @@ impl Gateway {
                 &config.tls.key_pem,
             ))
             .client_ca_root(Certificate::from_pem(&config.tls.client_ca_pem))
-            .client_auth_optional(false);
+            .client_auth_optional(false)
+            // A peer that sends a partial ClientHello, or nothing, is dropped (issue 12, D3).
+            .timeout(config.handshake_timeout);
         let (wakeups, _) = broadcast::channel(1024);
         let ctx = Arc::new(Context {
             bus,
@@ -209,7 +217,9 @@ impl Gateway {
             calendar: config.calendar,
         });
         let console = match &config.console {
-            Some(console) => Some(Console::build(console, &config.tls, ctx.clone()).await?),
+            Some(console) => Some(
+                Console::build(console, &config.tls, config.handshake_timeout, ctx.clone()).await?,
+            ),
             None => None,
         };
         Ok(Gateway {
@@ -298,6 +308,12 @@ impl Gateway {
             .map_err(|e| StartError::Reflection(e.to_string()))?;
         tracing::info!(addr = %self.local_addr, "gateway serving gRPC with mutual TLS");
         let served = Server::builder()
+            // Dead peers are found and their connections closed; one connection cannot open
+            // streams without bound.
+            .tcp_keepalive(Some(Duration::from_secs(60)))
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
             .tls_config(self.tls)
             .map_err(StartError::Tls)?
             .add_service(health_service)

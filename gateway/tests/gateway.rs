@@ -94,6 +94,10 @@ fn now_seconds() -> i64 {
     test_clock().now().as_millis() / 1000
 }
 
+/// The gateway's and console's handshake (and header-read) timeout in these tests: short, so the
+/// test of idle connections is quick.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How long a test waits for something that should be prompt.
 const PROMPTLY: Duration = Duration::from_secs(5);
 
@@ -228,6 +232,7 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
             }),
             clock: clock.clone(),
             calendar: law.calendar.clone(),
+            handshake_timeout: HANDSHAKE_TIMEOUT,
         },
         bus,
         directory,
@@ -762,6 +767,68 @@ async fn a_request_id_reused_for_other_content_already_exists() {
 
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
     assert_eq!(violated_fields(&status), ["request_id"]);
+    app.stop().await;
+}
+
+/// Whether the server closes `stream` within `within`: it reads until end of stream or an error
+/// (a TLS alert may come first); still open when the time is up.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 512];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Issue 12, D3: connections that sent nothing or a partial ClientHello were held for more than
+/// 300 s, 400 of them at once. Now each is closed after the handshake timeout, and a normal
+/// client is served while they are open.
+#[tokio::test]
+async fn idle_and_half_open_connections_are_closed_and_clients_are_served_meanwhile() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app().await;
+    let mut held = Vec::new();
+    for n in 0..300 {
+        let mut stream = tokio::net::TcpStream::connect(app.address)
+            .await
+            .expect("connect");
+        if n % 2 == 1 {
+            // A TLS record header announcing a 200-byte ClientHello, and one byte of it.
+            stream
+                .write_all(&[0x16, 0x03, 0x01, 0x00, 0xc8, 0x01])
+                .await
+                .expect("partial ClientHello");
+        }
+        held.push(stream);
+    }
+    // Served while they are open.
+    let listed = app
+        .directory_as(MARKET_BUREAU)
+        .await
+        .list_agencies(pb::ListAgenciesRequest::default())
+        .await
+        .expect("a normal client is served");
+    assert!(!listed.into_inner().agencies.is_empty());
+    tokio::time::sleep(HANDSHAKE_TIMEOUT).await;
+    let mut still_open = 0;
+    for stream in &mut held {
+        if !closed_within(stream, Duration::from_secs(3)).await {
+            still_open += 1;
+        }
+    }
+    assert_eq!(
+        still_open,
+        0,
+        "of {} idle or half-open connections",
+        held.len()
+    );
     app.stop().await;
 }
 

@@ -56,9 +56,6 @@ pub struct ConsoleConfig {
     pub demo_signin: bool,
 }
 
-/// How long a browser may take over its TLS handshake before the connection is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What every page shares.
 #[derive(Debug)]
 struct State {
@@ -83,6 +80,8 @@ pub struct Console {
     local_addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
     state: Arc<State>,
+    /// The longest a connection may take over its TLS handshake, and over a request's headers.
+    handshake_timeout: Duration,
 }
 
 impl Console {
@@ -91,6 +90,7 @@ impl Console {
     pub async fn build(
         config: &ConsoleConfig,
         tls: &TlsMaterial,
+        handshake_timeout: Duration,
         ctx: Arc<Context>,
     ) -> Result<Console, StartError> {
         let (listener, local_addr) = crate::app::bind(config.listen).await?;
@@ -100,6 +100,7 @@ impl Console {
             listener,
             local_addr,
             tls,
+            handshake_timeout,
             state: Arc::new(State {
                 sessions,
                 demo_signin: config.demo_signin,
@@ -152,8 +153,9 @@ impl Console {
                 }
             };
             let (acceptor, router) = (acceptor.clone(), router.clone());
+            let timeout = self.handshake_timeout;
             connections.spawn(async move {
-                if let Err(error) = serve_connection(acceptor, router, tcp).await {
+                if let Err(error) = serve_connection(acceptor, router, tcp, timeout).await {
                     tracing::debug!(%error, %peer, "console connection ended with an error");
                 }
             });
@@ -197,9 +199,10 @@ async fn serve_connection(
     acceptor: TlsAcceptor,
     router: Router,
     tcp: tokio::net::TcpStream,
+    timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let _ = tcp.set_nodelay(true);
-    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await??;
+    let stream = tokio::time::timeout(timeout, acceptor.accept(tcp)).await??;
     // rustls has checked the chain and validity; the code inside is checked against the
     // directory on every request, as on the gRPC port.
     let agency = stream
@@ -216,6 +219,9 @@ async fn serve_connection(
         },
     );
     hyper::server::conn::http1::Builder::new()
+        // A slow-header (Slowloris) client is dropped once the headers take longer than this.
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout)
         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
         .await?;
     Ok(())

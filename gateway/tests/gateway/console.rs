@@ -502,3 +502,53 @@ async fn every_console_response_carries_the_security_headers() {
     }
     app.stop().await;
 }
+
+/// Issue 12, D3: the console held slow-header connections for 30 s and more. Now a connection
+/// that does not finish its TLS handshake, or its request's headers, within the timeout is
+/// closed, and pages are served meanwhile.
+#[tokio::test]
+async fn the_console_closes_silent_and_slow_header_connections() {
+    let app = spawn_app().await;
+    let police = Browser::new(&app, Some(CITY_POLICE));
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(
+            tokio::net::TcpStream::connect(app.console)
+                .await
+                .expect("connect"),
+        );
+    }
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let tcp = tokio::net::TcpStream::connect(app.console)
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
+        let mut stream = tokio_rustls::TlsConnector::from(police.tls.clone())
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake with the console");
+        stream
+            .write_all(b"GET /board HTTP/1.1\r\nHost: localhost\r\n")
+            .await
+            .expect("the first header lines");
+        slow.push(stream);
+    }
+    let mut browser = Browser::new(&app, Some(CITY_POLICE));
+    assert_eq!(browser.get("/board").await.status, 200, "served meanwhile");
+    tokio::time::sleep(HANDSHAKE_TIMEOUT).await;
+    for stream in &mut held {
+        assert!(
+            super::closed_within(stream, Duration::from_secs(3)).await,
+            "a silent connection is closed"
+        );
+    }
+    for stream in &mut slow {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut rest))
+            .await
+            .is_ok();
+        assert!(closed, "a slow-header connection is closed");
+    }
+    app.stop().await;
+}

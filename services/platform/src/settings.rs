@@ -79,6 +79,11 @@ pub struct GatewaySettings {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: PathBuf,
+    /// How long a connection may take to complete its TLS handshake (and, on the console, to
+    /// send a request's headers) before it is closed: a peer that sends a partial ClientHello
+    /// or nothing holds no socket longer than this.
+    #[serde(deserialize_with = "duration")]
+    pub handshake_timeout: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -88,6 +93,7 @@ impl Default for GatewaySettings {
             cert: "pki/gateway.pem".into(),
             key: "pki/gateway.key".into(),
             client_ca: "pki/ca.pem".into(),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
