@@ -55,6 +55,16 @@ impl std::fmt::Display for WebDriverError {
 
 impl std::error::Error for WebDriverError {}
 
+/// An element of a page that was replaced meanwhile. Chromium says so as `stale element
+/// reference`, or, when the node went between two of its own steps, as an `unknown error` that
+/// the node "does not belong to the document".
+fn is_stale(err: &anyhow::Error) -> bool {
+    is_webdriver_error(err, "stale element reference")
+        || err.downcast_ref::<WebDriverError>().is_some_and(|e| {
+            e.error == "unknown error" && e.message.contains("does not belong to the document")
+        })
+}
+
 fn is_webdriver_error(err: &anyhow::Error, code: &str) -> bool {
     err.downcast_ref::<WebDriverError>()
         .is_some_and(|e| e.error == code)
@@ -246,7 +256,7 @@ impl Browser {
                     Ok(text) if text.contains(needle) => return Ok(text),
                     Ok(text) => seen.push(text),
                     // The page changed under us: just look again.
-                    Err(e) if is_webdriver_error(&e, "stale element reference") => {}
+                    Err(e) if is_stale(&e) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -142,6 +142,22 @@ impl<F: Family> Endpoints<F> {
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
         let actor = self.ctx.caller(&request)?;
         let query = convert::list_query(request.into_inner()).map_err(GatewayError::from)?;
+        // A status the family does not have is a mistake to name, not an empty list (issue 12,
+        // D8).
+        if let Some(status) = &query.status {
+            let known = casebridge_core::authz::status_names(F::FAMILY);
+            if !known.contains(&status.as_str()) {
+                return Err(GatewayError::from(Violations::of(vec![(
+                    "status".to_owned(),
+                    format!(
+                        "{status:?} is not a {} status; one of {}",
+                        F::FAMILY.as_str(),
+                        known.join(", ")
+                    ),
+                )]))
+                .into());
+            }
+        }
         match self
             .ask(Request::List {
                 actor: actor.code,

@@ -832,6 +832,68 @@ async fn idle_and_half_open_connections_are_closed_and_clients_are_served_meanwh
     app.stop().await;
 }
 
+/// Issue 12, D8: ListAgencies accepted a malformed region and kind 99, and a list filtered by a
+/// status the family does not have came back empty. Each is now refused on its field.
+#[tokio::test]
+async fn filters_that_cannot_match_are_refused_on_their_field() {
+    use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
+    let app = spawn_app().await;
+    let mut directory = app.directory_as(MARKET_BUREAU).await;
+    for (request, field) in [
+        (
+            pb::ListAgenciesRequest {
+                kind: 99,
+                region: String::new(),
+            },
+            "kind",
+        ),
+        (
+            pb::ListAgenciesRequest {
+                kind: 0,
+                region: "35010X".into(),
+            },
+            "region",
+        ),
+    ] {
+        let refused = directory.list_agencies(request).await.expect_err("refused");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(violated_fields(&refused), [field]);
+    }
+    let police = directory
+        .list_agencies(pb::ListAgenciesRequest {
+            kind: pb::AgencyKind::Police.into(),
+            region: "350100".into(),
+        })
+        .await
+        .expect("a valid filter")
+        .into_inner();
+    assert_eq!(police.agencies.len(), 1);
+
+    let mut transfers = TransferServiceClient::new(app.channel_as(MARKET_BUREAU).await);
+    let refused = transfers
+        .list_transfers(pb::ListCasesRequest {
+            status: "filed".into(),
+            ..pb::ListCasesRequest::default()
+        })
+        .await
+        .expect_err("a referral status is no transfer status");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["status"]);
+    assert!(
+        refused.message().contains("objected"),
+        "{}",
+        refused.message()
+    );
+    transfers
+        .list_transfers(pb::ListCasesRequest {
+            status: "objected".into(),
+            ..pb::ListCasesRequest::default()
+        })
+        .await
+        .expect("a transfer status");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn health_reports_the_referral_service_as_serving() {
     use tonic_health::pb::HealthCheckRequest;

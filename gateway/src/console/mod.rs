@@ -133,7 +133,8 @@ impl Console {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
         let router = pages::router()
             .with_state(self.state)
-            .layer(axum::middleware::map_response(security_headers));
+            .layer(axum::middleware::map_response(security_headers))
+            .layer(axum::middleware::from_fn(same_origin));
         tracing::info!(addr = %self.local_addr, "console serving HTTPS");
         let acceptor = TlsAcceptor::from(self.tls);
         let mut connections = JoinSet::new();
@@ -284,7 +285,9 @@ pub(crate) async fn security_headers(mut response: Response) -> Response {
         (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // same-origin: no address reaches another site, and a browser still names this console as
+        // the Origin of its own forms (no-referrer would make it send `Origin: null`).
+        (header::REFERRER_POLICY, "same-origin"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
@@ -292,6 +295,36 @@ pub(crate) async fn security_headers(mut response: Response) -> Response {
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
+}
+
+/// Refuses a POST whose `Origin` is not this console (issue 12, item 6), in addition to the form
+/// token: a browser names the page a form was sent from, so another site's form is stopped
+/// before any step. A POST without `Origin` (not a browser) still needs its form token.
+pub(crate) async fn same_origin(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        if let Some(origin) = request.headers().get(header::ORIGIN) {
+            let same = origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.strip_prefix("https://"))
+                .is_some_and(|o| Some(o) == host);
+            if !same {
+                return (
+                    axum::http::StatusCode::FORBIDDEN,
+                    "cross-site request refused: the form was not sent from this console",
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// The language a request asks for (its cookie), Chinese by default.

@@ -47,6 +47,8 @@ struct Browser {
     addr: SocketAddr,
     tls: Arc<rustls::ClientConfig>,
     cookies: Vec<(String, String)>,
+    /// The `Origin` a browser sends with a POST: the page the form was on.
+    origin: Option<String>,
 }
 
 impl Browser {
@@ -83,6 +85,7 @@ impl Browser {
             addr: app.console,
             tls: Arc::new(tls),
             cookies: Vec::new(),
+            origin: None,
         }
     }
 
@@ -117,6 +120,9 @@ impl Browser {
             cookies.join("; ")
         );
         let body = form.unwrap_or_default();
+        if let (Some(origin), "POST") = (&self.origin, method) {
+            request.push_str(&format!("Origin: {origin}\r\n"));
+        }
         if method == "POST" {
             request.push_str(&format!(
                 "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
@@ -458,6 +464,19 @@ async fn signing_out_ends_the_demo_session() {
     let forged = browser.post("/signout", &[("form_token", "00")]).await;
     assert_eq!(forged.status, 403);
     assert_eq!(browser.get("/board").await.status, 200);
+    // Nor does the right token from another site's page (issue 12: Origin checked on POST).
+    browser.origin = Some("https://evil.example".into());
+    let cross_site = browser
+        .post("/signout", &[("form_token", &board.field("form_token"))])
+        .await;
+    assert_eq!(cross_site.status, 403);
+    assert!(
+        cross_site.body.contains("cross-site"),
+        "{}",
+        cross_site.body
+    );
+    assert_eq!(browser.get("/board").await.status, 200);
+    browser.origin = Some("https://localhost".into());
     // The page's own token signs out; the session is gone, not just the cookie.
     let session = browser.cookies.clone();
     let out = browser
@@ -493,7 +512,7 @@ async fn every_console_response_carries_the_security_headers() {
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
-        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(page.header("referrer-policy"), Some("same-origin"));
         assert_eq!(page.header("cache-control"), Some("no-store"));
         assert!(
             page.header("strict-transport-security")
