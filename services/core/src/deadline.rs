@@ -699,8 +699,56 @@ impl Obligation {
         reference: &str,
         made_at: Timestamp,
     ) -> Result<Due, ExtensionRefusal> {
+        let extension = Requested {
+            by,
+            why,
+            reference,
+            made_at,
+        };
+        self.extend_with(calendar, tiers, false, target, extension)
+    }
+
+    /// Like [`Obligation::extend`], for a rule under which the owing party may announce any
+    /// later date (S4 Art 45: "告知…延长的期限", with no upper limit): an announced date is
+    /// capped by `tiers` only when the rule table gives some (a setting, off by default); tiers
+    /// themselves are still taken as tiers.
+    #[allow(clippy::too_many_arguments)] // one argument per fact the law asks of an extension
+    pub fn announce(
+        &mut self,
+        calendar: &Calendar,
+        tiers: &[Period],
+        target: ExtensionTarget,
+        by: &str,
+        why: &str,
+        reference: &str,
+        made_at: Timestamp,
+    ) -> Result<Due, ExtensionRefusal> {
+        let extension = Requested {
+            by,
+            why,
+            reference,
+            made_at,
+        };
+        self.extend_with(calendar, tiers, tiers.is_empty(), target, extension)
+    }
+
+    fn extend_with(
+        &mut self,
+        calendar: &Calendar,
+        tiers: &[Period],
+        uncapped: bool,
+        target: ExtensionTarget,
+        extension: Requested<'_>,
+    ) -> Result<Due, ExtensionRefusal> {
+        let Requested {
+            by,
+            why,
+            reference,
+            made_at,
+        } = extension;
         let rule = self.rule.clone();
-        if tiers.is_empty() {
+        let announcing = matches!(target, ExtensionTarget::Until(_));
+        if tiers.is_empty() && !(uncapped && announcing) {
             return Err(ExtensionRefusal::NotExtensible { rule });
         }
         let due = self.due(calendar).map_err(|e| refused(&rule, e))?;
@@ -747,12 +795,16 @@ impl Obligation {
                         due: due.display_at(),
                     });
                 }
-                let longest = tiers
-                    .iter()
-                    .filter(|t| t.unit == current.unit)
-                    .max_by_key(|t| t.amount)
-                    .copied()
-                    .unwrap_or(current);
+                let longest = if uncapped {
+                    Period::new(UNCAPPED_SEARCH_LIMIT, current.unit)
+                } else {
+                    tiers
+                        .iter()
+                        .filter(|t| t.unit == current.unit)
+                        .max_by_key(|t| t.amount)
+                        .copied()
+                        .unwrap_or(current)
+                };
                 // The announced day itself must be on a loaded calendar: it becomes the due date.
                 calendar
                     .working_day_on_or_after(date)
@@ -847,6 +899,19 @@ impl Obligation {
         Ok(at > self.due(calendar)?.at)
     }
 }
+
+/// The facts of an extension request: who, why, under which approval, when.
+#[derive(Debug, Clone, Copy)]
+struct Requested<'a> {
+    by: &'a str,
+    why: &'a str,
+    reference: &'a str,
+    made_at: Timestamp,
+}
+
+/// How far an uncapped announced date may be searched, in the period's unit: ten years of
+/// calendar days, more of working days; a date beyond is refused as beyond any reading.
+const UNCAPPED_SEARCH_LIMIT: u32 = 3653;
 
 /// An obligation error met while extending: only a stopped clock or a missing calendar year can
 /// keep [`Obligation::due`] from answering.

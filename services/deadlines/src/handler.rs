@@ -262,7 +262,14 @@ impl Deadlines {
         notice: &Notice,
         event: &str,
     ) -> Result<(), StoreError> {
-        let ids: Vec<String> = self.rules.paused_by(event).map(|r| r.id.clone()).collect();
+        // Only the stops the rule counts: SAMR-18 and APL-60 stop for testing, not for an
+        // assistance request (S4 Arts 18, 64).
+        let ids: Vec<String> = self
+            .rules
+            .paused_by(event)
+            .filter(|r| r.paused_by_detail(&notice.detail))
+            .map(|r| r.id.clone())
+            .collect();
         if ids.is_empty() {
             return Ok(());
         }
@@ -886,7 +893,14 @@ impl Deadlines {
         }
         let now = self.clock.now();
         let mut obligation = self.obligation(&row);
-        if let Err(refusal) = obligation.extend(
+        // S4 Art 45: an expert announces any later date; other rules reach their tiers.
+        let extend = if law.announce_any_date {
+            Obligation::announce
+        } else {
+            Obligation::extend
+        };
+        if let Err(refusal) = extend(
+            &mut obligation,
             &self.calendar.current(),
             &law.extensions,
             target,

@@ -730,20 +730,20 @@ async fn an_opinion_requested_under_a_transfer_stops_only_the_requesting_agencys
             .publish(&notice(
                 transfer,
                 Family::Transfer,
-                "receipt_signed",
-                ECOLOGY_BUREAU,
+                "sent",
+                MARKET_BUREAU,
                 "2026-10-08T09:00:00+08:00",
                 &sides,
                 serde_json::json!({}),
             ))
             .await;
-        // SAMR-18, 15 working days from Thu 10-08: 10-09, 10-10 (make-up), 10-12..16,
-        // 10-19..23, 10-26..28.
+        // SAMR-18 from the delivery (S4 Art 18, issue 13), 15 working days from Thu 10-08:
+        // 10-09, 10-10 (make-up), 10-12..16, 10-19..23, 10-26..28.
         let decide = running.obligation(transfer, "SAMR-18", Stage::Open).await;
         assert_eq!(decide.owed_by, agency(ECOLOGY_BUREAU));
         assert_eq!(decide.due_at, Some(at("2026-10-29T00:00:00+08:00")));
 
-        let opinion = |case_id, requester, now| {
+        let opinion = |case_id, requester, now, testing: bool| {
             notice(
                 case_id,
                 Family::Opinion,
@@ -751,7 +751,7 @@ async fn an_opinion_requested_under_a_transfer_stops_only_the_requesting_agencys
                 requester,
                 now,
                 &[(Role::Sender, requester), (Role::Expert, TESTING_INSTITUTE)],
-                serde_json::json!({ "under_case": transfer.to_string() }),
+                serde_json::json!({ "under_case": transfer.to_string(), "testing": testing }),
             )
         };
         // The sender asks an opinion under the same case: the receiver's clock runs on.
@@ -761,6 +761,7 @@ async fn an_opinion_requested_under_a_transfer_stops_only_the_requesting_agencys
                 outsider,
                 MARKET_BUREAU,
                 "2026-10-09T10:00:00+08:00",
+                true,
             ))
             .await;
         running.obligation(outsider, "SJ-13", Stage::Open).await;
@@ -770,11 +771,34 @@ async fn an_opinion_requested_under_a_transfer_stops_only_the_requesting_agencys
             "nobody stops another agency's clock"
         );
         assert!(still.changes.pauses.is_empty());
+        // The receiver's own assistance request (协助调查) stops nothing: only testing does
+        // (S4 Arts 18, 64; issue 13).
+        let assistance = CaseId::generate();
+        running
+            .publish(&opinion(
+                assistance,
+                ECOLOGY_BUREAU,
+                "2026-10-09T11:00:00+08:00",
+                false,
+            ))
+            .await;
+        running.obligation(assistance, "SJ-13", Stage::Open).await;
+        let still = running.obligation(transfer, "SAMR-18", Stage::Open).await;
+        assert_eq!(
+            still.due_at, decide.due_at,
+            "an assistance request stops no clock"
+        );
+        assert!(still.changes.pauses.is_empty());
 
         // The receiver asks for a test on Mon 10-12: its clock stops until the opinion comes.
         let test = CaseId::generate();
         running
-            .publish(&opinion(test, ECOLOGY_BUREAU, "2026-10-12T10:00:00+08:00"))
+            .publish(&opinion(
+                test,
+                ECOLOGY_BUREAU,
+                "2026-10-12T10:00:00+08:00",
+                true,
+            ))
             .await;
         let stopped = running
             .obligation_where(transfer, "SAMR-18", "stopped", |o| o.due_at.is_none())
@@ -1482,6 +1506,132 @@ async fn an_escalation_without_a_supervisor_is_an_alarm_on_every_supervisors_boa
             .wait_for_event(JUSTICE_BUREAU, case_id, "deadline_escalated")
             .await;
         assert!(escalated.contains("R561"), "{escalated}");
+        running.stop().await;
+    })
+    .await;
+}
+
+/// Issue 13: clocks that started or closed on the wrong event, each end to end.
+#[tokio::test]
+async fn the_corrected_rules_start_stop_and_close_on_the_events_the_law_names() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-03-02T10:00:00+08:00").await;
+        let referral = CaseId::generate();
+        let sides = [
+            (Role::Sender, MARKET_BUREAU),
+            (Role::Recipient, CITY_POLICE),
+            (Role::Procuratorate, PROCURATORATE),
+        ];
+        let step = |case_id, family, event: &str, actor, now, parties: &[(Role, &str)]| {
+            notice(
+                case_id,
+                family,
+                event,
+                actor,
+                now,
+                parties,
+                serde_json::json!({}),
+            )
+        };
+        // S1-8 does not stop while supplements are awaited: accepted Mon 03-02, supplement
+        // asked 03-02 and given 03-05, still due Thu 03-05 24:00 (S1 Art 8; S2 Art 180).
+        for (event, actor, now) in [
+            ("receipt_signed", CITY_POLICE, "2026-03-02T10:00:00+08:00"),
+            (
+                "supplement_requested",
+                CITY_POLICE,
+                "2026-03-02T11:00:00+08:00",
+            ),
+            ("supplemented", MARKET_BUREAU, "2026-03-05T09:00:00+08:00"),
+        ] {
+            running
+                .publish(&step(referral, Family::Referral, event, actor, now, &sides))
+                .await;
+        }
+        running
+            .obligation_where(referral, "P180-2b", "closed by the supplement", |o| {
+                o.stage == Stage::Closed
+            })
+            .await;
+        let review = running.obligation(referral, "S1-8", Stage::Open).await;
+        assert_eq!(review.due_at, Some(at("2026-03-06T00:00:00+08:00")));
+        assert!(review.changes.pauses.is_empty(), "{:?}", review.changes);
+
+        // R562 is answered by the filing decision as well as by an explanation (S5 Art 562).
+        for (event, actor, now) in [
+            (
+                "explanation_demanded",
+                PROCURATORATE,
+                "2026-03-10T10:00:00+08:00",
+            ),
+            ("filed", CITY_POLICE, "2026-03-11T10:00:00+08:00"),
+        ] {
+            running
+                .publish(&step(referral, Family::Referral, event, actor, now, &sides))
+                .await;
+        }
+        let answered = running
+            .obligation_where(referral, "R562", "answered by filing", |o| {
+                o.stage == Stage::Closed
+            })
+            .await;
+        assert!(!answered.late);
+        assert_eq!(answered.closed_event.as_deref(), Some("referral.filed"));
+
+        // SAMR-16 runs from the referral of the materials to the office, reply or not: 7
+        // working days from Tue 03-10 end Thu 03-19 (S4 Art 16).
+        let dispute = CaseId::generate();
+        let parties = [
+            (Role::Sender, ECOLOGY_BUREAU),
+            (Role::Recipient, MARKET_BUREAU),
+            (Role::Coordination, "11350100MB0100001L"),
+        ];
+        running
+            .publish(&step(
+                dispute,
+                Family::Dispute,
+                "referred",
+                ECOLOGY_BUREAU,
+                "2026-03-10T10:00:00+08:00",
+                &parties,
+            ))
+            .await;
+        let designate = running.obligation(dispute, "SAMR-16", Stage::Open).await;
+        assert_eq!(designate.due_at, Some(at("2026-03-20T00:00:00+08:00")));
+
+        // SAMR-45 runs from receipt of the request, and a refusal answers it too.
+        let opinion = CaseId::generate();
+        let asked = [
+            (Role::Sender, MARKET_BUREAU),
+            (Role::Expert, TESTING_INSTITUTE),
+        ];
+        running
+            .publish(&step(
+                opinion,
+                Family::Opinion,
+                "requested",
+                MARKET_BUREAU,
+                "2026-03-02T10:00:00+08:00",
+                &asked,
+            ))
+            .await;
+        let deliver = running.obligation(opinion, "SAMR-45", Stage::Open).await;
+        assert_eq!(deliver.due_at, Some(at("2026-03-24T00:00:00+08:00")));
+        running
+            .publish(&step(
+                opinion,
+                Family::Opinion,
+                "refused",
+                TESTING_INSTITUTE,
+                "2026-03-04T10:00:00+08:00",
+                &asked,
+            ))
+            .await;
+        running
+            .obligation_where(opinion, "SAMR-45", "closed by the refusal", |o| {
+                o.stage == Stage::Closed
+            })
+            .await;
         running.stop().await;
     })
     .await;

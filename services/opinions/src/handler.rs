@@ -114,6 +114,16 @@ impl Family for Opinions {
                 "forensic".into(),
                 serde_json::Value::Bool(r.kind == OpinionKind::Forensic),
             );
+            // Testing (检测、检验、检疫) and forensic examination (鉴定) stop the clocks of the case
+            // the request is made under (S4 Arts 18, 64); a determination or an assistance
+            // request (协助调查) does not.
+            map.insert(
+                "testing".into(),
+                serde_json::Value::Bool(matches!(
+                    r.kind,
+                    OpinionKind::Test | OpinionKind::Forensic
+                )),
+            );
         }
         detail
     }

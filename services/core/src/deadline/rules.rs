@@ -68,6 +68,14 @@ pub struct Rule {
     /// The extension tiers the owing party may reach (with approval, before the deadline), in
     /// order: each is the whole period counted from the start, strictly longer than the last.
     pub extensions: Vec<Period>,
+    /// The owing party may announce any later last day before the deadline (S4 Art 45), not
+    /// only reach a tier; `extensions`, when given, cap the announced date (a setting, off in
+    /// the shipped table).
+    pub announce_any_date: bool,
+    /// Stops the clock only when the stopping event's detail has this boolean set (e.g.
+    /// `testing`: only testing, inspection, quarantine and forensic examination stop SAMR-18 and
+    /// APL-60, S4 Arts 18, 64; an assistance request does not).
+    pub pauses_only_if: Option<String>,
     /// Applies only when the trigger event's detail has this boolean set (e.g. `urgent`).
     pub only_if: Option<String>,
     /// Applies only when the trigger event's detail does not have this boolean set.
@@ -78,6 +86,16 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether an event with this detail stops the rule's clock (its `pauses_only_if` flag).
+    pub fn paused_by_detail(&self, detail: &serde_json::Value) -> bool {
+        self.pauses_only_if.as_ref().is_none_or(|name| {
+            detail
+                .get(name)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        })
+    }
+
     /// The first line of every explanation under this rule: id, legal basis and step.
     pub fn headline(&self) -> String {
         format!("rule {} ({}): {}", self.id, self.basis, self.step)
@@ -144,6 +162,9 @@ struct RawRule {
     warn_before: Option<Period>,
     #[serde(default)]
     extensions: Vec<RawTier>,
+    #[serde(default)]
+    announce_any_date: bool,
+    pauses_only_if: Option<String>,
     only_if: Option<String>,
     unless: Option<String>,
     #[serde(default = "yes")]
@@ -271,6 +292,8 @@ impl RuleTable {
                 other_reading: r.other_reading,
                 warn_before: r.warn_before,
                 extensions,
+                announce_any_date: r.announce_any_date,
+                pauses_only_if: r.pauses_only_if,
                 only_if: r.only_if,
                 unless: r.unless,
                 verified: r.verified,

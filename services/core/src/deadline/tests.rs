@@ -10,6 +10,12 @@ fn table() -> RuleTable {
     RuleTable::from_toml_str(RULES).expect("shipped rule table loads")
 }
 
+/// A cap on SAMR-45's announced dates, as an operator may set one: 30 working days in all.
+const CAP: &[Period] = &[Period {
+    amount: 30,
+    unit: Unit::WorkingDays,
+}];
+
 /// 10:00 CST on `date`.
 fn morning(date: &str) -> Timestamp {
     Timestamp::parse_rfc3339(&format!("{date}T10:00:00+08:00")).expect("time")
@@ -252,8 +258,9 @@ fn events_find_the_rules_they_open_close_and_pause() {
             .map(|r| r.id.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(opened(&urgent), ["RCPT-FU"]);
-    assert_eq!(opened(&plain), ["RCPT-F"]);
+    // SAMR-18 runs from the delivery too (S4 Art 18).
+    assert_eq!(opened(&urgent), ["RCPT-FU", "SAMR-18"]);
+    assert_eq!(opened(&plain), ["RCPT-F", "SAMR-18"]);
 }
 
 #[test]
@@ -475,13 +482,15 @@ fn extend(
 fn an_extension_lengthens_the_period_counted_from_the_start_and_must_come_before_it_ends() {
     let table = table();
     let rule = table.get("SAMR-45").expect("SAMR-45");
-    assert_eq!(rule.extensions, [Period::new(30, Unit::WorkingDays)]);
+    // The shipped table lets the expert announce any later date (S4 Art 45); a capped reading
+    // is a setting: a tier of 30 working days here.
+    assert!(rule.extensions.is_empty() && rule.announce_any_date);
     // SAMR-45 from Mon 2026-03-02: 15 working days → Mon 03-23.
     let mut o = Obligation::under(rule, morning("2026-03-02")).expect("a period");
     assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2026-03-23")));
     let late = extend(
         &mut o,
-        &rule.extensions,
+        CAP,
         ExtensionTarget::Tier(1),
         end_of_day(d("2026-03-23")),
     );
@@ -492,13 +501,7 @@ fn an_extension_lengthens_the_period_counted_from_the_start_and_must_come_before
     assert!(late.unwrap_err().to_string().contains("S4 Art 45"));
     // 30 working days from 03-02: 03-23 is the 15th, then 03-24..27 (19), 03-30..04-03 (24),
     // [04-04..06 Qingming], 04-07..04-10 (28), 04-13 (29), 04-14 (30).
-    let due = extend(
-        &mut o,
-        &rule.extensions,
-        ExtensionTarget::Tier(1),
-        morning("2026-03-19"),
-    )
-    .unwrap();
+    let due = extend(&mut o, CAP, ExtensionTarget::Tier(1), morning("2026-03-19")).unwrap();
     assert_eq!(due.last_day, Some(d("2026-04-14")));
     let text = due.explanation.join("\n");
     assert!(text.contains("approval 鉴延〔2026〕3号"), "{text}");
@@ -506,12 +509,7 @@ fn an_extension_lengthens_the_period_counted_from_the_start_and_must_come_before
     assert!(text.contains("清明节"), "{text}");
     // The tier is used: asking for it again lengthens nothing.
     assert!(matches!(
-        extend(
-            &mut o,
-            &rule.extensions,
-            ExtensionTarget::Tier(1),
-            morning("2026-03-20")
-        ),
+        extend(&mut o, CAP, ExtensionTarget::Tier(1), morning("2026-03-20")),
         Err(ExtensionRefusal::TierNotLonger { .. })
     ));
 }
@@ -580,7 +578,7 @@ fn in_december_an_announced_date_is_accepted_though_the_last_tier_ends_in_an_unp
     let mut o = fresh();
     let due = extend(
         &mut o,
-        &rule.extensions,
+        CAP,
         ExtensionTarget::Until(d("2026-12-30")),
         morning("2026-12-10"),
     )
@@ -592,7 +590,7 @@ fn in_december_an_announced_date_is_accepted_though_the_last_tier_ends_in_an_unp
     let mut o = fresh();
     let due = extend(
         &mut o,
-        &rule.extensions,
+        CAP,
         ExtensionTarget::Until(d("2027-01-06")),
         morning("2026-12-10"),
     )
@@ -610,7 +608,7 @@ fn an_announced_date_may_not_pass_the_last_tier_and_a_holiday_date_rolls() {
     // Due 03-23; the last tier allows 04-14.
     let refused = extend(
         &mut fresh(),
-        &rule.extensions,
+        CAP,
         until("2026-04-15"),
         morning("2026-03-10"),
     )
@@ -622,7 +620,7 @@ fn an_announced_date_may_not_pass_the_last_tier_and_a_holiday_date_rolls() {
     assert!(matches!(
         extend(
             &mut fresh(),
-            &rule.extensions,
+            CAP,
             until("2026-03-23"),
             morning("2026-03-10")
         ),
@@ -630,13 +628,7 @@ fn an_announced_date_may_not_pass_the_last_tier_and_a_holiday_date_rolls() {
     ));
     // Sat 04-04 is in the Qingming block: the period ends on the next working day, Tue 04-07.
     let mut o = fresh();
-    let due = extend(
-        &mut o,
-        &rule.extensions,
-        until("2026-04-04"),
-        morning("2026-03-10"),
-    )
-    .unwrap();
+    let due = extend(&mut o, CAP, until("2026-04-04"), morning("2026-03-10")).unwrap();
     assert_eq!(due.last_day, Some(d("2026-04-07")));
     assert_eq!(o.period_in_force(), Period::new(25, Unit::WorkingDays));
     assert!(
@@ -646,14 +638,106 @@ fn an_announced_date_may_not_pass_the_last_tier_and_a_holiday_date_rolls() {
     );
     // A working-day date is kept as announced.
     let mut o = fresh();
-    let due = extend(
-        &mut o,
-        &rule.extensions,
-        until("2026-04-10"),
-        morning("2026-03-10"),
-    )
-    .unwrap();
+    let due = extend(&mut o, CAP, until("2026-04-10"), morning("2026-03-10")).unwrap();
     assert_eq!(due.last_day, Some(d("2026-04-10")));
+}
+
+#[test]
+fn samr_45_runs_from_receipt_of_the_request_and_the_expert_may_announce_any_later_date() {
+    let table = table();
+    let rule = table.get("SAMR-45").expect("SAMR-45");
+    assert_eq!(rule.trigger, ["opinion.requested"]);
+    // Issue 13's example: received Mon 2025-09-22 (accepted 09-30). Working days from 09-23:
+    // 09-23..26 (4), Sun 09-28 made up (5), 09-29, 09-30 (7), the National Day block 10-01..08,
+    // 10-09, 10-10 (9), Sat 10-11 made up (10), 10-13..17 (15): due 10-17, not 10-28.
+    let o = Obligation::under(rule, morning("2025-09-22")).expect("a period");
+    assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2025-10-17")));
+    // No cap: a date months later is accepted, a holiday date rolls, an earlier one is not later.
+    let announce = |o: &mut Obligation, until: &str, at: &str| {
+        o.announce(
+            &official(),
+            &rule.extensions,
+            ExtensionTarget::Until(d(until)),
+            EXPERT,
+            "样品需送外省实验室复检",
+            "质检延〔2025〕9号",
+            morning(at),
+        )
+    };
+    let mut far = o.clone();
+    let due = announce(&mut far, "2026-01-30", "2025-10-10").expect("no upper limit");
+    assert_eq!(due.last_day, Some(d("2026-01-30")));
+    let mut holiday = o.clone();
+    let due = announce(&mut holiday, "2026-02-16", "2025-10-10").expect("rolled");
+    assert_eq!(
+        due.last_day,
+        Some(d("2026-02-24")),
+        "past the Spring Festival block"
+    );
+    assert!(matches!(
+        announce(&mut o.clone(), "2025-10-16", "2025-10-10"),
+        Err(ExtensionRefusal::NotLater { .. })
+    ));
+    // Before it ends only (S4 Art 45).
+    assert!(matches!(
+        announce(&mut o.clone(), "2025-11-30", "2025-10-18"),
+        Err(ExtensionRefusal::TooLate { .. })
+    ));
+    // Tiers are not a thing this rule has.
+    assert!(matches!(
+        o.clone().announce(
+            &official(),
+            &rule.extensions,
+            ExtensionTarget::Tier(1),
+            EXPERT,
+            "x",
+            "y",
+            morning("2025-10-10")
+        ),
+        Err(ExtensionRefusal::NotExtensible { .. })
+    ));
+}
+
+#[test]
+fn the_review_does_not_stop_while_supplements_are_awaited() {
+    // Issue 13's example: accepted Mon 2026-03-02, supplement requested 03-02, supplied 03-05:
+    // the review still ends Thu 03-05 (3 calendar days), not 03-09.
+    let table = table();
+    let rule = table.get("S1-8").expect("S1-8");
+    assert!(rule.pauses_on.is_empty() && rule.resumes_on.is_empty());
+    let o = Obligation::under(rule, morning("2026-03-02")).expect("a period");
+    assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2026-03-05")));
+}
+
+#[test]
+fn only_testing_stops_the_transfer_clocks_and_they_run_from_delivery() {
+    let table = table();
+    for id in ["SAMR-18", "APL-60"] {
+        let rule = table.get(id).expect("rule");
+        assert_eq!(rule.pauses_only_if.as_deref(), Some("testing"), "{id}");
+        assert!(rule.paused_by_detail(&serde_json::json!({ "testing": true })));
+        assert!(!rule.paused_by_detail(&serde_json::json!({ "testing": false })));
+        assert!(!rule.paused_by_detail(&serde_json::json!({})));
+    }
+    let samr_18 = table.get("SAMR-18").expect("SAMR-18");
+    assert_eq!(samr_18.trigger, ["transfer.sent"]);
+    // Delivered Thu 2026-09-24: 15 working days skip 中秋 (09-25..27) and 国庆 (10-01..07) and
+    // count the make-up Saturday 10-10: 09-28..30 (3), 10-08, 10-09 (5), 10-10 (6),
+    // 10-12..16 (11), 10-19..22 (15): due Thu 10-22.
+    let o = Obligation::under(samr_18, morning("2026-09-24")).expect("a period");
+    assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2026-10-22")));
+    // SAMR-16 runs from the referral of the materials to the office, 7 working days.
+    let samr_16 = table.get("SAMR-16").expect("SAMR-16");
+    assert_eq!(samr_16.trigger, ["dispute.referred"]);
+    // R562 is answered by an explanation or by the filing decision itself.
+    let r562 = table.get("R562").expect("R562");
+    for event in [
+        "referral.explanation_given",
+        "referral.filed",
+        "referral.declined",
+    ] {
+        assert!(r562.closed_by.iter().any(|e| e == event), "{event}");
+    }
 }
 
 #[test]
