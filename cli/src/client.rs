@@ -23,7 +23,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
     /// The agency to act as: its 18-character code (统一社会信用代码).
-    #[arg(long = "as", value_name = "AGENCY_CODE")]
+    // Its own id: a command's filter named `agency` (`monitor overdue --agency`) is another
+    // argument, not a second way to sign in (issue 15).
+    #[arg(id = "as", long = "as", value_name = "AGENCY_CODE")]
     pub agency: String,
     /// The gateway address.
     #[arg(

@@ -594,6 +594,35 @@ pub fn report_request(
 mod tests {
     use super::*;
 
+    #[derive(Debug, clap::Parser)]
+    struct Probe {
+        #[command(subcommand)]
+        command: MonitorCommand,
+    }
+
+    #[test]
+    fn the_agency_filter_is_not_the_agency_signed_in_as() {
+        use clap::Parser as _;
+        let probe = Probe::try_parse_from([
+            "monitor",
+            "overdue",
+            "--as",
+            "11350100MB0100008A",
+            "--agency",
+            "11350100MB01000064",
+        ])
+        .expect("--as and --agency together");
+        let MonitorCommand::Overdue {
+            connection,
+            filters,
+        } = probe.command
+        else {
+            panic!("overdue");
+        };
+        assert_eq!(connection.agency, "11350100MB0100008A");
+        assert_eq!(filters.agency.as_deref(), Some("11350100MB01000064"));
+    }
+
     #[test]
     fn report_periods_are_read_from_the_flags() {
         let q = report_request(None, Some("2026-Q4"), None).unwrap();

@@ -986,6 +986,8 @@ fn done_text(lang: Lang, step: &str) -> Option<&'static str> {
         "receipt" => lang.t("已签收回执。", "Receipt signed."),
         "supplement" => lang.t("已要求补充材料。", "Missing materials requested."),
         "decide" => lang.t("已作出立案决定。", "Filing decision recorded."),
+        "file" => lang.t("已决定立案。", "The case is filed."),
+        "decline" => lang.t("已决定不予立案。", "Filing declined."),
         "accept" => lang.t("已受理。", "Accepted."),
         "reply" => lang.t("已提交答复。", "Reply recorded."),
         "designate" => lang.t(
@@ -1100,17 +1102,25 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
                     lang.t("发出补充材料要求", "Send the request"),
                 ),
             ));
+            // Two forms, each with its own button: the decision is what the officer clicks,
+            // never a preselected choice that a refused form could reset (issue 15: declining
+            // without reasons was refused, the choice went back to 立案, and the next click filed).
             body.push_str(&form(
-                "decide",
+                "file",
                 &format!(
-                    "<b>{}</b><label><span><input type=\"radio\" name=\"decision\" value=\"file\" checked> {}</span></label>\
-                     <label><span><input type=\"radio\" name=\"decision\" value=\"decline\"> {}</span></label>\
-                     <label>{}<textarea name=\"reasons\"></textarea></label><button>{}</button>",
-                    lang.t("立案决定（310号令第8条，3日内）", "Filing decision (S1 Art 8, within 3 days)"),
-                    lang.t("立案", "file the case (立案)"),
-                    lang.t("不予立案", "decline to file (不予立案)"),
-                    lang.t("理由（不予立案须说明理由）", "Reasons (required to decline)"),
-                    lang.t("作出决定", "Decide"),
+                    "<b>{}</b><label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
+                    lang.t("立案（310号令第8条，3日内）", "File the case (S1 Art 8, within 3 days)"),
+                    lang.t("说明（可不填）", "Note (optional)"),
+                    lang.t("决定立案", "File the case (立案)"),
+                ),
+            ));
+            body.push_str(&form(
+                "decline",
+                &format!(
+                    "<b>{}</b><label>{}<textarea name=\"reasons\" required></textarea></label><button>{}</button>",
+                    lang.t("不予立案（须说明理由，退回材料）", "Decline to file (reasons required; materials returned)"),
+                    lang.t("不予立案的理由", "Reasons"),
+                    lang.t("决定不予立案", "Decline to file (不予立案)"),
                 ),
             ));
         }
@@ -1165,23 +1175,37 @@ async fn referral_step(
             .await
             .map(drop)
         }
-        "decide" => {
-            let decision = if fields.get("decision") == "decline" {
-                pb::decide_filing_request::Decision::Decline(pb::DeclineToFile {
-                    reasons: fields.get("reasons").to_owned(),
-                })
-            } else {
-                pb::decide_filing_request::Decision::File(pb::FileCase {
-                    note: fields.get("reasons").to_owned(),
-                })
+        "decide" | "file" | "decline" => {
+            // The decision is named by the form (or, on the older single form, by `decision`);
+            // nothing is ever filed by default.
+            let chosen = match step.as_str() {
+                "decide" => fields.get("decision"),
+                other => other,
             };
-            grpc.decide_filing(viewer.request(pb::DecideFilingRequest {
-                request_id,
-                referral_id,
-                decision: Some(decision),
-            }))
-            .await
-            .map(drop)
+            let decision = match chosen {
+                "decline" => Some(pb::decide_filing_request::Decision::Decline(
+                    pb::DeclineToFile {
+                        reasons: fields.get("reasons").to_owned(),
+                    },
+                )),
+                "file" => Some(pb::decide_filing_request::Decision::File(pb::FileCase {
+                    note: [fields.get("note"), fields.get("reasons")].concat(),
+                })),
+                _ => None,
+            };
+            match decision {
+                Some(decision) => grpc
+                    .decide_filing(viewer.request(pb::DecideFilingRequest {
+                        request_id,
+                        referral_id,
+                        decision: Some(decision),
+                    }))
+                    .await
+                    .map(drop),
+                None => Err(tonic::Status::invalid_argument(
+                    "decision: choose 立案 (file) or 不予立案 (decline); nothing was decided",
+                )),
+            }
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };

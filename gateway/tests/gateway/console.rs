@@ -326,15 +326,56 @@ async fn the_police_sign_a_receipt_and_decide_from_the_referral_desk() {
         referral_status(&app, &id).await,
         pb::ReferralStatus::Received as i32
     );
-
-    let filed = police
+    // Issue 15: the refused page offers the two decisions as two forms, each with its own
+    // button, and nothing preselected; a decision that names neither decides nothing.
+    for page in [&page, &refused] {
+        assert!(page.body.contains("id=\"form-file\""), "{}", page.body);
+        assert!(page.body.contains("id=\"form-decline\""), "{}", page.body);
+        assert!(!page.body.contains("type=\"radio\""), "{}", page.body);
+    }
+    let unnamed = police
         .post(
             &format!("/referrals/{id}/decide"),
             &[
                 ("form_token", &page.field("form_token")),
-                ("request_id", "console-file"),
-                ("decision", "file"),
+                ("request_id", "console-unnamed"),
+                ("reasons", "理由"),
+            ],
+        )
+        .await;
+    assert_eq!(unnamed.status, 200);
+    assert!(
+        unnamed.body.contains("nothing was decided"),
+        "{}",
+        unnamed.body
+    );
+    let declined_empty = police
+        .post(
+            &format!("/referrals/{id}/decline"),
+            &[
+                ("form_token", &page.field("form_token")),
+                ("request_id", "console-decline-empty"),
                 ("reasons", ""),
+            ],
+        )
+        .await;
+    assert!(
+        declined_empty.body.contains("notice error"),
+        "{}",
+        declined_empty.body
+    );
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Received as i32
+    );
+
+    let filed = police
+        .post(
+            &format!("/referrals/{id}/file"),
+            &[
+                ("form_token", &page.field("form_token")),
+                ("request_id", "console-file"),
+                ("note", ""),
             ],
         )
         .await;
