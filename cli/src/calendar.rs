@@ -15,8 +15,8 @@ use anyhow::Context as _;
 use casebridge_core::calendar::{Calendar, YearStatus, statutory};
 use clap::Subcommand;
 
-use crate::RunArgs;
 use crate::output;
+use crate::system::RunArgs;
 use crate::system::{CALENDAR_POLL, add_official_year, calendar_dir, load_calendar};
 
 #[derive(Debug, Subcommand)]
@@ -46,7 +46,8 @@ pub async fn run(command: CalendarCommand) -> anyhow::Result<()> {
         CalendarCommand::Status { as_of, run } => {
             let settings = run.settings()?;
             let calendar = load_calendar(&settings)?;
-            let today = as_of.unwrap_or_else(|| casebridge_core::calendar::cst_date(crate::now()));
+            let today =
+                as_of.unwrap_or_else(|| casebridge_core::calendar::cst_date(crate::system::now()));
             output::show_value(status_json(&calendar, today), || {
                 status_text(&calendar, today)
             });

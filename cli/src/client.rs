@@ -130,36 +130,9 @@ impl Connection {
     }
 }
 
-/// Renders a gRPC error for a person: the code, the message, and each field violation.
-/// A refusal or failure from the gateway, kept whole so `--json` can print its code and field
-/// violations; displayed as [`explain`] says.
-#[derive(Debug)]
-pub struct RpcError(pub tonic::Status);
-
-impl std::fmt::Display for RpcError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&explain(&self.0))
-    }
-}
-
-impl std::error::Error for RpcError {}
-
-/// The error of a failed call: `.map_err(crate::client::rpc)?`.
-pub fn rpc(status: tonic::Status) -> anyhow::Error {
-    anyhow::Error::new(RpcError(status))
-}
-
-/// A status for people: the code, the message, and each field violation on its own line.
-pub fn explain(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    let mut text = format!("{:?}: {}", status.code(), status.message());
-    if let Some(bad) = status.get_details_bad_request() {
-        for v in bad.field_violations {
-            text.push_str(&format!("\n  {}: {}", v.field, v.description));
-        }
-    }
-    text
-}
+/// Renders a gRPC error for a person: see [`explain`]. The error type lives with the output
+/// that prints it ([`crate::output`]); it is named here too, where calls are made.
+pub use crate::output::{explain, rpc};
 
 /// The time `flag` gives, or now; but a request that names its `--request-id` (to be retried
 /// safely) must name the time too: "now" differs on every run, and a retry with other content

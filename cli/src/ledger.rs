@@ -9,8 +9,8 @@ use casebridge_platform::ledger::{Chain, Verifier, VerifyError};
 use casebridge_platform::settings::Settings;
 use clap::Subcommand;
 
-use crate::RunArgs;
 use crate::output;
+use crate::system::RunArgs;
 
 /// The services whose steps are on a chain.
 pub const CHAINS: &[&str] = &[

@@ -31,7 +31,6 @@ mod referral;
 mod system;
 mod transfer;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -41,7 +40,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Connection;
-use crate::system::Components;
+use crate::system::{Components, RunArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,40 +59,6 @@ struct Cli {
     /// stderr, and a failure is one JSON object on stderr.
     #[arg(long, global = true)]
     json: bool,
-}
-
-/// Settings shared by the commands that run components.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// Settings file (TOML); `CASEBRIDGE__SECTION__KEY` variables override it.
-    #[arg(long, short)]
-    config: Option<PathBuf>,
-    /// Data directory (overrides the settings).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Gateway listen address (overrides the settings), e.g. 127.0.0.1:0 for any free port.
-    #[arg(long)]
-    listen: Option<SocketAddr>,
-    /// Web console listen address (overrides `console.listen`), e.g. 127.0.0.1:0.
-    #[arg(long)]
-    console_listen: Option<SocketAddr>,
-}
-
-impl RunArgs {
-    pub fn settings(&self) -> anyhow::Result<Settings> {
-        let mut settings = Settings::load(self.config.as_deref())?;
-        if let Some(dir) = &self.data_dir {
-            settings.data_dir = dir.clone();
-        }
-        if let Some(listen) = self.listen {
-            settings.gateway.listen = listen;
-        }
-        if let Some(listen) = self.console_listen {
-            settings.console.listen = listen;
-        }
-        settings.validate()?;
-        Ok(settings)
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,12 +205,6 @@ enum InboxCommand {
         connection: Connection,
         cursor: u64,
     },
-}
-
-/// Now, from the process's wall clock: the one place the CLI reads it (libfaketime sets it in
-/// the tests that run the binary at a chosen instant).
-pub fn now() -> casebridge_core::time::Timestamp {
-    casebridge_core::time::Clock::now(&casebridge_core::time::SystemClock)
 }
 
 #[tokio::main]

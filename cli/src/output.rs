@@ -121,7 +121,7 @@ pub fn failure(error: &anyhow::Error) -> String {
         return format!("error: {error:#}");
     }
     let mut object = serde_json::json!({ "error": format!("{error:#}") });
-    if let Some(status) = error.downcast_ref::<crate::client::RpcError>() {
+    if let Some(status) = error.downcast_ref::<RpcError>() {
         use tonic_types::StatusExt as _;
         object["code"] = format!("{:?}", status.0.code()).into();
         object["message"] = status.0.message().into();
@@ -168,4 +168,34 @@ mod tests {
         assert_eq!(value["kind"], "DOCUMENT_KIND_EVIDENCE");
         assert_eq!(value["title"], "现场照片");
     }
+}
+
+/// A refusal or failure from the gateway, kept whole so `--json` can print its code and field
+/// violations; displayed as [`explain`] says.
+#[derive(Debug)]
+pub struct RpcError(pub tonic::Status);
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&explain(&self.0))
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// The error of a failed call: `.map_err(crate::client::rpc)?`.
+pub fn rpc(status: tonic::Status) -> anyhow::Error {
+    anyhow::Error::new(RpcError(status))
+}
+
+/// A status for people: the code, the message, and each field violation on its own line.
+pub fn explain(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for v in bad.field_violations {
+            text.push_str(&format!("\n  {}: {}", v.field, v.description));
+        }
+    }
+    text
 }

@@ -2,7 +2,7 @@
 //! one component per process, or all of them over RabbitMQ and PostgreSQL (benchmarks).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -521,4 +521,44 @@ pub async fn run(
     }
     bus.close().await;
     result
+}
+
+/// Settings shared by the commands that run components.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Settings file (TOML); `CASEBRIDGE__SECTION__KEY` variables override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the settings).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Gateway listen address (overrides the settings), e.g. 127.0.0.1:0 for any free port.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Web console listen address (overrides `console.listen`), e.g. 127.0.0.1:0.
+    #[arg(long)]
+    console_listen: Option<SocketAddr>,
+}
+
+impl RunArgs {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load(self.config.as_deref())?;
+        if let Some(dir) = &self.data_dir {
+            settings.data_dir = dir.clone();
+        }
+        if let Some(listen) = self.listen {
+            settings.gateway.listen = listen;
+        }
+        if let Some(listen) = self.console_listen {
+            settings.console.listen = listen;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+/// Now, from the process's wall clock: the one place the CLI reads it (libfaketime sets it in
+/// the tests that run the binary at a chosen instant).
+pub fn now() -> casebridge_core::time::Timestamp {
+    casebridge_core::time::Clock::now(&casebridge_core::time::SystemClock)
 }

@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use casebridge_core::calendar::{LiveCalendar, cst_date};
-use casebridge_core::directory::{Agency, Directory};
+use casebridge_core::calendar::LiveCalendar;
+use casebridge_core::directory::Directory;
 use casebridge_core::ids::AgencyCode;
 use casebridge_core::time::Clock;
-use casebridge_evidence::storage::Storage;
-use casebridge_platform::bus::{Bus, Message, QueueSpec};
+use casebridge_platform::bus::{Bus, QueueSpec};
 use casebridge_proto::v1::case_service_server::CaseServiceServer;
 use casebridge_proto::v1::deadline_service_server::DeadlineServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
@@ -29,26 +28,15 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::cases::CasesGrpc;
 use crate::console::{Console, ConsoleConfig};
+use crate::context::{Context, EvidenceConfig, StartError, TlsMaterial, bind};
 use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
-use crate::error::GatewayError;
 use crate::evidence::EvidenceGrpc;
 use crate::inbox::InboxGrpc;
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
-
-/// PEM material for mutual TLS.
-#[derive(Debug, Clone)]
-pub struct TlsMaterial {
-    /// The gateway's certificate chain.
-    pub cert_pem: String,
-    /// The gateway's private key.
-    pub key_pem: String,
-    /// The CA that signs agency client certificates; only its certificates are accepted.
-    pub client_ca_pem: String,
-}
 
 /// What the gateway needs to start.
 #[derive(Debug, Clone)]
@@ -81,81 +69,6 @@ const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 /// How often the gateway re-checks the calendar for its health service.
 const CALENDAR_HEALTH_POLL: Duration = Duration::from_secs(60);
 
-/// Where evidence files go and how large they may be.
-#[derive(Debug, Clone)]
-pub struct EvidenceConfig {
-    /// The object storage every gateway of a deployment shares.
-    pub storage: Storage,
-    /// The largest file accepted, in bytes (`evidence.max_size`).
-    pub max_size: u64,
-}
-
-/// Start-up and serving failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("TLS configuration rejected: {0}")]
-    Tls(tonic::transport::Error),
-    #[error("the console cannot start: {0}")]
-    ConsoleTls(String),
-    #[error("cannot build the reflection service: {0}")]
-    Reflection(String),
-    #[error("gRPC server failed: {0}")]
-    Serve(tonic::transport::Error),
-    #[error("cannot subscribe to inbox wake-ups: {0}")]
-    Bus(#[from] casebridge_platform::bus::BusError),
-}
-
-/// What every endpoint shares.
-#[derive(Debug)]
-pub struct Context {
-    pub bus: Bus,
-    pub directory: Arc<Directory>,
-    pub request_timeout: Duration,
-    /// Agencies whose inbox just grew.
-    pub wakeups: broadcast::Sender<AgencyCode>,
-    pub evidence: EvidenceConfig,
-    pub clock: Arc<dyn Clock>,
-    pub calendar: LiveCalendar,
-}
-
-impl Context {
-    /// The years whose official holiday schedule the operator must install now.
-    pub fn missing_calendar_years(&self) -> Vec<i32> {
-        self.calendar
-            .current()
-            .missing_official(cst_date(self.clock.now()))
-    }
-
-    /// The calling agency, from the client certificate.
-    pub fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Agency, GatewayError> {
-        crate::auth::caller(request, &self.directory)
-    }
-
-    /// Sends `request` to `service` over the bus and decodes its reply.
-    pub async fn ask<Req, Rep>(
-        &self,
-        service: &'static str,
-        request: &Req,
-    ) -> Result<Rep, GatewayError>
-    where
-        Req: serde::Serialize,
-        Rep: serde::de::DeserializeOwned,
-    {
-        let message = Message::json(service, request).map_err(|e| GatewayError::bus(service, e))?;
-        let reply = self
-            .bus
-            .request(service, message, self.request_timeout)
-            .await
-            .map_err(|e| GatewayError::bus(service, e))?;
-        reply.decode().map_err(|e| GatewayError::bus(service, e))
-    }
-}
-
 /// Turns off Nagle's algorithm on an accepted connection. With it on, the gateway's small
 /// HTTP/2 frames (window updates during an evidence upload, short replies) wait for the peer's
 /// delayed ACK, stalling a stream for up to 40 ms at a time: uploads ran 4 times slower. A
@@ -169,14 +82,6 @@ fn no_delay(
         tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
     }
     accepted
-}
-
-/// Binds `addr`; returns the listener and the address actually bound (useful with port 0).
-pub(crate) async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
-    let failed = |source| StartError::Bind { addr, source };
-    let listener = TcpListener::bind(addr).await.map_err(failed)?;
-    let local_addr = listener.local_addr().map_err(failed)?;
-    Ok((listener, local_addr))
 }
 
 /// A bound, not yet serving gateway.

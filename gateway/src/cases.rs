@@ -19,7 +19,7 @@ use casebridge_referrals::handler::Referrals;
 use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
 
-use crate::app::Context;
+use crate::context::Context;
 use crate::convert::{self, CaseStep, Violations};
 use crate::error::GatewayError;
 
@@ -145,7 +145,7 @@ impl<F: Family> Endpoints<F> {
         // A status the family does not have is a mistake to name, not an empty list (issue 12,
         // D8).
         if let Some(status) = &query.status {
-            let known = casebridge_core::authz::status_names(F::FAMILY);
+            let known = status_names(F::FAMILY);
             if !known.contains(&status.as_str()) {
                 return Err(GatewayError::from(Violations::of(vec![(
                     "status".to_owned(),
@@ -171,6 +171,18 @@ impl<F: Family> Endpoints<F> {
                 Err(GatewayError::Internal("a listing was answered with a case".into()).into())
             }
         }
+    }
+}
+
+/// Every status a case of `family` can be in, by the name the wire and the table use.
+fn status_names(family: casebridge_core::notice::Family) -> Vec<&'static str> {
+    use casebridge_core::notice::Family as F;
+    use casebridge_core::{dispute, opinion, referral, transfer};
+    match family {
+        F::Referral => referral::ReferralStatus::ALL.map(|s| s.as_str()).to_vec(),
+        F::Transfer => transfer::TransferStatus::ALL.map(|s| s.as_str()).to_vec(),
+        F::Dispute => dispute::DisputeStatus::ALL.map(|s| s.as_str()).to_vec(),
+        F::Opinion => opinion::OpinionStatus::ALL.map(|s| s.as_str()).to_vec(),
     }
 }
 

@@ -6,7 +6,7 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::directory_service_server::DirectoryService;
 use tonic::{Response, Status};
 
-use crate::app::Context;
+use crate::context::Context;
 use crate::convert;
 
 /// The directory endpoints.

@@ -11,8 +11,8 @@ use casebridge_proto::v1::dispute_service_server::DisputeService;
 use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
 
-use crate::app::Context;
 use crate::cases::Endpoints;
+use crate::context::Context;
 use crate::convert::disputes as convert;
 
 /// The dispute endpoints.

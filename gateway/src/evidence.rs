@@ -23,7 +23,7 @@ use futures_util::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use tonic::{Response, Status, Streaming};
 
-use crate::app::Context;
+use crate::context::Context;
 use crate::convert::Violations;
 use crate::convert::evidence::{self as convert, UploadMetadata};
 use crate::error::GatewayError;

@@ -16,7 +16,7 @@ use futures_util::Stream;
 use tokio::sync::{broadcast, mpsc};
 use tonic::{Response, Status};
 
-use crate::app::Context;
+use crate::context::Context;
 use crate::convert;
 use crate::error::GatewayError;
 

@@ -4,7 +4,9 @@
 //! agency's inbox. It holds no case state, so any number of gateways can run side by side.
 //!
 //! Modules:
-//! - [`app`]: build (bind) and run; health and reflection services.
+//! - [`app`]: the composition root: build (bind) and run every endpoint; health and reflection.
+//! - `context`: what the endpoints and the console share (the `Context` they ask services
+//!   through, TLS material, evidence settings, start-up errors); they import it, never `app`.
 //! - `auth`: the calling agency from the verified client certificate.
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
@@ -23,6 +25,7 @@ pub mod app;
 mod auth;
 mod cases;
 pub mod console;
+mod context;
 mod convert;
 mod directory;
 mod disputes;
@@ -35,5 +38,6 @@ pub mod pki;
 mod referrals;
 mod transfers;
 
-pub use app::{CALENDAR_HEALTH, EvidenceConfig, Gateway, GatewayConfig, StartError, TlsMaterial};
+pub use app::{CALENDAR_HEALTH, Gateway, GatewayConfig};
 pub use console::ConsoleConfig;
+pub use context::{EvidenceConfig, StartError, TlsMaterial};

@@ -19,7 +19,7 @@ use casebridge_proto::v1::monitor_service_server::MonitorService;
 use prost::Message as _;
 use tonic::{Response, Status};
 
-use crate::app::Context;
+use crate::context::Context;
 use crate::convert::{self, Violations};
 use crate::error::GatewayError;
 

@@ -11,8 +11,8 @@ use casebridge_referrals::handler::Referrals;
 use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
 
-use crate::app::Context;
 use crate::cases::Endpoints;
+use crate::context::Context;
 use crate::convert::opinions as convert;
 
 /// The opinion endpoints.

@@ -7,8 +7,8 @@ use casebridge_proto::v1::referral_service_server::ReferralService;
 use casebridge_referrals::handler::Referrals;
 use tonic::{Response, Status};
 
-use crate::app::Context;
 use crate::cases::Endpoints;
+use crate::context::Context;
 use crate::convert::referrals as convert;
 
 /// The referral endpoints.

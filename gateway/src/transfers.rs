@@ -7,8 +7,8 @@ use casebridge_proto::v1::transfer_service_server::TransferService;
 use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
 
-use crate::app::Context;
 use crate::cases::Endpoints;
+use crate::context::Context;
 use crate::convert::transfers as convert;
 
 /// The transfer endpoints.

@@ -37,9 +37,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Context, StartError, TlsMaterial};
 use crate::auth::ConsoleCaller;
 use crate::cases::CasesGrpc;
+use crate::context::{Context, StartError, TlsMaterial};
 use crate::disputes::DisputesGrpc;
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::referrals::ReferralsGrpc;
@@ -93,7 +93,7 @@ impl Console {
         handshake_timeout: Duration,
         ctx: Arc<Context>,
     ) -> Result<Console, StartError> {
-        let (listener, local_addr) = crate::app::bind(config.listen).await?;
+        let (listener, local_addr) = crate::context::bind(config.listen).await?;
         let tls = Arc::new(server_tls(tls).map_err(|e| StartError::ConsoleTls(e.to_string()))?);
         let sessions = Sessions::new().map_err(|e| StartError::ConsoleTls(e.to_string()))?;
         Ok(Console {

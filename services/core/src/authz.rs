@@ -123,17 +123,6 @@ pub const TABLE: &[Permission] = &[
     row(O, "deliver", &[EXPERT, ADMIN], by(ASKED), &["accepted"], "S4 Art 45; S15 Art 28; notices/003"),
 ];
 
-/// Every status a case of `family` can be in, by the name the table and the wire use.
-pub fn status_names(family: Family) -> Vec<&'static str> {
-    use crate::{dispute, opinion, referral, transfer};
-    match family {
-        Family::Referral => referral::ReferralStatus::ALL.map(|s| s.as_str()).to_vec(),
-        Family::Transfer => transfer::TransferStatus::ALL.map(|s| s.as_str()).to_vec(),
-        Family::Dispute => dispute::DisputeStatus::ALL.map(|s| s.as_str()).to_vec(),
-        Family::Opinion => opinion::OpinionStatus::ALL.map(|s| s.as_str()).to_vec(),
-    }
-}
-
 /// The row for `family`'s `step`.
 pub fn permission(family: Family, step: &str) -> Option<&'static Permission> {
     TABLE.iter().find(|p| p.family == family && p.step == step)

@@ -189,6 +189,16 @@ impl Deadlines {
         &self.directory
     }
 
+    /// What a report reads, now.
+    fn report_sources(&self) -> report::Sources<'_> {
+        report::Sources {
+            db: &self.db,
+            now: self.clock.now(),
+            directory: &self.directory,
+            rules: &self.rules,
+        }
+    }
+
     /// Applies family events in one transaction, in the order given (the queue's), each once
     /// however often it is delivered. An `Err` is a passing storage failure: redeliver them all.
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
@@ -789,7 +799,7 @@ impl Deadlines {
                 viewer,
                 period,
                 format,
-            } => report::build(self, &viewer, period, format).await,
+            } => report::build(&self.report_sources(), &viewer, period, format).await,
             Request::Extend(request) => self.extend(request).await,
         }
     }

@@ -18,7 +18,6 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
 use crate::api::{AgencyStatistics, ObligationQuery, Reply, ReportFormat, ReportPeriod, View};
-use crate::handler::Deadlines;
 use crate::monitor::{self, RuleStatistics};
 use crate::store::ObligationRow;
 
@@ -139,9 +138,33 @@ pub fn reminder_month(now: Timestamp) -> (String, Timestamp) {
     )
 }
 
+/// What a report reads: the store, the moment it is made, the directory and the rule table.
+/// The deadlines service hands over its own; the report never reaches back into the service.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    pub db: &'a casebridge_platform::store::Db,
+    pub now: casebridge_core::time::Timestamp,
+    pub directory: &'a casebridge_core::directory::Directory,
+    pub rules: &'a casebridge_core::deadline::RuleTable,
+}
+
+impl Sources<'_> {
+    fn db(&self) -> &casebridge_platform::store::Db {
+        self.db
+    }
+
+    fn directory(&self) -> &casebridge_core::directory::Directory {
+        self.directory
+    }
+
+    fn rules(&self) -> &casebridge_core::deadline::RuleTable {
+        self.rules
+    }
+}
+
 /// Builds the report `viewer` asked for.
 pub async fn build(
-    deadlines: &Deadlines,
+    deadlines: &Sources<'_>,
     viewer: &AgencyCode,
     period: ReportPeriod,
     format: ReportFormat,
@@ -160,7 +183,7 @@ pub async fn build(
         }
     };
     let db = deadlines.db();
-    let judged_at = span.to().min(deadlines.clock().now());
+    let judged_at = span.to().min(deadlines.now);
     let sees_all = monitor::sees_all(deadlines.directory(), viewer);
     let scope = (!sees_all).then_some(viewer);
     let stats =
@@ -222,7 +245,7 @@ pub async fn build(
 
 /// Up to [`LIST_LIMIT`] obligations of a board, and whether there were more.
 async fn list(
-    deadlines: &Deadlines,
+    deadlines: &Sources<'_>,
     viewer: &AgencyCode,
     mut query: ObligationQuery,
 ) -> Result<(Vec<ObligationRow>, bool), StoreError> {
@@ -293,14 +316,14 @@ const OBLIGATION_COLUMNS: [&str; 12] = [
 ];
 
 impl Report<'_> {
-    fn name(&self, deadlines: &Deadlines, code: &str) -> String {
+    fn name(&self, deadlines: &Sources<'_>, code: &str) -> String {
         AgencyCode::parse(code)
             .ok()
             .and_then(|c| deadlines.directory().get(&c).map(|a| a.name.clone()))
             .unwrap_or_default()
     }
 
-    fn obligation_json(&self, deadlines: &Deadlines, o: &ObligationRow) -> serde_json::Value {
+    fn obligation_json(&self, deadlines: &Sources<'_>, o: &ObligationRow) -> serde_json::Value {
         json!({
             "case_id": o.case_id.to_string(),
             "family": o.family.as_str(),
@@ -318,7 +341,7 @@ impl Report<'_> {
         })
     }
 
-    fn json(&self, deadlines: &Deadlines) -> serde_json::Value {
+    fn json(&self, deadlines: &Sources<'_>) -> serde_json::Value {
         let mut value = json!({
             "report": self.span.kind,
             "title": format!("{} {}", self.span.title, self.span.label),
@@ -376,7 +399,7 @@ impl Report<'_> {
     /// One CSV file: a header row naming the report, then one table per section, each row
     /// starting with its section name (`statistics`, `by_rule`, `overdue`, `due_soon`) and each
     /// table with its own header row.
-    fn csv(&self, deadlines: &Deadlines) -> String {
+    fn csv(&self, deadlines: &Sources<'_>) -> String {
         let mut out = String::new();
         let s = |v: &str| v.to_owned();
         csv_line(
