@@ -1,8 +1,8 @@
-//! Personal data never reaches logs (DESIGN.md, "Identity and trust"): a full referral runs
-//! through the real binary with every process logging at debug level, with parties whose names
-//! and identity numbers are distinctive strings, and then every line any process wrote is
-//! searched for them. On the embedded default and as separate processes on RabbitMQ and
-//! PostgreSQL (where message bodies also cross the broker client).
+//! Personal data never reaches logs (docs/security.md): a full referral runs through the real
+//! binary with every process logging at debug level, with parties whose names and identity
+//! numbers are distinctive strings, and then every line any process wrote is searched for them.
+//! On the embedded default and as separate processes on RabbitMQ and PostgreSQL (where message
+//! bodies also cross the broker client).
 
 use std::time::Duration;
 

@@ -38,7 +38,7 @@ pub const GRACE: Duration = Duration::from_secs(10);
 /// How often a running process looks for a newly installed calendar year.
 pub const CALENDAR_POLL: Duration = Duration::from_secs(30);
 
-/// The holiday schedules shipped with CaseBridge (DOMAIN.md §2); the years an operator installs
+/// The holiday schedules shipped with CaseBridge (docs/law.md §2); the years an operator installs
 /// (`casebridge calendar install`) are added to them.
 pub const SHIPPED_CALENDARS: &[(&str, &str)] = &[
     (
@@ -234,7 +234,7 @@ pub fn load_directory(settings: &Settings) -> anyhow::Result<Directory> {
         .with_context(|| format!("invalid agency directory {}", path.display()))
 }
 
-/// Refuses to start when a deadline rule's escalation resolves for nobody (DOMAIN.md
+/// Refuses to start when a deadline rule's escalation resolves for nobody (docs/law.md
 /// "Cross-cutting": an escalation that cannot be delivered is an alarm, never silence): the error
 /// names every rule and agency. With `deadlines.fallback_supervisor` set (an agency of the
 /// directory), warns of each gap instead; the fallback gets those escalations.

@@ -1,10 +1,10 @@
 //! Development PKI: a local certificate authority, the gateway's server certificate and one client
 //! certificate per agency.
 //!
-//! The gateway identifies the calling agency from its client certificate (DESIGN.md "Identity and
-//! trust"): the agency code travels as a URI SAN `urn:casebridge:agency:<code>` and as the subject
-//! CN, and [`agency_code_from_cert`] reads it back. `casebridge up` and `casebridge pki` use
-//! [`write_dev_pki`] to lay the files out on disk.
+//! The gateway identifies the calling agency from its client certificate (docs/api.md,
+//! "Identity"): the agency code travels as a URI SAN `urn:casebridge:agency:<code>` and as the
+//! subject CN, and [`agency_code_from_cert`] reads it back. `casebridge up` and `casebridge pki`
+//! use [`write_dev_pki`] to lay the files out on disk.
 //!
 //! This is for development and tests only: keys are written unencrypted and nothing is revoked.
 

@@ -67,7 +67,7 @@ pub fn url_value(text: &str) -> String {
 }
 
 /// A wire timestamp in China Standard Time, in which every legal deadline is stated
-/// (DOMAIN.md §2), e.g. `2026-02-24 18:00`; "—" when unset or out of range.
+/// (docs/law.md §2), e.g. `2026-02-24 18:00`; "—" when unset or out of range.
 pub fn time(at: Option<&prost_types::Timestamp>) -> String {
     let Some(at) = at else {
         return "—".into();

@@ -40,7 +40,7 @@ pub struct Permission {
     pub actor: Actor,
     /// The case statuses that allow it; empty for a step that opens a case.
     pub states: &'static [&'static str],
-    /// The legal basis, as DOMAIN.md cites it.
+    /// The legal basis, as docs/law.md cites it.
     pub basis: &'static str,
 }
 
@@ -100,7 +100,7 @@ pub const TABLE: &[Permission] = &[
     // ---- F. Case transfer between administrative agencies (行政执法案件移送) ---------------------
     row(T, "send", &[ADMIN], Opens, &[], "S4 Arts 14, 17"),
     row(T, "hand_back", &[POLICE], Reaction, &[], "S1 Art 13 (反向衔接)"),
-    row(T, "sign_receipt", &[ADMIN], by(RECEIVER), &["sent"], "回执, DOMAIN §3 cross-cutting"),
+    row(T, "sign_receipt", &[ADMIN], by(RECEIVER), &["sent"], "回执, docs/law.md §3 cross-cutting"),
     row(T, "accept", &[ADMIN], by(RECEIVER), &["sent", "received"], "S4 Art 18"),
     row(T, "object", &[ADMIN], by(RECEIVER), &["sent", "received"], "S4 Art 14"),
     row(T, "report_outcome", &[ADMIN], by(RECEIVER), &["accepted"], "S3 Art 60; notices/003"),

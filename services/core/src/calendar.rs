@@ -1,4 +1,4 @@
-//! The legal calendar: which China Standard Time dates are working days (DOMAIN.md §2).
+//! The legal calendar: which China Standard Time dates are working days (docs/law.md §2).
 //!
 //! A working day is Monday to Friday outside an official holiday block, or a listed make-up
 //! working day (调休上班日). The schedule is published by the State Council each autumn, so it

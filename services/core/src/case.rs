@@ -26,7 +26,7 @@ pub const NUMBER_MAX_CHARS: usize = 64;
 /// Most documents a case may carry in total, and most parties it may name.
 pub const ITEMS_MAX: usize = 200;
 
-/// The agencies taking part in a case: who may read it and hear of its steps (DOMAIN §1).
+/// The agencies taking part in a case: who may read it and hear of its steps (docs/law.md §1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parties {
     /// The agency in each role now.

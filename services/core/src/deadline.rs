@@ -1,9 +1,9 @@
 //! Legal deadlines: counting periods on the legal calendar, the rule table, and obligations
-//! with their pauses and extensions (DOMAIN.md §2 and the rule ids of §3).
+//! with their pauses and extensions (docs/law.md §2 and the rule ids of §3).
 //!
 //! Counting [V S7 Art 105; S8 Art 85; S9 Arts 200–204; S4 Arts 80, 84]:
-//! - **hours** are clock time from the trigger, never extended over holidays (DOMAIN §4 q4: the
-//!   default, unverified);
+//! - **hours** are clock time from the trigger, never extended over holidays (docs/law.md §4 q4:
+//!   the default, unverified);
 //! - **calendar days**: the start day is not counted; a last day that is not a working day
 //!   moves to the next working day; the period ends at 24:00 China Standard Time;
 //! - **working days** (工作日): only working days count, from the day after the trigger.
@@ -82,7 +82,7 @@ pub struct Due {
     /// The ledger: one line per step of the computation.
     pub explanation: Vec<String>,
     /// The years without an official schedule the count walked through, counted on the
-    /// statutory holidays (DOMAIN.md §2): such a due time is provisional, and is recomputed when
+    /// statutory holidays (docs/law.md §2): such a due time is provisional, and is recomputed when
     /// the official schedule is installed. Empty for hours and for official years.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provisional_years: Vec<i32>,
@@ -125,7 +125,7 @@ pub fn cst_minute(at: Timestamp) -> String {
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// Computes when `period` from `start` ends, per DOMAIN.md §2.
+/// Computes when `period` from `start` ends, per docs/law.md §2.
 pub fn compute_due(
     calendar: &Calendar,
     start: Timestamp,

@@ -1,7 +1,7 @@
 //! The agency directory: who the agencies are, their role, region and superior.
 //!
 //! Every agency has one role ([`AgencyKind`]), a region code and at most one superior
-//! (DOMAIN §1). The directory is loaded once from TOML and validated as a whole, so lookups
+//! (docs/law.md §1). The directory is loaded once from TOML and validated as a whole, so lookups
 //! afterwards cannot fail on bad data.
 
 use std::collections::{HashMap, HashSet};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AgencyCode, AgencyCodeError, IdError, RegionCode};
 
-/// The role of an agency (DOMAIN §1, "Parties").
+/// The role of an agency (docs/law.md §1, "Parties").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyKind {
@@ -234,7 +234,8 @@ impl Directory {
                     code: agency.code.clone(),
                 });
             }
-            // DOMAIN §1: the region inside the agency code must agree with the directory's region.
+            // docs/law.md §1: the region inside the agency code must agree with the directory's
+            // region.
             let code_region = agency.code.region();
             if code_region != agency.region {
                 return Err(DirectoryError::RegionMismatch {
@@ -314,8 +315,8 @@ impl Directory {
     }
 
     /// The procuratorate of exactly this region, copied on criminal referrals from it
-    /// (DOMAIN §3.A "copy to the procuratorate at the same level", rule CC). The first in file
-    /// order if several are listed.
+    /// (docs/law.md §3.A "copy to the procuratorate at the same level", rule CC). The first in
+    /// file order if several are listed.
     pub fn procuratorate_for(&self, region: &RegionCode) -> Option<&Agency> {
         self.first_of_kind_in(AgencyKind::Procuratorate, region)
     }

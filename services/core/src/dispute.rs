@@ -7,7 +7,7 @@
 //! designate directly, without a dispute being raised (S3 Art 25).
 //!
 //! Sources: 行政处罚法 (S3) Art 25; 市场监督管理行政处罚程序规定 (S4) Arts 13–16; local
-//! coordination measures (S26, [V2], configurable deadlines). See DOMAIN §3.G.
+//! coordination measures (S26, [V2], configurable deadlines). See docs/law.md §3.G.
 //!
 //! Status flow:
 //! ```text

@@ -1,6 +1,6 @@
 //! The deadline law a state machine consults: the legal calendar and the rule table.
 //!
-//! Family state machines use it for the **check** rules of DOMAIN §3 (a limit on a step whose
+//! Family state machines use it for the **check** rules of docs/law.md §3 (a limit on a step whose
 //! start the machine knows, such as S1-5b from the report or S1-9a from the non-filing notice):
 //! a late step is accepted and flagged, never refused. Timers (obligations, warnings,
 //! escalations) are the deadlines service's business, on the same calendar and table.
@@ -26,7 +26,7 @@ impl Law {
     }
 
     /// The due time of `rule` counted from `start`, or `None` when the rule is unknown or has
-    /// no period. A year without an official schedule is counted provisionally (DOMAIN.md §2);
+    /// no period. A year without an official schedule is counted provisionally (docs/law.md §2);
     /// only a year outside the statutory table (after 2099) gives `None`, never a guess.
     pub fn due(&self, rule: &str, start: Timestamp) -> Option<Timestamp> {
         let rule = self.rules.get(rule)?;
@@ -42,7 +42,7 @@ impl Law {
     }
 }
 
-/// The holiday schedules shipped in `deploy/calendars` (DOMAIN.md §2).
+/// The holiday schedules shipped in `deploy/calendars` (docs/law.md §2).
 pub const SHIPPED_CALENDARS: &[(&str, &str)] = &[
     (
         "2025.toml",
@@ -54,7 +54,7 @@ pub const SHIPPED_CALENDARS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The deadline rule table shipped in `deploy/rules.toml` (DOMAIN.md §3 defaults).
+/// The deadline rule table shipped in `deploy/rules.toml` (docs/law.md §3 defaults).
 pub const SHIPPED_RULES: &str = include_str!("../../../deploy/rules.toml");
 
 /// Why the law could not be loaded.

@@ -10,7 +10,7 @@
 //! from every event's detail.
 //!
 //! Sources: 行政处罚法 (S3) Art 26; 市场监督管理行政处罚程序规定 (S4) Arts 32, 38, 45; 司法鉴定程序
-//! 通则 (S15) Arts 13, 28; notices/003. See DOMAIN §3.H.
+//! 通则 (S15) Arts 13, 28; notices/003. See docs/law.md §3.H.
 //!
 //! Status flow:
 //! ```text

@@ -6,14 +6,14 @@
 //! handling (反向衔接).
 //!
 //! Sources: 国务院令第310号 (S1, rev. 2020) Arts 3–13; 公安机关办理刑事案件程序规定 (S2)
-//! Arts 180–189; 人民检察院刑事诉讼规则 (S5) Arts 557–564. See DOMAIN §3.A.
+//! Arts 180–189; 人民检察院刑事诉讼规则 (S5) Arts 557–564. See docs/law.md §3.A.
 //!
 //! [`decide`] is a pure function: it checks one command against the current referral and returns
 //! the next referral and the events to deliver, or a [`Rejection`]. Who may take which step in
 //! which status is the authorization table's ([`crate::authz`]). Timers (obligations, warnings,
 //! escalations) are the deadlines service's; the **check** rules whose start the referral knows
 //! (S1-5b, S1-5c, S1-7, P180-2a, P180-3, S1-9a, S1-9c, P184, P189, S1-13) are judged here, and a
-//! late step is accepted and flagged, never refused (DOMAIN §3 cross-cutting).
+//! late step is accepted and flagged, never refused (docs/law.md §3 cross-cutting).
 //!
 //! Status flow:
 //! ```text
@@ -385,7 +385,7 @@ impl ReferralCommand {
 }
 
 /// Something recorded about a referral that does not stop it. The system never refuses a late
-/// step; it records it (DOMAIN §3 "Cross-cutting").
+/// step; it records it (docs/law.md §3 "Cross-cutting").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
@@ -508,7 +508,7 @@ impl Recorded<Step> for Referral {
     }
 
     /// Who hears of a step: the sender, the current police organ and the copied procuratorate
-    /// (the procuratorate sees every step of referrals it is copied on, DOMAIN §3.A).
+    /// (the procuratorate sees every step of referrals it is copied on, docs/law.md §3.A).
     fn notified(&self) -> Vec<AgencyCode> {
         let mut all = vec![self.sender.clone(), self.police.clone()];
         all.extend(self.procuratorate.iter().cloned());

@@ -1,8 +1,8 @@
 //! Instants and the injected clock.
 //!
 //! A [`Timestamp`] is an instant in milliseconds since the Unix epoch (UTC). Legal periods end at
-//! 24:00 China Standard Time (DOMAIN §2), so timestamps are shown in UTC+08:00. Code that needs
-//! "now" takes a [`Clock`]; tests use [`ManualClock`] and never sleep.
+//! 24:00 China Standard Time (docs/law.md §2), so timestamps are shown in UTC+08:00. Code that
+//! needs "now" takes a [`Clock`]; tests use [`ManualClock`] and never sleep.
 
 use std::fmt;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! or objects to jurisdiction, and later reports the outcome back (办理情况反馈).
 //!
 //! Sources: 行政处罚法 (S3) Arts 22–27, 57, 60; 市场监督管理行政处罚程序规定 (S4) Arts 13–18, 23, 64;
-//! notices/003 (urgent cases, feedback). See DOMAIN §3.F.
+//! notices/003 (urgent cases, feedback). See docs/law.md §3.F.
 //!
 //! An objecting receiver may not pass the case on (S4 Art 14, rule F2): the transfer has no
 //! forwarding step, a new transfer that continues one the sender had objected to is refused,

@@ -1,6 +1,6 @@
 //! Supervisors' reports: the monthly reminder (月提示), the quarterly report (季通报) and the
 //! statistics for the annual report (due by 31 January) [notices/003: 行政执法监督"月提示+季通报"
-//! 制度; DOMAIN §3 cross-cutting], as JSON or CSV.
+//! 制度; docs/law.md §3 cross-cutting], as JSON or CSV.
 //!
 //! A report covers obligations started in the period, judged at its end (or now, for a period
 //! not yet over): per-agency statistics, per-rule totals, and for the monthly and quarterly

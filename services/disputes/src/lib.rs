@@ -1,5 +1,5 @@
 //! The disputes service: jurisdiction disputes (管辖争议 / 执法争议协调) between agencies,
-//! negotiated or ruled on by the coordination office (DOMAIN §3.G).
+//! negotiated or ruled on by the coordination office (docs/law.md §3.G).
 //!
 //! It runs on the case service engine ([`casebridge_platform::cases`]) with the same modules as
 //! every family service:

@@ -1,5 +1,5 @@
 //! The opinions service: expert-opinion and assistance requests (认定、检验、鉴定 / 协助调查)
-//! to competent departments (DOMAIN §3.H).
+//! to competent departments (docs/law.md §3.H).
 //!
 //! It runs on the case service engine ([`casebridge_platform::cases`]) with the same modules as
 //! every family service:

@@ -134,9 +134,9 @@ pub struct Settings {
     pub store: StoreSettings,
     pub gateway: GatewaySettings,
     pub console: ConsoleSettings,
-    /// Tunable referral rules (the ones DOMAIN.md marks unverified).
+    /// Tunable referral rules (the ones docs/law.md marks unverified).
     pub referrals: casebridge_core::referral::ReferralPolicy,
-    /// Which body rules on jurisdiction disputes (DOMAIN §3.G, configurable).
+    /// Which body rules on jurisdiction disputes (docs/law.md §3.G, configurable).
     pub disputes: casebridge_core::dispute::DisputePolicy,
     pub deadlines: DeadlineSettings,
     pub evidence: EvidenceSettings,

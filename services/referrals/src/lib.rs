@@ -1,5 +1,5 @@
 //! The referrals service: criminal referrals (涉嫌犯罪案件移送) from administrative agencies to
-//! the police, copied to the procuratorate, through their whole chain (DOMAIN §3.A).
+//! the police, copied to the procuratorate, through their whole chain (docs/law.md §3.A).
 //!
 //! It runs on the case service engine ([`casebridge_platform::cases`]), like every family
 //! service, and has the same modules as each of them:

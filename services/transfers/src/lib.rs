@@ -1,5 +1,5 @@
 //! The transfers service: case transfers between administrative agencies (行政执法案件移送),
-//! with receipt, acceptance or objection, and outcome feedback (DOMAIN §3.F).
+//! with receipt, acceptance or objection, and outcome feedback (docs/law.md §3.F).
 //!
 //! It runs on the case service engine ([`casebridge_platform::cases`]) with the same modules as
 //! every family service:

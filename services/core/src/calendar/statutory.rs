@@ -1,6 +1,6 @@
 //! The statutory holidays of 《全国年节及纪念日放假办法》 (State Council, revised 2024, in force
-//! 2025-01-01; DOMAIN.md S12), and the provisional schedule CaseBridge counts on for a year whose
-//! official schedule (国务院办公厅关于某年部分节假日安排的通知) is not yet published.
+//! 2025-01-01; docs/law.md S12), and the provisional schedule CaseBridge counts on for a year
+//! whose official schedule (国务院办公厅关于某年部分节假日安排的通知) is not yet published.
 //!
 //! The law fixes, for every citizen (Art 2): 元旦 1 day (1 January); 春节 4 days (农历除夕 and
 //! 正月初一 to 初三); 清明节 1 day (the day of the 清明 solar term); 劳动节 2 days (1–2 May); 端午节

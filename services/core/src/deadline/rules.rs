@@ -1,4 +1,4 @@
-//! The rule table: every deadline rule of DOMAIN.md §3 as data (`deploy/rules.toml`), so a
+//! The rule table: every deadline rule of docs/law.md §3 as data (`deploy/rules.toml`), so a
 //! new family or a corrected amount is a data change, not code.
 
 use std::collections::BTreeSet;
@@ -22,7 +22,7 @@ pub enum RuleKind {
     None,
 }
 
-/// Who hears of a missed deadline (DOMAIN.md, "Cross-cutting"); resolved for each obligation by
+/// Who hears of a missed deadline (docs/law.md, "Cross-cutting"); resolved for each obligation by
 /// [`super::resolve_supervisor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,7 +42,7 @@ pub enum Supervisor {
 /// One rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    /// As in DOMAIN.md §3, e.g. `S1-8`.
+    /// As in docs/law.md §3, e.g. `S1-8`.
     pub id: String,
     pub family: Family,
     /// The step, in English with the Chinese term.
@@ -59,7 +59,7 @@ pub struct Rule {
     pub resumes_on: Vec<String>,
     pub owed_by: Option<Role>,
     pub escalate_to: Option<Supervisor>,
-    /// The legal basis, as DOMAIN.md cites it.
+    /// The legal basis, as docs/law.md cites it.
     pub basis: String,
     /// The ⚠ rules: the unit of the other reading, shown when it ends later.
     pub other_reading: Option<Unit>,
@@ -80,7 +80,7 @@ pub struct Rule {
     pub only_if: Option<String>,
     /// Applies only when the trigger event's detail does not have this boolean set.
     pub unless: Option<String>,
-    /// False where DOMAIN.md marks the rule unverified or configurable.
+    /// False where docs/law.md marks the rule unverified or configurable.
     pub verified: bool,
     pub note: Option<String>,
 }
@@ -125,7 +125,7 @@ pub enum RuleError {
 /// All rules, with the default warning lead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleTable {
-    /// Default warning lead: one working day (DOMAIN §3 cross-cutting), configurable.
+    /// Default warning lead: one working day (docs/law.md §3 cross-cutting), configurable.
     pub warn_before: Period,
     rules: Vec<Rule>,
 }

@@ -1,6 +1,6 @@
 //! Who hears of a missed deadline, and the start-up check that someone always does.
 //!
-//! DOMAIN.md, "Cross-cutting" and correction 8: referral steps escalate to the copied
+//! docs/law.md, "Cross-cutting" and correction 8: referral steps escalate to the copied
 //! procuratorate (the procuratorate's own R561 to the next-level procuratorate); transfer and
 //! opinion steps to the coordination office (the region's justice bureau); dispute steps to the
 //! office that will rule on the dispute. Every rule's supervisor must resolve for every agency it

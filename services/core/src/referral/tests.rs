@@ -479,7 +479,7 @@ fn a_referral_sent_more_than_24_hours_after_approval_is_accepted_and_flagged_lat
 #[test]
 fn approval_after_the_three_day_limit_on_the_legal_calendar_is_flagged() {
     // S1-5b counts calendar days from the day after the report (Fri 02-13); day 3 is 02-16,
-    // inside the Spring Festival block, so the limit rolls to Tue 02-24 24:00 (DOMAIN §2).
+    // inside the Spring Festival block, so the limit rolls to Tue 02-24 24:00 (docs/law.md §2).
     let w = world();
     let mut s = submission(&w);
     s.approved_at = at("2026-02-24T23:00:00+08:00");
