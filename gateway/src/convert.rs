@@ -21,6 +21,11 @@ use casebridge_inbox::api::Entry;
 use casebridge_platform::cases::api::{CaseSummary, ListPosition, ListQuery};
 use casebridge_proto::v1 as pb;
 
+/// The first and last years a time in a request may fall in: from the referral regulation
+/// (S1, 2001) to the end of the statutory holiday table.
+const EARLIEST_YEAR: i32 = 2001;
+const LATEST_YEAR: i32 = 2099;
+
 /// Input that failed conversion: one violation per offending field, in wire naming. While
 /// converting, it also collects the attachments the documents name, with their wire paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -134,7 +139,23 @@ impl Violations {
             .checked_mul(1000)
             .and_then(|ms| ms.checked_add(i64::from(ts.nanos) / 1_000_000));
         match millis.map(Timestamp::try_from_millis) {
-            Some(Ok(t)) if (0..1_000_000_000).contains(&ts.nanos) => Some(t),
+            Some(Ok(t)) if (0..1_000_000_000).contains(&ts.nanos) => {
+                // A time an agency reports lies within the years the law and the calendar
+                // cover (issue 12, D8: a decision dated in year 0001 moved a filed referral).
+                let year = chrono::Datelike::year(&t.to_cst());
+                if (EARLIEST_YEAR..=LATEST_YEAR).contains(&year) {
+                    Some(t)
+                } else {
+                    self.add(
+                        field,
+                        format!(
+                            "{field} is in {year}; times are accepted from {EARLIEST_YEAR} (S1, \
+                             国务院令第310号, 2001) to {LATEST_YEAR}"
+                        ),
+                    );
+                    None
+                }
+            }
             _ => {
                 self.add(field, format!("{field} is out of range"));
                 None

@@ -307,6 +307,21 @@ async fn every_refusal_before_the_decision_names_its_problem_and_changes_nothing
             field: Some("summary"),
         },
     );
+    // Issue 12, D8: a time in year 0001 was accepted (one moved a filed referral).
+    let mut ancient = submission("e-ancient");
+    ancient.report_received_at = Some(prost_types::Timestamp {
+        seconds: -62_135_596_800,
+        nanos: 0,
+    });
+    assert_refused(
+        market.submit_referral(ancient).await,
+        &Refusal {
+            what: "a report received in year 0001",
+            code: Code::InvalidArgument,
+            says: "times are accepted from 2001",
+            field: Some("report_received_at"),
+        },
+    );
     // Issue 12, D5: control characters reached officers' terminals raw.
     for (n, (field, value)) in [
         ("summary", "\u{1b}[2J\u{1b}[H已清屏"),

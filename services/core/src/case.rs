@@ -20,7 +20,7 @@ use crate::time::Timestamp;
 /// Longest free text (summaries, notes, reasons, questions), in characters.
 pub const TEXT_MAX_CHARS: usize = 2000;
 /// Longest document title, party name, case officer name or reference, in characters.
-pub const TITLE_MAX_CHARS: usize = 200;
+pub const TITLE_MAX_CHARS: usize = 256;
 /// Longest identity number or phone number, in characters.
 pub const NUMBER_MAX_CHARS: usize = 64;
 /// Most documents a case may carry in total, and most parties it may name.
@@ -640,6 +640,13 @@ mod tests {
         );
         assert!(text("note", "五个汉字啊", 5, true).is_ok());
         assert!(text("note", "六个汉字啊啊", 5, true).is_err());
+    }
+
+    #[test]
+    fn a_title_holds_the_256_characters_the_contract_promises() {
+        // common.proto, Document.title: "at most 256 characters" (issue 12, D8: 200 applied).
+        assert!(text("documents.title", &"长".repeat(256), TITLE_MAX_CHARS, true).is_ok());
+        assert!(text("documents.title", &"长".repeat(257), TITLE_MAX_CHARS, true).is_err());
     }
 
     #[test]

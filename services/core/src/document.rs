@@ -118,7 +118,7 @@ impl fmt::Display for DocumentKind {
 pub struct Document {
     /// What the document is.
     pub kind: DocumentKind,
-    /// Its title, 1 to 200 characters.
+    /// Its title, 1 to 256 characters (`Document.title` in common.proto).
     pub title: String,
     /// SHA-256 of the content, when the content was uploaded.
     pub sha256: Option<Sha256Digest>,

@@ -964,11 +964,16 @@ fn act(
                     reason: format!("the seized items were already handed over at {at}"),
                 });
             }
-            if documents.is_empty() {
-                return Err(invalid(
-                    "documents",
-                    "must contain the hand-over list (移交清单) of the seized items",
-                ));
+            // The hand-over list itself is what S1 Art 12 asks for, not just any document
+            // (issue 12, D8: a hand-over with other papers only was accepted).
+            if !documents
+                .iter()
+                .any(|d| d.kind == DocumentKind::HandoverList)
+            {
+                return Err(Rejection::MissingDocument {
+                    kind: DocumentKind::HandoverList,
+                    rule: "S1-12",
+                });
             }
             case::documents(documents, referral.documents.len())?;
             text("note", note, TEXT_MAX_CHARS, false)?;

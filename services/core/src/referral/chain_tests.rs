@@ -87,6 +87,14 @@ fn after_filing_the_agency_hands_over_the_seized_items_once() {
         documents: vec![doc(DocumentKind::HandoverList, "移交清单")],
         note: String::new(),
     };
+    // Other papers are no hand-over list (issue 12, D8).
+    let without_list = ReferralCommand::HandOverItems {
+        documents: vec![doc(DocumentKind::Other, "扣押物品照片")],
+        note: String::new(),
+    };
+    let err = run(&w, Some(&r), without_list, &w.environment, SENT).unwrap_err();
+    assert_eq!(err.rule(), "S1-12");
+    assert!(err.to_string().contains("移交清单"), "{err}");
     let out = run(
         &w,
         Some(&r),

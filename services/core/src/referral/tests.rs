@@ -843,7 +843,7 @@ fn malformed_submissions_name_the_offending_field() {
         ),
         (
             "documents.title",
-            Box::new(|s| s.documents[0].title = "x".repeat(201)),
+            Box::new(|s| s.documents[0].title = "x".repeat(TITLE_MAX_CHARS + 1)),
         ),
         (
             "documents",
