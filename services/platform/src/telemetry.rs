@@ -36,16 +36,27 @@ pub fn init(filter: &str, service_name: &'static str) -> TelemetryGuard {
     let provider = SdkTracerProvider::builder().build();
     let tracer = provider.tracer(service_name);
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = use_colour(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(colour)
                 .with_target(false)
                 .with_filter(filter),
         )
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// Colour codes only for a person at a terminal: never into a file, a pipe or journald, and never
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org).
+fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 struct Headers<'a>(&'a mut BTreeMap<String, String>);
@@ -79,4 +90,21 @@ pub fn inject_context(headers: &mut BTreeMap<String, String>) {
 pub fn continue_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) {
     let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)));
     let _ = span.set_parent(cx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_coloured_only_at_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsStr::new(""))));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(
+            !use_colour(false, None),
+            "a file, a pipe or journald gets plain text"
+        );
+    }
 }
