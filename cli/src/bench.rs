@@ -269,6 +269,7 @@ impl Deployment {
             cert: None,
             key: None,
             ca: None,
+            server_name: None,
         }
         .connect()
         .await

@@ -190,6 +190,7 @@ async fn measure(system: &System, data_dir: &Path, size: u64) -> anyhow::Result<
         cert: None,
         key: None,
         ca: None,
+        server_name: None,
     };
     let mut client = connection.connect().await?.evidence;
     let seed = uuid::Uuid::new_v4().as_u64_pair().0;

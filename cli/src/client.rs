@@ -46,6 +46,36 @@ pub struct Connection {
     /// CA certificate that signed the gateway's certificate; default `<data-dir>/pki/ca.pem`.
     #[arg(long)]
     pub ca: Option<PathBuf>,
+    /// The name the gateway's certificate must carry; default the host of --gateway (a DNS name
+    /// or an IP address). For a gateway reached through an address its certificate does not
+    /// name, e.g. a tunnel.
+    #[arg(long, env = "CASEBRIDGE_SERVER_NAME")]
+    pub server_name: Option<String>,
+}
+
+/// The name the gateway's certificate is verified against: `server_name` when given, else the
+/// host the client dials (issue 16: every gateway was checked as "localhost"). The address must
+/// be an `https://` URL.
+pub fn server_name(gateway: &str, server_name: Option<&str>) -> anyhow::Result<String> {
+    let rest = gateway.strip_prefix("https://").ok_or_else(|| {
+        anyhow::anyhow!(
+            "--gateway {gateway:?} must be an https:// address, e.g. https://127.0.0.1:7443 \
+             (the gateway speaks TLS only)"
+        )
+    })?;
+    if let Some(name) = server_name {
+        return Ok(name.to_owned());
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        // An IPv6 literal: [::1]:7443.
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    anyhow::ensure!(!host.is_empty(), "--gateway {gateway:?} names no host");
+    Ok(host.to_owned())
 }
 
 /// The service clients over one mutual-TLS channel.
@@ -102,7 +132,7 @@ impl Connection {
                 read(&cert, "client certificate", dir)?,
                 read(&key, "client key", dir)?,
             ))
-            .domain_name("localhost");
+            .domain_name(server_name(&self.gateway, self.server_name.as_deref())?);
         let channel = Endpoint::from_shared(self.gateway.clone())
             .with_context(|| format!("invalid gateway address {}", self.gateway))?
             .tls_config(tls)?
@@ -352,4 +382,30 @@ pub fn receipt(r: Option<&pb::Receipt>) -> anyhow::Result<()> {
         crate::output::note(&format!("receipt saved to {}", path.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_name;
+
+    #[test]
+    fn the_gateway_is_verified_by_the_host_dialled_or_the_name_given() {
+        let name = |url: &str| server_name(url, None).map_err(|e| e.to_string());
+        assert_eq!(name("https://127.0.0.1:7443").unwrap(), "127.0.0.1");
+        assert_eq!(
+            name("https://gateway.fuzhou.example.cn:7443/").unwrap(),
+            "gateway.fuzhou.example.cn"
+        );
+        assert_eq!(
+            name("https://gateway.example.cn").unwrap(),
+            "gateway.example.cn"
+        );
+        assert_eq!(name("https://[::1]:7443").unwrap(), "::1");
+        assert_eq!(
+            server_name("https://127.0.0.2:7443", Some("gateway.example.cn")).unwrap(),
+            "gateway.example.cn"
+        );
+        let plain = name("127.0.0.1:7443").unwrap_err();
+        assert!(plain.contains("must be an https:// address"), "{plain}");
+    }
 }
