@@ -497,10 +497,17 @@ mod tests {
         let t = Timestamp::from_millis(1_771_000_123_456);
         let mut v = Violations::default();
         assert_eq!(v.timestamp("t", Some(timestamp(t))), Some(t));
+        // The first instant of the window, with its milliseconds.
+        let first = Timestamp::parse_rfc3339("2001-01-01T00:00:00.500+08:00").expect("time");
+        assert_eq!(v.timestamp("t", Some(timestamp(first))), Some(first));
+        assert!(v.0.is_empty(), "{:?}", v.0);
+        // Outside the years the law and the calendar cover: refused on the field.
         let before_epoch = Timestamp::from_millis(-1_500);
-        assert_eq!(
-            v.timestamp("t", Some(timestamp(before_epoch))),
-            Some(before_epoch)
+        assert_eq!(v.timestamp("t", Some(timestamp(before_epoch))), None);
+        assert!(
+            v.0[0].1.contains("times are accepted from 2001"),
+            "{:?}",
+            v.0
         );
     }
 
