@@ -446,3 +446,51 @@ async fn an_operator_installs_next_years_calendar_and_a_broken_one_is_refused_wi
     assert_eq!(status["provisional"][0], 2028);
     Ok(())
 }
+
+/// Issue 15: listings stopped at 50 with "(more: the listing is paged)" and no way on.
+#[tokio::test]
+async fn a_listing_pages_on_with_its_token_or_shows_every_page() -> anyhow::Result<()> {
+    let system = System::embedded().await?;
+    for n in 0..3 {
+        let mut submit = SUBMIT.to_vec();
+        let request_id = format!("cli-page-{n}");
+        submit.extend(["--request-id", &request_id]);
+        submit.extend(["--approved-at", "2026-11-20T09:00:00+08:00"]);
+        let out = run(&system, MARKET_BUREAU, &submit).await?;
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let list = |extra: &'static [&'static str]| {
+        let mut args = vec!["referral", "list", "--page-size", "2"];
+        args.extend(extra);
+        args
+    };
+    let first = run(&system, MARKET_BUREAU, &list(&["--json"])).await?;
+    let first = &json_lines(&first)[0];
+    assert_eq!(first["cases"].as_array().map(Vec::len), Some(2), "{first}");
+    let token = first["next_page_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    assert!(!token.is_empty());
+    let text = run(&system, MARKET_BUREAU, &list(&[])).await?;
+    assert!(
+        stdout(&text).contains(&format!("--page-token {token}")),
+        "{}",
+        stdout(&text)
+    );
+    let mut next = list(&["--json"]);
+    next.extend(["--page-token", &token]);
+    let second = json_lines(&run(&system, MARKET_BUREAU, &next).await?);
+    assert_eq!(second[0]["cases"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second[0]["next_page_token"], "");
+    let all = json_lines(&run(&system, MARKET_BUREAU, &list(&["--all", "--json"])).await?);
+    let ids: std::collections::BTreeSet<&str> = all[0]["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter_map(|c| c["case_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 3, "every page, each case once");
+    system.stop().await?;
+    Ok(())
+}

@@ -299,6 +299,54 @@ pub fn describe(r: &pb::Referral) -> String {
     text
 }
 
+/// Which cases a listing shows, and which page of them (issue 15: lists stopped at 50 with no
+/// way to the rest).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Paging {
+    /// Only this status, e.g. submitted, received.
+    #[arg(long, default_value = "")]
+    pub status: String,
+    /// At most this many cases a page (1 to 200; default 50).
+    #[arg(long)]
+    pub page_size: Option<u32>,
+    /// Continue after the previous page: the token its last line printed.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+    /// Every page, one after another, as one listing.
+    #[arg(long, conflicts_with = "page_token")]
+    pub all: bool,
+}
+
+impl Paging {
+    /// Asks `list` for the page (or, with `--all`, every page) and returns it as one listing.
+    pub async fn fetch<Fut>(
+        &self,
+        mut list: impl FnMut(pb::ListCasesRequest) -> Fut,
+    ) -> anyhow::Result<pb::ListCasesResponse>
+    where
+        Fut: std::future::Future<
+                Output = Result<tonic::Response<pb::ListCasesResponse>, tonic::Status>,
+            >,
+    {
+        let mut request = pb::ListCasesRequest {
+            status: self.status.clone(),
+            page_size: self.page_size.unwrap_or(0),
+            page_token: self.page_token.clone(),
+            ..Default::default()
+        };
+        let mut all = pb::ListCasesResponse::default();
+        loop {
+            let page = list(request.clone()).await.map_err(rpc)?.into_inner();
+            all.cases.extend(page.cases);
+            all.next_page_token = page.next_page_token;
+            if !self.all || all.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            request.page_token = std::mem::take(&mut all.next_page_token);
+        }
+    }
+}
+
 /// A listing page, one line per case.
 pub fn listing(page: &pb::ListCasesResponse) -> String {
     let mut text = String::new();
@@ -312,7 +360,10 @@ pub fn listing(page: &pb::ListCasesResponse) -> String {
         text.push_str("(none)\n");
     }
     if !page.next_page_token.is_empty() {
-        text.push_str("(more: the listing is paged)\n");
+        text.push_str(&format!(
+            "(more: add --page-token {} for the next page, or --all for every page)\n",
+            page.next_page_token
+        ));
     }
     text
 }

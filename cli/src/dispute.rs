@@ -65,8 +65,8 @@ pub enum DisputeCommand {
     List {
         #[command(flatten)]
         connection: Connection,
-        #[arg(long, default_value = "")]
-        status: String,
+        #[command(flatten)]
+        paging: client::Paging,
     },
     /// Record the agreement reached (协商纪要) (either party).
     Minutes {
@@ -161,18 +161,14 @@ pub async fn run(command: DisputeCommand) -> anyhow::Result<()> {
                 .into_inner();
             return crate::output::show(&d, describe);
         }
-        DisputeCommand::List { connection, status } => {
-            let page = connection
-                .connect()
-                .await?
-                .disputes
-                .list_disputes(pb::ListCasesRequest {
-                    status,
-                    ..Default::default()
+        DisputeCommand::List { connection, paging } => {
+            let service = connection.connect().await?.disputes;
+            let page = paging
+                .fetch(|request| {
+                    let mut service = service.clone();
+                    async move { service.list_disputes(request).await }
                 })
-                .await
-                .map_err(fail)?
-                .into_inner();
+                .await?;
             return crate::output::show(&page, client::listing);
         }
         DisputeCommand::Raise {

@@ -74,8 +74,8 @@ pub enum OpinionCommand {
     List {
         #[command(flatten)]
         connection: Connection,
-        #[arg(long, default_value = "")]
-        status: String,
+        #[command(flatten)]
+        paging: client::Paging,
     },
     /// Accept the request (the department asked).
     Accept {
@@ -167,18 +167,14 @@ pub async fn run(command: OpinionCommand) -> anyhow::Result<()> {
                 .into_inner();
             return crate::output::show(&r, describe);
         }
-        OpinionCommand::List { connection, status } => {
-            let page = connection
-                .connect()
-                .await?
-                .opinions
-                .list_opinions(pb::ListCasesRequest {
-                    status,
-                    ..Default::default()
+        OpinionCommand::List { connection, paging } => {
+            let service = connection.connect().await?.opinions;
+            let page = paging
+                .fetch(|request| {
+                    let mut service = service.clone();
+                    async move { service.list_opinions(request).await }
                 })
-                .await
-                .map_err(fail)?
-                .into_inner();
+                .await?;
             return crate::output::show(&page, client::listing);
         }
         OpinionCommand::Request {

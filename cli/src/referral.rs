@@ -68,9 +68,8 @@ pub enum ReferralCommand {
     List {
         #[command(flatten)]
         connection: Connection,
-        /// Only this status, e.g. submitted, received.
-        #[arg(long, default_value = "")]
-        status: String,
+        #[command(flatten)]
+        paging: client::Paging,
     },
     /// Sign the receipt (回执) as the receiving police organ.
     Receipt(On),
@@ -256,18 +255,14 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
                 .into_inner();
             return crate::output::show(&referral, describe);
         }
-        ReferralCommand::List { connection, status } => {
-            let page = connection
-                .connect()
-                .await?
-                .referrals
-                .list_referrals(pb::ListCasesRequest {
-                    status,
-                    ..Default::default()
+        ReferralCommand::List { connection, paging } => {
+            let service = connection.connect().await?.referrals;
+            let page = paging
+                .fetch(|request| {
+                    let mut service = service.clone();
+                    async move { service.list_referrals(request).await }
                 })
-                .await
-                .map_err(fail)?
-                .into_inner();
+                .await?;
             return crate::output::show(&page, client::listing);
         }
         ReferralCommand::Submit {

@@ -56,8 +56,8 @@ pub enum TransferCommand {
     List {
         #[command(flatten)]
         connection: Connection,
-        #[arg(long, default_value = "")]
-        status: String,
+        #[command(flatten)]
+        paging: client::Paging,
     },
     /// Acknowledge receipt (回执) (receiver).
     Receipt(On),
@@ -135,18 +135,14 @@ pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
                 .into_inner();
             return crate::output::show(&t, describe);
         }
-        TransferCommand::List { connection, status } => {
-            let page = connection
-                .connect()
-                .await?
-                .transfers
-                .list_transfers(pb::ListCasesRequest {
-                    status,
-                    ..Default::default()
+        TransferCommand::List { connection, paging } => {
+            let service = connection.connect().await?.transfers;
+            let page = paging
+                .fetch(|request| {
+                    let mut service = service.clone();
+                    async move { service.list_transfers(request).await }
                 })
-                .await
-                .map_err(fail)?
-                .into_inner();
+                .await?;
             return crate::output::show(&page, client::listing);
         }
         TransferCommand::Send {
