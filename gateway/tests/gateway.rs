@@ -229,6 +229,7 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
             console: Some(ConsoleConfig {
                 listen: "127.0.0.1:0".parse().expect("socket address"),
                 demo_signin: true,
+                session_idle: casebridge_gateway::console::session::DEFAULT_SESSION_IDLE,
             }),
             clock: clock.clone(),
             calendar: law.calendar.clone(),
@@ -1284,12 +1285,13 @@ async fn a_monitor_query_with_bad_filters_names_each_field() {
     assert_eq!(fields, expected);
     let period = monitor
         .get_statistics(pb::GetStatisticsRequest {
+            // 2026-03-01 00:00 UTC and a little after: a period that ends before it begins.
             from: Some(prost_types::Timestamp {
-                seconds: 2_000,
+                seconds: 1_772_323_200 + 2_000,
                 nanos: 0,
             }),
             to: Some(prost_types::Timestamp {
-                seconds: 1_000,
+                seconds: 1_772_323_200 + 1_000,
                 nanos: 0,
             }),
             agency: String::new(),
