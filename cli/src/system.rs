@@ -475,6 +475,7 @@ pub async fn run(
             console: settings.console.enabled.then_some(ConsoleConfig {
                 listen: settings.console.listen,
                 demo_signin: settings.console.demo_signin,
+                session_idle: settings.console.session_idle,
             }),
             clock: clock.clone(),
             calendar: law.calendar.clone(),

@@ -199,6 +199,8 @@ if [[ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] &&
     ! compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null; then
     apt_install faketime
 fi
+# jq lists the test executables cargo built for those runs.
+command -v jq >/dev/null 2>&1 || apt_install jq
 
 # ---------------------------------------------------------------------------------------------
 # An S3-compatible server for services/evidence/tests/s3.rs (moto, started by the test itself).

@@ -54,6 +54,8 @@ pub struct ConsoleConfig {
     /// Accept one-time sign-in links (`casebridge up` only: a demo session may act as any
     /// agency of the directory).
     pub demo_signin: bool,
+    /// How long a demo session may stay idle before it ends (`console.session_idle`).
+    pub session_idle: Duration,
 }
 
 /// What every page shares.
@@ -95,7 +97,8 @@ impl Console {
     ) -> Result<Console, StartError> {
         let (listener, local_addr) = crate::context::bind(config.listen).await?;
         let tls = Arc::new(server_tls(tls).map_err(|e| StartError::ConsoleTls(e.to_string()))?);
-        let sessions = Sessions::new().map_err(|e| StartError::ConsoleTls(e.to_string()))?;
+        let sessions = Sessions::new(config.session_idle)
+            .map_err(|e| StartError::ConsoleTls(e.to_string()))?;
         Ok(Console {
             listener,
             local_addr,

@@ -103,10 +103,9 @@ async fn signin(
         Ok(id) => (
             [(
                 header::SET_COOKIE,
-                format!(
-                    "{SESSION_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
-                    super::session::SESSION_LIFETIME.as_secs()
-                ),
+                // A browser-session cookie: the gateway ends the session when it has been idle
+                // for `console.session_idle`, however long the browser keeps the cookie.
+                format!("{SESSION_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict"),
             )],
             Redirect::to("/choose"),
         )

@@ -3,8 +3,10 @@
 //! An agency's client certificate, presented by the browser during the TLS handshake, signs it
 //! in on every request: no session is kept for it. For the local demo (`console.demo_signin`),
 //! `casebridge up` prints a one-time link; opening it starts a session, kept in this gateway's
-//! memory, in which the person chooses which agency to act as. Sessions end after
-//! [`SESSION_LIFETIME`] or with the process; the demo is for one machine, never production.
+//! memory, in which the person chooses which agency to act as. A session ends when it has been
+//! idle for its lifetime (`console.session_idle`, [`DEFAULT_SESSION_IDLE`] by default: each
+//! page it opens starts the time again), on sign-out, or with the process; the demo is for one
+//! machine, never production.
 //!
 //! Every form carries a token bound to the signed-in identity (HMAC-SHA-256 with a key made at
 //! start), so another site cannot make a signed-in browser take a step.
@@ -20,8 +22,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 /// How long a one-time sign-in link may wait to be opened.
 pub const LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// How long a demo session lasts.
-pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// How long a demo session may stay idle by default (issue 12: it lasted 12 hours).
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// The cookie that names a demo session.
 pub const SESSION_COOKIE: &str = "cb_session";
@@ -39,6 +41,8 @@ pub struct Session {
 pub struct Sessions {
     key: hmac::Key,
     inner: Mutex<Inner>,
+    /// How long a session may stay idle before it ends.
+    idle: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -58,13 +62,14 @@ pub enum SessionError {
 }
 
 impl Sessions {
-    /// A store with a fresh random key.
-    pub fn new() -> Result<Sessions, SessionError> {
+    /// A store with a fresh random key, whose sessions end after `idle` without a request.
+    pub fn new(idle: Duration) -> Result<Sessions, SessionError> {
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
             .map_err(|_| SessionError::Random)?;
         Ok(Sessions {
             key,
             inner: Mutex::new(Inner::default()),
+            idle,
         })
     }
 
@@ -91,20 +96,19 @@ impl Sessions {
             id.clone(),
             Session {
                 agency: None,
-                expires: now + SESSION_LIFETIME,
+                expires: now + self.idle,
             },
         );
         Ok(id)
     }
 
-    /// The live session `id`, if any.
+    /// The live session `id`, if any; using it starts its idle time again.
     pub fn get(&self, id: &str) -> Option<Session> {
-        let inner = self.lock();
-        inner
-            .sessions
-            .get(id)
-            .filter(|s| s.expires > Instant::now())
-            .cloned()
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let session = inner.sessions.get_mut(id).filter(|s| s.expires > now)?;
+        session.expires = now + self.idle;
+        Some(session.clone())
     }
 
     /// Makes session `id` act as `agency`; false when the session is gone.
@@ -165,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_sign_in_link_works_once() {
-        let sessions = Sessions::new().expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
         let link = sessions.new_link().expect("link");
         let id = sessions.redeem(&link).expect("first use");
         assert!(sessions.get(&id).is_some_and(|s| s.agency.is_none()));
@@ -175,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_session_acts_as_the_agency_chosen_until_it_ends() {
-        let sessions = Sessions::new().expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
         let id = sessions
             .redeem(&sessions.new_link().expect("link"))
             .expect("session");
@@ -188,13 +192,29 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_session_ends_and_a_used_one_lives_on() {
+        let ended = Sessions::new(Duration::ZERO).expect("sessions");
+        let id = ended
+            .redeem(&ended.new_link().expect("link"))
+            .expect("session");
+        assert!(ended.get(&id).is_none(), "idle past its lifetime");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
+        let id = sessions
+            .redeem(&sessions.new_link().expect("link"))
+            .expect("session");
+        let first = sessions.get(&id).expect("live").expires;
+        let again = sessions.get(&id).expect("live").expires;
+        assert!(again >= first, "each use starts the idle time again");
+    }
+
+    #[test]
     fn a_form_token_is_bound_to_its_identity_and_key() {
-        let sessions = Sessions::new().expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
         let token = sessions.form_token("11350100MB01000064");
         assert!(sessions.form_token_is_valid("11350100MB01000064", &token));
         assert!(!sessions.form_token_is_valid("11350100MB0100008A", &token));
         assert!(!sessions.form_token_is_valid("11350100MB01000064", "00"));
-        let other = Sessions::new().expect("sessions");
+        let other = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
         assert!(!other.form_token_is_valid("11350100MB01000064", &token));
     }
 

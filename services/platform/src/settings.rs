@@ -109,6 +109,9 @@ pub struct ConsoleSettings {
     /// Accept one-time sign-in links, in which a person chooses the agency to act as. For a
     /// local demo only: `casebridge up` turns it on and prints a link; never set it in production.
     pub demo_signin: bool,
+    /// How long a demo session may stay idle before it ends; each page opened starts it again.
+    #[serde(deserialize_with = "duration")]
+    pub session_idle: Duration,
 }
 
 impl Default for ConsoleSettings {
@@ -117,6 +120,7 @@ impl Default for ConsoleSettings {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 7444)),
             demo_signin: false,
+            session_idle: Duration::from_secs(30 * 60),
         }
     }
 }
