@@ -491,6 +491,20 @@ async fn a_listing_pages_on_with_its_token_or_shows_every_page() -> anyhow::Resu
         .filter_map(|c| c["case_id"].as_str())
         .collect();
     assert_eq!(ids.len(), 3, "every page, each case once");
+    // A status the family does not have is refused, with exit status 4 (refused, nothing
+    // changed), where it printed "(none)" and exited 0.
+    let bogus = run(
+        &system,
+        MARKET_BUREAU,
+        &["referral", "list", "--status", "bogus"],
+    )
+    .await?;
+    assert_eq!(bogus.status.code(), Some(4), "{}", stderr(&bogus));
+    assert!(
+        stderr(&bogus).contains("not a referral status"),
+        "{}",
+        stderr(&bogus)
+    );
     system.stop().await?;
     Ok(())
 }

@@ -217,7 +217,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{}", output::failure(&error));
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(output::exit_code(&error))
         }
     }
 }

@@ -370,16 +370,16 @@ fn obligations_text(obligations: &[pb::Obligation], explain: bool) -> String {
     for o in obligations {
         let _ = writeln!(
             text,
-            "{:<9} {:<8} {:<8} due {:<25} {:>7.1} h over  {} owes: {}  ({} {})",
+            "{:<9} {:<8} {:<8} due {:<25} {:>12}  {} owes: {}  ({} {})",
             o.stage,
             o.family,
             o.rule,
             o.due_at.as_ref().map_or("—".into(), |t| if o.provisional {
-                format!("{} (provisional)", time_text(t))
+                format!("{} (provisional)", due_text(t))
             } else {
-                time_text(t)
+                due_text(t)
             }),
-            o.overdue_hours,
+            ageing(o),
             o.owed_by_name,
             o.step,
             o.family,
@@ -401,6 +401,29 @@ fn obligations_text(obligations: &[pb::Obligation], explain: bool) -> String {
         }
     }
     text
+}
+
+/// How long an obligation is overdue, for people: nothing once it is closed or while it is not.
+fn ageing(o: &pb::Obligation) -> String {
+    if o.closed_at.is_some() || o.overdue_hours <= 0.0 {
+        String::new()
+    } else {
+        format!("{:.1} h over", o.overdue_hours)
+    }
+}
+
+/// A due time as the law counts it: a period that ends at midnight ends at 24:00 of its last
+/// day, as the explanations say (issue 15: "12-08 00:00" here, "12-07 24:00" there).
+fn due_text(t: &prost_types::Timestamp) -> String {
+    match chrono::FixedOffset::east_opt(8 * 3600)
+        .and_then(|cst| cst.timestamp_opt(t.seconds, 0).single())
+    {
+        Some(d) if d.format("%H:%M:%S").to_string() == "00:00:00" => {
+            let day = d.date_naive().pred_opt().unwrap_or(d.date_naive());
+            format!("{day} 24:00 CST")
+        }
+        _ => time_text(t),
+    }
 }
 
 fn time_text(t: &prost_types::Timestamp) -> String {
@@ -598,6 +621,34 @@ mod tests {
     struct Probe {
         #[command(subcommand)]
         command: MonitorCommand,
+    }
+
+    #[test]
+    fn due_times_read_as_the_law_counts_them_and_closed_ones_are_not_overdue() {
+        let at = |s: &str| prost_types::Timestamp {
+            seconds: chrono::DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .timestamp(),
+            nanos: 0,
+        };
+        assert_eq!(
+            due_text(&at("2026-12-08T00:00:00+08:00")),
+            "2026-12-07 24:00 CST"
+        );
+        assert_eq!(
+            due_text(&at("2026-12-08T10:30:00+08:00")),
+            "2026-12-08 10:30 CST"
+        );
+        let mut o = pb::Obligation {
+            overdue_hours: 5.0,
+            ..pb::Obligation::default()
+        };
+        assert_eq!(ageing(&o), "5.0 h over");
+        o.closed_at = Some(at("2026-12-08T10:30:00+08:00"));
+        assert_eq!(ageing(&o), "");
+        o.closed_at = None;
+        o.overdue_hours = 0.0;
+        assert_eq!(ageing(&o), "");
     }
 
     #[test]

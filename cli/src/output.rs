@@ -116,6 +116,18 @@ pub fn note(text: &str) {
 
 /// How a failure is printed: `error: …` for people, or with `--json` one object on stderr with
 /// the gRPC code and the field violations when the gateway gave them.
+/// The exit status for a failure, so a script can tell what to do (issue 15): 4 when the
+/// gateway refused the request (nothing changed; fix it), 3 when it or a service was unavailable
+/// or too slow (retrying with the same request id is safe), 1 for anything else (a file, a
+/// certificate, the connection). Clap exits 2 for a malformed command line.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<RpcError>().map(|e| e.0.code()) {
+        Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => 3,
+        Some(_) => 4,
+        None => 1,
+    }
+}
+
 pub fn failure(error: &anyhow::Error) -> String {
     if !json() {
         return format!("error: {error:#}");
@@ -141,6 +153,17 @@ mod tests {
     use casebridge_proto::v1 as pb;
 
     use super::*;
+
+    #[test]
+    fn a_refusal_an_outage_and_a_local_failure_exit_differently() {
+        let refused = rpc(tonic::Status::invalid_argument("reasons are required"));
+        let down = rpc(tonic::Status::unavailable("referrals service unavailable"));
+        let slow = rpc(tonic::Status::deadline_exceeded("too slow"));
+        assert_eq!(exit_code(&refused), 4);
+        assert_eq!(exit_code(&down), 3);
+        assert_eq!(exit_code(&slow), 3);
+        assert_eq!(exit_code(&anyhow::anyhow!("cannot read the client key")), 1);
+    }
 
     #[test]
     fn a_message_prints_with_its_proto_field_names_enum_names_and_defaults() {

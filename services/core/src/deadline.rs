@@ -68,7 +68,14 @@ impl Period {
 
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.unit.as_str())
+        let unit = self.unit.as_str();
+        // "1 working day", "3 working days".
+        let unit = if self.amount == 1 {
+            unit.strip_suffix('s').unwrap_or(unit)
+        } else {
+            unit
+        };
+        write!(f, "{} {unit}", self.amount)
     }
 }
 
