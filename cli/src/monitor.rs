@@ -415,15 +415,12 @@ fn ageing(o: &pb::Obligation) -> String {
 /// A due time as the law counts it: a period that ends at midnight ends at 24:00 of its last
 /// day, as the explanations say (issue 15: "12-08 00:00" here, "12-07 24:00" there).
 fn due_text(t: &prost_types::Timestamp) -> String {
-    match chrono::FixedOffset::east_opt(8 * 3600)
-        .and_then(|cst| cst.timestamp_opt(t.seconds, 0).single())
-    {
-        Some(d) if d.format("%H:%M:%S").to_string() == "00:00:00" => {
-            let day = d.date_naive().pred_opt().unwrap_or(d.date_naive());
-            format!("{day} 24:00 CST")
-        }
-        _ => time_text(t),
-    }
+    t.seconds
+        .checked_mul(1000)
+        .and_then(|ms| casebridge_core::time::Timestamp::try_from_millis(ms).ok())
+        .map_or_else(String::new, |at| {
+            format!("{} CST", casebridge_core::calendar::law_minute(at))
+        })
 }
 
 fn time_text(t: &prost_types::Timestamp) -> String {

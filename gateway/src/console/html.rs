@@ -78,13 +78,8 @@ pub fn time(at: Option<&prost_types::Timestamp>) -> String {
     let Ok(at) = Timestamp::try_from_millis(millis) else {
         return "—".into();
     };
-    let local = at.to_cst();
     // A deadline at midnight is the end of the day before: say so, as the law counts it.
-    if local.format("%H:%M:%S").to_string() == "00:00:00" {
-        let day_before = local - chrono::Duration::days(1);
-        return format!("{} 24:00", day_before.format("%Y-%m-%d"));
-    }
-    local.format("%Y-%m-%d %H:%M").to_string()
+    casebridge_core::calendar::law_minute(at)
 }
 
 /// How long past due, e.g. "3 天 4 小时" / "3 d 4 h"; empty when not overdue.

@@ -482,6 +482,17 @@ pub fn start_of_day(date: NaiveDate) -> Timestamp {
     Timestamp::from_millis(midnight.timestamp_millis() - CST_OFFSET_MS)
 }
 
+/// An instant as the law writes a time limit, in China Standard Time to the minute: a period
+/// that ends at midnight ends at 24:00 of its last day (`2026-02-24 24:00`), any other instant
+/// is itself (`2026-02-24 18:00`). The console and the CLI both show due times this way.
+pub fn law_minute(at: Timestamp) -> String {
+    let local = at.to_cst();
+    if local.time() == NaiveTime::MIN {
+        return format!("{} 24:00", previous_day(local.date_naive()));
+    }
+    local.format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// `date` as written in an explanation: `2026-02-24 (Tue)`.
 pub fn describe(date: NaiveDate) -> String {
     date.format("%Y-%m-%d (%a)").to_string()
@@ -597,6 +608,19 @@ pub(crate) mod tests {
             Ok(d("2026-02-24"))
         );
         assert_eq!(c.working_day_before(d("2026-02-24")), Ok(d("2026-02-14")));
+    }
+
+    #[test]
+    fn a_time_limit_ending_at_midnight_reads_24_00_of_its_last_day() {
+        let at = |s: &str| Timestamp::parse_rfc3339(s).expect("time");
+        assert_eq!(
+            law_minute(at("2026-02-25T00:00:00+08:00")),
+            "2026-02-24 24:00"
+        );
+        assert_eq!(
+            law_minute(at("2026-02-24T18:00:00+08:00")),
+            "2026-02-24 18:00"
+        );
     }
 
     #[test]

@@ -520,7 +520,13 @@ impl Obligation {
     /// The ledger for people: the due time's explanation, or, when there is none yet, the
     /// stops and extensions so far and why no due time can be given (never a guess).
     pub fn explain(&self, calendar: &Calendar) -> Vec<String> {
-        match self.due(calendar) {
+        self.explain_due(self.due(calendar))
+    }
+
+    /// [`Obligation::explain`] for a due time already computed (`self.due(calendar)`), so a
+    /// caller that needs the due time as well counts it once.
+    pub fn explain_due(&self, due: Result<Due, ObligationError>) -> Vec<String> {
+        match due {
             Ok(due) => due.explanation,
             Err(error) => {
                 let mut lines = vec![format!(
@@ -706,13 +712,10 @@ impl Obligation {
         reference: &str,
         made_at: Timestamp,
     ) -> Result<Due, ExtensionRefusal> {
-        let extension = Requested {
-            by,
-            why,
-            reference,
-            made_at,
-        };
-        self.extend_with(calendar, tiers, false, target, extension)
+        let uncapped = false;
+        self.extend_with(
+            calendar, tiers, uncapped, target, by, why, reference, made_at,
+        )
     }
 
     /// Like [`Obligation::extend`], for a rule under which the owing party may announce any
@@ -730,29 +733,25 @@ impl Obligation {
         reference: &str,
         made_at: Timestamp,
     ) -> Result<Due, ExtensionRefusal> {
-        let extension = Requested {
-            by,
-            why,
-            reference,
-            made_at,
-        };
-        self.extend_with(calendar, tiers, tiers.is_empty(), target, extension)
+        let uncapped = tiers.is_empty();
+        self.extend_with(
+            calendar, tiers, uncapped, target, by, why, reference, made_at,
+        )
     }
 
+    /// [`Obligation::extend`] with announced dates `uncapped` (beyond the longest tier).
+    #[allow(clippy::too_many_arguments)] // one argument per fact the law asks of an extension
     fn extend_with(
         &mut self,
         calendar: &Calendar,
         tiers: &[Period],
         uncapped: bool,
         target: ExtensionTarget,
-        extension: Requested<'_>,
+        by: &str,
+        why: &str,
+        reference: &str,
+        made_at: Timestamp,
     ) -> Result<Due, ExtensionRefusal> {
-        let Requested {
-            by,
-            why,
-            reference,
-            made_at,
-        } = extension;
         let rule = self.rule.clone();
         let announcing = matches!(target, ExtensionTarget::Until(_));
         if tiers.is_empty() && !(uncapped && announcing) {
@@ -905,15 +904,6 @@ impl Obligation {
     pub fn is_late(&self, calendar: &Calendar, at: Timestamp) -> Result<bool, ObligationError> {
         Ok(at > self.due(calendar)?.at)
     }
-}
-
-/// The facts of an extension request: who, why, under which approval, when.
-#[derive(Debug, Clone, Copy)]
-struct Requested<'a> {
-    by: &'a str,
-    why: &'a str,
-    reference: &'a str,
-    made_at: Timestamp,
 }
 
 /// How far an uncapped announced date may be searched, in the period's unit: ten years of

@@ -683,11 +683,18 @@ impl Deadlines {
 
     /// The ledger of `row` for people, from its rule to its due time (and its fulfilment).
     pub fn explanation(&self, row: &ObligationRow) -> Vec<String> {
+        let counted = self.obligation(row).explain(&self.calendar.current());
+        self.explanation_around(row, counted)
+    }
+
+    /// The lines around an obligation's own ledger `counted`: its rule before it, its
+    /// fulfilment and a missing supervisor after.
+    fn explanation_around(&self, row: &ObligationRow, counted: Vec<String>) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(rule) = self.rules.get(&row.rule) {
             lines.push(rule.headline());
         }
-        lines.extend(self.obligation(row).explain(&self.calendar.current()));
+        lines.extend(counted);
         if let (Some(at), Some(event)) = (row.closed_at, &row.closed_event) {
             lines.push(format!(
                 "fulfilled by {event} at {}{}",
@@ -709,15 +716,18 @@ impl Deadlines {
 
     fn listed(&self, obligation: ObligationRow) -> Listed {
         let rule = self.rules.get(&obligation.rule);
-        let provisional_years = self
-            .obligation(&obligation)
-            .due(&self.calendar.current())
-            .map(|due| due.provisional_years)
+        // One count per listed obligation: the due time gives both its ledger and whether it
+        // was counted on a provisional year.
+        let owed = self.obligation(&obligation);
+        let due = owed.due(&self.calendar.current());
+        let provisional_years = due
+            .as_ref()
+            .map(|due| due.provisional_years.clone())
             .unwrap_or_default();
         Listed {
             provisional_years,
             step: rule.map_or_else(String::new, |r| r.step.clone()),
-            explanation: self.explanation(&obligation),
+            explanation: self.explanation_around(&obligation, owed.explain_due(due)),
             extension_tiers: rule
                 .map(|r| r.extensions.iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
