@@ -538,7 +538,12 @@ fn print_log(name: &str, log: &Path) {
 
 /// A valid referral submission from the market bureau to the city police.
 pub fn submission(request_id: &str) -> pb::SubmitReferralRequest {
-    let now = chrono::Utc::now().timestamp();
+    // One instant for the whole test process (the process clock, as the binary under test
+    // reads it, faked or not): a retry built later is the same request to the second, never a
+    // different one because a second ticked between the two (a request id reused for other
+    // content is refused).
+    static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let now = *STARTED.get_or_init(|| chrono::Utc::now().timestamp());
     let document = |kind: pb::DocumentKind, title: &str| pb::Document {
         kind: kind.into(),
         title: title.into(),
