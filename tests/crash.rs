@@ -1,6 +1,6 @@
 //! Killing the referrals service with SIGKILL in the middle of a stream of submissions loses
 //! nothing and duplicates nothing: every referral the gateway accepted reaches the police
-//! inbox exactly once.
+//! inbox exactly once, and every case's full-process record still verifies.
 
 use std::time::Duration;
 
@@ -21,12 +21,19 @@ async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_
     tokio::time::sleep(Duration::from_millis(500)).await;
     system.restart("referrals").await?;
 
-    let accepted = stream.finish().await?;
+    let (accepted, retried) = stream.finish().await?;
     assert_eq!(
         accepted.len(),
         TOTAL,
         "every submission is eventually accepted"
     );
-    delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
+    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
+    delivery::assert_every_chain_verifies(&system).await;
+    delivery::print_counts(
+        "referrals service killed",
+        accepted.len(),
+        retried,
+        delivered,
+    );
     system.stop().await
 }

@@ -14,9 +14,11 @@ use tokio::task::JoinSet;
 use tonic::Code;
 use tonic::transport::Channel;
 
-/// Submissions in flight: `accepted` counts the ones the gateway confirmed.
+/// Submissions in flight: `accepted` counts the ones the gateway confirmed, `retried` the calls
+/// that failed as unavailable and were sent again.
 pub struct Stream {
     pub accepted: Arc<AtomicUsize>,
+    pub retried: Arc<AtomicUsize>,
     tasks: JoinSet<anyhow::Result<Vec<String>>>,
 }
 
@@ -30,23 +32,28 @@ pub async fn submit_stream(
     patience: Duration,
 ) -> anyhow::Result<Stream> {
     let accepted = Arc::new(AtomicUsize::new(0));
+    let retried = Arc::new(AtomicUsize::new(0));
     let mut tasks = JoinSet::new();
     for w in 0..workers {
         let client = system.referrals(MARKET_BUREAU).await?;
-        let accepted = accepted.clone();
+        let counters = (accepted.clone(), retried.clone());
         let ids: Vec<String> = (w..total)
             .step_by(workers)
             .map(|i| format!("{prefix}-{i}"))
             .collect();
-        tasks.spawn(worker(client, ids, accepted, patience));
+        tasks.spawn(worker(client, ids, counters, patience));
     }
-    Ok(Stream { accepted, tasks })
+    Ok(Stream {
+        accepted,
+        retried,
+        tasks,
+    })
 }
 
 async fn worker(
     mut client: ReferralServiceClient<Channel>,
     request_ids: Vec<String>,
-    accepted: Arc<AtomicUsize>,
+    (accepted, retried): (Arc<AtomicUsize>, Arc<AtomicUsize>),
     patience: Duration,
 ) -> anyhow::Result<Vec<String>> {
     let deadline = Instant::now() + patience;
@@ -75,6 +82,7 @@ async fn worker(
                         Instant::now() < deadline,
                         "{request_id} still unavailable: {status:?}"
                     );
+                    retried.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(status) => anyhow::bail!("{request_id} refused: {status:?}"),
@@ -95,20 +103,25 @@ impl Stream {
         .await;
     }
 
-    /// Waits for every worker; returns the case ids the gateway confirmed.
-    pub async fn finish(mut self) -> anyhow::Result<BTreeSet<String>> {
+    /// Waits for every worker; returns the case ids the gateway confirmed and the number of
+    /// calls that were retried.
+    pub async fn finish(mut self) -> anyhow::Result<(BTreeSet<String>, usize)> {
         let mut all = BTreeSet::new();
         while let Some(done) = self.tasks.join_next().await {
             for id in done?? {
                 anyhow::ensure!(all.insert(id.clone()), "case id {id} confirmed twice");
             }
         }
-        Ok(all)
+        Ok((all, self.retried.load(Ordering::SeqCst)))
     }
 }
 
-/// Checks that each accepted referral is in the police inbox exactly once, and nothing else is.
-pub async fn assert_each_delivered_exactly_once(system: &System, accepted: &BTreeSet<String>) {
+/// Checks that each accepted referral is in the police inbox exactly once, and nothing else is;
+/// returns how many the inbox holds.
+pub async fn assert_each_delivered_exactly_once(
+    system: &System,
+    accepted: &BTreeSet<String>,
+) -> usize {
     let counts = eventually(
         "every accepted referral in the police inbox",
         Duration::from_secs(60),
@@ -129,4 +142,29 @@ pub async fn assert_each_delivered_exactly_once(system: &System, accepted: &BTre
     );
     let twice: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    counts.values().sum()
+}
+
+/// Checks that `casebridge ledger verify` finds every case's full-process record intact.
+pub async fn assert_every_chain_verifies(system: &System) {
+    let output = system
+        .cli(&["ledger", "verify"])
+        .await
+        .expect("run casebridge ledger verify");
+    assert!(
+        output.status.success(),
+        "a chain did not verify: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Prints what a fault test counted, for the reader of the test log.
+pub fn print_counts(fault: &str, accepted: usize, retried: usize, delivered: usize) {
+    println!(
+        "{fault}: {accepted} accepted, {delivered} in the police inbox, {} lost, {} duplicated, \
+         {retried} calls retried as unavailable",
+        accepted.saturating_sub(delivered),
+        delivered.saturating_sub(accepted),
+    );
 }

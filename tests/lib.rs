@@ -28,6 +28,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+pub mod broker;
 pub mod webdriver;
 
 /// Agencies of the example directory used by the tests.
@@ -190,7 +191,12 @@ impl System {
         filter: &str,
     ) -> anyhow::Result<System> {
         let postgres = testing::fresh_postgres().await?;
-        let namespace = testing::unique_name("cbe2e");
+        // A namespace among the settings (a test that declares queues first) wins.
+        let namespace = settings
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "CASEBRIDGE__BUS__NAMESPACE")
+            .map_or_else(|| testing::unique_name("cbe2e"), |(_, ns)| ns.clone());
         let mut env = vec![
             ("CASEBRIDGE__BUS__KIND".into(), "amqp".into()),
             ("CASEBRIDGE__BUS__URL".into(), testing::amqp_url()),
@@ -337,6 +343,11 @@ impl System {
         self.printed
             .iter()
             .find_map(|line| line.strip_prefix("sign in: "))
+    }
+
+    /// The bus namespace of a distributed system (every exchange and queue name starts with it).
+    pub fn bus_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
     }
 
     /// The data directory (PKI, operator key, embedded databases).
@@ -489,7 +500,13 @@ impl System {
             let _ = process.child.start_kill();
             let _ = process.child.wait().await;
         }
-        if let Some(namespace) = self.namespace.take() {
+        // A private broker (see [`broker::Cluster`]) goes with its data; only the machine's
+        // shared one needs this test's queues deleted.
+        let private_broker = self
+            .env
+            .iter()
+            .any(|(key, _)| key == "CASEBRIDGE__BUS__URLS");
+        if let Some(namespace) = self.namespace.take().filter(|_| !private_broker) {
             let bus = testing::amqp_bus(&namespace).await;
             if let casebridge_platform::bus::Bus::Amqp(amqp) = &bus {
                 amqp.delete_topology(&[

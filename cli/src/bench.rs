@@ -281,7 +281,7 @@ impl Deployment {
             return;
         }
         let options = AmqpOptions {
-            url: self.settings.bus.url.clone(),
+            urls: self.settings.bus.nodes(),
             prefetch: 1,
             delivery_limit: self.settings.bus.delivery_limit,
         };

@@ -311,7 +311,7 @@ async fn measure(
     let bus = Bus::Amqp(
         AmqpBus::connect(
             AmqpOptions {
-                url: args.amqp_url.clone(),
+                urls: vec![args.amqp_url.clone()],
                 prefetch: 512,
                 delivery_limit: 10,
             },
@@ -701,7 +701,7 @@ fn memory(pid: u32) -> anyhow::Result<(f64, f64)> {
 
 async fn clean_up(args: &DeadlineBenchArgs, namespace: &str, url: &str) {
     let options = AmqpOptions {
-        url: args.amqp_url.clone(),
+        urls: vec![args.amqp_url.clone()],
         prefetch: 1,
         delivery_limit: 10,
     };

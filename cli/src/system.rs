@@ -273,7 +273,7 @@ pub async fn connect_bus(settings: &Settings) -> anyhow::Result<Bus> {
         BusKind::Amqp => Bus::Amqp(
             AmqpBus::connect(
                 AmqpOptions {
-                    url: settings.bus.url.clone(),
+                    urls: settings.bus.nodes(),
                     prefetch: settings.bus.prefetch,
                     delivery_limit: settings.bus.delivery_limit,
                 },

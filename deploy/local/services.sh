@@ -115,23 +115,55 @@ command -v pg_ctlcluster >/dev/null 2>&1 || die "pg_ctlcluster is still missing 
 # ---------------------------------------------------------------------------------------------
 # RabbitMQ
 
-# The AMQP listener opens at the end of boot, so an open port means the broker is usable.
-rabbitmq_ready() { port_open 5672; }
+# Ready means the port answers the AMQP protocol header with a method frame (Connection.Start).
+# An open port alone is not enough: a wedged node accepts connections and never answers them.
+rabbitmq_ready() {
+    timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/5672; printf 'AMQP\x00\x00\x09\x01' >&3; head -c 1 <&3" \
+        2>/dev/null | od -An -tx1 | grep -q 01
+}
+
+# The packaged node's VM, from the pid file it writes on start (empty when it never started).
+rabbitmq_pid() {
+    as_root sh -c 'cat /var/lib/rabbitmq/mnesia/*.pid 2>/dev/null' | head -n 1 || true
+}
+
+rabbitmq_start() {
+    say "starting RabbitMQ"
+    quietly as_root rabbitmq-server -detached ||
+        die "rabbitmq-server -detached failed; see /var/log/rabbitmq/"
+    # await_startup fails while the node is still coming up, so poll it as well as the port.
+    as_root timeout "$TIMEOUT" rabbitmqctl -q await_startup --timeout "$TIMEOUT" >/dev/null 2>&1 || true
+    eventually rabbitmq_ready
+}
+
+# A node that is up but does not serve (its application stopped and not restarting, or hung) is
+# stopped, killed if it will not stop, and started again: the tests cannot use it as it is.
+rabbitmq_restart() {
+    say "RabbitMQ runs but does not answer AMQP on 127.0.0.1:5672; restarting it"
+    if ! as_root timeout 30 rabbitmqctl -q stop >/dev/null 2>&1; then
+        local pid
+        pid=$(rabbitmq_pid)
+        [[ -z $pid ]] || as_root kill -KILL "$pid" 2>/dev/null || true
+        sleep 1
+    fi
+    rabbitmq_start
+}
 
 if ! rabbitmq_ready; then
-    if as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+    if port_open 5672; then
+        # Open but silent: a node still booting answers within seconds, a wedged one never.
+        eventually rabbitmq_ready || rabbitmq_restart ||
+            die "RabbitMQ does not answer AMQP on 127.0.0.1:5672 even after a restart; see /var/log/rabbitmq/"
+    elif as_root timeout 10 rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
         # The Erlang node is up but the broker application is stopped (`rabbitmqctl stop_app`).
         say "starting the RabbitMQ application"
-        quietly as_root rabbitmqctl -q start_app || die "rabbitmqctl start_app failed"
+        { as_root timeout "$TIMEOUT" rabbitmqctl -q start_app >/dev/null 2>&1 && eventually rabbitmq_ready; } ||
+            rabbitmq_restart ||
+            die "RabbitMQ does not answer AMQP on 127.0.0.1:5672 even after a restart; see /var/log/rabbitmq/"
     else
-        say "starting RabbitMQ"
-        quietly as_root rabbitmq-server -detached ||
-            die "rabbitmq-server -detached failed; see /var/log/rabbitmq/"
+        rabbitmq_start ||
+            die "RabbitMQ is not answering AMQP on 127.0.0.1:5672 after ${TIMEOUT}s; see /var/log/rabbitmq/"
     fi
-    # await_startup fails while the node is still coming up, so poll it as well as the port.
-    as_root rabbitmqctl -q await_startup --timeout "$TIMEOUT" >/dev/null 2>&1 || true
-    eventually rabbitmq_ready ||
-        die "RabbitMQ is not accepting connections on 127.0.0.1:5672 after ${TIMEOUT}s; see /var/log/rabbitmq/"
 fi
 
 # ---------------------------------------------------------------------------------------------

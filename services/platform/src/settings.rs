@@ -25,8 +25,13 @@ pub enum BusKind {
 #[serde(default, deny_unknown_fields)]
 pub struct BusSettings {
     pub kind: BusKind,
-    /// AMQP URL (kind = amqp).
+    /// AMQP URL of a single broker (kind = amqp).
     pub url: String,
+    /// AMQP URLs of the nodes of a RabbitMQ cluster, tried in order on every (re)connection;
+    /// when set, replaces `url`. In the environment, one variable with the URLs separated by
+    /// commas: `CASEBRIDGE__BUS__URLS=amqp://a:5672/%2f,amqp://b:5672/%2f`.
+    #[serde(deserialize_with = "url_list")]
+    pub urls: Vec<String>,
     /// Prefix of every exchange and queue name; tests use a unique one each.
     pub namespace: String,
     /// Unacknowledged deliveries a consumer may hold.
@@ -38,11 +43,23 @@ pub struct BusSettings {
     pub request_timeout: Duration,
 }
 
+impl BusSettings {
+    /// The broker nodes to try, in order: `urls` when set, otherwise `url`.
+    pub fn nodes(&self) -> Vec<String> {
+        if self.urls.is_empty() {
+            vec![self.url.clone()]
+        } else {
+            self.urls.clone()
+        }
+    }
+}
+
 impl Default for BusSettings {
     fn default() -> Self {
         BusSettings {
             kind: BusKind::Embedded,
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            urls: Vec::new(),
             namespace: "casebridge".into(),
             prefetch: 64,
             delivery_limit: 10,
@@ -335,11 +352,21 @@ impl Settings {
                 reason: reason.to_owned(),
             })
         };
-        if self.bus.kind == BusKind::Amqp && !self.bus.url.starts_with("amqp") {
-            return invalid(
-                "bus.url",
-                "must be an amqp:// or amqps:// URL when bus.kind = amqp",
-            );
+        let key = if self.bus.urls.is_empty() {
+            "bus.url"
+        } else {
+            "bus.urls"
+        };
+        if self.bus.kind == BusKind::Amqp
+            && self
+                .bus
+                .nodes()
+                .iter()
+                .any(|url| !url.starts_with("amqp://"))
+        {
+            // lapin is built without TLS (default-features = false), so amqps:// would only
+            // fail later, at the first connection.
+            return invalid(key, "must be amqp:// URLs when bus.kind = amqp");
         }
         if !self.store.url.is_empty() && !self.store.url.starts_with("postgres") {
             return invalid(
@@ -422,6 +449,26 @@ const GIB: u64 = 1024 * MIB;
 const S3_MAX_OBJECT: u64 = 5 * GIB;
 
 /// Accepts `"2GiB"`, `"500MiB"`, `"64KiB"`, `"10B"` or a bare number of bytes.
+/// A list of URLs: a TOML array, or one string with the URLs separated by commas (how an
+/// environment variable gives a list).
+fn url_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let urls = match Raw::deserialize(d)? {
+        Raw::List(urls) => urls,
+        Raw::Text(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    Ok(urls
+        .into_iter()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .collect())
+}
+
 fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -589,6 +636,43 @@ mod tests {
         .expect("write");
         let err = Settings::load(Some(&file)).expect_err("bad check character");
         assert!(err.to_string().contains("fallback_supervisor"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_is_several_urls_in_order_given_as_a_list_or_separated_by_commas() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("casebridge.toml");
+        assert_eq!(
+            Settings::default().bus.nodes(),
+            vec!["amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()],
+            "without urls, the one url"
+        );
+        std::fs::write(
+            &file,
+            "[bus]\nkind = \"amqp\"\nurls = [\"amqp://127.0.0.1:5701\", \"amqp://127.0.0.1:5702\"]\n",
+        )
+        .expect("write");
+        let listed = Settings::load(Some(&file)).expect("load a list");
+        assert_eq!(
+            listed.bus.nodes(),
+            ["amqp://127.0.0.1:5701", "amqp://127.0.0.1:5702"]
+        );
+        // An environment variable gives a list as one string.
+        std::fs::write(
+            &file,
+            "[bus]\nkind = \"amqp\"\nurls = \"amqp://127.0.0.1:5701, amqp://127.0.0.1:5702,\"\n",
+        )
+        .expect("write");
+        let joined = Settings::load(Some(&file)).expect("load a joined list");
+        assert_eq!(joined.bus.nodes(), listed.bus.nodes());
+
+        std::fs::write(
+            &file,
+            "[bus]\nkind = \"amqp\"\nurls = \"amqp://127.0.0.1:5701,amqps://mq.example:5671\"\n",
+        )
+        .expect("write");
+        let err = Settings::load(Some(&file)).expect_err("amqps is not built in");
+        assert!(err.to_string().contains("bus.urls"), "{err}");
     }
 
     #[test]

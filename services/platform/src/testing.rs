@@ -60,7 +60,7 @@ pub async fn amqp_bus(namespace: &str) -> Bus {
     Bus::Amqp(
         AmqpBus::connect(
             AmqpOptions {
-                url: amqp_url(),
+                urls: vec![amqp_url()],
                 prefetch: 16,
                 delivery_limit: 5,
             },

@@ -2,6 +2,8 @@
 //!
 //! - One connection per process, re-established on demand after a broker restart; each
 //!   consumer re-opens its channel and re-subscribes by itself.
+//! - A cluster is given as several node URLs, tried in order on every (re)connection, so losing
+//!   the node a process is connected to moves it to the next one that answers.
 //! - Publishing always uses a channel in confirm mode, with `mandatory` set: a negative confirm
 //!   is [`BusError::Nacked`], a returned (unroutable) message is [`BusError::Unroutable`].
 //! - Durable queues are quorum queues with `x-delivery-limit` and a dead-letter exchange, so a
@@ -29,7 +31,8 @@ use casebridge_core::ids::MessageId;
 /// Connection settings of the AMQP bus.
 #[derive(Debug, Clone)]
 pub struct AmqpOptions {
-    pub url: String,
+    /// The nodes of the broker (one, or each node of a cluster), tried in order.
+    pub urls: Vec<String>,
     pub prefetch: u16,
     pub delivery_limit: u32,
 }
@@ -101,15 +104,31 @@ impl AmqpBus {
         Ok(link)
     }
 
+    /// Connects to the first node that answers, in the configured order.
+    async fn connect_any(&self) -> Result<(Connection, &str), BusError> {
+        let mut refusals = Vec::new();
+        for url in &self.inner.options.urls {
+            let connect = Connection::connect(
+                url,
+                ConnectionProperties::default().with_connection_name("casebridge".into()),
+            );
+            match tokio::time::timeout(Duration::from_secs(5), connect).await {
+                Ok(Ok(connection)) => return Ok((connection, url)),
+                Ok(Err(e)) => refusals.push(format!("{}: {e}", redact_url(url))),
+                Err(_) => refusals.push(format!(
+                    "{}: connecting timed out after 5s",
+                    redact_url(url)
+                )),
+            }
+        }
+        if refusals.is_empty() {
+            return Err(BusError::Unavailable("no broker URL is configured".into()));
+        }
+        Err(BusError::Unavailable(refusals.join("; ")))
+    }
+
     async fn open_link(&self) -> Result<Link, BusError> {
-        let connect = Connection::connect(
-            &self.inner.options.url,
-            ConnectionProperties::default().with_connection_name("casebridge".into()),
-        );
-        let connection = tokio::time::timeout(Duration::from_secs(5), connect)
-            .await
-            .map_err(|_| BusError::Unavailable("connecting timed out after 5s".into()))?
-            .map_err(unavailable)?;
+        let (connection, url) = self.connect_any().await?;
         let publisher = connection.create_channel().await.map_err(unavailable)?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
@@ -186,7 +205,7 @@ impl AmqpBus {
                 }
             }
         });
-        tracing::info!(url = %redact_url(&self.inner.options.url), "connected to the message broker");
+        tracing::info!(url = %redact_url(url), "connected to the message broker");
         Ok(Link {
             connection,
             publisher,
