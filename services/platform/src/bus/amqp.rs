@@ -7,7 +7,8 @@
 //! - Publishing always uses a channel in confirm mode, with `mandatory` set: a negative confirm
 //!   is [`BusError::Nacked`], a returned (unroutable) message is [`BusError::Unroutable`].
 //! - Durable queues are quorum queues with `x-delivery-limit` and a dead-letter exchange, so a
-//!   poison message is parked in `<ns>.dead-letters` after the limit instead of looping.
+//!   poison message is parked in `<ns>.dead-letters` after the limit instead of looping; it is
+//!   dead-lettered at least once (`x-dead-letter-strategy`), never dropped on the way.
 //! - Replies come back on one exclusive, broker-named queue per process, matched by correlation id.
 
 use std::collections::{BTreeMap, HashMap};
@@ -417,6 +418,18 @@ fn queue_arguments(topology: &Topology, delivery_limit: u32) -> FieldTable {
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(topology.dead_letter_exchange().into()),
         );
+        // RabbitMQ's default dead-lettering is at most once: a message dead-lettered while the
+        // dead-letter queue's node is away is dropped. At least once keeps it in the source
+        // queue until the dead-letter queue confirms it; RabbitMQ requires reject-publish
+        // overflow for that (a full queue refuses new messages instead of dropping old ones).
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            AMQPValue::LongString("at-least-once".into()),
+        );
+        args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString("reject-publish".into()),
+        );
     }
     args
 }
@@ -723,5 +736,39 @@ fn redact_url(url: &str) -> String {
             format!("{}://…@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(args: &FieldTable, key: &str) -> Option<String> {
+        match args.inner().get(&ShortString::from(key)) {
+            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_consumed_queue_dead_letters_at_least_once_and_the_parking_queue_does_not() {
+        let consumed = queue_arguments(&Topology::new("ns"), 5);
+        assert_eq!(text(&consumed, "x-queue-type").as_deref(), Some("quorum"));
+        assert_eq!(
+            text(&consumed, "x-dead-letter-exchange").as_deref(),
+            Some("ns.dead-letter")
+        );
+        assert_eq!(
+            text(&consumed, "x-dead-letter-strategy").as_deref(),
+            Some("at-least-once")
+        );
+        assert_eq!(
+            text(&consumed, "x-overflow").as_deref(),
+            Some("reject-publish"),
+            "RabbitMQ needs it for at-least-once dead-lettering"
+        );
+        let parking = queue_arguments(&Topology::new("ns"), 0);
+        assert_eq!(text(&parking, "x-queue-type").as_deref(), Some("quorum"));
+        assert_eq!(text(&parking, "x-dead-letter-exchange"), None);
     }
 }
