@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use casebridge_tests::System;
 use casebridge_tests::broker::Cluster;
-
-mod delivery;
+use casebridge_tests::delivery;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_killed_broker()
@@ -38,7 +37,7 @@ async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_
     delivery::print_counts(
         "broker killed and restarted",
         accepted.len(),
-        retried,
+        &retried,
         delivered,
     );
     system.stop().await

@@ -193,6 +193,67 @@ fn id_after(text: &str, word: &str) -> String {
 }
 
 #[tokio::test]
+async fn a_profile_names_the_agency_gateway_and_certificates_outside_the_development_pki()
+-> anyhow::Result<()> {
+    let system = System::embedded().await?;
+    // The agency's own files, somewhere else than the data directory's layout.
+    let home = tempfile::tempdir()?;
+    let pki = system.data_dir().join("pki");
+    std::fs::copy(pki.join("ca.pem"), home.path().join("ca.pem"))?;
+    for ext in ["pem", "key"] {
+        std::fs::copy(
+            pki.join("agencies").join(format!("{CITY_POLICE}.{ext}")),
+            home.path().join(format!("police.{ext}")),
+        )?;
+    }
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile.police]\nas = \"{CITY_POLICE}\"\ngateway = \"{}\"\n\
+             ca = \"ca.pem\"\ncert = \"police.pem\"\nkey = \"police.key\"\n",
+            system.gateway
+        ),
+    )?;
+    let config = config.display().to_string();
+    let env = [("CASEBRIDGE_CONFIG", config.as_str())];
+
+    let me = system
+        .cli_with(
+            &[
+                "whoami",
+                "--profile",
+                "police",
+                "--data-dir",
+                "/nonexistent",
+                "--json",
+            ],
+            &env,
+        )
+        .await?;
+    assert!(me.status.success(), "{}", stderr(&me));
+    assert_eq!(
+        json_lines(&me)[0]["code"],
+        CITY_POLICE,
+        "the profile's certificate"
+    );
+
+    let unknown = system
+        .cli_with(&["agencies", "--profile", "court"], &env)
+        .await?;
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no [profile.court]") && stderr(&unknown).contains("police"),
+        "{}",
+        stderr(&unknown)
+    );
+    let nobody = system.cli_with(&["agencies"], &[]).await?;
+    assert!(!nobody.status.success());
+    assert!(stderr(&nobody).contains("--as"), "{}", stderr(&nobody));
+    system.stop().await
+}
+
+#[tokio::test]
 async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
     let system = System::embedded().await?;
     let ok = |out: &std::process::Output| {

@@ -19,8 +19,7 @@ use casebridge_platform::settings::Settings;
 use casebridge_platform::testing::unique_name;
 use casebridge_tests::System;
 use casebridge_tests::broker::Cluster;
-
-mod delivery;
+use casebridge_tests::delivery;
 
 const TOTAL: usize = 150;
 
@@ -55,7 +54,7 @@ async fn lose_a_node(
     delivery::print_counts(
         &format!("cluster node {node} of 3 killed ({prefix})"),
         accepted.len(),
-        retried,
+        &retried,
         delivered,
     );
     system.stop().await

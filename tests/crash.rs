@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use casebridge_tests::System;
-
-mod delivery;
+use casebridge_tests::delivery;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_crash_of_the_referrals_service()
@@ -32,7 +31,7 @@ async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_
     delivery::print_counts(
         "referrals service killed",
         accepted.len(),
-        retried,
+        &retried,
         delivered,
     );
     system.stop().await

@@ -1,24 +1,29 @@
-//! Shared by the crash and broker-restart tests: a stream of submissions that retries on
-//! UNAVAILABLE with the same request id, and the exactly-once check on the police inbox.
+//! Shared by the fault tests (crash, broker restart, cluster, shutdown): a stream of
+//! submissions that retries on UNAVAILABLE with the same request id, a police inbox watcher
+//! that reconnects from its cursor, and the exactly-once checks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::agencies::{CITY_POLICE, MARKET_BUREAU};
+use crate::{System, submission};
 use casebridge_platform::testing::eventually;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
-use casebridge_tests::agencies::{CITY_POLICE, MARKET_BUREAU};
-use casebridge_tests::{System, submission};
 use tokio::task::JoinSet;
 use tonic::Code;
 use tonic::transport::Channel;
 
+/// Failed calls that were retried, by status code (`"Unavailable"`, …).
+pub type Retried = Arc<Mutex<BTreeMap<String, usize>>>;
+
 /// Submissions in flight: `accepted` counts the ones the gateway confirmed, `retried` the calls
-/// that failed as unavailable and were sent again.
+/// that failed and were sent again.
+#[derive(Debug)]
 pub struct Stream {
     pub accepted: Arc<AtomicUsize>,
-    pub retried: Arc<AtomicUsize>,
+    pub retried: Retried,
     tasks: JoinSet<anyhow::Result<Vec<String>>>,
 }
 
@@ -32,7 +37,7 @@ pub async fn submit_stream(
     patience: Duration,
 ) -> anyhow::Result<Stream> {
     let accepted = Arc::new(AtomicUsize::new(0));
-    let retried = Arc::new(AtomicUsize::new(0));
+    let retried = Retried::default();
     let mut tasks = JoinSet::new();
     for w in 0..workers {
         let client = system.referrals(MARKET_BUREAU).await?;
@@ -53,7 +58,7 @@ pub async fn submit_stream(
 async fn worker(
     mut client: ReferralServiceClient<Channel>,
     request_ids: Vec<String>,
-    (accepted, retried): (Arc<AtomicUsize>, Arc<AtomicUsize>),
+    (accepted, retried): (Arc<AtomicUsize>, Retried),
     patience: Duration,
 ) -> anyhow::Result<Vec<String>> {
     let deadline = Instant::now() + patience;
@@ -82,7 +87,7 @@ async fn worker(
                         Instant::now() < deadline,
                         "{request_id} still unavailable: {status:?}"
                     );
-                    retried.fetch_add(1, Ordering::SeqCst);
+                    count(&retried, &status);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(status) => anyhow::bail!("{request_id} refused: {status:?}"),
@@ -103,16 +108,17 @@ impl Stream {
         .await;
     }
 
-    /// Waits for every worker; returns the case ids the gateway confirmed and the number of
-    /// calls that were retried.
-    pub async fn finish(mut self) -> anyhow::Result<(BTreeSet<String>, usize)> {
+    /// Waits for every worker; returns the case ids the gateway confirmed and the calls that
+    /// were retried, by status code.
+    pub async fn finish(mut self) -> anyhow::Result<(BTreeSet<String>, BTreeMap<String, usize>)> {
         let mut all = BTreeSet::new();
         while let Some(done) = self.tasks.join_next().await {
             for id in done?? {
                 anyhow::ensure!(all.insert(id.clone()), "case id {id} confirmed twice");
             }
         }
-        Ok((all, self.retried.load(Ordering::SeqCst)))
+        let retried = self.retried.lock().expect("not poisoned").clone();
+        Ok((all, retried))
     }
 }
 
@@ -160,11 +166,130 @@ pub async fn assert_every_chain_verifies(system: &System) {
 }
 
 /// Prints what a fault test counted, for the reader of the test log.
-pub fn print_counts(fault: &str, accepted: usize, retried: usize, delivered: usize) {
+pub fn print_counts(
+    fault: &str,
+    accepted: usize,
+    retried: &BTreeMap<String, usize>,
+    delivered: usize,
+) {
     println!(
         "{fault}: {accepted} accepted, {delivered} in the police inbox, {} lost, {} duplicated, \
-         {retried} calls retried as unavailable",
+         calls retried: {retried:?}",
         accepted.saturating_sub(delivered),
         delivered.saturating_sub(accepted),
     );
+}
+
+/// The key a failure is counted under: its status code, except for a call the client never sent
+/// (hyper cancels a request still queued for a connection that closed, and tonic reports it as
+/// CANCELLED): [`NOT_SENT`].
+fn count(counts: &Retried, status: &tonic::Status) {
+    let transport = std::error::Error::source(status).map(|e| format!("{e:?}"));
+    let key = match (status.code(), transport) {
+        (Code::Cancelled, Some(source)) if source.contains("Canceled, \"connection closed\"") => {
+            NOT_SENT.to_owned()
+        }
+        (code, _) => format!("{code:?}"),
+    };
+    *counts.lock().expect("not poisoned").entry(key).or_default() += 1;
+}
+
+/// How [`count`] names a call that never left the client: its connection closed first.
+pub const NOT_SENT: &str = "NotSent";
+
+/// A police client following its inbox as a console or agency system would: when the stream
+/// breaks (the gateway stopped or died), it calls again from the last cursor it saw.
+#[derive(Debug)]
+pub struct Watcher {
+    seen: Arc<Mutex<Vec<casebridge_proto::v1::InboxEntry>>>,
+    /// Stream or call failures, by status code.
+    failures: Retried,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts following `agency`'s inbox from its beginning.
+pub async fn watch_inbox(system: &System, agency: &str) -> anyhow::Result<Watcher> {
+    let client = system.inbox(agency).await?;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let failures = Retried::default();
+    let task = tokio::spawn(follow(client, seen.clone(), failures.clone()));
+    Ok(Watcher {
+        seen,
+        failures,
+        task,
+    })
+}
+
+async fn follow(
+    client: casebridge_proto::v1::inbox_service_client::InboxServiceClient<Channel>,
+    seen: Arc<Mutex<Vec<casebridge_proto::v1::InboxEntry>>>,
+    failures: Retried,
+) {
+    let mut after = Some(0);
+    loop {
+        let request = casebridge_proto::v1::WatchInboxRequest {
+            after_cursor: after,
+            follow: true,
+        };
+        match client.clone().watch_inbox(request).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(entry)) => {
+                            after = Some(entry.cursor);
+                            seen.lock().expect("not poisoned").push(entry);
+                        }
+                        Ok(None) => break,
+                        Err(status) => {
+                            count(&failures, &status);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(status) => count(&failures, &status),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+impl Watcher {
+    /// Waits until the watcher has seen every referral in `accepted` arrive, then stops it and
+    /// checks that it saw each exactly once, in cursor order, and nothing else; returns how many
+    /// arrivals it saw, and how often its stream broke, by status code.
+    pub async fn assert_saw_each_exactly_once(
+        self,
+        accepted: &BTreeSet<String>,
+    ) -> (usize, BTreeMap<String, usize>) {
+        let arrivals = |seen: &[casebridge_proto::v1::InboxEntry]| -> Vec<String> {
+            seen.iter()
+                .filter(|e| e.event == "submitted")
+                .map(|e| e.case_id.clone())
+                .collect()
+        };
+        eventually(
+            "the watcher to see every accepted referral",
+            Duration::from_secs(60),
+            || async {
+                let seen = self.seen.lock().expect("not poisoned");
+                let ids: BTreeSet<String> = arrivals(&seen).into_iter().collect();
+                accepted.is_subset(&ids).then_some(())
+            },
+        )
+        .await;
+        self.task.abort();
+        let seen = self.seen.lock().expect("not poisoned").clone();
+        let cursors: Vec<u64> = seen.iter().map(|e| e.cursor).collect();
+        assert!(
+            cursors.windows(2).all(|w| w[0] < w[1]),
+            "a resumed stream repeated or reordered entries: {cursors:?}"
+        );
+        let arrived = arrivals(&seen);
+        let distinct: BTreeSet<String> = arrived.iter().cloned().collect();
+        assert_eq!(&distinct, accepted, "the watcher saw other referrals");
+        assert_eq!(arrived.len(), accepted.len(), "the watcher saw one twice");
+        let failures = self.failures.lock().expect("not poisoned").clone();
+        (arrived.len(), failures)
+    }
 }

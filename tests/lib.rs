@@ -29,6 +29,7 @@ use tokio::process::{Child, Command};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 pub mod broker;
+pub mod delivery;
 pub mod webdriver;
 
 /// Agencies of the example directory used by the tests.
@@ -318,10 +319,21 @@ impl System {
 
     /// Runs a `casebridge` command with this system's settings; returns its status and output.
     pub async fn cli(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        self.cli_with(args, &[]).await
+    }
+
+    /// [`System::cli`] with extra environment variables.
+    pub async fn cli_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<std::process::Output> {
         Ok(Command::new(casebridge_bin())
             .args(args)
             .envs(self.env.iter().cloned())
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
+            .env_remove("CASEBRIDGE_PROFILE")
             .output()
             .await?)
     }
@@ -360,6 +372,39 @@ impl System {
         let process = self.processes.get_mut(name).context("no such process")?;
         process.child.start_kill()?;
         process.child.wait().await?;
+        Ok(())
+    }
+
+    /// Sends SIGTERM to a component, as systemd, Docker or Kubernetes stop it, and waits up to
+    /// `patience` for it to exit; returns how it exited and how long that took.
+    pub async fn terminate(
+        &mut self,
+        name: &'static str,
+        patience: Duration,
+    ) -> anyhow::Result<(std::process::ExitStatus, Duration)> {
+        let process = self.processes.get_mut(name).context("no such process")?;
+        let pid = process.child.id().context("the process already exited")?;
+        let asked = std::time::Instant::now();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(sent.success(), "kill -TERM {pid} failed");
+        let status = tokio::time::timeout(patience, process.child.wait())
+            .await
+            .with_context(|| format!("{name} still runs {patience:?} after SIGTERM"))??;
+        Ok((status, asked.elapsed()))
+    }
+
+    /// Starts the gateway again, after it stopped, on the address it had, so clients that
+    /// hold channels to it reconnect by themselves.
+    pub async fn restart_gateway(&mut self) -> anyhow::Result<()> {
+        let addr = self
+            .gateway
+            .strip_prefix("https://")
+            .context("no gateway address")?
+            .to_owned();
+        self.start("gateway", &["gateway", "--listen", &addr])
+            .await?;
         Ok(())
     }
 

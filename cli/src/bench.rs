@@ -262,15 +262,11 @@ impl Deployment {
     }
 
     async fn connect(&self, address: SocketAddr, agency: &str) -> anyhow::Result<Clients> {
-        Connection {
-            agency: agency.into(),
-            gateway: format!("https://{address}"),
-            data_dir: self.settings.data_dir.clone(),
-            cert: None,
-            key: None,
-            ca: None,
-            server_name: None,
-        }
+        Connection::dev(
+            agency,
+            format!("https://{address}"),
+            self.settings.data_dir.clone(),
+        )
         .connect()
         .await
     }

@@ -183,15 +183,11 @@ pub async fn run(args: EvidenceBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(system: &System, data_dir: &Path, size: u64) -> anyhow::Result<()> {
-    let connection = Connection {
-        agency: MARKET_BUREAU.into(),
-        gateway: system.address.clone(),
-        data_dir: data_dir.to_path_buf(),
-        cert: None,
-        key: None,
-        ca: None,
-        server_name: None,
-    };
+    let connection = Connection::dev(
+        MARKET_BUREAU,
+        system.address.clone(),
+        data_dir.to_path_buf(),
+    );
     let mut client = connection.connect().await?.evidence;
     let seed = uuid::Uuid::new_v4().as_u64_pair().0;
     let metadata = |size: u64| pb::EvidenceMetadata {

@@ -22,18 +22,20 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 /// Where and as whom to connect.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
-    /// The agency to act as: its 18-character code (统一社会信用代码).
+    /// The agency to act as: its 18-character code (统一社会信用代码). Needed unless the
+    /// --profile names it.
     // Its own id: a command's filter named `agency` (`monitor overdue --agency`) is another
     // argument, not a second way to sign in (issue 15).
     #[arg(id = "as", long = "as", value_name = "AGENCY_CODE")]
-    pub agency: String,
-    /// The gateway address.
-    #[arg(
-        long,
-        default_value = "https://127.0.0.1:7443",
-        env = "CASEBRIDGE_GATEWAY"
-    )]
-    pub gateway: String,
+    pub agency: Option<String>,
+    /// A profile of the CLI configuration file (`~/.config/casebridge/config.toml`, or the file
+    /// CASEBRIDGE_CONFIG names): agency, gateway, CA, certificate and key of one identity.
+    /// Flags given on the command line win over it.
+    #[arg(long, env = "CASEBRIDGE_PROFILE")]
+    pub profile: Option<String>,
+    /// The gateway address [default: https://127.0.0.1:7443].
+    #[arg(long, env = "CASEBRIDGE_GATEWAY")]
+    pub gateway: Option<String>,
     /// Data directory holding the development PKI.
     #[arg(long, default_value = ".casebridge", env = "CASEBRIDGE__DATA_DIR")]
     pub data_dir: PathBuf,
@@ -51,6 +53,46 @@ pub struct Connection {
     /// name, e.g. a tunnel.
     #[arg(long, env = "CASEBRIDGE_SERVER_NAME")]
     pub server_name: Option<String>,
+}
+
+/// The gateway a connection dials when neither a flag, the environment nor a profile names one.
+pub const DEFAULT_GATEWAY: &str = "https://127.0.0.1:7443";
+
+impl Connection {
+    /// A connection as `agency` to `gateway` with the development PKI in `data_dir`.
+    pub fn dev(agency: &str, gateway: String, data_dir: PathBuf) -> Connection {
+        Connection {
+            agency: Some(agency.to_owned()),
+            profile: None,
+            gateway: Some(gateway),
+            data_dir,
+            cert: None,
+            key: None,
+            ca: None,
+            server_name: None,
+        }
+    }
+
+    /// This connection with the gaps the command line left filled from `--profile`, when given.
+    fn with_profile(&self) -> anyhow::Result<Connection> {
+        let Some(name) = &self.profile else {
+            return Ok(self.clone());
+        };
+        let path = crate::profile::config_path(|key| std::env::var(key).ok()).context(
+            "--profile: no CLI configuration file: set CASEBRIDGE_CONFIG, XDG_CONFIG_HOME or HOME",
+        )?;
+        let profile = crate::profile::load(&path, name)?;
+        Ok(Connection {
+            agency: self.agency.clone().or(profile.agency),
+            profile: self.profile.clone(),
+            gateway: self.gateway.clone().or(profile.gateway),
+            data_dir: self.data_dir.clone(),
+            cert: self.cert.clone().or(profile.cert),
+            key: self.key.clone().or(profile.key),
+            ca: self.ca.clone().or(profile.ca),
+            server_name: self.server_name.clone().or(profile.server_name),
+        })
+    }
 }
 
 /// The name the gateway's certificate is verified against: `server_name` when given, else the
@@ -109,21 +151,30 @@ fn read(path: &PathBuf, what: &str, data_dir: &std::path::Path) -> anyhow::Resul
 impl Connection {
     /// Connects with the agency's certificate.
     pub async fn connect(&self) -> anyhow::Result<Clients> {
-        casebridge_core::ids::AgencyCode::parse(&self.agency).map_err(|e| {
+        let this = self.with_profile()?;
+        this.connect_resolved().await
+    }
+
+    async fn connect_resolved(&self) -> anyhow::Result<Clients> {
+        let agency = self
+            .agency
+            .as_deref()
+            .context("say which agency to act as: --as <its code>, or a --profile that names it")?;
+        casebridge_core::ids::AgencyCode::parse(agency).map_err(|e| {
             anyhow::anyhow!(
-                "--as {:?}: {e}; `casebridge agencies --as <your code>` lists the directory",
-                self.agency
+                "--as {agency:?}: {e}; `casebridge agencies --as <your code>` lists the directory"
             )
         })?;
+        let gateway = self.gateway.as_deref().unwrap_or(DEFAULT_GATEWAY);
         let pki = self.data_dir.join("pki");
         let cert = self
             .cert
             .clone()
-            .unwrap_or_else(|| pki.join("agencies").join(format!("{}.pem", self.agency)));
+            .unwrap_or_else(|| pki.join("agencies").join(format!("{agency}.pem")));
         let key = self
             .key
             .clone()
-            .unwrap_or_else(|| pki.join("agencies").join(format!("{}.key", self.agency)));
+            .unwrap_or_else(|| pki.join("agencies").join(format!("{agency}.key")));
         let ca = self.ca.clone().unwrap_or_else(|| pki.join("ca.pem"));
         let dir = &self.data_dir;
         let tls = ClientTlsConfig::new()
@@ -132,9 +183,9 @@ impl Connection {
                 read(&cert, "client certificate", dir)?,
                 read(&key, "client key", dir)?,
             ))
-            .domain_name(server_name(&self.gateway, self.server_name.as_deref())?);
-        let channel = Endpoint::from_shared(self.gateway.clone())
-            .with_context(|| format!("invalid gateway address {}", self.gateway))?
+            .domain_name(server_name(gateway, self.server_name.as_deref())?);
+        let channel = Endpoint::from_shared(gateway.to_owned())
+            .with_context(|| format!("invalid gateway address {gateway}"))?
             .tls_config(tls)?
             .connect()
             .await
@@ -142,7 +193,7 @@ impl Connection {
                 format!(
                     "cannot connect to the gateway at {}: is CaseBridge running (`scripts/up`)? \
                      Set --gateway or CASEBRIDGE_GATEWAY to its address",
-                    self.gateway
+                    gateway
                 )
             })?;
         Ok(Clients {

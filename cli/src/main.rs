@@ -25,6 +25,7 @@ mod ledger;
 mod monitor;
 mod opinion;
 mod output;
+mod profile;
 #[cfg(test)]
 mod reach;
 mod referral;
@@ -181,7 +182,18 @@ enum BenchWhat {
 #[derive(Debug, Subcommand)]
 enum PkiCommand {
     /// Create (or extend) the development CA, gateway certificate and one certificate per agency.
-    Init(RunArgs),
+    Init(PkiInitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PkiInitArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// A DNS name or IP address agencies use to reach the gateway (repeat for several). Given,
+    /// the gateway certificate is issued anew for exactly these names; without it, a new
+    /// certificate is for localhost and 127.0.0.1.
+    #[arg(long = "gateway-name", value_name = "NAME")]
+    gateway_names: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,8 +331,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pki {
             command: PkiCommand::Init(args),
         } => {
-            let settings = args.settings()?;
-            let written = init_pki(&settings)?;
+            let settings = args.run.settings()?;
+            let mut written = init_pki(&settings)?;
+            if !args.gateway_names.is_empty() {
+                let names: Vec<&str> = args.gateway_names.iter().map(String::as_str).collect();
+                let pki = settings.data_dir.join("pki");
+                written += casebridge_gateway::pki::reissue_gateway(&pki, &names)?.len();
+                println!("gateway certificate issued for {}", names.join(", "));
+            }
             println!(
                 "development PKI in {} ({} files written)",
                 settings.data_dir.join("pki").display(),
@@ -415,16 +433,24 @@ fn init_telemetry(
     casebridge_platform::telemetry::init(&filter, name)
 }
 
-fn shutdown_on_ctrl_c() -> CancellationToken {
+/// A token cancelled by the first SIGTERM (how systemd, Docker and Kubernetes stop a process)
+/// or SIGINT (Ctrl-C). The process then drains within `shutdown_grace`.
+fn shutdown_on_signal() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let token = CancellationToken::new();
     let trigger = token.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("shutting down (in-flight work finishes first)…");
-        }
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        eprintln!("{name}: shutting down (calls and messages in flight finish first)…");
+        tracing::info!(signal = name, "shutting down");
         trigger.cancel();
     });
-    token
+    Ok(token)
 }
 
 async fn up(args: RunArgs) -> anyhow::Result<()> {
@@ -440,7 +466,7 @@ async fn up(args: RunArgs) -> anyhow::Result<()> {
     system::run(
         settings,
         Components::ALL,
-        shutdown_on_ctrl_c(),
+        shutdown_on_signal()?,
         move |ready: system::Ready| {
             let addr = ready.gateway.map(|a| a.to_string()).unwrap_or_default();
             // Before the `ready:` line, which scripts wait for and which ends with the address.
@@ -487,7 +513,7 @@ async fn component(
     system::run(
         settings,
         components,
-        shutdown_on_ctrl_c(),
+        shutdown_on_signal()?,
         |ready: system::Ready| {
             if let Some(console) = ready.console {
                 println!("console: https://{console}/");

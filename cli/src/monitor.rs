@@ -667,7 +667,7 @@ mod tests {
         else {
             panic!("overdue");
         };
-        assert_eq!(connection.agency, "11350100MB0100008A");
+        assert_eq!(connection.agency.as_deref(), Some("11350100MB0100008A"));
         assert_eq!(filters.agency.as_deref(), Some("11350100MB01000064"));
     }
 

@@ -17,6 +17,7 @@ use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
+use casebridge_gateway::console::session::FormKey;
 use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
@@ -31,9 +32,6 @@ use tokio_util::sync::CancellationToken;
 
 /// The example directory shipped with CaseBridge, written into a new data directory.
 pub const EXAMPLE_DIRECTORY: &str = include_str!("../../deploy/directory.toml");
-
-/// How long components get to finish in-flight work after a shutdown signal.
-pub const GRACE: Duration = Duration::from_secs(10);
 
 /// How often a running process looks for a newly installed calendar year.
 pub const CALENDAR_POLL: Duration = Duration::from_secs(30);
@@ -364,6 +362,10 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = Arc::new(load_directory(&settings)?);
     let bus = connect_bus(&settings).await?;
+    // Two stages of shutdown: `shutdown` stops the edge (the gateway stops taking calls and
+    // finishes the ones in flight), and only then `core` stops the services, which answer
+    // those calls.
+    let core = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let today = casebridge_core::calendar::cst_date(clock.now());
     let (rules, calendar) = load_deadline_law(&settings, today)?;
@@ -392,12 +394,12 @@ pub async fn run(
                 settings.referrals.clone(),
             )
             .await?;
-            spawn_service(&mut tasks, "referrals", app, &shutdown);
+            spawn_service(&mut tasks, "referrals", app, &core);
         }
         if components.transfers {
             let db = store(&settings, casebridge_transfers::SERVICE).await?;
             let app = casebridge_transfers::app::build(host(db), directory.clone()).await?;
-            spawn_service(&mut tasks, "transfers", app, &shutdown);
+            spawn_service(&mut tasks, "transfers", app, &core);
         }
         if components.disputes {
             let db = store(&settings, casebridge_disputes::SERVICE).await?;
@@ -407,12 +409,12 @@ pub async fn run(
                 settings.disputes.clone(),
             )
             .await?;
-            spawn_service(&mut tasks, "disputes", app, &shutdown);
+            spawn_service(&mut tasks, "disputes", app, &core);
         }
         if components.opinions {
             let db = store(&settings, casebridge_opinions::SERVICE).await?;
             let app = casebridge_opinions::app::build(host(db), directory.clone()).await?;
-            spawn_service(&mut tasks, "opinions", app, &shutdown);
+            spawn_service(&mut tasks, "opinions", app, &core);
         }
         if components.deadlines {
             let app = DeadlinesApp::build(
@@ -424,7 +426,7 @@ pub async fn run(
             .await?
             .with_fallback_supervisor(settings.deadlines.fallback_supervisor.clone())
             .with_dispute_policy(settings.disputes.clone());
-            let stop = shutdown.clone();
+            let stop = core.clone();
             tasks.spawn(async move {
                 app.run_until_stopped(stop)
                     .await
@@ -439,7 +441,7 @@ pub async fn run(
             clock.clone(),
         )
         .await?;
-        let stop = shutdown.clone();
+        let stop = core.clone();
         tasks.spawn(async move { app.run_until_stopped(stop).await.context("inbox service") });
     }
     if components.evidence {
@@ -449,7 +451,7 @@ pub async fn run(
             clock.clone(),
         )
         .await?;
-        let stop = shutdown.clone();
+        let stop = core.clone();
         tasks.spawn(async move {
             app.run_until_stopped(stop)
                 .await
@@ -457,6 +459,7 @@ pub async fn run(
         });
     }
     let mut ready = Ready::default();
+    let mut edge = None;
     if components.gateway {
         let g = &settings.gateway;
         let config = GatewayConfig {
@@ -472,11 +475,17 @@ pub async fn run(
                     .context("cannot open the evidence storage (evidence.*)")?,
                 max_size: settings.evidence.max_size,
             },
-            console: settings.console.enabled.then_some(ConsoleConfig {
-                listen: settings.console.listen,
-                demo_signin: settings.console.demo_signin,
-                session_idle: settings.console.session_idle,
-            }),
+            console: match settings.console.enabled {
+                true => Some(ConsoleConfig {
+                    listen: settings.console.listen,
+                    demo_signin: settings.console.demo_signin,
+                    session_idle: settings.console.session_idle,
+                    form_key: FormKey::load_or_create(
+                        &settings.in_data_dir(&settings.console.form_key),
+                    )?,
+                }),
+                false => None,
+            },
             clock: clock.clone(),
             calendar: law.calendar.clone(),
             handshake_timeout: g.handshake_timeout,
@@ -488,40 +497,70 @@ pub async fn run(
             signin_link: gateway.console_signin_link(),
         };
         let stop = shutdown.clone();
-        tasks.spawn(async move { gateway.run_until_stopped(stop).await.context("gateway") });
+        edge = Some(tokio::spawn(async move {
+            gateway.run_until_stopped(stop).await.context("gateway")
+        }));
     }
-    if tasks.is_empty() {
+    if tasks.is_empty() && edge.is_none() {
         bail!("no component selected");
     }
     if families || components.deadlines || components.gateway {
-        let (settings, live, stop) = (settings.clone(), law.calendar.clone(), shutdown.clone());
+        let (settings, live, stop) = (settings.clone(), law.calendar.clone(), core.clone());
         // Not joined with the components: it never stops on its own, only with them.
         tokio::spawn(watch_calendar(settings, live, stop));
     }
     on_ready(ready);
 
-    // The first component to stop (with an error, or because shutdown was asked) stops all.
-    let first = tasks.join_next().await;
+    // Until shutdown is asked, or a component stops by itself (with an error, or a panic).
+    let mut result = Ok(());
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        Some(stopped) = tasks.join_next() => keep_first_error(&mut result, stopped),
+        stopped = join_edge(&mut edge) => keep_first_error(&mut result, stopped),
+    }
     shutdown.cancel();
-    let mut result = match first {
-        Some(Ok(r)) => r,
-        Some(Err(join)) => Err(anyhow::anyhow!("component panicked: {join}")),
-        None => Ok(()),
-    };
-    let drained = tokio::time::timeout(GRACE, async {
-        while let Some(next) = tasks.join_next().await {
-            if let (Ok(()), Ok(Err(e))) = (&result, next) {
-                result = Err(e);
+    let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+    if let Some(gateway) = edge {
+        match tokio::time::timeout_at(deadline, gateway).await {
+            Ok(stopped) => keep_first_error(&mut result, stopped),
+            Err(_) => {
+                tracing::warn!(grace = ?settings.shutdown_grace, "calls still open when the grace period ended")
             }
+        }
+    }
+    core.cancel();
+    let drained = tokio::time::timeout_at(deadline, async {
+        while let Some(stopped) = tasks.join_next().await {
+            keep_first_error(&mut result, stopped);
         }
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(grace = ?GRACE, "components did not stop within the grace period");
+        tracing::warn!(grace = ?settings.shutdown_grace, "components did not stop within the grace period");
         tasks.abort_all();
     }
     bus.close().await;
     result
+}
+
+type Stopped = Result<anyhow::Result<()>, tokio::task::JoinError>;
+
+/// The gateway's end, or never when this process runs none.
+async fn join_edge(edge: &mut Option<tokio::task::JoinHandle<anyhow::Result<()>>>) -> Stopped {
+    let Some(gateway) = edge.as_mut() else {
+        return std::future::pending().await;
+    };
+    let stopped = gateway.await;
+    *edge = None;
+    stopped
+}
+
+/// Records how a component stopped, keeping the first error.
+fn keep_first_error(result: &mut anyhow::Result<()>, stopped: Stopped) {
+    let outcome = stopped.unwrap_or_else(|join| Err(anyhow::anyhow!("component panicked: {join}")));
+    if let (Ok(()), Err(error)) = (&*result, outcome) {
+        *result = Err(error);
+    }
 }
 
 /// Settings shared by the commands that run components.

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::cases::CasesGrpc;
@@ -37,6 +38,20 @@ use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
+
+/// Every gRPC service the gateway serves, by the name health checks ask about.
+const SERVICES: [&str; 10] = [
+    <ReferralServiceServer<ReferralsGrpc> as NamedService>::NAME,
+    <TransferServiceServer<TransfersGrpc> as NamedService>::NAME,
+    <DisputeServiceServer<DisputesGrpc> as NamedService>::NAME,
+    <OpinionServiceServer<OpinionsGrpc> as NamedService>::NAME,
+    <CaseServiceServer<CasesGrpc> as NamedService>::NAME,
+    <InboxServiceServer<InboxGrpc> as NamedService>::NAME,
+    <MonitorServiceServer<MonitorGrpc> as NamedService>::NAME,
+    <DeadlineServiceServer<DeadlinesGrpc> as NamedService>::NAME,
+    <DirectoryServiceServer<DirectoryGrpc> as NamedService>::NAME,
+    <EvidenceServiceServer<EvidenceGrpc> as NamedService>::NAME,
+];
 
 /// What the gateway needs to start.
 #[derive(Debug, Clone)]
@@ -120,6 +135,7 @@ impl Gateway {
             evidence: config.evidence,
             clock: config.clock,
             calendar: config.calendar,
+            stopping: CancellationToken::new(),
         });
         let console = match &config.console {
             Some(console) => Some(
@@ -162,32 +178,11 @@ impl Gateway {
             .take()
             .map(|console| tokio::spawn(console.run_until_stopped(shutdown.clone())));
         let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<ReferralServiceServer<ReferralsGrpc>>()
-            .await;
-        health
-            .set_serving::<TransferServiceServer<TransfersGrpc>>()
-            .await;
-        health
-            .set_serving::<DisputeServiceServer<DisputesGrpc>>()
-            .await;
-        health
-            .set_serving::<OpinionServiceServer<OpinionsGrpc>>()
-            .await;
-        health.set_serving::<CaseServiceServer<CasesGrpc>>().await;
-        health.set_serving::<InboxServiceServer<InboxGrpc>>().await;
-        health
-            .set_serving::<MonitorServiceServer<MonitorGrpc>>()
-            .await;
-        health
-            .set_serving::<DeadlineServiceServer<DeadlinesGrpc>>()
-            .await;
-        health
-            .set_serving::<DirectoryServiceServer<DirectoryGrpc>>()
-            .await;
-        health
-            .set_serving::<EvidenceServiceServer<EvidenceGrpc>>()
-            .await;
+        for service in SERVICES {
+            health
+                .set_service_status(service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
         let calendar_health = {
             let (health, ctx, stop) = (health.clone(), self.ctx.clone(), shutdown.clone());
             tokio::spawn(async move {
@@ -205,6 +200,25 @@ impl Gateway {
                         () = tokio::time::sleep(CALENDAR_HEALTH_POLL) => {}
                     }
                 }
+            })
+        };
+        // Shutting down: first say so to health checks and load balancers (readiness off),
+        // then end the open inbox streams; tonic meanwhile refuses new calls and lets the ones
+        // in flight finish.
+        let draining = {
+            let (health, stopping, stop) =
+                (health.clone(), self.ctx.stopping.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                health
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
+                for service in SERVICES {
+                    health
+                        .set_service_status(service, tonic_health::ServingStatus::NotServing)
+                        .await;
+                }
+                stopping.cancel();
             })
         };
         let reflection = tonic_reflection::server::Builder::configure()
@@ -256,6 +270,7 @@ impl Gateway {
             .await
             .map_err(StartError::Serve);
         shutdown.cancel();
+        let _ = draining.await;
         let _ = wakeups.await;
         let _ = calendar_health.await;
         if let Some(console) = console {

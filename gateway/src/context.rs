@@ -69,6 +69,9 @@ pub struct Context {
     pub evidence: EvidenceConfig,
     pub clock: Arc<dyn Clock>,
     pub calendar: LiveCalendar,
+    /// Cancelled when the gateway begins to shut down: open inbox streams end with UNAVAILABLE
+    /// so their clients reconnect (to another gateway, or this one restarted) from their cursor.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl Context {

@@ -99,7 +99,8 @@ impl InboxService for InboxGrpc {
 }
 
 /// Feeds one watcher until it disconnects (or, without `follow`, until the backlog is sent).
-/// Owned by the stream: it ends when the client goes away.
+/// Owned by the stream: it ends when the client goes away, or with UNAVAILABLE when the
+/// gateway shuts down, so the client reconnects from its cursor.
 async fn pump(
     ctx: Arc<Context>,
     agency: AgencyCode,
@@ -109,6 +110,10 @@ async fn pump(
     tx: mpsc::Sender<Result<pb::InboxEntry, Status>>,
 ) {
     loop {
+        if ctx.stopping.is_cancelled() {
+            let _ = tx.send(Err(shutting_down())).await;
+            return;
+        }
         let page = ask(
             &ctx,
             Request::List {
@@ -172,6 +177,7 @@ async fn pump(
                 },
                 _ = &mut tick => break,
                 _ = tx.closed() => return,
+                () = ctx.stopping.cancelled() => break,
             }
         }
         // Wake-ups that came meanwhile are answered by the page about to be read: under load
@@ -184,4 +190,8 @@ async fn pump(
             }
         }
     }
+}
+
+fn shutting_down() -> Status {
+    Status::unavailable("the gateway is shutting down: watch again from your last cursor")
 }

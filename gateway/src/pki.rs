@@ -154,6 +154,12 @@ impl DevCa {
             .iter()
             .map(|name| match name.parse::<IpAddr>() {
                 Ok(ip) => Ok(SanType::IpAddress(ip)),
+                // rcgen takes any IA5 string; a client can only dial a valid host name.
+                Err(_) if rustls::pki_types::DnsName::try_from(*name).is_err() => {
+                    Err(PkiError::NotAHostName {
+                        name: (*name).to_owned(),
+                    })
+                }
                 Err(_) => (*name).try_into().map(SanType::DnsName).map_err(|source| {
                     PkiError::InvalidName {
                         name: (*name).to_owned(),
@@ -346,6 +352,23 @@ pub fn write_dev_pki(dir: &Path, agencies: &[(String, String)]) -> Result<Vec<Pa
     Ok(written)
 }
 
+/// Issues the gateway certificate in `dir` afresh, from the CA there, for `names`: the DNS names
+/// and IP addresses by which agencies and the CLI reach the gateway (each becomes a SAN; clients
+/// check the name they dial against them). Returns the two paths written.
+pub fn reissue_gateway(dir: &Path, names: &[&str]) -> Result<Vec<PathBuf>, PkiError> {
+    let ca = DevCa::from_pem(&read(&dir.join("ca.pem"))?, &read(&dir.join("ca.key"))?)?;
+    let issued = ca.issue_server(names)?;
+    let mut written = Vec::new();
+    write_pair(
+        &dir.join("gateway.pem"),
+        &dir.join("gateway.key"),
+        &issued.cert_pem,
+        &issued.key_pem,
+        &mut written,
+    )?;
+    Ok(written)
+}
+
 /// Errors of the development PKI.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -372,6 +395,12 @@ pub enum PkiError {
     /// A server certificate was requested without names.
     #[error("a server certificate needs at least one name")]
     NoServerNames,
+    /// A server name that is neither an IP address nor a DNS name.
+    #[error("{name:?} is neither an IP address nor a DNS name a client could dial")]
+    NotAHostName {
+        /// The rejected name.
+        name: String,
+    },
     /// A name cannot be put in a SAN.
     #[error("invalid certificate name {name:?}: {source}")]
     InvalidName {
@@ -609,6 +638,39 @@ mod tests {
                 .verify_server_cert(&der(&server.cert_pem), &[], &other, &[], UnixTime::now())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_gateway_certificate_reissued_for_real_names_answers_to_those_names_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_dev_pki(dir.path(), &[]).expect("write");
+        let names = ["gateway.fz.example.gov.cn", "10.20.30.40"];
+        let written = reissue_gateway(dir.path(), &names).expect("reissue");
+        assert_eq!(written.len(), 2, "{written:?}");
+        let ca = DevCa::from_pem(
+            &std::fs::read_to_string(dir.path().join("ca.pem")).expect("ca"),
+            &std::fs::read_to_string(dir.path().join("ca.key")).expect("ca key"),
+        )
+        .expect("ca");
+        let cert = std::fs::read_to_string(dir.path().join("gateway.pem")).expect("cert");
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots(&ca),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .expect("verifier builds");
+        let check = |name: &str| {
+            let name = ServerName::try_from(name.to_owned()).expect("server name");
+            verifier.verify_server_cert(&der(&cert), &[], &name, &[], UnixTime::now())
+        };
+        for name in names {
+            check(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(check("localhost").is_err(), "no longer localhost");
+        assert!(matches!(
+            reissue_gateway(dir.path(), &["not a name"]),
+            Err(PkiError::NotAHostName { .. })
+        ));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use casebridge_core::time::{Clock, OffsetClock, Timestamp};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
+use casebridge_gateway::console::session::FormKey;
 use casebridge_gateway::pki::{DevCa, IssuedCert, write_dev_pki};
 use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
@@ -116,6 +117,19 @@ struct TestApp {
     dir: tempfile::TempDir,
     token: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
+    /// What the gateway runs on, for [`TestApp::another_gateway`].
+    backend: Backend,
+}
+
+/// The bus, directory, clock and law the test's gateways share.
+struct Backend {
+    bus: casebridge_platform::bus::Bus,
+    directory: Arc<Directory>,
+    clock: Arc<dyn Clock>,
+    law: Arc<Law>,
+    max_size: u64,
+    /// The form key of the first gateway.
+    form_key: FormKey,
 }
 
 /// The evidence size limit of [`spawn_app`]: the default of the settings.
@@ -147,7 +161,6 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
         .collect();
     let pki = dir.path().join("pki");
     write_dev_pki(&pki, &agencies).expect("development PKI");
-    let read = |name: &str| std::fs::read_to_string(pki.join(name)).expect("PKI file");
 
     let bus = testing::embedded_bus(dir.path()).await;
     let law = Arc::new(Law::shipped().expect("shipped law"));
@@ -213,30 +226,11 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
     )
     .await
     .expect("evidence service");
+    let form_key = FormKey::generate().expect("form key");
     let gateway = Gateway::build(
-        GatewayConfig {
-            listen: "127.0.0.1:0".parse().expect("socket address"),
-            tls: TlsMaterial {
-                cert_pem: read("gateway.pem"),
-                key_pem: read("gateway.key"),
-                client_ca_pem: read("ca.pem"),
-            },
-            request_timeout: Duration::from_secs(5),
-            evidence: EvidenceConfig {
-                storage: Storage::local(&dir.path().join("evidence")).expect("evidence storage"),
-                max_size,
-            },
-            console: Some(ConsoleConfig {
-                listen: "127.0.0.1:0".parse().expect("socket address"),
-                demo_signin: true,
-                session_idle: casebridge_gateway::console::session::DEFAULT_SESSION_IDLE,
-            }),
-            clock: clock.clone(),
-            calendar: law.calendar.clone(),
-            handshake_timeout: HANDSHAKE_TIMEOUT,
-        },
-        bus,
-        directory,
+        gateway_config(dir.path(), &clock, &law, max_size, &form_key),
+        bus.clone(),
+        directory.clone(),
     )
     .await
     .expect("gateway binds");
@@ -279,6 +273,14 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
         public_key,
         dir,
         token,
+        backend: Backend {
+            bus,
+            directory,
+            clock,
+            law,
+            max_size,
+            form_key,
+        },
         tasks: tasks
             .into_iter()
             .chain([
@@ -288,6 +290,40 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
                 ("gateway", gateway),
             ])
             .collect(),
+    }
+}
+
+/// What a gateway is configured with: the test's PKI and evidence directory under `dir`,
+/// the console with demo sign-in on, and `form_key` signing its forms.
+fn gateway_config(
+    dir: &std::path::Path,
+    clock: &Arc<dyn Clock>,
+    law: &Law,
+    max_size: u64,
+    form_key: &FormKey,
+) -> GatewayConfig {
+    let read = |name: &str| std::fs::read_to_string(dir.join("pki").join(name)).expect("PKI file");
+    GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("socket address"),
+        tls: TlsMaterial {
+            cert_pem: read("gateway.pem"),
+            key_pem: read("gateway.key"),
+            client_ca_pem: read("ca.pem"),
+        },
+        request_timeout: Duration::from_secs(5),
+        evidence: EvidenceConfig {
+            storage: Storage::local(&dir.join("evidence")).expect("evidence storage"),
+            max_size,
+        },
+        console: Some(ConsoleConfig {
+            listen: "127.0.0.1:0".parse().expect("socket address"),
+            demo_signin: true,
+            session_idle: casebridge_gateway::console::session::DEFAULT_SESSION_IDLE,
+            form_key: form_key.clone(),
+        }),
+        clock: clock.clone(),
+        calendar: law.calendar.clone(),
+        handshake_timeout: HANDSHAKE_TIMEOUT,
     }
 }
 
@@ -301,6 +337,31 @@ fn run_service<F: Family + std::fmt::Debug>(
 }
 
 impl TestApp {
+    /// Starts another gateway on the same services (as a deployment runs several behind a load
+    /// balancer), its forms signed with `form_key`; returns its console's address.
+    async fn another_gateway(&mut self, form_key: &FormKey) -> SocketAddr {
+        let b = &self.backend;
+        let gateway = Gateway::build(
+            gateway_config(self.dir.path(), &b.clock, &b.law, b.max_size, form_key),
+            b.bus.clone(),
+            b.directory.clone(),
+        )
+        .await
+        .expect("another gateway binds");
+        let console = gateway.console_addr().expect("console served");
+        let stop = self.token.clone();
+        self.tasks.push((
+            "another gateway",
+            tokio::spawn(async move {
+                gateway
+                    .run_until_stopped(stop)
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
+        ));
+        console
+    }
+
     fn pki_file(&self, name: &str) -> String {
         let path = self.dir.path().join("pki").join(name);
         std::fs::read_to_string(&path)

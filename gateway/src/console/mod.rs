@@ -56,6 +56,8 @@ pub struct ConsoleConfig {
     pub demo_signin: bool,
     /// How long a demo session may stay idle before it ends (`console.session_idle`).
     pub session_idle: Duration,
+    /// Signs form tokens; the same on every gateway of a deployment (`console.form_key`).
+    pub form_key: session::FormKey,
 }
 
 /// What every page shares.
@@ -97,8 +99,7 @@ impl Console {
     ) -> Result<Console, StartError> {
         let (listener, local_addr) = crate::context::bind(config.listen).await?;
         let tls = Arc::new(server_tls(tls).map_err(|e| StartError::ConsoleTls(e.to_string()))?);
-        let sessions = Sessions::new(config.session_idle)
-            .map_err(|e| StartError::ConsoleTls(e.to_string()))?;
+        let sessions = Sessions::new(config.session_idle, &config.form_key);
         Ok(Console {
             listener,
             local_addr,

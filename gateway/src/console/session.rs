@@ -8,10 +8,15 @@
 //! page it opens starts the time again), on sign-out, or with the process; the demo is for one
 //! machine, never production.
 //!
-//! Every form carries a token bound to the signed-in identity (HMAC-SHA-256 with a key made at
-//! start), so another site cannot make a signed-in browser take a step.
+//! Every form carries a token bound to the signed-in identity (HMAC-SHA-256 under the
+//! deployment's [`FormKey`]), so another site cannot make a signed-in browser take a step. The key
+//! is a file every gateway reads (`console.form_key`), so a form shown by one gateway is accepted
+//! by any other, and by the same gateway after a restart. Demo sessions stay in the memory of the
+//! gateway that opened them.
 
 use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -34,6 +39,91 @@ pub struct Session {
     /// The agency chosen to act as; `None` until the person chooses.
     pub agency: Option<AgencyCode>,
     expires: Instant,
+}
+
+/// The secret that signs form tokens: 32 random bytes, kept hex-encoded in a file.
+#[derive(Clone)]
+pub struct FormKey(Vec<u8>);
+
+impl std::fmt::Debug for FormKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FormKey(..)")
+    }
+}
+
+/// Why the form key cannot be read or made.
+#[derive(Debug, thiserror::Error)]
+pub enum FormKeyError {
+    #[error("cannot read or write the console's form key {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the console's form key {path} is not 32 or more bytes in hex: make a new one with `openssl rand -hex 32 > {path}`, the same file on every gateway"
+    )]
+    Malformed { path: String },
+    #[error("the system's random number generator failed")]
+    Random,
+}
+
+impl FormKey {
+    /// The shortest key accepted, in bytes.
+    pub const MIN_LEN: usize = 32;
+
+    /// A fresh random key.
+    pub fn generate() -> Result<FormKey, FormKeyError> {
+        let mut bytes = vec![0u8; Self::MIN_LEN];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| FormKeyError::Random)?;
+        Ok(FormKey(bytes))
+    }
+
+    /// Reads the key at `path`, or, when there is none, writes a new one there (readable by the
+    /// owner only). Two gateways starting together on a shared directory end with the same key:
+    /// the file is created exclusively, and the one that loses the race reads the winner's.
+    pub fn load_or_create(path: &Path) -> Result<FormKey, FormKeyError> {
+        let io = |source| FormKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => return Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let key = Self::generate()?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(mut file) => {
+                file.write_all(format!("{}\n", hex::encode(&key.0)).as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(io)?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(path).map_err(io)?;
+                Self::parse(&text, path)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<FormKey, FormKeyError> {
+        match hex::decode(text.trim()) {
+            Ok(bytes) if bytes.len() >= Self::MIN_LEN => Ok(FormKey(bytes)),
+            _ => Err(FormKeyError::Malformed {
+                path: path.display().to_string(),
+            }),
+        }
+    }
 }
 
 /// One-time links, demo sessions and the form-token key.
@@ -62,15 +152,14 @@ pub enum SessionError {
 }
 
 impl Sessions {
-    /// A store with a fresh random key, whose sessions end after `idle` without a request.
-    pub fn new(idle: Duration) -> Result<Sessions, SessionError> {
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
-            .map_err(|_| SessionError::Random)?;
-        Ok(Sessions {
-            key,
+    /// A store signing form tokens with `key`, whose sessions end after `idle` without a
+    /// request.
+    pub fn new(idle: Duration, key: &FormKey) -> Sessions {
+        Sessions {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key.0),
             inner: Mutex::new(Inner::default()),
             idle,
-        })
+        }
     }
 
     /// A new one-time sign-in token.
@@ -167,9 +256,13 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
+    fn key() -> FormKey {
+        FormKey::generate().expect("random key")
+    }
+
     #[test]
     fn a_sign_in_link_works_once() {
-        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE, &key());
         let link = sessions.new_link().expect("link");
         let id = sessions.redeem(&link).expect("first use");
         assert!(sessions.get(&id).is_some_and(|s| s.agency.is_none()));
@@ -179,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_session_acts_as_the_agency_chosen_until_it_ends() {
-        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE, &key());
         let id = sessions
             .redeem(&sessions.new_link().expect("link"))
             .expect("session");
@@ -193,12 +286,12 @@ mod tests {
 
     #[test]
     fn an_idle_session_ends_and_a_used_one_lives_on() {
-        let ended = Sessions::new(Duration::ZERO).expect("sessions");
+        let ended = Sessions::new(Duration::ZERO, &key());
         let id = ended
             .redeem(&ended.new_link().expect("link"))
             .expect("session");
         assert!(ended.get(&id).is_none(), "idle past its lifetime");
-        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE, &key());
         let id = sessions
             .redeem(&sessions.new_link().expect("link"))
             .expect("session");
@@ -209,13 +302,38 @@ mod tests {
 
     #[test]
     fn a_form_token_is_bound_to_its_identity_and_key() {
-        let sessions = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
+        let sessions = Sessions::new(DEFAULT_SESSION_IDLE, &key());
         let token = sessions.form_token("11350100MB01000064");
         assert!(sessions.form_token_is_valid("11350100MB01000064", &token));
         assert!(!sessions.form_token_is_valid("11350100MB0100008A", &token));
         assert!(!sessions.form_token_is_valid("11350100MB01000064", "00"));
-        let other = Sessions::new(DEFAULT_SESSION_IDLE).expect("sessions");
+        let other = Sessions::new(DEFAULT_SESSION_IDLE, &key());
         assert!(!other.form_token_is_valid("11350100MB01000064", &token));
+    }
+
+    #[test]
+    fn the_form_key_file_is_made_once_and_read_by_every_gateway_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("console").join("form.key");
+        let first = FormKey::load_or_create(&path).expect("made");
+        let again = FormKey::load_or_create(&path).expect("read");
+        assert_eq!(first.0, again.0, "the same key after a restart");
+        let token = Sessions::new(DEFAULT_SESSION_IDLE, &first).form_token("11350100MB01000064");
+        let other_gateway = Sessions::new(DEFAULT_SESSION_IDLE, &again);
+        assert!(other_gateway.form_token_is_valid("11350100MB01000064", &token));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
+        }
+
+        std::fs::write(&path, "abcd\n").expect("write");
+        let err = FormKey::load_or_create(&path).expect_err("too short");
+        assert!(err.to_string().contains("openssl rand -hex 32"), "{err}");
     }
 
     #[test]

@@ -405,6 +405,45 @@ async fn the_police_sign_a_receipt_and_decide_from_the_referral_desk() {
 }
 
 #[tokio::test]
+async fn a_form_shown_by_one_gateway_is_taken_by_another_that_shares_its_key_only() {
+    let mut app = spawn_app().await;
+    let id = submitted_referral(&app, "console-two-gateways").await;
+    let shared = app.backend.form_key.clone();
+    let twin = app.another_gateway(&shared).await;
+    let stranger = app
+        .another_gateway(&FormKey::generate().expect("another key"))
+        .await;
+    let mut police = Browser::new(&app, Some(CITY_POLICE));
+    let page = police.get(&format!("/referrals/{id}")).await;
+    let (token, request_id) = (page.field("form_token"), page.field("request_id"));
+    let form = [
+        ("form_token", token.as_str()),
+        ("request_id", request_id.as_str()),
+    ];
+    let receipt = format!("/referrals/{id}/receipt");
+
+    // Behind a load balancer the next request may reach any gateway.
+    police.addr = stranger;
+    let refused = police.post(&receipt, &form).await;
+    assert_eq!(
+        refused.status, 403,
+        "a gateway with another key: {}",
+        refused.body
+    );
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Submitted as i32
+    );
+    police.addr = twin;
+    let taken = police.post(&receipt, &form).await;
+    assert_eq!(taken.status, 303, "{}", taken.body);
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Received as i32
+    );
+}
+
+#[tokio::test]
 async fn an_agency_that_is_not_a_party_cannot_open_the_case() {
     let app = spawn_app().await;
     let id = submitted_referral(&app, "console-foreign").await;

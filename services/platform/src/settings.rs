@@ -129,6 +129,10 @@ pub struct ConsoleSettings {
     /// How long a demo session may stay idle before it ends; each page opened starts it again.
     #[serde(deserialize_with = "duration")]
     pub session_idle: Duration,
+    /// The key that signs the console's form tokens (32 or more random bytes, hex). Relative
+    /// paths are inside the data directory. Every gateway of a deployment must read the same
+    /// file, so that a form shown by one is accepted by another; made on first start if missing.
+    pub form_key: PathBuf,
 }
 
 impl Default for ConsoleSettings {
@@ -138,6 +142,7 @@ impl Default for ConsoleSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 7444)),
             demo_signin: false,
             session_idle: Duration::from_secs(30 * 60),
+            form_key: "console/form.key".into(),
         }
     }
 }
@@ -151,6 +156,10 @@ pub struct Settings {
     pub directory: PathBuf,
     /// Log filter in `RUST_LOG` syntax.
     pub log: String,
+    /// After SIGTERM or SIGINT, how long the process lets the calls and messages in flight
+    /// finish before it exits anyway.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
     pub bus: BusSettings,
     pub store: StoreSettings,
     pub gateway: GatewaySettings,
@@ -209,6 +218,7 @@ impl Default for Settings {
             data_dir: ".casebridge".into(),
             directory: "directory.toml".into(),
             log: "info".into(),
+            shutdown_grace: Duration::from_secs(10),
             bus: BusSettings::default(),
             store: StoreSettings::default(),
             gateway: GatewaySettings::default(),
