@@ -35,7 +35,7 @@ pub fn init(filter: &str, service_name: &'static str) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let provider = SdkTracerProvider::builder().build();
     let tracer = provider.tracer(service_name);
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(filter);
     let colour = use_colour(
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         std::env::var_os("NO_COLOR").as_deref(),
@@ -51,6 +51,23 @@ pub fn init(filter: &str, service_name: &'static str) -> TelemetryGuard {
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// Events of dependencies that print message bodies, and so personal data, whatever the level
+/// asked for: lapin logs every message the broker returns, body and all (CaseBridge handles a
+/// returned message itself, as an unroutable publish).
+const NEVER_LOGGED: &[&str] = &["lapin::returned_messages=off"];
+
+/// The filter for `filter` (`RUST_LOG` syntax; `info` when it does not parse), with the
+/// [`NEVER_LOGGED`] targets off.
+fn log_filter(filter: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in NEVER_LOGGED {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// Colour codes only for a person at a terminal: never into a file, a pipe or journald, and never
@@ -95,6 +112,44 @@ pub fn continue_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_returned_message_body_is_never_logged_even_at_trace_level() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_env_filter(log_filter("trace"))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "lapin::returned_messages", body = "张三 350102199001011234", "Server returned us a message");
+            tracing::warn!(target: "lapin::channel", "channel closed");
+        });
+        let text =
+            String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+        assert!(!text.contains("张三"), "{text}");
+        assert!(
+            text.contains("channel closed"),
+            "other lapin events still log: {text}"
+        );
+    }
 
     #[test]
     fn logs_are_coloured_only_at_a_terminal_without_no_color() {

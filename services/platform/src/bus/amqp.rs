@@ -255,7 +255,13 @@ impl AmqpBus {
             Ok(Confirmation::Ack(Some(_returned))) => {
                 Err(BusError::Unroutable(routing_key.to_owned()))
             }
-            Ok(Confirmation::Nack(_)) => Err(BusError::Nacked),
+            Ok(Confirmation::Nack(_)) => {
+                // Seen after a cluster node died: a channel that published while a quorum queue
+                // elected its new leader went on being refused long after the election, where a
+                // fresh channel is not. The retry gets a fresh link.
+                self.discard(&link).await;
+                Err(BusError::Nacked)
+            }
             Err(e) => {
                 self.discard(&link).await;
                 Err(unavailable(e))
