@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use casebridge_tests::System;
-use casebridge_tests::broker::Cluster;
 use casebridge_tests::delivery;
+use casebridge_tests::servers::Cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_killed_broker()

@@ -18,8 +18,8 @@ use casebridge_platform::bus::{QueueSpec, Topology};
 use casebridge_platform::settings::Settings;
 use casebridge_platform::testing::unique_name;
 use casebridge_tests::System;
-use casebridge_tests::broker::Cluster;
 use casebridge_tests::delivery;
+use casebridge_tests::servers::Cluster;
 
 const TOTAL: usize = 150;
 

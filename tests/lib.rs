@@ -28,8 +28,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-pub mod broker;
 pub mod delivery;
+pub mod servers;
 pub mod webdriver;
 
 /// Agencies of the example directory used by the tests.
@@ -147,6 +147,8 @@ pub struct System {
     /// What `casebridge up` printed before it was ready (the console address, a sign-in link).
     printed: Vec<String>,
     postgres: Option<String>,
+    /// Whether `postgres` is a database this system made, to drop when it stops.
+    drop_database: bool,
     namespace: Option<String>,
 }
 
@@ -191,7 +193,18 @@ impl System {
         settings: Vec<(String, String)>,
         filter: &str,
     ) -> anyhow::Result<System> {
-        let postgres = testing::fresh_postgres().await?;
+        // A store among the settings (a private server, see [`servers::Postgres`]) wins; it is
+        // not this system's to drop.
+        let given_store = settings
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "CASEBRIDGE__STORE__URL")
+            .map(|(_, url)| url.clone());
+        let drop_database = given_store.is_none();
+        let postgres = match given_store {
+            Some(url) => url,
+            None => testing::fresh_postgres().await?,
+        };
         // A namespace among the settings (a test that declares queues first) wins.
         let namespace = settings
             .iter()
@@ -209,6 +222,7 @@ impl System {
         env.extend(settings);
         let mut system = System::prepare(env, filter)?;
         system.postgres = Some(postgres);
+        system.drop_database = drop_database;
         system.namespace = Some(namespace);
         system.start("referrals", &["referrals"]).await?;
         system.start("transfers", &["transfers"]).await?;
@@ -250,6 +264,7 @@ impl System {
             gateway: String::new(),
             printed: Vec::new(),
             postgres: None,
+            drop_database: false,
             namespace: None,
         })
     }
@@ -545,7 +560,7 @@ impl System {
             let _ = process.child.start_kill();
             let _ = process.child.wait().await;
         }
-        // A private broker (see [`broker::Cluster`]) goes with its data; only the machine's
+        // A private broker (see [`servers::Cluster`]) goes with its data; only the machine's
         // shared one needs this test's queues deleted.
         let private_broker = self
             .env
@@ -572,7 +587,7 @@ impl System {
             }
             bus.close().await;
         }
-        if let Some(postgres) = self.postgres.take() {
+        if let Some(postgres) = self.postgres.take().filter(|_| self.drop_database) {
             testing::drop_postgres(&postgres).await?;
         }
         Ok(())

@@ -18,6 +18,7 @@ use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
 use casebridge_gateway::console::session::FormKey;
+use casebridge_gateway::trust::TrustFiles;
 use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
@@ -489,6 +490,11 @@ pub async fn run(
             clock: clock.clone(),
             calendar: law.calendar.clone(),
             handshake_timeout: g.handshake_timeout,
+            trust_files: Some(TrustFiles {
+                directory: settings.in_data_dir(&settings.directory),
+                revoked: g.revoked.as_ref().map(|path| settings.in_data_dir(path)),
+                reload_every: g.reload_every,
+            }),
         };
         let gateway = Gateway::build(config, bus.clone(), directory.clone()).await?;
         ready = Ready {

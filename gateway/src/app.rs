@@ -38,6 +38,7 @@ use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
+use crate::trust::{Revoked, Trust, TrustFiles};
 
 /// Every gRPC service the gateway serves, by the name health checks ask about.
 const SERVICES: [&str; 10] = [
@@ -71,6 +72,9 @@ pub struct GatewayConfig {
     /// The legal calendar in force, for the operator's warning that a year's official holiday
     /// schedule is missing (on the supervisors' board and in the health service).
     pub calendar: LiveCalendar,
+    /// The directory and revocation files to reload while running; `None` keeps the directory
+    /// given at build and revokes nothing.
+    pub trust_files: Option<TrustFiles>,
 }
 
 /// The gRPC health service name that reports the legal calendar: NOT_SERVING while this year,
@@ -107,6 +111,7 @@ pub struct Gateway {
     tls: ServerTlsConfig,
     ctx: Arc<Context>,
     console: Option<Console>,
+    trust_files: Option<TrustFiles>,
 }
 
 impl Gateway {
@@ -127,9 +132,17 @@ impl Gateway {
             // A peer that sends a partial ClientHello, or nothing, is dropped (issue 12, D3).
             .timeout(config.handshake_timeout);
         let (wakeups, _) = broadcast::channel(1024);
+        let revoked = match config
+            .trust_files
+            .as_ref()
+            .and_then(|f| f.revoked.as_deref())
+        {
+            Some(path) => Trust::read_revoked(path)?,
+            None => Revoked::default(),
+        };
         let ctx = Arc::new(Context {
             bus,
-            directory,
+            trust: Arc::new(Trust::new(directory, revoked)),
             request_timeout: config.request_timeout,
             wakeups,
             evidence: config.evidence,
@@ -149,6 +162,7 @@ impl Gateway {
             tls,
             ctx,
             console,
+            trust_files: config.trust_files,
         })
     }
 
@@ -173,6 +187,10 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let wakeups = self.listen_for_wakeups(shutdown.clone()).await?;
+        let trust_reload = self
+            .trust_files
+            .take()
+            .map(|files| tokio::spawn(self.ctx.trust.clone().watch(files, shutdown.clone())));
         let console = self
             .console
             .take()
@@ -272,6 +290,9 @@ impl Gateway {
         shutdown.cancel();
         let _ = draining.await;
         let _ = wakeups.await;
+        if let Some(reload) = trust_reload {
+            let _ = reload.await;
+        }
         let _ = calendar_health.await;
         if let Some(console) = console {
             match console.await {

@@ -260,7 +260,7 @@ async fn timeline_in<F: Family>(
         .await?
     {
         Reply::Found { case } => {
-            let mut timeline = timeline_of(F::FAMILY.as_str(), &case, &ctx.directory);
+            let mut timeline = timeline_of(F::FAMILY.as_str(), &case, &ctx.directory());
             timeline.receipts = endpoints
                 .receipts(actor.clone(), case_id)
                 .await?

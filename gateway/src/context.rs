@@ -56,13 +56,16 @@ pub enum StartError {
     Serve(tonic::transport::Error),
     #[error("cannot subscribe to inbox wake-ups: {0}")]
     Bus(#[from] casebridge_platform::bus::BusError),
+    #[error("cannot read the revoked certificates: {0}")]
+    Trust(#[from] crate::trust::TrustError),
 }
 
 /// What every endpoint shares.
 #[derive(Debug)]
 pub struct Context {
     pub bus: Bus,
-    pub directory: Arc<Directory>,
+    /// The agency directory and revoked certificates in force (reloaded without a restart).
+    pub trust: Arc<crate::trust::Trust>,
     pub request_timeout: Duration,
     /// Agencies whose inbox just grew.
     pub wakeups: broadcast::Sender<AgencyCode>,
@@ -84,7 +87,12 @@ impl Context {
 
     /// The calling agency, from the client certificate.
     pub fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Agency, GatewayError> {
-        crate::auth::caller(request, &self.directory)
+        crate::auth::caller(request, &self.trust)
+    }
+
+    /// The agency directory in force.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.trust.directory()
     }
 
     /// Sends `request` to `service` over the bus and decodes its reply.

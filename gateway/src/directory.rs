@@ -49,7 +49,7 @@ impl DirectoryService for DirectoryGrpc {
             .map_err(crate::error::GatewayError::from)?;
         let agencies = self
             .ctx
-            .directory
+            .directory()
             .agencies()
             .map(convert::agency)
             .filter(|a| kind == 0 || a.kind == kind)

@@ -51,7 +51,8 @@ impl InboxService for InboxGrpc {
         &self,
         request: tonic::Request<pb::WatchInboxRequest>,
     ) -> Result<Response<EntryStream>, Status> {
-        let agency = self.ctx.caller(&request)?.code;
+        let credential = crate::auth::credential(&request)?;
+        let agency = crate::auth::admit(&credential, &self.ctx.trust)?.code;
         let pb::WatchInboxRequest {
             after_cursor,
             follow,
@@ -60,6 +61,7 @@ impl InboxService for InboxGrpc {
         let wakeups = self.ctx.wakeups.subscribe();
         tokio::spawn(pump(
             self.ctx.clone(),
+            credential,
             agency,
             after_cursor,
             follow,
@@ -99,19 +101,27 @@ impl InboxService for InboxGrpc {
 }
 
 /// Feeds one watcher until it disconnects (or, without `follow`, until the backlog is sent).
-/// Owned by the stream: it ends when the client goes away, or with UNAVAILABLE when the
-/// gateway shuts down, so the client reconnects from its cursor.
+/// Owned by the stream: it ends when the client goes away, with UNAVAILABLE when the gateway
+/// shuts down (so the client reconnects from its cursor), and with the refusal when the
+/// caller's certificate is revoked or its agency leaves the directory.
 async fn pump(
     ctx: Arc<Context>,
+    credential: crate::auth::Credential,
     agency: AgencyCode,
     mut after: Option<u64>,
     follow: bool,
     mut wakeups: broadcast::Receiver<AgencyCode>,
     tx: mpsc::Sender<Result<pb::InboxEntry, Status>>,
 ) {
+    let mut trust_changes = ctx.trust.changes();
     loop {
         if ctx.stopping.is_cancelled() {
             let _ = tx.send(Err(shutting_down())).await;
+            return;
+        }
+        // A certificate revoked, or an agency removed, since the stream opened ends it.
+        if let Err(refusal) = crate::auth::admit(&credential, &ctx.trust) {
+            let _ = tx.send(Err(refusal.into())).await;
             return;
         }
         let page = ask(
@@ -178,6 +188,7 @@ async fn pump(
                 _ = &mut tick => break,
                 _ = tx.closed() => return,
                 () = ctx.stopping.cancelled() => break,
+                _ = trust_changes.changed() => break,
             }
         }
         // Wake-ups that came meanwhile are answered by the page about to be read: under load

@@ -37,6 +37,7 @@ mod opinions;
 pub mod pki;
 mod referrals;
 mod transfers;
+pub mod trust;
 
 pub use app::{CALENDAR_HEALTH, Gateway, GatewayConfig};
 pub use console::ConsoleConfig;

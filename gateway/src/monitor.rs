@@ -78,7 +78,7 @@ impl MonitorService for MonitorGrpc {
                 Ok(Response::new(pb::ListObligationsResponse {
                     obligations: obligations
                         .into_iter()
-                        .map(|o| obligation(o, as_of, &self.ctx.directory))
+                        .map(|o| obligation(o, as_of, &self.ctx.directory()))
                         .collect(),
                     next_page_token: page_token(next),
                     as_of: Some(convert::timestamp(as_of)),
@@ -106,7 +106,7 @@ impl MonitorService for MonitorGrpc {
             Reply::Statistics { agencies } => Ok(Response::new(pb::GetStatisticsResponse {
                 agencies: agencies
                     .into_iter()
-                    .map(|s| agency_statistics(s, &self.ctx.directory))
+                    .map(|s| agency_statistics(s, &self.ctx.directory()))
                     .collect(),
                 from: Some(convert::timestamp(from)),
                 to: Some(convert::timestamp(to)),
@@ -163,7 +163,7 @@ impl DeadlineService for DeadlinesGrpc {
             Reply::Case { obligations } => Ok(Response::new(pb::ListCaseDeadlinesResponse {
                 obligations: obligations
                     .into_iter()
-                    .map(|o| obligation(o, as_of, &self.ctx.directory))
+                    .map(|o| obligation(o, as_of, &self.ctx.directory()))
                     .collect(),
                 as_of: Some(convert::timestamp(as_of)),
             })),
@@ -186,7 +186,7 @@ impl DeadlineService for DeadlinesGrpc {
                 obligation: Some(obligation(
                     extended.obligation,
                     extended.accepted_at,
-                    &self.ctx.directory,
+                    &self.ctx.directory(),
                 )),
                 replayed: extended.replayed,
                 accepted_at: Some(convert::timestamp(extended.accepted_at)),

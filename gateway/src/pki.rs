@@ -13,7 +13,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -135,6 +135,34 @@ impl DevCa {
         self.cert_pem.clone()
     }
 
+    /// A certificate revocation list signed by this CA, revoking the certificates with the
+    /// given serial numbers (big-endian bytes), valid for 30 days: the file `gateway.revoked`
+    /// may name.
+    pub fn crl_pem(&self, serials: &[&[u8]]) -> Result<String, PkiError> {
+        let now = SystemTime::now();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: earlier(now, HOUR)?.into(),
+            next_update: later(now, DAY * 30)?.into(),
+            crl_number: rcgen::SerialNumber::from_slice(
+                &now.duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+                    .to_be_bytes(),
+            ),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(serial),
+                    revocation_time: now.into(),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
+    }
+
     /// The CA's private key, PEM encoded (PKCS#8, unencrypted).
     pub fn key_pem(&self) -> String {
         self.issuer.key().serialize_pem()
@@ -230,6 +258,12 @@ impl DevCa {
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+/// The serial number of a certificate (DER), as the big-endian bytes it carries.
+pub fn certificate_serial(der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::Parse(e.to_string()))?;
+    Ok(cert.raw_serial().to_vec())
 }
 
 /// The agency code a client certificate names: the URI SAN `urn:casebridge:agency:<code>` if

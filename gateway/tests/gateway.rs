@@ -324,6 +324,7 @@ fn gateway_config(
         clock: clock.clone(),
         calendar: law.calendar.clone(),
         handshake_timeout: HANDSHAKE_TIMEOUT,
+        trust_files: None,
     }
 }
 

@@ -354,7 +354,7 @@ impl FromRequestParts<Arc<State>> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Response> {
         let lang = lang_of(&parts.headers);
-        let directory = &state.ctx.directory;
+        let directory = &state.ctx.directory();
         let peer = parts
             .extensions
             .get::<PeerAgency>()

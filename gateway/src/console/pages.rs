@@ -145,7 +145,7 @@ async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respo
         lang.t("类别", "Kind"),
         lang.t("代码", "Code"),
     );
-    for agency in state.ctx.directory.agencies() {
+    for agency in state.ctx.directory().agencies() {
         let _ = write!(
             body,
             "<tr><td>{name}</td><td>{kind}</td><td class=\"mono\">{code}</td><td>\
@@ -182,7 +182,7 @@ async fn choose(
     }
     let known = AgencyCode::parse(&form.agency)
         .ok()
-        .filter(|code| state.ctx.directory.get(code).is_some());
+        .filter(|code| state.ctx.directory().get(code).is_some());
     match known {
         Some(code) => {
             if state.sessions.choose(id, code) {
@@ -347,7 +347,7 @@ fn agency_name(viewer: &Viewer, code: &str) -> String {
     }
     AgencyCode::parse(code)
         .ok()
-        .and_then(|c| viewer.state.ctx.directory.get(&c).map(|a| a.name.clone()))
+        .and_then(|c| viewer.state.ctx.directory().get(&c).map(|a| a.name.clone()))
         .unwrap_or_else(|| code.to_owned())
 }
 
@@ -618,7 +618,7 @@ fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> S
         _ => "overdue",
     };
     let mut agencies = option("", lang.t("全部", "all"), &q.agency);
-    for a in viewer.state.ctx.directory.agencies() {
+    for a in viewer.state.ctx.directory().agencies() {
         agencies.push_str(&option(a.code.as_str(), &esc(&a.name), &q.agency));
     }
     let mut families = option("", lang.t("全部", "all"), &q.family);

@@ -101,6 +101,12 @@ pub struct GatewaySettings {
     /// or nothing holds no socket longer than this.
     #[serde(deserialize_with = "duration")]
     pub handshake_timeout: Duration,
+    /// Revoked agency certificates: PEM CRLs, or serial numbers in hex one per line. Relative
+    /// paths are inside the data directory. Re-read when it changes, as is the directory.
+    pub revoked: Option<PathBuf>,
+    /// How often the gateway looks for a changed directory or revocation file.
+    #[serde(deserialize_with = "duration")]
+    pub reload_every: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -111,6 +117,8 @@ impl Default for GatewaySettings {
             key: "pki/gateway.key".into(),
             client_ca: "pki/ca.pem".into(),
             handshake_timeout: Duration::from_secs(10),
+            revoked: None,
+            reload_every: Duration::from_secs(5),
         }
     }
 }
