@@ -26,19 +26,6 @@ async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_
     tokio::time::sleep(Duration::from_secs(1)).await;
     broker.start(1).await?;
 
-    let (accepted, retried) = stream.finish().await?;
-    assert_eq!(
-        accepted.len(),
-        TOTAL,
-        "every submission is eventually accepted"
-    );
-    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
-    delivery::assert_every_chain_verifies(&system).await;
-    delivery::print_counts(
-        "broker killed and restarted",
-        accepted.len(),
-        &retried,
-        delivered,
-    );
+    delivery::assert_nothing_lost(&system, stream, TOTAL, "broker killed and restarted").await?;
     system.stop().await
 }

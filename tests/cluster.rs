@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
+use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::{QueueSpec, Topology};
 use casebridge_platform::settings::Settings;
 use casebridge_platform::testing::unique_name;
@@ -43,20 +43,13 @@ async fn lose_a_node(
     stream.until_accepted(TOTAL * 2 / 3).await;
     cluster.start(node).await?;
 
-    let (accepted, retried) = stream.finish().await?;
-    assert_eq!(
-        accepted.len(),
+    delivery::assert_nothing_lost(
+        &system,
+        stream,
         TOTAL,
-        "every submission is eventually accepted"
-    );
-    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
-    delivery::assert_every_chain_verifies(&system).await;
-    delivery::print_counts(
         &format!("cluster node {node} of 3 killed ({prefix})"),
-        accepted.len(),
-        &retried,
-        delivered,
-    );
+    )
+    .await?;
     system.stop().await
 }
 
@@ -72,6 +65,7 @@ async fn a_cluster_loses_a_node_and_every_accepted_referral_reaches_the_police_e
     let through_node_3 = AmqpBus::connect(
         AmqpOptions {
             urls: vec![cluster.urls()[2].clone()],
+            tls: AmqpTls::default(),
             prefetch: 1,
             // As the services will declare it: the arguments must match.
             delivery_limit: Settings::default().bus.delivery_limit,

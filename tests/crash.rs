@@ -20,19 +20,6 @@ async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_
     tokio::time::sleep(Duration::from_millis(500)).await;
     system.restart("referrals").await?;
 
-    let (accepted, retried) = stream.finish().await?;
-    assert_eq!(
-        accepted.len(),
-        TOTAL,
-        "every submission is eventually accepted"
-    );
-    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
-    delivery::assert_every_chain_verifies(&system).await;
-    delivery::print_counts(
-        "referrals service killed",
-        accepted.len(),
-        &retried,
-        delivered,
-    );
+    delivery::assert_nothing_lost(&system, stream, TOTAL, "referrals service killed").await?;
     system.stop().await
 }

@@ -151,6 +151,27 @@ pub async fn assert_each_delivered_exactly_once(
     counts.values().sum()
 }
 
+/// The end of every fault test: waits for `stream`, then checks that all `total` submissions
+/// were accepted, each reached the police inbox exactly once, and every chain verifies; prints
+/// the counts under `fault`. Returns the accepted case ids and the retried calls by code.
+pub async fn assert_nothing_lost(
+    system: &System,
+    stream: Stream,
+    total: usize,
+    fault: &str,
+) -> anyhow::Result<(BTreeSet<String>, BTreeMap<String, usize>)> {
+    let (accepted, retried) = stream.finish().await?;
+    assert_eq!(
+        accepted.len(),
+        total,
+        "every submission is eventually accepted"
+    );
+    let delivered = assert_each_delivered_exactly_once(system, &accepted).await;
+    assert_every_chain_verifies(system).await;
+    print_counts(fault, accepted.len(), &retried, delivered);
+    Ok((accepted, retried))
+}
+
 /// Checks that `casebridge ledger verify` finds every case's full-process record intact.
 pub async fn assert_every_chain_verifies(system: &System) {
     let output = system
@@ -166,12 +187,7 @@ pub async fn assert_every_chain_verifies(system: &System) {
 }
 
 /// Prints what a fault test counted, for the reader of the test log.
-pub fn print_counts(
-    fault: &str,
-    accepted: usize,
-    retried: &BTreeMap<String, usize>,
-    delivered: usize,
-) {
+fn print_counts(fault: &str, accepted: usize, retried: &BTreeMap<String, usize>, delivered: usize) {
     println!(
         "{fault}: {accepted} accepted, {delivered} in the police inbox, {} lost, {} duplicated, \
          calls retried: {retried:?}",

@@ -27,19 +27,7 @@ async fn every_accepted_referral_reaches_the_police_inbox_exactly_once_across_a_
     stream.until_accepted(TOTAL / 3).await;
     postgres.restart_immediately().await?;
 
-    let (accepted, retried) = stream.finish().await?;
-    assert_eq!(
-        accepted.len(),
-        TOTAL,
-        "every submission is eventually accepted"
-    );
-    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
-    delivery::assert_every_chain_verifies(&system).await;
-    delivery::print_counts(
-        "PostgreSQL restarted -m immediate",
-        accepted.len(),
-        &retried,
-        delivered,
-    );
+    delivery::assert_nothing_lost(&system, stream, TOTAL, "PostgreSQL restarted -m immediate")
+        .await?;
     system.stop().await
 }

@@ -3,7 +3,7 @@
 //! `deploy/local/cluster.sh` (the script an operator uses to try a cluster on one machine), and a
 //! PostgreSQL server run by `deploy/local/postgres.sh`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use tokio::process::Command;
@@ -15,16 +15,29 @@ pub struct Cluster {
     dir: PathBuf,
     port: u16,
     urls: Vec<String>,
+    /// The certificates of the nodes' TLS listeners (`ca.pem`, `server.pem`, `server.key`).
+    tls: Option<PathBuf>,
 }
 
 impl Cluster {
     /// Starts `size` nodes on ports `port`, `port + 1`, …, after removing whatever an earlier,
     /// interrupted run left on those ports.
     pub async fn up(size: usize, port: u16) -> anyhow::Result<Cluster> {
+        Cluster::start_all(size, port, None).await
+    }
+
+    /// [`Cluster::up`], each node listening for AMQP over TLS too, with the certificates in
+    /// `tls`, and asking clients for a certificate from its CA; the URLs are `amqps://`.
+    pub async fn up_with_tls(size: usize, port: u16, tls: &Path) -> anyhow::Result<Cluster> {
+        Cluster::start_all(size, port, Some(tls.to_path_buf())).await
+    }
+
+    async fn start_all(size: usize, port: u16, tls: Option<PathBuf>) -> anyhow::Result<Cluster> {
         let mut cluster = Cluster {
             dir: std::env::temp_dir().join(format!("casebridge-cluster-{port}")),
             port,
             urls: Vec::new(),
+            tls,
         };
         cluster.run(&["down"]).await?;
         let printed = cluster.run(&["up", &size.to_string()]).await?;
@@ -56,6 +69,12 @@ impl Cluster {
         self.run(&["start", &node.to_string()]).await.map(drop)
     }
 
+    /// For each client connection to node 1, whether it uses TLS.
+    pub async fn tls_connections(&self) -> anyhow::Result<Vec<bool>> {
+        let printed = self.run(&["tls-connections"]).await?;
+        Ok(printed.lines().map(|line| line.trim() == "true").collect())
+    }
+
     /// The node (1-based) that leads quorum queue `queue`.
     pub async fn leader(&self, queue: &str) -> anyhow::Result<usize> {
         let printed = self.run(&["leader", queue]).await?;
@@ -76,6 +95,9 @@ fn script(cluster: &Cluster, args: &[&str]) -> Command {
         .env("CASEBRIDGE_CLUSTER_DIR", &cluster.dir)
         .env("CASEBRIDGE_CLUSTER_PORT", cluster.port.to_string())
         .env("CASEBRIDGE_CLUSTER_NAME", format!("cb{}n", cluster.port));
+    if let Some(tls) = &cluster.tls {
+        command.env("CASEBRIDGE_CLUSTER_TLS", tls);
+    }
     command
 }
 
@@ -114,16 +136,29 @@ pub struct Postgres {
     dir: PathBuf,
     port: u16,
     url: String,
+    /// The certificates of its TLS (`ca.pem`, `server.pem`, `server.key`), when it takes TLS only.
+    tls: Option<PathBuf>,
 }
 
 impl Postgres {
     /// Initialises and starts a server on `port`, after removing whatever an earlier,
     /// interrupted run left there.
     pub async fn up(port: u16) -> anyhow::Result<Postgres> {
+        Postgres::start(port, None).await
+    }
+
+    /// [`Postgres::up`], accepting TLS connections only, with the certificates in `tls`; its
+    /// URL verifies the server (`sslmode=verify-full`).
+    pub async fn up_with_tls(port: u16, tls: &Path) -> anyhow::Result<Postgres> {
+        Postgres::start(port, Some(tls.to_path_buf())).await
+    }
+
+    async fn start(port: u16, tls: Option<PathBuf>) -> anyhow::Result<Postgres> {
         let mut server = Postgres {
             dir: std::env::temp_dir().join(format!("casebridge-postgres-{port}")),
             port,
             url: String::new(),
+            tls,
         };
         server.run(&["down"]).await?;
         server.url = server.run(&["up"]).await?.trim().to_owned();
@@ -146,6 +181,9 @@ impl Postgres {
         command
             .env("CASEBRIDGE_PG_DIR", &self.dir)
             .env("CASEBRIDGE_PG_PORT", self.port.to_string());
+        if let Some(tls) = &self.tls {
+            command.env("CASEBRIDGE_PG_TLS", tls);
+        }
         command
     }
 

@@ -58,27 +58,21 @@ async fn sigterm_drains_the_gateway_and_a_service_under_load_and_clients_only_re
     println!("referrals service exited {took:?} after SIGTERM");
     system.restart("referrals").await?;
 
-    let (accepted, retried) = stream.finish().await?;
-    assert_eq!(
-        accepted.len(),
+    let (accepted, retried) = delivery::assert_nothing_lost(
+        &system,
+        stream,
         TOTAL,
-        "every submission is eventually accepted"
-    );
+        "gateway and referrals service stopped by SIGTERM",
+    )
+    .await?;
     assert!(
         only_unavailable(&retried),
         "a client saw another error than UNAVAILABLE: {retried:?}"
     );
-    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
     let (watched, failures) = watcher.assert_saw_each_exactly_once(&accepted).await;
     assert!(
         failures.contains_key("Unavailable") && only_unavailable(&failures),
         "the gateway's SIGTERM should end the inbox stream with UNAVAILABLE, and only that: {failures:?}"
-    );
-    delivery::print_counts(
-        "gateway and referrals service stopped by SIGTERM",
-        accepted.len(),
-        &retried,
-        delivered,
     );
     println!("the watching police client saw {watched} arrivals; its stream broke: {failures:?}");
     system.stop().await
@@ -97,19 +91,13 @@ async fn inbox_watchers_resume_from_their_cursor_after_the_gateway_is_killed() -
     tokio::time::sleep(Duration::from_millis(500)).await;
     system.restart_gateway().await?;
 
-    let (accepted, retried) = stream.finish().await?;
-    assert_eq!(
-        accepted.len(),
-        TOTAL,
-        "every submission is eventually accepted"
-    );
-    let delivered = delivery::assert_each_delivered_exactly_once(&system, &accepted).await;
+    let (accepted, _) =
+        delivery::assert_nothing_lost(&system, stream, TOTAL, "gateway killed").await?;
     let (watched, failures) = watcher.assert_saw_each_exactly_once(&accepted).await;
     assert!(
         !failures.is_empty(),
         "the inbox stream never broke: was the gateway killed?"
     );
-    delivery::print_counts("gateway killed", accepted.len(), &retried, delivered);
     println!("the watching police client saw {watched} arrivals; its stream broke: {failures:?}");
     system.stop().await
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use casebridge_core::directory::Directory;
 use casebridge_platform::bus::Topology;
-use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
+use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store;
 use casebridge_proto::v1 as pb;
@@ -278,6 +278,7 @@ impl Deployment {
         }
         let options = AmqpOptions {
             urls: self.settings.bus.nodes(),
+            tls: AmqpTls::default(),
             prefetch: 1,
             delivery_limit: self.settings.bus.delivery_limit,
         };

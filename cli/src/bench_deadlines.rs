@@ -29,7 +29,7 @@ use casebridge_core::ids::AgencyCode;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Timestamp;
 use casebridge_deadlines::api::{ObligationQuery, Reply, Request, View};
-use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
+use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::{Bus, Message, QueueSpec, Topology};
 use casebridge_platform::store::{self, Db};
 use sqlx::Row as _;
@@ -312,6 +312,7 @@ async fn measure(
         AmqpBus::connect(
             AmqpOptions {
                 urls: vec![args.amqp_url.clone()],
+                tls: AmqpTls::default(),
                 prefetch: 512,
                 delivery_limit: 10,
             },
@@ -702,6 +703,7 @@ fn memory(pid: u32) -> anyhow::Result<(f64, f64)> {
 async fn clean_up(args: &DeadlineBenchArgs, namespace: &str, url: &str) {
     let options = AmqpOptions {
         urls: vec![args.amqp_url.clone()],
+        tls: AmqpTls::default(),
         prefetch: 1,
         delivery_limit: 10,
     };

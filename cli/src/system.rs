@@ -21,7 +21,7 @@ use casebridge_gateway::console::session::FormKey;
 use casebridge_gateway::trust::TrustFiles;
 use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
 use casebridge_inbox::app::InboxApp;
-use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions};
+use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::embedded::EmbeddedBus;
 use casebridge_platform::bus::{Bus, QueueSpec, Topology};
 use casebridge_platform::host::Host;
@@ -254,6 +254,30 @@ pub fn check_supervision(
 }
 
 /// Connects the bus the settings name.
+/// The TLS material of `amqps://` connections (`bus.tls_*`).
+fn amqp_tls(settings: &Settings) -> anyhow::Result<AmqpTls> {
+    let read = |path: &PathBuf, what: &str| {
+        let path = settings.in_data_dir(path);
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the {what} {}", path.display()))
+    };
+    Ok(AmqpTls {
+        ca_pem: settings
+            .bus
+            .tls_ca
+            .as_ref()
+            .map(|p| read(p, "broker CA (bus.tls_ca)"))
+            .transpose()?,
+        client: match (&settings.bus.tls_cert, &settings.bus.tls_key) {
+            (Some(cert), Some(key)) => Some((
+                read(cert, "client certificate (bus.tls_cert)")?,
+                read(key, "client key (bus.tls_key)")?,
+            )),
+            _ => None,
+        },
+    })
+}
+
 pub async fn connect_bus(settings: &Settings) -> anyhow::Result<Bus> {
     let topology = Topology::new(settings.bus.namespace.clone());
     Ok(match settings.bus.kind {
@@ -273,6 +297,7 @@ pub async fn connect_bus(settings: &Settings) -> anyhow::Result<Bus> {
             AmqpBus::connect(
                 AmqpOptions {
                     urls: settings.bus.nodes(),
+                    tls: amqp_tls(settings)?,
                     prefetch: settings.bus.prefetch,
                     delivery_limit: settings.bus.delivery_limit,
                 },

@@ -12,12 +12,17 @@
 #                        (or the first node that answers)
 #   cluster.sh down      stop every node and delete the cluster's data
 #   cluster.sh urls      print the AMQP URLs again
+#   cluster.sh tls-connections
+#                        one line per client connection to node 1: `true` if it uses TLS
 #
 # Node I is ${CASEBRIDGE_CLUSTER_NAME}I@localhost, listening for AMQP on 127.0.0.1 port
 # CASEBRIDGE_CLUSTER_PORT+I-1 and for Erlang distribution on that port + 20000. Environment:
 #   CASEBRIDGE_CLUSTER_DIR   where the nodes keep their data (default /tmp/casebridge-cluster)
 #   CASEBRIDGE_CLUSTER_PORT  the first node's AMQP port (default 5701)
 #   CASEBRIDGE_CLUSTER_NAME  the node name prefix (default cbnode)
+#   CASEBRIDGE_CLUSTER_TLS   a directory with ca.pem, server.pem and server.key: each node also
+#                            listens for AMQP over TLS on its AMQP port + 50, asks clients for a
+#                            certificate from that CA, and `up` prints amqps:// URLs
 # Needs rabbitmq-server installed (deploy/local/services.sh installs it) and root or sudo, as
 # the nodes run as the rabbitmq user like the packaged broker.
 set -euo pipefail
@@ -40,10 +45,18 @@ as_root() {
     fi
 }
 
+TLS="${CASEBRIDGE_CLUSTER_TLS:-}"
+
 node() { echo "$NAME$1@localhost"; }
 amqp_port() { echo $((PORT + $1 - 1)); }
 node_dir() { echo "$DIR/node$1"; }
-url() { echo "amqp://guest:guest@127.0.0.1:$(amqp_port "$1")/%2f"; }
+url() {
+    if [[ -n $TLS ]]; then
+        echo "amqps://guest:guest@127.0.0.1:$(($(amqp_port "$1") + 50))/%2f"
+    else
+        echo "amqp://guest:guest@127.0.0.1:$(amqp_port "$1")/%2f"
+    fi
+}
 count() { [[ -f $DIR/size ]] || die "no cluster in $DIR (run: cluster.sh up)"; cat "$DIR/size"; }
 
 # True when the port answers the AMQP protocol header with a method frame (Connection.Start):
@@ -67,9 +80,14 @@ ctl() {
     as_root timeout "$TIMEOUT" rabbitmqctl -q -n "$(node "$i")" "$@"
 }
 
+port_taken() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
 start_node() {
     local i=$1 dir
     dir=$(node_dir "$i")
+    # Another broker on the port would answer in this node's place.
+    ! port_taken "$(amqp_port "$i")" ||
+        die "port $(amqp_port "$i") is already taken (another cluster.sh node, with another CASEBRIDGE_CLUSTER_DIR?)"
     if [[ ! -d $dir ]]; then
         as_root mkdir -p "$dir/mnesia" "$dir/log"
         # No plugins: the packaged broker's management listener already holds its port.
@@ -77,6 +95,17 @@ start_node() {
         # guest may log in over loopback only, which is where every client of these nodes is.
         printf 'listeners.tcp.local = 127.0.0.1:%s\n' "$(amqp_port "$i")" |
             as_root tee "$dir/rabbitmq.conf" >/dev/null
+        if [[ -n $TLS ]]; then
+            as_root mkdir -p "$dir/tls"
+            as_root cp "$TLS/ca.pem" "$TLS/server.pem" "$TLS/server.key" "$dir/tls/"
+            printf '%s\n' "listeners.ssl.local = 127.0.0.1:$(($(amqp_port "$i") + 50))" \
+                "ssl_options.cacertfile = $dir/tls/ca.pem" \
+                "ssl_options.certfile = $dir/tls/server.pem" \
+                "ssl_options.keyfile = $dir/tls/server.key" \
+                "ssl_options.verify = verify_peer" \
+                "ssl_options.fail_if_no_peer_cert = true" |
+                as_root tee -a "$dir/rabbitmq.conf" >/dev/null
+        fi
         as_root chown -R rabbitmq: "$dir"
     fi
     # The packaged wrapper switches to the rabbitmq user and keeps these variables.
@@ -159,12 +188,16 @@ down)
     fi
     as_root rm -rf "$DIR"
     ;;
+tls-connections)
+    count >/dev/null
+    ctl 1 list_connections ssl --no-table-headers
+    ;;
 urls)
     size=$(count)
     for ((i = 1; i <= size; i++)); do url "$i"; done
     ;;
 *)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -32,6 +32,12 @@ pub struct BusSettings {
     /// commas: `CASEBRIDGE__BUS__URLS=amqp://a:5672/%2f,amqp://b:5672/%2f`.
     #[serde(deserialize_with = "url_list")]
     pub urls: Vec<String>,
+    /// For `amqps://` URLs: the CA that signed the broker's certificate (PEM; the system's
+    /// roots when unset), and a client certificate and key for brokers that ask for one.
+    /// Relative paths are inside the data directory.
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// Prefix of every exchange and queue name; tests use a unique one each.
     pub namespace: String,
     /// Unacknowledged deliveries a consumer may hold.
@@ -60,6 +66,9 @@ impl Default for BusSettings {
             kind: BusKind::Embedded,
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             urls: Vec::new(),
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
             namespace: "casebridge".into(),
             prefetch: 64,
             delivery_limit: 10,
@@ -164,6 +173,10 @@ pub struct Settings {
     pub directory: PathBuf,
     /// Log filter in `RUST_LOG` syntax.
     pub log: String,
+    /// Allow unencrypted connections to RabbitMQ (`amqp://`) and PostgreSQL (no `sslmode` of
+    /// `require`, `verify-ca` or `verify-full`) on other hosts than this one. Off: traffic that
+    /// leaves the machine is encrypted, or the process does not start.
+    pub allow_plaintext_remote: bool,
     /// After SIGTERM or SIGINT, how long the process lets the calls and messages in flight
     /// finish before it exits anyway.
     #[serde(deserialize_with = "duration")]
@@ -226,6 +239,7 @@ impl Default for Settings {
             data_dir: ".casebridge".into(),
             directory: "directory.toml".into(),
             log: "info".into(),
+            allow_plaintext_remote: false,
             shutdown_grace: Duration::from_secs(10),
             bus: BusSettings::default(),
             store: StoreSettings::default(),
@@ -375,16 +389,36 @@ impl Settings {
         } else {
             "bus.urls"
         };
-        if self.bus.kind == BusKind::Amqp
-            && self
-                .bus
-                .nodes()
-                .iter()
-                .any(|url| !url.starts_with("amqp://"))
+        if self.bus.kind == BusKind::Amqp {
+            for url in self.bus.nodes() {
+                let plain = url.starts_with("amqp://");
+                if !plain && !url.starts_with("amqps://") {
+                    return invalid(key, "must be amqp:// or amqps:// URLs when bus.kind = amqp");
+                }
+                if plain && !self.allow_plaintext_remote && !is_loopback(&url) {
+                    return invalid(
+                        key,
+                        "amqp:// to another host would carry cases in clear: use amqps:// \
+                         (bus.tls_ca, and bus.tls_cert/bus.tls_key if the broker asks for a \
+                         client certificate), or set allow_plaintext_remote = true",
+                    );
+                }
+            }
+        }
+        if self.bus.tls_cert.is_some() != self.bus.tls_key.is_some() {
+            return invalid("bus.tls_cert", "bus.tls_cert and bus.tls_key go together");
+        }
+        if self.store.url.starts_with("postgres")
+            && !self.allow_plaintext_remote
+            && !is_loopback(&self.store.url)
+            && !postgres_requires_tls(&self.store.url)
         {
-            // lapin is built without TLS (default-features = false), so amqps:// would only
-            // fail later, at the first connection.
-            return invalid(key, "must be amqp:// URLs when bus.kind = amqp");
+            return invalid(
+                "store.url",
+                "a PostgreSQL server on another host needs TLS: add \
+                 ?sslmode=verify-full&sslrootcert=<its CA> (and sslcert/sslkey for a client \
+                 certificate), or set allow_plaintext_remote = true",
+            );
         }
         if !self.store.url.is_empty() && !self.store.url.starts_with("postgres") {
             return invalid(
@@ -467,6 +501,45 @@ const GIB: u64 = 1024 * MIB;
 const S3_MAX_OBJECT: u64 = 5 * GIB;
 
 /// Accepts `"2GiB"`, `"500MiB"`, `"64KiB"`, `"10B"` or a bare number of bytes.
+/// The host a URL names (`scheme://[user[:password]@]host[:port][/…]`), without brackets
+/// around an IPv6 address.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    }
+}
+
+/// Whether a URL's server is this machine: a loopback address or name, or (PostgreSQL) no host
+/// at all, which is a Unix socket.
+fn is_loopback(url: &str) -> bool {
+    let host = url_host(url);
+    host.is_empty()
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a PostgreSQL URL insists on TLS (`sslmode=require`, `verify-ca` or `verify-full`).
+fn postgres_requires_tls(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query.split('&').any(|pair| {
+        matches!(
+            pair.split_once('='),
+            Some((
+                "sslmode" | "ssl-mode",
+                "require" | "verify-ca" | "verify-full"
+            ))
+        )
+    })
+}
+
 /// A list of URLs: a TOML array, or one string with the URLs separated by commas (how an
 /// environment variable gives a list).
 fn url_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -683,14 +756,51 @@ mod tests {
         .expect("write");
         let joined = Settings::load(Some(&file)).expect("load a joined list");
         assert_eq!(joined.bus.nodes(), listed.bus.nodes());
+    }
 
-        std::fs::write(
-            &file,
-            "[bus]\nkind = \"amqp\"\nurls = \"amqp://127.0.0.1:5701,amqps://mq.example:5671\"\n",
-        )
-        .expect("write");
-        let err = Settings::load(Some(&file)).expect_err("amqps is not built in");
-        assert!(err.to_string().contains("bus.urls"), "{err}");
+    #[test]
+    fn traffic_leaving_the_machine_is_encrypted_unless_plaintext_is_allowed() {
+        let mut s = Settings::default();
+        s.bus.kind = BusKind::Amqp;
+        s.bus.urls = vec!["amqp://guest:guest@127.0.0.1:5701/%2f".into()];
+        s.store.url = "postgres://postgres@localhost:5432/cb".into();
+        s.validate().expect("loopback may be plain");
+
+        s.bus
+            .urls
+            .push("amqp://cb:secret@mq2.example.gov.cn:5672/%2f".into());
+        let err = s.validate().expect_err("plain AMQP to another host");
+        assert!(
+            err.to_string().contains("bus.urls") && err.to_string().contains("amqps"),
+            "{err}"
+        );
+        s.bus.urls[1] = "amqps://cb:secret@mq2.example.gov.cn:5671/%2f".into();
+        s.validate().expect("amqps anywhere");
+
+        s.store.url = "postgres://cb@[2001:db8::5]:5432/cb".into();
+        let err = s.validate().expect_err("plain PostgreSQL to another host");
+        assert!(err.to_string().contains("store.url"), "{err}");
+        s.store.url =
+            "postgres://cb@db.example.gov.cn/cb?sslmode=verify-full&sslrootcert=ca.pem".into();
+        s.validate().expect("verified TLS");
+        s.store.url = "postgres://cb@db.example.gov.cn/cb?sslmode=prefer".into();
+        assert!(s.validate().is_err(), "prefer falls back to clear");
+        s.allow_plaintext_remote = true;
+        s.validate().expect("allowed on purpose");
+
+        s.bus.tls_cert = Some("client.pem".into());
+        let err = s.validate().expect_err("a certificate without its key");
+        assert!(err.to_string().contains("bus.tls_key"), "{err}");
+    }
+
+    #[test]
+    fn a_url_names_its_host_behind_credentials_ports_and_brackets() {
+        assert_eq!(url_host("amqps://u:p@mq.example:5671/%2f"), "mq.example");
+        assert_eq!(url_host("postgres://[::1]:5432/db"), "::1");
+        assert_eq!(url_host("postgres:///db?host=/run/postgresql"), "");
+        assert!(is_loopback("postgres:///db?host=/run/postgresql"));
+        assert!(is_loopback("amqp://127.8.0.1"));
+        assert!(!is_loopback("amqp://localhost.example.org"));
     }
 
     #[test]

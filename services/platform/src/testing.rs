@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::bus::amqp::{AmqpBus, AmqpOptions};
+use crate::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use crate::bus::embedded::EmbeddedBus;
 use crate::bus::{Bus, Topology};
 use crate::store::Db;
@@ -61,6 +61,7 @@ pub async fn amqp_bus(namespace: &str) -> Bus {
         AmqpBus::connect(
             AmqpOptions {
                 urls: vec![amqp_url()],
+                tls: AmqpTls::default(),
                 prefetch: 16,
                 delivery_limit: 5,
             },

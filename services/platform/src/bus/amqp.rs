@@ -32,10 +32,45 @@ use casebridge_core::ids::MessageId;
 /// Connection settings of the AMQP bus.
 #[derive(Debug, Clone)]
 pub struct AmqpOptions {
-    /// The nodes of the broker (one, or each node of a cluster), tried in order.
+    /// The nodes of the broker (one, or each node of a cluster), tried in order. `amqps://`
+    /// URLs connect over TLS with [`AmqpOptions::tls`].
     pub urls: Vec<String>,
+    /// How `amqps://` connections verify the broker and present themselves.
+    pub tls: AmqpTls,
     pub prefetch: u16,
     pub delivery_limit: u32,
+}
+
+/// TLS to the broker: the CA that signed its certificate (the system's roots when `None`) and
+/// an optional client certificate (PEM), for brokers that ask for one.
+#[derive(Clone, Default)]
+pub struct AmqpTls {
+    pub ca_pem: Option<String>,
+    pub client: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for AmqpTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpTls")
+            .field("ca", &self.ca_pem.is_some())
+            .field("client_certificate", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl AmqpTls {
+    fn config(&self) -> lapin::tcp::OwnedTLSConfig {
+        lapin::tcp::OwnedTLSConfig {
+            identity: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| lapin::tcp::OwnedIdentity::PKCS8 {
+                    pem: cert.clone().into_bytes(),
+                    key: key.clone().into_bytes(),
+                }),
+            cert_chain: self.ca_pem.clone(),
+        }
+    }
 }
 
 /// The AMQP bus. Cheap to clone.
@@ -108,10 +143,13 @@ impl AmqpBus {
     /// Connects to the first node that answers, in the configured order.
     async fn connect_any(&self) -> Result<(Connection, &str), BusError> {
         let mut refusals = Vec::new();
+        let runtime = lapin::runtime::default_runtime().map_err(unavailable)?;
         for url in &self.inner.options.urls {
-            let connect = Connection::connect(
+            let connect = Connection::connect_with_config(
                 url,
                 ConnectionProperties::default().with_connection_name("casebridge".into()),
+                self.inner.options.tls.config(),
+                runtime.clone(),
             );
             match tokio::time::timeout(Duration::from_secs(5), connect).await {
                 Ok(Ok(connection)) => return Ok((connection, url)),
