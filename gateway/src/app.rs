@@ -22,10 +22,9 @@ use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
 use casebridge_proto::v1::transfer_service_server::TransferServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
-use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 use crate::cases::CasesGrpc;
 use crate::console::{Console, ConsoleConfig};
@@ -88,27 +87,13 @@ const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 /// How often the gateway re-checks the calendar for its health service.
 const CALENDAR_HEALTH_POLL: Duration = Duration::from_secs(60);
 
-/// Turns off Nagle's algorithm on an accepted connection. With it on, the gateway's small
-/// HTTP/2 frames (window updates during an evidence upload, short replies) wait for the peer's
-/// delayed ACK, stalling a stream for up to 40 ms at a time: uploads ran 4 times slower. A
-/// connection where it cannot be turned off is served anyway.
-fn no_delay(
-    accepted: std::io::Result<tokio::net::TcpStream>,
-) -> std::io::Result<tokio::net::TcpStream> {
-    if let Ok(stream) = &accepted
-        && let Err(error) = stream.set_nodelay(true)
-    {
-        tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
-    }
-    accepted
-}
-
 /// A bound, not yet serving gateway.
 #[derive(Debug)]
 pub struct Gateway {
     listener: TcpListener,
     local_addr: SocketAddr,
-    tls: ServerTlsConfig,
+    tls: rustls::ServerConfig,
+    handshake_timeout: Duration,
     ctx: Arc<Context>,
     console: Option<Console>,
     trust_files: Option<TrustFiles>,
@@ -122,15 +107,6 @@ impl Gateway {
         directory: Arc<Directory>,
     ) -> Result<Gateway, StartError> {
         let (listener, local_addr) = bind(config.listen).await?;
-        let tls = ServerTlsConfig::new()
-            .identity(Identity::from_pem(
-                &config.tls.cert_pem,
-                &config.tls.key_pem,
-            ))
-            .client_ca_root(Certificate::from_pem(&config.tls.client_ca_pem))
-            .client_auth_optional(false)
-            // A peer that sends a partial ClientHello, or nothing, is dropped (issue 12, D3).
-            .timeout(config.handshake_timeout);
         let (wakeups, _) = broadcast::channel(1024);
         let revoked = match config
             .trust_files
@@ -150,6 +126,10 @@ impl Gateway {
             calendar: config.calendar,
             stopping: CancellationToken::new(),
         });
+        // A peer that sends a partial ClientHello, or nothing, is dropped after
+        // handshake_timeout (issue 12, D3); a revoked certificate fails the handshake.
+        let tls = crate::tls::grpc_server_config(&config.tls, ctx.trust.clone())
+            .map_err(|e| StartError::Tls(e.to_string()))?;
         let console = match &config.console {
             Some(console) => Some(
                 Console::build(console, &config.tls, config.handshake_timeout, ctx.clone()).await?,
@@ -160,6 +140,7 @@ impl Gateway {
             listener,
             local_addr,
             tls,
+            handshake_timeout: config.handshake_timeout,
             ctx,
             console,
             trust_files: config.trust_files,
@@ -245,14 +226,11 @@ impl Gateway {
             .map_err(|e| StartError::Reflection(e.to_string()))?;
         tracing::info!(addr = %self.local_addr, "gateway serving gRPC with mutual TLS");
         let served = Server::builder()
-            // Dead peers are found and their connections closed; one connection cannot open
-            // streams without bound.
-            .tcp_keepalive(Some(Duration::from_secs(60)))
+            // Dead peers are found by HTTP/2 pings and their connections closed; one connection
+            // cannot open streams without bound.
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
-            .tls_config(self.tls)
-            .map_err(StartError::Tls)?
             .add_service(health_service)
             .add_service(reflection)
             .add_service(ReferralServiceServer::new(ReferralsGrpc::new(
@@ -282,7 +260,12 @@ impl Gateway {
                 self.ctx.clone(),
             )))
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.listener).map(no_delay),
+                crate::tls::accept(
+                    self.listener,
+                    self.tls,
+                    self.handshake_timeout,
+                    shutdown.clone(),
+                ),
                 shutdown.clone().cancelled_owned(),
             )
             .await

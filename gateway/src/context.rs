@@ -47,7 +47,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("TLS configuration rejected: {0}")]
-    Tls(tonic::transport::Error),
+    Tls(String),
     #[error("the console cannot start: {0}")]
     ConsoleTls(String),
     #[error("cannot build the reflection service: {0}")]

@@ -36,6 +36,7 @@ mod monitor;
 mod opinions;
 pub mod pki;
 mod referrals;
+mod tls;
 mod transfers;
 pub mod trust;
 

@@ -1,14 +1,13 @@
 //! Whom the gateway trusts now: the agency directory and the revoked client certificates, both
 //! re-read from their files when they change, without a restart.
 //!
-//! - A revoked certificate (listed by serial number, or in a CRL) or an agency removed from the
-//!   directory is refused on its next call, and its open inbox streams end with UNAUTHENTICATED
-//!   or PERMISSION_DENIED within one reload period.
+//! - A revoked certificate (listed by serial number, or in a CRL) fails the next TLS handshake
+//!   ([`crate::tls`]); on a connection opened before, its next call is refused and its open inbox
+//!   streams end with UNAUTHENTICATED within one reload period.
+//! - An agency removed from the directory is refused with PERMISSION_DENIED on its next call,
+//!   streams included.
 //! - A file that no longer parses is reported and ignored: the last good version stays in force,
 //!   so a typo never opens the door to a revoked certificate.
-//!
-//! The check is made on every call, after the TLS handshake (tonic's TLS acceptor takes a CA but
-//! no revocation list), so a revoked agency's established connection carries nothing more.
 //!
 //! The revocation file is either PEM CRLs (`-----BEGIN X509 CRL-----`, as `openssl ca -gencrl`
 //! writes them; several may follow each other) or a list of serial numbers in hex, one per line
