@@ -509,6 +509,10 @@ pub async fn run(
                     form_key: FormKey::load_or_create(
                         &settings.in_data_dir(&settings.console.form_key),
                     )?,
+                    sessions_file: settings
+                        .console
+                        .demo_signin
+                        .then(|| settings.data_dir.join("console").join("sessions.json")),
                 }),
                 false => None,
             },

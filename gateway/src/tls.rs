@@ -88,31 +88,50 @@ impl ClientCertVerifier for RevocationAwareVerifier {
     }
 }
 
-/// The gRPC port's TLS configuration: the gateway's certificate, a client certificate from the
-/// agencies' CA required, revoked ones refused, and HTTP/2 only.
-pub fn grpc_server_config(
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A TLS server configuration with the gateway's certificate and key, speaking `alpn`, whose
+/// client certificates are checked against the agencies' CA by the verifier `verifier` makes
+/// of the CA's verifier builder. Shared by the gRPC port and the console.
+pub(crate) fn server_config(
     tls: &TlsMaterial,
-    trust: Arc<Trust>,
-) -> Result<rustls::ServerConfig, Box<dyn std::error::Error + Send + Sync>> {
+    alpn: &[u8],
+    verifier: impl FnOnce(
+        rustls::server::ClientCertVerifierBuilder,
+    ) -> Result<Arc<dyn ClientCertVerifier>, BoxError>,
+) -> Result<rustls::ServerConfig, BoxError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_slice_iter(tls.client_ca_pem.as_bytes()) {
         roots.add(ca?)?;
     }
-    let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(
+    let verifier = verifier(rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
-    )
-    .build()?;
+    ))?;
     let chain =
         CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(Arc::new(RevocationAwareVerifier { inner, trust }))
+        .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(config)
+}
+
+/// The gRPC port's TLS configuration: a client certificate from the agencies' CA required,
+/// revoked ones refused, and HTTP/2 only.
+pub fn grpc_server_config(
+    tls: &TlsMaterial,
+    trust: Arc<Trust>,
+) -> Result<rustls::ServerConfig, BoxError> {
+    server_config(tls, b"h2", |ca| {
+        Ok(Arc::new(RevocationAwareVerifier {
+            inner: ca.build()?,
+            trust,
+        }))
+    })
 }
 
 /// Accepts connections on `listener` until `stop`, and sends each one whose TLS handshake

@@ -320,6 +320,7 @@ fn gateway_config(
             demo_signin: true,
             session_idle: casebridge_gateway::console::session::DEFAULT_SESSION_IDLE,
             form_key: form_key.clone(),
+            sessions_file: None,
         }),
         clock: clock.clone(),
         calendar: law.calendar.clone(),

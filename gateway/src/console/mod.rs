@@ -58,6 +58,9 @@ pub struct ConsoleConfig {
     pub session_idle: Duration,
     /// Signs form tokens; the same on every gateway of a deployment (`console.form_key`).
     pub form_key: session::FormKey,
+    /// Where demo sign-in links and sessions are kept across restarts (`casebridge up`); `None`
+    /// keeps them in memory.
+    pub sessions_file: Option<std::path::PathBuf>,
 }
 
 /// What every page shares.
@@ -99,7 +102,10 @@ impl Console {
     ) -> Result<Console, StartError> {
         let (listener, local_addr) = crate::context::bind(config.listen).await?;
         let tls = Arc::new(server_tls(tls).map_err(|e| StartError::ConsoleTls(e.to_string()))?);
-        let sessions = Sessions::new(config.session_idle, &config.form_key);
+        let sessions = match &config.sessions_file {
+            Some(file) => Sessions::persistent(config.session_idle, &config.form_key, file.clone()),
+            None => Sessions::new(config.session_idle, &config.form_key),
+        };
         Ok(Console {
             listener,
             local_addr,
@@ -175,29 +181,13 @@ impl Console {
 }
 
 /// The console's TLS: the gateway's identity, HTTP/1.1, and client certificates optional.
-fn server_tls(tls: &TlsMaterial) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(tls.client_ca_pem.as_bytes()) {
-        roots.add(ca?)?;
-    }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()?;
-    let chain =
-        CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+fn server_tls(
+    tls: &TlsMaterial,
+) -> Result<rustls::ServerConfig, Box<dyn std::error::Error + Send + Sync>> {
+    // Certificates are optional here: a browser without one signs in by a demo link, or not.
+    crate::tls::server_config(tls, b"http/1.1", |ca| {
+        Ok(ca.allow_unauthenticated().build()?)
+    })
 }
 
 async fn serve_connection(

@@ -2,23 +2,24 @@
 //!
 //! An agency's client certificate, presented by the browser during the TLS handshake, signs it
 //! in on every request: no session is kept for it. For the local demo (`console.demo_signin`),
-//! `casebridge up` prints a one-time link; opening it starts a session, kept in this gateway's
-//! memory, in which the person chooses which agency to act as. A session ends when it has been
+//! `casebridge up` prints a one-time link; opening it starts a session, in which the person
+//! chooses which agency to act as. `casebridge up` keeps unused links and live sessions in a file
+//! of its data directory, so they survive a restart. A session ends when it has been
 //! idle for its lifetime (`console.session_idle`, [`DEFAULT_SESSION_IDLE`] by default: each
-//! page it opens starts the time again), on sign-out, or with the process; the demo is for one
-//! machine, never production.
+//! page it opens starts the time again) or on sign-out; the demo is for one machine, never
+//! production.
 //!
 //! Every form carries a token bound to the signed-in identity (HMAC-SHA-256 under the
 //! deployment's [`FormKey`]), so another site cannot make a signed-in browser take a step. The key
 //! is a file every gateway reads (`console.form_key`), so a form shown by one gateway is accepted
-//! by any other, and by the same gateway after a restart. Demo sessions stay in the memory of the
-//! gateway that opened them.
+//! by any other, and by the same gateway after a restart.
 
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use casebridge_core::ids::AgencyCode;
 use ring::hmac;
@@ -38,7 +39,7 @@ pub const SESSION_COOKIE: &str = "cb_session";
 pub struct Session {
     /// The agency chosen to act as; `None` until the person chooses.
     pub agency: Option<AgencyCode>,
-    expires: Instant,
+    expires: SystemTime,
 }
 
 /// The secret that signs form tokens: 32 random bytes, kept hex-encoded in a file.
@@ -133,12 +134,14 @@ pub struct Sessions {
     inner: Mutex<Inner>,
     /// How long a session may stay idle before it ends.
     idle: Duration,
+    /// Where links and sessions are kept across restarts, when anywhere.
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     /// Unused sign-in links and when they expire.
-    links: HashMap<String, Instant>,
+    links: HashMap<String, SystemTime>,
     sessions: HashMap<String, Session>,
 }
 
@@ -159,21 +162,69 @@ impl Sessions {
             key: hmac::Key::new(hmac::HMAC_SHA256, &key.0),
             inner: Mutex::new(Inner::default()),
             idle,
+            file: None,
+        }
+    }
+
+    /// [`Sessions::new`], keeping unused links and live sessions in `file` (readable by its owner
+    /// only), so that they survive a restart. A file that cannot be read starts an empty store.
+    pub fn persistent(idle: Duration, key: &FormKey, file: PathBuf) -> Sessions {
+        let inner = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice::<Stored>(&bytes)
+                .map(Inner::from)
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, file = %file.display(), "console sessions not restored");
+                    Inner::default()
+                }),
+            Err(_) => Inner::default(),
+        };
+        Sessions {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key.0),
+            inner: Mutex::new(inner),
+            idle,
+            file: Some(file),
+        }
+    }
+
+    /// Writes the store to its file, if it has one: whole, through a temporary file, so a crash
+    /// leaves the old version or the new one.
+    fn save(&self, inner: &Inner) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        let written = (|| -> std::io::Result<()> {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = file.with_extension("tmp");
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut out = options.open(&tmp)?;
+            out.write_all(&serde_json::to_vec(&Stored::from(inner))?)?;
+            out.sync_all()?;
+            std::fs::rename(&tmp, file)
+        })();
+        if let Err(error) = written {
+            tracing::warn!(%error, file = %file.display(), "console sessions not saved");
         }
     }
 
     /// A new one-time sign-in token.
     pub fn new_link(&self) -> Result<String, SessionError> {
         let token = random_token()?;
-        self.lock()
+        let mut inner = self.lock();
+        inner
             .links
-            .insert(token.clone(), Instant::now() + LINK_LIFETIME);
+            .insert(token.clone(), SystemTime::now() + LINK_LIFETIME);
+        self.save(&inner);
         Ok(token)
     }
 
     /// Uses up a sign-in token and opens a session; returns the session's id for the cookie.
     pub fn redeem(&self, token: &str) -> Result<String, SessionError> {
-        let now = Instant::now();
+        let now = SystemTime::now();
         let mut inner = self.lock();
         inner.links.retain(|_, expires| *expires > now);
         inner.sessions.retain(|_, s| s.expires > now);
@@ -188,23 +239,28 @@ impl Sessions {
                 expires: now + self.idle,
             },
         );
+        self.save(&inner);
         Ok(id)
     }
 
     /// The live session `id`, if any; using it starts its idle time again.
     pub fn get(&self, id: &str) -> Option<Session> {
-        let now = Instant::now();
+        let now = SystemTime::now();
         let mut inner = self.lock();
         let session = inner.sessions.get_mut(id).filter(|s| s.expires > now)?;
         session.expires = now + self.idle;
-        Some(session.clone())
+        let session = session.clone();
+        self.save(&inner);
+        Some(session)
     }
 
     /// Makes session `id` act as `agency`; false when the session is gone.
     pub fn choose(&self, id: &str, agency: AgencyCode) -> bool {
-        match self.lock().sessions.get_mut(id) {
-            Some(session) if session.expires > Instant::now() => {
+        let mut inner = self.lock();
+        match inner.sessions.get_mut(id) {
+            Some(session) if session.expires > SystemTime::now() => {
                 session.agency = Some(agency);
+                self.save(&inner);
                 true
             }
             _ => false,
@@ -213,7 +269,9 @@ impl Sessions {
 
     /// Ends session `id`.
     pub fn end(&self, id: &str) {
-        self.lock().sessions.remove(id);
+        let mut inner = self.lock();
+        inner.sessions.remove(id);
+        self.save(&inner);
     }
 
     /// The form token for an identity (a session id, or the certificate's agency code).
@@ -232,6 +290,68 @@ impl Sessions {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The store as its file keeps it: expiry times in milliseconds since 1970.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    links: HashMap<String, u64>,
+    sessions: HashMap<String, (Option<String>, u64)>,
+}
+
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn at_millis(ms: u64) -> SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+impl From<&Inner> for Stored {
+    fn from(inner: &Inner) -> Stored {
+        Stored {
+            links: inner
+                .links
+                .iter()
+                .map(|(token, expires)| (token.clone(), millis(*expires)))
+                .collect(),
+            sessions: inner
+                .sessions
+                .iter()
+                .map(|(id, s)| {
+                    let agency = s.agency.as_ref().map(ToString::to_string);
+                    (id.clone(), (agency, millis(s.expires)))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Stored> for Inner {
+    fn from(stored: Stored) -> Inner {
+        Inner {
+            links: stored
+                .links
+                .into_iter()
+                .map(|(token, ms)| (token, at_millis(ms)))
+                .collect(),
+            sessions: stored
+                .sessions
+                .into_iter()
+                .map(|(id, (agency, ms))| {
+                    let agency = agency.and_then(|code| AgencyCode::parse(&code).ok());
+                    (
+                        id,
+                        Session {
+                            agency,
+                            expires: at_millis(ms),
+                        },
+                    )
+                })
+                .collect(),
+        }
     }
 }
 
@@ -309,6 +429,53 @@ mod tests {
         assert!(!sessions.form_token_is_valid("11350100MB01000064", "00"));
         let other = Sessions::new(DEFAULT_SESSION_IDLE, &key());
         assert!(!other.form_token_is_valid("11350100MB01000064", &token));
+    }
+
+    #[test]
+    fn a_kept_store_brings_links_and_sessions_back_after_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("console").join("sessions.json");
+        let key = key();
+        let before = Sessions::persistent(DEFAULT_SESSION_IDLE, &key, file.clone());
+        let unused = before.new_link().expect("link");
+        let used = before.new_link().expect("link");
+        let id = before.redeem(&used).expect("session");
+        let police = AgencyCode::parse("11350100MB01000064").expect("code");
+        assert!(before.choose(&id, police.clone()));
+        let token = before.form_token(&id);
+        drop(before);
+
+        let after = Sessions::persistent(DEFAULT_SESSION_IDLE, &key, file.clone());
+        assert_eq!(after.get(&id).and_then(|s| s.agency), Some(police));
+        assert!(
+            after.form_token_is_valid(&id, &token),
+            "the same key signs the same forms"
+        );
+        assert_eq!(
+            after.redeem(&used),
+            Err(SessionError::UnknownLink),
+            "used is used"
+        );
+        let second = after.redeem(&unused).expect("an unused link still works");
+        after.end(&second);
+        drop(after);
+        let again = Sessions::persistent(DEFAULT_SESSION_IDLE, &key, file.clone());
+        assert!(again.get(&second).is_none(), "an ended session stays ended");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
+        }
+        std::fs::write(&file, "not json").expect("write");
+        let fresh = Sessions::persistent(DEFAULT_SESSION_IDLE, &key, file);
+        assert!(
+            fresh.get(&id).is_none(),
+            "a broken file starts an empty store"
+        );
     }
 
     #[test]
