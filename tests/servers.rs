@@ -69,6 +69,11 @@ impl Cluster {
         self.run(&["start", &node.to_string()]).await.map(drop)
     }
 
+    /// Adds a user who logs in with a client certificate whose CN is `name` (EXTERNAL).
+    pub async fn add_certificate_user(&self, name: &str) -> anyhow::Result<()> {
+        self.run(&["cert-user", name]).await.map(drop)
+    }
+
     /// For each client connection to node 1, whether it uses TLS.
     pub async fn tls_connections(&self) -> anyhow::Result<Vec<bool>> {
         let printed = self.run(&["tls-connections"]).await?;

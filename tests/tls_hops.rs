@@ -1,6 +1,7 @@
 //! TLS on every hop: the referral path runs with RabbitMQ reached over `amqps://` and PostgreSQL
 //! with `sslmode=verify-full`, each verifying the server's certificate against its CA and
-//! presenting a client certificate because the server demands one. Both servers are private
+//! presenting a client certificate because the server demands one; RabbitMQ takes that
+//! certificate as the login (EXTERNAL authentication: no password anywhere). Both servers are private
 //! ones with certificates this test makes. The broker sees only TLS connections, the database
 //! takes no other kind, and neither lets in a client without a certificate.
 
@@ -52,7 +53,10 @@ async fn the_referral_path_runs_over_tls_to_rabbitmq_and_postgresql() -> anyhow:
         path("client.pem"),
         path("client.key")
     );
-    let mut settings = broker.bus_settings();
+    // The client certificate's CN is the user; the URL carries no credentials.
+    broker.add_certificate_user(CITY_POLICE).await?;
+    let external = broker.urls()[0].replace("guest:guest@", "") + "?auth_mechanism=external";
+    let mut settings = vec![("CASEBRIDGE__BUS__URLS".to_owned(), external)];
     settings.extend([
         ("CASEBRIDGE__BUS__TLS_CA".to_owned(), path("ca.pem")),
         ("CASEBRIDGE__BUS__TLS_CERT".to_owned(), path("client.pem")),

@@ -14,6 +14,9 @@
 #   cluster.sh urls      print the AMQP URLs again
 #   cluster.sh tls-connections
 #                        one line per client connection to node 1: `true` if it uses TLS
+#   cluster.sh cert-user NAME
+#                        a user NAME who logs in with a client certificate whose CN is NAME
+#                        (EXTERNAL authentication, on nodes started with CASEBRIDGE_CLUSTER_TLS)
 #
 # Node I is ${CASEBRIDGE_CLUSTER_NAME}I@localhost, listening for AMQP on 127.0.0.1 port
 # CASEBRIDGE_CLUSTER_PORT+I-1 and for Erlang distribution on that port + 20000. Environment:
@@ -22,7 +25,8 @@
 #   CASEBRIDGE_CLUSTER_NAME  the node name prefix (default cbnode)
 #   CASEBRIDGE_CLUSTER_TLS   a directory with ca.pem, server.pem and server.key: each node also
 #                            listens for AMQP over TLS on its AMQP port + 50, asks clients for a
-#                            certificate from that CA, and `up` prints amqps:// URLs
+#                            certificate from that CA, accepts EXTERNAL authentication (the
+#                            certificate's CN), and `up` prints amqps:// URLs
 # Needs rabbitmq-server installed (deploy/local/services.sh installs it) and root or sudo, as
 # the nodes run as the rabbitmq user like the packaged broker.
 set -euo pipefail
@@ -98,12 +102,17 @@ start_node() {
         if [[ -n $TLS ]]; then
             as_root mkdir -p "$dir/tls"
             as_root cp "$TLS/ca.pem" "$TLS/server.pem" "$TLS/server.key" "$dir/tls/"
+            # EXTERNAL authentication: the client certificate's CN is the user name.
+            echo '[rabbitmq_auth_mechanism_ssl].' | as_root tee "$dir/enabled_plugins" >/dev/null
             printf '%s\n' "listeners.ssl.local = 127.0.0.1:$(($(amqp_port "$i") + 50))" \
                 "ssl_options.cacertfile = $dir/tls/ca.pem" \
                 "ssl_options.certfile = $dir/tls/server.pem" \
                 "ssl_options.keyfile = $dir/tls/server.key" \
                 "ssl_options.verify = verify_peer" \
-                "ssl_options.fail_if_no_peer_cert = true" |
+                "ssl_options.fail_if_no_peer_cert = true" \
+                "auth_mechanisms.1 = PLAIN" \
+                "auth_mechanisms.2 = EXTERNAL" \
+                "ssl_cert_login_from = common_name" |
                 as_root tee -a "$dir/rabbitmq.conf" >/dev/null
         fi
         as_root chown -R rabbitmq: "$dir"
@@ -192,12 +201,19 @@ tls-connections)
     count >/dev/null
     ctl 1 list_connections ssl --no-table-headers
     ;;
+cert-user)
+    [[ -n ${2:-} ]] || die "usage: cluster.sh cert-user NAME"
+    count >/dev/null
+    # A user who logs in by certificate (EXTERNAL): its password is never used.
+    ctl 1 add_user "$2" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
+    ctl 1 set_permissions -p / "$2" '.*' '.*' '.*' >/dev/null
+    ;;
 urls)
     size=$(count)
     for ((i = 1; i <= size; i++)); do url "$i"; done
     ;;
 *)
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
