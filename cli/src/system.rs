@@ -519,6 +519,7 @@ pub async fn run(
             clock: clock.clone(),
             calendar: law.calendar.clone(),
             handshake_timeout: g.handshake_timeout,
+            max_connections: g.max_connections,
             trust_files: Some(TrustFiles {
                 directory: settings.in_data_dir(&settings.directory),
                 revoked: g.revoked.as_ref().map(|path| settings.in_data_dir(path)),

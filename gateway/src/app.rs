@@ -68,6 +68,8 @@ pub struct GatewayConfig {
     /// How long a connection may take over its TLS handshake, and on the console over a
     /// request's headers, before it is closed (`gateway.handshake_timeout`).
     pub handshake_timeout: Duration,
+    /// The most connections the gRPC port holds at a time (`gateway.max_connections`).
+    pub max_connections: usize,
     /// The legal calendar in force, for the operator's warning that a year's official holiday
     /// schedule is missing (on the supervisors' board and in the health service).
     pub calendar: LiveCalendar,
@@ -94,6 +96,7 @@ pub struct Gateway {
     local_addr: SocketAddr,
     tls: rustls::ServerConfig,
     handshake_timeout: Duration,
+    max_connections: usize,
     ctx: Arc<Context>,
     console: Option<Console>,
     trust_files: Option<TrustFiles>,
@@ -141,6 +144,7 @@ impl Gateway {
             local_addr,
             tls,
             handshake_timeout: config.handshake_timeout,
+            max_connections: config.max_connections,
             ctx,
             console,
             trust_files: config.trust_files,
@@ -264,6 +268,7 @@ impl Gateway {
                     self.listener,
                     self.tls,
                     self.handshake_timeout,
+                    self.max_connections,
                     shutdown.clone(),
                 ),
                 shutdown.clone().cancelled_owned(),

@@ -5,9 +5,12 @@
 //! the peer's certificates from them for [`crate::auth`]).
 //!
 //! Each handshake runs in its own task, bounded by the handshake timeout, so a peer that sends
-//! nothing holds no other connection back.
+//! nothing holds no other connection back; and the port holds at most `gateway.max_connections`
+//! connections at a time, so no number of peers can exhaust the gateway's sockets and memory.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
@@ -15,11 +18,13 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Connected;
 
 use crate::context::TlsMaterial;
 use crate::trust::Trust;
@@ -134,16 +139,62 @@ pub fn grpc_server_config(
     })
 }
 
-/// Accepts connections on `listener` until `stop`, and sends each one whose TLS handshake
-/// completes within `handshake_timeout` to the returned stream, for tonic to serve.
+/// A served connection, holding one of the port's connection permits until it closes.
+#[derive(Debug)]
+pub struct Held {
+    tls: TlsStream<TcpStream>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connected for Held {
+    type ConnectInfo = <TlsStream<TcpStream> as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.tls.connect_info()
+    }
+}
+
+impl AsyncRead for Held {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tls).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Held {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tls).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tls).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tls).poll_shutdown(cx)
+    }
+}
+
+/// Accepts connections on `listener` until `stop`, at most `max_connections` at a time (one more
+/// is closed at once, before its handshake), and sends each one whose TLS handshake completes
+/// within `handshake_timeout` to the returned stream, for tonic to serve.
 pub fn accept(
     listener: TcpListener,
     config: rustls::ServerConfig,
     handshake_timeout: Duration,
+    max_connections: usize,
     stop: CancellationToken,
-) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsStream<TcpStream>>> {
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Held>> {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(Arc::new(config));
+    let permits = Arc::new(Semaphore::new(max_connections));
     tokio::spawn(async move {
         loop {
             let tcp = tokio::select! {
@@ -157,6 +208,13 @@ pub fn accept(
                     }
                 },
             };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                tracing::warn!(
+                    max_connections,
+                    "connection refused: the gateway holds as many as it may"
+                );
+                continue;
+            };
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
             }
@@ -164,7 +222,12 @@ pub fn accept(
             tokio::spawn(async move {
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
-                        let _ = tx.send(Ok(tls)).await;
+                        let _ = tx
+                            .send(Ok(Held {
+                                tls,
+                                _permit: permit,
+                            }))
+                            .await;
                     }
                     Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
                     Err(_) => tracing::debug!("TLS handshake timed out"),

@@ -325,6 +325,7 @@ fn gateway_config(
         clock: clock.clone(),
         calendar: law.calendar.clone(),
         handshake_timeout: HANDSHAKE_TIMEOUT,
+        max_connections: 4096,
         trust_files: None,
     }
 }
@@ -342,14 +343,23 @@ impl TestApp {
     /// Starts another gateway on the same services (as a deployment runs several behind a load
     /// balancer), its forms signed with `form_key`; returns its console's address.
     async fn another_gateway(&mut self, form_key: &FormKey) -> SocketAddr {
+        let config = self.config_with(form_key);
+        self.another_gateway_with(config).await.1
+    }
+
+    /// The configuration of [`TestApp::another_gateway`], for a test to change before starting it.
+    fn config_with(&self, form_key: &FormKey) -> GatewayConfig {
         let b = &self.backend;
-        let gateway = Gateway::build(
-            gateway_config(self.dir.path(), &b.clock, &b.law, b.max_size, form_key),
-            b.bus.clone(),
-            b.directory.clone(),
-        )
-        .await
-        .expect("another gateway binds");
+        gateway_config(self.dir.path(), &b.clock, &b.law, b.max_size, form_key)
+    }
+
+    /// Starts another gateway with `config`; returns its gRPC and console addresses.
+    async fn another_gateway_with(&mut self, config: GatewayConfig) -> (SocketAddr, SocketAddr) {
+        let b = &self.backend;
+        let gateway = Gateway::build(config, b.bus.clone(), b.directory.clone())
+            .await
+            .expect("another gateway binds");
+        let grpc = gateway.local_addr();
         let console = gateway.console_addr().expect("console served");
         let stop = self.token.clone();
         self.tasks.push((
@@ -361,7 +371,7 @@ impl TestApp {
                     .map_err(|e| e.to_string())
             }),
         ));
-        console
+        (grpc, console)
     }
 
     fn pki_file(&self, name: &str) -> String {
@@ -380,13 +390,22 @@ impl TestApp {
         &self,
         identity: Option<Identity>,
     ) -> Result<Channel, tonic::transport::Error> {
+        self.connect_at(self.address, identity).await
+    }
+
+    /// [`TestApp::connect`] to the gRPC port at `address` (another gateway's).
+    async fn connect_at(
+        &self,
+        address: SocketAddr,
+        identity: Option<Identity>,
+    ) -> Result<Channel, tonic::transport::Error> {
         let mut tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(self.pki_file("ca.pem")))
             .domain_name("localhost");
         if let Some(identity) = identity {
             tls = tls.identity(identity);
         }
-        Endpoint::from_shared(format!("https://{}", self.address))?
+        Endpoint::from_shared(format!("https://{address}"))?
             .tls_config(tls)?
             .connect()
             .await
@@ -624,6 +643,43 @@ async fn a_connection_without_a_client_certificate_fails_the_tls_handshake() {
     let outcome = who_am_i_with(&app, None).await;
 
     assert_refused_by_tls(outcome, "CertificateRequired");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_grpc_port_holds_no_more_connections_than_its_cap_and_frees_a_closed_ones_place() {
+    let mut app = spawn_app().await;
+    let mut config = app.config_with(&app.backend.form_key.clone());
+    config.max_connections = 2;
+    let (capped, _) = app.another_gateway_with(config).await;
+    let market = || {
+        Some(Identity::from_pem(
+            app.pki_file(&format!("agencies/{MARKET_BUREAU}.pem")),
+            app.pki_file(&format!("agencies/{MARKET_BUREAU}.key")),
+        ))
+    };
+    let first = app.connect_at(capped, market()).await.expect("first");
+    let second = app.connect_at(capped, market()).await.expect("second");
+    for channel in [&first, &second] {
+        DirectoryServiceClient::new(channel.clone())
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .expect("a held connection is served");
+    }
+    assert!(
+        app.connect_at(capped, market()).await.is_err(),
+        "a third connection is closed before its handshake"
+    );
+    drop(first);
+    let third = testing::eventually("a closed connection's place", PROMPTLY, || async {
+        app.connect_at(capped, market()).await.ok()
+    })
+    .await;
+    DirectoryServiceClient::new(third)
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect("served once a place is free");
+    drop(second);
     app.stop().await;
 }
 

@@ -110,6 +110,8 @@ pub struct GatewaySettings {
     /// or nothing holds no socket longer than this.
     #[serde(deserialize_with = "duration")]
     pub handshake_timeout: Duration,
+    /// The most connections the gRPC port holds at a time; one more is closed at once.
+    pub max_connections: usize,
     /// Revoked agency certificates: PEM CRLs, or serial numbers in hex one per line. Relative
     /// paths are inside the data directory. Re-read when it changes, as is the directory.
     pub revoked: Option<PathBuf>,
@@ -126,6 +128,7 @@ impl Default for GatewaySettings {
             key: "pki/gateway.key".into(),
             client_ca: "pki/ca.pem".into(),
             handshake_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             revoked: None,
             reload_every: Duration::from_secs(5),
         }
@@ -431,6 +434,9 @@ impl Settings {
         }
         if self.bus.prefetch == 0 {
             return invalid("bus.prefetch", "must be at least 1");
+        }
+        if self.gateway.max_connections == 0 {
+            return invalid("gateway.max_connections", "must be at least 1");
         }
         if self.store.max_connections == 0 {
             return invalid("store.max_connections", "must be at least 1");
