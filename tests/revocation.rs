@@ -90,13 +90,22 @@ async fn a_revoked_certificate_and_a_removed_agency_are_refused_without_a_restar
     let refusal = ended.expect_err("the stream ends with a refusal");
     assert_eq!(refusal.code(), Code::Unauthenticated, "{refusal:?}");
     assert!(refusal.message().contains("revoked"), "{refusal:?}");
-    let again = who_am_i(&system, CITY_POLICE)
-        .await
-        .expect_err("a revoked certificate makes no more calls");
-    assert!(
-        format!("{again:?}").contains("CertificateRevoked"),
-        "refused in the handshake: {again:?}"
-    );
+    // With TLS 1.3 the client may finish its side of the handshake before the gateway's
+    // `certificate_revoked` alert arrives, and then see only that the connection closed; never is
+    // a call answered. Some attempt names the alert.
+    casebridge_platform::testing::eventually(
+        "the handshake to refuse the revoked certificate with its alert",
+        Duration::from_secs(10),
+        || async {
+            match who_am_i(&system, CITY_POLICE).await {
+                Ok(agency) => panic!("a revoked certificate was served as {agency:?}"),
+                Err(status) => format!("{status:?}")
+                    .contains("CertificateRevoked")
+                    .then_some(()),
+            }
+        },
+    )
+    .await;
     assert_eq!(
         who_am_i(&system, MARKET_BUREAU).await?.code,
         MARKET_BUREAU,
