@@ -108,14 +108,7 @@ pub fn server_name(gateway: &str, server_name: Option<&str>) -> anyhow::Result<S
     if let Some(name) = server_name {
         return Ok(name.to_owned());
     }
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        // An IPv6 literal: [::1]:7443.
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host),
-    };
+    let host = casebridge_platform::settings::url_host(rest);
     anyhow::ensure!(!host.is_empty(), "--gateway {gateway:?} names no host");
     Ok(host.to_owned())
 }

@@ -508,8 +508,8 @@ const S3_MAX_OBJECT: u64 = 5 * GIB;
 
 /// Accepts `"2GiB"`, `"500MiB"`, `"64KiB"`, `"10B"` or a bare number of bytes.
 /// The host a URL names (`scheme://[user[:password]@]host[:port][/…]`), without brackets
-/// around an IPv6 address.
-fn url_host(url: &str) -> &str {
+/// around an IPv6 address; empty when it names none.
+pub fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority
