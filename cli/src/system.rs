@@ -19,7 +19,9 @@ use casebridge_evidence::app::EvidenceApp;
 use casebridge_evidence::storage::Storage;
 use casebridge_gateway::console::session::FormKey;
 use casebridge_gateway::trust::TrustFiles;
-use casebridge_gateway::{ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial};
+use casebridge_gateway::{
+    Caps, ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial,
+};
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::embedded::EmbeddedBus;
@@ -513,13 +515,22 @@ pub async fn run(
                         .console
                         .demo_signin
                         .then(|| settings.data_dir.join("console").join("sessions.json")),
+                    connections: Caps {
+                        total: settings.console.max_connections,
+                        handshakes_per_ip: g.max_handshakes_per_ip,
+                        per_certificate: g.max_connections_per_certificate,
+                    },
                 }),
                 false => None,
             },
             clock: clock.clone(),
             calendar: law.calendar.clone(),
             handshake_timeout: g.handshake_timeout,
-            max_connections: g.max_connections,
+            connections: Caps {
+                total: g.max_connections,
+                handshakes_per_ip: g.max_handshakes_per_ip,
+                per_certificate: g.max_connections_per_certificate,
+            },
             trust_files: Some(TrustFiles {
                 directory: settings.in_data_dir(&settings.directory),
                 revoked: g.revoked.as_ref().map(|path| settings.in_data_dir(path)),

@@ -33,6 +33,7 @@ use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
 use crate::evidence::EvidenceGrpc;
 use crate::inbox::InboxGrpc;
+use crate::limits::{Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
@@ -68,8 +69,10 @@ pub struct GatewayConfig {
     /// How long a connection may take over its TLS handshake, and on the console over a
     /// request's headers, before it is closed (`gateway.handshake_timeout`).
     pub handshake_timeout: Duration,
-    /// The most connections the gRPC port holds at a time (`gateway.max_connections`).
-    pub max_connections: usize,
+    /// The connections the gRPC port holds: in total (`gateway.max_connections`), per IP while
+    /// handshaking (`gateway.max_handshakes_per_ip`) and per client certificate
+    /// (`gateway.max_connections_per_certificate`).
+    pub connections: Caps,
     /// The legal calendar in force, for the operator's warning that a year's official holiday
     /// schedule is missing (on the supervisors' board and in the health service).
     pub calendar: LiveCalendar,
@@ -96,7 +99,7 @@ pub struct Gateway {
     local_addr: SocketAddr,
     tls: rustls::ServerConfig,
     handshake_timeout: Duration,
-    max_connections: usize,
+    connections: Caps,
     ctx: Arc<Context>,
     console: Option<Console>,
     trust_files: Option<TrustFiles>,
@@ -144,7 +147,7 @@ impl Gateway {
             local_addr,
             tls,
             handshake_timeout: config.handshake_timeout,
-            max_connections: config.max_connections,
+            connections: config.connections,
             ctx,
             console,
             trust_files: config.trust_files,
@@ -268,7 +271,7 @@ impl Gateway {
                     self.listener,
                     self.tls,
                     self.handshake_timeout,
-                    self.max_connections,
+                    Limits::new(self.connections),
                     shutdown.clone(),
                 ),
                 shutdown.clone().cancelled_owned(),

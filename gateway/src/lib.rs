@@ -16,6 +16,8 @@
 //! - `monitor`: `MonitorService` and `DeadlineService`, answered by the deadlines service.
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
 //!   and the check that documents name only files the caller uploaded or may read.
+//! - `tls`, [`limits`]: the gRPC port's TLS acceptor (revoked and unknown certificates refused
+//!   in the handshake) and the caps on connections both ports keep.
 //! - [`pki`]: the development certificate authority and agency certificates.
 //! - [`console`]: the web console for people (overdue board, timelines, dispute and referral
 //!   desks, statistics), on its own HTTPS listener, calling the endpoints above in-process.
@@ -32,6 +34,7 @@ mod disputes;
 mod error;
 mod evidence;
 mod inbox;
+pub mod limits;
 mod monitor;
 mod opinions;
 pub mod pki;
@@ -43,3 +46,4 @@ pub mod trust;
 pub use app::{CALENDAR_HEALTH, Gateway, GatewayConfig};
 pub use console::ConsoleConfig;
 pub use context::{EvidenceConfig, StartError, TlsMaterial};
+pub use limits::Caps;

@@ -1,18 +1,21 @@
 //! The gRPC port's own TLS acceptor: mutual TLS with the agencies' CA, in which a revoked
-//! certificate ([`Trust`], reloaded without a restart) is refused in the handshake itself, with
-//! the `certificate_revoked` alert. tonic's acceptor takes a CA but no revocation list, so the
+//! certificate is refused in the handshake itself with the `certificate_revoked` alert, and one
+//! that names no agency of the directory with `access_denied` ([`Trust`], reloaded without a
+//! restart; a connection opened before a change is refused per call, [`crate::auth`]). tonic's acceptor takes a CA but no revocation list, so the
 //! gateway accepts connections itself and hands tonic the finished TLS streams (tonic still reads
 //! the peer's certificates from them for [`crate::auth`]).
 //!
 //! Each handshake runs in its own task, bounded by the handshake timeout, so a peer that sends
-//! nothing holds no other connection back; and the port holds at most `gateway.max_connections`
-//! connections at a time, so no number of peers can exhaust the gateway's sockets and memory.
+//! nothing holds no other connection back; and the port holds connections within its
+//! [`Limits`] (in total, per IP while handshaking, per certificate after), so no number of
+//! peers can exhaust the gateway's sockets and memory, and no one peer can crowd out the rest.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use casebridge_core::ids::AgencyCode;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -20,23 +23,25 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::Connected;
 
 use crate::context::TlsMaterial;
+use crate::limits::{Established, Limits};
 use crate::trust::Trust;
 
-/// Verifies client certificates as the CA's verifier does, then refuses revoked ones.
+/// Verifies client certificates as the CA's verifier does, then refuses revoked ones and those
+/// that name no agency of the directory.
 #[derive(Debug)]
-struct RevocationAwareVerifier {
+struct TrustVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     trust: Arc<Trust>,
 }
 
-impl ClientCertVerifier for RevocationAwareVerifier {
+impl ClientCertVerifier for TrustVerifier {
     fn offer_client_auth(&self) -> bool {
         self.inner.offer_client_auth()
     }
@@ -66,6 +71,22 @@ impl ClientCertVerifier for RevocationAwareVerifier {
                 "a revoked client certificate was refused in the handshake"
             );
             return Err(rustls::Error::InvalidCertificate(CertificateError::Revoked));
+        }
+        // The contract (common.proto) refuses an unknown agency during the handshake: a
+        // certificate the CA issued for a code that is malformed or not (or no longer) in the
+        // directory opens no connection.
+        let admitted = crate::pki::agency_code_from_cert(end_entity.as_ref())
+            .ok()
+            .and_then(|named| AgencyCode::parse(&named).ok())
+            .filter(|code| self.trust.directory().get(code).is_some());
+        if admitted.is_none() {
+            tracing::info!(
+                serial = %hex::encode(&serial),
+                "a client certificate naming no agency of the directory was refused in the handshake"
+            );
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ));
         }
         Ok(verified)
     }
@@ -126,24 +147,24 @@ pub(crate) fn server_config(
 }
 
 /// The gRPC port's TLS configuration: a client certificate from the agencies' CA required,
-/// revoked ones refused, and HTTP/2 only.
+/// revoked ones and those of agencies outside the directory refused, and HTTP/2 only.
 pub fn grpc_server_config(
     tls: &TlsMaterial,
     trust: Arc<Trust>,
 ) -> Result<rustls::ServerConfig, BoxError> {
     server_config(tls, b"h2", |ca| {
-        Ok(Arc::new(RevocationAwareVerifier {
+        Ok(Arc::new(TrustVerifier {
             inner: ca.build()?,
             trust,
         }))
     })
 }
 
-/// A served connection, holding one of the port's connection permits until it closes.
+/// A served connection, holding its places in the port's [`Limits`] until it closes.
 #[derive(Debug)]
 pub struct Held {
     tls: TlsStream<TcpStream>,
-    _permit: OwnedSemaphorePermit,
+    _places: Established,
 }
 
 impl Connected for Held {
@@ -182,25 +203,25 @@ impl AsyncWrite for Held {
     }
 }
 
-/// Accepts connections on `listener` until `stop`, at most `max_connections` at a time (one more
-/// is closed at once, before its handshake), and sends each one whose TLS handshake completes
-/// within `handshake_timeout` to the returned stream, for tonic to serve.
+/// Accepts connections on `listener` until `stop`, within `limits` (a connection beyond them
+/// is closed: before its handshake when the port or its IP is full, after it when its client
+/// certificate is), and sends each one whose TLS handshake completes within `handshake_timeout`
+/// to the returned stream, for tonic to serve.
 pub fn accept(
     listener: TcpListener,
     config: rustls::ServerConfig,
     handshake_timeout: Duration,
-    max_connections: usize,
+    limits: Arc<Limits>,
     stop: CancellationToken,
 ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<Held>> {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let permits = Arc::new(Semaphore::new(max_connections));
     tokio::spawn(async move {
         loop {
-            let tcp = tokio::select! {
+            let (tcp, peer) = tokio::select! {
                 () = stop.cancelled() => return,
                 accepted = listener.accept() => match accepted {
-                    Ok((tcp, _)) => tcp,
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "cannot accept a connection");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -208,32 +229,44 @@ pub fn accept(
                     }
                 },
             };
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                tracing::warn!(
-                    max_connections,
-                    "connection refused: the gateway holds as many as it may"
-                );
-                continue;
+            let arriving = match limits.arrive(peer.ip()) {
+                Ok(arriving) => arriving,
+                Err(full) => {
+                    tracing::warn!(%peer, "connection refused: {full}");
+                    continue;
+                }
             };
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
             }
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => {
+                let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await
+                {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(error)) => return tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!("TLS handshake timed out"),
+                };
+                let serial = client_serial(&tls);
+                match arriving.established(serial.as_deref()) {
+                    Ok(places) => {
                         let _ = tx
                             .send(Ok(Held {
                                 tls,
-                                _permit: permit,
+                                _places: places,
                             }))
                             .await;
                     }
-                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                    Err(full) => tracing::warn!(%peer, "connection closed: {full}"),
                 }
             });
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// The serial number of the client certificate a finished handshake presented, if any.
+pub(crate) fn client_serial<IO>(tls: &TlsStream<IO>) -> Option<Vec<u8>> {
+    let leaf = tls.get_ref().1.peer_certificates()?.first()?;
+    crate::pki::certificate_serial(leaf.as_ref()).ok()
 }

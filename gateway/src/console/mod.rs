@@ -41,6 +41,7 @@ use crate::auth::ConsoleCaller;
 use crate::cases::CasesGrpc;
 use crate::context::{Context, StartError, TlsMaterial};
 use crate::disputes::DisputesGrpc;
+use crate::limits::{Arriving, Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::referrals::ReferralsGrpc;
 use html::Lang;
@@ -61,6 +62,9 @@ pub struct ConsoleConfig {
     /// Where demo sign-in links and sessions are kept across restarts (`casebridge up`); `None`
     /// keeps them in memory.
     pub sessions_file: Option<std::path::PathBuf>,
+    /// The connections the console holds: in total (`console.max_connections`), per IP while
+    /// handshaking and per client certificate (the gateway's settings for both).
+    pub connections: Caps,
 }
 
 /// What every page shares.
@@ -89,6 +93,7 @@ pub struct Console {
     state: Arc<State>,
     /// The longest a connection may take over its TLS handshake, and over a request's headers.
     handshake_timeout: Duration,
+    limits: Arc<Limits>,
 }
 
 impl Console {
@@ -111,6 +116,7 @@ impl Console {
             local_addr,
             tls,
             handshake_timeout,
+            limits: Limits::new(config.connections),
             state: Arc::new(State {
                 sessions,
                 demo_signin: config.demo_signin,
@@ -163,10 +169,18 @@ impl Console {
                     continue;
                 }
             };
+            let arriving = match self.limits.arrive(peer.ip()) {
+                Ok(arriving) => arriving,
+                Err(full) => {
+                    tracing::warn!(%peer, "console connection refused: {full}");
+                    continue;
+                }
+            };
             let (acceptor, router) = (acceptor.clone(), router.clone());
             let timeout = self.handshake_timeout;
             connections.spawn(async move {
-                if let Err(error) = serve_connection(acceptor, router, tcp, timeout).await {
+                if let Err(error) = serve_connection(acceptor, router, tcp, arriving, timeout).await
+                {
                     tracing::debug!(%error, %peer, "console connection ended with an error");
                 }
             });
@@ -194,10 +208,13 @@ async fn serve_connection(
     acceptor: TlsAcceptor,
     router: Router,
     tcp: tokio::net::TcpStream,
+    arriving: Arriving,
     timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let _ = tcp.set_nodelay(true);
     let stream = tokio::time::timeout(timeout, acceptor.accept(tcp)).await??;
+    // Held until the connection closes.
+    let _places = arriving.established(crate::tls::client_serial(&stream).as_deref())?;
     // rustls has checked the chain and validity; the code inside is checked against the
     // directory on every request, as on the gRPC port.
     let agency = stream

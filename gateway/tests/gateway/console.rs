@@ -604,19 +604,25 @@ async fn every_console_response_carries_the_security_headers() {
 
 /// Issue 12, D3: the console held slow-header connections for 30 s and more. Now a connection
 /// that does not finish its TLS handshake, or its request's headers, within the timeout is
-/// closed, and pages are served meanwhile.
+/// closed, and pages are served meanwhile; one address holds no more handshakes than its cap.
 #[tokio::test]
 async fn the_console_closes_silent_and_slow_header_connections() {
     let app = spawn_app().await;
     let police = Browser::new(&app, Some(CITY_POLICE));
+    // 300 silent connections, from 30 loopback addresses (within the cap on one IP's
+    // handshakes), and one more from an address already at its cap, closed at once.
     let mut held = Vec::new();
-    for _ in 0..20 {
-        held.push(
-            tokio::net::TcpStream::connect(app.console)
-                .await
-                .expect("connect"),
-        );
+    for n in 0..300 {
+        held.push(super::connect_from(app.console, 10 + (n / 10) as u8).await);
     }
+    for _ in 0..super::CAPS.handshakes_per_ip {
+        held.push(super::connect_from(app.console, 60).await);
+    }
+    let mut one_more = super::connect_from(app.console, 60).await;
+    assert!(
+        super::closed_within(&mut one_more, Duration::from_secs(1)).await,
+        "a handshake beyond the IP's cap is closed at once"
+    );
     let mut slow = Vec::new();
     for _ in 0..20 {
         let tcp = tokio::net::TcpStream::connect(app.console)

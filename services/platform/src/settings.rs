@@ -112,6 +112,13 @@ pub struct GatewaySettings {
     pub handshake_timeout: Duration,
     /// The most connections the gRPC port holds at a time; one more is closed at once.
     pub max_connections: usize,
+    /// The most connections from one IP address whose TLS handshake is still running, on the
+    /// gRPC port and on the console each; one more is closed at once. Peers behind one NAT
+    /// share it, but only while they handshake.
+    pub max_handshakes_per_ip: usize,
+    /// The most connections open at a time with one client certificate, on each port; one more
+    /// is closed right after its handshake.
+    pub max_connections_per_certificate: usize,
     /// Revoked agency certificates: PEM CRLs, or serial numbers in hex one per line. Relative
     /// paths are inside the data directory. Re-read when it changes, as is the directory.
     pub revoked: Option<PathBuf>,
@@ -129,6 +136,8 @@ impl Default for GatewaySettings {
             client_ca: "pki/ca.pem".into(),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            max_handshakes_per_ip: 64,
+            max_connections_per_certificate: 256,
             revoked: None,
             reload_every: Duration::from_secs(5),
         }
@@ -153,6 +162,8 @@ pub struct ConsoleSettings {
     /// paths are inside the data directory. Every gateway of a deployment must read the same
     /// file, so that a form shown by one is accepted by another; made on first start if missing.
     pub form_key: PathBuf,
+    /// The most connections the console holds at a time; one more is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for ConsoleSettings {
@@ -163,6 +174,7 @@ impl Default for ConsoleSettings {
             demo_signin: false,
             session_idle: Duration::from_secs(30 * 60),
             form_key: "console/form.key".into(),
+            max_connections: 1024,
         }
     }
 }
