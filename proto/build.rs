@@ -50,6 +50,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         // Evidence chunks as `bytes::Bytes`, so a chunk moves from the wire to storage (and
         // back) without a copy.
         .bytes(".casebridge.v1.EvidenceChunk.data")
+        // prost's codec, but a message that does not decode is INVALID_ARGUMENT (src/codec.rs).
+        .codec_path("crate::codec::ContractCodec")
         .build_client(true)
         .build_server(true)
         // `prost::Name` on every message: its full name finds its descriptor, so the CLI's

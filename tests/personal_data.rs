@@ -19,7 +19,7 @@ const SECRETS: &[&str] = &[
     "PD-ID-530102198807155678", // that party's identity number
     "慕容保密样本",             // a second party, an organisation
     "PD-USCC-91350100PD0000XQ", // its credit code
-    "PD-PHONE-13912345678",     // the case officer's phone
+    "+86-139-7531-8642",        // the case officer's phone
 ];
 
 fn submission_with_personal_data(request_id: &str) -> pb::SubmitReferralRequest {

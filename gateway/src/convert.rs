@@ -78,6 +78,31 @@ impl Violations {
         }
     }
 
+    /// Free text checked as the state machines check theirs ([`casebridge_core::case::text`]):
+    /// no control character but line breaks, at most `max` characters, not blank when
+    /// `required`.
+    pub(crate) fn text(&mut self, field: &'static str, raw: &str, max: usize, required: bool) {
+        if let Err(rejection) = casebridge_core::case::text(field, raw, max, required) {
+            self.add(field, rejection.to_string());
+        }
+    }
+
+    /// A rule id of the rule table (`S1-8`, `SAMR-45`): 1 to 32 ASCII letters, digits and
+    /// hyphens. Whether the table has it is for the deadlines service to say.
+    pub(crate) fn rule_id(&mut self, field: &'static str, raw: &str) {
+        let well_formed = (1..=32).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !well_formed {
+            self.add(
+                field,
+                format!(
+                    "{field} must be a rule id such as S1-8 or SAMR-45: 1 to 32 letters, digits \
+                     and hyphens"
+                ),
+            );
+        }
+    }
+
     pub(crate) fn request_id(&mut self, raw: &str) -> Option<RequestId> {
         RequestId::parse(raw)
             .map_err(|e| self.add("request_id", format!("request_id {e}")))

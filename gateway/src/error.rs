@@ -49,6 +49,20 @@ fn describe(v: &Violations) -> String {
         .join("; ")
 }
 
+/// The most characters of a status message, and of each violation's description. Both travel
+/// in HTTP/2 headers (percent-encoded, the details base64-encoded), which a client refuses past
+/// 16 KiB; a message that quotes a 2,000-character input must not turn a refusal into a broken
+/// stream (issue 12, D8).
+const MESSAGE_MAX_CHARS: usize = 500;
+
+/// `text`, cut to [`MESSAGE_MAX_CHARS`] with an ellipsis.
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MESSAGE_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 fn bad_request<'a>(
     code: Code,
     message: String,
@@ -56,14 +70,14 @@ fn bad_request<'a>(
 ) -> Status {
     let mut details = ErrorDetails::new();
     for (field, description) in fields {
-        details.add_bad_request_violation(field, description);
+        details.add_bad_request_violation(bounded(field), bounded(description));
     }
     Status::with_error_details(code, message, details)
 }
 
 impl From<GatewayError> for Status {
     fn from(error: GatewayError) -> Status {
-        let message = error.to_string();
+        let message = bounded(&error.to_string());
         match error {
             GatewayError::Invalid(v) => bad_request(
                 Code::InvalidArgument,
@@ -132,5 +146,29 @@ impl GatewayError {
             }
             source => GatewayError::Unavailable { service, source },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_quoting_a_long_input_is_cut_so_it_fits_in_a_header() {
+        let status = Status::from(GatewayError::Invalid(Violations::of(vec![(
+            "region".into(),
+            format!("region {} is not a region code", "长".repeat(2001)),
+        )])));
+        assert_eq!(status.message().chars().count(), MESSAGE_MAX_CHARS + 1);
+        assert!(status.message().ends_with('…'));
+        let violations = status
+            .get_details_bad_request()
+            .expect("details")
+            .field_violations;
+        assert_eq!(violations[0].field, "region");
+        assert_eq!(
+            violations[0].description.chars().count(),
+            MESSAGE_MAX_CHARS + 1
+        );
     }
 }

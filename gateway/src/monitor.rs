@@ -246,11 +246,8 @@ pub fn obligation_query(
             .ok()
     });
     let case_id = optional(&case_id).and_then(|raw| v.case_id("case_id", raw));
-    if rule.chars().count() > 32 {
-        v.add(
-            "rule",
-            "rule is a rule id such as S1-8, at most 32 characters",
-        );
+    if let Some(raw) = optional(&rule) {
+        v.rule_id("rule", raw);
     }
     if page_size > MAX_PAGE {
         v.add("page_size", format!("page_size must be at most {MAX_PAGE}"));
@@ -477,7 +474,7 @@ pub fn report(req: pb::GetReportRequest) -> Result<(ReportPeriod, ReportFormat),
 }
 
 /// The longest approval reference or reason accepted.
-const MAX_TEXT: usize = 2_000;
+const MAX_TEXT: usize = casebridge_core::case::TEXT_MAX_CHARS;
 
 /// An extension request as a command of `actor`.
 pub fn extension(
@@ -496,12 +493,7 @@ pub fn extension(
     let mut v = Violations::default();
     let request_id = v.request_id(&request_id);
     let case_id = v.case_id("case_id", &case_id);
-    if rule.is_empty() || rule.chars().count() > 32 {
-        v.add(
-            "rule",
-            "rule is required: a rule id such as S1-8 or SAMR-45",
-        );
-    }
+    v.rule_id("rule", &rule);
     let target = match target {
         Some(pb::extend_deadline_request::Target::Tier(0)) | None => {
             v.add(
@@ -518,23 +510,9 @@ pub fn extension(
                 .ok()
         }
     };
-    for (field, text, what) in [
-        (
-            "approval_reference",
-            &approval_reference,
-            "the approval document's reference (审批文号)",
-        ),
-        ("reason", &reason, "the reason for the extension"),
-    ] {
-        if text.trim().is_empty() {
-            v.add(field, format!("{field} is required: {what}"));
-        } else if text.chars().count() > MAX_TEXT {
-            v.add(
-                field,
-                format!("{field} is longer than {MAX_TEXT} characters"),
-            );
-        }
-    }
+    // The approval document's reference (审批文号) and the reason for the extension.
+    v.text("approval_reference", &approval_reference, MAX_TEXT, true);
+    v.text("reason", &reason, MAX_TEXT, true);
     let extend = match (request_id, case_id, target) {
         (Some(request_id), Some(case_id), Some(target)) => Some(ExtendRequest {
             actor,

@@ -63,6 +63,8 @@ const JUSTICE_BUREAU: &str = "11350100MB0100009D";
 mod cases;
 #[path = "gateway/console.rs"]
 mod console;
+#[path = "gateway/contract.rs"]
+mod contract;
 #[path = "gateway/disputes.rs"]
 mod disputes;
 #[path = "gateway/opinions.rs"]

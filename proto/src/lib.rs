@@ -11,9 +11,13 @@
 //!   families, cases, inbox, directory, monitor, deadline and evidence services;
 //!   `EvidenceService` streams files in chunks).
 //! - [`google_rpc`]: `google.rpc.BadRequest`, put in the status details of INVALID_ARGUMENT errors.
+//! - [`codec::ContractCodec`]: the codec of every generated client and server (prost's, with
+//!   undecodable input answered INVALID_ARGUMENT).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptor set, with comments and imports, for gRPC
 //!   reflection.
 #![forbid(unsafe_code)]
+
+pub mod codec;
 
 /// Encoded `google.protobuf.FileDescriptorSet` of every file in the contract, including the
 /// imported well-known types and the source comments; register it with gRPC reflection.

@@ -327,7 +327,7 @@ async fn every_refusal_before_the_decision_names_its_problem_and_changes_nothing
         ("summary", "\u{1b}[2J\u{1b}[H已清屏"),
         ("suspected_offence", "销售伪劣产品罪\u{0}"),
         ("summary", "响铃\u{7}"),
-        ("documents.title", "移送书\u{7f}"),
+        ("documents[0].title", "移送书\u{7f}"),
     ]
     .into_iter()
     .enumerate()

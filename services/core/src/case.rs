@@ -374,10 +374,12 @@ pub enum Rejection {
         rule: &'static str,
     },
     /// An input value is malformed.
-    #[error("{field} {reason}")]
+    #[error("{} {reason}", item_path(field, *item))]
     Invalid {
-        /// The input field.
+        /// The input field; in a list, the list and the item's field (`documents.title`).
         field: &'static str,
+        /// In a list, which item (from 0): the path is then `documents[2].title`.
+        item: Option<usize>,
         /// What is wrong, as a phrase following the field name.
         reason: String,
     },
@@ -419,6 +421,14 @@ impl Rejection {
             Rejection::UnknownAgency { .. } | Rejection::WrongRecipientKind { .. } => "DIR",
             Rejection::MissingDocument { rule, .. } | Rejection::Forbidden { rule, .. } => rule,
             Rejection::Invalid { .. } => "INPUT",
+        }
+    }
+
+    /// Which item of a list the offending field is in, when it is in one (see [`item_path`]).
+    pub fn item(&self) -> Option<usize> {
+        match self {
+            Rejection::Invalid { item, .. } => *item,
+            _ => None,
         }
     }
 
@@ -482,8 +492,52 @@ pub fn require_agency<'a>(
 pub fn invalid(field: &'static str, reason: impl Into<String>) -> Rejection {
     Rejection::Invalid {
         field,
+        item: None,
         reason: reason.into(),
     }
+}
+
+/// The path of `field` in item `item` of its list, as the contract names it: the index goes
+/// after the list's name (`documents.title`, 2 → `documents[2].title`; `parties`, 0 →
+/// `parties[0]`). Without an item, the field as it is.
+pub fn item_path(field: &str, item: Option<usize>) -> String {
+    match item {
+        None => field.to_owned(),
+        Some(i) => match field.split_once('.') {
+            Some((list, rest)) => format!("{list}[{i}].{rest}"),
+            None => format!("{field}[{i}]"),
+        },
+    }
+}
+
+/// [`item_path`] for a field its family renamed on the wire: the index goes after the list's own
+/// name wherever the wire puts it (`documents.title` renamed `opinion.documents.title`, item 1 →
+/// `opinion.documents[1].title`).
+pub fn wire_item_path(wire: &str, field: &str, item: Option<usize>) -> String {
+    let Some(i) = item else {
+        return wire.to_owned();
+    };
+    let list = field.split('.').next().unwrap_or(field);
+    let mut segments: Vec<String> = wire.split('.').map(str::to_owned).collect();
+    match segments.iter_mut().find(|segment| *segment == list) {
+        Some(segment) => {
+            segment.push_str(&format!("[{i}]"));
+            segments.join(".")
+        }
+        None => item_path(wire, Some(i)),
+    }
+}
+
+/// `check` for item `item` of a list: an [`Rejection::Invalid`] it returns names the item.
+fn in_item(item: usize, check: Result<(), Rejection>) -> Result<(), Rejection> {
+    check.map_err(|rejection| match rejection {
+        Rejection::Invalid { field, reason, .. } => Rejection::Invalid {
+            field,
+            item: Some(item),
+            reason,
+        },
+        other => other,
+    })
 }
 
 /// Checks a free-text field: not blank when required, at most `max` characters.
@@ -518,6 +572,38 @@ pub fn text(field: &'static str, value: &str, max: usize, required: bool) -> Res
     Ok(())
 }
 
+/// The fewest and most digits a phone number may have: a short service number (95598) to an
+/// international number with an extension.
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 5..=20;
+
+/// Checks a phone number, as the contract states it: digits, with an optional leading `+` and
+/// single hyphens between groups (`0591-87654321`, `+86-591-87654321`, `13800000000`).
+pub fn phone(field: &'static str, value: &str, required: bool) -> Result<(), Rejection> {
+    if value.is_empty() {
+        return match required {
+            true => Err(invalid(field, "is required: a phone number")),
+            false => Ok(()),
+        };
+    }
+    let number = value.strip_prefix('+').unwrap_or(value);
+    let groups_are_digits = number
+        .split('-')
+        .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit()));
+    let digits = number.bytes().filter(u8::is_ascii_digit).count();
+    if !groups_are_digits || !PHONE_DIGITS.contains(&digits) {
+        return Err(invalid(
+            field,
+            format!(
+                "must be a phone number: {}–{} digits, with an optional leading + and single \
+                 hyphens between groups (e.g. 0591-87654321)",
+                PHONE_DIGITS.start(),
+                PHONE_DIGITS.end()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks documents being added to `already` existing ones.
 pub fn documents(added: &[Document], already: usize) -> Result<(), Rejection> {
     if already.saturating_add(added.len()) > ITEMS_MAX {
@@ -526,8 +612,11 @@ pub fn documents(added: &[Document], already: usize) -> Result<(), Rejection> {
             format!("must hold at most {ITEMS_MAX} documents in total"),
         ));
     }
-    for document in added {
-        text("documents.title", &document.title, TITLE_MAX_CHARS, true)?;
+    for (i, document) in added.iter().enumerate() {
+        in_item(
+            i,
+            text("documents.title", &document.title, TITLE_MAX_CHARS, true),
+        )?;
     }
     Ok(())
 }
@@ -540,10 +629,16 @@ pub fn parties(parties: &[Party]) -> Result<(), Rejection> {
             format!("must name at most {ITEMS_MAX} parties"),
         ));
     }
-    for party in parties {
-        text("parties.name", party.name.expose(), TITLE_MAX_CHARS, true)?;
+    for (i, party) in parties.iter().enumerate() {
+        in_item(
+            i,
+            text("parties.name", party.name.expose(), TITLE_MAX_CHARS, true),
+        )?;
         if let Some(id) = &party.id_number {
-            text("parties.id_number", id.expose(), NUMBER_MAX_CHARS, false)?;
+            in_item(
+                i,
+                text("parties.id_number", id.expose(), NUMBER_MAX_CHARS, false),
+            )?;
         }
     }
     Ok(())
@@ -647,6 +742,56 @@ mod tests {
         // common.proto, Document.title: "at most 256 characters" (issue 12, D8: 200 applied).
         assert!(text("documents.title", &"长".repeat(256), TITLE_MAX_CHARS, true).is_ok());
         assert!(text("documents.title", &"长".repeat(257), TITLE_MAX_CHARS, true).is_err());
+    }
+
+    #[test]
+    fn phone_numbers_are_digits_with_an_optional_plus_and_hyphens() {
+        for good in ["13800000000", "0591-87654321", "+86-591-87654321", "95598"] {
+            assert!(phone("case_officer_phone", good, true).is_ok(), "{good}");
+        }
+        for bad in [
+            "call me",
+            "0591 87654321",
+            "0591--87654321",
+            "-0591",
+            "0591-",
+            "++86",
+            "1234",
+            "123456789012345678901",
+            "１３８００",
+        ] {
+            let err = phone("case_officer_phone", bad, false).unwrap_err();
+            assert_eq!(err.field(), Some("case_officer_phone"), "{bad}");
+        }
+        assert!(phone("case_officer_phone", "", false).is_ok());
+        assert!(phone("case_officer_phone", "", true).is_err());
+    }
+
+    #[test]
+    fn an_item_of_a_list_is_named_with_its_index() {
+        let titles = ["移送书", "调查报告", " "];
+        let documents: Vec<Document> = titles
+            .iter()
+            .map(|title| Document {
+                kind: DocumentKind::Other,
+                title: (*title).to_owned(),
+                sha256: None,
+            })
+            .collect();
+        let err = super::documents(&documents, 0).unwrap_err();
+        assert_eq!(err.field(), Some("documents.title"));
+        assert_eq!(err.item(), Some(2));
+        assert_eq!(err.to_string(), "documents[2].title must not be empty");
+        assert_eq!(item_path("parties", Some(0)), "parties[0]");
+        assert_eq!(
+            wire_item_path("opinion.documents.title", "documents.title", Some(1)),
+            "opinion.documents[1].title"
+        );
+        assert_eq!(
+            wire_item_path("documents.title", "documents.title", Some(2)),
+            "documents[2].title"
+        );
+        assert_eq!(item_path("summary", None), "summary");
     }
 
     #[test]

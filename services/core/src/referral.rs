@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::{self, On};
 use crate::case::{
-    self, Case, CaseEvent, EventName, HistoryEntry, NUMBER_MAX_CHARS, Parties, Recorded, Rejection,
-    StepName, TEXT_MAX_CHARS, TITLE_MAX_CHARS, TimelineEntry, invalid, text,
+    self, Case, CaseEvent, EventName, HistoryEntry, Parties, Recorded, Rejection, StepName,
+    TEXT_MAX_CHARS, TITLE_MAX_CHARS, TimelineEntry, invalid, text,
 };
 use crate::directory::{Agency, AgencyKind, Directory};
 // The package's documents and the parties, re-exported where the referral names them.
@@ -742,14 +742,10 @@ fn submit(
         true,
     )?;
     text("summary", &s.summary, TEXT_MAX_CHARS, true)?;
-    // Case officer and phone are recommended letter fields [U], so only their length is checked.
+    // Case officer and phone are recommended letter fields [U], so neither is required; a phone
+    // given must be one (issue 12, D8).
     text("case_officer", &s.case_officer, TITLE_MAX_CHARS, false)?;
-    text(
-        "case_officer_phone",
-        s.case_officer_phone.expose(),
-        NUMBER_MAX_CHARS,
-        false,
-    )?;
+    case::phone("case_officer_phone", s.case_officer_phone.expose(), false)?;
     case::documents(&s.documents, 0)?;
     case::parties(&s.parties)?;
 

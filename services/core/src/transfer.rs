@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::{self, On};
 use crate::case::{
-    self, Case, CaseEvent, EventName, HistoryEntry, NUMBER_MAX_CHARS, Parties, Recorded, Rejection,
-    StepName, TEXT_MAX_CHARS, TITLE_MAX_CHARS, TimelineEntry, invalid, text,
+    self, Case, CaseEvent, EventName, HistoryEntry, Parties, Recorded, Rejection, StepName,
+    TEXT_MAX_CHARS, TITLE_MAX_CHARS, TimelineEntry, invalid, text,
 };
 use crate::directory::{Agency, AgencyKind, Directory};
 use crate::document::{Document, DocumentKind, Party};
@@ -472,12 +472,7 @@ fn send(
         true,
     )?;
     text("case_officer", &s.case_officer, TITLE_MAX_CHARS, false)?;
-    text(
-        "case_officer_phone",
-        s.case_officer_phone.expose(),
-        NUMBER_MAX_CHARS,
-        false,
-    )?;
+    case::phone("case_officer_phone", s.case_officer_phone.expose(), false)?;
     case::documents(&s.documents, 0)?;
     case::parties(&s.parties)?;
     // S4 Art 17: the case goes with a transfer letter and its materials.

@@ -210,9 +210,22 @@ impl Storage {
                 .await
                 .map_err(std::io::Error::other)??;
         }
-        // Two concurrent uploads of the same content may both get here: the second rename
-        // replaces identical bytes, which no reader can tell apart.
-        self.store.rename(temp, &target).await?;
+        // Two concurrent uploads of the same content may both get here. Only one may answer
+        // "newly stored" (issue 12, D8): the move succeeds only where nothing is yet, and the
+        // other upload finds it there. A store that cannot move conditionally (S3 without a
+        // configured mechanism) replaces identical bytes, which no reader can tell apart, and
+        // both answer "newly stored".
+        match self.store.rename_if_not_exists(temp, &target).await {
+            Ok(()) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                self.store.delete(temp).await?;
+                return Ok(true);
+            }
+            Err(object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented) => {
+                self.store.rename(temp, &target).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
         if let Some(root) = &self.local_root
             && let Some(parent) = root.join(target.as_ref()).parent().map(FsPath::to_owned)
         {

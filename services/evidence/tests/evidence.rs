@@ -451,6 +451,33 @@ async fn identical_content_is_stored_once() {
     assert_eq!(files_under(dir.path()).len(), 1);
 }
 
+/// Issue 12, D8: parallel uploads of the same bytes each answered `already_stored = false`.
+/// Exactly one of them stores the file now; the others find it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_parallel_uploads_of_the_same_bytes_exactly_one_stores_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = Storage::local(dir.path()).expect("local storage");
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let uploads = (0..16).map(|_| {
+        let (storage, content) = (storage.clone(), content.clone());
+        tokio::spawn(async move {
+            let chunks: Vec<&[u8]> = content.chunks(65_536).collect();
+            stored(&storage, &chunks, None).await.expect("stored")
+        })
+    });
+    let results = futures_util::future::join_all(uploads).await;
+    let newly: usize = results
+        .into_iter()
+        .map(|r| usize::from(!r.expect("the upload task").already_stored))
+        .sum();
+    assert_eq!(newly, 1, "uploads that answered already_stored = false");
+    assert_eq!(
+        files_under(dir.path()).len(),
+        1,
+        "one copy, no temporary left"
+    );
+}
+
 #[tokio::test]
 async fn content_that_is_not_what_was_declared_leaves_nothing_behind() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -878,7 +878,9 @@ fn malformed_submissions_name_the_offending_field() {
         let err = run(&w, None, ReferralCommand::Submit(s), &w.market, SENT).unwrap_err();
         assert_eq!(err.field(), Some(field), "{err}");
         assert_eq!(err.rule(), "INPUT");
-        assert!(err.to_string().starts_with(field), "{err}");
+        // An item of a list is named with its index (`parties[0].name`).
+        let path = case::item_path(field, err.item());
+        assert!(err.to_string().starts_with(&path), "{err}");
     }
     // 200 documents in total is still allowed.
     let mut s = submission(&w);

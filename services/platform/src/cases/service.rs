@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use casebridge_core::authz;
-use casebridge_core::case::{Case, Decision, Rejection};
+use casebridge_core::case::{self, Case, Decision, Rejection};
 use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
 use casebridge_core::ledger::{GENESIS, Receipt};
 use casebridge_core::notice::Notice;
@@ -415,6 +415,13 @@ pub fn refusal<F: Family>(rejection: &Rejection, command: &F::Command) -> Refusa
         | Rejection::MissingDocument { .. }
         | Rejection::Invalid { .. } => RefusalKind::InvalidArgument,
     };
-    let field = rejection.field().map(|f| F::wire_field(command, f));
-    Refusal::new(kind, rejection.rule(), field, rejection.to_string())
+    let field = rejection
+        .field()
+        .map(|f| case::wire_item_path(F::wire_field(command, f), f, rejection.item()));
+    Refusal::new(
+        kind,
+        rejection.rule(),
+        field.as_deref(),
+        rejection.to_string(),
+    )
 }
