@@ -59,6 +59,8 @@ const PROCURATORATE: &str = "11350100MB0100008A";
 const JUSTICE_BUREAU: &str = "11350100MB0100009D";
 
 // The families' API tests, in `tests/gateway/` (a test crate's root resolves modules beside it).
+#[path = "gateway/authz.rs"]
+mod authz;
 #[path = "gateway/cases.rs"]
 mod cases;
 #[path = "gateway/console.rs"]

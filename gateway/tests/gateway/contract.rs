@@ -32,11 +32,11 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use super::*;
 
 /// A valid call: the rpc, who makes it, and the request.
-struct Call {
+pub(super) struct Call {
     /// `/casebridge.v1.ReferralService/SubmitReferral`.
-    path: String,
-    caller: &'static str,
-    request: DynamicMessage,
+    pub(super) path: String,
+    pub(super) caller: &'static str,
+    pub(super) request: DynamicMessage,
 }
 
 fn call<M: prost::Message + prost::Name>(
@@ -58,7 +58,7 @@ fn call<M: prost::Message + prost::Name>(
     }
 }
 
-fn pool() -> DescriptorPool {
+pub(super) fn pool() -> DescriptorPool {
     DescriptorPool::decode(casebridge_proto::FILE_DESCRIPTOR_SET).expect("the descriptor set")
 }
 
@@ -187,7 +187,11 @@ fn timestamp(descriptor: &MessageDescriptor, seconds: i64) -> DynamicMessage {
 }
 
 /// Sends encoded bytes as the request of the rpc at `path`, whatever they are.
-async fn call_raw(channel: Channel, path: &str, body: Vec<u8>) -> Result<Vec<u8>, Status> {
+pub(super) async fn call_raw(
+    channel: Channel,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, Status> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready()
         .await
@@ -237,7 +241,7 @@ impl Decoder for RawCodec {
 }
 
 /// Every agency of the example directory the tests use.
-const AGENCIES: [&str; 9] = [
+pub(super) const AGENCIES: [&str; 9] = [
     CITY_GOVERNMENT,
     MARKET_BUREAU,
     ENVIRONMENT_BUREAU,
@@ -251,7 +255,7 @@ const AGENCIES: [&str; 9] = [
 
 /// What every agency sees: each family's cases with their status and version, and how many
 /// entries its inbox holds.
-async fn everything_seen(app: &TestApp) -> Vec<String> {
+pub(super) async fn everything_seen(app: &TestApp) -> Vec<String> {
     let mut seen = Vec::new();
     let all = || pb::ListCasesRequest {
         page_size: 200,
@@ -311,25 +315,51 @@ async fn everything_seen(app: &TestApp) -> Vec<String> {
 }
 
 /// The cases the valid calls are made on, each in the state its calls need.
-struct Cases {
-    submitted: String,
-    received: String,
-    explanation_demanded: String,
-    awaiting_supplement: String,
-    filed: String,
-    declined: String,
-    reconsideration_requested: String,
-    reasons_requested: String,
-    reasons_given: String,
-    transfer_sent: String,
-    transfer_accepted: String,
-    dispute_negotiating: String,
-    dispute_referred: String,
-    dispute_accepted: String,
-    opinion_requested: String,
-    opinion_accepted: String,
-    opinion_awaiting_material: String,
-    evidence: String,
+pub(super) struct Cases {
+    pub(super) submitted: String,
+    pub(super) received: String,
+    pub(super) explanation_demanded: String,
+    pub(super) awaiting_supplement: String,
+    pub(super) filed: String,
+    pub(super) declined: String,
+    pub(super) reconsideration_requested: String,
+    pub(super) reasons_requested: String,
+    pub(super) reasons_given: String,
+    pub(super) transfer_sent: String,
+    pub(super) transfer_accepted: String,
+    pub(super) dispute_negotiating: String,
+    pub(super) dispute_referred: String,
+    pub(super) dispute_accepted: String,
+    pub(super) opinion_requested: String,
+    pub(super) opinion_accepted: String,
+    pub(super) opinion_awaiting_material: String,
+    pub(super) evidence: String,
+}
+
+impl Cases {
+    /// Every case named by `id`: for building requests whose ids are replaced afterwards.
+    pub(super) fn all(id: &str) -> Cases {
+        Cases {
+            submitted: id.to_owned(),
+            received: id.to_owned(),
+            explanation_demanded: id.to_owned(),
+            awaiting_supplement: id.to_owned(),
+            filed: id.to_owned(),
+            declined: id.to_owned(),
+            reconsideration_requested: id.to_owned(),
+            reasons_requested: id.to_owned(),
+            reasons_given: id.to_owned(),
+            transfer_sent: id.to_owned(),
+            transfer_accepted: id.to_owned(),
+            dispute_negotiating: id.to_owned(),
+            dispute_referred: id.to_owned(),
+            dispute_accepted: id.to_owned(),
+            opinion_requested: id.to_owned(),
+            opinion_accepted: id.to_owned(),
+            opinion_awaiting_material: id.to_owned(),
+            evidence: id.to_owned(),
+        }
+    }
 }
 
 fn decision(
@@ -339,7 +369,7 @@ fn decision(
 }
 
 /// Takes one step as `caller`, which must be accepted.
-async fn step<M: prost::Message + prost::Name>(
+pub(super) async fn step<M: prost::Message + prost::Name>(
     app: &TestApp,
     service: &str,
     method: &str,
@@ -690,7 +720,7 @@ async fn prepare(app: &TestApp) -> Cases {
 
 /// A valid call of every rpc that takes input worth breaking (WatchInbox and UploadEvidence
 /// stream, and are checked in their own tests), each on a case in the state it needs.
-fn valid_calls(c: &Cases) -> Vec<Call> {
+pub(super) fn valid_calls(c: &Cases) -> Vec<Call> {
     use pb::decide_filing_request::Decision;
     let rid = |name: &str| format!("contract-{name}");
     let past = |hours: i64| {
