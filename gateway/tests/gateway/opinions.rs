@@ -245,7 +245,7 @@ async fn a_description_of_the_current_state_is_refused_as_an_opinion_and_a_concl
             what: "a description without a conclusion",
             code: Code::InvalidArgument,
             says: "description of the current state alone is not an opinion",
-            field: Some("finding"),
+            field: Some("opinion.finding"),
         },
     );
     let delivered = lab
