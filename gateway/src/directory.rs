@@ -29,24 +29,7 @@ impl DirectoryService for DirectoryGrpc {
     ) -> Result<Response<pb::ListAgenciesResponse>, Status> {
         self.ctx.caller(&request)?;
         let pb::ListAgenciesRequest { kind, region } = request.into_inner();
-        // The filters are checked, never silently matched against nothing (issue 12, D8).
-        let mut v = convert::Violations::default();
-        if pb::AgencyKind::try_from(kind).is_err() {
-            v.add(
-                "kind",
-                format!("kind {kind} is not an AgencyKind (0 for any, 1 to 5)"),
-            );
-        }
-        if !region.is_empty()
-            && let Err(e) = casebridge_core::ids::RegionCode::parse(&region)
-        {
-            v.add(
-                "region",
-                format!("region {region:?} is not a 6-digit region code: {e}"),
-            );
-        }
-        v.finish(Some(()))
-            .map_err(crate::error::GatewayError::from)?;
+        agency_filters(kind, &region).map_err(crate::error::GatewayError::from)?;
         let agencies = self
             .ctx
             .directory()
@@ -65,4 +48,25 @@ impl DirectoryService for DirectoryGrpc {
         let agency = self.ctx.caller(&request)?;
         Ok(Response::new(convert::agency(&agency)))
     }
+}
+
+/// Checks a listing's filters: a kind that is no `AgencyKind` or a malformed region is named on
+/// its field, never silently matched against nothing (issue 12, D8).
+pub fn agency_filters(kind: i32, region: &str) -> Result<(), convert::Violations> {
+    let mut v = convert::Violations::default();
+    if pb::AgencyKind::try_from(kind).is_err() {
+        v.add(
+            "kind",
+            format!("kind {kind} is not an AgencyKind (0 for any, 1 to 5)"),
+        );
+    }
+    if !region.is_empty()
+        && let Err(e) = casebridge_core::ids::RegionCode::parse(region)
+    {
+        v.add(
+            "region",
+            format!("region {region:?} is not a 6-digit region code: {e}"),
+        );
+    }
+    v.finish(Some(()))
 }

@@ -44,6 +44,18 @@ mod transfers;
 pub mod trust;
 
 pub use app::{CALENDAR_HEALTH, Gateway, GatewayConfig};
+
+/// The wire-to-domain conversions every endpoint runs before it asks a service, reachable for
+/// the fuzz targets in `fuzz/` (docs/security.md, "Fuzzing"). Not an API: nothing else may use it.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::convert::{
+        CaseStep, Violations, case_id, disputes, evidence, list_query, opinions, referrals,
+        transfers,
+    };
+    pub use crate::directory::agency_filters;
+    pub use crate::monitor::{extension, obligation_query, report, statistics_period};
+}
 pub use console::ConsoleConfig;
 pub use context::{EvidenceConfig, StartError, TlsMaterial};
 pub use limits::Caps;

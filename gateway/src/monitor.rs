@@ -151,9 +151,7 @@ impl DeadlineService for DeadlinesGrpc {
     ) -> Result<Response<pb::ListCaseDeadlinesResponse>, Status> {
         let viewer = self.ctx.caller(&request)?.code;
         let pb::ListCaseDeadlinesRequest { case_id } = request.into_inner();
-        let mut v = Violations::default();
-        let case_id = v.case_id("case_id", &case_id);
-        let case_id = v.finish(case_id).map_err(GatewayError::from)?;
+        let case_id = convert::case_id("case_id", &case_id).map_err(GatewayError::from)?;
         let as_of = self.ctx.clock.now();
         match self
             .ctx

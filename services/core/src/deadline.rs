@@ -193,9 +193,13 @@ fn count_days(
         return Ok(last);
     }
     if unit != Unit::WorkingDays {
+        // A count past the last date chrono holds lands in no year a schedule covers: it fails
+        // like any year outside the table, and never ends on the anchor day.
         let nominal = anchor
             .checked_add_days(Days::new(u64::from(amount)))
-            .unwrap_or(anchor);
+            .ok_or(CalendarError::YearNotLoaded {
+                year: NaiveDate::MAX.year(),
+            })?;
         let kind = calendar.day_kind(nominal)?;
         return Ok(if kind.is_working() {
             explanation.push(format!("day {amount} is {}", describe(nominal)));

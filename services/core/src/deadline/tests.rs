@@ -58,6 +58,21 @@ fn the_worked_example_of_domain_section_2() {
 /// Every rule with a period, started before a holiday, with the last day expected (computed
 /// by hand and by an independent script). Hour rules give the expected instant instead.
 #[test]
+fn a_count_past_the_last_date_fails_instead_of_ending_on_the_start_day() {
+    // Found by the `calendar` fuzz target: 1 350 594 688 calendar days from 2094-10-18 ended on
+    // 2094-10-18, before a count of one day.
+    let calendar = official();
+    let start = morning("2026-03-02");
+    for amount in [1_350_594_688, u32::MAX] {
+        let due = compute_due(&calendar, start, Period::new(amount, Unit::CalendarDays));
+        assert!(
+            matches!(due, Err(CalendarError::YearNotLoaded { year }) if year > 2099),
+            "{amount} days: {due:?}"
+        );
+    }
+}
+
+#[test]
 fn every_rule_computes_a_real_due_date_across_a_holiday() {
     let calendar = official();
     let table = table();
