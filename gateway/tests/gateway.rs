@@ -896,8 +896,47 @@ async fn a_request_id_reused_for_other_content_already_exists() {
     app.stop().await;
 }
 
-/// Whether the server closes `stream` within `within`: it reads until end of stream or an error
-/// (a TLS alert may come first); still open when the time is up.
+/// Issue 12, D8: request ids are scoped per agency and service (common.proto). A referral's
+/// request id used again on SendTransfer opens a transfer, and each call replays its own result.
+#[tokio::test]
+async fn a_request_id_is_the_agencys_own_per_service() {
+    use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
+    let app = spawn_app().await;
+    let mut referrals = app.referrals_as(MARKET_BUREAU).await;
+    let mut senders = TransferServiceClient::new(app.channel_as(MARKET_BUREAU).await);
+    let request = submission("shared-id");
+    let referral = referrals
+        .submit_referral(request.clone())
+        .await
+        .expect("referral")
+        .into_inner();
+    let sending = transfers::sending("shared-id");
+    let transfer = senders
+        .send_transfer(sending.clone())
+        .await
+        .expect("a transfer, not a replay")
+        .into_inner();
+    assert!(!transfer.replayed);
+    let referral_id = referral.referral.expect("referral").id;
+    let transfer_id = transfer.transfer.expect("transfer").id;
+    assert_ne!(referral_id, transfer_id);
+    let again = referrals
+        .submit_referral(request)
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert!(again.replayed);
+    assert_eq!(again.referral.expect("referral").id, referral_id);
+    let again = senders
+        .send_transfer(sending)
+        .await
+        .expect("replayed")
+        .into_inner();
+    assert!(again.replayed);
+    assert_eq!(again.transfer.expect("transfer").id, transfer_id);
+    app.stop().await;
+}
+
 /// A TCP connection to `target` from the loopback address 127.0.0.`peer`, as from another host
 /// (Linux routes all of 127.0.0.0/8 to the loopback interface).
 async fn connect_from(target: SocketAddr, peer: u8) -> tokio::net::TcpStream {
@@ -908,6 +947,8 @@ async fn connect_from(target: SocketAddr, peer: u8) -> tokio::net::TcpStream {
     socket.connect(target).await.expect("connect")
 }
 
+/// Whether the server closes `stream` within `within`: it reads until end of stream or an error
+/// (a TLS alert may come first); still open when the time is up.
 async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
     use tokio::io::AsyncReadExt as _;
     let mut buf = [0u8; 512];

@@ -289,6 +289,11 @@ enum Fx {
     Tell,
     Withdraw,
     Forward,
+    Return,
+    TransferElsewhere,
+    HandBack,
+    DecideReconsideration,
+    Supplement,
     TReceipt,
     TAccept,
     TObject,
@@ -301,6 +306,7 @@ enum Fx {
     ORefuse,
     OAskMaterial,
     ODeliver,
+    OSupply,
 }
 
 /// The fixtures: a family and the steps after opening. Their statuses are read back from the
@@ -325,6 +331,11 @@ const FIXTURES: &[(Family, &[Fx])] = {
         ),
         (R, &[Receipt, Decline, AskReasons, GiveReasons, Tell]),
         (R, &[Receipt, Forward]),
+        (R, &[Receipt, Return]),
+        (R, &[Receipt, AskSupplement, Supplement]),
+        (R, &[Receipt, File, TransferElsewhere]),
+        (R, &[Receipt, Decline, HandBack]),
+        (R, &[Receipt, Decline, Reconsider, DecideReconsideration]),
         (T, &[]),
         (T, &[TReceipt]),
         (T, &[TAccept]),
@@ -340,6 +351,7 @@ const FIXTURES: &[(Family, &[Fx])] = {
         (O, &[ORefuse]),
         (O, &[OAccept, OAskMaterial]),
         (O, &[OAccept, ODeliver]),
+        (O, &[OAccept, OAskMaterial, OSupply]),
     ]
 };
 
@@ -616,6 +628,96 @@ async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &str) -> Stri
                             seconds: now_seconds() - 60,
                             nanos: 0,
                         }),
+                    },
+                )
+                .await
+            }
+            Fx::Return => {
+                ch.call(
+                    CITY_POLICE,
+                    "ReferralService/ReturnReferral",
+                    &pb::ReturnReferralRequest {
+                        request_id,
+                        referral_id,
+                        reasons: "不属于公安机关管辖".into(),
+                    },
+                )
+                .await
+            }
+            Fx::Supplement => {
+                ch.call(
+                    MARKET_BUREAU,
+                    "ReferralService/SupplementReferral",
+                    &pb::SupplementReferralRequest {
+                        request_id,
+                        referral_id,
+                        documents: vec![pb::Document {
+                            kind: pb::DocumentKind::Evidence.into(),
+                            title: "补充证据".into(),
+                            sha256: String::new(),
+                        }],
+                        note: String::new(),
+                    },
+                )
+                .await
+            }
+            Fx::TransferElsewhere => {
+                ch.call(
+                    CITY_POLICE,
+                    "ReferralService/TransferCase",
+                    &pb::TransferCaseRequest {
+                        request_id,
+                        referral_id,
+                        to_authority: "福州市人民检察院".into(),
+                        reason: "职务犯罪".into(),
+                        decided_at: Some(prost_types::Timestamp {
+                            seconds: now_seconds() - 60,
+                            nanos: 0,
+                        }),
+                    },
+                )
+                .await
+            }
+            Fx::HandBack => {
+                ch.call(
+                    CITY_POLICE,
+                    "ReferralService/HandBackReferral",
+                    &pb::HandBackReferralRequest {
+                        request_id,
+                        referral_id,
+                        to_agency: MARKET_BUREAU.into(),
+                        reasons: "依法应予行政处罚".into(),
+                        documents: Vec::new(),
+                    },
+                )
+                .await
+            }
+            Fx::DecideReconsideration => {
+                ch.call(
+                    CITY_POLICE,
+                    "ReferralService/DecideReconsideration",
+                    &pb::DecideReconsiderationRequest {
+                        request_id,
+                        referral_id,
+                        outcome: pb::ReconsiderationOutcome::Uphold.into(),
+                        reasons: "维持".into(),
+                    },
+                )
+                .await
+            }
+            Fx::OSupply => {
+                ch.call(
+                    MARKET_BUREAU,
+                    "OpinionService/SupplyMaterial",
+                    &pb::SupplyMaterialRequest {
+                        request_id,
+                        opinion_id,
+                        documents: vec![pb::Document {
+                            kind: pb::DocumentKind::Evidence.into(),
+                            title: "样品".into(),
+                            sha256: String::new(),
+                        }],
+                        note: String::new(),
                     },
                 )
                 .await

@@ -278,6 +278,41 @@ fn events_find_the_rules_they_open_close_and_pause() {
     assert_eq!(opened(&plain), ["RCPT-F", "SAMR-18"]);
 }
 
+/// An obligation whose step the case can no longer take closes with the event that ended the
+/// possibility, rather than escalate a miss nobody could avoid (found by the state-machine fuzz
+/// target's deadline model).
+#[test]
+fn an_obligation_closes_when_its_step_becomes_impossible() {
+    let table = table();
+    for (event, rule, why) in [
+        (
+            "referral.case_transferred",
+            "S1-12",
+            "hand-over is a step on a filed case only",
+        ),
+        (
+            "referral.case_withdrawn",
+            "S1-12",
+            "hand-over is a step on a filed case only",
+        ),
+        (
+            "referral.handed_back",
+            "S1-12",
+            "hand-over is a step on a filed case only",
+        ),
+        (
+            "referral.returned_not_police_matter",
+            "R562",
+            "a return decides the referral",
+        ),
+    ] {
+        assert!(
+            table.closed_by(event).any(|r| r.id == rule),
+            "{event} should close {rule}: {why}"
+        );
+    }
+}
+
 #[test]
 fn a_bad_rule_table_names_the_rule_and_the_problem() {
     let head = "warn_before = { amount = 1, unit = \"working_days\" }\n";
