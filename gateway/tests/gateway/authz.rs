@@ -1080,6 +1080,15 @@ const FURTHER_RULES: &[(&str, &str, Option<&str>, Code, &str)] = &[
         Code::FailedPrecondition,
         "R562",
     ),
+    // S1 Art 9: one reconsideration per referral; after the police decided one (the case is
+    // declined again), the sender turns to the procuratorate.
+    (
+        "ReferralService/RequestReconsideration",
+        "declined",
+        None,
+        Code::FailedPrecondition,
+        "S1-9a",
+    ),
     // S3 Art 25: of the agencies the table admits, only the coordination office over both
     // parties designates.
     (
