@@ -1152,8 +1152,7 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
     }
 
     let before = everything_seen(&app).await;
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut failures = Vec::new();
+    let mut tally = Tally::default();
     let mut to_succeed = Vec::new();
     let mut cell = 0;
     for (rpc, row) in ROWS {
@@ -1172,16 +1171,7 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
                             let outcome = ch
                                 .raw(agency, rpc.split('#').next().unwrap_or(rpc), body)
                                 .await;
-                            check_refused(
-                                &mut failures,
-                                &mut counts,
-                                rpc,
-                                agency,
-                                "new",
-                                expected,
-                                outcome,
-                                &[],
-                            );
+                            tally.refused(rpc, agency, "new", expected, outcome);
                         }
                     }
                 }
@@ -1201,16 +1191,7 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
                         let outcome = ch
                             .raw(agency, rpc.split('#').next().unwrap_or(rpc), body)
                             .await;
-                        check_refused(
-                            &mut failures,
-                            &mut counts,
-                            rpc,
-                            agency,
-                            &case.status,
-                            expected,
-                            outcome,
-                            &[],
-                        );
+                        tally.refused(rpc, agency, &case.status, expected, outcome);
                     }
                 }
                 Row::Reads(family) => {
@@ -1225,22 +1206,19 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
                             let outcome = ch.raw(agency, read, body).await;
                             if case.roles.contains_key(agency) {
                                 match outcome {
-                                    Ok(_) => *counts.entry("read by a party").or_default() += 1,
-                                    Err(status) => failures.push(format!(
+                                    Ok(_) => tally.count("read by a party"),
+                                    Err(status) => tally.fail(format!(
                                         "{read} by party {agency} on {}: {status:?}",
                                         case.status
                                     )),
                                 }
                             } else {
-                                check_refused(
-                                    &mut failures,
-                                    &mut counts,
+                                tally.refused(
                                     read,
                                     agency,
                                     &case.status,
                                     Expect::NotEntitled,
                                     outcome,
-                                    &[],
                                 );
                             }
                         }
@@ -1271,7 +1249,7 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
             None => "new".to_owned(),
         };
         match outcome {
-            Ok(_) => *counts.entry("allowed, succeeded").or_default() += 1,
+            Ok(_) => tally.count("allowed, succeeded"),
             Err(refusal)
                 if FURTHER_RULES.iter().any(|(r, s, who, code, rule)| {
                     r == rpc
@@ -1281,31 +1259,33 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
                         && refusal.message().contains(&format!("(rule {rule})"))
                 }) =>
             {
-                *counts
-                    .entry("allowed by the table, refused by a further legal rule")
-                    .or_default() += 1;
+                tally.count("allowed by the table, refused by a further legal rule");
             }
-            Err(refusal) => failures.push(format!(
+            Err(refusal) => tally.fail(format!(
                 "{rpc} by {agency} on {status}: the table allows it, refused {refusal:?}"
             )),
         }
     }
 
-    let total: usize = counts.values().sum();
+    let total: usize = tally.counts.values().sum();
     println!(
         "authorization matrix: {total} cells ({} fixtures, {} agencies, {} rpcs with a row)",
         fixtures.len(),
         AGENCIES.len(),
         ROWS.len()
     );
-    for (what, n) in &counts {
+    for (what, n) in &tally.counts {
         println!("  {n:>5}  {what}");
     }
     assert!(
-        failures.is_empty(),
-        "{} cells disagree with the table:\n{}",
-        failures.len(),
-        failures.join("\n")
+        tally.failures.is_empty(),
+        "{} cells disagree with the table:
+{}",
+        tally.failures.len(),
+        tally.failures.join(
+            "
+"
+        )
     );
     app.stop().await;
 }
@@ -1320,47 +1300,60 @@ async fn seen_by_all_status(ch: &Channels, case_id: Option<&str>) -> String {
         .map_or_else(|| "unlisted".into(), |s| s.status.clone())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check_refused(
-    failures: &mut Vec<String>,
-    counts: &mut BTreeMap<&'static str, usize>,
-    rpc: &str,
-    agency: &str,
-    status: &str,
-    expected: Expect,
-    outcome: Result<Vec<u8>, Status>,
-    _: &[&str],
-) {
-    let refusal = match outcome {
-        Ok(_) => {
-            failures.push(format!(
-                "{rpc} by {agency} on {status}: succeeded, expected {expected:?}"
+/// What the matrix found: how many cells of each kind, and every disagreement with the table.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: BTreeMap<&'static str, usize>,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn count(&mut self, what: &'static str) {
+        *self.counts.entry(what).or_default() += 1;
+    }
+
+    fn fail(&mut self, failure: String) {
+        self.failures.push(failure);
+    }
+
+    /// A cell the table refuses: it must be refused with the code `expected` calls for, and
+    /// carry none of the case's content.
+    fn refused(
+        &mut self,
+        rpc: &str,
+        agency: &str,
+        status: &str,
+        expected: Expect,
+        outcome: Result<Vec<u8>, Status>,
+    ) {
+        let refusal = match outcome {
+            Ok(_) => {
+                return self.fail(format!(
+                    "{rpc} by {agency} on {status}: succeeded, expected {expected:?}"
+                ));
+            }
+            Err(refusal) => refusal,
+        };
+        let code_ok = match expected {
+            Expect::WrongState => refusal.code() == Code::FailedPrecondition,
+            _ => matches!(refusal.code(), Code::PermissionDenied | Code::NotFound),
+        };
+        if !code_ok {
+            self.fail(format!(
+                "{rpc} by {agency} on {status}: expected {expected:?}, got {refusal:?}"
             ));
-            return;
         }
-        Err(refusal) => refusal,
-    };
-    let code_ok = match expected {
-        Expect::WrongState => refusal.code() == Code::FailedPrecondition,
-        _ => matches!(refusal.code(), Code::PermissionDenied | Code::NotFound),
-    };
-    if !code_ok {
-        failures.push(format!(
-            "{rpc} by {agency} on {status}: expected {expected:?}, got {refusal:?}"
-        ));
-    }
-    if let Some(leak) = CONTENT.iter().find(|c| refusal.message().contains(*c)) {
-        failures.push(format!(
-            "{rpc} by {agency} on {status}: the refusal carries {leak:?}: {}",
-            refusal.message()
-        ));
-    }
-    *counts
-        .entry(match expected {
+        if let Some(leak) = CONTENT.iter().find(|c| refusal.message().contains(*c)) {
+            self.fail(format!(
+                "{rpc} by {agency} on {status}: the refusal carries {leak:?}: {}",
+                refusal.message()
+            ));
+        }
+        self.count(match expected {
             Expect::WrongState => "refused: the role's holder, in another state",
             _ => "refused: not entitled",
-        })
-        .or_default() += 1;
+        });
+    }
 }
 
 /// Issue 12, item 2: listings are where an agency learns of cases; each lists exactly the cases

@@ -533,10 +533,7 @@ fn two_documents(kind: pb::DocumentKind) -> Vec<pb::Document> {
     ]
 }
 
-async fn id_of(
-    result: Result<Vec<u8>, Status>,
-    pick: impl Fn(Vec<u8>) -> Option<String>,
-) -> String {
+fn id_of(result: Result<Vec<u8>, Status>, pick: impl Fn(Vec<u8>) -> Option<String>) -> String {
     pick(result.expect("accepted")).expect("the new case's id")
 }
 
@@ -555,7 +552,6 @@ async fn prepare(app: &TestApp) -> Cases {
                 .transfer
                 .map(|t| t.id)
         })
-        .await
     };
     let transfer_sent = send("fx-transfer-sent").await;
     let transfer_accepted = send("fx-transfer-accepted").await;
@@ -594,7 +590,6 @@ async fn prepare(app: &TestApp) -> Cases {
                 .dispute
                 .map(|d| d.id)
         })
-        .await
     };
     let dispute_negotiating = raise("fx-dispute-negotiating").await;
     let dispute_referred = raise("fx-dispute-referred").await;
@@ -650,7 +645,6 @@ async fn prepare(app: &TestApp) -> Cases {
                 .opinion
                 .map(|o| o.id)
         })
-        .await
     };
     let opinion_requested = request("fx-opinion-requested").await;
     let opinion_accepted = request("fx-opinion-accepted").await;
