@@ -1150,6 +1150,24 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
             );
         }
     }
+    // Every state in which the table allows some step is reached by a fixture.
+    let reached: BTreeSet<(&str, &str)> = fixtures
+        .iter()
+        .map(|(family, _, id)| (family.as_str(), seen[id].status.as_str()))
+        .collect();
+    let unreached: Vec<_> = authz::TABLE
+        .iter()
+        .flat_map(|p| {
+            p.states
+                .iter()
+                .map(move |state| (p.family.as_str(), *state))
+        })
+        .filter(|cell| !reached.contains(cell))
+        .collect();
+    assert!(
+        unreached.is_empty(),
+        "states the table allows steps in that no fixture reaches: {unreached:?}"
+    );
 
     let before = everything_seen(&app).await;
     let mut tally = Tally::default();
