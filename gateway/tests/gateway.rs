@@ -69,6 +69,8 @@ mod console;
 mod contract;
 #[path = "gateway/disputes.rs"]
 mod disputes;
+#[path = "gateway/fixtures.rs"]
+mod fixtures;
 #[path = "gateway/opinions.rs"]
 mod opinions;
 #[path = "gateway/receipts.rs"]

@@ -17,9 +17,6 @@
 //! nothing may change: no case, no version, no inbox entry of any agency. Bytes that are no
 //! protobuf message at all are refused with INVALID_ARGUMENT on every rpc.
 
-use std::str::FromStr as _;
-
-use bytes::{Buf as _, BufMut as _};
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
@@ -27,8 +24,8 @@ use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value,
 };
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+use super::fixtures::{AGENCIES, Channels, Fx, call_raw, fixture};
 use super::*;
 
 /// A valid call: the rpc, who makes it, and the request.
@@ -186,73 +183,6 @@ fn timestamp(descriptor: &MessageDescriptor, seconds: i64) -> DynamicMessage {
     time
 }
 
-/// Sends encoded bytes as the request of the rpc at `path`, whatever they are.
-pub(super) async fn call_raw(
-    channel: Channel,
-    path: &str,
-    body: Vec<u8>,
-) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let path = tonic::codegen::http::uri::PathAndQuery::from_str(path).expect("an rpc path");
-    grpc.unary(tonic::Request::new(body), path, RawCodec)
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-/// Passes bytes through unchanged, both ways.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        buf.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(buf.copy_to_bytes(buf.remaining()).to_vec()))
-    }
-}
-
-/// Every agency of the example directory the tests use.
-pub(super) const AGENCIES: [&str; 9] = [
-    CITY_GOVERNMENT,
-    MARKET_BUREAU,
-    ENVIRONMENT_BUREAU,
-    EMERGENCY_BUREAU,
-    TESTING_INSTITUTE,
-    CITY_POLICE,
-    DISTRICT_POLICE,
-    PROCURATORATE,
-    JUSTICE_BUREAU,
-];
-
 /// What every agency sees: each family's cases with their status and version, and how many
 /// entries its inbox holds.
 pub(super) async fn everything_seen(app: &TestApp) -> Vec<String> {
@@ -362,161 +292,6 @@ impl Cases {
     }
 }
 
-fn decision(
-    decision: pb::decide_filing_request::Decision,
-) -> Option<pb::decide_filing_request::Decision> {
-    Some(decision)
-}
-
-/// Takes one step as `caller`, which must be accepted.
-pub(super) async fn step<M: prost::Message + prost::Name>(
-    app: &TestApp,
-    service: &str,
-    method: &str,
-    caller: &str,
-    request: M,
-) {
-    call_raw(
-        app.channel_as(caller).await,
-        &format!("/casebridge.v1.{service}/{method}"),
-        request.encode_to_vec(),
-    )
-    .await
-    .unwrap_or_else(|status| panic!("{service}/{method} as {caller}: {status:?}"));
-}
-
-async fn referral_in(app: &TestApp, name: &str, steps: &[&str]) -> String {
-    let id = submitted_referral(app, &format!("fx-{name}")).await;
-    for (n, s) in steps.iter().enumerate() {
-        let rid = format!("fx-{name}-{n}");
-        let referral_id = id.clone();
-        match *s {
-            "receipt" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "SignReceipt",
-                    CITY_POLICE,
-                    pb::SignReceiptRequest {
-                        request_id: rid,
-                        referral_id,
-                    },
-                )
-                .await
-            }
-            "ask_supplement" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "RequestSupplement",
-                    CITY_POLICE,
-                    pb::RequestSupplementRequest {
-                        request_id: rid,
-                        referral_id,
-                        missing: vec![pb::DocumentKind::Evidence.into()],
-                        note: "请补充证据".into(),
-                    },
-                )
-                .await
-            }
-            "file" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "DecideFiling",
-                    CITY_POLICE,
-                    pb::DecideFilingRequest {
-                        request_id: rid,
-                        referral_id,
-                        decision: decision(pb::decide_filing_request::Decision::File(
-                            pb::FileCase {
-                                note: "立案".into(),
-                            },
-                        )),
-                    },
-                )
-                .await
-            }
-            "decline" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "DecideFiling",
-                    CITY_POLICE,
-                    pb::DecideFilingRequest {
-                        request_id: rid,
-                        referral_id,
-                        decision: decision(pb::decide_filing_request::Decision::Decline(
-                            pb::DeclineToFile {
-                                reasons: "证据不足".into(),
-                            },
-                        )),
-                    },
-                )
-                .await
-            }
-            "reconsider" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "RequestReconsideration",
-                    MARKET_BUREAU,
-                    pb::RequestReconsiderationRequest {
-                        request_id: rid,
-                        referral_id,
-                        reasons: "证据充分".into(),
-                    },
-                )
-                .await
-            }
-            "ask_reasons" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "RequestReasons",
-                    PROCURATORATE,
-                    pb::RequestReasonsRequest {
-                        request_id: rid,
-                        referral_id,
-                        note: "请说明理由".into(),
-                    },
-                )
-                .await
-            }
-            "demand" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "DemandExplanation",
-                    PROCURATORATE,
-                    pb::DemandExplanationRequest {
-                        request_id: rid,
-                        referral_id,
-                        note: "请说明不立案理由".into(),
-                    },
-                )
-                .await
-            }
-            "give_reasons" => {
-                step(
-                    app,
-                    "ReferralService",
-                    "GiveReasons",
-                    CITY_POLICE,
-                    pb::GiveReasonsRequest {
-                        request_id: rid,
-                        referral_id,
-                        reasons: "不构成犯罪".into(),
-                    },
-                )
-                .await
-            }
-            other => panic!("no fixture step {other}"),
-        }
-    }
-    id
-}
-
 fn document(kind: pb::DocumentKind, title: &str) -> pb::Document {
     pb::Document {
         kind: kind.into(),
@@ -533,181 +308,37 @@ fn two_documents(kind: pb::DocumentKind) -> Vec<pb::Document> {
     ]
 }
 
-fn id_of(result: Result<Vec<u8>, Status>, pick: impl Fn(Vec<u8>) -> Option<String>) -> String {
-    pick(result.expect("accepted")).expect("the new case's id")
-}
-
 async fn prepare(app: &TestApp) -> Cases {
-    let transfer = |rid: &str| super::transfers::sending(rid);
-    let send = |rid: &'static str| async move {
-        let bytes = call_raw(
-            app.channel_as(MARKET_BUREAU).await,
-            "/casebridge.v1.TransferService/SendTransfer",
-            transfer(rid).encode_to_vec(),
-        )
-        .await;
-        id_of(bytes, |b| {
-            pb::TransferResult::decode(b.as_slice())
-                .ok()?
-                .transfer
-                .map(|t| t.id)
-        })
+    use Fx::*;
+    use casebridge_core::notice::Family::{
+        Dispute as D, Opinion as O, Referral as R, Transfer as T,
     };
-    let transfer_sent = send("fx-transfer-sent").await;
-    let transfer_accepted = send("fx-transfer-accepted").await;
-    step(
-        app,
-        "TransferService",
-        "AcceptTransfer",
-        ENVIRONMENT_BUREAU,
-        pb::AcceptTransferRequest {
-            request_id: "fx-accept".into(),
-            transfer_id: transfer_accepted.clone(),
-            case_number: "榕环立〔2026〕1号".into(),
-            note: String::new(),
-        },
-    )
-    .await;
-
-    let raise = |rid: &'static str| async move {
-        let request = pb::RaiseDisputeRequest {
-            request_id: rid.into(),
-            respondent: ENVIRONMENT_BUREAU.into(),
-            question: "河道排污案由哪个部门管辖".into(),
-            position: "排污属生态环境部门职责".into(),
-            transfer_id: String::new(),
-            documents: Vec::new(),
-        };
-        let bytes = call_raw(
-            app.channel_as(MARKET_BUREAU).await,
-            "/casebridge.v1.DisputeService/RaiseDispute",
-            request.encode_to_vec(),
-        )
-        .await;
-        id_of(bytes, |b| {
-            pb::DisputeResult::decode(b.as_slice())
-                .ok()?
-                .dispute
-                .map(|d| d.id)
-        })
-    };
-    let dispute_negotiating = raise("fx-dispute-negotiating").await;
-    let dispute_referred = raise("fx-dispute-referred").await;
-    let dispute_accepted = raise("fx-dispute-accepted").await;
-    for (n, id) in [&dispute_referred, &dispute_accepted]
-        .into_iter()
-        .enumerate()
-    {
-        step(
-            app,
-            "DisputeService",
-            "ReferDispute",
-            MARKET_BUREAU,
-            pb::ReferDisputeRequest {
-                request_id: format!("fx-refer-{n}"),
-                dispute_id: id.clone(),
-                note: "协商不成".into(),
-            },
-        )
-        .await;
-    }
-    step(
-        app,
-        "DisputeService",
-        "AcceptDispute",
-        CITY_GOVERNMENT,
-        pb::AcceptDisputeRequest {
-            request_id: "fx-accept-dispute".into(),
-            dispute_id: dispute_accepted.clone(),
-            note: String::new(),
-        },
-    )
-    .await;
-
-    let request = |rid: &'static str| async move {
-        let request = pb::RequestOpinionRequest {
-            request_id: rid.into(),
-            expert: TESTING_INSTITUTE.into(),
-            kind: pb::OpinionKind::Test.into(),
-            question: "涉案电线是否符合国家标准".into(),
-            documents: Vec::new(),
-            under_case_id: String::new(),
-        };
-        let bytes = call_raw(
-            app.channel_as(MARKET_BUREAU).await,
-            "/casebridge.v1.OpinionService/RequestOpinion",
-            request.encode_to_vec(),
-        )
-        .await;
-        id_of(bytes, |b| {
-            pb::OpinionResult::decode(b.as_slice())
-                .ok()?
-                .opinion
-                .map(|o| o.id)
-        })
-    };
-    let opinion_requested = request("fx-opinion-requested").await;
-    let opinion_accepted = request("fx-opinion-accepted").await;
-    let opinion_awaiting_material = request("fx-opinion-material").await;
-    for (n, id) in [&opinion_accepted, &opinion_awaiting_material]
-        .into_iter()
-        .enumerate()
-    {
-        step(
-            app,
-            "OpinionService",
-            "AcceptOpinionRequest",
-            TESTING_INSTITUTE,
-            pb::AcceptOpinionRequestRequest {
-                request_id: format!("fx-accept-opinion-{n}"),
-                opinion_id: id.clone(),
-                note: String::new(),
-            },
-        )
-        .await;
-    }
-    step(
-        app,
-        "OpinionService",
-        "RequestMaterial",
-        TESTING_INSTITUTE,
-        pb::RequestMaterialRequest {
-            request_id: "fx-material".into(),
-            opinion_id: opinion_awaiting_material.clone(),
-            needed: "样品两件".into(),
-        },
-    )
-    .await;
-
+    let ch = Channels::open(app).await;
     Cases {
-        submitted: referral_in(app, "submitted", &[]).await,
-        received: referral_in(app, "received", &["receipt"]).await,
-        explanation_demanded: referral_in(app, "demanded", &["receipt", "demand"]).await,
-        awaiting_supplement: referral_in(app, "awaiting", &["receipt", "ask_supplement"]).await,
-        filed: referral_in(app, "filed", &["receipt", "file"]).await,
-        declined: referral_in(app, "declined", &["receipt", "decline"]).await,
-        reconsideration_requested: referral_in(
-            app,
-            "reconsider",
-            &["receipt", "decline", "reconsider"],
-        )
-        .await,
-        reasons_requested: referral_in(app, "reasons", &["receipt", "decline", "ask_reasons"])
+        submitted: fixture(&ch, R, &[], "c-submitted").await,
+        received: fixture(&ch, R, &[Receipt], "c-received").await,
+        explanation_demanded: fixture(&ch, R, &[Receipt, Demand], "c-demanded").await,
+        awaiting_supplement: fixture(&ch, R, &[Receipt, AskSupplement], "c-awaiting").await,
+        filed: fixture(&ch, R, &[Receipt, File], "c-filed").await,
+        declined: fixture(&ch, R, &[Receipt, Decline], "c-declined").await,
+        reconsideration_requested: fixture(&ch, R, &[Receipt, Decline, Reconsider], "c-reconsider")
             .await,
-        reasons_given: referral_in(
-            app,
-            "given",
-            &["receipt", "decline", "ask_reasons", "give_reasons"],
+        reasons_requested: fixture(&ch, R, &[Receipt, Decline, AskReasons], "c-reasons").await,
+        reasons_given: fixture(
+            &ch,
+            R,
+            &[Receipt, Decline, AskReasons, GiveReasons],
+            "c-given",
         )
         .await,
-        transfer_sent,
-        transfer_accepted,
-        dispute_negotiating,
-        dispute_referred,
-        dispute_accepted,
-        opinion_requested,
-        opinion_accepted,
-        opinion_awaiting_material,
+        transfer_sent: fixture(&ch, T, &[], "c-sent").await,
+        transfer_accepted: fixture(&ch, T, &[TAccept], "c-accepted").await,
+        dispute_negotiating: fixture(&ch, D, &[], "c-negotiating").await,
+        dispute_referred: fixture(&ch, D, &[Refer], "c-referred").await,
+        dispute_accepted: fixture(&ch, D, &[Refer, DAccept], "c-d-accepted").await,
+        opinion_requested: fixture(&ch, O, &[], "c-requested").await,
+        opinion_accepted: fixture(&ch, O, &[OAccept], "c-o-accepted").await,
+        opinion_awaiting_material: fixture(&ch, O, &[OAccept, OAskMaterial], "c-material").await,
         evidence: uploaded(app, MARKET_BUREAU, b"contract test evidence").await,
     }
 }
