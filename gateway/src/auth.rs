@@ -49,18 +49,24 @@ pub fn credential<T>(request: &Request<T>) -> Result<Credential, GatewayError> {
     let leaf = certs.first().ok_or_else(|| {
         GatewayError::Unauthenticated("a client certificate is required (mutual TLS)".into())
     })?;
-    let named = pki::agency_code_from_cert(leaf.as_ref())
-        .map_err(|e| GatewayError::Unauthenticated(e.to_string()))?;
-    let code = AgencyCode::parse(&named).map_err(|e| {
-        GatewayError::Unauthenticated(format!(
-            "the client certificate names {named:?}, which is not a valid agency code: {e}"
-        ))
-    })?;
+    let code = certified_agency(leaf.as_ref())?;
     let serial = pki::certificate_serial(leaf.as_ref())
         .map_err(|e| GatewayError::Unauthenticated(e.to_string()))?;
     Ok(Credential {
         code,
         serial: Some(serial),
+    })
+}
+
+/// The agency code a client certificate (DER) names, well-formed. The one reading of it: the
+/// gRPC port's handshake, every call, and the console's connections all ask here.
+pub(crate) fn certified_agency(leaf: &[u8]) -> Result<AgencyCode, GatewayError> {
+    let named = pki::agency_code_from_cert(leaf)
+        .map_err(|e| GatewayError::Unauthenticated(e.to_string()))?;
+    AgencyCode::parse(&named).map_err(|e| {
+        GatewayError::Unauthenticated(format!(
+            "the client certificate names {named:?}, which is not a valid agency code: {e}"
+        ))
     })
 }
 

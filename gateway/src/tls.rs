@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use casebridge_core::ids::AgencyCode;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -75,9 +74,8 @@ impl ClientCertVerifier for TrustVerifier {
         // The contract (common.proto) refuses an unknown agency during the handshake: a
         // certificate the CA issued for a code that is malformed or not (or no longer) in the
         // directory opens no connection.
-        let admitted = crate::pki::agency_code_from_cert(end_entity.as_ref())
+        let admitted = crate::auth::certified_agency(end_entity.as_ref())
             .ok()
-            .and_then(|named| AgencyCode::parse(&named).ok())
             .filter(|code| self.trust.directory().get(code).is_some());
         if admitted.is_none() {
             tracing::info!(

@@ -222,8 +222,7 @@ async fn serve_connection(
         .1
         .peer_certificates()
         .and_then(|certs| certs.first())
-        .and_then(|leaf| crate::pki::agency_code_from_cert(leaf.as_ref()).ok())
-        .and_then(|code| AgencyCode::parse(&code).ok());
+        .and_then(|leaf| crate::auth::certified_agency(leaf.as_ref()).ok());
     let service = hyper::service::service_fn(
         move |mut request: axum::http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(PeerAgency(agency.clone()));
