@@ -225,20 +225,7 @@ pub(super) async fn everything_seen(app: &TestApp) -> Vec<String> {
                 ));
             }
         }
-        let mut inbox = app
-            .inbox_as(agency)
-            .await
-            .watch_inbox(pb::WatchInboxRequest {
-                after_cursor: Some(0),
-                follow: false,
-            })
-            .await
-            .expect("the inbox")
-            .into_inner();
-        let mut entries = 0;
-        while inbox.message().await.expect("inbox stream").is_some() {
-            entries += 1;
-        }
+        let entries = super::refusals::inbox_entries(app, agency).await.len();
         seen.push(format!("{agency} inbox {entries}"));
     }
     seen

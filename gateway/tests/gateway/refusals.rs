@@ -44,10 +44,11 @@ pub fn assert_refused(result: Result<impl std::fmt::Debug, Status>, expected: &R
     }
 }
 
-/// The events `agency`'s inbox holds about `case_id`, oldest first.
-pub async fn events_about(app: &TestApp, agency: &str, case_id: &str) -> Vec<String> {
-    let mut inbox = app.inbox_as(agency).await;
-    let mut stream = inbox
+/// Every entry `agency`'s inbox holds, oldest first.
+pub async fn inbox_entries(app: &TestApp, agency: &str) -> Vec<pb::InboxEntry> {
+    let mut stream = app
+        .inbox_as(agency)
+        .await
         .watch_inbox(pb::WatchInboxRequest {
             after_cursor: Some(0),
             follow: false,
@@ -55,13 +56,21 @@ pub async fn events_about(app: &TestApp, agency: &str, case_id: &str) -> Vec<Str
         .await
         .expect("read the inbox")
         .into_inner();
-    let mut events = Vec::new();
+    let mut entries = Vec::new();
     while let Some(entry) = stream.message().await.expect("inbox stream") {
-        if entry.case_id == case_id {
-            events.push(entry.event);
-        }
+        entries.push(entry);
     }
-    events
+    entries
+}
+
+/// The events `agency`'s inbox holds about `case_id`, oldest first.
+pub async fn events_about(app: &TestApp, agency: &str, case_id: &str) -> Vec<String> {
+    inbox_entries(app, agency)
+        .await
+        .into_iter()
+        .filter(|entry| entry.case_id == case_id)
+        .map(|entry| entry.event)
+        .collect()
 }
 
 /// Waits until `agency`'s inbox holds exactly `expected` about `case_id`. The last expected
