@@ -44,6 +44,9 @@ mod transfers;
 pub mod trust;
 
 pub use app::{CALENDAR_HEALTH, Gateway, GatewayConfig};
+pub use console::ConsoleConfig;
+pub use context::{EvidenceConfig, StartError, TlsMaterial};
+pub use limits::Caps;
 
 /// The wire-to-domain conversions every endpoint runs before it asks a service, reachable for
 /// the fuzz targets in `fuzz/` (docs/security.md, "Fuzzing"). Not an API: nothing else may use it.
@@ -56,6 +59,3 @@ pub mod fuzzing {
     pub use crate::directory::agency_filters;
     pub use crate::monitor::{extension, obligation_query, report, statistics_period};
 }
-pub use console::ConsoleConfig;
-pub use context::{EvidenceConfig, StartError, TlsMaterial};
-pub use limits::Caps;

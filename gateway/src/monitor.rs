@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use casebridge_core::case::TEXT_MAX_CHARS;
 use casebridge_core::deadline::ExtensionTarget;
 use casebridge_core::directory::Directory;
 use casebridge_core::ids::{AgencyCode, RegionCode, Sha256Digest};
@@ -471,9 +472,6 @@ pub fn report(req: pb::GetReportRequest) -> Result<(ReportPeriod, ReportFormat),
     v.finish(report)
 }
 
-/// The longest approval reference or reason accepted.
-const MAX_TEXT: usize = casebridge_core::case::TEXT_MAX_CHARS;
-
 /// An extension request as a command of `actor`.
 pub fn extension(
     req: pb::ExtendDeadlineRequest,
@@ -509,8 +507,13 @@ pub fn extension(
         }
     };
     // The approval document's reference (审批文号) and the reason for the extension.
-    v.text("approval_reference", &approval_reference, MAX_TEXT, true);
-    v.text("reason", &reason, MAX_TEXT, true);
+    v.text(
+        "approval_reference",
+        &approval_reference,
+        TEXT_MAX_CHARS,
+        true,
+    );
+    v.text("reason", &reason, TEXT_MAX_CHARS, true);
     let extend = match (request_id, case_id, target) {
         (Some(request_id), Some(case_id), Some(target)) => Some(ExtendRequest {
             actor,
