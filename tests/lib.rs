@@ -576,6 +576,7 @@ impl System {
                     QueueSpec::commands("opinions"),
                     QueueSpec::commands("inbox"),
                     QueueSpec::commands("deadlines"),
+                    QueueSpec::events("referrals", &[]),
                     QueueSpec::events("transfers", &[]),
                     QueueSpec::events("disputes", &[]),
                     casebridge_inbox::app::events_queue(),

@@ -84,6 +84,16 @@ pub const RPC_COMMANDS: &[(&str, &str, &str)] = &[
         "referral demand-explanation",
     ),
     ("ReferralService", "Explain", "referral explain"),
+    (
+        "ReferralService",
+        "IssueCorrectionNotice",
+        "referral correction-notice",
+    ),
+    (
+        "ReferralService",
+        "ReportToSuperior",
+        "referral report-to-superior",
+    ),
     ("ReferralService", "TransferCase", "referral transfer-case"),
     ("ReferralService", "WithdrawCase", "referral withdraw"),
     ("ReferralService", "HandBackReferral", "referral hand-back"),

@@ -198,6 +198,22 @@ pub enum ReferralCommand {
         #[arg(long)]
         explanation: String,
     },
+    /// Issue a correction notice (纠正违法通知书) once the police have not filed 15 days after
+    /// the notice to file (procuratorate, S5 Art 564).
+    CorrectionNotice {
+        #[command(flatten)]
+        on: On,
+        #[arg(long)]
+        reasons: String,
+    },
+    /// Report the police's failure to correct to the next-level procuratorate (procuratorate,
+    /// S5 Art 564).
+    ReportToSuperior {
+        #[command(flatten)]
+        on: On,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// After filing, tell the agency the case went to another authority (police).
     TransferCase {
         #[command(flatten)]
@@ -491,6 +507,26 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
             let mut c = on.connection.connect().await?;
             c.referrals
                 .demand_explanation(pb::DemandExplanationRequest {
+                    request_id: rid(on.request_id),
+                    referral_id: on.referral_id,
+                    note,
+                })
+                .await
+        }
+        ReferralCommand::CorrectionNotice { on, reasons } => {
+            let mut c = on.connection.connect().await?;
+            c.referrals
+                .issue_correction_notice(pb::IssueCorrectionNoticeRequest {
+                    request_id: rid(on.request_id),
+                    referral_id: on.referral_id,
+                    reasons,
+                })
+                .await
+        }
+        ReferralCommand::ReportToSuperior { on, note } => {
+            let mut c = on.connection.connect().await?;
+            c.referrals
+                .report_to_superior(pb::ReportToSuperiorRequest {
                     request_id: rid(on.request_id),
                     referral_id: on.referral_id,
                     note,

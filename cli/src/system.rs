@@ -342,6 +342,7 @@ pub fn durable_queues() -> Vec<QueueSpec> {
         casebridge_deadlines::app::events_queue(),
         casebridge_evidence::app::events_queue(),
     ];
+    queues.extend(reactions_queue::<casebridge_referrals::handler::Referrals>());
     queues.extend(reactions_queue::<casebridge_transfers::handler::Transfers>());
     queues.extend(reactions_queue::<casebridge_disputes::handler::Disputes>());
     queues

@@ -96,6 +96,8 @@ requests! {
     step NotifyFilingRequest => convert::referrals::notify_filing;
     step DemandExplanationRequest => convert::referrals::demand_explanation;
     step ExplainRequest => convert::referrals::explain;
+    step IssueCorrectionNoticeRequest => convert::referrals::issue_correction_notice;
+    step ReportToSuperiorRequest => convert::referrals::report_to_superior;
     step TransferCaseRequest => convert::referrals::transfer_case;
     step WithdrawCaseRequest => convert::referrals::withdraw_case;
     step HandBackReferralRequest => convert::referrals::hand_back;

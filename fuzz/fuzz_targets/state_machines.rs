@@ -466,7 +466,7 @@ impl Machine for ReferralFamily {
 
     fn command(u: &mut Unstructured<'_>, g: &Gen<'_>) -> Result<ReferralCommand> {
         use ReferralCommand as C;
-        Ok(match u.int_in_range(0..=20u8)? {
+        Ok(match u.int_in_range(0..=23u8)? {
             0 => {
                 let report_received_at = g.time(u)?;
                 C::Submit(referral::Submission {
@@ -545,6 +545,14 @@ impl Machine for ReferralFamily {
                 reasons: g.text(u)?,
                 decided_at: g.time(u)?,
             },
+            20 => C::MarkReviewOverdue {
+                started_at: g.time(u)?,
+                due_at: g.time(u)?,
+            },
+            21 => C::IssueCorrectionNotice {
+                reasons: g.text(u)?,
+            },
+            22 => C::ReportToSuperior { note: g.text(u)? },
             _ => C::HandBack {
                 to: if u.arbitrary()? {
                     Some(g.agency(u)?)

@@ -375,6 +375,7 @@ pub fn role(role: Option<Role>) -> pb::PartyRole {
         Some(Role::Procuratorate) => pb::PartyRole::Procuratorate,
         Some(Role::Coordination) => pb::PartyRole::Coordination,
         Some(Role::Expert) => pb::PartyRole::Expert,
+        Some(Role::SuperiorProcuratorate) => pb::PartyRole::SuperiorProcuratorate,
     }
 }
 
@@ -412,6 +413,7 @@ pub fn list_query(req: pb::ListCasesRequest) -> Result<ListQuery, Violations> {
         Ok(pb::PartyRole::Procuratorate) => Some(Role::Procuratorate),
         Ok(pb::PartyRole::Coordination) => Some(Role::Coordination),
         Ok(pb::PartyRole::Expert) => Some(Role::Expert),
+        Ok(pb::PartyRole::SuperiorProcuratorate) => Some(Role::SuperiorProcuratorate),
         Err(_) => {
             v.add("role", "role must be a known party role");
             None

@@ -177,6 +177,26 @@ impl ReferralService for ReferralsGrpc {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn issue_correction_notice(
+        &self,
+        r: Req<pb::IssueCorrectionNoticeRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::issue_correction_notice, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_to_superior(
+        &self,
+        r: Req<pb::ReportToSuperiorRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::report_to_superior, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn transfer_case(&self, r: Req<pb::TransferCaseRequest>) -> Result<pb::ReferralResult> {
         self.0
             .step(r, convert::transfer_case, convert::result)

@@ -312,6 +312,40 @@ pub fn demand_explanation(req: pb::DemandExplanationRequest) -> Result<ReferralS
     )
 }
 
+pub fn issue_correction_notice(
+    req: pb::IssueCorrectionNoticeRequest,
+) -> Result<ReferralStep, Violations> {
+    let pb::IssueCorrectionNoticeRequest {
+        request_id,
+        referral_id,
+        reasons,
+    } = req;
+    let command = Some(ReferralCommand::IssueCorrectionNotice { reasons });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &referral_id,
+        command,
+    )
+}
+
+pub fn report_to_superior(req: pb::ReportToSuperiorRequest) -> Result<ReferralStep, Violations> {
+    let pb::ReportToSuperiorRequest {
+        request_id,
+        referral_id,
+        note,
+    } = req;
+    let command = Some(ReferralCommand::ReportToSuperior { note });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &referral_id,
+        command,
+    )
+}
+
 pub fn explain(req: pb::ExplainRequest) -> Result<ReferralStep, Violations> {
     let pb::ExplainRequest {
         request_id,
@@ -458,6 +492,13 @@ pub fn referral(r: &Referral) -> pb::Referral {
         reconsidered: r.reconsidered,
         explanation_demanded_at: r.explanation_demanded_at.map(timestamp),
         handed_to: r.handed_to.clone().unwrap_or_default(),
+        review_overdue_at: r.review_overdue_at.map(timestamp),
+        correction_notice_at: r.correction_notice_at.map(timestamp),
+        reported_to: r
+            .reported_to
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 

@@ -101,6 +101,14 @@ const ROWS: &[(&str, Row)] = &[
     ),
     ("ReferralService/Explain", Row::Step(R, "explain")),
     (
+        "ReferralService/IssueCorrectionNotice",
+        Row::Step(R, "issue_correction_notice"),
+    ),
+    (
+        "ReferralService/ReportToSuperior",
+        Row::Step(R, "report_to_superior"),
+    ),
+    (
         "ReferralService/TransferCase",
         Row::Step(R, "transfer_case"),
     ),
@@ -281,7 +289,8 @@ const FIXTURES: &[(Family, &[Fx])] = {
     &[
         (R, &[]),
         (R, &[Receipt]),
-        (R, &[Receipt, Demand]),
+        (R, &[Receipt, Overdue]),
+        (R, &[Receipt, Overdue, Demand]),
         (R, &[Receipt, AskSupplement]),
         (R, &[Receipt, File]),
         (R, &[Receipt, File, Withdraw]),
@@ -358,6 +367,7 @@ fn role_of(wire: i32) -> Option<Role> {
         pb::PartyRole::Procuratorate => Some(Role::Procuratorate),
         pb::PartyRole::Coordination => Some(Role::Coordination),
         pb::PartyRole::Expert => Some(Role::Expert),
+        pb::PartyRole::SuperiorProcuratorate => Some(Role::SuperiorProcuratorate),
         pb::PartyRole::Unspecified => None,
     }
 }
@@ -517,12 +527,37 @@ const FURTHER_RULES: &[(&str, &str, Option<&str>, Code, &str)] = &[
         Code::FailedPrecondition,
         "R562",
     ),
+    // S5 Art 562: the procuratorate demands an explanation only once the review ran out.
     (
         "ReferralService/DemandExplanation",
         "received",
         None,
         Code::FailedPrecondition,
         "R562",
+    ),
+    (
+        "ReferralService/DemandExplanation",
+        "awaiting_supplement",
+        None,
+        Code::FailedPrecondition,
+        "R562",
+    ),
+    // S5 Art 564: the correction notice only once R563 ran out (15 days after the notice to
+    // file: the end-to-end test in services/deadlines/tests runs that clock), the report only
+    // after the notice.
+    (
+        "ReferralService/IssueCorrectionNotice",
+        "filing_notified",
+        None,
+        Code::FailedPrecondition,
+        "R564",
+    ),
+    (
+        "ReferralService/ReportToSuperior",
+        "filing_notified",
+        None,
+        Code::FailedPrecondition,
+        "R564",
     ),
     // S1 Art 9: one reconsideration per referral; after the police decided one (the case is
     // declined again), the sender turns to the procuratorate.

@@ -242,6 +242,7 @@ pub(super) struct Cases {
     pub(super) reconsideration_requested: String,
     pub(super) reasons_requested: String,
     pub(super) reasons_given: String,
+    pub(super) filing_notified: String,
     pub(super) transfer_sent: String,
     pub(super) transfer_accepted: String,
     pub(super) dispute_negotiating: String,
@@ -266,6 +267,7 @@ impl Cases {
             reconsideration_requested: id.to_owned(),
             reasons_requested: id.to_owned(),
             reasons_given: id.to_owned(),
+            filing_notified: id.to_owned(),
             transfer_sent: id.to_owned(),
             transfer_accepted: id.to_owned(),
             dispute_negotiating: id.to_owned(),
@@ -304,7 +306,7 @@ async fn prepare(app: &TestApp) -> Cases {
     Cases {
         submitted: fixture(&ch, R, &[], "c-submitted").await,
         received: fixture(&ch, R, &[Receipt], "c-received").await,
-        explanation_demanded: fixture(&ch, R, &[Receipt, Demand], "c-demanded").await,
+        explanation_demanded: fixture(&ch, R, &[Receipt, Overdue, Demand], "c-demanded").await,
         awaiting_supplement: fixture(&ch, R, &[Receipt, AskSupplement], "c-awaiting").await,
         filed: fixture(&ch, R, &[Receipt, File], "c-filed").await,
         declined: fixture(&ch, R, &[Receipt, Decline], "c-declined").await,
@@ -316,6 +318,13 @@ async fn prepare(app: &TestApp) -> Cases {
             R,
             &[Receipt, Decline, AskReasons, GiveReasons],
             "c-given",
+        )
+        .await,
+        filing_notified: fixture(
+            &ch,
+            R,
+            &[Receipt, Decline, AskReasons, GiveReasons, NotifyFiling],
+            "c-notified",
         )
         .await,
         transfer_sent: fixture(&ch, T, &[], "c-sent").await,
@@ -474,6 +483,26 @@ pub(super) fn valid_calls(c: &Cases) -> Vec<Call> {
                 request_id: rid("explain"),
                 referral_id: c.explanation_demanded.clone(),
                 explanation: "正在审查".into(),
+            },
+        ),
+        call(
+            r,
+            "IssueCorrectionNotice",
+            PROCURATORATE,
+            pb::IssueCorrectionNoticeRequest {
+                request_id: rid("correction"),
+                referral_id: c.filing_notified.clone(),
+                reasons: "通知立案后逾期未立案".into(),
+            },
+        ),
+        call(
+            r,
+            "ReportToSuperior",
+            PROCURATORATE,
+            pb::ReportToSuperiorRequest {
+                request_id: rid("report-up"),
+                referral_id: c.filing_notified.clone(),
+                note: "仍不纠正".into(),
             },
         ),
         call(

@@ -85,6 +85,9 @@ impl Decoder for RawCodec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Fx {
     Receipt,
+    /// The police review (S1-8) runs out: the deadlines service's miss, as it publishes it
+    /// (its timer is three days away on this test's clock; `services/deadlines/tests` runs it).
+    Overdue,
     Demand,
     AskSupplement,
     File,
@@ -117,8 +120,11 @@ pub(super) enum Fx {
     OSupply,
 }
 
-/// One channel per agency, reused by every call.
-pub(super) struct Channels(HashMap<&'static str, Channel>);
+/// One channel per agency, reused by every call, and the bus the services share.
+pub(super) struct Channels(
+    HashMap<&'static str, Channel>,
+    casebridge_platform::bus::Bus,
+);
 
 impl Channels {
     pub(super) async fn open(app: &TestApp) -> Channels {
@@ -126,7 +132,55 @@ impl Channels {
         for agency in AGENCIES {
             channels.insert(agency, app.channel_as(agency).await);
         }
-        Channels(channels)
+        Channels(channels, app.backend.bus.clone())
+    }
+
+    /// Publishes the deadlines service's miss of S1-8 on `referral_id`, then waits until the
+    /// referral records it.
+    async fn review_overdue(&self, referral_id: &str) -> Result<Vec<u8>, Status> {
+        use casebridge_core::notice::{Notice, Role};
+        let case_id = CaseId::parse(referral_id).expect("a referral id");
+        let now = test_clock().now();
+        let police = AgencyCode::parse(CITY_POLICE).expect("code");
+        let notice = Notice {
+            case_id,
+            family: R,
+            event: "deadline_missed".into(),
+            actor: police.clone(),
+            at: now,
+            recipients: vec![police.clone()],
+            summary: "S1-8 is overdue".into(),
+            detail: serde_json::json!({
+                "rule": "S1-8",
+                "obligation": 0,
+                "owed_by": police,
+                "due_at": now,
+                "started_at": now,
+            }),
+            parties: [(Role::Recipient, police)].into(),
+            attachments: Vec::new(),
+        };
+        let message =
+            casebridge_platform::bus::Message::json(notice.routing_key(), &notice).expect("encode");
+        self.1.publish_event(&message).await.expect("publish");
+        let deadline = Instant::now() + PROMPTLY;
+        loop {
+            let read = pb::GetReferralRequest {
+                referral_id: referral_id.to_owned(),
+            };
+            let bytes = self
+                .call(PROCURATORATE, "ReferralService/GetReferral", &read)
+                .await?;
+            let referral = pb::Referral::decode(bytes.as_slice()).expect("a referral");
+            if referral.review_overdue_at.is_some() {
+                return Ok(bytes);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the referral never recorded the review's miss"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub(super) async fn call<M: prost::Message>(
@@ -234,6 +288,7 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
                 )
                 .await
             }
+            Fx::Overdue => ch.review_overdue(&referral_id).await,
             Fx::Demand => {
                 ch.call(
                     PROCURATORATE,

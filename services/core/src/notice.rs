@@ -61,6 +61,9 @@ pub enum Role {
     Coordination,
     /// The department asked for an expert opinion.
     Expert,
+    /// The next-level procuratorate a referral's filing supervision was reported to
+    /// (报上一级人民检察院, S5 Art 564).
+    SuperiorProcuratorate,
 }
 
 impl Role {
@@ -71,6 +74,7 @@ impl Role {
             Role::Procuratorate => "procuratorate",
             Role::Coordination => "coordination",
             Role::Expert => "expert",
+            Role::SuperiorProcuratorate => "superior_procuratorate",
         }
     }
 }

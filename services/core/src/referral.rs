@@ -190,8 +190,11 @@ pub enum Step {
     GiveReasons,
     TellAgency,
     NotifyFiling,
+    MarkReviewOverdue,
     DemandExplanation,
     Explain,
+    IssueCorrectionNotice,
+    ReportToSuperior,
     TransferCase,
     WithdrawCase,
     HandBack,
@@ -199,7 +202,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in declaration order.
-    pub const ALL: [Step; 21] = [
+    pub const ALL: [Step; 24] = [
         Step::Submit,
         Step::SignReceipt,
         Step::RequestSupplement,
@@ -216,8 +219,11 @@ impl Step {
         Step::GiveReasons,
         Step::TellAgency,
         Step::NotifyFiling,
+        Step::MarkReviewOverdue,
         Step::DemandExplanation,
         Step::Explain,
+        Step::IssueCorrectionNotice,
+        Step::ReportToSuperior,
         Step::TransferCase,
         Step::WithdrawCase,
         Step::HandBack,
@@ -242,8 +248,11 @@ impl Step {
             Step::GiveReasons => "give_reasons",
             Step::TellAgency => "tell_agency",
             Step::NotifyFiling => "notify_filing",
+            Step::MarkReviewOverdue => "mark_review_overdue",
             Step::DemandExplanation => "demand_explanation",
             Step::Explain => "explain",
+            Step::IssueCorrectionNotice => "issue_correction_notice",
+            Step::ReportToSuperior => "report_to_superior",
             Step::TransferCase => "transfer_case",
             Step::WithdrawCase => "withdraw_case",
             Step::HandBack => "hand_back",
@@ -326,10 +335,28 @@ pub enum ReferralCommand {
     /// The procuratorate finds the reasons do not stand and notifies the police to file
     /// (S5 Art 563, R563).
     NotifyFiling { reasons: String },
-    /// The procuratorate demands an explanation of a missing filing decision (S5 Art 562, R562).
+    /// The police's review period ran out without a filing decision (S1-8, with any extension
+    /// granted): the deadlines service's miss of S1-8 records it on the referral, and from then
+    /// on the procuratorate may demand an explanation (S5 Art 562). Never a caller's step: the
+    /// referrals service takes it in reaction to `referral.deadline_missed`.
+    MarkReviewOverdue {
+        /// When the S1-8 obligation that ran out started (the receipt it counts from); a miss
+        /// of an earlier police organ's review, before a forwarding, is stale and refused.
+        started_at: Timestamp,
+        /// When it was due.
+        due_at: Timestamp,
+    },
+    /// The procuratorate demands an explanation of a missing filing decision (S5 Art 562, R562),
+    /// once the review period has run out; before that it forwards the matter to the police.
     DemandExplanation { note: String },
     /// The police explain (S5 Art 562).
     Explain { explanation: String },
+    /// The police have not filed 15 days after the notice to file (R563 ran out): the
+    /// procuratorate issues a correction notice (纠正违法通知书, S5 Art 564).
+    IssueCorrectionNotice { reasons: String },
+    /// The police still do not correct: the procuratorate reports the matter to the next-level
+    /// procuratorate (报上一级人民检察院, S5 Art 564), which becomes a party to the referral.
+    ReportToSuperior { note: String },
     /// After filing, the police transfer the case to another authority and tell the agency
     /// (S2 Art 184, P184).
     TransferCase {
@@ -375,8 +402,11 @@ impl ReferralCommand {
             ReferralCommand::GiveReasons { .. } => Step::GiveReasons,
             ReferralCommand::TellAgency { .. } => Step::TellAgency,
             ReferralCommand::NotifyFiling { .. } => Step::NotifyFiling,
+            ReferralCommand::MarkReviewOverdue { .. } => Step::MarkReviewOverdue,
             ReferralCommand::DemandExplanation { .. } => Step::DemandExplanation,
             ReferralCommand::Explain { .. } => Step::Explain,
+            ReferralCommand::IssueCorrectionNotice { .. } => Step::IssueCorrectionNotice,
+            ReferralCommand::ReportToSuperior { .. } => Step::ReportToSuperior,
             ReferralCommand::TransferCase { .. } => Step::TransferCase,
             ReferralCommand::WithdrawCase { .. } => Step::WithdrawCase,
             ReferralCommand::HandBack { .. } => Step::HandBack,
@@ -472,9 +502,21 @@ pub struct Referral {
     /// Whether a reconsideration was decided; the agency may ask only once (S1 Art 9).
     #[serde(default)]
     pub reconsidered: bool,
+    /// When the police's review period (S1-8, with any extension) ran out without a filing
+    /// decision: from then on the procuratorate may demand an explanation (S5 Art 562).
+    #[serde(default)]
+    pub review_overdue_at: Option<Timestamp>,
     /// When the procuratorate demanded an explanation still owed (S5 Art 562).
     #[serde(default)]
     pub explanation_demanded_at: Option<Timestamp>,
+    /// When the procuratorate issued a correction notice (纠正违法通知书) because the police did
+    /// not file on its notice (S5 Art 564).
+    #[serde(default)]
+    pub correction_notice_at: Option<Timestamp>,
+    /// The next-level procuratorate the matter was reported to (S5 Art 564); it may read the
+    /// referral and hears of its steps.
+    #[serde(default)]
+    pub reported_to: Option<AgencyCode>,
     /// Where the case went when it left the police: the authority it was transferred to, or
     /// the agency it was handed back to.
     #[serde(default)]
@@ -512,6 +554,7 @@ impl Recorded<Step> for Referral {
     fn notified(&self) -> Vec<AgencyCode> {
         let mut all = vec![self.sender.clone(), self.police.clone()];
         all.extend(self.procuratorate.iter().cloned());
+        all.extend(self.reported_to.iter().cloned());
         all
     }
 }
@@ -540,6 +583,11 @@ impl Case for Referral {
             parties
                 .by_role
                 .insert(Role::Procuratorate, procuratorate.clone());
+        }
+        if let Some(superior) = &self.reported_to {
+            parties
+                .by_role
+                .insert(Role::SuperiorProcuratorate, superior.clone());
         }
         parties.former = self.former_police.clone();
         parties
@@ -637,9 +685,19 @@ pub enum ReferralEventKind {
     FilingNotified {
         reasons: String,
     },
+    ReviewOverdue {
+        due_at: Timestamp,
+    },
     ExplanationDemanded,
     ExplanationGiven {
         explanation: String,
+    },
+    CorrectionNoticeIssued {
+        reasons: String,
+    },
+    ReportedToSuperior {
+        superior: AgencyCode,
+        note: String,
     },
     CaseTransferred {
         to_authority: String,
@@ -679,8 +737,11 @@ impl EventName for ReferralEventKind {
             ReferralEventKind::ReasonsGiven { .. } => "reasons_given",
             ReferralEventKind::AgencyTold => "agency_told",
             ReferralEventKind::FilingNotified { .. } => "filing_notified",
+            ReferralEventKind::ReviewOverdue { .. } => "review_overdue",
             ReferralEventKind::ExplanationDemanded => "explanation_demanded",
             ReferralEventKind::ExplanationGiven { .. } => "explanation_given",
+            ReferralEventKind::CorrectionNoticeIssued { .. } => "correction_notice_issued",
+            ReferralEventKind::ReportedToSuperior { .. } => "reported_to_superior",
             ReferralEventKind::CaseTransferred { .. } => "case_transferred",
             ReferralEventKind::CaseWithdrawn { .. } => "case_withdrawn",
             ReferralEventKind::HandedBack { .. } => "handed_back",
@@ -824,7 +885,10 @@ fn submit(
         case_officer_phone: s.case_officer_phone.clone(),
         items_handed_over_at: None,
         reconsidered: false,
+        review_overdue_at: None,
         explanation_demanded_at: None,
+        correction_notice_at: None,
+        reported_to: None,
         handed_to: None,
         flags,
         history: Vec::new(),
@@ -915,6 +979,8 @@ fn act(
                 out.case.former_police.push(referral.police.clone());
             }
             out.case.police = to.clone();
+            // The competent organ's own review starts with its receipt.
+            out.case.review_overdue_at = None;
             out.note = format!("forwarded to {to}: {reason}");
             check(&mut out, "S1-7", referral.last_at(Step::SignReceipt), ctx);
             out.event(ReferralEventKind::Forwarded {
@@ -1077,8 +1143,45 @@ fn act(
                 reasons: reasons.clone(),
             });
         }
+        ReferralCommand::MarkReviewOverdue { started_at, due_at } => {
+            // S1 Art 8 (S1-8): the review ran out. A miss of a review that started before the
+            // current organ's receipt (an organ that forwarded the referral since) is stale.
+            let receipt = referral.last_at(Step::SignReceipt);
+            if receipt.is_none_or(|receipt| *started_at < receipt) {
+                return Err(Rejection::Forbidden {
+                    rule: "S1-8",
+                    field: None,
+                    reason: "the review period that ran out is not the current police organ's"
+                        .into(),
+                });
+            }
+            if referral.review_overdue_at.is_some() {
+                return Err(Rejection::Forbidden {
+                    rule: "S1-8",
+                    field: None,
+                    reason: "the review period is already recorded as run out".into(),
+                });
+            }
+            out.case.review_overdue_at = Some(*due_at);
+            out.note = format!("the review period (S1-8) ran out at {due_at}");
+            out.event(ReferralEventKind::ReviewOverdue { due_at: *due_at });
+        }
         ReferralCommand::DemandExplanation { note } => {
             // S5 Art 562 (R562): the police missed the filing decision; explain within 7 days.
+            // Only once the review period has run out: before that the procuratorate forwards
+            // the matter to the police. (The note is checked first, like every input.)
+            text("note", note, TEXT_MAX_CHARS, false)?;
+            if referral.review_overdue_at.is_none() {
+                return Err(Rejection::Forbidden {
+                    rule: "R562",
+                    field: None,
+                    reason: "the police's review period (S1-8, with any extension) has not run \
+                             out: until it does, the procuratorate forwards the matter to the \
+                             police rather than demand an explanation (S5 Art 562); \
+                             ListCaseDeadlines shows when it ends"
+                        .into(),
+                });
+            }
             if let Some(at) = referral.explanation_demanded_at {
                 return Err(Rejection::Forbidden {
                     rule: "R562",
@@ -1086,7 +1189,6 @@ fn act(
                     reason: format!("an explanation demanded at {at} is still owed"),
                 });
             }
-            text("note", note, TEXT_MAX_CHARS, false)?;
             out.case.explanation_demanded_at = Some(now);
             out.note = note.clone();
             out.event(ReferralEventKind::ExplanationDemanded);
@@ -1104,6 +1206,84 @@ fn act(
             out.note = explanation.clone();
             out.event(ReferralEventKind::ExplanationGiven {
                 explanation: explanation.clone(),
+            });
+        }
+        ReferralCommand::IssueCorrectionNotice { reasons } => {
+            // S5 Art 564: the police have not filed 15 days after the notice to file (R563).
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            if let Some(at) = referral.correction_notice_at {
+                return Err(Rejection::Forbidden {
+                    rule: "R564",
+                    field: None,
+                    reason: format!("a correction notice was already issued at {at}"),
+                });
+            }
+            let notified = referral.last_at(Step::NotifyFiling);
+            let due = notified.and_then(|at| ctx.law.due("R563", at));
+            match due {
+                Some(due) if now > due => {}
+                Some(due) => {
+                    return Err(Rejection::Forbidden {
+                        rule: "R564",
+                        field: None,
+                        reason: format!(
+                            "the police have until {due} to file on the notice (R563); a \
+                             correction notice may be issued only after that (S5 Art 564)"
+                        ),
+                    });
+                }
+                None => {
+                    return Err(Rejection::Forbidden {
+                        rule: "R564",
+                        field: None,
+                        reason: "the period to file on the notice (R563) cannot be counted".into(),
+                    });
+                }
+            }
+            out.case.correction_notice_at = Some(now);
+            out.note = reasons.clone();
+            out.event(ReferralEventKind::CorrectionNoticeIssued {
+                reasons: reasons.clone(),
+            });
+        }
+        ReferralCommand::ReportToSuperior { note } => {
+            // S5 Art 564: the police still do not correct; the next-level procuratorate takes
+            // the matter up with the police at its level.
+            text("note", note, TEXT_MAX_CHARS, false)?;
+            if referral.correction_notice_at.is_none() {
+                return Err(Rejection::Forbidden {
+                    rule: "R564",
+                    field: None,
+                    reason: "issue the correction notice (纠正违法通知书) first (S5 Art 564)"
+                        .into(),
+                });
+            }
+            if let Some(superior) = &referral.reported_to {
+                return Err(Rejection::Forbidden {
+                    rule: "R564",
+                    field: None,
+                    reason: format!("the matter was already reported to {superior}"),
+                });
+            }
+            let Some(superior) = ctx
+                .directory
+                .superiors_of(&actor.code)
+                .into_iter()
+                .find(|a| a.kind == AgencyKind::Procuratorate)
+            else {
+                return Err(Rejection::Forbidden {
+                    rule: "R564",
+                    field: None,
+                    reason: "the agency directory names no next-level procuratorate above this \
+                             one"
+                    .into(),
+                });
+            };
+            out.case.reported_to = Some(superior.code.clone());
+            out.note = note.clone();
+            out.event(ReferralEventKind::ReportedToSuperior {
+                superior: superior.code.clone(),
+                note: note.clone(),
             });
         }
         ReferralCommand::TransferCase {

@@ -162,6 +162,7 @@ impl Running {
                 casebridge_inbox::app::events_queue(),
                 QueueSpec::commands("inbox"),
                 QueueSpec::commands("referrals"),
+                QueueSpec::events("referrals", &[]),
             ])
             .await;
     }
@@ -171,6 +172,21 @@ impl Running {
     }
 
     async fn step(&self, actor: &str, request_id: &str, case_id: CaseId, command: ReferralCommand) {
+        let reply = self.try_step(actor, request_id, case_id, command).await;
+        assert!(
+            matches!(reply, casebridge_referrals::api::Reply::Accepted(_)),
+            "{request_id}: {reply:?}"
+        );
+    }
+
+    /// A referral step, accepted or not.
+    async fn try_step(
+        &self,
+        actor: &str,
+        request_id: &str,
+        case_id: CaseId,
+        command: ReferralCommand,
+    ) -> casebridge_referrals::api::Reply {
         let request = casebridge_referrals::api::Request::Command(
             casebridge_referrals::api::CommandRequest {
                 actor: agency(actor),
@@ -180,8 +196,7 @@ impl Running {
                 command,
             },
         );
-        let reply: casebridge_referrals::api::Reply = self
-            .bus()
+        self.bus()
             .request(
                 "referrals",
                 Message::json("referral", &request).expect("encode"),
@@ -190,11 +205,39 @@ impl Running {
             .await
             .expect("a reply")
             .decode()
-            .expect("decode");
-        assert!(
-            matches!(reply, casebridge_referrals::api::Reply::Accepted(_)),
-            "{request_id}: {reply:?}"
-        );
+            .expect("decode")
+    }
+
+    /// The referral as `actor` reads it once `check` holds.
+    async fn referral_where(
+        &self,
+        actor: &str,
+        case_id: CaseId,
+        what: &str,
+        check: impl Fn(&casebridge_core::referral::Referral) -> bool,
+    ) -> casebridge_core::referral::Referral {
+        eventually(what, WITHIN, || async {
+            let request = casebridge_referrals::api::Request::Get {
+                actor: agency(actor),
+                case_id,
+            };
+            let reply: casebridge_referrals::api::Reply = self
+                .bus()
+                .request(
+                    "referrals",
+                    Message::json("referral", &request).ok()?,
+                    WITHIN,
+                )
+                .await
+                .ok()?
+                .decode()
+                .ok()?;
+            match reply {
+                casebridge_referrals::api::Reply::Found { case } if check(&case) => Some(case),
+                _ => None,
+            }
+        })
+        .await
     }
 
     /// The events in `owner`'s inbox about `case_id` (any case for `None`).
@@ -1648,6 +1691,167 @@ async fn the_corrected_rules_start_stop_and_close_on_the_events_the_law_names() 
             .obligation_where(opinion, "SAMR-45", "closed by the refusal", |o| {
                 o.stage == Stage::Closed
             })
+            .await;
+        running.stop().await;
+    })
+    .await;
+}
+
+/// Issue 13, items 5 and 7, end to end: the procuratorate demands an explanation only once the
+/// deadlines service has missed the police review (S1-8), across the National Day holiday; and
+/// after a notice to file that the police leave unanswered past R563 it issues a correction
+/// notice and reports to the next-level procuratorate (S5 Arts 562, 564).
+#[tokio::test]
+async fn the_procuratorate_follows_a_missed_review_and_a_missed_notice_to_file() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-09-01T09:00:00+08:00").await;
+        let refused_by = |reply: casebridge_referrals::api::Reply| match reply {
+            casebridge_referrals::api::Reply::Refused { refusal } => {
+                assert_eq!(refusal.kind, RefusalKind::FailedPrecondition, "{refusal:?}");
+                refusal.rule
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+
+        // A referral the police declined; reasons asked and given; notice to file on Fri 09-18.
+        let noticed = CaseId::generate();
+        running
+            .step(MARKET_BUREAU, "n-submit", noticed, submission(noticed))
+            .await;
+        running
+            .step(
+                CITY_POLICE,
+                "n-receipt",
+                noticed,
+                ReferralCommand::SignReceipt,
+            )
+            .await;
+        let decline = ReferralCommand::Decline {
+            reasons: "证据不足".into(),
+        };
+        running
+            .step(CITY_POLICE, "n-decline", noticed, decline)
+            .await;
+        let ask = ReferralCommand::RequestReasons {
+            note: String::new(),
+        };
+        running.step(PROCURATORATE, "n-ask", noticed, ask).await;
+        running.clock.set(at("2026-09-07T09:00:00+08:00"));
+        let give = ReferralCommand::GiveReasons {
+            reasons: "证据不足".into(),
+        };
+        running.step(CITY_POLICE, "n-give", noticed, give).await;
+        running.clock.set(at("2026-09-18T10:00:00+08:00"));
+        let notify = ReferralCommand::NotifyFiling {
+            reasons: "理由不成立".into(),
+        };
+        running
+            .step(PROCURATORATE, "n-notify", noticed, notify)
+            .await;
+        // R563: 15 days end on Sat 10-03, inside the holiday: the last day rolls to Thu 10-08.
+        let to_file = running.obligation(noticed, "R563", Stage::Open).await;
+        assert_eq!(to_file.due_at, Some(at("2026-10-09T00:00:00+08:00")));
+
+        // A referral received on Wed 09-30: S1-8's 3 days end on Sat 10-03 and roll to 10-08.
+        running.clock.set(at("2026-09-30T10:00:00+08:00"));
+        let reviewed = CaseId::generate();
+        running
+            .step(MARKET_BUREAU, "r-submit", reviewed, submission(reviewed))
+            .await;
+        running
+            .step(
+                CITY_POLICE,
+                "r-receipt",
+                reviewed,
+                ReferralCommand::SignReceipt,
+            )
+            .await;
+        let review = running.obligation(reviewed, "S1-8", Stage::Open).await;
+        assert_eq!(review.due_at, Some(at("2026-10-09T00:00:00+08:00")));
+
+        // Inside the review period the procuratorate cannot demand an explanation yet.
+        running.clock.set(at("2026-10-06T09:00:00+08:00"));
+        let demand = || ReferralCommand::DemandExplanation {
+            note: "逾期未作出立案决定".into(),
+        };
+        let early = running
+            .try_step(PROCURATORATE, "r-demand-early", reviewed, demand())
+            .await;
+        assert_eq!(refused_by(early), "R562");
+        // Nor issue a correction notice while the police still have time to file.
+        running.clock.set(at("2026-10-08T12:00:00+08:00"));
+        let correct = || ReferralCommand::IssueCorrectionNotice {
+            reasons: "通知立案后逾期未立案".into(),
+        };
+        let early = running
+            .try_step(PROCURATORATE, "n-correct-early", noticed, correct())
+            .await;
+        assert_eq!(refused_by(early), "R564");
+
+        // Both periods run out: the deadlines service misses S1-8, the referral records it.
+        running.clock.set(at("2026-10-09T09:00:00+08:00"));
+        running.obligation(reviewed, "S1-8", Stage::Missed).await;
+        let overdue = running
+            .referral_where(
+                PROCURATORATE,
+                reviewed,
+                "the review recorded as run out",
+                |r| r.review_overdue_at.is_some(),
+            )
+            .await;
+        assert_eq!(
+            overdue.review_overdue_at,
+            Some(at("2026-10-09T00:00:00+08:00"))
+        );
+        running
+            .wait_for_event(PROCURATORATE, reviewed, "review_overdue")
+            .await;
+        running
+            .step(PROCURATORATE, "r-demand", reviewed, demand())
+            .await;
+        let explain = running.obligation(reviewed, "R562", Stage::Open).await;
+        assert_eq!(explain.owed_by, agency(CITY_POLICE));
+
+        running
+            .step(PROCURATORATE, "n-correct", noticed, correct())
+            .await;
+        let report = ReferralCommand::ReportToSuperior {
+            note: "仍不纠正".into(),
+        };
+        running
+            .step(PROCURATORATE, "n-report", noticed, report)
+            .await;
+        // The next-level procuratorate is now a party: it reads the case and hears of it.
+        let reported = running
+            .referral_where(
+                PROVINCE_PROCURATORATE,
+                noticed,
+                "read by the superior",
+                |r| r.reported_to.is_some(),
+            )
+            .await;
+        assert_eq!(reported.reported_to, Some(agency(PROVINCE_PROCURATORATE)));
+        running
+            .wait_for_event(PROVINCE_PROCURATORATE, noticed, "reported_to_superior")
+            .await;
+        // R563 stays on the boards, overdue, until the police file.
+        running.obligation(noticed, "R563", Stage::Missed).await;
+        running
+            .step(
+                CITY_POLICE,
+                "n-file",
+                noticed,
+                ReferralCommand::File {
+                    note: String::new(),
+                },
+            )
+            .await;
+        let filed = running
+            .obligation_where(noticed, "R563", "filed late", |o| o.stage == Stage::Closed)
+            .await;
+        assert!(filed.late);
+        running
+            .wait_for_event(PROVINCE_PROCURATORATE, noticed, "filed")
             .await;
         running.stop().await;
     })

@@ -8,12 +8,14 @@ use casebridge_core::document::digests;
 use casebridge_core::ids::Sha256Digest;
 use casebridge_core::law::Law;
 use casebridge_core::notice::Family as FamilyName;
+use casebridge_core::notice::Notice;
 use casebridge_core::referral::{
     self, Context, ReconsiderationOutcome, Referral, ReferralCommand, ReferralEventKind,
     ReferralPolicy,
 };
 use casebridge_core::time::Timestamp;
-use casebridge_platform::cases::Family;
+use casebridge_platform::cases::{Family, Reaction};
+use serde::Deserialize;
 
 /// The criminal referral family: what the engine needs to run the referrals service.
 #[derive(Debug, Clone)]
@@ -40,6 +42,9 @@ impl Family for Referrals {
 
     const SERVICE: &'static str = crate::SERVICE;
     const FAMILY: FamilyName = FamilyName::Referral;
+    /// The deadlines service's misses: a missed S1-8 (the police review) is recorded on the
+    /// referral, which lets the procuratorate demand an explanation (S5 Art 562).
+    const REACTS_TO: &'static [&'static str] = &["referral.deadline_missed"];
 
     fn step(command: &ReferralCommand) -> &'static str {
         command.step().as_str()
@@ -63,6 +68,18 @@ impl Family for Referrals {
 
     fn directory(&self) -> &Directory {
         &self.directory
+    }
+
+    fn reaction(&self, notice: &Notice) -> Option<Reaction<ReferralCommand>> {
+        let missed: MissedDetail = serde_json::from_value(notice.detail.clone()).ok()?;
+        (missed.rule == REVIEW_RULE).then(|| Reaction {
+            case_id: notice.case_id,
+            actor: notice.actor.clone(),
+            command: ReferralCommand::MarkReviewOverdue {
+                started_at: missed.started_at,
+                due_at: missed.due_at,
+            },
+        })
     }
 
     fn summary(&self, event: &CaseEvent<ReferralEventKind>, referral: &Referral) -> String {
@@ -120,12 +137,25 @@ impl Family for Referrals {
             ReferralEventKind::FilingNotified { .. } => {
                 "notified the police to file the case (通知立案)".to_owned()
             }
+            ReferralEventKind::ReviewOverdue { due_at } => format!(
+                "let the review period (S1-8) run out at {due_at} without a filing decision; \
+                 the procuratorate may now demand an explanation (S5 Art 562)"
+            ),
             ReferralEventKind::ExplanationDemanded => {
                 "demanded an explanation of the missing filing decision".to_owned()
             }
             ReferralEventKind::ExplanationGiven { .. } => {
                 "explained the missing filing decision".to_owned()
             }
+            ReferralEventKind::CorrectionNoticeIssued { .. } => {
+                "issued a correction notice (纠正违法通知书) for not filing on the notice to file"
+                    .to_owned()
+            }
+            ReferralEventKind::ReportedToSuperior { superior, .. } => format!(
+                "reported the police's failure to file to the next-level procuratorate, {} \
+                 (报上一级人民检察院)",
+                self.name(superior)
+            ),
             ReferralEventKind::CaseTransferred { to_authority, .. } => {
                 format!("transferred the filed case to {to_authority}")
             }
@@ -162,4 +192,15 @@ impl Family for Referrals {
             (_, f) => f,
         }
     }
+}
+
+/// The rule whose miss the referral records: the police review (S1 Art 8).
+const REVIEW_RULE: &str = "S1-8";
+
+/// The part of a `referral.deadline_missed` notice the referral needs.
+#[derive(Debug, Deserialize)]
+struct MissedDetail {
+    rule: String,
+    started_at: Timestamp,
+    due_at: Timestamp,
 }

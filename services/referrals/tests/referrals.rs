@@ -90,7 +90,11 @@ impl Running {
         self.token.cancel();
         let _ = self.service.await;
         self.stack
-            .tear_down(&[probe(), QueueSpec::commands("referrals")])
+            .tear_down(&[
+                probe(),
+                QueueSpec::commands("referrals"),
+                QueueSpec::events("referrals", &[]),
+            ])
             .await;
     }
 
@@ -425,6 +429,11 @@ async fn a_batch_of_steps_commits_together_and_answers_each_as_if_alone() {
             .expect("chain head");
         assert_eq!(head.seq, 3);
         drop(app);
-        stack.tear_down(&[QueueSpec::commands("referrals")]).await;
+        stack
+            .tear_down(&[
+                QueueSpec::commands("referrals"),
+                QueueSpec::events("referrals", &[]),
+            ])
+            .await;
     }
 }

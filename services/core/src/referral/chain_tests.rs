@@ -486,6 +486,7 @@ fn the_procuratorate_demands_an_explanation_once_until_the_police_explain() {
     )
     .unwrap_err();
     assert_eq!(err.rule(), "R562");
+    let r = overdue(&w, &r);
     let r = step(
         &w,
         &r,
@@ -539,4 +540,236 @@ fn a_forward_keeps_the_former_police_organ_as_a_reader() {
     assert_eq!(parties.get(Role::Recipient), Some(&w.branch.code));
     assert!(parties.contains(&w.police.code));
     assert_eq!(parties.roles_of(&w.police.code), Vec::<Role>::new());
+}
+
+/// The deadlines service's miss of S1-8 on `r`, received at [`SENT`]: due at the end of the
+/// third day (Thu 2026-03-05).
+fn overdue(w: &World, r: &Referral) -> Referral {
+    step(
+        w,
+        r,
+        ReferralCommand::MarkReviewOverdue {
+            started_at: at(SENT),
+            due_at: at("2026-03-06T00:00:00+08:00"),
+        },
+        &w.police,
+        "2026-03-06T00:00:01+08:00",
+    )
+}
+
+#[test]
+fn an_explanation_may_be_demanded_only_once_the_review_has_run_out() {
+    let w = world();
+    let r = received(&w);
+    // Before S1-8 runs out the procuratorate forwards the matter to the police (S5 Art 562).
+    let err = run(
+        &w,
+        Some(&r),
+        ReferralCommand::DemandExplanation {
+            note: String::new(),
+        },
+        &w.procuratorate,
+        "2026-03-04T09:00:00+08:00",
+    )
+    .unwrap_err();
+    assert_eq!(err.rule(), "R562");
+    assert!(err.to_string().contains("has not run out"), "{err}");
+
+    // A miss of a review that began before the current receipt is stale.
+    let stale = run(
+        &w,
+        Some(&r),
+        ReferralCommand::MarkReviewOverdue {
+            started_at: at("2026-03-01T09:00:00+08:00"),
+            due_at: at("2026-03-05T00:00:00+08:00"),
+        },
+        &w.police,
+        "2026-03-06T00:00:01+08:00",
+    )
+    .unwrap_err();
+    assert_eq!(stale.rule(), "S1-8");
+
+    let out = run(
+        &w,
+        Some(&r),
+        ReferralCommand::MarkReviewOverdue {
+            started_at: at(SENT),
+            due_at: at("2026-03-06T00:00:00+08:00"),
+        },
+        &w.police,
+        "2026-03-06T00:00:01+08:00",
+    )
+    .unwrap();
+    assert_eq!(out.events[0].kind.name(), "review_overdue");
+    assert_eq!(
+        out.case.review_overdue_at,
+        Some(at("2026-03-06T00:00:00+08:00"))
+    );
+    assert_eq!(out.case.status, ReferralStatus::Received);
+    // Recorded once: a second delivery of the miss changes nothing.
+    let again = run(
+        &w,
+        Some(&out.case),
+        ReferralCommand::MarkReviewOverdue {
+            started_at: at(SENT),
+            due_at: at("2026-03-06T00:00:00+08:00"),
+        },
+        &w.police,
+        "2026-03-06T00:00:02+08:00",
+    )
+    .unwrap_err();
+    assert_eq!(again.rule(), "S1-8");
+
+    let demanded = step(
+        &w,
+        &out.case,
+        ReferralCommand::DemandExplanation {
+            note: "逾期未作出立案决定".to_owned(),
+        },
+        &w.procuratorate,
+        "2026-03-06T09:00:00+08:00",
+    );
+    assert!(demanded.explanation_demanded_at.is_some());
+
+    // Forwarding starts the competent organ's own review: nothing is overdue there yet.
+    let forwarded = step(
+        &w,
+        &out.case,
+        ReferralCommand::Forward {
+            to: w.branch.code.clone(),
+            reason: "属鼓楼分局管辖".to_owned(),
+        },
+        &w.police,
+        "2026-03-06T10:00:00+08:00",
+    );
+    assert_eq!(forwarded.review_overdue_at, None);
+}
+
+/// Declined at `SENT`, reasons asked and given, and the police notified to file on Fri
+/// 2026-09-18: R563's 15 days end on Sat 10-03, inside the National Day holiday (10-01..10-07),
+/// so the last day rolls to Thu 10-08.
+fn notified_to_file(w: &World) -> Referral {
+    let r = declined(w, SENT);
+    let r = step(
+        w,
+        &r,
+        ReferralCommand::RequestReasons {
+            note: String::new(),
+        },
+        &w.procuratorate,
+        "2026-09-01T09:00:00+08:00",
+    );
+    let r = step(
+        w,
+        &r,
+        ReferralCommand::GiveReasons {
+            reasons: "证据不足".to_owned(),
+        },
+        &w.police,
+        "2026-09-07T09:00:00+08:00",
+    );
+    step(
+        w,
+        &r,
+        ReferralCommand::NotifyFiling {
+            reasons: "理由不成立".to_owned(),
+        },
+        &w.procuratorate,
+        "2026-09-18T10:00:00+08:00",
+    )
+}
+
+#[test]
+fn a_correction_notice_follows_only_once_the_period_to_file_has_run_out_across_a_holiday() {
+    let w = world();
+    let r = notified_to_file(&w);
+    assert_eq!(
+        w.law.due("R563", at("2026-09-18T10:00:00+08:00")),
+        Some(at("2026-10-09T00:00:00+08:00"))
+    );
+    let correct = |now: &str| {
+        run(
+            &w,
+            Some(&r),
+            ReferralCommand::IssueCorrectionNotice {
+                reasons: "通知立案后逾期未立案".to_owned(),
+            },
+            &w.procuratorate,
+            now,
+        )
+    };
+    // Sat 10-03 is the 15th day; the holiday carries it to the end of Thu 10-08.
+    let early = correct("2026-10-08T23:00:00+08:00").unwrap_err();
+    assert_eq!(early.rule(), "R564");
+    assert!(
+        early.to_string().contains("2026-10-09T00:00:00+08:00"),
+        "names the end of the period: {early}"
+    );
+    // The report needs the notice first.
+    let report = run(
+        &w,
+        Some(&r),
+        ReferralCommand::ReportToSuperior {
+            note: String::new(),
+        },
+        &w.procuratorate,
+        "2026-10-09T09:00:00+08:00",
+    )
+    .unwrap_err();
+    assert_eq!(report.rule(), "R564");
+
+    let out = correct("2026-10-09T09:00:00+08:00").unwrap();
+    assert_eq!(out.events[0].kind.name(), "correction_notice_issued");
+    assert_eq!(out.case.status, ReferralStatus::FilingNotified);
+    let r = out.case;
+    let twice = run(
+        &w,
+        Some(&r),
+        ReferralCommand::IssueCorrectionNotice {
+            reasons: "再次".to_owned(),
+        },
+        &w.procuratorate,
+        "2026-10-10T09:00:00+08:00",
+    )
+    .unwrap_err();
+    assert_eq!(twice.rule(), "R564");
+
+    // The police still do not correct: the next-level procuratorate takes it up, and becomes a
+    // party that hears of every later step.
+    let out = run(
+        &w,
+        Some(&r),
+        ReferralCommand::ReportToSuperior {
+            note: "仍不纠正".to_owned(),
+        },
+        &w.procuratorate,
+        "2026-10-20T09:00:00+08:00",
+    )
+    .unwrap();
+    let superior = w
+        .directory
+        .agencies()
+        .find(|a| a.name == "福建省人民检察院")
+        .unwrap()
+        .code
+        .clone();
+    assert_eq!(out.case.reported_to, Some(superior.clone()));
+    assert_eq!(
+        out.case.parties().get(Role::SuperiorProcuratorate),
+        Some(&superior)
+    );
+    assert!(out.events[0].recipients.contains(&superior));
+    let r = out.case;
+    let filed = run(
+        &w,
+        Some(&r),
+        ReferralCommand::File {
+            note: String::new(),
+        },
+        &w.police,
+        "2026-10-21T09:00:00+08:00",
+    )
+    .unwrap();
+    assert_eq!(filed.case.status, ReferralStatus::Filed);
+    assert!(filed.events[0].recipients.contains(&superior));
 }
