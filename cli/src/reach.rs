@@ -86,6 +86,11 @@ pub const RPC_COMMANDS: &[(&str, &str, &str)] = &[
     ("ReferralService", "Explain", "referral explain"),
     (
         "ReferralService",
+        "RecordNonReferral",
+        "referral record-non-referral",
+    ),
+    (
+        "ReferralService",
         "IssueCorrectionNotice",
         "referral correction-notice",
     ),

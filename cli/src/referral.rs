@@ -58,6 +58,37 @@ pub enum ReferralCommand {
         #[arg(long)]
         request_id: Option<String>,
     },
+    /// Record the head's decision NOT to refer a suspected crime, with the approver and the
+    /// reasons (不批准移送，记录在案, S1 Art 5); the procuratorate of your region sees it.
+    RecordNonReferral {
+        #[command(flatten)]
+        connection: Connection,
+        /// Suspected offence (涉嫌罪名) the investigators' report named.
+        #[arg(long)]
+        offence: String,
+        /// Summary of the facts.
+        #[arg(long)]
+        summary: String,
+        /// Who decided: the head (正职负责人) or the deputy presiding (主持工作的负责人), by name
+        /// and title.
+        #[arg(long)]
+        approver: String,
+        /// Why the referral was not approved (不予批准的理由).
+        #[arg(long)]
+        reasons: String,
+        /// When the head decided (RFC 3339); default now.
+        #[arg(long)]
+        decided_at: Option<String>,
+        /// When the investigation report was received (RFC 3339); default the decision time.
+        #[arg(long)]
+        report_received_at: Option<String>,
+        /// A document as KIND:TITLE or KIND:TITLE:SHA256; repeat; optional.
+        #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
+        documents: Vec<String>,
+        /// Idempotency key; default a new random one. Reuse it to retry safely.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
     /// Show a referral (parties only).
     Show {
         #[command(flatten)]
@@ -321,6 +352,40 @@ pub async fn run(command: ReferralCommand) -> anyhow::Result<()> {
                     parties: Vec::new(),
                     case_officer: officer,
                     case_officer_phone: phone,
+                })
+                .await
+        }
+        ReferralCommand::RecordNonReferral {
+            connection,
+            offence,
+            summary,
+            approver,
+            reasons,
+            decided_at,
+            report_received_at,
+            documents,
+            request_id,
+        } => {
+            let decided =
+                client::time_or_now(decided_at.as_deref(), "--decided-at", request_id.as_deref())?;
+            let received = match report_received_at {
+                Some(t) => client::wire_time(Some(&t))?,
+                None => decided,
+            };
+            connection
+                .connect()
+                .await?
+                .referrals
+                .record_non_referral(pb::RecordNonReferralRequest {
+                    request_id: rid(request_id),
+                    suspected_offence: offence,
+                    summary,
+                    report_received_at: Some(received),
+                    decided_at: Some(decided),
+                    approver,
+                    reasons,
+                    documents: client::documents(&documents)?,
+                    parties: Vec::new(),
                 })
                 .await
         }

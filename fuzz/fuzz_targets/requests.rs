@@ -96,6 +96,7 @@ requests! {
     step NotifyFilingRequest => convert::referrals::notify_filing;
     step DemandExplanationRequest => convert::referrals::demand_explanation;
     step ExplainRequest => convert::referrals::explain;
+    step RecordNonReferralRequest => convert::referrals::record_non_referral;
     step IssueCorrectionNoticeRequest => convert::referrals::issue_correction_notice;
     step ReportToSuperiorRequest => convert::referrals::report_to_superior;
     step TransferCaseRequest => convert::referrals::transfer_case;

@@ -466,7 +466,7 @@ impl Machine for ReferralFamily {
 
     fn command(u: &mut Unstructured<'_>, g: &Gen<'_>) -> Result<ReferralCommand> {
         use ReferralCommand as C;
-        Ok(match u.int_in_range(0..=23u8)? {
+        Ok(match u.int_in_range(0..=24u8)? {
             0 => {
                 let report_received_at = g.time(u)?;
                 C::Submit(referral::Submission {
@@ -553,6 +553,20 @@ impl Machine for ReferralFamily {
                 reasons: g.text(u)?,
             },
             22 => C::ReportToSuperior { note: g.text(u)? },
+            23 => {
+                let report_received_at = g.time(u)?;
+                C::RecordNonReferral(referral::NonReferral {
+                    case_id: case_ids()[0],
+                    suspected_offence: g.text(u)?,
+                    summary: g.text(u)?,
+                    report_received_at,
+                    decided_at: g.time(u)?,
+                    approver: g.text(u)?,
+                    reasons: g.text(u)?,
+                    documents: g.documents(u)?,
+                    parties: g.parties_named(u)?,
+                })
+            }
             _ => C::HandBack {
                 to: if u.arbitrary()? {
                     Some(g.agency(u)?)

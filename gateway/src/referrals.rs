@@ -35,6 +35,16 @@ impl ReferralService for ReferralsGrpc {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn record_non_referral(
+        &self,
+        r: Req<pb::RecordNonReferralRequest>,
+    ) -> Result<pb::ReferralResult> {
+        self.0
+            .step(r, convert::record_non_referral, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn get_referral(&self, r: Req<pb::GetReferralRequest>) -> Result<pb::Referral> {
         let id =
             |r: &pb::GetReferralRequest| crate::convert::case_id("referral_id", &r.referral_id);

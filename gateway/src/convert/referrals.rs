@@ -2,7 +2,8 @@
 
 use casebridge_core::ids::CaseId;
 use casebridge_core::referral::{
-    Flag, ReconsiderationOutcome, Referral, ReferralCommand, ReferralStatus, Submission,
+    Flag, NonReferral, ReconsiderationOutcome, Referral, ReferralCommand, ReferralStatus,
+    Submission,
 };
 use casebridge_proto::v1 as pb;
 
@@ -56,6 +57,46 @@ pub fn submit(req: pb::SubmitReferralRequest) -> Result<ReferralStep, Violations
                 case_officer_phone: casebridge_core::personal::PersonalData::new(
                     case_officer_phone,
                 ),
+            }),
+        })
+    })();
+    v.finish(step)
+}
+
+pub fn record_non_referral(req: pb::RecordNonReferralRequest) -> Result<ReferralStep, Violations> {
+    let pb::RecordNonReferralRequest {
+        request_id,
+        suspected_offence,
+        summary,
+        report_received_at,
+        decided_at,
+        approver,
+        reasons,
+        documents,
+        parties: raw_parties,
+    } = req;
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request_id);
+    let report_received_at = v.timestamp("report_received_at", report_received_at);
+    let decided_at = v.timestamp("decided_at", decided_at);
+    let documents = v.documents("documents", documents);
+    let case_id = CaseId::generate();
+    let attachments = v.take_attachments();
+    let step = (|| {
+        Some(ReferralStep {
+            request_id: request_id?,
+            case_id,
+            attachments,
+            command: ReferralCommand::RecordNonReferral(NonReferral {
+                case_id,
+                suspected_offence,
+                summary,
+                report_received_at: report_received_at?,
+                decided_at: decided_at?,
+                approver,
+                reasons,
+                documents,
+                parties: parties(raw_parties),
             }),
         })
     })();
@@ -435,6 +476,7 @@ fn status(s: ReferralStatus) -> pb::ReferralStatus {
         ReferralStatus::TransferredElsewhere => W::TransferredElsewhere,
         ReferralStatus::Withdrawn => W::Withdrawn,
         ReferralStatus::HandedBack => W::HandedBack,
+        ReferralStatus::NotReferred => W::NotReferred,
     }
 }
 
@@ -470,7 +512,7 @@ pub fn referral(r: &Referral) -> pb::Referral {
     pb::Referral {
         id: r.id.to_string(),
         sender: r.sender.to_string(),
-        police: r.police.to_string(),
+        police: opt_code(r.police.as_ref()),
         procuratorate: opt_code(r.procuratorate.as_ref()),
         status: status(r.status).into(),
         suspected_offence: r.suspected_offence.clone(),
@@ -494,11 +536,11 @@ pub fn referral(r: &Referral) -> pb::Referral {
         handed_to: r.handed_to.clone().unwrap_or_default(),
         review_overdue_at: r.review_overdue_at.map(timestamp),
         correction_notice_at: r.correction_notice_at.map(timestamp),
-        reported_to: r
-            .reported_to
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        reported_to: opt_code(r.reported_to.as_ref()),
+        non_referral: r.non_referral.as_ref().map(|d| pb::NonReferralDecision {
+            approver: d.approver.clone(),
+            reasons: d.reasons.clone(),
+        }),
     }
 }
 

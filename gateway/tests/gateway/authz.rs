@@ -43,6 +43,10 @@ use Family::{Dispute as D, Opinion as O, Referral as R, Transfer as T};
 /// `every_rpc_of_the_contract_has_a_row_in_the_matrix`.
 const ROWS: &[(&str, Row)] = &[
     ("ReferralService/SubmitReferral", Row::Opens(R, "submit")),
+    (
+        "ReferralService/RecordNonReferral",
+        Row::Opens(R, "record_non_referral"),
+    ),
     ("ReferralService/GetReferral", Row::Reads(R)),
     (
         "ReferralService/ListReferrals",

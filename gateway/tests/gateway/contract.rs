@@ -371,6 +371,25 @@ pub(super) fn valid_calls(c: &Cases) -> Vec<Call> {
         }),
         call(
             r,
+            "RecordNonReferral",
+            MARKET_BUREAU,
+            pb::RecordNonReferralRequest {
+                request_id: rid("not-referred"),
+                suspected_offence: "生产、销售伪劣产品罪".into(),
+                summary: "销售金额未达追诉标准".into(),
+                report_received_at: past(48),
+                decided_at: past(1),
+                approver: "局长 王五".into(),
+                reasons: "销售金额未达五万元".into(),
+                documents: two_documents(pb::DocumentKind::InvestigationReport),
+                parties: vec![pb::Party {
+                    name: "某商贸公司".into(),
+                    id_number: "91350100MA00000000".into(),
+                }],
+            },
+        ),
+        call(
+            r,
             "GetReferral",
             MARKET_BUREAU,
             pb::GetReferralRequest {

@@ -77,6 +77,7 @@ const fn by(role: Role) -> Actor {
 pub const TABLE: &[Permission] = &[
     // ---- A. Criminal referral (涉嫌犯罪案件移送) ------------------------------------------------
     row(R, "submit", &[ADMIN], Opens, &[], "S1 Arts 3, 5, 6"),
+    row(R, "record_non_referral", &[ADMIN], Opens, &[], "S1 Art 5"),
     row(R, "sign_receipt", &[POLICE], by(RECEIVER), &["submitted"], "S1 Art 7"),
     row(R, "request_supplement", &[POLICE], by(RECEIVER), &["received"], "S2 Art 180"),
     row(R, "supplement", &[ADMIN], by(SENDER), &["awaiting_supplement"], "S2 Art 180"),

@@ -78,6 +78,41 @@ pub struct Submission {
     pub case_officer_phone: PersonalData,
 }
 
+/// What an administrative agency records when its head decides **not** to refer a suspected
+/// crime (不批准移送): the decision and its reasons go on the record (记录在案, S1 Art 5), and
+/// the procuratorate of the agency's region sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonReferral {
+    /// The record, chosen by the gateway.
+    pub case_id: CaseId,
+    /// 涉嫌罪名: the offence the investigators' report suspected.
+    pub suspected_offence: String,
+    /// Summary of the facts.
+    pub summary: String,
+    /// When the agency received the investigators' report proposing the referral (starts S1-5b).
+    pub report_received_at: Timestamp,
+    /// When the head decided not to refer.
+    pub decided_at: Timestamp,
+    /// Who decided: the head of the agency (正职负责人) or the deputy presiding over its work
+    /// (主持工作的负责人), by name and title.
+    pub approver: String,
+    /// Why the head decided not to refer (不予批准的理由); required.
+    pub reasons: String,
+    /// The report, the approval form and any other materials; may be empty.
+    pub documents: Vec<Document>,
+    /// The parties the case is about.
+    pub parties: Vec<Party>,
+}
+
+/// The head's decision not to refer, as the record keeps it (S1 Art 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonReferralDecision {
+    /// Who decided, by name and title.
+    pub approver: String,
+    /// Why.
+    pub reasons: String,
+}
+
 /// Where a referral stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,11 +148,14 @@ pub enum ReferralStatus {
     Withdrawn,
     /// The police handed the case back for administrative handling (反向衔接, S1 Art 13). Terminal.
     HandedBack,
+    /// Never referred: the agency's head decided not to refer, and the decision is on the record
+    /// for the procuratorate (不批准移送，记录在案, S1 Art 5). Terminal.
+    NotReferred,
 }
 
 impl ReferralStatus {
     /// Every status, in declaration order.
-    pub const ALL: [ReferralStatus; 15] = [
+    pub const ALL: [ReferralStatus; 16] = [
         ReferralStatus::Submitted,
         ReferralStatus::Received,
         ReferralStatus::AwaitingSupplement,
@@ -133,6 +171,7 @@ impl ReferralStatus {
         ReferralStatus::TransferredElsewhere,
         ReferralStatus::Withdrawn,
         ReferralStatus::HandedBack,
+        ReferralStatus::NotReferred,
     ];
 
     /// The snake_case name, as in serde and the authorization table.
@@ -153,6 +192,7 @@ impl ReferralStatus {
             ReferralStatus::TransferredElsewhere => "transferred_elsewhere",
             ReferralStatus::Withdrawn => "withdrawn",
             ReferralStatus::HandedBack => "handed_back",
+            ReferralStatus::NotReferred => "not_referred",
         }
     }
 
@@ -175,6 +215,7 @@ impl fmt::Display for ReferralStatus {
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Submit,
+    RecordNonReferral,
     SignReceipt,
     RequestSupplement,
     Supplement,
@@ -202,8 +243,9 @@ pub enum Step {
 
 impl Step {
     /// Every step, in declaration order.
-    pub const ALL: [Step; 24] = [
+    pub const ALL: [Step; 25] = [
         Step::Submit,
+        Step::RecordNonReferral,
         Step::SignReceipt,
         Step::RequestSupplement,
         Step::Supplement,
@@ -233,6 +275,7 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Submit => "submit",
+            Step::RecordNonReferral => "record_non_referral",
             Step::SignReceipt => "sign_receipt",
             Step::RequestSupplement => "request_supplement",
             Step::Supplement => "supplement",
@@ -289,6 +332,8 @@ pub enum ReconsiderationOutcome {
 pub enum ReferralCommand {
     /// The agency refers the case (S1 Arts 5–6).
     Submit(Submission),
+    /// The agency records its head's decision not to refer (S1 Art 5).
+    RecordNonReferral(NonReferral),
     /// The police sign the receipt (回执, S1 Art 7).
     SignReceipt,
     /// The police ask for missing materials; they may not refuse the case for that
@@ -387,6 +432,7 @@ impl ReferralCommand {
     pub fn step(&self) -> Step {
         match self {
             ReferralCommand::Submit(_) => Step::Submit,
+            ReferralCommand::RecordNonReferral(_) => Step::RecordNonReferral,
             ReferralCommand::SignReceipt => Step::SignReceipt,
             ReferralCommand::RequestSupplement { .. } => Step::RequestSupplement,
             ReferralCommand::Supplement { .. } => Step::Supplement,
@@ -424,8 +470,9 @@ pub enum Flag {
         /// Hours from approval to submission, rounded up.
         hours_after_approval: i64,
     },
-    /// Approved after the 3-day limit from the report (S1 Art 5, rule S1-5b), counted on the
-    /// legal calendar (start day not counted, a last day on a holiday rolled).
+    /// Approved (or, for a recorded non-referral, decided) after the 3-day limit from the report
+    /// (S1 Art 5, rule S1-5b), counted on the legal calendar (start day not counted, a last day
+    /// on a holiday rolled).
     ApprovalLate {
         /// Days from report to approval, rounded up.
         days_after_report: i64,
@@ -465,8 +512,9 @@ pub struct Referral {
     pub id: CaseId,
     /// The administrative agency that referred it.
     pub sender: AgencyCode,
-    /// The police organ that currently holds it.
-    pub police: AgencyCode,
+    /// The police organ that currently holds it; `None` for a recorded non-referral, which no
+    /// police organ received.
+    pub police: Option<AgencyCode>,
     /// The procuratorate copied (抄送), if one exists for the sender's region.
     pub procuratorate: Option<AgencyCode>,
     /// Police organs that held the referral before forwarding it; they may still read it.
@@ -480,7 +528,8 @@ pub struct Referral {
     pub summary: String,
     /// When the agency received the investigators' report.
     pub report_received_at: Timestamp,
-    /// When the head of the agency approved the referral.
+    /// When the head of the agency approved the referral (for a recorded non-referral: when the
+    /// head decided not to refer).
     pub approved_at: Timestamp,
     /// When the referral was submitted.
     pub submitted_at: Timestamp,
@@ -517,6 +566,9 @@ pub struct Referral {
     /// referral and hears of its steps.
     #[serde(default)]
     pub reported_to: Option<AgencyCode>,
+    /// The head's decision not to refer, for a recorded non-referral (status `not_referred`).
+    #[serde(default)]
+    pub non_referral: Option<NonReferralDecision>,
     /// Where the case went when it left the police: the authority it was transferred to, or
     /// the agency it was handed back to.
     #[serde(default)]
@@ -552,7 +604,8 @@ impl Recorded<Step> for Referral {
     /// Who hears of a step: the sender, the current police organ and the copied procuratorate
     /// (the procuratorate sees every step of referrals it is copied on, docs/law.md §3.A).
     fn notified(&self) -> Vec<AgencyCode> {
-        let mut all = vec![self.sender.clone(), self.police.clone()];
+        let mut all = vec![self.sender.clone()];
+        all.extend(self.police.iter().cloned());
         all.extend(self.procuratorate.iter().cloned());
         all.extend(self.reported_to.iter().cloned());
         all
@@ -575,10 +628,10 @@ impl Case for Referral {
     /// The sender, the police organ now holding the referral (the recipient), the copied
     /// procuratorate, and police organs that forwarded it.
     fn parties(&self) -> Parties {
-        let mut parties = Parties::of([
-            (Role::Sender, self.sender.clone()),
-            (Role::Recipient, self.police.clone()),
-        ]);
+        let mut parties = Parties::of([(Role::Sender, self.sender.clone())]);
+        if let Some(police) = &self.police {
+            parties.by_role.insert(Role::Recipient, police.clone());
+        }
         if let Some(procuratorate) = &self.procuratorate {
             parties
                 .by_role
@@ -642,6 +695,10 @@ pub type ReferralEvent = CaseEvent<ReferralEventKind>;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ReferralEventKind {
     Submitted,
+    NotReferredRecorded {
+        approver: String,
+        reasons: String,
+    },
     ReceiptSigned,
     SupplementRequested {
         missing: Vec<DocumentKind>,
@@ -722,6 +779,7 @@ impl EventName for ReferralEventKind {
     fn name(&self) -> &'static str {
         match self {
             ReferralEventKind::Submitted => "submitted",
+            ReferralEventKind::NotReferredRecorded { .. } => "not_referred_recorded",
             ReferralEventKind::ReceiptSigned => "receipt_signed",
             ReferralEventKind::SupplementRequested { .. } => "supplement_requested",
             ReferralEventKind::Supplemented { .. } => "supplemented",
@@ -780,6 +838,9 @@ pub fn decide(
     authz::authorize(Family::Referral, step.as_str(), actor, on)?;
     match (current, command) {
         (None, ReferralCommand::Submit(submission)) => submit(submission, actor, ctx, now),
+        (None, ReferralCommand::RecordNonReferral(record)) => {
+            record_non_referral(record, actor, ctx, now)
+        }
         (Some(referral), _) => act(referral, command, actor, ctx, now),
         // The table lets only submission open a referral.
         (None, _) => Err(Rejection::NotFound {
@@ -838,17 +899,7 @@ fn submit(
     }
 
     let mut flags = Vec::new();
-    // 310号令 第5条 (S1-5b): the head decides within 3 days of receiving the report, counted on
-    // the legal calendar.
-    if ctx
-        .law
-        .late("S1-5b", s.report_received_at, s.approved_at)
-        .is_some()
-    {
-        flags.push(Flag::ApprovalLate {
-            days_after_report: case::div_ceil(s.approved_at.minus_ts(s.report_received_at), DAY_MS),
-        });
-    }
+    flags.extend(approval_late(s.report_received_at, s.approved_at, ctx));
     // 310号令 第5条 (S1-5c): send within 24 h of approval. A late referral is accepted and flagged.
     let send_delay = now.minus_ts(s.approved_at);
     if send_delay > ctx.policy.send_limit_hours.saturating_mul(HOUR_MS) {
@@ -857,18 +908,12 @@ fn submit(
         });
     }
     // Rule CC: copy the procuratorate of the sender's region with the referral.
-    let procuratorate = ctx
-        .directory
-        .procuratorate_for(&actor.region)
-        .map(|p| p.code.clone());
-    if procuratorate.is_none() {
-        flags.push(Flag::NoProcuratorateInRegion);
-    }
+    let procuratorate = copied_procuratorate(actor, ctx, &mut flags);
 
     let referral = Referral {
         id: s.case_id,
         sender: actor.code.clone(),
-        police: s.police.clone(),
+        police: Some(s.police.clone()),
         procuratorate,
         former_police: Vec::new(),
         status: ReferralStatus::Submitted,
@@ -889,6 +934,7 @@ fn submit(
         explanation_demanded_at: None,
         correction_notice_at: None,
         reported_to: None,
+        non_referral: None,
         handed_to: None,
         flags,
         history: Vec::new(),
@@ -897,6 +943,110 @@ fn submit(
     let mut out = Outcome::new(referral, Step::Submit, actor, now);
     out.documents = s.documents.clone();
     out.event(ReferralEventKind::Submitted);
+    Ok(out.finish())
+}
+
+/// 310号令 第5条 (S1-5b): the head decides within 3 days of receiving the report, counted on the
+/// legal calendar; a later decision is flagged, never refused.
+fn approval_late(
+    report_received_at: Timestamp,
+    decided_at: Timestamp,
+    ctx: &Context<'_>,
+) -> Option<Flag> {
+    ctx.law
+        .late("S1-5b", report_received_at, decided_at)
+        .map(|_| Flag::ApprovalLate {
+            days_after_report: case::div_ceil(decided_at.minus_ts(report_received_at), DAY_MS),
+        })
+}
+
+/// The procuratorate of the sender's region (rule CC), or a flag that the directory has none.
+fn copied_procuratorate(
+    actor: &Agency,
+    ctx: &Context<'_>,
+    flags: &mut Vec<Flag>,
+) -> Option<AgencyCode> {
+    let procuratorate = ctx
+        .directory
+        .procuratorate_for(&actor.region)
+        .map(|p| p.code.clone());
+    if procuratorate.is_none() {
+        flags.push(Flag::NoProcuratorateInRegion);
+    }
+    procuratorate
+}
+
+/// S1 Art 5: the head's decision not to refer goes on the record with its reasons (记录在案),
+/// where the procuratorate of the agency's region sees it. No police organ is involved.
+fn record_non_referral(
+    r: &NonReferral,
+    actor: &Agency,
+    ctx: &Context<'_>,
+    now: Timestamp,
+) -> Result<Decision, Rejection> {
+    text(
+        "suspected_offence",
+        &r.suspected_offence,
+        TEXT_MAX_CHARS,
+        true,
+    )?;
+    text("summary", &r.summary, TEXT_MAX_CHARS, true)?;
+    text("approver", &r.approver, TITLE_MAX_CHARS, true)?;
+    text("reasons", &r.reasons, TEXT_MAX_CHARS, true)?;
+    case::documents(&r.documents, 0)?;
+    case::parties(&r.parties)?;
+    if r.decided_at < r.report_received_at {
+        return Err(invalid(
+            "decided_at",
+            "must not be before report_received_at",
+        ));
+    }
+    if r.decided_at > now {
+        return Err(invalid("decided_at", "must not be in the future"));
+    }
+    let mut flags = Vec::new();
+    flags.extend(approval_late(r.report_received_at, r.decided_at, ctx));
+    let procuratorate = copied_procuratorate(actor, ctx, &mut flags);
+    let referral = Referral {
+        id: r.case_id,
+        sender: actor.code.clone(),
+        police: None,
+        procuratorate,
+        former_police: Vec::new(),
+        status: ReferralStatus::NotReferred,
+        suspected_offence: r.suspected_offence.clone(),
+        summary: r.summary.clone(),
+        report_received_at: r.report_received_at,
+        approved_at: r.decided_at,
+        submitted_at: now,
+        items_tested: false,
+        penalty_imposed: false,
+        documents: r.documents.clone(),
+        parties: r.parties.clone(),
+        case_officer: String::new(),
+        case_officer_phone: PersonalData::new(String::new()),
+        items_handed_over_at: None,
+        reconsidered: false,
+        review_overdue_at: None,
+        explanation_demanded_at: None,
+        correction_notice_at: None,
+        reported_to: None,
+        non_referral: Some(NonReferralDecision {
+            approver: r.approver.clone(),
+            reasons: r.reasons.clone(),
+        }),
+        handed_to: None,
+        flags,
+        history: Vec::new(),
+        version: 0,
+    };
+    let mut out = Outcome::new(referral, Step::RecordNonReferral, actor, now);
+    out.note = r.reasons.clone();
+    out.documents = r.documents.clone();
+    out.event(ReferralEventKind::NotReferredRecorded {
+        approver: r.approver.clone(),
+        reasons: r.reasons.clone(),
+    });
     Ok(out.finish())
 }
 
@@ -912,8 +1062,8 @@ fn act(
     let mut out = Outcome::new(referral.clone(), step, actor, now);
 
     match command {
-        // Only opens a referral; the table refused it on an existing one.
-        ReferralCommand::Submit(_) => {
+        // Only open a record; the table refused them on an existing one.
+        ReferralCommand::Submit(_) | ReferralCommand::RecordNonReferral(_) => {
             return Err(Rejection::AlreadyExists {
                 case_id: referral.id,
             });
@@ -967,7 +1117,7 @@ fn act(
             // S1 Art 7: the organ that is not competent passes the case to the competent organ
             // within 24 h and tells the agency in writing; the new organ signs a receipt again.
             case::require_agency(ctx.directory, "to", to, AgencyKind::Police)?;
-            if *to == referral.police {
+            if referral.police.as_ref() == Some(to) {
                 return Err(invalid(
                     "to",
                     "must be a police organ other than the one holding the referral",
@@ -975,16 +1125,18 @@ fn act(
             }
             text("reason", reason, TEXT_MAX_CHARS, true)?;
             out.case.status = ReferralStatus::Submitted;
-            if !out.case.former_police.contains(&referral.police) {
-                out.case.former_police.push(referral.police.clone());
+            if let Some(former) = &referral.police
+                && !out.case.former_police.contains(former)
+            {
+                out.case.former_police.push(former.clone());
             }
-            out.case.police = to.clone();
+            out.case.police = Some(to.clone());
             // The competent organ's own review starts with its receipt.
             out.case.review_overdue_at = None;
             out.note = format!("forwarded to {to}: {reason}");
             check(&mut out, "S1-7", referral.last_at(Step::SignReceipt), ctx);
             out.event(ReferralEventKind::Forwarded {
-                from: referral.police.clone(),
+                from: actor.code.clone(),
                 to: to.clone(),
                 reason: reason.clone(),
             });

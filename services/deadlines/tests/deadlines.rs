@@ -12,7 +12,7 @@ use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
 use casebridge_core::notice::{Family, Notice, Role};
 use casebridge_core::personal::PersonalData;
 use casebridge_core::referral::{
-    Document, DocumentKind, Party, ReferralCommand, ReferralPolicy, Submission,
+    Document, DocumentKind, NonReferral, Party, ReferralCommand, ReferralPolicy, Submission,
 };
 use casebridge_core::refusal::RefusalKind;
 use casebridge_core::time::{Clock, ManualClock, Timestamp};
@@ -1853,6 +1853,77 @@ async fn the_procuratorate_follows_a_missed_review_and_a_missed_notice_to_file()
         running
             .wait_for_event(PROVINCE_PROCURATORATE, noticed, "filed")
             .await;
+        running.stop().await;
+    })
+    .await;
+}
+
+/// Issue 13, item 10, end to end: a head's decision not to refer is recorded (S1 Art 5); the
+/// procuratorate of the agency's region reads it and hears of it, no police organ does, and it
+/// opens no deadline.
+#[tokio::test]
+async fn a_decision_not_to_refer_reaches_the_procuratorate_and_no_police_organ() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-10-09T09:00:00+08:00").await;
+        let case_id = CaseId::generate();
+        let record = ReferralCommand::RecordNonReferral(NonReferral {
+            case_id,
+            suspected_offence: "生产、销售伪劣产品罪".into(),
+            summary: "销售金额未达追诉标准".into(),
+            report_received_at: at("2026-09-30T09:00:00+08:00"),
+            decided_at: at("2026-10-08T17:00:00+08:00"),
+            approver: "局长 王五".into(),
+            reasons: "销售金额未达五万元".into(),
+            documents: Vec::new(),
+            parties: Vec::new(),
+        });
+        running
+            .step(MARKET_BUREAU, "not-referred", case_id, record)
+            .await;
+        running
+            .wait_for_event(PROCURATORATE, case_id, "not_referred_recorded")
+            .await;
+        let read = running
+            .referral_where(PROCURATORATE, case_id, "read by the procuratorate", |_| {
+                true
+            })
+            .await;
+        assert_eq!(read.police, None);
+        assert_eq!(
+            read.non_referral.map(|d| d.reasons),
+            Some("销售金额未达五万元".to_owned())
+        );
+        // The police are strangers to it.
+        let request = casebridge_referrals::api::Request::Get {
+            actor: agency(CITY_POLICE),
+            case_id,
+        };
+        let reply: casebridge_referrals::api::Reply = running
+            .bus()
+            .request(
+                "referrals",
+                Message::json("referral", &request).expect("encode"),
+                WITHIN,
+            )
+            .await
+            .expect("a reply")
+            .decode()
+            .expect("decode");
+        match reply {
+            casebridge_referrals::api::Reply::Refused { refusal } => {
+                assert_eq!(refusal.kind, RefusalKind::PermissionDenied, "{refusal:?}");
+                assert!(!refusal.message.contains("销售金额"), "{refusal:?}");
+            }
+            other => panic!("the police read a record they are no party to: {other:?}"),
+        }
+        assert!(running.inbox(CITY_POLICE, case_id).await.is_empty());
+        // It owes nobody anything: the deadlines service opened no obligation.
+        let mut conn = running.deadlines.db().pool().acquire().await.expect("conn");
+        let opened = store::for_case(&mut conn, case_id)
+            .await
+            .expect("obligations");
+        assert!(opened.is_empty(), "{opened:?}");
+        drop(conn);
         running.stop().await;
     })
     .await;

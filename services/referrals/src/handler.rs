@@ -87,7 +87,15 @@ impl Family for Referrals {
             ReferralEventKind::Submitted => format!(
                 "referred a suspected crime ({}) to {}",
                 referral.suspected_offence,
-                self.name(&referral.police)
+                referral
+                    .police
+                    .as_ref()
+                    .map_or_else(String::new, |police| self.name(police))
+            ),
+            ReferralEventKind::NotReferredRecorded { .. } => format!(
+                "recorded its head's decision not to refer a suspected crime ({}) (不批准移送，\
+                 记录在案)",
+                referral.suspected_offence
             ),
             ReferralEventKind::ReceiptSigned => "signed the receipt (回执)".to_owned(),
             ReferralEventKind::SupplementRequested { missing, .. } => format!(
@@ -175,7 +183,9 @@ impl Family for Referrals {
     /// A submission references its whole package; later steps the documents they carry.
     fn attachments(event: &ReferralEventKind, referral: &Referral) -> Vec<Sha256Digest> {
         match event {
-            ReferralEventKind::Submitted => digests(&referral.documents),
+            ReferralEventKind::Submitted | ReferralEventKind::NotReferredRecorded { .. } => {
+                digests(&referral.documents)
+            }
             ReferralEventKind::Supplemented { documents }
             | ReferralEventKind::ItemsHandedOver { documents }
             | ReferralEventKind::HandedBack { documents, .. } => digests(documents),

@@ -161,7 +161,7 @@ fn a_referral_goes_from_submission_through_a_supplement_to_filing() {
     assert_eq!(r.status, ReferralStatus::Submitted);
     assert_eq!(r.version, 1);
     assert_eq!(r.sender, w.market.code);
-    assert_eq!(r.police, w.police.code);
+    assert_eq!(r.police, Some(w.police.code.clone()));
     assert_eq!(r.procuratorate, Some(w.procuratorate.code.clone()));
     assert_eq!(r.submitted_at, at(SENT));
     assert!(r.flags.is_empty(), "flags: {:?}", r.flags);
@@ -327,7 +327,7 @@ fn a_forwarded_referral_must_be_signed_again_by_the_new_police_organ() {
     .unwrap();
     let r = d.case.clone();
     assert_eq!(r.status, ReferralStatus::Submitted);
-    assert_eq!(r.police, w.branch.code);
+    assert_eq!(r.police, Some(w.branch.code.clone()));
     let e = only_event(&d);
     assert_eq!(
         e.kind,
@@ -1227,7 +1227,7 @@ proptest! {
                         prop_assert_eq!(event.case_id, r.id);
                     }
                     // The holder is always a police organ; the sender always administrative.
-                    let police = w.directory.get(&r.police).map(|a| a.kind);
+                    let police = r.police.as_ref().and_then(|p| w.directory.get(p)).map(|a| a.kind);
                     prop_assert_eq!(police, Some(AgencyKind::Police));
                     let sender = w.directory.get(&r.sender).map(|a| a.kind);
                     prop_assert_eq!(sender, Some(AgencyKind::Administrative));
@@ -1242,4 +1242,116 @@ proptest! {
         }
         prop_assert_eq!(current.map_or(0, |r| r.version), accepted);
     }
+}
+
+/// The head of the environment bureau decided not to refer; the report arrived Wed 2026-09-30.
+fn non_referral(decided_at: &str) -> NonReferral {
+    NonReferral {
+        case_id: CaseId::generate(),
+        suspected_offence: "污染环境罪".to_owned(),
+        summary: "某厂超标排放，数量未达追诉标准".to_owned(),
+        report_received_at: at("2026-09-30T09:00:00+08:00"),
+        decided_at: at(decided_at),
+        approver: "局长 王五".to_owned(),
+        reasons: "排放量未达立案追诉标准".to_owned(),
+        documents: vec![doc(DocumentKind::InvestigationReport, "调查报告")],
+        parties: Vec::new(),
+    }
+}
+
+#[test]
+fn a_decision_not_to_refer_is_recorded_for_the_procuratorate_and_no_police_organ() {
+    let w = world();
+    let out = run(
+        &w,
+        None,
+        ReferralCommand::RecordNonReferral(non_referral("2026-10-08T18:00:00+08:00")),
+        &w.environment,
+        "2026-10-09T09:00:00+08:00",
+    )
+    .unwrap();
+    let r = &out.case;
+    assert_eq!(r.status, ReferralStatus::NotReferred);
+    assert!(r.status.is_terminal());
+    assert_eq!(r.police, None);
+    assert_eq!(r.procuratorate, Some(w.procuratorate.code.clone()));
+    assert_eq!(
+        r.non_referral,
+        Some(NonReferralDecision {
+            approver: "局长 王五".to_owned(),
+            reasons: "排放量未达立案追诉标准".to_owned(),
+        })
+    );
+    // The procuratorate reads it and hears of it; no police organ does.
+    let parties = r.parties();
+    assert_eq!(
+        parties.get(Role::Procuratorate),
+        Some(&w.procuratorate.code)
+    );
+    assert_eq!(parties.get(Role::Recipient), None);
+    assert!(!parties.contains(&w.police.code));
+    assert_eq!(out.events[0].kind.name(), "not_referred_recorded");
+    assert_eq!(out.events[0].recipients, vec![w.procuratorate.code.clone()]);
+    // The 3 days from the report end on Sat 10-03, inside the National Day holiday: the last
+    // day rolls to Thu 10-08, so a decision that evening is on time (S1-5b).
+    assert!(r.flags.is_empty(), "{:?}", r.flags);
+
+    // Nothing follows on the record: no police step, and the police are strangers to it.
+    let err = run(
+        &w,
+        Some(r),
+        ReferralCommand::SignReceipt,
+        &w.police,
+        "2026-10-09T10:00:00+08:00",
+    )
+    .unwrap_err();
+    assert!(matches!(err, Rejection::NotAParty { .. }), "{err:?}");
+}
+
+#[test]
+fn a_decision_not_to_refer_after_the_three_days_is_recorded_and_flagged_late() {
+    let w = world();
+    let out = run(
+        &w,
+        None,
+        ReferralCommand::RecordNonReferral(non_referral("2026-10-09T09:00:00+08:00")),
+        &w.environment,
+        "2026-10-09T10:00:00+08:00",
+    )
+    .unwrap();
+    assert!(
+        matches!(out.case.flags[..], [Flag::ApprovalLate { .. }]),
+        "{:?}",
+        out.case.flags
+    );
+}
+
+#[test]
+fn a_decision_not_to_refer_names_its_approver_and_reasons_and_is_an_agencys_own() {
+    let w = world();
+    let record = |edit: &dyn Fn(&mut NonReferral)| {
+        let mut r = non_referral("2026-10-08T18:00:00+08:00");
+        edit(&mut r);
+        ReferralCommand::RecordNonReferral(r)
+    };
+    let refused = |command, actor: &Agency| {
+        run(&w, None, command, actor, "2026-10-09T09:00:00+08:00").unwrap_err()
+    };
+    let no_reasons = refused(record(&|r| r.reasons = " ".to_owned()), &w.environment);
+    assert_eq!(no_reasons.field(), Some("reasons"));
+    let no_approver = refused(record(&|r| r.approver = String::new()), &w.environment);
+    assert_eq!(no_approver.field(), Some("approver"));
+    let backwards = refused(
+        record(&|r| r.decided_at = at("2026-09-29T09:00:00+08:00")),
+        &w.environment,
+    );
+    assert_eq!(backwards.field(), Some("decided_at"));
+    let future = refused(
+        record(&|r| r.decided_at = at("2026-10-10T09:00:00+08:00")),
+        &w.environment,
+    );
+    assert_eq!(future.field(), Some("decided_at"));
+    // Only an administrative agency records its own decision.
+    let police = refused(record(&|_| {}), &w.police);
+    assert!(matches!(police, Rejection::WrongRole { .. }), "{police:?}");
 }
