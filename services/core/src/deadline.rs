@@ -28,7 +28,7 @@ use crate::calendar::{
 };
 use crate::time::Timestamp;
 
-pub use rules::{Rule, RuleError, RuleKind, RuleTable, Supervisor};
+pub use rules::{Rule, RuleError, RuleKind, RuleTable, Supervisor, Timing};
 pub use supervision::{
     SupervisionError, SupervisionGap, Unresolved, check_supervision, owing_kinds,
     require_supervisors, resolve_supervisor, supervisor_for,

@@ -122,7 +122,9 @@ impl DeadlinesApp {
             relay.clone(),
             signer.clone(),
         );
-        // A calendar year installed since the last start moves the due times counted on it.
+        // A rule changed since the last start restates the open obligations opened under it;
+        // then a calendar year installed since moves the due times counted on it.
+        deadlines.recount_changed_rules().await?;
         deadlines.recount_changed_years().await?;
         Ok(DeadlinesApp {
             deadlines,

@@ -12,6 +12,7 @@
 //! sends it. Everything takes the time from the injected clock, so tests move time instead of
 //! sleeping.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use casebridge_core::calendar::{Calendar, LiveCalendar, start_of_day};
@@ -33,6 +34,7 @@ use casebridge_platform::store::{Db, Idempotency, Messaging, StoreError};
 use crate::api::{self, ExtendRequest, Extended, Listed, Reply, Request};
 use crate::monitor;
 use crate::report;
+use crate::rule_change::{self, RuleChanges, Start};
 use crate::store::{self, Changes, ObligationRow, Stage};
 
 /// How many obligations one timer pass claims: the bounded in-memory window.
@@ -48,8 +50,114 @@ pub const REMINDER: &str = "deadline_reminder";
 /// The alarm for a missed step whose escalation reaches no supervisor (none resolved for the
 /// rule and the owing agency): to the fallback supervisor when one is set, and on the record.
 pub const UNSUPERVISED: &str = "deadline_unsupervised";
-/// A due time moved because the calendar changed (an official year installed).
+/// A due time moved because the calendar changed (an official year installed) or the rule
+/// table did (an obligation may also close then).
 pub const RECOUNTED: &str = "deadline_recounted";
+
+/// What [`Deadlines::recount_changed_rules`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesRecounted {
+    /// The timer rules whose timing differed from the one the stored due times were counted
+    /// under (all of them when none was stored).
+    pub rules: Vec<String>,
+    /// Open obligations of those rules looked at.
+    pub examined: usize,
+    /// Open obligations whose due time moved, each on the record.
+    pub moved: usize,
+    /// Obligations closed by an event their rule is now closed by, each on the record.
+    pub closed: usize,
+    /// Starts moved to a sibling's.
+    pub starts_moved: usize,
+    /// Starts kept for want of a sibling to derive them from.
+    pub starts_kept: usize,
+    /// Stops dropped because their event no longer stops the rule.
+    pub pauses_dropped: usize,
+    /// Stops kept that a new pause filter might have kept out (not knowable here).
+    pub pauses_unclassified: usize,
+}
+
+/// What a rule recount found, for its result and its log lines.
+#[derive(Debug, Default)]
+struct Tally {
+    done: RulesRecounted,
+    /// Stops kept that a new pause filter might have kept out, by rule.
+    unclassified: BTreeMap<String, usize>,
+    /// Obligations of rules without a recorded definition that kept their start for want of a
+    /// sibling (whether their trigger changed is not known).
+    unsure: Vec<i64>,
+    /// Rules whose owing role changed.
+    owners: BTreeSet<String>,
+}
+
+impl Tally {
+    /// Counts what restating `row` found, and warns of a start kept for want of a sibling.
+    fn count(&mut self, row: &ObligationRow, restated: &rule_change::Restated) {
+        match &restated.start {
+            Start::Moved { .. } => self.done.starts_moved += 1,
+            Start::NoSibling { known } => {
+                self.done.starts_kept += 1;
+                if *known {
+                    tracing::warn!(
+                        obligation = row.id, rule = %row.rule, case_id = %row.case_id,
+                        "the rule's trigger changed and no obligation of the case started on \
+                         its new trigger at or before this one: start kept"
+                    );
+                } else {
+                    self.unsure.push(row.id);
+                }
+            }
+            Start::Kept | Start::Confirmed => {}
+        }
+        self.done.pauses_dropped += restated.dropped.len();
+        if restated.unclassified > 0 {
+            self.done.pauses_unclassified += restated.unclassified;
+            *self.unclassified.entry(row.rule.clone()).or_default() += restated.unclassified;
+        }
+        if restated.owner_changed {
+            self.owners.insert(row.rule.clone());
+        }
+    }
+
+    /// The warnings about what could not be restated, and one line of what was.
+    fn log(&self) {
+        if !self.unclassified.is_empty() {
+            tracing::warn!(
+                stops = ?self.unclassified,
+                "clock stops recorded before these rules' pause filter (pauses_only_if) are \
+                 kept: whether the event that stopped them passes the filter (an opinion \
+                 request's kind) is not kept by the deadlines service; check them on the cases"
+            );
+        }
+        if !self.unsure.is_empty() {
+            tracing::warn!(
+                count = self.unsure.len(),
+                obligations = ?self.unsure.iter().take(50).collect::<Vec<_>>(),
+                "the definitions these obligations were counted under are not recorded, and no \
+                 obligation of their case started on their rule's trigger at or before them: \
+                 start kept (right unless their rule's trigger changed)"
+            );
+        }
+        if !self.owners.is_empty() {
+            tracing::warn!(
+                rules = ?self.owners,
+                "the owing role of these rules changed: open obligations stay with the agency \
+                 that owed them"
+            );
+        }
+        let done = &self.done;
+        tracing::info!(
+            rules = ?done.rules,
+            examined = done.examined,
+            moved = done.moved,
+            closed = done.closed,
+            starts_moved = done.starts_moved,
+            starts_kept = done.starts_kept,
+            pauses_dropped = done.pauses_dropped,
+            pauses_unclassified = done.pauses_unclassified,
+            "open obligations recounted under the rule table in force"
+        );
+    }
+}
 
 /// The deadlines service logic.
 #[derive(Debug, Clone)]
@@ -537,13 +645,7 @@ impl Deadlines {
                     continue;
                 }
                 store::update_schedule(&mut tx, &row, next).await?;
-                let was = before.map_or_else(|| "none".to_owned(), cst_minute);
-                let to: Vec<AgencyCode> = std::iter::once(row.owed_by.clone())
-                    .chain(row.owed_to.clone())
-                    .collect();
-                let mut notice = self.deadline_notice(&row, RECOUNTED, to, now);
-                notice.summary = format!("{} (was {was}): {why}", notice.summary);
-                notices.push(notice);
+                notices.push(self.recounted(&row, before, &why, now));
                 moved += 1;
             }
             if !notices.is_empty() {
@@ -558,6 +660,123 @@ impl Deadlines {
         tx.commit().await?;
         tracing::info!(years = ?changed, moved, "due times recounted on the calendar in force");
         Ok(moved)
+    }
+
+    /// The `deadline_recounted` notice of `row`, whose due time was `was` (or which closed), to
+    /// the owing party and the party it is owed to, saying why.
+    fn recounted(
+        &self,
+        row: &ObligationRow,
+        was: Option<Timestamp>,
+        why: &str,
+        now: Timestamp,
+    ) -> Notice {
+        let to: Vec<AgencyCode> = std::iter::once(row.owed_by.clone())
+            .chain(row.owed_to.clone())
+            .collect();
+        let mut notice = self.deadline_notice(row, RECOUNTED, to, now);
+        notice.summary = if was == row.due_at && row.closed_at.is_some() {
+            format!("{}: {why}", notice.summary)
+        } else {
+            let was = was.map_or_else(|| "none".to_owned(), cst_minute);
+            format!("{} (was {was}): {why}", notice.summary)
+        };
+        notice
+    }
+
+    /// Recomputes the open obligations a change of the rule table affects: at start-up, before
+    /// the calendar recount. The timer rules whose timing ([`Rule::timing`]) differs from the
+    /// one the stored due times were counted under (`deadlines_rules`; every rule when none is
+    /// stored, as in a database counted before they were kept) have their open obligations
+    /// restated ([`rule_change`]: the rule's period, the start re-derived from a sibling when
+    /// the trigger changed, stops for events that no longer stop the rule dropped, and a close
+    /// by an event the rule is now closed by), in batches of [`BATCH`], each in a transaction
+    /// with its rows locked. Each due time that moves and each obligation that closes is stored
+    /// and put on the record with a `deadline_recounted` notice to the owing party and the party
+    /// it is owed to, saying what changed; then the definitions are stored. Safe to run in
+    /// several replicas at once, and again: a second run finds nothing changed, and a run cut
+    /// off before the end is done again from the start, moving nothing twice.
+    pub async fn recount_changed_rules(&self) -> Result<RulesRecounted, StoreError> {
+        let stored = store::counted_rules(&self.db).await?;
+        let changes = RuleChanges::new(&self.rules, &stored);
+        let mut tally = Tally::default();
+        tally.done.rules = changes.rules();
+        if tally.done.rules.is_empty() {
+            return Ok(tally.done);
+        }
+        let mut after = 0;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let rows =
+                store::open_under_rules(&self.db, &mut tx, &tally.done.rules, after, BATCH).await?;
+            let Some(last) = rows.last().map(|r| r.id) else {
+                break;
+            };
+            self.restate_batch(&mut tx, &changes, rows, &mut tally)
+                .await?;
+            tx.commit().await?;
+            self.relay.wake();
+            after = last;
+        }
+        let mut tx = self.db.begin().await?;
+        store::set_counted_rules(&mut tx, &rule_change::counted(&self.rules)).await?;
+        tx.commit().await?;
+        tally.log();
+        Ok(tally.done)
+    }
+
+    /// Restates one locked batch of open obligations under the rules in force, inside the
+    /// caller's transaction: stores what changes and puts each due time that moves and each
+    /// close on the record.
+    async fn restate_batch(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        changes: &RuleChanges<'_>,
+        rows: Vec<ObligationRow>,
+        tally: &mut Tally,
+    ) -> Result<(), StoreError> {
+        let cases: BTreeSet<CaseId> = rows.iter().map(|r| r.case_id).collect();
+        let cases: Vec<CaseId> = cases.into_iter().collect();
+        let mut siblings: BTreeMap<CaseId, Vec<ObligationRow>> = BTreeMap::new();
+        for sibling in store::for_cases(&mut *tx, &cases).await? {
+            siblings.entry(sibling.case_id).or_default().push(sibling);
+        }
+        let now = self.clock.now();
+        let mut notices = Vec::new();
+        for row in rows {
+            tally.done.examined += 1;
+            let of_case = siblings.get(&row.case_id).map_or(&[][..], Vec::as_slice);
+            let Some(restated) = changes.restate(&row, of_case) else {
+                continue;
+            };
+            tally.count(&row, &restated);
+            if !restated.changes(&row) {
+                continue;
+            }
+            let mut new = restated.row;
+            let obligation = self.obligation(&new);
+            let next = self.reschedule(&mut new, &obligation);
+            store::restate(&mut *tx, &new, next).await?;
+            if let Some((at, event)) = restated.closed {
+                let late = new.due_at.is_some_and(|due| at > due);
+                store::close(&mut *tx, new.id, at, late, &event).await?;
+                new.stage = Stage::Closed;
+                new.closed_at = Some(at);
+                new.closed_event = Some(event);
+                new.late = late;
+                tally.done.closed += 1;
+            } else if new.due_at == row.due_at {
+                continue;
+            } else {
+                tally.done.moved += 1;
+            }
+            let why = format!("the rule table changed: {}", restated.reasons.join("; "));
+            notices.push(self.recounted(&new, row.due_at, &why, now));
+        }
+        if !notices.is_empty() {
+            self.publish(tx, notices, now).await?;
+        }
+        Ok(())
     }
 
     /// One timer pass: claims up to [`BATCH`] obligations whose moment has come, publishes
@@ -650,6 +869,7 @@ impl Deadlines {
             WARNING => "is due soon",
             MISSED => "is overdue",
             EXTENDED => "was extended",
+            RECOUNTED if row.closed_at.is_some() => "is fulfilled",
             RECOUNTED => "has a new due time",
             UNSUPERVISED => "is overdue and no supervisor resolved: escalation not delivered",
             _ => "is overdue and escalated to the supervisor",

@@ -14,7 +14,8 @@
 //! supervisors get a monthly reminder and may ask for monthly, quarterly and annual reports.
 //!
 //! Modules, as in every service: `store`, `handler`, `app`; plus `api` (the bus messages),
-//! `monitor` (board queries and statistics) and `report` (月提示, 季通报, annual statistics).
+//! `monitor` (board queries and statistics), `report` (月提示, 季通报, annual statistics) and
+//! `rule_change` (what a changed rule table does to the obligations opened under the old one).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod app;
 pub mod handler;
 pub mod monitor;
 pub mod report;
+pub mod rule_change;
 pub mod store;
 
 /// The service name: its queue and its tables' prefix.

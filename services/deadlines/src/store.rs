@@ -1,5 +1,6 @@
 //! The deadlines tables: `deadlines_obligations`, `deadlines_timers`, `deadlines_links`,
-//! `deadlines_reminders`, plus the shared messaging tables.
+//! `deadlines_reminders`, the calendar years and rule definitions the due times were counted on
+//! (`deadlines_calendar`, `deadlines_rules`), plus the shared messaging tables.
 //!
 //! Rows are kept small because there may be tens of millions: the explanation of a due time is
 //! not stored but recomputed from the ledger when read (the calendar and the rule table are in
@@ -111,6 +112,17 @@ pub fn migrations() -> Vec<Migration> {
         description: "calendar years the due times were counted on".into(),
         postgres: calendar.into(),
         sqlite: calendar.into(),
+    });
+    // The rule definitions the open obligations were counted under, one per timer rule: a rule
+    // whose digest differs from the rule table in force (or that has none, as in a database
+    // counted before this table existed) has its open obligations recomputed, on the record.
+    let rules = "CREATE TABLE deadlines_rules (rule TEXT PRIMARY KEY, \
+        fingerprint TEXT NOT NULL, timing TEXT NOT NULL)";
+    all.push(Migration {
+        version: 103,
+        description: "rule definitions the open obligations were counted under".into(),
+        postgres: rules.into(),
+        sqlite: rules.into(),
     });
     all
 }
@@ -575,6 +587,143 @@ pub async fn set_counted_calendar(
         .await?;
     }
     Ok(())
+}
+
+/// A timer rule's definition as the stored due times were counted under it: the digest of its
+/// timing ([`casebridge_core::deadline::Timing::digest`]) and the definition itself, so a later
+/// change shows what changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedRule {
+    pub rule: String,
+    pub fingerprint: String,
+    /// [`casebridge_core::deadline::Timing::canonical`].
+    pub timing: String,
+}
+
+/// The rule definitions the stored due times were counted under.
+pub async fn counted_rules(db: &Db) -> Result<Vec<CountedRule>, StoreError> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT rule, fingerprint, timing FROM deadlines_rules ORDER BY rule")
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(rule, fingerprint, timing)| CountedRule {
+            rule,
+            fingerprint,
+            timing,
+        })
+        .collect())
+}
+
+/// Records the rule definitions the due times are now counted under: exactly `rules` (a rule
+/// no longer in the table is forgotten, so one added again later counts as new).
+pub async fn set_counted_rules(
+    conn: &mut sqlx::AnyConnection,
+    rules: &[CountedRule],
+) -> Result<(), StoreError> {
+    for counted in rules {
+        sqlx::query(
+            "INSERT INTO deadlines_rules (rule, fingerprint, timing) VALUES ($1, $2, $3) \
+             ON CONFLICT (rule) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             timing = excluded.timing",
+        )
+        .bind(&counted.rule)
+        .bind(&counted.fingerprint)
+        .bind(&counted.timing)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let placeholders: Vec<String> = (1..=rules.len()).map(|i| format!("${i}")).collect();
+    let sql = if rules.is_empty() {
+        "DELETE FROM deadlines_rules".to_owned()
+    } else {
+        format!(
+            "DELETE FROM deadlines_rules WHERE rule NOT IN ({})",
+            placeholders.join(", ")
+        )
+    };
+    let mut query = sqlx::query(&sql);
+    for counted in rules {
+        query = query.bind(&counted.rule);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Open obligations under `rules`, after `after` by id, locked for the caller's transaction on
+/// PostgreSQL (like [`open_due_from`]), so replicas recounting at once take turns and the
+/// second finds nothing left to change.
+pub async fn open_under_rules(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    rules: &[String],
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ObligationRow>, StoreError> {
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = rules.len();
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.closed_at IS NULL AND o.rule IN ({}) \
+         AND o.id > ${} ORDER BY o.id LIMIT ${}{}",
+        placeholders.join(", "),
+        n + 1,
+        n + 2,
+        for_update(db)
+    );
+    let mut query = sqlx::query(&sql);
+    for rule in rules {
+        query = query.bind(rule);
+    }
+    query = query.bind(after).bind(limit);
+    query.fetch_all(&mut *conn).await?.iter().map(row).collect()
+}
+
+/// Every obligation of the given cases, by case, each oldest first.
+pub async fn for_cases(
+    conn: &mut sqlx::AnyConnection,
+    cases: &[CaseId],
+) -> Result<Vec<ObligationRow>, StoreError> {
+    if cases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=cases.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE o.case_id IN ({}) \
+         ORDER BY o.case_id, o.started_at, o.id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for case in cases {
+        query = query.bind(case.to_string());
+    }
+    query.fetch_all(&mut *conn).await?.iter().map(row).collect()
+}
+
+/// Stores an obligation restated under a changed rule: its start, period and ledger as well as
+/// its schedule, with its next moment.
+pub async fn restate(
+    conn: &mut sqlx::AnyConnection,
+    o: &ObligationRow,
+    next_fire_at: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deadlines_obligations SET started_at = $2, period_amount = $3, \
+         period_unit = $4, due_at = $5, warn_at = $6, changes = $7 WHERE id = $1",
+    )
+    .bind(o.id)
+    .bind(o.started_at.as_millis())
+    .bind(i64::from(o.period.amount))
+    .bind(unit_code(o.period.unit))
+    .bind(opt_ts(o.due_at))
+    .bind(opt_ts(o.warn_at))
+    .bind(encode_changes(&o.changes)?)
+    .execute(&mut *conn)
+    .await?;
+    set_timer(conn, o.id, o.stage, next_fire_at).await
 }
 
 /// Records that a request in `source` stopped clocks of `agency` in `target`.

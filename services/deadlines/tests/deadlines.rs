@@ -61,6 +61,12 @@ struct Running {
     /// Checks the deadlines chain and receipts: the public half of the services' key.
     verifier: Verifier,
     token: CancellationToken,
+    /// Stops the deadlines service alone (the first of `services`), for a restart.
+    deadlines_stop: CancellationToken,
+    /// What the deadlines service is built from, for a restart.
+    directory: Arc<Directory>,
+    calendar: Arc<Calendar>,
+    signer: casebridge_platform::ledger::Signer,
     services: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
@@ -82,12 +88,24 @@ async fn start_supervised(
     directory: &str,
     fallback: Option<&str>,
 ) -> Running {
+    start_full(backend, now, calendars, directory, fallback, RULES).await
+}
+
+/// The services with the deadline rule table `rules`.
+async fn start_full(
+    backend: Backend,
+    now: &str,
+    calendars: &[(&str, &str)],
+    directory: &str,
+    fallback: Option<&str>,
+    rules: &str,
+) -> Running {
     let dir = tempfile::tempdir().expect("temp dir");
     let stack = TestStack::open(backend, dir.path()).await;
     let clock = Arc::new(ManualClock::new(at(now)));
     let shared: Arc<dyn Clock> = clock.clone();
     let directory = Arc::new(Directory::from_toml_str(directory).expect("directory"));
-    let rules = Arc::new(RuleTable::from_toml_str(RULES).expect("rules"));
+    let rules = Arc::new(RuleTable::from_toml_str(rules).expect("rules"));
     let calendar =
         Arc::new(Calendar::from_toml_files(calendars.iter().copied()).expect("calendar"));
     let token = CancellationToken::new();
@@ -96,16 +114,22 @@ async fn start_supervised(
     let verifier = Verifier::from_hex(&signer.public_key_hex()).expect("public key");
 
     let deadlines = DeadlinesApp::build(
-        testing::host(stack.db.clone(), stack.bus.clone(), shared.clone(), signer),
+        testing::host(
+            stack.db.clone(),
+            stack.bus.clone(),
+            shared.clone(),
+            signer.clone(),
+        ),
         directory.clone(),
         rules,
-        calendar,
+        calendar.clone(),
     )
     .await
     .expect("deadlines service")
     .with_fallback_supervisor(fallback.map(agency));
     let handle = deadlines.deadlines().clone();
-    let stop = token.clone();
+    let deadlines_stop = token.child_token();
+    let stop = deadlines_stop.clone();
     services.push(tokio::spawn(async move {
         deadlines
             .run_until_stopped(stop)
@@ -126,7 +150,7 @@ async fn start_supervised(
             shared,
             casebridge_platform::testing::signer(),
         ),
-        directory,
+        directory.clone(),
         Arc::new(casebridge_core::law::Law::shipped().expect("shipped law")),
         ReferralPolicy::default(),
     )
@@ -145,6 +169,10 @@ async fn start_supervised(
         deadlines: handle,
         verifier,
         token,
+        deadlines_stop,
+        directory,
+        calendar,
+        signer,
         services,
         _dir: dir,
     }
@@ -169,6 +197,50 @@ impl Running {
 
     fn bus(&self) -> &Bus {
         &self.stack.bus
+    }
+
+    /// Stops the deadlines service and starts it again on the same database and bus with the
+    /// rule table `rules` (a new version, or an operator's edited table): the other services
+    /// run on.
+    async fn restart_deadlines(&mut self, rules: &str) {
+        self.stop_deadlines().await;
+        let app = self.build_deadlines(rules).await;
+        self.run_deadlines(app);
+    }
+
+    /// Stops the deadlines service alone.
+    async fn stop_deadlines(&mut self) {
+        self.deadlines_stop.cancel();
+        let stopped = std::mem::replace(&mut self.services[0], tokio::spawn(async {}));
+        stopped.await.expect("the deadlines service stopped");
+    }
+
+    /// A deadlines service (migrated and recounted, not yet running) on the same database and
+    /// bus, with the rule table `rules`.
+    async fn build_deadlines(&self, rules: &str) -> DeadlinesApp {
+        DeadlinesApp::build(
+            testing::host(
+                self.stack.db.clone(),
+                self.stack.bus.clone(),
+                self.clock.clone(),
+                self.signer.clone(),
+            ),
+            self.directory.clone(),
+            Arc::new(RuleTable::from_toml_str(rules).expect("rules")),
+            self.calendar.clone(),
+        )
+        .await
+        .expect("the deadlines service built")
+    }
+
+    /// Runs `app` as the deadlines service.
+    fn run_deadlines(&mut self, app: DeadlinesApp) {
+        self.deadlines = app.deadlines().clone();
+        self.deadlines_stop = self.token.child_token();
+        let stop = self.deadlines_stop.clone();
+        self.services[0] = tokio::spawn(async move {
+            app.run_until_stopped(stop).await.expect("deadlines ran");
+        });
     }
 
     async fn step(&self, actor: &str, request_id: &str, case_id: CaseId, command: ReferralCommand) {
@@ -1924,6 +1996,521 @@ async fn a_decision_not_to_refer_reaches_the_procuratorate_and_no_police_organ()
             .expect("obligations");
         assert!(opened.is_empty(), "{opened:?}");
         drop(conn);
+        running.stop().await;
+    })
+    .await;
+}
+
+const Y2025: &str = include_str!("../../../deploy/calendars/2025.toml");
+
+/// The rules issue 13 corrected as they stood before it (commit fd95b6b's parent), with the
+/// siblings their new starts are derived from: SAMR-45 from acceptance, S1-8 stopping while
+/// supplements are awaited, SAMR-16 from the reply, SAMR-18 from the signed receipt and stopping
+/// for any opinion request, R562 answered by an explanation only.
+const OLD_RULES: &str = r#"
+warn_before = { amount = 1, unit = "working_days" }
+
+[[rule]]
+id = "S1-8"
+family = "referral"
+step = "decide to file (立案) or not to file (不予立案) from acceptance"
+amount = 3
+unit = "calendar_days"
+trigger = ["referral.receipt_signed"]
+closed_by = ["referral.filed", "referral.declined", "referral.forwarded", "referral.returned_not_police_matter"]
+pauses_on = ["referral.supplement_requested"]
+resumes_on = ["referral.supplemented"]
+owed_by = "recipient"
+escalate_to = "procuratorate"
+basis = "S1 Art 8"
+extensions = [{ to = 7, unit = "calendar_days" }, { to = 30, unit = "calendar_days" }]
+
+[[rule]]
+id = "R562"
+family = "referral"
+step = "explain a missed filing decision on the procuratorate's demand"
+amount = 7
+unit = "calendar_days"
+trigger = ["referral.explanation_demanded"]
+closed_by = ["referral.explanation_given"]
+owed_by = "recipient"
+escalate_to = "procuratorate"
+basis = "S5 Art 562"
+
+[[rule]]
+id = "RCPT-F"
+family = "transfer"
+step = "acknowledge receipt (回执) of a transferred case"
+amount = 1
+unit = "working_days"
+trigger = ["transfer.sent"]
+closed_by = ["transfer.receipt_signed", "transfer.accepted", "transfer.objected"]
+owed_by = "recipient"
+escalate_to = "coordination_office"
+basis = "DOMAIN §3 cross-cutting"
+warn_before = { amount = 0, unit = "hours" }
+unless = "urgent"
+
+[[rule]]
+id = "SAMR-18"
+family = "transfer"
+step = "decide whether to open a case (立案) or object to jurisdiction"
+amount = 15
+unit = "working_days"
+trigger = ["transfer.receipt_signed"]
+closed_by = ["transfer.accepted", "transfer.objected"]
+pauses_on = ["opinion.requested"]
+resumes_on = ["opinion.delivered", "opinion.refused"]
+owed_by = "recipient"
+escalate_to = "coordination_office"
+basis = "S4 Art 18"
+extensions = [{ amount = 15, unit = "working_days" }]
+
+[[rule]]
+id = "LOC-ACC"
+family = "dispute"
+step = "the coordination office accepts the referral (受理)"
+amount = 3
+unit = "working_days"
+trigger = ["dispute.referred"]
+closed_by = ["dispute.accepted", "dispute.designated"]
+owed_by = "coordination"
+escalate_to = "dispute_office"
+basis = "V2 S26"
+verified = false
+
+[[rule]]
+id = "SAMR-16"
+family = "dispute"
+step = "designate the competent agency (指定管辖) from complete materials"
+amount = 7
+unit = "working_days"
+trigger = ["dispute.replied"]
+closed_by = ["dispute.designated"]
+owed_by = "coordination"
+escalate_to = "dispute_office"
+basis = "S4 Art 16"
+
+[[rule]]
+id = "SJ-13"
+family = "opinion"
+step = "accept the request, or refuse it with reasons (受理/不予受理)"
+amount = 7
+unit = "working_days"
+trigger = ["opinion.requested"]
+closed_by = ["opinion.accepted", "opinion.refused"]
+owed_by = "expert"
+escalate_to = "coordination_office"
+basis = "S15 Art 13"
+
+[[rule]]
+id = "SAMR-45"
+family = "opinion"
+step = "deliver the written opinion (书面意见), administrative determination"
+amount = 15
+unit = "working_days"
+trigger = ["opinion.accepted"]
+closed_by = ["opinion.delivered"]
+pauses_on = ["opinion.material_requested"]
+resumes_on = ["opinion.material_supplied"]
+owed_by = "expert"
+escalate_to = "coordination_office"
+basis = "S4 Art 45"
+extensions = [{ amount = 15, unit = "working_days" }]
+unless = "forensic"
+"#;
+
+/// The cases of [`upgrade_under_the_old_rule_table`], one per corrected rule.
+struct OldCases {
+    opinion: CaseId,
+    review: CaseId,
+    explain: CaseId,
+    dispute: CaseId,
+    transfer: CaseId,
+}
+
+/// Runs the services under [`OLD_RULES`] and opens an obligation under each corrected rule, with
+/// its due time as the old table counted it; returns with every event applied.
+async fn upgrade_under_the_old_rule_table(backend: Backend) -> (Running, OldCases) {
+    let calendars = [("2025.toml", Y2025), ("2026.toml", Y2026)];
+    let now = "2025-09-22T09:00:00+08:00";
+    let running = start_full(backend, now, &calendars, DIRECTORY, None, OLD_RULES).await;
+    let cases = OldCases {
+        opinion: CaseId::generate(),
+        review: CaseId::generate(),
+        explain: CaseId::generate(),
+        dispute: CaseId::generate(),
+        transfer: CaseId::generate(),
+    };
+    let plain = || serde_json::json!({});
+
+    // SAMR-45: received Mon 2025-09-22, accepted Tue 09-30: the old table counted 15 working
+    // days from the acceptance, over the National Day block: Tue 10-28.
+    let asked = [
+        (Role::Sender, MARKET_BUREAU),
+        (Role::Expert, TESTING_INSTITUTE),
+    ];
+    for (event, actor, when) in [
+        ("requested", MARKET_BUREAU, "2025-09-22T10:00:00+08:00"),
+        ("accepted", TESTING_INSTITUTE, "2025-09-30T10:00:00+08:00"),
+    ] {
+        running
+            .publish(&notice(
+                cases.opinion,
+                Family::Opinion,
+                event,
+                actor,
+                when,
+                &asked,
+                plain(),
+            ))
+            .await;
+    }
+    let deliver = running
+        .obligation(cases.opinion, "SAMR-45", Stage::Open)
+        .await;
+    assert_eq!(deliver.due_at, Some(at("2025-10-29T00:00:00+08:00")));
+
+    // March 2026: SAMR-45 is overdue by now (missed and escalated under the old due time).
+    running.clock.set(at("2026-03-12T12:00:00+08:00"));
+
+    // S1-8: accepted Mon 2026-03-02, supplements asked 03-02 and given 03-05: the old table
+    // stopped the review meanwhile: Mon 03-09.
+    for (event, actor, when) in [
+        ("receipt_signed", CITY_POLICE, "2026-03-02T10:00:00+08:00"),
+        (
+            "supplement_requested",
+            CITY_POLICE,
+            "2026-03-02T11:00:00+08:00",
+        ),
+        ("supplemented", MARKET_BUREAU, "2026-03-05T09:00:00+08:00"),
+    ] {
+        running
+            .publish(&referral_step(cases.review, event, actor, when))
+            .await;
+    }
+    // R562: demanded Tue 03-10, the police filed on 03-11; the old table waited for an
+    // explanation.
+    for (event, actor, when) in [
+        ("receipt_signed", CITY_POLICE, "2026-03-02T10:00:00+08:00"),
+        (
+            "explanation_demanded",
+            PROCURATORATE,
+            "2026-03-10T10:00:00+08:00",
+        ),
+        ("filed", CITY_POLICE, "2026-03-11T10:00:00+08:00"),
+    ] {
+        running
+            .publish(&referral_step(cases.explain, event, actor, when))
+            .await;
+    }
+    // SAMR-16: referred Tue 03-10, accepted 03-11, replied Thu 03-12: the old table counted 7
+    // working days from the reply: Mon 03-23.
+    for (event, actor, when) in [
+        ("referred", ECOLOGY_BUREAU, "2026-03-10T10:00:00+08:00"),
+        ("accepted", CITY_GOVERNMENT, "2026-03-11T10:00:00+08:00"),
+        ("replied", MARKET_BUREAU, "2026-03-12T10:00:00+08:00"),
+    ] {
+        running
+            .publish(&dispute_step(cases.dispute, event, actor, when, true))
+            .await;
+    }
+    // SAMR-18: delivered Mon 03-02, receipt signed Wed 03-04; the receiver asked for assistance
+    // (协助调查, not a test) under the transfer Thu 03-05, answered Fri 03-06: the old table
+    // counted from the receipt and stopped for the request: Thu 03-26.
+    let sides = [
+        (Role::Sender, MARKET_BUREAU),
+        (Role::Recipient, ECOLOGY_BUREAU),
+    ];
+    for (event, actor, when) in [
+        ("sent", MARKET_BUREAU, "2026-03-02T10:00:00+08:00"),
+        (
+            "receipt_signed",
+            ECOLOGY_BUREAU,
+            "2026-03-04T10:00:00+08:00",
+        ),
+    ] {
+        running
+            .publish(&notice(
+                cases.transfer,
+                Family::Transfer,
+                event,
+                actor,
+                when,
+                &sides,
+                plain(),
+            ))
+            .await;
+    }
+    let assistance = CaseId::generate();
+    let asked = [
+        (Role::Sender, ECOLOGY_BUREAU),
+        (Role::Expert, TESTING_INSTITUTE),
+    ];
+    let under = serde_json::json!({ "under_case": cases.transfer.to_string(), "testing": false });
+    for (event, actor, when, detail) in [
+        (
+            "requested",
+            ECOLOGY_BUREAU,
+            "2026-03-05T10:00:00+08:00",
+            under,
+        ),
+        (
+            "delivered",
+            TESTING_INSTITUTE,
+            "2026-03-06T10:00:00+08:00",
+            plain(),
+        ),
+    ] {
+        running
+            .publish(&notice(
+                assistance,
+                Family::Opinion,
+                event,
+                actor,
+                when,
+                &asked,
+                detail,
+            ))
+            .await;
+    }
+
+    // Every event applied under the old table before it is replaced.
+    let old_due = |case_id, rule: &'static str, due: &'static str| {
+        let running = &running;
+        async move {
+            running
+                .obligation_where(case_id, rule, &format!("due {due} (old table)"), |o| {
+                    o.due_at == Some(at(due))
+                })
+                .await
+        }
+    };
+    let review = old_due(cases.review, "S1-8", "2026-03-10T00:00:00+08:00").await;
+    assert_eq!(review.changes.pauses.len(), 1);
+    old_due(cases.dispute, "SAMR-16", "2026-03-24T00:00:00+08:00").await;
+    let decide = old_due(cases.transfer, "SAMR-18", "2026-03-27T00:00:00+08:00").await;
+    assert_eq!(decide.changes.pauses.len(), 1);
+    running
+        .obligation_where(cases.explain, "S1-8", "closed by the filing", |o| {
+            o.closed_event.as_deref() == Some("referral.filed")
+        })
+        .await;
+    let explain = running.obligation(cases.explain, "R562", Stage::Open).await;
+    assert_eq!(explain.due_at, Some(at("2026-03-18T00:00:00+08:00")));
+    // The old service has sent what was due (so the new one's chain is checked at rest): the
+    // misses of SAMR-45 and the review, and February's reminder of the overdue SAMR-45.
+    running
+        .obligation(cases.opinion, "SAMR-45", Stage::Missed)
+        .await;
+    running
+        .obligation(cases.review, "S1-8", Stage::Missed)
+        .await;
+    eventually("February's reminder", WITHIN, || async {
+        store::reminder_sent(running.deadlines.db(), "2026-02")
+            .await
+            .ok()
+            .filter(|sent| *sent)
+    })
+    .await;
+    (running, cases)
+}
+
+/// The obligation of `case_id` under `rule`, as stored now.
+async fn stored(running: &Running, case_id: CaseId, rule: &str) -> store::ObligationRow {
+    let mut conn = running.deadlines.db().pool().acquire().await.expect("conn");
+    store::for_case(&mut conn, case_id)
+        .await
+        .expect("obligations")
+        .into_iter()
+        .find(|o| o.rule == rule)
+        .unwrap_or_else(|| panic!("{rule} in {case_id}"))
+}
+
+/// How many `deadline_recounted` notices the deadlines chain records about `case_id`.
+async fn recounts_on_record(running: &Running, case_id: CaseId) -> usize {
+    running
+        .chain_events(case_id)
+        .await
+        .iter()
+        .filter(|e| e.ends_with(".deadline_recounted"))
+        .count()
+}
+
+/// The upgrade to the corrected table: the service restarts with the shipped rule table on the
+/// database the old one counted, and the open obligations follow the law, on the record.
+async fn the_corrected_table_recounts_what_the_old_one_opened(
+    backend: Backend,
+    definitions_recorded: bool,
+) {
+    let (mut running, cases) = upgrade_under_the_old_rule_table(backend).await;
+    if !definitions_recorded {
+        // A database counted before the rule definitions were kept.
+        sqlx::query("DELETE FROM deadlines_rules")
+            .execute(running.deadlines.db().pool())
+            .await
+            .expect("forget the rule definitions");
+    }
+    running.restart_deadlines(RULES).await;
+
+    // SAMR-45 runs from receipt, re-derived from SJ-13 (which started on the request):
+    // Fri 2025-10-17, not 10-28. Still missed: it was overdue before and is now.
+    let deliver = stored(&running, cases.opinion, "SAMR-45").await;
+    assert_eq!(deliver.started_at, at("2025-09-22T10:00:00+08:00"));
+    assert_eq!(deliver.due_at, Some(at("2025-10-18T00:00:00+08:00")));
+    assert_eq!(deliver.stage, Stage::Missed);
+    for party in [TESTING_INSTITUTE, MARKET_BUREAU] {
+        let told = running
+            .wait_for_event_about(party, cases.opinion, "deadline_recounted", "SAMR-45")
+            .await;
+        assert!(told.contains("due 2025-10-18 00:00 CST"), "{told}");
+        assert!(told.contains("(was 2025-10-29 00:00 CST)"), "{told}");
+        assert!(
+            told.contains(
+                "the rule table changed: SAMR-45 starts on opinion.requested: counted from \
+                 2025-09-22 10:00 CST (SJ-13 started then), not 2025-09-30 10:00 CST"
+            ),
+            "{told}"
+        );
+    }
+
+    // S1-8 no longer stops for supplements: Thu 03-05, not Mon 03-09.
+    let review = stored(&running, cases.review, "S1-8").await;
+    assert_eq!(review.due_at, Some(at("2026-03-06T00:00:00+08:00")));
+    assert!(review.changes.pauses.is_empty(), "{:?}", review.changes);
+    let told = running
+        .wait_for_event_about(CITY_POLICE, cases.review, "deadline_recounted", "S1-8")
+        .await;
+    assert!(told.contains("(was 2026-03-10 00:00 CST)"), "{told}");
+    assert!(
+        told.contains("S1-8 does not stop on referral.supplement_requested"),
+        "{told}"
+    );
+    running
+        .wait_for_event_about(MARKET_BUREAU, cases.review, "deadline_recounted", "S1-8")
+        .await;
+
+    // R562 is answered by the filing of 03-11, on time.
+    let explain = stored(&running, cases.explain, "R562").await;
+    assert_eq!(explain.stage, Stage::Closed);
+    assert_eq!(explain.closed_event.as_deref(), Some("referral.filed"));
+    assert_eq!(explain.closed_at, Some(at("2026-03-11T10:00:00+08:00")));
+    assert!(!explain.late);
+    let told = running
+        .wait_for_event_about(CITY_POLICE, cases.explain, "deadline_recounted", "R562")
+        .await;
+    assert!(
+        told.contains("is fulfilled")
+            && told.contains("R562 is fulfilled by referral.filed too, taken 2026-03-11 10:00 CST"),
+        "{told}"
+    );
+
+    // SAMR-16 runs from the referral, re-derived from LOC-ACC: Thu 03-19, not Mon 03-23.
+    let designate = stored(&running, cases.dispute, "SAMR-16").await;
+    assert_eq!(designate.started_at, at("2026-03-10T10:00:00+08:00"));
+    assert_eq!(designate.due_at, Some(at("2026-03-20T00:00:00+08:00")));
+    let told = running
+        .wait_for_event_about(
+            CITY_GOVERNMENT,
+            cases.dispute,
+            "deadline_recounted",
+            "SAMR-16",
+        )
+        .await;
+    assert!(told.contains("(LOC-ACC started then)"), "{told}");
+
+    // SAMR-18 runs from the delivery, re-derived from RCPT-F: 3 working days used before the
+    // stop (03-03..03-05), 12 from 03-06: Tue 03-24, not Thu 03-26. The stop for the assistance
+    // request stays: its kind is not known to the deadlines service (a warning says so).
+    let decide = stored(&running, cases.transfer, "SAMR-18").await;
+    assert_eq!(decide.started_at, at("2026-03-02T10:00:00+08:00"));
+    assert_eq!(decide.due_at, Some(at("2026-03-25T00:00:00+08:00")));
+    assert_eq!(decide.changes.pauses.len(), 1);
+    let told = running
+        .wait_for_event_about(
+            ECOLOGY_BUREAU,
+            cases.transfer,
+            "deadline_recounted",
+            "SAMR-18",
+        )
+        .await;
+    assert!(told.contains("(RCPT-F started then)"), "{told}");
+    let explained = running.deadlines.explanation(&decide).join("\n");
+    assert!(
+        explained.contains("3 working days used before it, 12 left"),
+        "{explained}"
+    );
+
+    // Each move is on the record, once.
+    let all = [
+        cases.opinion,
+        cases.review,
+        cases.explain,
+        cases.dispute,
+        cases.transfer,
+    ];
+    let mut on_record = Vec::new();
+    for case_id in all {
+        on_record.push(recounts_on_record(&running, case_id).await);
+    }
+    assert_eq!(on_record, [1, 1, 1, 1, 1]);
+
+    // A second start (a replica, a restart) changes nothing and tells no one again.
+    assert_eq!(
+        running
+            .deadlines
+            .recount_changed_rules()
+            .await
+            .expect("recount"),
+        casebridge_deadlines::handler::RulesRecounted::default()
+    );
+    running.restart_deadlines(RULES).await;
+    for case_id in all {
+        assert_eq!(recounts_on_record(&running, case_id).await, 1);
+    }
+    assert_eq!(stored(&running, cases.opinion, "SAMR-45").await, deliver);
+    assert_eq!(stored(&running, cases.dispute, "SAMR-16").await, designate);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_rule_table_recounts_the_open_obligations_it_affects_on_the_record() {
+    on_each_backend(|backend| the_corrected_table_recounts_what_the_old_one_opened(backend, true))
+        .await;
+}
+
+#[tokio::test]
+async fn an_upgrade_of_a_database_without_rule_definitions_recounts_under_every_rule() {
+    on_each_backend(|backend| the_corrected_table_recounts_what_the_old_one_opened(backend, false))
+        .await;
+}
+
+#[tokio::test]
+async fn replicas_starting_at_once_with_a_changed_rule_table_recount_each_obligation_once() {
+    on_each_backend(|backend| async move {
+        let (mut running, cases) = upgrade_under_the_old_rule_table(backend).await;
+        running.stop_deadlines().await;
+        // Two replicas of the new version start together (three on PostgreSQL would be the
+        // same): each recounts, rows locked, and the second finds nothing left to move.
+        let (one, two) = tokio::join!(
+            running.build_deadlines(RULES),
+            running.build_deadlines(RULES)
+        );
+        drop(two);
+        running.run_deadlines(one);
+        for case_id in [
+            cases.opinion,
+            cases.review,
+            cases.explain,
+            cases.dispute,
+            cases.transfer,
+        ] {
+            assert_eq!(recounts_on_record(&running, case_id).await, 1, "{case_id}");
+        }
+        let deliver = stored(&running, cases.opinion, "SAMR-45").await;
+        assert_eq!(deliver.due_at, Some(at("2025-10-18T00:00:00+08:00")));
+        let explain = stored(&running, cases.explain, "R562").await;
+        assert_eq!(explain.closed_event.as_deref(), Some("referral.filed"));
         running.stop().await;
     })
     .await;

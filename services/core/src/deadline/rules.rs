@@ -3,13 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Period, Unit};
+use crate::ids::Sha256Digest;
 use crate::notice::{Family, Role};
 
 /// What the engine does with a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// An obligation opened by a trigger event and closed by a fulfilling event, with a
@@ -85,7 +86,83 @@ pub struct Rule {
     pub note: Option<String>,
 }
 
+/// The part of a rule that decides when its obligations start, stop, end and close, and who
+/// owes them: what the deadlines service recounts open obligations for when it changes (it keeps
+/// one per rule, with its [`Timing::digest`]). Its text (step, basis, note), whether it is
+/// verified, who hears of a miss, the warning lead, the flags that choose whether it opens
+/// (`only_if`, `unless`) and whether dates may be announced are not: changing them moves no due
+/// time already counted.
+///
+/// Event lists are sorted, so the order they are written in is not a change; extension tiers
+/// keep theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    pub kind: RuleKind,
+    #[serde(default)]
+    pub period: Option<Period>,
+    #[serde(default)]
+    pub trigger: Vec<String>,
+    #[serde(default)]
+    pub closed_by: Vec<String>,
+    #[serde(default)]
+    pub pauses_on: Vec<String>,
+    #[serde(default)]
+    pub resumes_on: Vec<String>,
+    #[serde(default)]
+    pub pauses_only_if: Option<String>,
+    #[serde(default)]
+    pub other_reading: Option<Unit>,
+    #[serde(default)]
+    pub extensions: Vec<Period>,
+    #[serde(default)]
+    pub owed_by: Option<Role>,
+}
+
+impl Timing {
+    /// The definition as stored and digested: JSON with the fields in declaration order.
+    pub fn canonical(&self) -> String {
+        // Strings, enums, numbers and lists only: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The SHA-256 of [`Timing::canonical`], in hex: equal digests, equal timing.
+    pub fn digest(&self) -> String {
+        Sha256Digest::of(self.canonical().as_bytes()).to_hex()
+    }
+
+    /// A stored definition; `None` when it does not parse (written by another version).
+    pub fn parse(text: &str) -> Option<Timing> {
+        serde_json::from_str(text).ok()
+    }
+}
+
 impl Rule {
+    /// The rule's timing definition (see [`Timing`]).
+    pub fn timing(&self) -> Timing {
+        let sorted = |events: &[String]| {
+            let set: BTreeSet<String> = events.iter().cloned().collect();
+            set.into_iter().collect::<Vec<_>>()
+        };
+        Timing {
+            kind: self.kind,
+            period: self.period,
+            trigger: sorted(&self.trigger),
+            closed_by: sorted(&self.closed_by),
+            pauses_on: sorted(&self.pauses_on),
+            resumes_on: sorted(&self.resumes_on),
+            pauses_only_if: self.pauses_only_if.clone(),
+            other_reading: self.other_reading,
+            extensions: self.extensions.clone(),
+            owed_by: self.owed_by,
+        }
+    }
+
+    /// The digest of the rule's timing definition: it changes when a change of the rule can
+    /// move a due time or close an obligation, and only then.
+    pub fn timing_digest(&self) -> String {
+        self.timing().digest()
+    }
+
     /// Whether an event with this detail stops the rule's clock (its `pauses_only_if` flag).
     pub fn paused_by_detail(&self, detail: &serde_json::Value) -> bool {
         self.pauses_only_if.as_ref().is_none_or(|name| {
@@ -345,5 +422,81 @@ impl RuleTable {
 
     fn timers(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(|r| r.kind == RuleKind::Timer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMR_45: &str = r#"
+warn_before = { amount = 1, unit = "working_days" }
+
+[[rule]]
+id = "SAMR-45"
+family = "opinion"
+step = "deliver the written opinion"
+amount = 15
+unit = "working_days"
+trigger = ["opinion.requested"]
+closed_by = ["opinion.delivered", "opinion.refused"]
+pauses_on = ["opinion.material_requested"]
+resumes_on = ["opinion.material_supplied"]
+owed_by = "expert"
+escalate_to = "coordination_office"
+basis = "S4 Art 45"
+note = "runs from receipt of the request"
+"#;
+
+    fn digest(table: &str) -> String {
+        let table = RuleTable::from_toml_str(table).expect("rule table");
+        table.get("SAMR-45").expect("SAMR-45").timing_digest()
+    }
+
+    #[test]
+    fn the_timing_digest_ignores_the_text_and_follows_the_timing() {
+        let shipped = digest(SAMR_45);
+        assert_eq!(shipped.len(), 64, "{shipped}");
+        // Text, sources and the order events are listed in move no due time.
+        for edit in [
+            SAMR_45.replace("runs from receipt of the request", "接到协助调查函之日起"),
+            SAMR_45.replace("S4 Art 45", "S4 Art 45; notices/003"),
+            SAMR_45.replace(
+                "deliver the written opinion",
+                "deliver the opinion (书面意见)",
+            ),
+            SAMR_45.replace(
+                r#"["opinion.delivered", "opinion.refused"]"#,
+                r#"["opinion.refused", "opinion.delivered"]"#,
+            ),
+            SAMR_45.replace("coordination_office", "superior"),
+        ] {
+            assert_eq!(digest(&edit), shipped, "{edit}");
+        }
+        // Where the clock starts, stops or ends, and what closes it, do.
+        for edit in [
+            SAMR_45.replace(r#"["opinion.requested"]"#, r#"["opinion.accepted"]"#),
+            SAMR_45.replace("amount = 15", "amount = 20"),
+            SAMR_45.replace(r#"unit = "working_days""#, r#"unit = "calendar_days""#),
+            SAMR_45.replace(r#", "opinion.refused"]"#, "]"),
+            SAMR_45.replace(
+                r#"resumes_on = ["opinion.material_supplied"]"#,
+                "resumes_on = [\"opinion.material_supplied\"]\npauses_only_if = \"testing\"",
+            ),
+            SAMR_45.replace(
+                r#"basis = "S4 Art 45""#,
+                "basis = \"S4 Art 45\"\nextensions = [{ amount = 15, unit = \"working_days\" }]",
+            ),
+        ] {
+            assert_ne!(digest(&edit), shipped, "{edit}");
+        }
+    }
+
+    #[test]
+    fn a_stored_timing_reads_back_as_it_was_written() {
+        let table = RuleTable::from_toml_str(SAMR_45).expect("rule table");
+        let timing = table.get("SAMR-45").expect("SAMR-45").timing();
+        assert_eq!(Timing::parse(&timing.canonical()), Some(timing));
+        assert_eq!(Timing::parse("not json"), None);
     }
 }
