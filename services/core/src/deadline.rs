@@ -943,3 +943,6 @@ pub fn describe_tiers(tiers: &[Period]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod docs_tests;
