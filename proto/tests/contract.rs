@@ -136,6 +136,10 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "AcceptTransfer",
             "ObjectToTransfer",
             "ReportOutcome",
+            "DeclineTransfer",
+            "ContestDecline",
+            "SuspendTransfer",
+            "ResumeTransfer",
         ])
     );
     assert_eq!(
@@ -267,7 +271,7 @@ fn every_step_of_every_family_carries_a_request_id_and_returns_the_family_result
             );
         }
     }
-    assert_eq!(steps, 20 + 5 + 7 + 6, "steps counted");
+    assert_eq!(steps, 20 + 9 + 7 + 6, "steps counted");
 }
 
 #[test]
