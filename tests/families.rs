@@ -1,13 +1,15 @@
 //! Every family end to end through the real binary, on the embedded default and as separate
 //! processes on RabbitMQ and PostgreSQL: the main path of transfers, disputes and expert
-//! opinions, and the two contested paths that cross families — an objection that becomes a
-//! dispute whose designation restarts the transfer, and a non-filing taken through
-//! reconsideration and procuratorate supervision to filing.
+//! opinions, and the contested paths that cross families — an objection that becomes a dispute
+//! whose designation restarts the transfer, a decision not to open a case that the sender
+//! contests into a dispute, and a non-filing taken through reconsideration and procuratorate
+//! supervision to filing.
 
 use std::time::Duration;
 
 use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_tests::agencies::*;
 use casebridge_tests::{System, submission, transfer_sending};
 
@@ -304,6 +306,150 @@ async fn an_objection_is_designated_and_the_transfer_restarts(
     Ok(())
 }
 
+/// Issue 13, item 8: the receiver decides not to open a case (不予立案, S4 Arts 18, 20); the
+/// sender hears of it and reads the reasons, the decision answers SAMR-18, and the sender's
+/// contest opens a dispute raised by the sender, whose designation binds the receiver.
+async fn a_contested_decline_is_designated_and_the_receiver_opens_the_case(
+    system: &System,
+) -> anyhow::Result<()> {
+    let mut sender = system.transfers(MARKET_BUREAU).await?;
+    let mut receiver = system.transfers(ENVIRONMENT_BUREAU).await?;
+    let id = sender
+        .send_transfer(transfer_sending("x-send"))
+        .await?
+        .into_inner()
+        .transfer
+        .expect("transfer")
+        .id;
+    receiver
+        .decline_transfer(pb::DeclineTransferRequest {
+            request_id: "x-decline".into(),
+            transfer_id: id.clone(),
+            reasons: "违法行为轻微并及时改正，没有造成危害后果".into(),
+        })
+        .await?;
+    heard(system, MARKET_BUREAU, &id, &["declined"]).await;
+    let read = sender
+        .get_transfer(pb::GetTransferRequest {
+            transfer_id: id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(read.status, i32::from(pb::TransferStatus::Declined));
+    assert_eq!(
+        read.decline_reasons,
+        "违法行为轻微并及时改正，没有造成危害后果"
+    );
+    // The decision is the one SAMR-18 asks for: closed on time, with the receipt (RCPT-F).
+    let deadlines = DeadlineServiceClient::new(system.channel(MARKET_BUREAU).await?);
+    let answered = eventually("SAMR-18 and RCPT-F to close", WAIT, || {
+        let mut deadlines = deadlines.clone();
+        let id = id.clone();
+        async move {
+            let obligations = deadlines
+                .list_case_deadlines(pb::ListCaseDeadlinesRequest { case_id: id })
+                .await
+                .ok()?
+                .into_inner()
+                .obligations;
+            let closed = |rule: &str| {
+                obligations
+                    .iter()
+                    .any(|o| o.rule == rule && o.stage == "closed" && !o.late)
+            };
+            (closed("SAMR-18") && closed("RCPT-F")).then_some(obligations)
+        }
+    })
+    .await;
+    assert!(answered.iter().all(|o| o.stage == "closed"), "{answered:?}");
+
+    sender
+        .contest_decline(pb::ContestDeclineRequest {
+            request_id: "x-contest".into(),
+            transfer_id: id.clone(),
+            reasons: "当事人一年内多次违法，不属轻微".into(),
+        })
+        .await?;
+    // The contest opened a dispute on the sender's desk, raised by the sender.
+    let mut disputes = system.disputes(MARKET_BUREAU).await?;
+    let dispute = eventually("the contest to open a dispute", WAIT, || async {
+        let mut disputes = disputes.clone();
+        let page = disputes
+            .list_disputes(pb::ListCasesRequest {
+                status: "negotiating".into(),
+                ..Default::default()
+            })
+            .await
+            .ok()?
+            .into_inner();
+        for case in page.cases {
+            let d = disputes
+                .get_dispute(pb::GetDisputeRequest {
+                    dispute_id: case.case_id,
+                })
+                .await
+                .ok()?
+                .into_inner();
+            if d.transfer_id == id {
+                return Some(d);
+            }
+        }
+        None
+    })
+    .await;
+    assert_eq!(dispute.sender, MARKET_BUREAU);
+    assert_eq!(dispute.respondent, ENVIRONMENT_BUREAU);
+    disputes
+        .refer_dispute(pb::ReferDisputeRequest {
+            request_id: "x-refer".into(),
+            dispute_id: dispute.id.clone(),
+            note: String::new(),
+        })
+        .await?;
+    let mut office = system.disputes(CITY_GOVERNMENT).await?;
+    office
+        .accept_dispute(pb::AcceptDisputeRequest {
+            request_id: "x-accept".into(),
+            dispute_id: dispute.id.clone(),
+            note: String::new(),
+        })
+        .await?;
+    office
+        .designate_agency(pb::DesignateAgencyRequest {
+            request_id: "x-designate".into(),
+            dispute_id: dispute.id.clone(),
+            designated: ENVIRONMENT_BUREAU.into(),
+            decision: "由生态环境局立案查处".into(),
+            documents: Vec::new(),
+        })
+        .await?;
+    heard(
+        system,
+        ENVIRONMENT_BUREAU,
+        &id,
+        &["sent", "decline_contested", "sent"],
+    )
+    .await;
+    let refused = receiver
+        .decline_transfer(pb::DeclineTransferRequest {
+            request_id: "x-decline-again".into(),
+            transfer_id: id.clone(),
+            reasons: "仍不予立案".into(),
+        })
+        .await
+        .expect_err("a designated receiver may not decline");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    receiver
+        .accept_transfer(pb::AcceptTransferRequest {
+            request_id: "x-accept-transfer".into(),
+            transfer_id: id.clone(),
+            case_number: String::new(),
+            note: String::new(),
+        })
+        .await?;
+    Ok(())
+}
+
 async fn non_filing_goes_through_reconsideration_and_supervision_to_filing(
     system: &System,
 ) -> anyhow::Result<()> {
@@ -483,6 +629,7 @@ async fn every_family(system: &System) -> anyhow::Result<()> {
     a_dispute_is_ruled_on_by_the_common_superior(system).await?;
     an_opinion_is_asked_supplemented_and_delivered(system).await?;
     an_objection_is_designated_and_the_transfer_restarts(system).await?;
+    a_contested_decline_is_designated_and_the_receiver_opens_the_case(system).await?;
     non_filing_goes_through_reconsideration_and_supervision_to_filing(system).await?;
     the_record_verifies_and_receipts_check_offline(system).await
 }

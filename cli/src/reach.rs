@@ -109,6 +109,14 @@ pub const RPC_COMMANDS: &[(&str, &str, &str)] = &[
     ("TransferService", "AcceptTransfer", "transfer accept"),
     ("TransferService", "ObjectToTransfer", "transfer object"),
     ("TransferService", "ReportOutcome", "transfer report"),
+    ("TransferService", "DeclineTransfer", "transfer decline"),
+    (
+        "TransferService",
+        "ContestDecline",
+        "transfer contest-decline",
+    ),
+    ("TransferService", "SuspendTransfer", "transfer suspend"),
+    ("TransferService", "ResumeTransfer", "transfer resume"),
 ];
 
 #[cfg(test)]

@@ -87,6 +87,38 @@ pub enum TransferCommand {
         #[arg(long = "document", value_name = "KIND:TITLE[:SHA256]")]
         documents: Vec<String>,
     },
+    /// Decide not to open a case (不予立案); the reasons go back to the sender (receiver).
+    Decline {
+        #[command(flatten)]
+        on: On,
+        #[arg(long)]
+        reasons: String,
+    },
+    /// Contest the receiver's decision not to open a case; a jurisdiction dispute opens (sender).
+    ContestDecline {
+        #[command(flatten)]
+        on: On,
+        #[arg(long)]
+        reasons: String,
+    },
+    /// Suspend the opened case (中止) with its approval; the outcome clock stops (receiver).
+    Suspend {
+        #[command(flatten)]
+        on: On,
+        #[arg(long)]
+        reason: String,
+        /// The approving document (中止审批表) as KIND:TITLE[:SHA256], e.g.
+        /// decision:中止审批表.
+        #[arg(long, value_name = "KIND:TITLE[:SHA256]")]
+        approval: String,
+    },
+    /// Resume the suspended case (恢复); the outcome clock runs on (receiver).
+    Resume {
+        #[command(flatten)]
+        on: On,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 fn rid(given: Option<String>) -> String {
@@ -110,6 +142,19 @@ pub fn describe(t: &pb::Transfer) -> String {
     );
     if !t.designated_by.is_empty() {
         text.push_str(&format!("  designated by dispute {}\n", t.designated_by));
+    }
+    if !t.decline_reasons.is_empty() {
+        text.push_str(&format!("  declined:  {}\n", t.decline_reasons));
+    }
+    if !t.decline_contest.is_empty() {
+        text.push_str(&format!("  contested: {}\n", t.decline_contest));
+    }
+    if let Some(s) = &t.suspension {
+        let approval = s.approval.as_ref().map_or("", |a| a.title.as_str());
+        text.push_str(&format!(
+            "  suspended: {} (approval: {approval})\n",
+            s.reason
+        ));
     }
     if !t.outcome.is_empty() {
         text.push_str(&format!("  outcome:   {}\n", t.outcome));
@@ -221,6 +266,52 @@ pub async fn run(command: TransferCommand) -> anyhow::Result<()> {
                     transfer_id: on.transfer_id,
                     outcome,
                     documents,
+                })
+                .await
+        }
+        TransferCommand::Decline { on, reasons } => {
+            let mut c = on.connection.connect().await?;
+            c.transfers
+                .decline_transfer(pb::DeclineTransferRequest {
+                    request_id: rid(on.request_id),
+                    transfer_id: on.transfer_id,
+                    reasons,
+                })
+                .await
+        }
+        TransferCommand::ContestDecline { on, reasons } => {
+            let mut c = on.connection.connect().await?;
+            c.transfers
+                .contest_decline(pb::ContestDeclineRequest {
+                    request_id: rid(on.request_id),
+                    transfer_id: on.transfer_id,
+                    reasons,
+                })
+                .await
+        }
+        TransferCommand::Suspend {
+            on,
+            reason,
+            approval,
+        } => {
+            let approval = client::document(&approval)?;
+            let mut c = on.connection.connect().await?;
+            c.transfers
+                .suspend_transfer(pb::SuspendTransferRequest {
+                    request_id: rid(on.request_id),
+                    transfer_id: on.transfer_id,
+                    reason,
+                    approval: Some(approval),
+                })
+                .await
+        }
+        TransferCommand::Resume { on, note } => {
+            let mut c = on.connection.connect().await?;
+            c.transfers
+                .resume_transfer(pb::ResumeTransferRequest {
+                    request_id: rid(on.request_id),
+                    transfer_id: on.transfer_id,
+                    note,
                 })
                 .await
         }

@@ -109,6 +109,10 @@ requests! {
     step AcceptTransferRequest => convert::transfers::accept;
     step ObjectToTransferRequest => convert::transfers::object;
     step ReportOutcomeRequest => convert::transfers::report_outcome;
+    step DeclineTransferRequest => convert::transfers::decline;
+    step ContestDeclineRequest => convert::transfers::contest_decline;
+    step SuspendTransferRequest => convert::transfers::suspend;
+    step ResumeTransferRequest => convert::transfers::resume;
     // DisputeService
     step RaiseDisputeRequest => convert::disputes::raise;
     step DesignateDirectlyRequest => convert::disputes::designate_directly;

@@ -615,7 +615,7 @@ impl Machine for TransferFamily {
 
     fn command(u: &mut Unstructured<'_>, g: &Gen<'_>) -> Result<TransferCommand> {
         use TransferCommand as C;
-        Ok(match u.int_in_range(0..=6u8)? {
+        Ok(match u.int_in_range(0..=10u8)? {
             0 => C::Send(transfer::Sending {
                 case_id: case_ids()[0],
                 receiver: g.agency(u)?,
@@ -651,6 +651,17 @@ impl Machine for TransferFamily {
                 outcome: g.text(u)?,
                 documents: g.documents(u)?,
             },
+            6 => C::Decline {
+                reasons: g.text(u)?,
+            },
+            7 => C::ContestDecline {
+                reasons: g.text(u)?,
+            },
+            8 => C::Suspend {
+                reason: g.text(u)?,
+                approval: g.documents(u)?.into_iter().next(),
+            },
+            9 => C::Resume { note: g.text(u)? },
             _ => C::Restart {
                 dispute: g.case_id(u)?,
                 between: vec![g.agency(u)?, g.agency(u)?],

@@ -212,6 +212,41 @@ impl Violations {
         Some(kind)
     }
 
+    /// One document in a message field of its own (`approval`): `None` when absent, which the
+    /// state machine refuses where the document is required; a violation on `field.kind` or
+    /// `field.sha256` when malformed.
+    fn document(&mut self, field: &str, raw: Option<pb::Document>) -> Option<Option<Document>> {
+        let Some(pb::Document {
+            kind,
+            title,
+            sha256,
+        }) = raw
+        else {
+            return Some(None);
+        };
+        let kind = self.document_kind(&format!("{field}.kind"), kind);
+        let path = format!("{field}.sha256");
+        let sha256 = if sha256.is_empty() {
+            Some(None)
+        } else {
+            match Sha256Digest::parse(&sha256) {
+                Ok(d) => {
+                    self.1.push((path, d));
+                    Some(Some(d))
+                }
+                Err(e) => {
+                    self.add(path, format!("sha256 {e}"));
+                    None
+                }
+            }
+        };
+        Some(Some(Document {
+            kind: kind?,
+            title,
+            sha256: sha256?,
+        }))
+    }
+
     fn documents(&mut self, field: &str, raw: Vec<pb::Document>) -> Vec<Document> {
         raw.into_iter()
             .enumerate()

@@ -73,4 +73,38 @@ impl TransferService for TransfersGrpc {
             .step(r, convert::report_outcome, convert::result)
             .await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn decline_transfer(
+        &self,
+        r: Req<pb::DeclineTransferRequest>,
+    ) -> Result<pb::TransferResult> {
+        self.0.step(r, convert::decline, convert::result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn contest_decline(
+        &self,
+        r: Req<pb::ContestDeclineRequest>,
+    ) -> Result<pb::TransferResult> {
+        self.0
+            .step(r, convert::contest_decline, convert::result)
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn suspend_transfer(
+        &self,
+        r: Req<pb::SuspendTransferRequest>,
+    ) -> Result<pb::TransferResult> {
+        self.0.step(r, convert::suspend, convert::result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn resume_transfer(
+        &self,
+        r: Req<pb::ResumeTransferRequest>,
+    ) -> Result<pb::TransferResult> {
+        self.0.step(r, convert::resume, convert::result).await
+    }
 }

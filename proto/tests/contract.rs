@@ -103,6 +103,7 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         names("casebridge.v1.ReferralService"),
         BTreeSet::from([
             "SubmitReferral",
+            "RecordNonReferral",
             "GetReferral",
             "ListReferrals",
             "SignReceipt",
@@ -121,6 +122,8 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "NotifyFiling",
             "DemandExplanation",
             "Explain",
+            "IssueCorrectionNotice",
+            "ReportToSuperior",
             "TransferCase",
             "WithdrawCase",
             "HandBackReferral",
@@ -136,6 +139,10 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "AcceptTransfer",
             "ObjectToTransfer",
             "ReportOutcome",
+            "DeclineTransfer",
+            "ContestDecline",
+            "SuspendTransfer",
+            "ResumeTransfer",
         ])
     );
     assert_eq!(
@@ -267,7 +274,7 @@ fn every_step_of_every_family_carries_a_request_id_and_returns_the_family_result
             );
         }
     }
-    assert_eq!(steps, 20 + 5 + 7 + 6, "steps counted");
+    assert_eq!(steps, 23 + 9 + 7 + 6, "steps counted");
 }
 
 #[test]

@@ -134,6 +134,8 @@ pub fn status(lang: Lang, status: &str) -> String {
         "accepted" => "已受理",
         "objected" => "有管辖异议",
         "outcome_reported" => "已反馈办理情况",
+        "decline_contested" => "对不予立案有异议",
+        "suspended" => "已中止",
         "negotiating" => "协商中",
         "agreed" => "协商一致",
         "referred" => "已提请协调",

@@ -2,12 +2,12 @@
 
 use casebridge_core::ids::CaseId;
 use casebridge_core::personal::PersonalData;
-use casebridge_core::transfer::{Sending, Transfer, TransferCommand, TransferStatus};
+use casebridge_core::transfer::{Sending, Suspension, Transfer, TransferCommand, TransferStatus};
 use casebridge_platform::cases::Accepted;
 use casebridge_proto::v1 as pb;
 
 use super::{
-    CaseStep, Violations, documents, history, opt_code, opt_id, parties, step, timestamp,
+    CaseStep, Violations, document, documents, history, opt_code, opt_id, parties, step, timestamp,
     wire_parties,
 };
 
@@ -121,6 +121,68 @@ pub fn report_outcome(req: pb::ReportOutcomeRequest) -> Result<TransferStep, Vio
     step(v, &request_id, ID, &transfer_id, command)
 }
 
+pub fn decline(req: pb::DeclineTransferRequest) -> Result<TransferStep, Violations> {
+    let pb::DeclineTransferRequest {
+        request_id,
+        transfer_id,
+        reasons,
+    } = req;
+    let command = Some(TransferCommand::Decline { reasons });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &transfer_id,
+        command,
+    )
+}
+
+pub fn contest_decline(req: pb::ContestDeclineRequest) -> Result<TransferStep, Violations> {
+    let pb::ContestDeclineRequest {
+        request_id,
+        transfer_id,
+        reasons,
+    } = req;
+    let command = Some(TransferCommand::ContestDecline { reasons });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &transfer_id,
+        command,
+    )
+}
+
+/// A missing `approval` reaches the state machine, which refuses it on that field.
+pub fn suspend(req: pb::SuspendTransferRequest) -> Result<TransferStep, Violations> {
+    let pb::SuspendTransferRequest {
+        request_id,
+        transfer_id,
+        reason,
+        approval,
+    } = req;
+    let mut v = Violations::default();
+    let approval = v.document("approval", approval);
+    let command = approval.map(|approval| TransferCommand::Suspend { reason, approval });
+    step(v, &request_id, ID, &transfer_id, command)
+}
+
+pub fn resume(req: pb::ResumeTransferRequest) -> Result<TransferStep, Violations> {
+    let pb::ResumeTransferRequest {
+        request_id,
+        transfer_id,
+        note,
+    } = req;
+    let command = Some(TransferCommand::Resume { note });
+    step(
+        Violations::default(),
+        &request_id,
+        ID,
+        &transfer_id,
+        command,
+    )
+}
+
 fn status(s: TransferStatus) -> pb::TransferStatus {
     use pb::TransferStatus as W;
     match s {
@@ -129,6 +191,17 @@ fn status(s: TransferStatus) -> pb::TransferStatus {
         TransferStatus::Accepted => W::Accepted,
         TransferStatus::Objected => W::Objected,
         TransferStatus::OutcomeReported => W::OutcomeReported,
+        TransferStatus::Declined => W::Declined,
+        TransferStatus::DeclineContested => W::DeclineContested,
+        TransferStatus::Suspended => W::Suspended,
+    }
+}
+
+fn suspension(s: &Suspension) -> pb::TransferSuspension {
+    pb::TransferSuspension {
+        reason: s.reason.clone(),
+        approval: Some(document(&s.approval)),
+        since: Some(timestamp(s.since)),
     }
 }
 
@@ -158,6 +231,9 @@ pub fn transfer(t: &Transfer) -> pb::Transfer {
         outcome: t.outcome.clone().unwrap_or_default(),
         history: t.history.iter().map(history).collect(),
         version: t.version,
+        decline_reasons: t.decline.clone().unwrap_or_default(),
+        decline_contest: t.decline_contest.clone().unwrap_or_default(),
+        suspension: t.suspension.as_ref().map(suspension),
     }
 }
 
@@ -174,6 +250,36 @@ pub fn result(accepted: Accepted<Transfer>) -> pb::TransferResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suspension_s_approval_is_named_by_its_own_path() {
+        let v = suspend(pb::SuspendTransferRequest {
+            request_id: "r".into(),
+            transfer_id: CaseId::generate().to_string(),
+            reason: "当事人下落不明".into(),
+            approval: Some(pb::Document {
+                kind: 0,
+                title: "中止审批表".into(),
+                sha256: "not-a-digest".into(),
+            }),
+        })
+        .expect_err("malformed");
+        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["approval.kind", "approval.sha256"]);
+
+        // Without an approval the step goes on to the state machine, which requires it.
+        let step = suspend(pb::SuspendTransferRequest {
+            request_id: "r".into(),
+            transfer_id: CaseId::generate().to_string(),
+            reason: "当事人下落不明".into(),
+            approval: None,
+        })
+        .expect("well-formed");
+        assert!(matches!(
+            step.command,
+            TransferCommand::Suspend { approval: None, .. }
+        ));
+    }
 
     #[test]
     fn a_malformed_previous_transfer_id_and_receiver_are_both_named() {

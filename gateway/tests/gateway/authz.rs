@@ -142,6 +142,13 @@ const ROWS: &[(&str, Row)] = &[
         "TransferService/ReportOutcome",
         Row::Step(T, "report_outcome"),
     ),
+    ("TransferService/DeclineTransfer", Row::Step(T, "decline")),
+    (
+        "TransferService/ContestDecline",
+        Row::Step(T, "contest_decline"),
+    ),
+    ("TransferService/SuspendTransfer", Row::Step(T, "suspend")),
+    ("TransferService/ResumeTransfer", Row::Step(T, "resume")),
     ("DisputeService/RaiseDispute", Row::Opens(D, "raise")),
     (
         "DisputeService/DesignateDirectly",
@@ -318,6 +325,9 @@ const FIXTURES: &[(Family, &[Fx])] = {
         (T, &[TReceipt]),
         (T, &[TAccept]),
         (T, &[TObject]),
+        (T, &[TDecline]),
+        (T, &[TDecline, TContest]),
+        (T, &[TAccept, TSuspend]),
         (D, &[]),
         (D, &[Minutes]),
         (D, &[Refer]),
@@ -355,6 +365,10 @@ const CONTENT: &[&str] = &[
     "涉案电线",
     "证据不足",
     "不构成犯罪",
+    "违法行为轻微",
+    "当事人多次违法",
+    "当事人下落不明",
+    "中止审批表",
 ];
 
 /// A case as the agencies see it: its status, who lists it, and the roles each holds.

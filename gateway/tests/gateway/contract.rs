@@ -245,6 +245,8 @@ pub(super) struct Cases {
     pub(super) filing_notified: String,
     pub(super) transfer_sent: String,
     pub(super) transfer_accepted: String,
+    pub(super) transfer_declined: String,
+    pub(super) transfer_suspended: String,
     pub(super) dispute_negotiating: String,
     pub(super) dispute_referred: String,
     pub(super) dispute_accepted: String,
@@ -270,6 +272,8 @@ impl Cases {
             filing_notified: id.to_owned(),
             transfer_sent: id.to_owned(),
             transfer_accepted: id.to_owned(),
+            transfer_declined: id.to_owned(),
+            transfer_suspended: id.to_owned(),
             dispute_negotiating: id.to_owned(),
             dispute_referred: id.to_owned(),
             dispute_accepted: id.to_owned(),
@@ -329,6 +333,8 @@ async fn prepare(app: &TestApp) -> Cases {
         .await,
         transfer_sent: fixture(&ch, T, &[], "c-sent").await,
         transfer_accepted: fixture(&ch, T, &[TAccept], "c-accepted").await,
+        transfer_declined: fixture(&ch, T, &[TDecline], "c-t-declined").await,
+        transfer_suspended: fixture(&ch, T, &[TAccept, TSuspend], "c-suspended").await,
         dispute_negotiating: fixture(&ch, D, &[], "c-negotiating").await,
         dispute_referred: fixture(&ch, D, &[Refer], "c-referred").await,
         dispute_accepted: fixture(&ch, D, &[Refer, DAccept], "c-d-accepted").await,
@@ -707,6 +713,47 @@ pub(super) fn valid_calls(c: &Cases) -> Vec<Call> {
                 transfer_id: c.transfer_accepted.clone(),
                 outcome: "已作出行政处罚".into(),
                 documents: two_documents(pb::DocumentKind::Decision),
+            },
+        ),
+        call(
+            t,
+            "DeclineTransfer",
+            ENVIRONMENT_BUREAU,
+            pb::DeclineTransferRequest {
+                request_id: rid("t-decline"),
+                transfer_id: c.transfer_sent.clone(),
+                reasons: "违法行为轻微并及时改正".into(),
+            },
+        ),
+        call(
+            t,
+            "ContestDecline",
+            MARKET_BUREAU,
+            pb::ContestDeclineRequest {
+                request_id: rid("t-contest"),
+                transfer_id: c.transfer_declined.clone(),
+                reasons: "当事人多次违法".into(),
+            },
+        ),
+        call(
+            t,
+            "SuspendTransfer",
+            ENVIRONMENT_BUREAU,
+            pb::SuspendTransferRequest {
+                request_id: rid("t-suspend"),
+                transfer_id: c.transfer_accepted.clone(),
+                reason: "当事人下落不明".into(),
+                approval: Some(document(pb::DocumentKind::Decision, "中止审批表")),
+            },
+        ),
+        call(
+            t,
+            "ResumeTransfer",
+            ENVIRONMENT_BUREAU,
+            pb::ResumeTransferRequest {
+                request_id: rid("t-resume"),
+                transfer_id: c.transfer_suspended.clone(),
+                note: "当事人已到案".into(),
             },
         ),
         call(
@@ -1106,6 +1153,21 @@ fn documented_breaks(c: &Cases) -> Vec<(Call, Broken)> {
         ),
         "documents",
         "a hand-over without its hand-over list",
+    );
+    add(
+        call(
+            "TransferService",
+            "SuspendTransfer",
+            ENVIRONMENT_BUREAU,
+            pb::SuspendTransferRequest {
+                request_id: "contract-no-approval".into(),
+                transfer_id: c.transfer_accepted.clone(),
+                reason: "当事人下落不明".into(),
+                approval: None,
+            },
+        ),
+        "approval",
+        "a suspension without its approval",
     );
     add(
         call(

@@ -108,6 +108,9 @@ pub(super) enum Fx {
     TReceipt,
     TAccept,
     TObject,
+    TDecline,
+    TContest,
+    TSuspend,
     Minutes,
     Refer,
     DAccept,
@@ -565,6 +568,47 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
                         request_id,
                         transfer_id,
                         reasons: "不属本部门职责".into(),
+                    },
+                )
+                .await
+            }
+            Fx::TDecline => {
+                ch.call(
+                    ENVIRONMENT_BUREAU,
+                    "TransferService/DeclineTransfer",
+                    &pb::DeclineTransferRequest {
+                        request_id,
+                        transfer_id,
+                        reasons: "违法行为轻微并及时改正".into(),
+                    },
+                )
+                .await
+            }
+            Fx::TContest => {
+                ch.call(
+                    MARKET_BUREAU,
+                    "TransferService/ContestDecline",
+                    &pb::ContestDeclineRequest {
+                        request_id,
+                        transfer_id,
+                        reasons: "当事人多次违法".into(),
+                    },
+                )
+                .await
+            }
+            Fx::TSuspend => {
+                ch.call(
+                    ENVIRONMENT_BUREAU,
+                    "TransferService/SuspendTransfer",
+                    &pb::SuspendTransferRequest {
+                        request_id,
+                        transfer_id,
+                        reason: "当事人下落不明".into(),
+                        approval: Some(pb::Document {
+                            kind: pb::DocumentKind::Decision.into(),
+                            title: "中止审批表".into(),
+                            sha256: String::new(),
+                        }),
                     },
                 )
                 .await

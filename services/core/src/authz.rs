@@ -24,7 +24,8 @@ pub enum Actor {
     /// The agency holding any of these roles.
     AnyOf(&'static [Role]),
     /// Never a caller: the step follows from another case's event (a referral handed back
-    /// arrives as a transfer; an objection opens a dispute; a designation restarts a transfer).
+    /// arrives as a transfer; an objection or a contested decline opens a dispute; a designation
+    /// restarts a transfer).
     Reaction,
 }
 
@@ -108,10 +109,14 @@ pub const TABLE: &[Permission] = &[
     row(T, "accept", &[ADMIN], by(RECEIVER), &["sent", "received"], "S4 Art 18"),
     row(T, "object", &[ADMIN], by(RECEIVER), &["sent", "received"], "S4 Art 14"),
     row(T, "report_outcome", &[ADMIN], by(RECEIVER), &["accepted"], "S3 Art 60; notices/003"),
-    row(T, "restart", &[], Reaction, &["objected"], "S4 Art 16; S3 Art 25"),
+    row(T, "decline", &[ADMIN], by(RECEIVER), &["sent", "received"], "S4 Arts 18, 20; notices/003"),
+    row(T, "contest_decline", &[ADMIN], by(SENDER), &["declined"], "notices/003; S3 Art 25"),
+    row(T, "suspend", &[ADMIN], by(RECEIVER), &["accepted"], "S4 Art 64; notices/000 二"),
+    row(T, "resume", &[ADMIN], by(RECEIVER), &["suspended"], "S4 Art 64; notices/000 二"),
+    row(T, "restart", &[], Reaction, &["objected", "decline_contested"], "S4 Art 16; S3 Art 25"),
     // ---- G. Jurisdiction dispute (管辖争议 / 执法争议协调) ---------------------------------------
     row(D, "raise", &[ADMIN], Opens, &[], "S3 Art 25"),
-    row(D, "raise_from_objection", &[ADMIN], Reaction, &[], "S4 Art 14"),
+    row(D, "raise_from_objection", &[ADMIN], Reaction, &[], "S4 Art 14; notices/003"),
     row(D, "designate_directly", &[COORD, ADMIN], Opens, &[], "S3 Art 25"),
     row(D, "record_minutes", &[ADMIN], AnyOf(&[SENDER, RECEIVER]), &["negotiating"], "S4 Art 13"),
     row(D, "refer", &[ADMIN], AnyOf(&[SENDER, RECEIVER]), &["negotiating"], "S3 Art 25"),

@@ -47,17 +47,20 @@ pub struct Raising {
     pub documents: Vec<Document>,
 }
 
-/// A dispute opened by an objection to a transfer (reaction to `transfer.objected`, F2).
+/// A dispute opened by an objection to a transfer: the receiver's to jurisdiction (reaction to
+/// `transfer.objected`, F2), or the sender's to the receiver's decision not to open a case
+/// (reaction to `transfer.decline_contested`). The objecting side raises it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FromObjection {
     pub case_id: CaseId,
     /// The transfer objected to.
     pub transfer: CaseId,
-    /// The transfer's sender, who is the other party.
+    /// The transfer's other side: its sender for an objection to jurisdiction, its receiver for
+    /// a contested decline.
     pub respondent: AgencyCode,
     /// What the transfer was about.
     pub question: String,
-    /// The objection's reasons: the objecting receiver's position.
+    /// The objection's reasons: the objecting side's position.
     pub position: String,
 }
 

@@ -1,10 +1,11 @@
 //! Case transfer between administrative agencies (行政执法案件移送): an agency that finds a case
 //! outside its jurisdiction sends it, with its evidence and the grounds of the receiver's
-//! jurisdiction, to the competent agency; the receiver acknowledges it, then opens a case (立案)
-//! or objects to jurisdiction, and later reports the outcome back (办理情况反馈).
+//! jurisdiction, to the competent agency; the receiver acknowledges it, then opens a case (立案),
+//! decides not to open one (不予立案) or objects to jurisdiction, and later reports the outcome
+//! back (办理情况反馈).
 //!
-//! Sources: 行政处罚法 (S3) Arts 22–27, 57, 60; 市场监督管理行政处罚程序规定 (S4) Arts 13–18, 23, 64;
-//! notices/003 (urgent cases, feedback). See docs/law.md §3.F.
+//! Sources: 行政处罚法 (S3) Arts 22–27, 57, 60; 市场监督管理行政处罚程序规定 (S4) Arts 13–18, 20,
+//! 23, 64; notices/003 (urgent cases, feedback); notices/000 二 (suspension). See docs/law.md §3.F.
 //!
 //! An objecting receiver may not pass the case on (S4 Art 14, rule F2): the transfer has no
 //! forwarding step, a new transfer that continues one the sender had objected to is refused,
@@ -13,10 +14,24 @@
 //! transfer to the designated agency, which can then no longer object. A criminal referral
 //! handed back by the police (反向衔接, S1 Art 13) arrives as a new transfer from the police.
 //!
+//! A receiver that decides not to open a case (不予立案, S4 Arts 18, 20) gives its reasons, which
+//! go back to the sender (notices/003: 办理情况反馈). The sender may contest the decision: the
+//! disputes service reacts to `transfer.decline_contested` as to an objection, with the sender
+//! raising the dispute, so the coordination office rules; its designation restarts the transfer
+//! as after an objection, and the designated receiver can then neither object nor decline.
+//!
+//! An opened case may be suspended (中止) with the reason and the approving document, and resumed
+//! (S4 Art 64; notices/000 二): the time in between does not count towards the outcome report
+//! (APL-60). Suspension is a step on an opened case only: before 立案 there is no case to
+//! suspend, and S4 Art 18 leaves only testing out of the decision's 15 working days (SAMR-18).
+//!
 //! Status flow:
 //! ```text
 //! send | hand_back → sent ─sign_receipt→ received ─accept→ accepted ─report_outcome→ outcome_reported
+//!                                                          accepted ─suspend→ suspended ─resume→ accepted
 //!                     sent | received ─object→ objected ─restart (designation)→ sent
+//!                     sent | received ─decline→ declined ─contest_decline→ decline_contested
+//!                                                          decline_contested ─restart (designation)→ sent
 //! ```
 
 use std::fmt;
@@ -97,16 +112,27 @@ pub enum TransferStatus {
     Objected,
     /// The receiver reported the outcome back to the sender (办理情况反馈). Terminal.
     OutcomeReported,
+    /// The receiver decided not to open a case (不予立案, S4 Arts 18, 20); its reasons went back
+    /// to the sender, which may contest them. Terminal otherwise.
+    Declined,
+    /// The sender contested the decision not to open a case; a dispute decides.
+    DeclineContested,
+    /// The opened case is suspended (中止, S4 Art 64; notices/000 二): APL-60 stands still until
+    /// the receiver resumes it.
+    Suspended,
 }
 
 impl TransferStatus {
     /// Every status, in declaration order.
-    pub const ALL: [TransferStatus; 5] = [
+    pub const ALL: [TransferStatus; 8] = [
         TransferStatus::Sent,
         TransferStatus::Received,
         TransferStatus::Accepted,
         TransferStatus::Objected,
         TransferStatus::OutcomeReported,
+        TransferStatus::Declined,
+        TransferStatus::DeclineContested,
+        TransferStatus::Suspended,
     ];
 
     /// The snake_case name, as in serde and the authorization table.
@@ -117,6 +143,9 @@ impl TransferStatus {
             TransferStatus::Accepted => "accepted",
             TransferStatus::Objected => "objected",
             TransferStatus::OutcomeReported => "outcome_reported",
+            TransferStatus::Declined => "declined",
+            TransferStatus::DeclineContested => "decline_contested",
+            TransferStatus::Suspended => "suspended",
         }
     }
 }
@@ -138,11 +167,15 @@ pub enum Step {
     Object,
     ReportOutcome,
     Restart,
+    Decline,
+    ContestDecline,
+    Suspend,
+    Resume,
 }
 
 impl Step {
     /// Every step, in declaration order.
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 11] = [
         Step::Send,
         Step::HandBack,
         Step::SignReceipt,
@@ -150,6 +183,10 @@ impl Step {
         Step::Object,
         Step::ReportOutcome,
         Step::Restart,
+        Step::Decline,
+        Step::ContestDecline,
+        Step::Suspend,
+        Step::Resume,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -161,6 +198,10 @@ impl Step {
             Step::Object => "object",
             Step::ReportOutcome => "report_outcome",
             Step::Restart => "restart",
+            Step::Decline => "decline",
+            Step::ContestDecline => "contest_decline",
+            Step::Suspend => "suspend",
+            Step::Resume => "resume",
         }
     }
 }
@@ -202,6 +243,21 @@ pub enum TransferCommand {
         outcome: String,
         documents: Vec<Document>,
     },
+    /// The receiver decides not to open a case (不予立案, S4 Arts 18, 20); the reasons are fed
+    /// back to the sender (notices/003).
+    Decline { reasons: String },
+    /// The sender contests the decision not to open a case; a dispute follows, in which the
+    /// coordination office rules (S3 Art 25; notices/003).
+    ContestDecline { reasons: String },
+    /// The receiver suspends the opened case (中止, S4 Art 64; notices/000 二).
+    Suspend {
+        /// Why the case cannot go on for now.
+        reason: String,
+        /// The approving document (e.g. 中止审批表); required.
+        approval: Option<Document>,
+    },
+    /// The receiver resumes the suspended case (恢复); the outcome clock runs on.
+    Resume { note: String },
     /// A binding designation or an agreement restarts the transfer to the competent agency
     /// (reaction to `dispute.designated` / `dispute.minutes_agreed`).
     Restart {
@@ -230,6 +286,10 @@ impl TransferCommand {
             TransferCommand::Object { .. } => Step::Object,
             TransferCommand::ReportOutcome { .. } => Step::ReportOutcome,
             TransferCommand::Restart { .. } => Step::Restart,
+            TransferCommand::Decline { .. } => Step::Decline,
+            TransferCommand::ContestDecline { .. } => Step::ContestDecline,
+            TransferCommand::Suspend { .. } => Step::Suspend,
+            TransferCommand::Resume { .. } => Step::Resume,
         }
     }
 }
@@ -278,6 +338,15 @@ pub struct Transfer {
     /// The outcome reported back.
     #[serde(default)]
     pub outcome: Option<String>,
+    /// The receiver's reasons for not opening a case (不予立案), fed back to the sender.
+    #[serde(default)]
+    pub decline: Option<String>,
+    /// The sender's reasons for contesting that decision.
+    #[serde(default)]
+    pub decline_contest: Option<String>,
+    /// The suspension in force, while the case is suspended.
+    #[serde(default)]
+    pub suspension: Option<Suspension>,
     pub history: Vec<HistoryEntry<Step>>,
     pub version: u64,
 }
@@ -333,6 +402,16 @@ impl Recorded<Step> for Transfer {
     }
 }
 
+/// A suspension (中止) of the opened case: why, and the document that approved it
+/// (S4 Art 64; notices/000 二).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub reason: String,
+    /// The approving document, e.g. the 中止审批表.
+    pub approval: Document,
+    pub since: Timestamp,
+}
+
 /// What happened to a transfer. Names match the events of the rule table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -361,6 +440,33 @@ pub enum TransferEventKind {
         outcome: String,
         documents: Vec<Document>,
     },
+    /// The receiver decided not to open a case; `reasons` go back to the sender. Closes the
+    /// receipt and SAMR-18: the decision they ask for was made.
+    Declined {
+        sender: AgencyCode,
+        receiver: AgencyCode,
+        reasons: String,
+    },
+    /// The sender contested the decision; the disputes service opens a dispute raised by
+    /// `sender` against `receiver`.
+    DeclineContested {
+        sender: AgencyCode,
+        receiver: AgencyCode,
+        /// The sender's reasons: its position in the dispute.
+        reasons: String,
+        /// The receiver's reasons for not opening a case.
+        decline_reasons: String,
+        suspected_violation: String,
+    },
+    /// The opened case is suspended: APL-60 stops (rule table `pauses_on`).
+    Suspended {
+        reason: String,
+        approval: Document,
+    },
+    /// The suspended case is resumed: APL-60 runs on (rule table `resumes_on`).
+    Resumed {
+        note: String,
+    },
 }
 
 impl EventName for TransferEventKind {
@@ -371,6 +477,10 @@ impl EventName for TransferEventKind {
             TransferEventKind::Accepted { .. } => "accepted",
             TransferEventKind::Objected { .. } => "objected",
             TransferEventKind::OutcomeReported { .. } => "outcome_reported",
+            TransferEventKind::Declined { .. } => "declined",
+            TransferEventKind::DeclineContested { .. } => "decline_contested",
+            TransferEventKind::Suspended { .. } => "suspended",
+            TransferEventKind::Resumed { .. } => "resumed",
         }
     }
 }
@@ -501,6 +611,9 @@ fn send(
         objection: None,
         designated_by: None,
         outcome: None,
+        decline: None,
+        decline_contest: None,
+        suspension: None,
         history: Vec::new(),
         version: 0,
     };
@@ -550,6 +663,9 @@ fn hand_back(
         objection: None,
         designated_by: None,
         outcome: None,
+        decline: None,
+        decline_contest: None,
+        suspension: None,
         history: Vec::new(),
         version: 0,
     };
@@ -598,16 +714,7 @@ fn act(
         }
         TransferCommand::Object { reasons } => {
             // S4 Art 16: a designation binds all parties; the designated agency cannot object.
-            if let Some(dispute) = transfer.designated_by {
-                return Err(Rejection::Forbidden {
-                    rule: "SAMR-16",
-                    field: None,
-                    reason: format!(
-                        "the receiver was designated by the decision of dispute {dispute}, which \
-                         binds it; it must open the case"
-                    ),
-                });
-            }
+            bound(transfer)?;
             text("reasons", reasons, TEXT_MAX_CHARS, true)?;
             out.case.status = TransferStatus::Objected;
             out.case.objection = Some(reasons.clone());
@@ -634,6 +741,78 @@ fn act(
                 documents: documents.clone(),
             });
         }
+        TransferCommand::Decline { reasons } => {
+            // S4 Arts 18, 20 (SAMR-18): the receiver may decide not to open a case, with its
+            // reasons; notices/003 wants them fed back to the sender. A designated receiver was
+            // found competent and must open the case (S4 Art 16).
+            bound(transfer)?;
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.status = TransferStatus::Declined;
+            out.case.decline = Some(reasons.clone());
+            out.note = reasons.clone();
+            out.event(TransferEventKind::Declined {
+                sender: transfer.sender.clone(),
+                receiver: transfer.receiver.clone(),
+                reasons: reasons.clone(),
+            });
+        }
+        TransferCommand::ContestDecline { reasons } => {
+            // notices/003; S3 Art 25: a sender that holds the case must be handled contests the
+            // decision, and the coordination office rules on it as on a jurisdiction dispute.
+            text("reasons", reasons, TEXT_MAX_CHARS, true)?;
+            out.case.status = TransferStatus::DeclineContested;
+            out.case.decline_contest = Some(reasons.clone());
+            out.note = reasons.clone();
+            out.event(TransferEventKind::DeclineContested {
+                sender: transfer.sender.clone(),
+                receiver: transfer.receiver.clone(),
+                reasons: reasons.clone(),
+                decline_reasons: transfer.decline.clone().unwrap_or_default(),
+                suspected_violation: transfer.suspected_violation.clone(),
+            });
+        }
+        TransferCommand::Suspend { reason, approval } => {
+            // S4 Art 64; notices/000 二: a suspension is approved, and its time does not count
+            // towards the case limit (APL-60).
+            text("reason", reason, TEXT_MAX_CHARS, true)?;
+            let Some(approval) = approval else {
+                return Err(invalid(
+                    "approval",
+                    "is required: the document approving the suspension (中止审批表)",
+                ));
+            };
+            text("approval.title", &approval.title, TITLE_MAX_CHARS, true)?;
+            if transfer.documents.len() >= case::ITEMS_MAX {
+                return Err(invalid(
+                    "approval",
+                    format!(
+                        "cannot be added: the transfer already holds {} documents",
+                        case::ITEMS_MAX
+                    ),
+                ));
+            }
+            out.case.status = TransferStatus::Suspended;
+            out.case.suspension = Some(Suspension {
+                reason: reason.clone(),
+                approval: approval.clone(),
+                since: now,
+            });
+            out.case.documents.push(approval.clone());
+            out.note = reason.clone();
+            out.documents = vec![approval.clone()];
+            out.event(TransferEventKind::Suspended {
+                reason: reason.clone(),
+                approval: approval.clone(),
+            });
+        }
+        TransferCommand::Resume { note } => {
+            // notices/000 二: once the cause is gone the case goes on; APL-60 counts on.
+            text("note", note, TEXT_MAX_CHARS, false)?;
+            out.case.status = TransferStatus::Accepted;
+            out.case.suspension = None;
+            out.note = note.clone();
+            out.event(TransferEventKind::Resumed { note: note.clone() });
+        }
         TransferCommand::Restart {
             dispute,
             between,
@@ -642,7 +821,8 @@ fn act(
             decision,
         } => {
             // A dispute settles only the jurisdiction its own parties disputed: the transfer's
-            // sender and receiver, the two sides of the objection (S4 Arts 14, 16).
+            // sender and receiver, the two sides of the objection or of the contested decline
+            // (S4 Arts 14, 16).
             let mut disputants: Vec<&AgencyCode> = between.iter().collect();
             disputants.sort();
             let mut sides = vec![&transfer.sender, &transfer.receiver];
@@ -699,6 +879,22 @@ fn act(
         }
     }
     Ok(out.finish())
+}
+
+/// S4 Art 16: a receiver designated by a dispute's decision is bound by it; it may neither
+/// object to jurisdiction again nor decline to open the case.
+fn bound(transfer: &Transfer) -> Result<(), Rejection> {
+    match transfer.designated_by {
+        Some(dispute) => Err(Rejection::Forbidden {
+            rule: "SAMR-16",
+            field: None,
+            reason: format!(
+                "the receiver was designated by the decision of dispute {dispute}, which binds \
+                 it; it must open the case"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -370,10 +370,14 @@ impl Deadlines {
         Ok(())
     }
 
-    /// Stops the clocks `event` names. A request sent under another case (`detail.under_case`:
-    /// an expert opinion asked for a transferred case) stops that case's clocks [V S4 Arts 18,
-    /// 64]. Either way only obligations owed by the agency taking the step stop: nobody can stop
-    /// someone else's clock.
+    /// Stops the clocks `event` names. A rule of the event's own family stops in the event's case
+    /// (a suspension stops the transfer's APL-60; an expert's request for material its own
+    /// SAMR-45); a rule of another family stops in the case the step was taken under
+    /// (`detail.under_case`: a test asked for a transferred case stops that case's SAMR-18)
+    /// [V S4 Arts 18, 64]. Either way only obligations owed by the agency taking the step stop:
+    /// nobody can stop someone else's clock. Each stop is recorded as a hold (`deadlines_links`,
+    /// from the event's case to the stopped one) even when another stop already holds the clock,
+    /// so the clock restarts only when the last hold ends.
     async fn stop_clocks(
         &self,
         tx: &mut sqlx::AnyConnection,
@@ -381,17 +385,34 @@ impl Deadlines {
         event: &str,
     ) -> Result<(), StoreError> {
         // Only the stops the rule counts: SAMR-18 and APL-60 stop for testing, not for an
-        // assistance request (S4 Arts 18, 64).
-        let ids: Vec<String> = self
+        // assistance request (S4 Arts 18, 64), and APL-60 for a suspension (S4 Art 64).
+        let (own, other): (Vec<&Rule>, Vec<&Rule>) = self
             .rules
             .paused_by(event)
-            .filter(|r| r.paused_by_detail(&notice.detail))
-            .map(|r| r.id.clone())
-            .collect();
-        if ids.is_empty() {
+            .filter(|r| r.paused_by_detail(event, &notice.detail))
+            .partition(|r| r.family == notice.family);
+        self.stop_in(tx, notice, event, notice.case_id, &own)
+            .await?;
+        if let Some(target) = under_case(notice) {
+            self.stop_in(tx, notice, event, target, &other).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the clocks of `rules` in `target` that the notice's actor owes, and records the
+    /// hold.
+    async fn stop_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        notice: &Notice,
+        event: &str,
+        target: CaseId,
+        rules: &[&Rule],
+    ) -> Result<(), StoreError> {
+        if rules.is_empty() {
             return Ok(());
         }
-        let target = under_case(notice).unwrap_or(notice.case_id);
+        let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
         let rows: Vec<ObligationRow> =
             store::open_for_case(tx, target, &ids, store::for_update(&self.db))
                 .await?
@@ -407,10 +428,8 @@ impl Deadlines {
         if rows.is_empty() {
             return Ok(());
         }
-        if target != notice.case_id {
-            // Held until this request is answered, even if another request stopped it first.
-            store::open_link(tx, notice.case_id, target, &notice.actor, notice.at).await?;
-        }
+        // Held until this case's step restarts it, even if another stop came first.
+        store::open_link(tx, notice.case_id, target, &notice.actor, notice.at).await?;
         for mut row in rows {
             let mut obligation = self.obligation(&row);
             let why = if target == notice.case_id {
@@ -422,7 +441,7 @@ impl Deadlines {
                 .pause(notice.at, notice.actor.as_str(), &why)
                 .is_err()
             {
-                continue; // already stopped
+                continue; // already stopped: the hold above keeps it so
             }
             self.store_changes(tx, &mut row, &obligation).await?;
             tracing::info!(rule = %row.rule, "clock stopped");
@@ -430,30 +449,52 @@ impl Deadlines {
         Ok(())
     }
 
-    /// Restarts the clocks `event` names: those of this case, and those of cases a request in
-    /// this case stopped (once no other request still holds them).
+    /// Restarts the clocks `event` names, as [`Deadlines::stop_clocks`] stopped them: a rule of
+    /// the event's own family in its own case, once nothing else holds that case (a suspension
+    /// ends while a test is still out: the clock stays stopped); a rule of another family in the
+    /// cases this case's requests held, once no other request or suspension holds them.
     async fn restart_clocks(
         &self,
         tx: &mut sqlx::AnyConnection,
         notice: &Notice,
         event: &str,
     ) -> Result<(), StoreError> {
-        let ids: Vec<String> = self.rules.resumed_by(event).map(|r| r.id.clone()).collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut cases = vec![notice.case_id];
-        cases.extend(store::close_links(tx, notice.case_id, notice.at).await?);
-        for case in cases {
-            for mut row in store::open_for_case(tx, case, &ids, store::for_update(&self.db)).await?
-            {
-                let mut obligation = self.obligation(&row);
-                if obligation.resume(notice.at).is_err() {
-                    continue; // not stopped
-                }
-                self.store_changes(tx, &mut row, &obligation).await?;
-                tracing::info!(rule = %row.rule, "clock restarted");
+        let (own, other): (Vec<&Rule>, Vec<&Rule>) = self
+            .rules
+            .resumed_by(event)
+            .partition(|r| r.family == notice.family);
+        let ids = |rules: &[&Rule]| rules.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        if !own.is_empty() {
+            store::close_own_link(tx, notice.case_id, notice.at).await?;
+            if store::held(tx, notice.case_id).await? {
+                tracing::info!("clock still held by another stop");
+            } else {
+                self.resume_in(tx, notice, notice.case_id, &ids(&own))
+                    .await?;
             }
+        }
+        if !other.is_empty() {
+            for target in store::close_links(tx, notice.case_id, notice.at).await? {
+                self.resume_in(tx, notice, target, &ids(&other)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn resume_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        notice: &Notice,
+        case: CaseId,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        for mut row in store::open_for_case(tx, case, ids, store::for_update(&self.db)).await? {
+            let mut obligation = self.obligation(&row);
+            if obligation.resume(notice.at).is_err() {
+                continue; // not stopped
+            }
+            self.store_changes(tx, &mut row, &obligation).await?;
+            tracing::info!(rule = %row.rule, "clock restarted");
         }
         Ok(())
     }

@@ -243,7 +243,7 @@ impl<'a> RuleChanges<'a> {
                 p.until.map_or_else(|| "now".to_owned(), cst_minute)
             ));
         }
-        let filter_changed = rule.pauses_only_if.is_some()
+        let filter_changed = !rule.pauses_only_if.is_empty()
             && was.is_none_or(|w| w.pauses_only_if != rule.pauses_only_if);
         let unclassified = if filter_changed {
             kept.iter().filter(|p| stop_event(p).is_some()).count()
@@ -359,7 +359,7 @@ trigger = ["transfer.sent"]
 closed_by = ["transfer.accepted", "transfer.objected"]
 pauses_on = ["opinion.requested"]
 resumes_on = ["opinion.delivered", "opinion.refused"]
-pauses_only_if = "testing"
+pauses_only_if = { "opinion.requested" = "testing" }
 owed_by = "recipient"
 escalate_to = "coordination_office"
 basis = "S4 Arts 18, 64"
@@ -387,7 +387,10 @@ basis = "S4 Arts 18, 64"
                 "[\"referral.explanation_given\", \"referral.filed\", \"referral.declined\"]",
                 "[\"referral.explanation_given\"]",
             )
-            .replace("pauses_only_if = \"testing\"\n", ""),
+            .replace(
+                "pauses_only_if = { \"opinion.requested\" = \"testing\" }\n",
+                "",
+            ),
         )
     }
 

@@ -2515,3 +2515,269 @@ async fn replicas_starting_at_once_with_a_changed_rule_table_recount_each_obliga
     })
     .await;
 }
+
+impl Running {
+    /// Returns once every event published before has been applied: the deadlines service
+    /// applies events in the queue's order, so a new transfer's receipt obligation comes last.
+    async fn barrier(&self) {
+        let id = CaseId::generate();
+        self.publish(&transfer_sent(id, false)).await;
+        self.obligation(id, "RCPT-F", Stage::Open).await;
+    }
+}
+
+/// Issue 13, items 8 and 9: a decision not to open a case answers the receipt and SAMR-18; a
+/// suspension (中止) stops APL-60 until the case resumes, and a clock held both by a suspension
+/// and by a test stays stopped until both are over, in either order (S4 Arts 18, 20, 64;
+/// notices/000 二, notices/003).
+#[tokio::test]
+async fn a_decline_answers_samr_18_and_a_suspension_stops_apl_60_until_every_stop_is_over() {
+    on_each_backend(|backend| async move {
+        let running = start(backend, "2026-07-02T09:00:00+08:00").await;
+        let sides = [
+            (Role::Sender, MARKET_BUREAU),
+            (Role::Recipient, ECOLOGY_BUREAU),
+        ];
+        let step = |case_id, event: &str, now, detail| {
+            notice(
+                case_id,
+                Family::Transfer,
+                event,
+                ECOLOGY_BUREAU,
+                now,
+                &sides,
+                detail,
+            )
+        };
+
+        // Declined the day after delivery: the receipt and the decision are both answered.
+        let declined = CaseId::generate();
+        running
+            .publish(&notice(
+                declined,
+                Family::Transfer,
+                "sent",
+                MARKET_BUREAU,
+                "2026-07-02T10:00:00+08:00",
+                &sides,
+                serde_json::json!({ "urgent": false }),
+            ))
+            .await;
+        running.obligation(declined, "SAMR-18", Stage::Open).await;
+        running
+            .publish(&step(
+                declined,
+                "declined",
+                "2026-07-03T10:00:00+08:00",
+                serde_json::json!({ "reasons": "违法行为轻微并及时改正" }),
+            ))
+            .await;
+        for rule in ["SAMR-18", "RCPT-F"] {
+            let answered = running.obligation(declined, rule, Stage::Closed).await;
+            assert_eq!(answered.closed_event.as_deref(), Some("transfer.declined"));
+            assert!(!answered.late, "{rule}");
+        }
+
+        // Opened Thu 07-02: the outcome is owed in 90 calendar days, by Wed 09-30.
+        let case = CaseId::generate();
+        running
+            .publish(&step(
+                case,
+                "accepted",
+                "2026-07-02T10:00:00+08:00",
+                serde_json::json!({}),
+            ))
+            .await;
+        let owed = running.obligation(case, "APL-60", Stage::Open).await;
+        assert_eq!(owed.due_at, Some(at("2026-10-01T00:00:00+08:00")));
+        let stopped = |what: &'static str| {
+            running.obligation_where(case, "APL-60", what, |o| o.due_at.is_none())
+        };
+        let due = |what: &'static str, when: &'static str| {
+            running.obligation_where(case, "APL-60", what, move |o| o.due_at == Some(at(when)))
+        };
+
+        // Suspended Mon 08-10, resumed Thu 08-13: 39 days used, 51 left from 08-13; day 51 is
+        // Sat 10-03 in the National Day block, rolled to Thu 10-08.
+        let suspended = serde_json::json!({
+            "reason": "当事人下落不明",
+            "approval": { "kind": "decision", "title": "中止审批表", "sha256": null },
+        });
+        running
+            .publish(&step(
+                case,
+                "suspended",
+                "2026-08-10T10:00:00+08:00",
+                suspended.clone(),
+            ))
+            .await;
+        let held = stopped("stopped by the suspension").await;
+        assert_eq!(held.changes.pauses[0].why, "transfer.suspended");
+        assert_eq!(held.changes.pauses[0].by, ECOLOGY_BUREAU);
+        running
+            .publish(&step(
+                case,
+                "resumed",
+                "2026-08-13T10:00:00+08:00",
+                serde_json::json!({ "note": "" }),
+            ))
+            .await;
+        let resumed = due("restarted", "2026-10-09T00:00:00+08:00").await;
+        let explained = running.deadlines.explanation(&resumed).join("\n");
+        assert!(
+            explained.contains("39 calendar days used before it, 51 left"),
+            "{explained}"
+        );
+
+        // Suspended again Mon 08-17, then a test asked for the case on 08-18 (the expert asks
+        // for material and gets it, which frees nothing): the resumption on 08-20 leaves the
+        // clock stopped while the test is out; its delivery on Mon 08-24 restarts it. 08-14..17
+        // were used too (43 in all), 47 are left from 08-24: Sat 10-10, the National Day
+        // make-up working day.
+        let test = CaseId::generate();
+        let opinion = |event: &str, actor, now| {
+            notice(
+                test,
+                Family::Opinion,
+                event,
+                actor,
+                now,
+                &[
+                    (Role::Sender, ECOLOGY_BUREAU),
+                    (Role::Expert, TESTING_INSTITUTE),
+                ],
+                serde_json::json!({ "under_case": case.to_string(), "testing": true }),
+            )
+        };
+        running
+            .publish(&step(
+                case,
+                "suspended",
+                "2026-08-17T10:00:00+08:00",
+                suspended.clone(),
+            ))
+            .await;
+        stopped("stopped by the second suspension").await;
+        running
+            .publish(&opinion(
+                "requested",
+                ECOLOGY_BUREAU,
+                "2026-08-18T10:00:00+08:00",
+            ))
+            .await;
+        for (event, actor, now) in [
+            (
+                "material_requested",
+                TESTING_INSTITUTE,
+                "2026-08-18T15:00:00+08:00",
+            ),
+            (
+                "material_supplied",
+                ECOLOGY_BUREAU,
+                "2026-08-19T09:00:00+08:00",
+            ),
+        ] {
+            running.publish(&opinion(event, actor, now)).await;
+        }
+        running
+            .publish(&step(
+                case,
+                "resumed",
+                "2026-08-20T10:00:00+08:00",
+                serde_json::json!({ "note": "" }),
+            ))
+            .await;
+        running.barrier().await;
+        stopped("still stopped: the test is out").await;
+        running
+            .publish(&opinion(
+                "delivered",
+                TESTING_INSTITUTE,
+                "2026-08-24T10:00:00+08:00",
+            ))
+            .await;
+        due("restarted by the delivery", "2026-10-11T00:00:00+08:00").await;
+
+        // The reverse: a test asked on Wed 08-26 (the expert asks for material and gets it,
+        // which frees nothing), the case suspended on 08-27, the opinion delivered on 08-28: the
+        // clock stays stopped until the resumption on Mon 08-31. 08-25, 08-26 were used (45),
+        // 45 are left from 08-31: Thu 10-15.
+        let test = CaseId::generate();
+        let opinion = |event: &str, actor, now| {
+            notice(
+                test,
+                Family::Opinion,
+                event,
+                actor,
+                now,
+                &[
+                    (Role::Sender, ECOLOGY_BUREAU),
+                    (Role::Expert, TESTING_INSTITUTE),
+                ],
+                serde_json::json!({ "under_case": case.to_string(), "testing": true }),
+            )
+        };
+        running
+            .publish(&opinion(
+                "requested",
+                ECOLOGY_BUREAU,
+                "2026-08-26T10:00:00+08:00",
+            ))
+            .await;
+        stopped("stopped by the test").await;
+        running
+            .publish(&opinion(
+                "material_requested",
+                TESTING_INSTITUTE,
+                "2026-08-26T15:00:00+08:00",
+            ))
+            .await;
+        // The expert's own clock stops on the opinion, not on the case it was asked under.
+        running
+            .obligation_where(test, "SAMR-45", "the expert's clock stopped", |o| {
+                o.due_at.is_none()
+            })
+            .await;
+        running
+            .publish(&opinion(
+                "material_supplied",
+                ECOLOGY_BUREAU,
+                "2026-08-27T09:00:00+08:00",
+            ))
+            .await;
+        running
+            .obligation_where(test, "SAMR-45", "the expert's clock restarted", |o| {
+                o.due_at.is_some()
+            })
+            .await;
+        running
+            .publish(&step(
+                case,
+                "suspended",
+                "2026-08-27T10:00:00+08:00",
+                suspended,
+            ))
+            .await;
+        running
+            .publish(&opinion(
+                "delivered",
+                TESTING_INSTITUTE,
+                "2026-08-28T10:00:00+08:00",
+            ))
+            .await;
+        running.barrier().await;
+        stopped("still stopped: the case is suspended").await;
+        running
+            .publish(&step(
+                case,
+                "resumed",
+                "2026-08-31T10:00:00+08:00",
+                serde_json::json!({ "note": "" }),
+            ))
+            .await;
+        let last = due("restarted by the resumption", "2026-10-16T00:00:00+08:00").await;
+        assert_eq!(last.changes.pauses.len(), 3, "{:?}", last.changes.pauses);
+        running.stop().await;
+    })
+    .await;
+}

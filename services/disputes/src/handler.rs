@@ -1,9 +1,10 @@
 //! The dispute family on the case engine: the core state machine, how its events read, and the
-//! objection to a transfer that opens a dispute.
+//! transfer events that open a dispute: an objection to jurisdiction, and a sender contesting a
+//! receiver's decision not to open a case.
 
 use std::sync::Arc;
 
-use casebridge_core::case::{CaseEvent, Decision, Rejection};
+use casebridge_core::case::{CaseEvent, Decision, Rejection, TEXT_MAX_CHARS};
 use casebridge_core::directory::{Agency, Directory};
 use casebridge_core::dispute::{
     self, Context, Dispute, DisputeCommand, DisputeEventKind, DisputePolicy, FromObjection,
@@ -36,6 +37,14 @@ struct ObjectedDetail {
     suspected_violation: String,
 }
 
+/// The part of a `transfer.decline_contested` event a dispute is opened from.
+#[derive(Debug, Deserialize)]
+struct DeclineContestedDetail {
+    receiver: AgencyCode,
+    reasons: String,
+    suspected_violation: String,
+}
+
 impl Family for Disputes {
     type Case = Dispute;
     type Command = DisputeCommand;
@@ -43,7 +52,7 @@ impl Family for Disputes {
 
     const SERVICE: &'static str = crate::SERVICE;
     const FAMILY: FamilyName = FamilyName::Dispute;
-    const REACTS_TO: &'static [&'static str] = &["transfer.objected"];
+    const REACTS_TO: &'static [&'static str] = &["transfer.objected", "transfer.decline_contested"];
 
     fn step(command: &DisputeCommand) -> &'static str {
         command.step().as_str()
@@ -109,27 +118,166 @@ impl Family for Disputes {
     }
 
     fn reaction(&self, notice: &Notice) -> Option<Reaction<DisputeCommand>> {
-        if notice.routing_key() != "transfer.objected" {
-            return None;
-        }
-        let d: ObjectedDetail = serde_json::from_value(notice.detail.clone())
-            .map_err(|error| tracing::warn!(%error, "objection detail does not match"))
-            .ok()?;
         let case_id = CaseId::generate();
-        // The objecting receiver raises the dispute against the sender (S4 Art 14, F2).
+        let transfer = notice.case_id;
+        let opened = match notice.routing_key().as_str() {
+            // The objecting receiver raises the dispute against the sender (S4 Art 14, F2).
+            "transfer.objected" => {
+                let d: ObjectedDetail = parse(notice)?;
+                FromObjection {
+                    case_id,
+                    transfer,
+                    respondent: d.sender,
+                    question: question(format!(
+                        "which agency has jurisdiction over transfer {transfer}: {}",
+                        d.suspected_violation
+                    )),
+                    position: d.reasons,
+                }
+            }
+            // The sender that contests a decision not to open a case raises it against the
+            // receiver, for the coordination office to rule on (notices/003; S3 Art 25).
+            "transfer.decline_contested" => {
+                let d: DeclineContestedDetail = parse(notice)?;
+                FromObjection {
+                    case_id,
+                    transfer,
+                    respondent: d.receiver,
+                    question: question(format!(
+                        "whether the receiver of transfer {transfer} must open a case on it \
+                         rather than decline to (不予立案), or which agency must handle it: {}",
+                        d.suspected_violation
+                    )),
+                    position: d.reasons,
+                }
+            }
+            _ => return None,
+        };
         Some(Reaction {
             case_id,
             actor: notice.actor.clone(),
-            command: DisputeCommand::RaiseFromObjection(FromObjection {
-                case_id,
-                transfer: notice.case_id,
-                respondent: d.sender,
-                question: format!(
-                    "which agency has jurisdiction over transfer {}: {}",
-                    notice.case_id, d.suspected_violation
-                ),
-                position: d.reasons,
-            }),
+            command: DisputeCommand::RaiseFromObjection(opened),
         })
+    }
+}
+
+/// Decodes a transfer event's detail; a malformed one is logged and opens no dispute.
+fn parse<T: for<'de> Deserialize<'de>>(notice: &Notice) -> Option<T> {
+    serde_json::from_value(notice.detail.clone())
+        .map_err(|error| tracing::warn!(%error, "transfer event detail does not match"))
+        .ok()
+}
+
+/// A dispute's question, cut to the length a question may have: the suspected violation it
+/// quotes may itself be that long, and an over-long question would open no dispute at all.
+fn question(text: String) -> String {
+    if text.chars().count() <= TEXT_MAX_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(TEXT_MAX_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use casebridge_core::ids::AgencyCode;
+    use casebridge_core::notice::Role;
+    use casebridge_core::time::Timestamp;
+
+    use super::*;
+
+    const MARKET: &str = "11350100MB0100002P";
+    const ECOLOGY: &str = "11350100MB0100003T";
+
+    fn disputes() -> Disputes {
+        let directory =
+            Directory::from_toml_str(include_str!("../../../deploy/directory.toml")).unwrap();
+        Disputes::new(Arc::new(directory), DisputePolicy::default())
+    }
+
+    /// A transfer event from the market bureau's transfer to the ecology bureau, by `actor`.
+    fn transfer_event(event: &str, actor: &str, detail: serde_json::Value) -> Notice {
+        let code = |c: &str| AgencyCode::parse(c).unwrap();
+        Notice {
+            case_id: CaseId::generate(),
+            family: FamilyName::Transfer,
+            event: event.into(),
+            actor: code(actor),
+            at: Timestamp::parse_rfc3339("2026-03-02T10:00:00+08:00").unwrap(),
+            recipients: Vec::new(),
+            summary: event.into(),
+            detail,
+            parties: [
+                (Role::Sender, code(MARKET)),
+                (Role::Recipient, code(ECOLOGY)),
+            ]
+            .into(),
+            attachments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_contested_decline_opens_a_dispute_raised_by_the_sender_against_the_receiver() {
+        let notice = transfer_event(
+            "decline_contested",
+            MARKET,
+            serde_json::json!({
+                "event": "decline_contested",
+                "sender": MARKET,
+                "receiver": ECOLOGY,
+                "reasons": "当事人多次违法，不属轻微",
+                "decline_reasons": "违法行为轻微",
+                "suspected_violation": "无证排放污水",
+            }),
+        );
+        let reaction = disputes().reaction(&notice).unwrap();
+        assert_eq!(reaction.actor.as_str(), MARKET);
+        let DisputeCommand::RaiseFromObjection(opened) = reaction.command else {
+            panic!("a dispute raised from the transfer");
+        };
+        assert_eq!(opened.case_id, reaction.case_id);
+        assert_eq!(opened.transfer, notice.case_id);
+        assert_eq!(opened.respondent.as_str(), ECOLOGY);
+        assert_eq!(opened.position, "当事人多次违法，不属轻微");
+        assert!(opened.question.contains("不予立案"), "{}", opened.question);
+        assert!(opened.question.contains("无证排放污水"));
+        assert!(opened.question.contains(&notice.case_id.to_string()));
+    }
+
+    #[test]
+    fn an_objection_still_opens_a_dispute_raised_by_the_receiver_against_the_sender() {
+        let notice = transfer_event(
+            "objected",
+            ECOLOGY,
+            serde_json::json!({
+                "event": "objected",
+                "sender": MARKET,
+                "receiver": ECOLOGY,
+                "reasons": "不属本局管辖",
+                "suspected_violation": "无证排放污水",
+                "jurisdiction_grounds": "水污染防治法",
+            }),
+        );
+        let reaction = disputes().reaction(&notice).unwrap();
+        assert_eq!(reaction.actor.as_str(), ECOLOGY);
+        let DisputeCommand::RaiseFromObjection(opened) = reaction.command else {
+            panic!("a dispute raised from the transfer");
+        };
+        assert_eq!(opened.respondent.as_str(), MARKET);
+        assert!(opened.question.starts_with("which agency has jurisdiction"));
+        // Other transfer events open nothing.
+        let declined = transfer_event("declined", ECOLOGY, serde_json::json!({}));
+        assert!(disputes().reaction(&declined).is_none());
+    }
+
+    #[test]
+    fn a_question_quoting_a_long_violation_still_fits() {
+        let long = "违".repeat(TEXT_MAX_CHARS);
+        let q = question(format!("which agency has jurisdiction: {long}"));
+        assert_eq!(q.chars().count(), TEXT_MAX_CHARS);
+        assert!(q.ends_with('…'));
+        assert_eq!(question("short".to_owned()), "short");
     }
 }

@@ -120,6 +120,20 @@ impl Family for Transfers {
             TransferEventKind::OutcomeReported { .. } => {
                 "reported the outcome back (办理情况反馈)".to_owned()
             }
+            // Free text stays out of the line (it may name parties): the reasons are on the
+            // transfer the sender reads (decline_reasons, and the timeline).
+            TransferEventKind::Declined { .. } => {
+                "decided not to open a case (不予立案) and gave its reasons (办理情况反馈)"
+                    .to_owned()
+            }
+            TransferEventKind::DeclineContested { .. } => {
+                "contested the decision not to open a case; a jurisdiction dispute is opened"
+                    .to_owned()
+            }
+            TransferEventKind::Suspended { .. } => {
+                "suspended the case (中止), with its reason and approval".to_owned()
+            }
+            TransferEventKind::Resumed { .. } => "resumed the case (恢复)".to_owned(),
         };
         format!(
             "{} {what} — transfer {}",
@@ -128,11 +142,15 @@ impl Family for Transfers {
         )
     }
 
-    /// A sent transfer references its whole file; an outcome the documents it carries.
+    /// A sent transfer references its whole file; an outcome the documents it carries; a
+    /// suspension its approval.
     fn attachments(event: &TransferEventKind, t: &Transfer) -> Vec<Sha256Digest> {
         match event {
             TransferEventKind::Sent { .. } => digests(&t.documents),
             TransferEventKind::OutcomeReported { documents, .. } => digests(documents),
+            TransferEventKind::Suspended { approval, .. } => {
+                digests(std::slice::from_ref(approval))
+            }
             _ => Vec::new(),
         }
     }

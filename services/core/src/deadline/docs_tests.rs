@@ -46,16 +46,15 @@ fn listing(table: &RuleTable) -> String {
         let stops = if rule.pauses_on.is_empty() {
             "—".to_owned()
         } else {
-            let only = rule
-                .pauses_only_if
-                .as_ref()
-                .map(|flag| format!(" (only if `{flag}`)"))
-                .unwrap_or_default();
-            format!(
-                "{}{only} → {}",
-                events(&rule.pauses_on),
-                events(&rule.resumes_on)
-            )
+            let pauses: Vec<String> = rule
+                .pauses_on
+                .iter()
+                .map(|event| match rule.pauses_only_if.get(event) {
+                    Some(flag) => format!("`{event}` (only if `{flag}`)"),
+                    None => format!("`{event}`"),
+                })
+                .collect();
+            format!("{} → {}", pauses.join(", "), events(&rule.resumes_on))
         };
         let owed = rule.owed_by.map_or("—", |r| r.as_str());
         let escalates = match rule.escalate_to {

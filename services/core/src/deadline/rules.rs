@@ -1,7 +1,7 @@
 //! The rule table: every deadline rule of docs/law.md §3 as data (`deploy/rules.toml`), so a
 //! new family or a corrected amount is a data change, not code.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -73,10 +73,11 @@ pub struct Rule {
     /// only reach a tier; `extensions`, when given, cap the announced date (a setting, off in
     /// the shipped table).
     pub announce_any_date: bool,
-    /// Stops the clock only when the stopping event's detail has this boolean set (e.g.
-    /// `testing`: only testing, inspection, quarantine and forensic examination stop SAMR-18 and
-    /// APL-60, S4 Arts 18, 64; an assistance request does not).
-    pub pauses_only_if: Option<String>,
+    /// For a stopping event named here, the boolean its detail must have set for it to stop the
+    /// clock (e.g. `opinion.requested` → `testing`: only testing, inspection, quarantine and
+    /// forensic examination stop SAMR-18 and APL-60, S4 Arts 18, 64; an assistance request does
+    /// not). The other `pauses_on` events stop it unconditionally (a suspension, APL-60).
+    pub pauses_only_if: BTreeMap<String, String>,
     /// Applies only when the trigger event's detail has this boolean set (e.g. `urgent`).
     pub only_if: Option<String>,
     /// Applies only when the trigger event's detail does not have this boolean set.
@@ -109,7 +110,7 @@ pub struct Timing {
     #[serde(default)]
     pub resumes_on: Vec<String>,
     #[serde(default)]
-    pub pauses_only_if: Option<String>,
+    pub pauses_only_if: BTreeMap<String, String>,
     #[serde(default)]
     pub other_reading: Option<Unit>,
     #[serde(default)]
@@ -163,9 +164,10 @@ impl Rule {
         self.timing().digest()
     }
 
-    /// Whether an event with this detail stops the rule's clock (its `pauses_only_if` flag).
-    pub fn paused_by_detail(&self, detail: &serde_json::Value) -> bool {
-        self.pauses_only_if.as_ref().is_none_or(|name| {
+    /// Whether `event` (one of `pauses_on`), with this detail, stops the rule's clock: always,
+    /// unless `pauses_only_if` names a flag for that event that the detail does not set.
+    pub fn paused_by_detail(&self, event: &str, detail: &serde_json::Value) -> bool {
+        self.pauses_only_if.get(event).is_none_or(|name| {
             detail
                 .get(name)
                 .and_then(serde_json::Value::as_bool)
@@ -241,7 +243,8 @@ struct RawRule {
     extensions: Vec<RawTier>,
     #[serde(default)]
     announce_any_date: bool,
-    pauses_only_if: Option<String>,
+    #[serde(default)]
+    pauses_only_if: BTreeMap<String, String>,
     only_if: Option<String>,
     unless: Option<String>,
     #[serde(default = "yes")]
@@ -299,6 +302,13 @@ impl RuleTable {
                     return Err(invalid(format!(
                         "event {event:?} is not a {} event",
                         r.family
+                    )));
+                }
+            }
+            for event in r.pauses_only_if.keys() {
+                if !r.pauses_on.contains(event) {
+                    return Err(invalid(format!(
+                        "pauses_only_if names {event:?}, which is not one of its pauses_on"
                     )));
                 }
             }
@@ -481,7 +491,8 @@ note = "runs from receipt of the request"
             SAMR_45.replace(r#", "opinion.refused"]"#, "]"),
             SAMR_45.replace(
                 r#"resumes_on = ["opinion.material_supplied"]"#,
-                "resumes_on = [\"opinion.material_supplied\"]\npauses_only_if = \"testing\"",
+                "resumes_on = [\"opinion.material_supplied\"]\npauses_only_if = \
+                 { \"opinion.material_requested\" = \"testing\" }",
             ),
             SAMR_45.replace(
                 r#"basis = "S4 Art 45""#,

@@ -215,6 +215,8 @@ fn the_rule_table_holds_every_rule_id_of_domain_section_3() {
         "R563",
         "F1",
         "F2",
+        "F3",
+        "F4",
         "SAMR-18",
         "APL-60",
         "G1",
@@ -239,7 +241,7 @@ fn the_rule_table_holds_every_rule_id_of_domain_section_3() {
             "⚠ rule {id} shows the other reading"
         );
     }
-    for id in ["P180-3", "S1-13", "LOC-ACC", "LOC-REPLY", "EXT"] {
+    for id in ["P180-3", "S1-13", "LOC-ACC", "LOC-REPLY", "EXT", "F4"] {
         assert!(
             !table.get(id).expect("rule").verified,
             "{id} is marked unverified"
@@ -335,6 +337,12 @@ fn a_bad_rule_table_names_the_rule_and_the_problem() {
             "is not a referral event",
         ),
         (rule("kind = \"none\"\nowed_by = \"janitor\""), "X-1"),
+        (
+            rule(
+                "kind = \"none\"\npauses_on = [\"referral.filed\"]\npauses_only_if = { \"opinion.requested\" = \"testing\" }",
+            ),
+            "not one of its pauses_on",
+        ),
         (
             format!(
                 "{}\n[[rule]]\nid = \"X-1\"\nfamily = \"referral\"\nstep = \"s\"\nbasis = \"b\"\nkind = \"none\"",
@@ -764,10 +772,15 @@ fn only_testing_stops_the_transfer_clocks_and_they_run_from_delivery() {
     let table = table();
     for id in ["SAMR-18", "APL-60"] {
         let rule = table.get(id).expect("rule");
-        assert_eq!(rule.pauses_only_if.as_deref(), Some("testing"), "{id}");
-        assert!(rule.paused_by_detail(&serde_json::json!({ "testing": true })));
-        assert!(!rule.paused_by_detail(&serde_json::json!({ "testing": false })));
-        assert!(!rule.paused_by_detail(&serde_json::json!({})));
+        let requested = "opinion.requested";
+        assert_eq!(
+            rule.pauses_only_if.get(requested).map(String::as_str),
+            Some("testing"),
+            "{id}"
+        );
+        assert!(rule.paused_by_detail(requested, &serde_json::json!({ "testing": true })));
+        assert!(!rule.paused_by_detail(requested, &serde_json::json!({ "testing": false })));
+        assert!(!rule.paused_by_detail(requested, &serde_json::json!({})));
     }
     let samr_18 = table.get("SAMR-18").expect("SAMR-18");
     assert_eq!(samr_18.trigger, ["transfer.sent"]);
@@ -788,6 +801,80 @@ fn only_testing_stops_the_transfer_clocks_and_they_run_from_delivery() {
     ] {
         assert!(r562.closed_by.iter().any(|e| e == event), "{event}");
     }
+}
+
+/// Issue 13, item 8: a decision not to open a case (不予立案, S4 Arts 18, 20) is the decision
+/// SAMR-18 asks for, and acknowledges the transfer too.
+#[test]
+fn a_decision_not_to_open_a_case_answers_the_receipt_and_samr_18() {
+    let table = table();
+    let closed: Vec<&str> = table
+        .closed_by("transfer.declined")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(closed, ["RCPT-F", "RCPT-FU", "SAMR-18"]);
+    // Delivered Thu 2026-09-24, due Thu 10-22 across 中秋 and 国庆; declined Fri 10-09, on time.
+    let samr_18 = table.get("SAMR-18").expect("SAMR-18");
+    let o = Obligation::under(samr_18, morning("2026-09-24")).expect("a period");
+    assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2026-10-22")));
+    assert!(!o.is_late(&official(), morning("2026-10-09")).unwrap());
+    // Contesting the decision opens a dispute, whose own clocks run (SAMR-13 on dispute.raised).
+    assert!(
+        table
+            .opened_by("transfer.decline_contested")
+            .next()
+            .is_none()
+    );
+    assert_eq!(table.get("F3").map(|r| r.kind), Some(RuleKind::None));
+}
+
+/// Issue 13, item 9: suspension (中止) stops the case limit APL-60 (S4 Art 64; notices/000 二),
+/// whatever the event's detail; only the opinion request is filtered by `testing`. SAMR-18 does
+/// not stop for it: S4 Art 18 leaves out testing only, and only an opened case is suspended.
+#[test]
+fn a_suspension_stops_apl_60_and_the_rest_is_counted_from_the_resumption() {
+    let table = table();
+    let paused: Vec<&str> = table
+        .paused_by("transfer.suspended")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(paused, ["APL-60"]);
+    let resumed: Vec<&str> = table
+        .resumed_by("transfer.resumed")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(resumed, ["APL-60"]);
+    let apl_60 = table.get("APL-60").expect("APL-60");
+    assert!(apl_60.paused_by_detail("transfer.suspended", &serde_json::json!({})));
+    assert!(!apl_60.paused_by_detail("opinion.requested", &serde_json::json!({})));
+    let samr_18 = table.get("SAMR-18").expect("SAMR-18");
+    assert!(!samr_18.pauses_on.iter().any(|e| e == "transfer.suspended"));
+
+    // Opened Thu 2026-07-02: 90 calendar days end Wed 09-30. Suspended Mon 08-10, resumed Thu
+    // 08-13: 39 days used (07-03..08-10), 51 left from 08-13, day 51 is Sat 10-03 in the
+    // National Day block (10-01..07), rolled to Thu 10-08.
+    let mut o = Obligation::under(apl_60, morning("2026-07-02")).expect("a period");
+    assert_eq!(o.due(&official()).unwrap().last_day, Some(d("2026-09-30")));
+    o.pause(
+        morning("2026-08-10"),
+        "11350100MB0100003T",
+        "transfer.suspended",
+    )
+    .unwrap();
+    o.resume(morning("2026-08-13")).unwrap();
+    let due = o.due(&official()).unwrap();
+    assert_eq!(due.last_day, Some(d("2026-10-08")));
+    let text = due.explanation.join("\n");
+    assert!(text.contains("transfer.suspended"), "{text}");
+    assert!(
+        text.contains("39 calendar days used before it, 51 left, counted on from 2026-08-13"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rolled to the next working day 2026-10-08"),
+        "{text}"
+    );
+    assert_eq!(table.get("F4").map(|r| r.kind), Some(RuleKind::None));
 }
 
 #[test]

@@ -455,3 +455,336 @@ fn a_referral_handed_back_by_the_police_arrives_as_a_transfer_from_the_police() 
     .unwrap_err();
     assert_eq!(err.rule(), "AUTH-ROLE");
 }
+
+/// A transfer the environment bureau received and declined to open a case on.
+fn declined(w: &World) -> Transfer {
+    let decline = TransferCommand::Decline {
+        reasons: "违法行为轻微并及时改正，没有造成危害后果".to_owned(),
+    };
+    run(w, Some(&sent(w)), decline, &w.environment, SENT)
+        .unwrap()
+        .case
+}
+
+#[test]
+fn a_receiver_declines_to_open_a_case_and_its_reasons_go_back_to_the_sender() {
+    let w = world();
+    let t = sent(&w);
+    // S4 Art 20: the reasons are required, like every other reasons field.
+    let blank = TransferCommand::Decline {
+        reasons: " ".to_owned(),
+    };
+    let err = run(&w, Some(&t), blank, &w.environment, SENT).unwrap_err();
+    assert_eq!(err.field(), Some("reasons"));
+    // Only the receiver decides.
+    let decline = TransferCommand::Decline {
+        reasons: "违法行为轻微并及时改正，没有造成危害后果".to_owned(),
+    };
+    let err = run(&w, Some(&t), decline.clone(), &w.market, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::NotAddressee {
+            step: "decline",
+            role: Role::Recipient,
+            ..
+        }
+    ));
+
+    let d = run(&w, Some(&t), decline, &w.environment, SENT).unwrap();
+    assert_eq!(d.case.status, TransferStatus::Declined);
+    assert_eq!(
+        d.case.decline.as_deref(),
+        Some("违法行为轻微并及时改正，没有造成危害后果")
+    );
+    // The sender hears of it, with the reasons (notices/003: 办理情况反馈).
+    assert_eq!(d.events[0].kind.name(), "declined");
+    assert_eq!(d.events[0].recipients, std::slice::from_ref(&w.market.code));
+    let detail = serde_json::to_value(&d.events[0].kind).unwrap();
+    assert_eq!(
+        detail["reasons"],
+        "违法行为轻微并及时改正，没有造成危害后果"
+    );
+    assert_eq!(d.case.history.last().unwrap().note, detail["reasons"]);
+
+    // A declined transfer is not opened or objected to afterwards.
+    let accept = TransferCommand::Accept {
+        case_number: String::new(),
+        note: String::new(),
+    };
+    let err = run(&w, Some(&d.case), accept, &w.environment, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "accept",
+            status: "declined",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_sender_contests_a_decline_and_the_dispute_that_follows_names_both_sides() {
+    let w = world();
+    let t = declined(&w);
+    let contest = TransferCommand::ContestDecline {
+        reasons: "当事人多次违法，不属轻微".to_owned(),
+    };
+    // The receiver cannot contest its own decision; an outsider is no party.
+    let err = run(&w, Some(&t), contest.clone(), &w.environment, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::NotAddressee {
+            step: "contest_decline",
+            role: Role::Sender,
+            ..
+        }
+    ));
+    let err = run(&w, Some(&t), contest.clone(), &w.emergency, SENT).unwrap_err();
+    assert_eq!(
+        err,
+        Rejection::NotAParty {
+            step: "contest_decline"
+        }
+    );
+    let blank = TransferCommand::ContestDecline {
+        reasons: String::new(),
+    };
+    let err = run(&w, Some(&t), blank, &w.market, SENT).unwrap_err();
+    assert_eq!(err.field(), Some("reasons"));
+    // Only a decline can be contested.
+    let err = run(&w, Some(&sent(&w)), contest.clone(), &w.market, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "contest_decline",
+            status: "sent",
+            ..
+        }
+    ));
+
+    let d = run(&w, Some(&t), contest, &w.market, SENT).unwrap();
+    assert_eq!(d.case.status, TransferStatus::DeclineContested);
+    assert_eq!(
+        d.case.decline_contest.as_deref(),
+        Some("当事人多次违法，不属轻微")
+    );
+    assert_eq!(
+        d.events[0].recipients,
+        std::slice::from_ref(&w.environment.code)
+    );
+    match &d.events[0].kind {
+        TransferEventKind::DeclineContested {
+            sender,
+            receiver,
+            reasons,
+            decline_reasons,
+            ..
+        } => {
+            assert_eq!(sender, &w.market.code);
+            assert_eq!(receiver, &w.environment.code);
+            assert_eq!(reasons, "当事人多次违法，不属轻微");
+            assert_eq!(decline_reasons, "违法行为轻微并及时改正，没有造成危害后果");
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
+}
+
+#[test]
+fn a_designation_after_a_contested_decline_binds_the_receiver_to_open_the_case() {
+    let w = world();
+    let contest = TransferCommand::ContestDecline {
+        reasons: "当事人多次违法，不属轻微".to_owned(),
+    };
+    let contested = run(&w, Some(&declined(&w)), contest, &w.market, SENT)
+        .unwrap()
+        .case;
+    // A restart is refused on a mere decline: only the sender's contest leads to a dispute.
+    let err = run(
+        &w,
+        Some(&declined(&w)),
+        designation(&w, &w.environment),
+        &w.government,
+        SENT,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "restart",
+            ..
+        }
+    ));
+
+    let d = run(
+        &w,
+        Some(&contested),
+        designation(&w, &w.environment),
+        &w.government,
+        SENT,
+    )
+    .unwrap();
+    let restarted = d.case;
+    assert_eq!(restarted.status, TransferStatus::Sent);
+    assert_eq!(restarted.receiver, w.environment.code);
+    assert!(restarted.designated_by.is_some());
+    assert_eq!(d.events[0].kind.name(), "sent");
+    for step in [
+        TransferCommand::Decline {
+            reasons: "仍不予立案".to_owned(),
+        },
+        TransferCommand::Object {
+            reasons: "不属本局管辖".to_owned(),
+        },
+    ] {
+        let err = run(&w, Some(&restarted), step, &w.environment, SENT).unwrap_err();
+        assert_eq!(err.rule(), "SAMR-16", "{err}");
+    }
+    let accept = TransferCommand::Accept {
+        case_number: "榕环罚立〔2026〕13号".to_owned(),
+        note: String::new(),
+    };
+    assert!(run(&w, Some(&restarted), accept, &w.environment, SENT).is_ok());
+
+    // The office may find the sender competent instead: the case is the sender's again.
+    let d = run(
+        &w,
+        Some(&contested),
+        designation(&w, &w.market),
+        &w.government,
+        SENT,
+    )
+    .unwrap();
+    assert_eq!(d.case.status, TransferStatus::OutcomeReported);
+}
+
+/// The transfer, opened by the environment bureau.
+fn accepted(w: &World) -> Transfer {
+    let accept = TransferCommand::Accept {
+        case_number: "榕环罚立〔2026〕12号".to_owned(),
+        note: String::new(),
+    };
+    run(w, Some(&sent(w)), accept, &w.environment, SENT)
+        .unwrap()
+        .case
+}
+
+fn suspension(reason: &str, approval: Option<Document>) -> TransferCommand {
+    TransferCommand::Suspend {
+        reason: reason.to_owned(),
+        approval,
+    }
+}
+
+#[test]
+fn an_opened_case_is_suspended_with_its_reason_and_approval_and_resumed() {
+    let w = world();
+    let approval = || Some(doc(DocumentKind::Decision, "中止审批表"));
+    // Before 立案 there is no case to suspend (S4 Art 18 stops SAMR-18 for testing only).
+    let err = run(
+        &w,
+        Some(&sent(&w)),
+        suspension("当事人下落不明", approval()),
+        &w.environment,
+        SENT,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "suspend",
+            status: "sent",
+            allowed: &["accepted"],
+        }
+    ));
+    let t = accepted(&w);
+    for (command, field) in [
+        (suspension("当事人下落不明", None), "approval"),
+        (suspension(" ", approval()), "reason"),
+        (
+            suspension("当事人下落不明", Some(doc(DocumentKind::Decision, ""))),
+            "approval.title",
+        ),
+    ] {
+        let err = run(&w, Some(&t), command, &w.environment, SENT).unwrap_err();
+        assert_eq!(err.field(), Some(field), "{err}");
+    }
+    let err = run(
+        &w,
+        Some(&t),
+        suspension("当事人下落不明", approval()),
+        &w.market,
+        SENT,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Rejection::NotAddressee { .. }), "{err}");
+
+    let d = run(
+        &w,
+        Some(&t),
+        suspension("当事人下落不明", approval()),
+        &w.environment,
+        "2026-03-10T10:00:00+08:00",
+    )
+    .unwrap();
+    let suspended = d.case;
+    assert_eq!(suspended.status, TransferStatus::Suspended);
+    let on_record = suspended.suspension.clone().unwrap();
+    assert_eq!(on_record.reason, "当事人下落不明");
+    assert_eq!(on_record.approval.title, "中止审批表");
+    assert_eq!(on_record.since, at("2026-03-10T10:00:00+08:00"));
+    assert_eq!(suspended.documents.len(), t.documents.len() + 1);
+    let entry = suspended.history.last().unwrap();
+    assert_eq!(entry.note, "当事人下落不明");
+    assert_eq!(entry.documents[0].title, "中止审批表");
+    assert_eq!(d.events[0].kind.name(), "suspended");
+    assert_eq!(d.events[0].recipients, std::slice::from_ref(&w.market.code));
+
+    // Nothing is decided while suspended; the receiver resumes first.
+    let report = TransferCommand::ReportOutcome {
+        outcome: "已处罚".to_owned(),
+        documents: Vec::new(),
+    };
+    let err = run(&w, Some(&suspended), report.clone(), &w.environment, SENT).unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "report_outcome",
+            status: "suspended",
+            ..
+        }
+    ));
+    let resume = TransferCommand::Resume {
+        note: "当事人已到案".to_owned(),
+    };
+    let d = run(
+        &w,
+        Some(&suspended),
+        resume,
+        &w.environment,
+        "2026-03-20T10:00:00+08:00",
+    )
+    .unwrap();
+    assert_eq!(d.case.status, TransferStatus::Accepted);
+    assert_eq!(d.case.suspension, None);
+    assert_eq!(d.events[0].kind.name(), "resumed");
+    assert!(run(&w, Some(&d.case), report, &w.environment, SENT).is_ok());
+    // A resume needs a suspension.
+    let err = run(
+        &w,
+        Some(&t),
+        TransferCommand::Resume {
+            note: String::new(),
+        },
+        &w.environment,
+        SENT,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Rejection::WrongState {
+            step: "resume",
+            status: "accepted",
+            ..
+        }
+    ));
+}
