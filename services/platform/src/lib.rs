@@ -13,7 +13,8 @@
 //! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
 //! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
 //! - [`telemetry`]: tracing set-up and trace-context propagation through message headers.
-//! - [`testing`]: helpers for tests (fresh databases, unique namespaces, `eventually`).
+//! - `testing` (feature `test-util`, for tests only): helpers for tests (fresh databases,
+//!   unique namespaces, `eventually`).
 #![forbid(unsafe_code)]
 
 pub mod bus;
@@ -24,6 +25,7 @@ pub mod outbox;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use bus::{Bus, BusError, Delivery, Message, QueueSpec};
