@@ -38,6 +38,19 @@ pub enum StoreError {
         description: String,
         source: sqlx::Error,
     },
+    /// A migration already applied to this database is no longer the one the code carries: the
+    /// schema and the code disagree, so the service refuses to start rather than guess.
+    #[error(
+        "migration {service} v{version} ({description}) was applied with checksum {applied} but \
+         the code now carries {current}: an applied migration must never change; add a new one"
+    )]
+    MigrationChanged {
+        service: String,
+        version: i64,
+        description: String,
+        applied: String,
+        current: String,
+    },
     #[error("{0} was changed concurrently; retry")]
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
@@ -145,24 +158,131 @@ impl Db {
         }
     }
 
-    /// Applies the migrations of `service` that have not run yet, each in its own transaction.
+    /// Applies the migrations of `service` that have not run yet, each in its own transaction,
+    /// after checking that those already applied are unchanged (their SHA-256 checksum, recorded
+    /// when applied; a migration applied before checksums were kept gets its checksum now).
     /// Safe to call from several replicas at once on PostgreSQL (an advisory lock serialises them).
     pub async fn migrate(&self, service: &str, migrations: &[Migration]) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS casebridge_migrations (\
-             service TEXT NOT NULL, version BIGINT NOT NULL, description TEXT NOT NULL, \
-             applied_at BIGINT NOT NULL, PRIMARY KEY (service, version))",
-        )
-        .await?;
+        self.migrations_table(&mut conn).await?;
         if self.dialect == Dialect::Postgres {
             conn.execute("SELECT pg_advisory_lock(727274)").await?;
         }
-        let result = self.apply_pending(&mut conn, service, migrations).await;
+        let result = match self.check_applied(&mut conn, service, migrations).await {
+            Ok(()) => self.apply_pending(&mut conn, service, migrations).await,
+            Err(e) => Err(e),
+        };
         if self.dialect == Dialect::Postgres {
             conn.execute("SELECT pg_advisory_unlock(727274)").await?;
         }
         result
+    }
+
+    /// The table of applied migrations, with the checksum column added where an older version
+    /// created it without one.
+    async fn migrations_table(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS casebridge_migrations (\
+             service TEXT NOT NULL, version BIGINT NOT NULL, description TEXT NOT NULL, \
+             applied_at BIGINT NOT NULL, checksum TEXT, PRIMARY KEY (service, version))",
+        )
+        .await?;
+        let has_checksum: i64 = match self.dialect {
+            Dialect::Postgres => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.columns \
+                     WHERE table_name = 'casebridge_migrations' AND column_name = 'checksum' \
+                     AND table_schema = current_schema()",
+                )
+                .fetch_one(&mut **conn)
+                .await?
+            }
+            Dialect::Sqlite => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pragma_table_info('casebridge_migrations') \
+                     WHERE name = 'checksum'",
+                )
+                .fetch_one(&mut **conn)
+                .await?
+            }
+        };
+        if has_checksum == 0 {
+            conn.execute("ALTER TABLE casebridge_migrations ADD COLUMN checksum TEXT")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses when an applied migration of `service` differs from the one the code carries;
+    /// records the checksum of those applied before checksums were kept.
+    async fn check_applied(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+        service: &str,
+        migrations: &[Migration],
+    ) -> Result<(), StoreError> {
+        let applied =
+            sqlx::query("SELECT version, checksum FROM casebridge_migrations WHERE service = $1")
+                .bind(service)
+                .fetch_all(&mut **conn)
+                .await?;
+        for row in applied {
+            let version: i64 = row.get(0);
+            let recorded: Option<String> = row.get(1);
+            let Some(migration) = migrations.iter().find(|m| m.version == version) else {
+                continue; // a version this code no longer carries (e.g. folded into a later one)
+            };
+            let current = migration.checksum(self.dialect);
+            match recorded {
+                Some(recorded) if recorded != current => {
+                    return Err(StoreError::MigrationChanged {
+                        service: service.to_owned(),
+                        version,
+                        description: migration.description.to_string(),
+                        applied: recorded,
+                        current,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    sqlx::query(
+                        "UPDATE casebridge_migrations SET checksum = $1 \
+                         WHERE service = $2 AND version = $3",
+                    )
+                    .bind(&current)
+                    .bind(service)
+                    .bind(version)
+                    .execute(&mut **conn)
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every applied migration, by service and version: what `casebridge migrate status` shows.
+    pub async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.migrations_table(&mut conn).await?;
+        let rows = sqlx::query(
+            "SELECT service, version, description, applied_at, checksum \
+             FROM casebridge_migrations ORDER BY service, version",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| AppliedMigration {
+                service: row.get(0),
+                version: row.get(1),
+                description: row.get(2),
+                applied_at: casebridge_core::time::Timestamp::from_millis(row.get(3)),
+                checksum: row.get(4),
+            })
+            .collect())
     }
 
     async fn apply_pending(
@@ -193,13 +313,14 @@ impl Db {
             let mut tx = sqlx::Connection::begin(&mut **conn).await?;
             sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
             sqlx::query(
-                "INSERT INTO casebridge_migrations (service, version, description, applied_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO casebridge_migrations \
+                 (service, version, description, applied_at, checksum) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(service)
             .bind(migration.version)
             .bind(migration.description.as_ref())
             .bind(chrono::Utc::now().timestamp_millis())
+            .bind(migration.checksum(self.dialect))
             .execute(&mut *tx)
             .await
             .map_err(fail)?;
@@ -208,6 +329,17 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// A migration as the database recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub service: String,
+    pub version: i64,
+    pub description: String,
+    pub applied_at: casebridge_core::time::Timestamp,
+    /// SHA-256 of the SQL applied (hex); `None` until a start of this version records it.
+    pub checksum: Option<String>,
 }
 
 /// One schema change, written once per dialect.
@@ -220,6 +352,17 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// SHA-256 (hex) of the SQL this migration runs on `dialect`: what the database records when
+    /// it applies it, and compares at every later start.
+    pub fn checksum(&self, dialect: Dialect) -> String {
+        use sha2::Digest as _;
+        let sql = match dialect {
+            Dialect::Postgres => &self.postgres,
+            Dialect::Sqlite => &self.sqlite,
+        };
+        hex::encode(sha2::Sha256::digest(sql.as_bytes()))
+    }
+
     /// A migration whose SQL is the same in both dialects.
     pub fn portable(version: i64, description: &'static str, sql: &'static str) -> Migration {
         Migration {

@@ -69,6 +69,66 @@ async fn migrations_run_once_and_record_their_versions(db: Db, _dir: &std::path:
 }
 on_both_stores!(migrations, migrations_run_once_and_record_their_versions);
 
+/// An applied migration is checked at every start: one edited after it ran is refused by name,
+/// and one applied before checksums were kept gets its checksum recorded.
+async fn an_applied_migration_that_changed_is_refused(db: Db, _dir: &std::path::Path) {
+    // The table as versions before checksums created it, with one migration applied.
+    sqlx::query(
+        "CREATE TABLE casebridge_migrations (service TEXT NOT NULL, version BIGINT NOT NULL, \
+         description TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (service, version))",
+    )
+    .execute(db.pool())
+    .await
+    .expect("old table");
+    sqlx::query("CREATE TABLE svc_things (id TEXT PRIMARY KEY)")
+        .execute(db.pool())
+        .await
+        .expect("old schema");
+    sqlx::query(
+        "INSERT INTO casebridge_migrations (service, version, description, applied_at) \
+         VALUES ('svc', 100, 'a service table', 0)",
+    )
+    .execute(db.pool())
+    .await
+    .expect("old record");
+    let things = Migration::portable(
+        100,
+        "a service table",
+        "CREATE TABLE svc_things (id TEXT PRIMARY KEY)",
+    );
+    db.migrate("svc", std::slice::from_ref(&things))
+        .await
+        .expect("adopts the old record");
+    let applied = db.applied_migrations().await.expect("status");
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(
+        applied[0].checksum.as_deref(),
+        Some(things.checksum(db.dialect()).as_str())
+    );
+
+    // Editing an applied migration is refused at the next start, naming it.
+    let edited = Migration::portable(
+        100,
+        "a service table",
+        "CREATE TABLE svc_things (id TEXT PRIMARY KEY, extra TEXT)",
+    );
+    let err = db
+        .migrate("svc", &[edited])
+        .await
+        .expect_err("an edited migration");
+    assert!(
+        err.to_string()
+            .contains("svc v100 (a service table) was applied with checksum"),
+        "{err}"
+    );
+    // The unchanged one still starts.
+    db.migrate("svc", &[things]).await.expect("unchanged");
+}
+on_both_stores!(
+    changed_migrations,
+    an_applied_migration_that_changed_is_refused
+);
+
 async fn idempotency_replays_the_same_content_and_refuses_other_content(
     db: Db,
     _dir: &std::path::Path,
