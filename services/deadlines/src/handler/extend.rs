@@ -2,12 +2,10 @@
 //! request id, and gets a signed receipt.
 
 use casebridge_core::deadline::Obligation;
-use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
-use casebridge_core::ledger::{GENESIS, Receipt};
+use casebridge_core::ids::AgencyCode;
 use casebridge_core::refusal::RefusalKind;
-use casebridge_core::time::Timestamp;
-use casebridge_platform::ledger::Position;
-use casebridge_platform::store::{Idempotency, StoreError};
+use casebridge_platform::idempotent::{Prior, Step};
+use casebridge_platform::store::StoreError;
 
 use super::refusal::{extension_refusal, refused};
 use super::{Deadlines, EXTENDED};
@@ -31,33 +29,23 @@ impl Deadlines {
             approval_reference,
             reason,
         } = request;
-        let digest = content_digest.to_hex();
+        let step = Step {
+            actor: &actor,
+            request_id: &request_id,
+            content_digest,
+            case_id,
+            name: "extend_deadline",
+        };
         let mut tx = self.db.begin().await?;
-        match self
-            .messaging
-            .idempotency(&mut tx, actor.as_str(), request_id.as_str(), &digest)
-            .await?
-        {
-            Idempotency::New => {}
-            Idempotency::Replay { reply, .. } => {
-                let mut original: Reply = serde_json::from_slice(&reply)
-                    .map_err(|e| StoreError::Corrupt(format!("stored reply: {e}")))?;
+        match step.prior(&self.messaging, &mut tx).await? {
+            Prior::New => {}
+            Prior::Replay(mut original) => {
                 if let Reply::Extended(extended) = &mut original {
                     extended.replayed = true;
                 }
                 return Ok(original);
             }
-            Idempotency::Conflict => {
-                return Ok(refused(
-                    RefusalKind::AlreadyExists,
-                    "IDEMPOTENCY",
-                    Some("request_id"),
-                    format!(
-                        "request id {request_id} was already used by this agency for a different \
-                         request; use a new request id for new content"
-                    ),
-                ));
-            }
+            Prior::Conflict(refusal) => return Ok(Reply::Refused { refusal }),
         }
         let Some(law) = self.rules.get(&rule) else {
             return Ok(refused(
@@ -145,68 +133,19 @@ impl Deadlines {
         // One record of the extension, whoever is told: the chain keeps it even when nobody is.
         let notice = self.deadline_notice(&row, EXTENDED, told, now);
         let positions = self.publish(&mut tx, vec![notice], now).await?;
-        let receipt = self.receipt(
-            &request_id,
-            &actor,
-            case_id,
-            content_digest,
-            &positions,
-            now,
-        );
-        self.chain.record_receipt(&mut tx, &receipt).await?;
+        let receipt = step
+            .receipt(&mut tx, &self.chain, &self.signer, &positions, now)
+            .await?;
         let reply = Reply::Extended(Extended {
             obligation: self.listed(row),
             replayed: false,
             accepted_at: now,
             receipt,
         });
-        let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.messaging
-            .record(
-                &mut tx,
-                actor.as_str(),
-                request_id.as_str(),
-                &digest,
-                &encoded,
-                now.as_millis(),
-            )
-            .await?;
+        step.record(&self.messaging, &mut tx, &reply, now).await?;
         tx.commit().await?;
         self.relay.wake();
         tracing::info!("deadline extended");
         Ok(reply)
-    }
-
-    /// The signed receipt of an accepted extension: what was accepted, when, and where its record
-    /// sits on the chain.
-    fn receipt(
-        &self,
-        request_id: &casebridge_core::ids::RequestId,
-        actor: &AgencyCode,
-        case_id: CaseId,
-        content_digest: Sha256Digest,
-        positions: &[Position],
-        now: Timestamp,
-    ) -> Receipt {
-        let last = positions.last().copied().unwrap_or(Position {
-            seq: 0,
-            hash: GENESIS,
-        });
-        let mut receipt = Receipt {
-            service: crate::SERVICE.to_owned(),
-            case_id,
-            step: "extend_deadline".to_owned(),
-            actor: actor.clone(),
-            request_id: request_id.clone(),
-            content_digest,
-            accepted_at: now,
-            first_seq: positions.first().map_or(0, |p| p.seq),
-            last_seq: last.seq,
-            chain_hash: Sha256Digest::from_bytes(last.hash),
-            key_id: String::new(),
-            signature: String::new(),
-        };
-        self.signer.sign_receipt(&mut receipt);
-        receipt
     }
 }
