@@ -16,6 +16,8 @@
 //! Modules, as in every service: `store`, `handler`, `app`; plus `api` (the bus messages),
 //! `monitor` (board queries and statistics), `report` (月提示, 季通报, annual statistics) and
 //! `rule_change` (what a changed rule table does to the obligations opened under the old one).
+//! `handler` is split by job (`events`, `timer`, `extend`, `requests`, `recount`) over a shared
+//! core; imports run one way: `app` → `handler` → `monitor`, `report`, `rule_change` → `store`.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -7,6 +7,8 @@
 //!   tables every service shares in shape (idempotency records, outbox, processed messages).
 //! - [`cases`]: the case service engine every family service runs on (steps in one
 //!   transaction with idempotency and outbox, reads, listings, cross-family reactions).
+//! - [`idempotent`]: what every accepted step shares: the idempotency lookup, the signed
+//!   receipt on the chain, the reply record.
 //! - [`ledger`]: each service's full-process record: a hash chain appended in the step's
 //!   transaction, signed checkpoints, signed receipts, verification.
 //! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
@@ -20,6 +22,7 @@
 pub mod bus;
 pub mod cases;
 pub mod host;
+pub mod idempotent;
 pub mod ledger;
 pub mod outbox;
 pub mod settings;

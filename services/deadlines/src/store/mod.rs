@@ -28,6 +28,14 @@ use casebridge_platform::store::{Db, Messaging, Migration, StoreError, messaging
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+mod counted;
+mod holds;
+
+pub use counted::{
+    CountedRule, counted_calendar, counted_rules, set_counted_calendar, set_counted_rules,
+};
+pub use holds::{close_links, close_own_link, held, open_link};
+
 /// The columns of `deadlines_obligations` every query reads, in [`row`]'s order.
 /// The columns every obligation query reads, in [`row`]'s order, to select `FROM` [`FROM`]: the
 /// stage comes from the timer row (closed obligations have none).
@@ -559,98 +567,6 @@ pub async fn open_due_from(
     .collect()
 }
 
-/// The digest of each calendar year the stored due times were counted on.
-pub async fn counted_calendar(db: &Db) -> Result<Vec<(i32, String)>, StoreError> {
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT year, fingerprint FROM deadlines_calendar ORDER BY year")
-            .fetch_all(db.pool())
-            .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(year, f)| Some((i32::try_from(year).ok()?, f)))
-        .collect())
-}
-
-/// Records the digest of each calendar year the due times are now counted on.
-pub async fn set_counted_calendar(
-    conn: &mut sqlx::AnyConnection,
-    years: &[(i32, String)],
-) -> Result<(), StoreError> {
-    for (year, fingerprint) in years {
-        sqlx::query(
-            "INSERT INTO deadlines_calendar (year, fingerprint) VALUES ($1, $2) \
-             ON CONFLICT (year) DO UPDATE SET fingerprint = excluded.fingerprint",
-        )
-        .bind(i64::from(*year))
-        .bind(fingerprint)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-/// A timer rule's definition as the stored due times were counted under it: the digest of its
-/// timing ([`casebridge_core::deadline::Timing::digest`]) and the definition itself, so a later
-/// change shows what changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CountedRule {
-    pub rule: String,
-    pub fingerprint: String,
-    /// [`casebridge_core::deadline::Timing::canonical`].
-    pub timing: String,
-}
-
-/// The rule definitions the stored due times were counted under.
-pub async fn counted_rules(db: &Db) -> Result<Vec<CountedRule>, StoreError> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT rule, fingerprint, timing FROM deadlines_rules ORDER BY rule")
-            .fetch_all(db.pool())
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(rule, fingerprint, timing)| CountedRule {
-            rule,
-            fingerprint,
-            timing,
-        })
-        .collect())
-}
-
-/// Records the rule definitions the due times are now counted under: exactly `rules` (a rule
-/// no longer in the table is forgotten, so one added again later counts as new).
-pub async fn set_counted_rules(
-    conn: &mut sqlx::AnyConnection,
-    rules: &[CountedRule],
-) -> Result<(), StoreError> {
-    for counted in rules {
-        sqlx::query(
-            "INSERT INTO deadlines_rules (rule, fingerprint, timing) VALUES ($1, $2, $3) \
-             ON CONFLICT (rule) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             timing = excluded.timing",
-        )
-        .bind(&counted.rule)
-        .bind(&counted.fingerprint)
-        .bind(&counted.timing)
-        .execute(&mut *conn)
-        .await?;
-    }
-    let placeholders: Vec<String> = (1..=rules.len()).map(|i| format!("${i}")).collect();
-    let sql = if rules.is_empty() {
-        "DELETE FROM deadlines_rules".to_owned()
-    } else {
-        format!(
-            "DELETE FROM deadlines_rules WHERE rule NOT IN ({})",
-            placeholders.join(", ")
-        )
-    };
-    let mut query = sqlx::query(&sql);
-    for counted in rules {
-        query = query.bind(&counted.rule);
-    }
-    query.execute(&mut *conn).await?;
-    Ok(())
-}
-
 /// Open obligations under `rules`, after `after` by id, locked for the caller's transaction on
 /// PostgreSQL (like [`open_due_from`]), so replicas recounting at once take turns and the
 /// second finds nothing left to change.
@@ -724,98 +640,6 @@ pub async fn restate(
     .execute(&mut *conn)
     .await?;
     set_timer(conn, o.id, o.stage, next_fire_at).await
-}
-
-/// Records that a step in `source` stopped clocks of `agency` in `target`: a request under
-/// another case, or (`source == target`) the case's own step, such as a suspension. A link
-/// closed before opens again: a case may be suspended twice.
-pub async fn open_link(
-    conn: &mut sqlx::AnyConnection,
-    source: CaseId,
-    target: CaseId,
-    agency: &AgencyCode,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO deadlines_links (source_case, target_case, agency, opened_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (source_case, target_case) DO UPDATE \
-         SET agency = excluded.agency, opened_at = excluded.opened_at, closed_at = NULL",
-    )
-    .bind(source.to_string())
-    .bind(target.to_string())
-    .bind(agency.as_str())
-    .bind(at.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Closes the open links from `source` to other cases; returns each target case whose clock
-/// no other open link still holds stopped.
-pub async fn close_links(
-    conn: &mut sqlx::AnyConnection,
-    source: CaseId,
-    at: Timestamp,
-) -> Result<Vec<CaseId>, StoreError> {
-    let targets: Vec<String> = sqlx::query_scalar(
-        "SELECT target_case FROM deadlines_links WHERE source_case = $1 \
-         AND target_case <> source_case AND closed_at IS NULL",
-    )
-    .bind(source.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE deadlines_links SET closed_at = $2 WHERE source_case = $1 \
-         AND target_case <> source_case AND closed_at IS NULL",
-    )
-    .bind(source.to_string())
-    .bind(at.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    let mut free = Vec::new();
-    for target in targets {
-        let still: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM deadlines_links WHERE target_case = $1 AND closed_at IS NULL",
-        )
-        .bind(&target)
-        .fetch_one(&mut *conn)
-        .await?;
-        if still == 0 {
-            free.push(
-                CaseId::parse(&target)
-                    .map_err(|e| StoreError::Corrupt(format!("linked case: {e}")))?,
-            );
-        }
-    }
-    Ok(free)
-}
-
-/// Closes the link by which `case` holds its own clocks (its suspension, say).
-pub async fn close_own_link(
-    conn: &mut sqlx::AnyConnection,
-    case: CaseId,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE deadlines_links SET closed_at = $2 WHERE source_case = $1 \
-         AND target_case = $1 AND closed_at IS NULL",
-    )
-    .bind(case.to_string())
-    .bind(at.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Whether an open link still holds the clocks of `case` stopped.
-pub async fn held(conn: &mut sqlx::AnyConnection, case: CaseId) -> Result<bool, StoreError> {
-    let open: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM deadlines_links WHERE target_case = $1 AND closed_at IS NULL",
-    )
-    .bind(case.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(open > 0)
 }
 
 /// Claims the monthly reminder of `month` (`2026-03`); `false` when it was already sent (by
