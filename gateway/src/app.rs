@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use casebridge_core::calendar::LiveCalendar;
 use casebridge_core::directory::Directory;
-use casebridge_core::ids::AgencyCode;
 use casebridge_core::time::Clock;
-use casebridge_platform::bus::{Bus, QueueSpec};
+use casebridge_platform::bus::Bus;
 use casebridge_proto::v1::case_service_server::CaseServiceServer;
 use casebridge_proto::v1::deadline_service_server::DeadlineServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
@@ -174,7 +173,7 @@ impl Gateway {
         mut self,
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
-        let wakeups = self.listen_for_wakeups(shutdown.clone()).await?;
+        let wakeups = crate::inbox::listen_for_wakeups(&self.ctx, shutdown.clone()).await?;
         let trust_reload = self
             .trust_files
             .take()
@@ -293,39 +292,5 @@ impl Gateway {
             }
         }
         served
-    }
-
-    /// One task per gateway turns `inbox.appended.<agency>` events into in-process wake-ups.
-    async fn listen_for_wakeups(
-        &self,
-        shutdown: CancellationToken,
-    ) -> Result<tokio::task::JoinHandle<()>, StartError> {
-        let mut consumer = self
-            .ctx
-            .bus
-            .consume(QueueSpec::notifications(&[
-                casebridge_inbox::api::APPENDED_PATTERN,
-            ]))
-            .await?;
-        let wakeups = self.ctx.wakeups.clone();
-        Ok(tokio::spawn(async move {
-            loop {
-                let delivery = tokio::select! {
-                    d = consumer.next() => d,
-                    _ = shutdown.cancelled() => return,
-                };
-                let Some(delivery) = delivery else { return };
-                let agency = delivery
-                    .message
-                    .kind
-                    .rsplit('.')
-                    .next()
-                    .and_then(|code| AgencyCode::parse(code).ok());
-                if let Some(agency) = agency {
-                    // No watcher for this agency right now is fine.
-                    let _ = wakeups.send(agency);
-                }
-            }
-        }))
     }
 }

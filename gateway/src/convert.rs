@@ -3,10 +3,11 @@
 //!
 //! Every inbound message is destructured exhaustively, so adding a field to the contract
 //! breaks the build until it is handled here. This module holds what every family shares;
-//! each family's messages are in a submodule.
+//! each family's messages are in a submodule, and the monitor's in `monitor`.
 
 pub mod disputes;
 pub mod evidence;
+pub mod monitor;
 pub mod opinions;
 pub mod referrals;
 pub mod transfers;

@@ -3,6 +3,8 @@
 //!
 //! The stream pages through the backlog, then (with `follow`) waits for a wake-up for its
 //! agency, falling back to a poll every few seconds, so a lost wake-up only delays delivery.
+//! The wake-ups come from [`listen_for_wakeups`], one bus consumer per gateway, which the
+//! composition root (`app.rs`) starts.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,13 +12,15 @@ use std::time::Duration;
 
 use casebridge_core::ids::AgencyCode;
 use casebridge_inbox::api::{Reply, Request};
+use casebridge_platform::bus::QueueSpec;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::inbox_service_server::InboxService;
 use futures_util::Stream;
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 use tonic::{Response, Status};
 
-use crate::context::Context;
+use crate::context::{Context, StartError};
 use crate::convert;
 use crate::error::GatewayError;
 
@@ -38,6 +42,39 @@ impl InboxGrpc {
 
 async fn ask(ctx: &Context, request: Request) -> Result<Reply, GatewayError> {
     ctx.ask(SERVICE, &request).await
+}
+
+/// One task per gateway turns `inbox.appended.<agency>` events into in-process wake-ups.
+pub(crate) async fn listen_for_wakeups(
+    ctx: &Context,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let mut consumer = ctx
+        .bus
+        .consume(QueueSpec::notifications(&[
+            casebridge_inbox::api::APPENDED_PATTERN,
+        ]))
+        .await?;
+    let wakeups = ctx.wakeups.clone();
+    Ok(tokio::spawn(async move {
+        loop {
+            let delivery = tokio::select! {
+                d = consumer.next() => d,
+                _ = shutdown.cancelled() => return,
+            };
+            let Some(delivery) = delivery else { return };
+            let agency = delivery
+                .message
+                .kind
+                .rsplit('.')
+                .next()
+                .and_then(|code| AgencyCode::parse(code).ok());
+            if let Some(agency) = agency {
+                // No watcher for this agency right now is fine.
+                let _ = wakeups.send(agency);
+            }
+        }
+    }))
 }
 
 type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::InboxEntry, Status>> + Send>>;

@@ -52,10 +52,10 @@ pub use limits::Caps;
 /// the fuzz targets in `fuzz/` (docs/security.md, "Fuzzing"). Not an API: nothing else may use it.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::convert::monitor::{extension, obligation_query, report, statistics_period};
     pub use crate::convert::{
         CaseStep, Violations, case_id, disputes, evidence, list_query, opinions, referrals,
         transfers,
     };
     pub use crate::directory::agency_filters;
-    pub use crate::monitor::{extension, obligation_query, report, statistics_period};
 }

@@ -1,0 +1,433 @@
+//! Monitor and deadline messages (monitor.proto): obligation lists, statistics and report
+//! requests, deadline extensions, and obligations and agency statistics for the wire.
+
+use casebridge_core::case::TEXT_MAX_CHARS;
+use casebridge_core::deadline::ExtensionTarget;
+use casebridge_core::directory::Directory;
+use casebridge_core::ids::{AgencyCode, RegionCode, Sha256Digest};
+use casebridge_core::notice::Family;
+use casebridge_core::time::Timestamp;
+use casebridge_deadlines::api::{
+    AgencyStatistics, ExtendRequest, Listed, MAX_PAGE, ObligationQuery, ReportFormat, ReportPeriod,
+    View,
+};
+use casebridge_proto::v1 as pb;
+
+use super::{Violations, optional, timestamp};
+
+/// A monitor list request as a query at `now` (when `as_of` is unset).
+pub fn obligation_query(
+    req: pb::ListObligationsRequest,
+    now: Timestamp,
+) -> Result<ObligationQuery, Violations> {
+    let pb::ListObligationsRequest {
+        view,
+        as_of,
+        due_within_hours,
+        agency,
+        family,
+        rule,
+        region,
+        case_id,
+        page_size,
+        page_token,
+    } = req;
+    let mut v = Violations::default();
+    let view = match pb::ObligationView::try_from(view) {
+        Ok(pb::ObligationView::Overdue) => Some(View::Overdue),
+        Ok(pb::ObligationView::DueSoon) => Some(View::DueSoon),
+        Ok(pb::ObligationView::Open) => Some(View::Open),
+        Ok(pb::ObligationView::All) => Some(View::All),
+        _ => {
+            v.add(
+                "view",
+                "view is required: OBLIGATION_VIEW_OVERDUE, _DUE_SOON, _OPEN or _ALL",
+            );
+            None
+        }
+    };
+    let as_of = match as_of {
+        None => Some(now),
+        some => v.timestamp("as_of", some),
+    };
+    let agency = optional(&agency).and_then(|raw| v.agency("agency", raw));
+    let family = optional(&family).and_then(|raw| family_of(&mut v, raw));
+    let region = optional(&region).and_then(|raw| {
+        RegionCode::parse(raw)
+            .map(|r| r.as_str().to_owned())
+            .map_err(|e| v.add("region", format!("region {e}")))
+            .ok()
+    });
+    let case_id = optional(&case_id).and_then(|raw| v.case_id("case_id", raw));
+    if let Some(raw) = optional(&rule) {
+        v.rule_id("rule", raw);
+    }
+    if page_size > MAX_PAGE {
+        v.add("page_size", format!("page_size must be at most {MAX_PAGE}"));
+    }
+    let after = optional(&page_token).and_then(|raw| {
+        raw.split_once(':')
+            .and_then(|(due, id)| Some((due.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+            .or_else(|| {
+                v.add(
+                    "page_token",
+                    "page_token is not one this server issued; pass next_page_token unchanged",
+                );
+                None
+            })
+    });
+    let hours = if due_within_hours == 0 {
+        24
+    } else {
+        i64::from(due_within_hours)
+    };
+    let query = match (view, as_of) {
+        (Some(view), Some(as_of)) => Some(ObligationQuery {
+            view,
+            as_of,
+            due_within_ms: hours * 3_600_000,
+            agency,
+            family,
+            rule: optional(&rule).map(str::to_owned),
+            region,
+            case_id,
+            limit: if page_size == 0 { 50 } else { page_size },
+            after,
+        }),
+        _ => None,
+    };
+    v.finish(query)
+}
+
+fn family_of(v: &mut Violations, raw: &str) -> Option<Family> {
+    serde_json::from_value::<Family>(serde_json::Value::String(raw.to_owned()))
+        .map_err(|_| {
+            v.add(
+                "family",
+                format!("family {raw:?} is not one of referral, transfer, dispute, opinion"),
+            )
+        })
+        .ok()
+}
+
+/// The page token for the next page.
+pub fn page_token(next: Option<(i64, i64)>) -> String {
+    next.map(|(due, id)| format!("{due}:{id}"))
+        .unwrap_or_default()
+}
+
+/// An obligation for the wire, with its ageing at `as_of`.
+pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb::Obligation {
+    let Listed {
+        obligation: o,
+        step,
+        explanation,
+        extension_tiers,
+        provisional_years,
+    } = listed;
+    let overdue_hours = match (o.due_at, o.closed_at) {
+        (Some(due), None) if due < as_of => (as_of.as_millis() - due.as_millis()) as f64 / 3.6e6,
+        _ => 0.0,
+    };
+    pb::Obligation {
+        id: o.id.to_string(),
+        case_id: o.case_id.to_string(),
+        family: o.family.as_str().to_owned(),
+        rule: o.rule,
+        step,
+        owed_by_name: directory
+            .get(&o.owed_by)
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        owed_by: o.owed_by.to_string(),
+        owed_to: o.owed_to.map(|a| a.to_string()).unwrap_or_default(),
+        supervisor: o.supervisor.map(|a| a.to_string()).unwrap_or_default(),
+        region: o.region,
+        started_at: Some(timestamp(o.started_at)),
+        due_at: o.due_at.map(timestamp),
+        warn_at: o.warn_at.map(timestamp),
+        closed_at: o.closed_at.map(timestamp),
+        stage: o.stage.as_str().to_owned(),
+        late: o.late,
+        overdue_hours,
+        explanation,
+        clock_stops: o
+            .changes
+            .pauses
+            .into_iter()
+            .map(|p| pb::ClockStop {
+                from: Some(timestamp(p.from)),
+                until: p.until.map(timestamp),
+                by: p.by,
+                reason: p.why,
+            })
+            .collect(),
+        extensions: o
+            .changes
+            .extensions
+            .into_iter()
+            .map(|e| pb::DeadlineExtension {
+                period: e.period.to_string(),
+                tier: e.tier.unwrap_or(0),
+                until: e.until.map(|d| d.to_string()).unwrap_or_default(),
+                by: e.by,
+                reason: e.why,
+                approval_reference: e.reference,
+                made_at: Some(timestamp(e.made_at)),
+            })
+            .collect(),
+        extension_tiers,
+        period: o.period.to_string(),
+        provisional: !provisional_years.is_empty(),
+        provisional_years,
+    }
+}
+
+/// A statistics request as a period.
+pub fn statistics_period(
+    req: pb::GetStatisticsRequest,
+) -> Result<(Timestamp, Timestamp, Option<AgencyCode>), Violations> {
+    let pb::GetStatisticsRequest { from, to, agency } = req;
+    let mut v = Violations::default();
+    let from = v.timestamp("from", from);
+    let to = v.timestamp("to", to);
+    let agency = optional(&agency).and_then(|raw| v.agency("agency", raw));
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        v.add("to", "to must be after from");
+    }
+    let period = from.zip(to).map(|(from, to)| (from, to, agency));
+    v.finish(period)
+}
+
+/// One agency's statistics for the wire.
+pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::AgencyStatistics {
+    let AgencyStatistics {
+        agency,
+        sent,
+        received,
+        answered_on_time,
+        answered_late,
+        still_open,
+        overdue,
+        median_response_hours,
+        filing_decisions,
+        filed,
+        filing_rate,
+    } = s;
+    let name = AgencyCode::parse(&agency)
+        .ok()
+        .and_then(|code| directory.get(&code).map(|a| a.name.clone()))
+        .unwrap_or_default();
+    pb::AgencyStatistics {
+        agency,
+        name,
+        sent,
+        received,
+        answered_on_time,
+        answered_late,
+        still_open,
+        overdue,
+        median_response_hours,
+        filing_decisions,
+        filed,
+        filing_rate,
+    }
+}
+
+/// A report request as a period and a format.
+pub fn report(req: pb::GetReportRequest) -> Result<(ReportPeriod, ReportFormat), Violations> {
+    let pb::GetReportRequest {
+        kind,
+        year,
+        month,
+        quarter,
+        format,
+    } = req;
+    let mut v = Violations::default();
+    if !(2000..3000).contains(&year) {
+        v.add("year", format!("year {year} is outside 2000 to 2999"));
+    }
+    let period = match pb::ReportKind::try_from(kind) {
+        Ok(pb::ReportKind::Monthly) => {
+            if !(1..=12).contains(&month) {
+                v.add("month", "month is required for a monthly report: 1 to 12");
+            }
+            Some(ReportPeriod::Month { year, month })
+        }
+        Ok(pb::ReportKind::Quarterly) => {
+            if !(1..=4).contains(&quarter) {
+                v.add(
+                    "quarter",
+                    "quarter is required for a quarterly report: 1 to 4",
+                );
+            }
+            Some(ReportPeriod::Quarter { year, quarter })
+        }
+        Ok(pb::ReportKind::Annual) => Some(ReportPeriod::Year { year }),
+        _ => {
+            v.add(
+                "kind",
+                "kind is required: REPORT_KIND_MONTHLY, _QUARTERLY or _ANNUAL",
+            );
+            None
+        }
+    };
+    let format = match pb::ReportFormat::try_from(format) {
+        Ok(pb::ReportFormat::Json) => Some(ReportFormat::Json),
+        Ok(pb::ReportFormat::Csv) => Some(ReportFormat::Csv),
+        _ => {
+            v.add("format", "format is required: REPORT_FORMAT_JSON or _CSV");
+            None
+        }
+    };
+    let report = period.zip(format);
+    v.finish(report)
+}
+
+/// An extension request as a command of `actor`.
+pub fn extension(
+    req: pb::ExtendDeadlineRequest,
+    actor: AgencyCode,
+    content_digest: Sha256Digest,
+) -> Result<ExtendRequest, Violations> {
+    let pb::ExtendDeadlineRequest {
+        request_id,
+        case_id,
+        rule,
+        target,
+        approval_reference,
+        reason,
+    } = req;
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request_id);
+    let case_id = v.case_id("case_id", &case_id);
+    v.rule_id("rule", &rule);
+    let target = match target {
+        Some(pb::extend_deadline_request::Target::Tier(0)) | None => {
+            v.add(
+                "target",
+                "name a tier (1 = the rule's first extension tier) or an until date",
+            );
+            None
+        }
+        Some(pb::extend_deadline_request::Target::Tier(tier)) => Some(ExtensionTarget::Tier(tier)),
+        Some(pb::extend_deadline_request::Target::Until(date)) => {
+            chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map(ExtensionTarget::Until)
+                .map_err(|_| v.add("until", format!("until {date:?} is not a YYYY-MM-DD date")))
+                .ok()
+        }
+    };
+    // The approval document's reference (审批文号) and the reason for the extension.
+    v.text(
+        "approval_reference",
+        &approval_reference,
+        TEXT_MAX_CHARS,
+        true,
+    );
+    v.text("reason", &reason, TEXT_MAX_CHARS, true);
+    let extend = match (request_id, case_id, target) {
+        (Some(request_id), Some(case_id), Some(target)) => Some(ExtendRequest {
+            actor,
+            request_id,
+            content_digest,
+            case_id,
+            rule,
+            target,
+            approval_reference,
+            reason,
+        }),
+        _ => None,
+    };
+    v.finish(extend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor() -> AgencyCode {
+        AgencyCode::parse("11350100MB01000064").expect("agency")
+    }
+
+    #[test]
+    fn an_extension_without_target_reference_or_reason_names_each_field() {
+        let violations = extension(
+            pb::ExtendDeadlineRequest {
+                request_id: String::new(),
+                case_id: "nope".into(),
+                rule: String::new(),
+                target: None,
+                approval_reference: " ".into(),
+                reason: String::new(),
+            },
+            actor(),
+            Sha256Digest::of(b"x"),
+        )
+        .expect_err("invalid");
+        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "request_id",
+                "case_id",
+                "rule",
+                "target",
+                "approval_reference",
+                "reason"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_until_date_must_be_a_calendar_date() {
+        let violations = extension(
+            pb::ExtendDeadlineRequest {
+                request_id: "r1".into(),
+                case_id: casebridge_core::ids::CaseId::generate().to_string(),
+                rule: "SAMR-45".into(),
+                target: Some(pb::extend_deadline_request::Target::Until(
+                    "2026-02-30".into(),
+                )),
+                approval_reference: "鉴延〔2026〕3号".into(),
+                reason: "second test".into(),
+            },
+            actor(),
+            Sha256Digest::of(b"x"),
+        )
+        .expect_err("invalid");
+        assert_eq!(violations.0[0].0, "until");
+    }
+
+    #[test]
+    fn a_report_needs_its_kind_period_and_format() {
+        let violations = report(pb::GetReportRequest {
+            kind: pb::ReportKind::Quarterly.into(),
+            year: 1999,
+            month: 0,
+            quarter: 5,
+            format: 0,
+        })
+        .expect_err("invalid");
+        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["year", "quarter", "format"]);
+        assert_eq!(
+            report(pb::GetReportRequest {
+                kind: pb::ReportKind::Monthly.into(),
+                year: 2026,
+                month: 2,
+                quarter: 0,
+                format: pb::ReportFormat::Csv.into(),
+            }),
+            Ok((
+                ReportPeriod::Month {
+                    year: 2026,
+                    month: 2
+                },
+                ReportFormat::Csv
+            ))
+        );
+    }
+}
