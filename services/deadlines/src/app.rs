@@ -16,7 +16,7 @@ use casebridge_platform::host::{self, Host, Outcome, run_batch_consumer, run_con
 use casebridge_platform::ledger::{Signer, run_checkpointer};
 use casebridge_platform::outbox::OutboxRelay;
 use casebridge_platform::settings::LedgerSettings;
-use casebridge_platform::store::{Dialect, Messaging, StoreError};
+use casebridge_platform::store::{Dialect, Messaging};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Request;
@@ -63,14 +63,7 @@ pub fn events_queue_for(rules: &RuleTable) -> QueueSpec {
     }
 }
 
-/// Start-up failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("deadlines store: {0}")]
-    Store(#[from] StoreError),
-    #[error("deadlines bus: {0}")]
-    Bus(#[from] BusError),
-}
+pub use casebridge_platform::host::StartError;
 
 /// A migrated, declared, ready-to-run deadlines service.
 #[derive(Debug)]
@@ -104,10 +97,15 @@ impl DeadlinesApp {
             ledger,
         } = host;
         db.migrate(crate::SERVICE, &crate::store::migrations())
-            .await?;
+            .await
+            .map_err(StartError::store(crate::SERVICE))?;
         let events = events_queue_for(&rules);
-        bus.declare(&events).await?;
-        bus.declare(&QueueSpec::commands(crate::SERVICE)).await?;
+        bus.declare(&events)
+            .await
+            .map_err(StartError::bus(crate::SERVICE))?;
+        bus.declare(&QueueSpec::commands(crate::SERVICE))
+            .await
+            .map_err(StartError::bus(crate::SERVICE))?;
         let relay = OutboxRelay::new(db.clone(), bus.clone(), &Messaging::new(crate::SERVICE));
         let (concurrency, timers) = match db.dialect() {
             Dialect::Sqlite => (1, 1),
@@ -124,8 +122,15 @@ impl DeadlinesApp {
         );
         // A rule changed since the last start restates the open obligations opened under it;
         // then a calendar year installed since moves the due times counted on it.
-        deadlines.recount_changed_rules().await?;
-        deadlines.recount_changed_years().await?;
+        let store_error = StartError::store(crate::SERVICE);
+        deadlines
+            .recount_changed_rules()
+            .await
+            .map_err(store_error)?;
+        deadlines
+            .recount_changed_years()
+            .await
+            .map_err(store_error)?;
         Ok(DeadlinesApp {
             deadlines,
             bus,

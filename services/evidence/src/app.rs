@@ -7,7 +7,7 @@ use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
 use casebridge_platform::host::{self, Outcome, run_consumer};
-use casebridge_platform::store::{Db, Dialect, StoreError};
+use casebridge_platform::store::{Db, Dialect};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Request;
@@ -27,14 +27,7 @@ pub fn queues() -> Vec<QueueSpec> {
     vec![events_queue(), QueueSpec::commands(crate::SERVICE)]
 }
 
-/// Start-up failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("evidence store: {0}")]
-    Store(#[from] StoreError),
-    #[error("evidence bus: {0}")]
-    Bus(#[from] BusError),
-}
+pub use casebridge_platform::host::StartError;
 
 /// A migrated, declared, ready-to-run evidence service.
 #[derive(Debug)]
@@ -49,9 +42,12 @@ impl EvidenceApp {
     /// first runs are kept.
     pub async fn build(db: Db, bus: Bus, clock: Arc<dyn Clock>) -> Result<EvidenceApp, StartError> {
         db.migrate(crate::SERVICE, &crate::store::migrations())
-            .await?;
+            .await
+            .map_err(StartError::store(crate::SERVICE))?;
         for spec in queues() {
-            bus.declare(&spec).await?;
+            bus.declare(&spec)
+                .await
+                .map_err(StartError::bus(crate::SERVICE))?;
         }
         let concurrency = match db.dialect() {
             Dialect::Sqlite => 2,

@@ -7,7 +7,7 @@ use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
 use casebridge_platform::host::{self, Outcome, run_batch_consumer, run_consumer};
-use casebridge_platform::store::{Db, Dialect, StoreError};
+use casebridge_platform::store::{Db, Dialect};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Request;
@@ -21,14 +21,7 @@ pub fn events_queue() -> QueueSpec {
     QueueSpec::events(crate::SERVICE, EVENT_BINDINGS)
 }
 
-/// Start-up failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("inbox store: {0}")]
-    Store(#[from] StoreError),
-    #[error("inbox bus: {0}")]
-    Bus(#[from] BusError),
-}
+pub use casebridge_platform::host::StartError;
 
 /// The most notices one delivery transaction appends. Every notice of a busy agency takes that
 /// agency's row lock; appending them in batches takes it once per batch.
@@ -50,9 +43,14 @@ impl InboxApp {
     /// service first runs are kept.
     pub async fn build(db: Db, bus: Bus, clock: Arc<dyn Clock>) -> Result<InboxApp, StartError> {
         db.migrate(crate::SERVICE, &crate::store::migrations())
-            .await?;
-        bus.declare(&events_queue()).await?;
-        bus.declare(&QueueSpec::commands(crate::SERVICE)).await?;
+            .await
+            .map_err(StartError::store(crate::SERVICE))?;
+        bus.declare(&events_queue())
+            .await
+            .map_err(StartError::bus(crate::SERVICE))?;
+        bus.declare(&QueueSpec::commands(crate::SERVICE))
+            .await
+            .map_err(StartError::bus(crate::SERVICE))?;
         let (concurrency, batches) = match db.dialect() {
             Dialect::Sqlite => (2, 1),
             Dialect::Postgres => (16, 2),

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::bus::{Bus, BusError, Delivery, Message, QueueSpec};
 use crate::ledger::Signer;
 use crate::settings::LedgerSettings;
-use crate::store::Db;
+use crate::store::{Db, StoreError};
 use casebridge_core::time::Clock;
 
 /// What every service process provides to a service: its store, the bus, the clock, the
@@ -390,5 +390,33 @@ fn failed(error: crate::StoreError) -> Outcome {
         }
     } else {
         poison(error)
+    }
+}
+
+/// Why a service could not start: its store or its bus, with the service named. Every service
+/// (the four families, the inbox, the deadlines and the evidence service) returns this one type.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{service} store: {source}")]
+    Store {
+        service: &'static str,
+        source: StoreError,
+    },
+    #[error("{service} bus: {source}")]
+    Bus {
+        service: &'static str,
+        source: BusError,
+    },
+}
+
+impl StartError {
+    /// A store error of `service`, for `map_err`.
+    pub fn store(service: &'static str) -> impl Fn(StoreError) -> StartError + Copy {
+        move |source| StartError::Store { service, source }
+    }
+
+    /// A bus error of `service`, for `map_err`.
+    pub fn bus(service: &'static str) -> impl Fn(BusError) -> StartError + Copy {
+        move |source| StartError::Bus { service, source }
     }
 }

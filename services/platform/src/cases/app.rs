@@ -15,25 +15,12 @@ use crate::host::{self, run_batch_consumer, run_consumer};
 use crate::ledger::{Signer, run_checkpointer};
 use crate::outbox::OutboxRelay;
 use crate::settings::LedgerSettings;
-use crate::store::{Dialect, Messaging, Migration, StoreError};
+use crate::store::{Dialect, Messaging, Migration};
 
 /// The most commands one transaction takes (within the bus's prefetch).
 pub const COMMAND_BATCH: usize = 64;
 
-/// Start-up failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{service} store: {source}")]
-    Store {
-        service: &'static str,
-        source: StoreError,
-    },
-    #[error("{service} bus: {source}")]
-    Bus {
-        service: &'static str,
-        source: BusError,
-    },
-}
+pub use crate::host::StartError;
 
 /// The queue of other families' events a family reacts to, if it reacts to any.
 pub fn reactions_queue<F: Family>() -> Option<QueueSpec> {
@@ -68,8 +55,8 @@ impl<F: Family + std::fmt::Debug> CaseApp<F> {
             ledger,
         } = host;
         let service = F::SERVICE;
-        let store_error = |source| StartError::Store { service, source };
-        let bus_error = |source| StartError::Bus { service, source };
+        let store_error = StartError::store(service);
+        let bus_error = StartError::bus(service);
         let mut migrations = crate::store::messaging_migrations(service);
         migrations.extend(store::migrations(service));
         migrations.extend(crate::ledger::migrations(service));
