@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use casebridge_core::authz;
 use casebridge_core::case::{self, Case, Decision, Rejection};
-use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
-use casebridge_core::ledger::{GENESIS, Receipt};
+use casebridge_core::ids::{AgencyCode, CaseId};
 use casebridge_core::notice::Notice;
 use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_core::time::{Clock, Timestamp};
@@ -14,9 +13,10 @@ use super::api::{self, Accepted, CommandRequest, Reply, Request};
 use super::store::CaseStore;
 use super::{Family, Reaction};
 use crate::bus::Message;
+use crate::idempotent::{Prior, Step};
 use crate::ledger::{Chain, Position, Signer};
 use crate::outbox::OutboxRelay;
-use crate::store::{Db, Idempotency, Messaging, StoreError};
+use crate::store::{Db, Messaging, StoreError};
 
 /// One family's service logic, shared by every adapter (the bus consumers, tests).
 #[derive(Debug, Clone)]
@@ -212,33 +212,26 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             case_id,
             command,
         } = request;
-        let digest = content_digest.to_hex();
-        match self
-            .messaging
-            .idempotency(&mut *tx, actor.as_str(), request_id.as_str(), &digest)
+        let step = Step {
+            actor: &actor,
+            request_id: &request_id,
+            content_digest,
+            case_id,
+            name: F::step(&command),
+        };
+        match step
+            .prior::<FamilyReply<F>>(&self.messaging, &mut *tx)
             .await?
         {
-            Idempotency::New => {}
-            Idempotency::Replay { reply, .. } => {
-                let mut original: FamilyReply<F> = serde_json::from_slice(&reply)
-                    .map_err(|e| StoreError::Corrupt(format!("stored reply: {e}")))?;
+            Prior::New => {}
+            Prior::Replay(mut original) => {
                 if let Reply::Accepted(accepted) = &mut original {
                     accepted.replayed = true;
                 }
                 tracing::debug!("replayed an accepted request");
                 return Ok(original);
             }
-            Idempotency::Conflict => {
-                return Ok(refused(
-                    RefusalKind::AlreadyExists,
-                    "IDEMPOTENCY",
-                    Some("request_id"),
-                    format!(
-                        "request id {request_id} was already used by this agency for a different \
-                         request; use a new request id for new content"
-                    ),
-                ));
-            }
+            Prior::Conflict(refusal) => return Ok(Reply::Refused { refusal }),
         }
         let Some(agency) = self.family.directory().get(&actor).cloned() else {
             return Ok(refused(
@@ -270,50 +263,16 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         let positions = self
             .commit(&mut *tx, &decision, current.as_ref(), now)
             .await?;
-        let (first, last) = match (positions.first(), positions.last()) {
-            (Some(first), Some(last)) => (first.seq, *last),
-            // Every accepted step emits an event; an empty one would still get a receipt.
-            _ => (
-                0,
-                Position {
-                    seq: 0,
-                    hash: GENESIS,
-                },
-            ),
-        };
-        let mut receipt = Receipt {
-            service: F::SERVICE.to_owned(),
-            case_id,
-            step: F::step(&command).to_owned(),
-            actor: actor.clone(),
-            request_id: request_id.clone(),
-            content_digest,
-            accepted_at: now,
-            first_seq: first,
-            last_seq: last.seq,
-            chain_hash: Sha256Digest::from_bytes(last.hash),
-            key_id: String::new(),
-            signature: String::new(),
-        };
-        self.signer.sign_receipt(&mut receipt);
-        self.chain.record_receipt(&mut *tx, &receipt).await?;
+        let receipt = step
+            .receipt(&mut *tx, &self.chain, &self.signer, &positions, now)
+            .await?;
         let reply = Reply::Accepted(Accepted {
             case: decision.case,
             replayed: false,
             accepted_at: now,
             receipt,
         });
-        let encoded = serde_json::to_vec(&reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.messaging
-            .record(
-                &mut *tx,
-                actor.as_str(),
-                request_id.as_str(),
-                &digest,
-                &encoded,
-                now.as_millis(),
-            )
-            .await?;
+        step.record(&self.messaging, &mut *tx, &reply, now).await?;
         tracing::info!("accepted");
         Ok(reply)
     }
