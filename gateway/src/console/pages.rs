@@ -2,7 +2,6 @@
 //! agency and writes what they answer; each form takes one step and comes back to its page,
 //! with the refusal (which names its rule) when the step was refused.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Form;
@@ -21,9 +20,16 @@ use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use casebridge_proto::v1::referral_service_server::ReferralService as _;
 use serde::Deserialize;
 
-use super::html::{self, Lang, esc, notice, page};
+use super::html::{self, Lang, Markup, markup, notice, page};
 use super::session::SESSION_COOKIE;
 use super::{State, Viewer, lang_of, session_of};
+
+/// `markup!` appended to `out`.
+macro_rules! markup_into {
+    ($out:expr, $($template:tt)+) => {
+        $out.push(markup!($($template)+))
+    };
+}
 
 /// Every route of the console.
 pub(super) fn router() -> Router<Arc<State>> {
@@ -59,11 +65,11 @@ pub(super) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
         path: "/",
         form_token: String::new(),
     };
-    let mut body = String::new();
+    let mut body = Markup::new();
     if let Some(problem) = problem {
-        body.push_str(&notice("error", problem));
+        body.push(notice("error", problem));
     }
-    body.push_str(&format!(
+    body.push(markup!(
         "<p>{}</p><p>{}</p>",
         lang.t(
             "请使用本机关的客户端证书（证书密钥）访问：浏览器会在连接时请求证书。",
@@ -75,7 +81,11 @@ pub(super) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
         ),
     ));
     let title = lang.t("登录", "Sign in");
-    (StatusCode::UNAUTHORIZED, Html(page(&frame, title, &body))).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        Html(page(&frame, title, &body).into_string()),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,7 +145,7 @@ async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respo
         path: "/choose",
         form_token: token.clone(),
     };
-    let mut body = format!(
+    let mut body = markup!(
         "<p>{}</p><table id=\"agencies\"><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
         lang.t(
             "演示登录：选择以哪个机关的身份操作。正式环境中身份由客户端证书确定。",
@@ -146,20 +156,21 @@ async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respo
         lang.t("代码", "Code"),
     );
     for agency in state.ctx.directory().agencies() {
-        let _ = write!(
+        markup_into!(
             body,
             "<tr><td>{name}</td><td>{kind}</td><td class=\"mono\">{code}</td><td>\
              <form method=\"post\" action=\"/choose\"><input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
              <input type=\"hidden\" name=\"agency\" value=\"{code}\">\
              <button data-agency=\"{code}\">{act}</button></form></td></tr>",
-            name = esc(&agency.name),
+            name = agency.name,
             kind = agency_kind(lang, agency.kind),
-            code = agency.code,
+            code = agency.code.as_str(),
+            token = token,
             act = lang.t("以此身份进入", "act as"),
         );
     }
-    body.push_str("</table>");
-    Html(page(&frame, lang.t("选择机关", "Choose the agency"), &body)).into_response()
+    body.push(markup!("</table>"));
+    Html(page(&frame, lang.t("选择机关", "Choose the agency"), &body).into_string()).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,7 +348,11 @@ fn failed(viewer: &Viewer, path: &str, status: &tonic::Status) -> Response {
     };
     let title = viewer.lang.t("无法显示", "Cannot show this");
     let body = notice("error", &status_text(status));
-    (code, Html(page(&viewer.frame(path), title, &body))).into_response()
+    (
+        code,
+        Html(page(&viewer.frame(path), title, &body).into_string()),
+    )
+        .into_response()
 }
 
 /// An agency's name from the directory, or its code when unknown; empty stays empty.
@@ -370,8 +385,8 @@ fn enum_name(name: &str, prefix: &str) -> String {
 
 /// The hidden fields every form carries: its token and a fresh request id, so a form sent
 /// twice (a double click, a reload) takes its step once.
-fn form_fields(viewer: &Viewer) -> String {
-    format!(
+fn form_fields(viewer: &Viewer) -> Markup {
+    markup!(
         "<input type=\"hidden\" name=\"form_token\" value=\"{}\">\
          <input type=\"hidden\" name=\"request_id\" value=\"{}\">",
         viewer.form_token(),
@@ -381,11 +396,14 @@ fn form_fields(viewer: &Viewer) -> String {
 
 /// A form that takes `step` on the case at `base/id` (e.g. `/referrals/<id>/receipt`), with
 /// the hidden fields every form carries.
-fn step_form(viewer: &Viewer, base: &str, id: &str, step: &str, inner: &str) -> String {
-    format!(
+fn step_form(viewer: &Viewer, base: &str, id: &str, step: &str, inner: Markup) -> Markup {
+    markup!(
         "<form method=\"post\" action=\"{base}/{id}/{step}\" id=\"form-{step}\">{fields}{inner}</form>",
-        id = esc(id),
-        fields = form_fields(viewer)
+        base = base,
+        id = id,
+        step = step,
+        fields = form_fields(viewer),
+        inner = inner
     )
 }
 
@@ -396,7 +414,7 @@ async fn after_step<Fut>(
     base: &str,
     id: &str,
     step: &str,
-    page_with: impl FnOnce(Option<String>) -> Fut,
+    page_with: impl FnOnce(Option<Markup>) -> Fut,
 ) -> Response
 where
     Fut: std::future::Future<Output = Response>,
@@ -420,7 +438,7 @@ fn desk(
         Ok(r) => cases_table(viewer, &r.into_inner().cases, path),
         Err(status) => notice("error", &status_text(&status)),
     };
-    Html(page(&viewer.frame(path), title, &body)).into_response()
+    Html(page(&viewer.frame(path), title, &body).into_string()).into_response()
 }
 
 /// The fields of a posted form, checked for the viewer's token.
@@ -457,36 +475,33 @@ impl Fields {
     }
 }
 
-fn documents_list(documents: &[pb::Document]) -> String {
+fn documents_list(documents: &[pb::Document]) -> Markup {
     if documents.is_empty() {
-        return String::new();
+        return Markup::new();
     }
-    let mut out = String::from("<ul class=\"documents\">");
+    let mut out = markup!("<ul class=\"documents\">");
     for d in documents {
         let kind = pb::DocumentKind::try_from(d.kind)
             .map(|k| enum_name(k.as_str_name(), "DOCUMENT_KIND_"))
             .unwrap_or_default();
-        let _ = write!(
+        markup_into!(
             out,
             "<li>{} <span class=\"muted\">({kind})</span>",
-            esc(&d.title)
+            d.title,
+            kind = kind
         );
         if !d.sha256.is_empty() {
-            let _ = write!(
-                out,
-                " <span class=\"mono\">sha256 {}</span>",
-                esc(&d.sha256)
-            );
+            markup_into!(out, " <span class=\"mono\">sha256 {}</span>", d.sha256);
         }
-        out.push_str("</li>");
+        out.push(markup!("</li>"));
     }
-    out.push_str("</ul>");
+    out.push(markup!("</ul>"));
     out
 }
 
-fn history_table(viewer: &Viewer, history: &[pb::HistoryEntry]) -> String {
+fn history_table(viewer: &Viewer, history: &[pb::HistoryEntry]) -> Markup {
     let lang = viewer.lang;
-    let mut out = format!(
+    let mut out = markup!(
         "<table class=\"history\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         lang.t("时间", "Time"),
         lang.t("机关", "Agency"),
@@ -494,17 +509,17 @@ fn history_table(viewer: &Viewer, history: &[pb::HistoryEntry]) -> String {
         lang.t("说明与文书", "Note and documents"),
     );
     for entry in history {
-        let _ = write!(
+        markup_into!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
             html::time(entry.at.as_ref()),
-            esc(&agency_name(viewer, &entry.actor)),
-            esc(&entry.step),
-            esc(&entry.note),
+            agency_name(viewer, &entry.actor),
+            entry.step,
+            entry.note,
             documents_list(&entry.documents),
         );
     }
-    out.push_str("</table>");
+    out.push(markup!("</table>"));
     out
 }
 
@@ -549,7 +564,7 @@ async fn board(viewer: Viewer, Query(q): Query<BoardQuery>) -> Response {
         page_token: q.page.clone(),
     };
     let mut body = calendar_warning(&viewer);
-    body.push_str(&board_filters(&viewer, &q, view));
+    body.push(board_filters(&viewer, &q, view));
     match viewer
         .state
         .monitor
@@ -558,31 +573,31 @@ async fn board(viewer: Viewer, Query(q): Query<BoardQuery>) -> Response {
     {
         Ok(response) => {
             let response = response.into_inner();
-            body.push_str(&obligations_table(&viewer, &response.obligations, true));
+            body.push(obligations_table(&viewer, &response.obligations, true));
             if !response.next_page_token.is_empty() {
-                let _ = write!(
+                markup_into!(
                     body,
                     "<p><a href=\"/board?view={}&amp;agency={}&amp;family={}&amp;rule={}&amp;region={}&amp;page={}\">{}</a></p>",
-                    esc(&q.view),
-                    esc(&html::url_value(&q.agency)),
-                    esc(&html::url_value(&q.family)),
-                    esc(&html::url_value(&q.rule)),
-                    esc(&html::url_value(&q.region)),
-                    esc(&html::url_value(&response.next_page_token)),
+                    q.view,
+                    html::url_value(&q.agency),
+                    html::url_value(&q.family),
+                    html::url_value(&q.rule),
+                    html::url_value(&q.region),
+                    html::url_value(&response.next_page_token),
                     lang.t("下一页", "next page")
                 );
             }
         }
         // A bad filter is the user's to fix: show it above the form, keep the form.
-        Err(status) => body.insert_str(0, &notice("error", &status_text(&status))),
+        Err(status) => body.prepend(notice("error", &status_text(&status))),
     }
     let title = lang.t("逾期与即将到期", "Overdue and due soon");
-    Html(page(&viewer.frame("/board"), title, &body)).into_response()
+    Html(page(&viewer.frame("/board"), title, &body).into_string()).into_response()
 }
 
 /// The operator's warning, from 1 October, that a year's official holiday schedule is missing:
 /// due times in that year are provisional until it is installed.
-fn calendar_warning(viewer: &Viewer) -> String {
+fn calendar_warning(viewer: &Viewer) -> Markup {
     viewer
         .state
         .ctx
@@ -604,12 +619,14 @@ fn calendar_warning(viewer: &Viewer) -> String {
         .collect()
 }
 
-fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> String {
+fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> Markup {
     let lang = viewer.lang;
     let option = |value: &str, label: &str, current: &str| {
-        format!(
-            "<option value=\"{value}\"{}>{label}</option>",
-            if value == current { " selected" } else { "" }
+        markup!(
+            "<option value=\"{value}\"{selected}>{label}</option>",
+            value = value,
+            selected = if value == current { " selected" } else { "" },
+            label = label
         )
     };
     let current_view = match view {
@@ -619,13 +636,13 @@ fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> S
     };
     let mut agencies = option("", lang.t("全部", "all"), &q.agency);
     for a in viewer.state.ctx.directory().agencies() {
-        agencies.push_str(&option(a.code.as_str(), &esc(&a.name), &q.agency));
+        agencies.push(option(a.code.as_str(), &a.name, &q.agency));
     }
     let mut families = option("", lang.t("全部", "all"), &q.family);
     for f in ["referral", "transfer", "dispute", "opinion"] {
-        families.push_str(&option(f, html::family(lang, f), &q.family));
+        families.push(option(f, html::family(lang, f), &q.family));
     }
-    format!(
+    markup!(
         "<form class=\"filters\" method=\"get\" action=\"/board\">\
          <label>{lv}<select name=\"view\">{views}</select></label>\
          <label>{la}<select name=\"agency\">{agencies}</select></label>\
@@ -643,27 +660,30 @@ fn board_filters(viewer: &Viewer, q: &BoardQuery, view: pb::ObligationView) -> S
             ),
             option("open", lang.t("全部未办结", "all open"), current_view),
         ]
-        .concat(),
+        .into_iter()
+        .collect::<Markup>(),
+        agencies = agencies,
+        families = families,
         la = lang.t("办理机关", "Owing agency"),
         lf = lang.t("类别", "Family"),
         lr = lang.t("规则", "Rule"),
-        rule = esc(&q.rule),
+        rule = q.rule,
         lg = lang.t("行政区划", "Region"),
-        region = esc(&q.region),
+        region = q.region,
         go = lang.t("筛选", "Filter"),
     )
 }
 
 /// Obligations as a table; `link_case` adds a link to each case's timeline.
-fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case: bool) -> String {
+fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case: bool) -> Markup {
     let lang = viewer.lang;
     if obligations.is_empty() {
-        return format!(
+        return markup!(
             "<p class=\"muted\" id=\"no-obligations\">{}</p>",
             lang.t("没有符合条件的期限。", "No deadlines match.")
         );
     }
-    let mut out = format!(
+    let mut out = markup!(
         "<p>{} {}</p><table id=\"obligations\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         obligations.len(),
         lang.t("项", "deadlines"),
@@ -678,32 +698,34 @@ fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case:
     );
     for o in obligations {
         let case = if link_case {
-            format!(
+            markup!(
                 "<a class=\"case-link\" href=\"/cases/{id}\">{family}</a><br><span class=\"mono\">{id}</span>",
-                id = esc(&o.case_id),
+                id = o.case_id,
                 family = html::family(lang, &o.family)
             )
         } else {
-            html::family(lang, &o.family).to_owned()
+            Markup::text(html::family(lang, &o.family))
         };
-        let explanation: String = o
+        let explanation: Markup = o
             .explanation
             .iter()
-            .map(|line| format!("<li>{}</li>", esc(line)))
+            .map(|line| markup!("<li>{}</li>", line))
             .collect();
-        let _ = write!(
+        markup_into!(
             out,
             "<tr class=\"{stage_class} obligation\" data-rule=\"{rule}\" data-case=\"{case_id}\">\
              <td>{case}</td><td>{rule}</td><td>{step}<details><summary>{why}</summary><ul>{explanation}</ul></details></td>\
              <td class=\"owed-by\">{owed_by}</td><td>{due}</td><td class=\"overdue\">{ageing}</td><td>{supervisor}</td><td>{stage}{late}</td></tr>",
-            stage_class = esc(&o.stage),
-            rule = esc(&o.rule),
-            case_id = esc(&o.case_id),
-            step = esc(&o.step),
+            stage_class = o.stage,
+            rule = o.rule,
+            case_id = o.case_id,
+            step = o.step,
+            case = case,
+            explanation = explanation,
             why = lang.t("期限如何计算", "how the due time was counted"),
-            owed_by = esc(&o.owed_by_name),
+            owed_by = o.owed_by_name,
             due = if o.provisional {
-                format!(
+                markup!(
                     "{}<br><span class=\"provisional\" title=\"{}\">{}</span>",
                     html::time(o.due_at.as_ref()),
                     lang.t(
@@ -713,10 +735,10 @@ fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case:
                     lang.t("暂定", "provisional")
                 )
             } else {
-                html::time(o.due_at.as_ref())
+                Markup::text(&html::time(o.due_at.as_ref()))
             },
             ageing = html::ageing(lang, o.overdue_hours),
-            supervisor = esc(&agency_name(viewer, &o.supervisor)),
+            supervisor = agency_name(viewer, &o.supervisor),
             stage = html::stage(lang, &o.stage),
             late = if o.late {
                 lang.t("（逾期办结）", " (late)")
@@ -725,7 +747,7 @@ fn obligations_table(viewer: &Viewer, obligations: &[pb::Obligation], link_case:
             },
         );
     }
-    out.push_str("</table>");
+    out.push(markup!("</table>"));
     out
 }
 
@@ -745,7 +767,7 @@ async fn cases(viewer: Viewer, Query(q): Query<CasesQuery>) -> Response {
     if !id.is_empty() {
         return Redirect::to(&format!("/cases/{}", html::url_value(id))).into_response();
     }
-    let mut body = format!(
+    let mut body = markup!(
         "<form class=\"filters\" method=\"get\" action=\"/cases\"><label>{}<input name=\"id\" size=\"40\"></label><button>{}</button></form>",
         lang.t("案件编号", "Case id"),
         lang.t("打开", "Open"),
@@ -770,26 +792,22 @@ async fn cases(viewer: Viewer, Query(q): Query<CasesQuery>) -> Response {
         (lang.t("涉嫌犯罪案件移送", "Criminal referrals"), referrals),
         (lang.t("管辖争议", "Jurisdiction disputes"), disputes),
     ] {
-        let _ = write!(body, "<h2>{title}</h2>");
+        markup_into!(body, "<h2>{}</h2>", title);
         match listed {
-            Ok(r) => body.push_str(&cases_table(&viewer, &r.into_inner().cases, "/cases")),
-            Err(status) => body.push_str(&notice("error", &status_text(&status))),
+            Ok(r) => body.push(cases_table(&viewer, &r.into_inner().cases, "/cases")),
+            Err(status) => body.push(notice("error", &status_text(&status))),
         }
     }
-    Html(page(
-        &viewer.frame("/cases"),
-        lang.t("案件", "Cases"),
-        &body,
-    ))
-    .into_response()
+    Html(page(&viewer.frame("/cases"), lang.t("案件", "Cases"), &body).into_string())
+        .into_response()
 }
 
-fn cases_table(viewer: &Viewer, cases: &[pb::CaseSummary], base: &str) -> String {
+fn cases_table(viewer: &Viewer, cases: &[pb::CaseSummary], base: &str) -> Markup {
     let lang = viewer.lang;
     if cases.is_empty() {
-        return format!("<p class=\"muted\">{}</p>", lang.t("暂无。", "None."));
+        return markup!("<p class=\"muted\">{}</p>", lang.t("暂无。", "None."));
     }
-    let mut out = format!(
+    let mut out = markup!(
         "<table class=\"cases\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         lang.t("案件", "Case"),
         lang.t("状态", "Status"),
@@ -797,16 +815,17 @@ fn cases_table(viewer: &Viewer, cases: &[pb::CaseSummary], base: &str) -> String
         lang.t("编号", "Id"),
     );
     for c in cases {
-        let _ = write!(
+        markup_into!(
             out,
             "<tr><td><a class=\"case\" href=\"{base}/{id}\">{headline}</a></td><td class=\"status\">{status}</td><td>{at}</td><td class=\"mono\">{id}</td></tr>",
-            id = esc(&c.case_id),
-            headline = esc(&c.headline),
+            base = base,
+            id = c.case_id,
+            headline = c.headline,
             status = html::status(lang, &c.status),
             at = html::time(c.updated_at.as_ref()),
         );
     }
-    out.push_str("</table>");
+    out.push(markup!("</table>"));
     out
 }
 
@@ -825,16 +844,16 @@ async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response {
         Ok(t) => t.into_inner(),
         Err(status) => return failed(&viewer, &path, &status),
     };
-    let mut body = format!(
+    let mut body = markup!(
         "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd id=\"case-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd class=\"mono\">{}</dd></dl>",
         lang.t("类别", "Family"),
         html::family(lang, &timeline.family),
         lang.t("状态", "Status"),
         html::status(lang, &timeline.status),
         lang.t("概要", "Summary"),
-        esc(&timeline.headline),
+        timeline.headline,
         lang.t("编号", "Id"),
-        esc(&timeline.case_id),
+        timeline.case_id,
     );
     let desk = match timeline.family.as_str() {
         "referral" => Some("/referrals"),
@@ -842,35 +861,36 @@ async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response {
         _ => None,
     };
     if let Some(desk) = desk {
-        let _ = write!(
+        markup_into!(
             body,
             "<p><a href=\"{desk}/{id}\">{}</a></p>",
             lang.t("办理此案件", "act on this case"),
-            id = esc(&timeline.case_id)
+            desk = desk,
+            id = timeline.case_id
         );
     }
-    let _ = write!(body, "<h2>{}</h2><ul>", lang.t("当事机关", "Parties"));
+    markup_into!(body, "<h2>{}</h2><ul>", lang.t("当事机关", "Parties"));
     for p in &timeline.parties {
         let role = pb::PartyRole::try_from(p.role)
             .map(|r| enum_name(r.as_str_name(), "PARTY_ROLE_"))
             .unwrap_or_default();
-        let _ = write!(
+        markup_into!(
             body,
             "<li>{} <span class=\"muted\">{}</span></li>",
-            esc(&p.name),
-            esc(&role)
+            p.name,
+            role
         );
     }
-    body.push_str("</ul>");
-    let _ = write!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
+    body.push(markup!("</ul>"));
+    markup_into!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
     let history: Vec<pb::HistoryEntry> = timeline
         .steps
         .iter()
         .filter_map(|s| s.entry.clone())
         .collect();
-    body.push_str(&history_table(&viewer, &history));
+    body.push(history_table(&viewer, &history));
 
-    let _ = write!(body, "<h2>{}</h2>", lang.t("期限", "Deadlines"));
+    markup_into!(body, "<h2>{}</h2>", lang.t("期限", "Deadlines"));
     match viewer
         .state
         .deadlines
@@ -879,22 +899,22 @@ async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response {
         }))
         .await
     {
-        Ok(d) => body.push_str(&obligations_table(
+        Ok(d) => body.push(obligations_table(
             &viewer,
             &d.into_inner().obligations,
             false,
         )),
         Err(status) if status.code() == tonic::Code::NotFound => {
-            let _ = write!(
+            markup_into!(
                 body,
                 "<p class=\"muted\">{}</p>",
                 lang.t("无期限记录。", "No deadlines recorded.")
             );
         }
-        Err(status) => body.push_str(&notice("error", &status_text(&status))),
+        Err(status) => body.push(notice("error", &status_text(&status))),
     }
 
-    let _ = write!(
+    markup_into!(
         body,
         "<h2>{}</h2><p class=\"muted\">{}</p>",
         lang.t("回执与全过程记录", "Receipts and the full-process record"),
@@ -903,20 +923,20 @@ async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response {
             "The signed receipt of every accepted step: digest of what was accepted, when, its place in the hash chain, and the operator's signature. Check one offline with casebridge ledger verify-receipt."
         ),
     );
-    body.push_str(&receipts_table(&viewer, &timeline.receipts));
+    body.push(receipts_table(&viewer, &timeline.receipts));
     let title = lang.t("案件全过程", "Case timeline");
-    Html(page(&viewer.frame(&path), title, &body)).into_response()
+    Html(page(&viewer.frame(&path), title, &body).into_string()).into_response()
 }
 
-fn receipts_table(viewer: &Viewer, receipts: &[pb::Receipt]) -> String {
+fn receipts_table(viewer: &Viewer, receipts: &[pb::Receipt]) -> Markup {
     let lang = viewer.lang;
     if receipts.is_empty() {
-        return format!(
+        return markup!(
             "<p class=\"muted\">{}</p>",
             lang.t("暂无回执。", "No receipts.")
         );
     }
-    let mut out = format!(
+    let mut out = markup!(
         "<table id=\"receipts\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         lang.t("步骤", "Step"),
         lang.t("机关", "Agency"),
@@ -925,21 +945,21 @@ fn receipts_table(viewer: &Viewer, receipts: &[pb::Receipt]) -> String {
         lang.t("链哈希 / 签名密钥", "Chain hash / key"),
     );
     for r in receipts {
-        let _ = write!(
+        markup_into!(
             out,
             "<tr><td>{step}</td><td>{actor}</td><td>{at}</td><td>{service} #{first}–{last}</td>\
              <td class=\"mono\">{hash}<br>{key}</td></tr>",
-            step = esc(&r.step),
-            actor = esc(&agency_name(viewer, &r.actor)),
+            step = r.step,
+            actor = agency_name(viewer, &r.actor),
             at = html::time(r.accepted_at.as_ref()),
-            service = esc(&r.service),
+            service = r.service,
             first = r.first_seq,
             last = r.last_seq,
-            hash = esc(&r.chain_hash),
-            key = esc(&r.key_id),
+            hash = r.chain_hash,
+            key = r.key_id,
         );
     }
-    out.push_str("</table>");
+    out.push(markup!("</table>"));
     out
 }
 
@@ -997,7 +1017,7 @@ fn done_text(lang: Lang, step: &str) -> Option<&'static str> {
     })
 }
 
-async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Response {
+async fn referral_page(viewer: &Viewer, id: &str, message: Option<Markup>) -> Response {
     let lang = viewer.lang;
     let path = format!("/referrals/{id}");
     let referral = match viewer
@@ -1035,39 +1055,40 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
             }
         })
         .collect();
-    let _ = write!(
+    markup_into!(
         body,
         "<dl><dt>{}</dt><dd id=\"referral-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
          <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         lang.t("状态", "Status"),
         html::status(lang, &enum_name(status.as_str_name(), "REFERRAL_STATUS_")),
         lang.t("移送机关", "Sent by"),
-        esc(&agency_name(viewer, &referral.sender)),
+        agency_name(viewer, &referral.sender),
         lang.t("涉嫌罪名", "Suspected offence"),
-        esc(&referral.suspected_offence),
+        referral.suspected_offence,
         lang.t("案件基本情况", "Facts"),
-        esc(&referral.summary),
+        referral.summary,
         lang.t("移送时间", "Submitted"),
         html::time(referral.submitted_at.as_ref()),
         lang.t("抄送", "Copied to"),
-        esc(&agency_name(viewer, &referral.procuratorate)),
+        agency_name(viewer, &referral.procuratorate),
         lang.t("提示", "Flags"),
-        esc(&flags.join("; ")),
+        flags.join("; "),
     );
-    let _ = write!(
+    markup_into!(
         body,
         "<p><a href=\"/cases/{id}\">{}</a></p><h2>{}</h2>{}",
         lang.t("案件全过程与期限", "timeline and deadlines"),
         lang.t("移送材料", "Package"),
         documents_list(&referral.documents),
-        id = esc(&referral.id),
+        id = referral.id,
     );
-    body.push_str("<div class=\"actions\">");
-    let form = |step: &str, inner: &str| step_form(viewer, "/referrals", &referral.id, step, inner);
+    body.push(markup!("<div class=\"actions\">"));
+    let form =
+        |step: &str, inner: Markup| step_form(viewer, "/referrals", &referral.id, step, inner);
     match status {
-        pb::ReferralStatus::Submitted => body.push_str(&form(
+        pb::ReferralStatus::Submitted => body.push(form(
             "receipt",
-            &format!(
+            markup!(
                 "<p>{}</p><button>{}</button>",
                 lang.t(
                     "签收回执即确认收到移送材料（310号令第7条）。",
@@ -1077,7 +1098,7 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
             ),
         )),
         pb::ReferralStatus::Received | pb::ReferralStatus::AwaitingSupplement => {
-            let mut kinds = String::new();
+            let mut kinds = Markup::new();
             for kind in [
                 pb::DocumentKind::ReferralLetter,
                 pb::DocumentKind::InvestigationReport,
@@ -1087,35 +1108,37 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
                 pb::DocumentKind::Other,
             ] {
                 let name = enum_name(kind.as_str_name(), "DOCUMENT_KIND_");
-                let _ = write!(
+                markup_into!(
                     kinds,
-                    "<label class=\"check\"><span><input type=\"checkbox\" name=\"missing\" value=\"{name}\"> {name}</span></label>"
+                    "<label class=\"check\"><span><input type=\"checkbox\" name=\"missing\" value=\"{name}\"> {name}</span></label>",
+                    name = name
                 );
             }
-            body.push_str(&form(
+            body.push(form(
                 "supplement",
-                &format!(
+                markup!(
                     "<b>{}</b>{kinds}<label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
                     lang.t("要求补充材料", "Request missing materials"),
                     lang.t("说明", "Note"),
                     lang.t("发出补充材料要求", "Send the request"),
+                    kinds = kinds,
                 ),
             ));
             // Two forms, each with its own button: the decision is what the officer clicks,
             // never a preselected choice that a refused form could reset (issue 15: declining
             // without reasons was refused, the choice went back to 立案, and the next click filed).
-            body.push_str(&form(
+            body.push(form(
                 "file",
-                &format!(
+                markup!(
                     "<b>{}</b><label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
                     lang.t("立案（310号令第8条，3日内）", "File the case (S1 Art 8, within 3 days)"),
                     lang.t("说明（可不填）", "Note (optional)"),
                     lang.t("决定立案", "File the case (立案)"),
                 ),
             ));
-            body.push_str(&form(
+            body.push(form(
                 "decline",
-                &format!(
+                markup!(
                     "<b>{}</b><label>{}<textarea name=\"reasons\" required></textarea></label><button>{}</button>",
                     lang.t("不予立案（须说明理由，退回材料）", "Decline to file (reasons required; materials returned)"),
                     lang.t("不予立案的理由", "Reasons"),
@@ -1125,15 +1148,15 @@ async fn referral_page(viewer: &Viewer, id: &str, message: Option<String>) -> Re
         }
         _ => {}
     }
-    body.push_str("</div>");
-    let _ = write!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
-    body.push_str(&history_table(viewer, &referral.history));
+    body.push(markup!("</div>"));
+    markup_into!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
+    body.push(history_table(viewer, &referral.history));
     let title = format!(
         "{} · {}",
         lang.t("移送案件", "Referral"),
         referral.suspected_offence
     );
-    Html(page(&viewer.frame(&path), &title, &body)).into_response()
+    Html(page(&viewer.frame(&path), &title, &body).into_string()).into_response()
 }
 
 async fn referral_step(
@@ -1244,7 +1267,7 @@ async fn dispute(viewer: Viewer, Path(id): Path<String>, Query(q): Query<DoneQue
     dispute_page(&viewer, &id, done).await
 }
 
-async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Response {
+async fn dispute_page(viewer: &Viewer, id: &str, message: Option<Markup>) -> Response {
     let lang = viewer.lang;
     let path = format!("/disputes/{id}");
     let dispute = match viewer
@@ -1261,34 +1284,34 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
     let status =
         pb::DisputeStatus::try_from(dispute.status).unwrap_or(pb::DisputeStatus::Unspecified);
     let mut body = message.unwrap_or_default();
-    let _ = write!(
+    markup_into!(
         body,
         "<dl><dt>{}</dt><dd id=\"dispute-status\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>\
          <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd id=\"competent\">{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         lang.t("状态", "Status"),
         html::status(lang, &enum_name(status.as_str_name(), "DISPUTE_STATUS_")),
         lang.t("争议事项", "Question"),
-        esc(&dispute.question),
+        dispute.question,
         lang.t("提请方", "Brought by"),
-        esc(&agency_name(viewer, &dispute.sender)),
+        agency_name(viewer, &dispute.sender),
         lang.t("另一方", "Other side"),
-        esc(&agency_name(viewer, &dispute.respondent)),
+        agency_name(viewer, &dispute.respondent),
         lang.t("协调机关", "Coordination office"),
-        esc(&agency_name(viewer, &dispute.office)),
+        agency_name(viewer, &dispute.office),
         lang.t("确定的管辖机关", "Competent agency"),
-        esc(&agency_name(viewer, &dispute.competent)),
+        agency_name(viewer, &dispute.competent),
         lang.t("决定", "Decision"),
-        esc(&dispute.decision),
+        dispute.decision,
     );
     if !dispute.transfer_id.is_empty() {
-        let _ = write!(
+        markup_into!(
             body,
             "<p><a href=\"/cases/{id}\">{}</a></p>",
             lang.t("所涉案件移送", "the transfer it is about"),
-            id = esc(&dispute.transfer_id)
+            id = dispute.transfer_id
         );
     }
-    let _ = write!(
+    markup_into!(
         body,
         "<h2>{}</h2><table id=\"positions\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
         lang.t("各方意见", "Positions"),
@@ -1297,24 +1320,24 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
         lang.t("时间", "Time"),
     );
     for p in &dispute.positions {
-        let _ = write!(
+        markup_into!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&agency_name(viewer, &p.agency)),
-            esc(&p.text),
+            agency_name(viewer, &p.agency),
+            p.text,
             html::time(p.at.as_ref())
         );
     }
-    body.push_str("</table>");
-    body.push_str(&documents_list(&dispute.documents));
+    body.push(markup!("</table>"));
+    body.push(documents_list(&dispute.documents));
 
     let me = viewer.agency.code.as_str();
-    let form = |step: &str, inner: &str| step_form(viewer, "/disputes", &dispute.id, step, inner);
-    body.push_str("<div class=\"actions\">");
+    let form = |step: &str, inner: Markup| step_form(viewer, "/disputes", &dispute.id, step, inner);
+    body.push(markup!("<div class=\"actions\">"));
     if dispute.office == me && status == pb::DisputeStatus::Referred {
-        body.push_str(&form(
+        body.push(form(
             "accept",
-            &format!(
+            markup!(
                 "<b>{}</b><label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
                 lang.t(
                     "受理争议（3个工作日内）",
@@ -1326,9 +1349,9 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
         ));
     }
     if dispute.respondent == me && status == pb::DisputeStatus::Accepted {
-        body.push_str(&form(
+        body.push(form(
             "reply",
-            &format!(
+            markup!(
                 "<b>{}</b><label>{}<textarea name=\"position\"></textarea></label><button>{}</button>",
                 lang.t("答复协调机关", "Reply to the office"),
                 lang.t("本机关意见", "Our position"),
@@ -1342,23 +1365,23 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
             pb::DisputeStatus::Accepted | pb::DisputeStatus::Replied
         )
     {
-        let mut choices = String::new();
+        let mut choices = Markup::new();
         let mut seen = Vec::new();
         for code in [&dispute.sender, &dispute.respondent, &dispute.raised_by] {
             if code.is_empty() || seen.contains(code) {
                 continue;
             }
             seen.push(code.clone());
-            let _ = write!(
+            markup_into!(
                 choices,
                 "<option value=\"{code}\">{}</option>",
-                esc(&agency_name(viewer, code)),
-                code = esc(code)
+                agency_name(viewer, code),
+                code = code
             );
         }
-        body.push_str(&form(
+        body.push(form(
             "designate",
-            &format!(
+            markup!(
                 "<b>{}</b><label>{}<select name=\"designated\">{choices}</select></label>\
                  <label>{}<textarea name=\"decision\"></textarea></label><button>{}</button>",
                 lang.t(
@@ -1368,14 +1391,15 @@ async fn dispute_page(viewer: &Viewer, id: &str, message: Option<String>) -> Res
                 lang.t("管辖机关", "Competent agency"),
                 lang.t("决定书内容", "Decision"),
                 lang.t("作出指定", "Designate"),
+                choices = choices,
             ),
         ));
     }
-    body.push_str("</div>");
-    let _ = write!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
-    body.push_str(&history_table(viewer, &dispute.history));
+    body.push(markup!("</div>"));
+    markup_into!(body, "<h2>{}</h2>", lang.t("办理过程", "Steps"));
+    body.push(history_table(viewer, &dispute.history));
     let title = lang.t("管辖争议", "Jurisdiction dispute");
-    Html(page(&viewer.frame(&path), title, &body)).into_response()
+    Html(page(&viewer.frame(&path), title, &body).into_string()).into_response()
 }
 
 async fn dispute_step(
@@ -1455,12 +1479,14 @@ async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Response {
     let parse =
         |s: &str, default| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or(default);
     let (from, to) = (parse(&q.from, first_of_month), parse(&q.to, today));
-    let mut body = format!(
+    let mut body = markup!(
         "<form class=\"filters\" method=\"get\" action=\"/stats\"><label>{}<input type=\"date\" name=\"from\" value=\"{from}\"></label>\
          <label>{}<input type=\"date\" name=\"to\" value=\"{to}\"></label><button>{}</button></form>",
         lang.t("起", "From"),
         lang.t("止（含）", "To (included)"),
         lang.t("统计", "Show"),
+        from = from,
+        to = to,
     );
     let request = pb::GetStatisticsRequest {
         from: Some(day_start(from)),
@@ -1473,12 +1499,12 @@ async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Response {
         .get_statistics(viewer.request(request))
         .await
     {
-        Ok(r) => body.push_str(&statistics(&viewer, &r.into_inner().agencies)),
-        Err(status) => body.push_str(&notice("error", &status_text(&status))),
+        Ok(r) => body.push(statistics(&viewer, &r.into_inner().agencies)),
+        Err(status) => body.push(notice("error", &status_text(&status))),
     }
     let (year, month) = (today.year(), today.month());
     let quarter = (month - 1) / 3 + 1;
-    let _ = write!(
+    markup_into!(
         body,
         "<h2>{}</h2><ul id=\"reports\">\
          <li><a href=\"/reports?kind=monthly&amp;year={year}&amp;month={month}&amp;format=csv\">{} {year}-{month:02} (CSV)</a> · \
@@ -1491,19 +1517,18 @@ async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Response {
         lang.t("月提示", "Monthly reminder"),
         lang.t("季通报", "Quarterly report"),
         lang.t("年度统计", "Annual statistics"),
+        year = year,
+        month = month,
+        quarter = quarter,
     );
-    Html(page(
-        &viewer.frame("/stats"),
-        lang.t("统计", "Statistics"),
-        &body,
-    ))
-    .into_response()
+    Html(page(&viewer.frame("/stats"), lang.t("统计", "Statistics"), &body).into_string())
+        .into_response()
 }
 
-fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> String {
+fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> Markup {
     let lang = viewer.lang;
     if rows.is_empty() {
-        return format!(
+        return markup!(
             "<p class=\"muted\">{}</p>",
             lang.t("该期间没有期限记录。", "No deadlines in this period.")
         );
@@ -1515,22 +1540,23 @@ fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> String {
         sum(|r| r.still_open),
         sum(|r| r.overdue),
     );
-    let mut out = String::from("<div class=\"cards\">");
+    let mut out = markup!("<div class=\"cards\">");
     for (label, value) in [
         (lang.t("按时办结", "Answered on time"), on_time),
         (lang.t("逾期办结", "Answered late"), late),
         (lang.t("未办结", "Still open"), open),
         (lang.t("逾期未办", "Overdue"), overdue),
     ] {
-        let _ = write!(out, "<div class=\"card\">{label}<b>{value}</b></div>");
+        markup_into!(out, "<div class=\"card\">{}<b>{}</b></div>", label, value);
     }
-    out.push_str("</div>");
+    out.push(markup!("</div>"));
     // One bar per agency: the share of its answered steps that were on time.
-    let _ = write!(out, "<h2>{}</h2>", lang.t("按时办结率", "On-time rate"));
+    markup_into!(out, "<h2>{}</h2>", lang.t("按时办结率", "On-time rate"));
     let height = 24 * rows.len() + 10;
-    let _ = write!(
+    markup_into!(
         out,
-        "<svg id=\"on-time-chart\" width=\"720\" height=\"{height}\" role=\"img\">"
+        "<svg id=\"on-time-chart\" width=\"720\" height=\"{height}\" role=\"img\">",
+        height = height
     );
     for (i, r) in rows.iter().enumerate() {
         let answered = r.answered_on_time + r.answered_late;
@@ -1540,20 +1566,21 @@ fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> String {
             r.answered_on_time as f64 / answered as f64
         };
         let y = 24 * i + 5;
-        let _ = write!(
+        markup_into!(
             out,
             "<text x=\"0\" y=\"{ty}\">{name}</text><rect x=\"260\" y=\"{y}\" width=\"{w:.0}\" height=\"16\" fill=\"#2e7d32\"></rect>\
              <rect x=\"{x2:.0}\" y=\"{y}\" width=\"{w2:.0}\" height=\"16\" fill=\"#e0e0e0\"></rect><text x=\"670\" y=\"{ty}\">{pct:.0}%</text>",
+            y = y,
             ty = y + 13,
-            name = esc(&r.name),
+            name = r.name,
             w = 400.0 * rate,
             x2 = 260.0 + 400.0 * rate,
             w2 = 400.0 * (1.0 - rate),
             pct = rate * 100.0,
         );
     }
-    out.push_str("</svg>");
-    let _ = write!(
+    out.push(markup!("</svg>"));
+    markup_into!(
         out,
         "<table id=\"statistics\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         lang.t("机关", "Agency"),
@@ -1577,10 +1604,10 @@ fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> String {
                 r.filing_decisions
             )
         };
-        let _ = write!(
+        markup_into!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"overdue\">{}</td><td>{:.1}</td><td>{}</td></tr>",
-            esc(&r.name),
+            r.name,
             r.sent,
             r.received,
             r.answered_on_time,
@@ -1591,7 +1618,7 @@ fn statistics(viewer: &Viewer, rows: &[pb::AgencyStatistics]) -> String {
             filing,
         );
     }
-    out.push_str("</table>");
+    out.push(markup!("</table>"));
     out
 }
 
