@@ -1,8 +1,9 @@
 //! Plain HTML for the console: escaping, the page frame, the two languages, and how times,
-//! ageing and agencies are shown. No template engine: each page is a function that writes
-//! escaped strings, so what reaches the browser is visible in one place.
+//! ageing and agencies are shown. No template engine, but escaping by construction: markup is a
+//! [`Markup`], made only from literal templates ([`markup!`](crate::console::html::markup)) and
+//! escaped values, so text from a case can reach a page only escaped.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use casebridge_core::time::Timestamp;
 
@@ -37,8 +38,161 @@ impl Lang {
     }
 }
 
+/// Trusted markup: the only thing a page is made of. It is built from literal templates by
+/// [`markup!`], whose every argument is escaped unless it is itself `Markup`, or from text by
+/// [`Markup::text`]; nothing else makes one, so a string from a case cannot reach a page
+/// unescaped. Only `Markup` implements `Display`-as-markup: the escaping happens in [`Render`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Markup(String);
+
+impl Markup {
+    /// No markup.
+    pub const fn new() -> Markup {
+        Markup(String::new())
+    }
+
+    /// `text`, escaped.
+    pub fn text(text: &str) -> Markup {
+        Markup(esc(text))
+    }
+
+    /// Only for [`markup!`]: the output of a template whose arguments were all rendered.
+    #[doc(hidden)]
+    pub fn from_template(rendered: String) -> Markup {
+        Markup(rendered)
+    }
+
+    /// Appends more markup (text must go through [`Markup::text`] or [`markup!`] first).
+    pub fn push(&mut self, more: impl Into<Markup>) {
+        self.0.push_str(&more.into().0);
+    }
+
+    /// Puts markup at the front.
+    pub fn prepend(&mut self, before: Markup) {
+        self.0.insert_str(0, &before.0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The page's bytes, for the response.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Markup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromIterator<Markup> for Markup {
+    fn from_iter<I: IntoIterator<Item = Markup>>(iter: I) -> Markup {
+        Markup(iter.into_iter().map(|m| m.0).collect())
+    }
+}
+
+/// How a value goes into a template: text and strings escaped, numbers as they are, markup as
+/// it is.
+pub trait Render {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl Render for Markup {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Render for str {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&esc(self))
+    }
+}
+
+impl Render for String {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_str().render(f)
+    }
+}
+
+impl<T: Render + ?Sized> Render for &T {
+    fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).render(f)
+    }
+}
+
+macro_rules! render_as_displayed {
+    ($($t:ty),*) => {$(
+        impl Render for $t {
+            fn render(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+    )*};
+}
+// Numbers, dates and ids have no HTML-significant characters.
+render_as_displayed!(
+    u32,
+    u64,
+    i32,
+    i64,
+    usize,
+    f64,
+    uuid::Uuid,
+    chrono::NaiveDate
+);
+
+/// A value in a template, rendered by its [`Render`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Rendered<'a, T: ?Sized>(pub &'a T);
+
+impl<T: Render + ?Sized> fmt::Display for Rendered<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.render(f)
+    }
+}
+
+/// Markup from a literal template, `format!`-style: `markup!("<td>{}</td>", case.headline)`.
+/// Every argument is escaped unless it is [`Markup`]. The template goes through `concat!`, so it
+/// cannot capture a variable by name (`"{headline}"` without `headline = …` does not compile):
+/// every value passes through [`Render`].
+macro_rules! markup {
+    ($template:literal $(,)?) => {
+        $crate::console::html::Markup::from_template(format!(concat!($template)))
+    };
+    ($template:literal, $($args:tt)+) => {
+        $crate::console::html::markup!(@args [$template] [] $($args)+)
+    };
+    (@args [$template:literal] [$($done:tt)*] $name:ident = $value:expr $(, $($rest:tt)*)?) => {
+        $crate::console::html::markup!(
+            @args [$template]
+            [$($done)* $name = $crate::console::html::Rendered(&$value),]
+            $($($rest)*)?
+        )
+    };
+    (@args [$template:literal] [$($done:tt)*] $value:expr $(, $($rest:tt)*)?) => {
+        $crate::console::html::markup!(
+            @args [$template]
+            [$($done)* $crate::console::html::Rendered(&$value),]
+            $($($rest)*)?
+        )
+    };
+    (@args [$template:literal] [$($done:tt)*]) => {
+        $crate::console::html::Markup::from_template(format!(concat!($template), $($done)*))
+    };
+}
+pub(crate) use markup;
+
 /// `text` with the five HTML-significant characters escaped; safe in text and quoted attributes.
-pub fn esc(text: &str) -> String {
+fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -113,7 +267,7 @@ pub fn family(lang: Lang, family: &str) -> &'static str {
 
 /// A case's status (snake_case, as every family names it) in the page's language: in Chinese
 /// the legal term with the code beside it, so a status reads the same in the API and the console.
-pub fn status(lang: Lang, status: &str) -> String {
+pub fn status(lang: Lang, status: &str) -> Markup {
     let zh = match status {
         "submitted" => "已移送",
         "sent" => "已发出",
@@ -149,9 +303,9 @@ pub fn status(lang: Lang, status: &str) -> String {
     };
     match lang {
         Lang::Zh if !zh.is_empty() => {
-            format!("{zh} <span class=\"muted code\">{}</span>", esc(status))
+            markup!("{} <span class=\"muted code\">{}</span>", zh, status)
         }
-        _ => esc(&status.replace('_', " ")),
+        _ => Markup::text(&status.replace('_', " ")),
     }
 }
 
@@ -190,75 +344,73 @@ pub struct Frame<'a> {
 }
 
 /// A whole page: the frame around `body`.
-pub fn page(frame: &Frame<'_>, title: &str, body: &str) -> String {
+pub fn page(frame: &Frame<'_>, title: &str, body: &Markup) -> Markup {
     let lang = frame.lang;
-    let mut out = String::with_capacity(body.len() + 2048);
-    let _ = write!(
-        out,
+    let mut out = markup!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · CaseBridge</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body>\
          <header><a class=\"brand\" href=\"/\">CaseBridge <span>{product}</span></a>",
         code = if lang == Lang::Zh { "zh-CN" } else { "en" },
-        title = esc(title),
+        title = title,
         product = lang.t("两法衔接与执法协作", "enforcement hand-offs"),
     );
     if frame.agency.is_some() {
-        out.push_str("<nav>");
+        out.push(markup!("<nav>"));
         for (path, zh, en) in NAV {
             let current = if frame.path.starts_with(path) {
-                " class=\"current\""
+                markup!(" class=\"current\"")
             } else {
-                ""
+                Markup::new()
             };
-            let _ = write!(out, "<a href=\"{path}\"{current}>{}</a>", lang.t(zh, en));
+            out.push(markup!(
+                "<a href=\"{}\"{}>{}</a>",
+                path,
+                current,
+                lang.t(zh, en)
+            ));
         }
-        out.push_str("</nav>");
+        out.push(markup!("</nav>"));
     }
-    out.push_str("<div class=\"who\">");
+    out.push(markup!("<div class=\"who\">"));
     if let Some((name, code)) = frame.agency {
-        let _ = write!(
-            out,
-            "<span id=\"signed-in\" title=\"{code}\">{}</span>",
-            esc(name),
-            code = esc(code)
-        );
+        out.push(markup!(
+            "<span id=\"signed-in\" title=\"{code}\">{name}</span>",
+            name = name,
+            code = code
+        ));
         if frame.demo {
-            let _ = write!(
-                out,
+            out.push(markup!(
                 " <a href=\"/choose\">{}</a>",
                 lang.t("切换机关", "switch agency")
-            );
-            let _ = write!(
-                out,
+            ));
+            out.push(markup!(
                 " <form method=\"post\" action=\"/signout\" class=\"inline\">\
                  <input type=\"hidden\" name=\"form_token\" value=\"{}\"><button>{}</button></form>",
-                esc(&frame.form_token),
+                frame.form_token,
                 lang.t("退出", "sign out")
-            );
+            ));
         }
     }
     let (other, label) = match lang {
         Lang::Zh => ("en", "English"),
         Lang::En => ("zh", "中文"),
     };
-    let _ = write!(
-        out,
+    out.push(markup!(
         " <a id=\"lang\" href=\"/lang?to={other}&amp;back={back}\">{label}</a></div></header><main>",
-        back = esc(&url_value(frame.path))
-    );
-    let _ = write!(out, "<h1>{}</h1>", esc(title));
-    out.push_str(body);
-    out.push_str("</main></body></html>");
+        other = other,
+        back = url_value(frame.path),
+        label = label
+    ));
+    out.push(markup!("<h1>{}</h1>", title));
+    out.push(body.clone());
+    out.push(markup!("</main></body></html>"));
     out
 }
 
 /// A message box: `kind` is "error" or "ok".
-pub fn notice(kind: &str, text: &str) -> String {
-    format!(
-        "<p class=\"notice {kind}\" role=\"status\">{}</p>",
-        esc(text)
-    )
+pub fn notice(kind: &str, text: &str) -> Markup {
+    markup!("<p class=\"notice {}\" role=\"status\">{}</p>", kind, text)
 }
 
 /// The stylesheet: plain, readable, printable.
@@ -297,6 +449,10 @@ mod tests {
     #[test]
     fn markup_in_text_is_escaped() {
         assert_eq!(
+            markup!("<b title=\"{}\">{}</b>{}", "\"x", "<i>", Markup::text("&")).as_str(),
+            "<b title=\"&quot;x\">&lt;i&gt;</b>&amp;"
+        );
+        assert_eq!(
             esc("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
@@ -329,14 +485,14 @@ mod tests {
     #[test]
     fn a_status_reads_as_its_legal_term_with_its_code() {
         assert_eq!(
-            status(Lang::Zh, "designated"),
+            status(Lang::Zh, "designated").as_str(),
             "已指定管辖 <span class=\"muted code\">designated</span>"
         );
         assert_eq!(
-            status(Lang::En, "awaiting_supplement"),
+            status(Lang::En, "awaiting_supplement").as_str(),
             "awaiting supplement"
         );
-        assert_eq!(status(Lang::Zh, "<new>"), "&lt;new&gt;");
+        assert_eq!(status(Lang::Zh, "<new>").as_str(), "&lt;new&gt;");
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! as any agency system gets, so the console can never show or do more than the API allows.
 //!
 //! - [`session`]: one-time links, demo sessions, form tokens.
-//! - [`html`]: escaping, the page frame, Chinese and English, times and ageing.
-//! - [`pages`]: one handler per page and per form.
+//! - [`html`]: `Markup` and escaping, the page frame, Chinese and English, times and ageing.
+//! - [`pages`]: one handler per page and per form, a file per part of the console.
 
 pub mod html;
 mod pages;
