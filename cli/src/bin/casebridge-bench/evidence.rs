@@ -112,6 +112,16 @@ impl System {
             .map(|a| (a.code.to_string(), a.name.clone()))
             .collect();
         casebridge_gateway::pki::write_dev_pki(&dir.join("pki"), &agencies)?;
+        // The family services sign every receipt with the operator's key, and `casebridge up`
+        // creates it only with a new development PKI, which this one is not.
+        let settings = casebridge_platform::settings::Settings {
+            data_dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        casebridge_platform::ledger::Signer::load(
+            &settings.in_data_dir(&settings.ledger.key),
+            true,
+        )?;
         let log = dir.join("casebridge.log");
         let mut child = tokio::process::Command::new(crate::casebridge_exe()?)
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
