@@ -406,9 +406,8 @@ async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
 /// finishes and prints its figures, not what they are.
 #[tokio::test]
 async fn the_benchmark_runs_on_both_backends_and_prints_its_figures() -> anyhow::Result<()> {
-    let out = tokio::process::Command::new(casebridge_tests::casebridge_bin())
+    let out = tokio::process::Command::new(casebridge_tests::casebridge_bench_bin())
         .args([
-            "bench",
             "--count",
             "40",
             "--concurrency",

@@ -91,40 +91,41 @@ pub fn immediate_receipt_rules(dir: &std::path::Path) -> anyhow::Result<Vec<(Str
 /// nothing changed.
 pub fn casebridge_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            // A run at a faked instant (scripts/test) names the binary it built beforehand, so
-            // no cargo runs under libfaketime.
-            if let Some(bin) = std::env::var_os("CASEBRIDGE_BIN") {
-                return PathBuf::from(bin);
-            }
-            let exe = std::env::current_exe().expect("test executable path");
-            // target/<profile>/deps/<test> → target/<profile>/casebridge
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target directory");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = std::process::Command::new(cargo);
-            build.args([
-                "build",
-                "--quiet",
-                "-p",
-                "casebridge-cli",
-                "--bin",
-                "casebridge",
-            ]);
-            if profile_dir
-                .file_name()
-                .is_some_and(|name| name == "release")
-            {
-                build.arg("--release");
-            }
-            let status = build.status().expect("run cargo build");
-            assert!(status.success(), "building casebridge failed");
-            profile_dir.join("casebridge")
-        })
-        .clone()
+    BUILT.get_or_init(|| built("casebridge")).clone()
+}
+
+/// The `casebridge-bench` binary of this build (the benchmarks), brought up to date like
+/// [`casebridge_bin`].
+pub fn casebridge_bench_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| built("casebridge-bench")).clone()
+}
+
+/// `bin` of the casebridge-cli package, built by cargo for this test's profile.
+fn built(bin: &str) -> PathBuf {
+    // A run at a faked instant (scripts/test) names the binary it built beforehand, so no cargo
+    // runs under libfaketime; the other binaries of the package are beside it.
+    if let Some(casebridge) = std::env::var_os("CASEBRIDGE_BIN") {
+        return PathBuf::from(casebridge).with_file_name(bin);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<bin>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "casebridge-cli", "--bin", bin]);
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    profile_dir.join(bin)
 }
 
 /// One running component.

@@ -59,20 +59,6 @@ pub struct Connection {
 pub const DEFAULT_GATEWAY: &str = "https://127.0.0.1:7443";
 
 impl Connection {
-    /// A connection as `agency` to `gateway` with the development PKI in `data_dir`.
-    pub fn dev(agency: &str, gateway: String, data_dir: PathBuf) -> Connection {
-        Connection {
-            agency: Some(agency.to_owned()),
-            profile: None,
-            gateway: Some(gateway),
-            data_dir,
-            cert: None,
-            key: None,
-            ca: None,
-            server_name: None,
-        }
-    }
-
     /// This connection with the gaps the command line left filled from `--profile`, when given.
     fn with_profile(&self) -> anyhow::Result<Connection> {
         let Some(name) = &self.profile else {

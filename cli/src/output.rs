@@ -85,25 +85,6 @@ pub fn spinner(message: &str) -> indicatif::ProgressBar {
     spinner
 }
 
-/// A progress bar on stderr over `total` items (a benchmark's submissions), drawn only on a
-/// terminal and never with `--json`.
-pub fn counter(total: u64, message: &str) -> indicatif::ProgressBar {
-    if json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(message.to_owned());
-    bar
-}
-
 /// A note for people (a replayed answer, where a file was saved): on stdout normally, on
 /// stderr with `--json` so stdout stays parseable.
 pub fn note(text: &str) {

@@ -25,7 +25,7 @@ use casebridge_gateway::{
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::embedded::EmbeddedBus;
-use casebridge_platform::bus::{Bus, QueueSpec, Topology};
+use casebridge_platform::bus::{Bus, Topology};
 use casebridge_platform::host::Host;
 use casebridge_platform::ledger::Signer;
 use casebridge_platform::settings::{BusKind, Settings};
@@ -325,27 +325,6 @@ fn read_pem(settings: &Settings, path: &Path, what: &str) -> anyhow::Result<Stri
             path.display()
         )
     })
-}
-
-/// Every durable queue the components declare, for removing a namespace.
-pub fn durable_queues() -> Vec<QueueSpec> {
-    use casebridge_platform::cases::app::reactions_queue;
-    let mut queues = vec![
-        QueueSpec::commands(casebridge_referrals::SERVICE),
-        QueueSpec::commands(casebridge_transfers::SERVICE),
-        QueueSpec::commands(casebridge_disputes::SERVICE),
-        QueueSpec::commands(casebridge_opinions::SERVICE),
-        QueueSpec::commands(casebridge_inbox::SERVICE),
-        QueueSpec::commands(casebridge_deadlines::SERVICE),
-        QueueSpec::commands(casebridge_evidence::SERVICE),
-        casebridge_inbox::app::events_queue(),
-        casebridge_deadlines::app::events_queue(),
-        casebridge_evidence::app::events_queue(),
-    ];
-    queues.extend(reactions_queue::<casebridge_referrals::handler::Referrals>());
-    queues.extend(reactions_queue::<casebridge_transfers::handler::Transfers>());
-    queues.extend(reactions_queue::<casebridge_disputes::handler::Disputes>());
-    queues
 }
 
 /// Runs a family service as a task of `tasks`.

@@ -1,11 +1,12 @@
-//! `casebridge bench evidence`: upload and download one large evidence file through the real
+//! `casebridge-bench evidence`: upload and download one large evidence file through the real
 //! gateway over mutual TLS, and report the throughput and the gateway's memory.
 //!
-//! The system runs as its own process (`casebridge up` on a temporary data directory), so its
-//! memory is its own: the figures come from `/proc/<pid>/status`. After a small warm-up
-//! transfer, the idle resident set (VmRSS) is read; before each phase the kernel's peak
-//! (VmHWM) is reset through `/proc/<pid>/clear_refs`, so each phase reports its own peak. The
-//! figure that matters is the peak above idle: it must not grow with the file's size.
+//! The system runs as its own process (`casebridge up`, the binary built next to this one, on a
+//! temporary data directory), so its memory is its own: the figures come from
+//! `/proc/<pid>/status`. After a small warm-up transfer, the idle resident set (VmRSS) is read;
+//! before each phase the kernel's peak (VmHWM) is reset through `/proc/<pid>/clear_refs`, so
+//! each phase reports its own peak. The figure that matters is the peak above idle: it must not
+//! grow with the file's size.
 //!
 //! The file is generated on the fly (this side never holds it either) and checked by digest
 //! on both ends; the gateway stores it in the data directory's evidence storage.
@@ -23,9 +24,8 @@ use casebridge_proto::v1 as pb;
 use futures_util::Stream;
 use tokio::io::AsyncBufReadExt as _;
 
-use crate::client::Connection;
-use crate::evidence::{CHUNK, download, progress, upload};
-use crate::system;
+use casebridge_cli::evidence::{CHUNK, download, progress, upload};
+use casebridge_cli::system;
 
 /// The uploading agency (example directory).
 const MARKET_BUREAU: &str = "11350100MB0100002P";
@@ -112,8 +112,18 @@ impl System {
             .map(|a| (a.code.to_string(), a.name.clone()))
             .collect();
         casebridge_gateway::pki::write_dev_pki(&dir.join("pki"), &agencies)?;
+        // The family services sign every receipt with the operator's key, and `casebridge up`
+        // creates it only with a new development PKI, which this one is not.
+        let settings = casebridge_platform::settings::Settings {
+            data_dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        casebridge_platform::ledger::Signer::load(
+            &settings.in_data_dir(&settings.ledger.key),
+            true,
+        )?;
         let log = dir.join("casebridge.log");
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        let mut child = tokio::process::Command::new(crate::casebridge_exe()?)
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .env("CASEBRIDGE__LOG", "warn")
@@ -164,7 +174,7 @@ pub async fn run(args: EvidenceBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.size > 0, "--size must be at least 1 byte");
     let dir = tempfile::tempdir()?;
     println!(
-        "casebridge bench evidence: one file of {} ({} bytes) up and down through the gateway \
+        "casebridge-bench evidence: one file of {} ({} bytes) up and down through the gateway \
          over mutual TLS, {} KiB chunks; {} cores",
         format_size(args.size),
         args.size,
@@ -183,7 +193,7 @@ pub async fn run(args: EvidenceBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(system: &System, data_dir: &Path, size: u64) -> anyhow::Result<()> {
-    let connection = Connection::dev(
+    let connection = crate::dev_connection(
         MARKET_BUREAU,
         system.address.clone(),
         data_dir.to_path_buf(),

@@ -1,4 +1,4 @@
-//! `casebridge bench deadlines`: the deadlines service at scale on PostgreSQL and RabbitMQ.
+//! `casebridge-bench deadlines`: the deadlines service at scale on PostgreSQL and RabbitMQ.
 //!
 //! 1. **Load**: a fresh database gets `--obligations` open obligations (default 10 million)
 //!    through the service's own migrations and schema, generated in the database by
@@ -6,9 +6,9 @@
 //!    opinion rules, among the example directory's agencies, due over the next four months;
 //!    `--overdue-percent` of them already missed). Reported: rows per second, table and index
 //!    sizes.
-//! 2. **Start**: the deadlines service runs as its own process (`casebridge deadlines`, this
-//!    binary) on that database and a RabbitMQ namespace of its own. Reported: time to ready, and
-//!    the first monthly reminder's aggregate over every obligation.
+//! 2. **Start**: the deadlines service runs as its own process (`casebridge deadlines`, the
+//!    binary built next to this one) on that database and a RabbitMQ namespace of its own.
+//!    Reported: time to ready, and the first monthly reminder's aggregate over every obligation.
 //! 3. **Firing lag**: for each `--burst` size (default 1,000 then 10,000), that many obligations
 //!    are made due at one instant a few seconds ahead. Firing lag = due → the miss and escalation
 //!    committed (the obligation's timer row gone), sampled from the timer table every 10 ms; its
@@ -34,7 +34,7 @@ use casebridge_platform::bus::{Bus, Message, QueueSpec, Topology};
 use casebridge_platform::store::{self, Db};
 use sqlx::Row as _;
 
-use crate::system;
+use casebridge_cli::system;
 
 /// The targets of issue 4.
 const TARGET_LAG_P99: Duration = Duration::from_secs(1);
@@ -217,7 +217,7 @@ pub async fn run(args: DeadlineBenchArgs) -> anyhow::Result<()> {
         &uuid::Uuid::new_v4().simple().to_string()[..10]
     );
     println!(
-        "casebridge bench deadlines: {} open obligations ({}% overdue), bursts of {:?} due at \
+        "casebridge-bench deadlines: {} open obligations ({}% overdue), bursts of {:?} due at \
          once; PostgreSQL + RabbitMQ; {} cores",
         args.obligations,
         args.overdue_percent,
@@ -617,7 +617,7 @@ fn start_service(
     url: &str,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<(Child, u32)> {
-    let exe = std::env::current_exe().context("cannot find the casebridge binary")?;
+    let exe = crate::casebridge_exe()?;
     let mut child = Command::new(exe)
         .arg("deadlines")
         .env("CASEBRIDGE__BUS__KIND", "amqp")

@@ -1,4 +1,4 @@
-//! `casebridge bench`: end-to-end throughput and latency of criminal referrals, and the
+//! `casebridge-bench`: end-to-end throughput and latency of criminal referrals, and the
 //! broker's raw ceiling beside them.
 //!
 //! For each backend the whole system starts in this process (a temporary data directory; on
@@ -35,8 +35,8 @@ use futures_util::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Clients, Connection};
-use crate::system::{self, Components};
+use casebridge_cli::client::Clients;
+use casebridge_cli::system::{self, Components};
 
 /// The sender and the receiver of every benchmark referral (example directory).
 const MARKET_BUREAU: &str = "11350100MB0100002P";
@@ -97,7 +97,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.count > 0, "--count must be at least 1");
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     println!(
-        "casebridge bench: {} referrals at concurrency {}, then {}/s for {} s; {} cores",
+        "casebridge-bench: {} referrals at concurrency {}, then {}/s for {} s; {} cores",
         args.count,
         args.concurrency,
         args.rate,
@@ -262,7 +262,7 @@ impl Deployment {
     }
 
     async fn connect(&self, address: SocketAddr, agency: &str) -> anyhow::Result<Clients> {
-        Connection::dev(
+        crate::dev_connection(
             agency,
             format!("https://{address}"),
             self.settings.data_dir.clone(),
@@ -284,7 +284,7 @@ impl Deployment {
         };
         let topology = Topology::new(self.settings.bus.namespace.clone());
         if let Ok(bus) = AmqpBus::connect(options, topology).await {
-            let _ = bus.delete_topology(&crate::system::durable_queues()).await;
+            let _ = bus.delete_topology(&crate::durable_queues()).await;
             bus.close().await;
         }
         let _ = store::drop_database(&self.settings.store.url).await;
@@ -374,7 +374,7 @@ async fn closed_loop(
     phase: &str,
 ) -> anyhow::Result<Vec<Sent>> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let progress = crate::output::counter(count as u64, phase);
+    let progress = crate::counter(count as u64, phase);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let mut client = market.referrals.clone();
@@ -406,7 +406,7 @@ async fn open_loop(market: &Clients, rate: u32, seconds: u32) -> anyhow::Result<
     let total = u64::from(rate) * u64::from(seconds);
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let progress = crate::output::counter(total, "open loop");
+    let progress = crate::counter(total, "open loop");
     let mut pending = tokio::task::JoinSet::new();
     for n in 0..total {
         ticks.tick().await;
@@ -432,7 +432,9 @@ async fn submit(
     let result = client
         .submit_referral(submission(request_id))
         .await
-        .map_err(|status| anyhow::anyhow!("{request_id}: {}", crate::client::explain(&status)))?
+        .map_err(|status| {
+            anyhow::anyhow!("{request_id}: {}", casebridge_cli::client::explain(&status))
+        })?
         .into_inner();
     let case_id = result
         .referral
