@@ -187,6 +187,7 @@ impl Running {
         self.stack
             .tear_down(&[
                 events_queue(),
+                QueueSpec::commands(casebridge_deadlines::SERVICE),
                 casebridge_inbox::app::events_queue(),
                 QueueSpec::commands("inbox"),
                 QueueSpec::commands("referrals"),
@@ -1407,7 +1408,12 @@ async fn replicas_share_the_due_obligations_without_firing_one_twice() {
         .await
         .expect("the chain verifies");
     assert_eq!(verified.records, 2 * COUNT as u64);
-    stack.tear_down(&[events_queue()]).await;
+    stack
+        .tear_down(&[
+            events_queue(),
+            QueueSpec::commands(casebridge_deadlines::SERVICE),
+        ])
+        .await;
 }
 
 /// A dispute's step as the disputes service announces it.
