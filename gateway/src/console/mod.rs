@@ -14,38 +14,35 @@
 //!
 //! - [`session`]: one-time links, demo sessions, form tokens.
 //! - [`html`]: `Markup` and escaping, the page frame, Chinese and English, times and ageing.
+//! - [`viewer`]: who a page is for, and the state every page shares.
 //! - [`pages`]: one handler per page and per form, a file per part of the console.
 
 pub mod html;
 mod pages;
 pub mod session;
+mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use casebridge_core::directory::Agency;
-use casebridge_core::ids::AgencyCode;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::ConsoleCaller;
 use crate::cases::CasesGrpc;
 use crate::context::{Context, StartError, TlsMaterial};
 use crate::disputes::DisputesGrpc;
 use crate::limits::{Arriving, Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::referrals::ReferralsGrpc;
-use html::Lang;
 use session::Sessions;
+use viewer::{PeerAgency, State};
 
 /// How the console is served.
 #[derive(Debug, Clone)]
@@ -66,23 +63,6 @@ pub struct ConsoleConfig {
     /// handshaking and per client certificate (the gateway's settings for both).
     pub connections: Caps,
 }
-
-/// What every page shares.
-#[derive(Debug)]
-struct State {
-    ctx: Arc<Context>,
-    sessions: Sessions,
-    demo_signin: bool,
-    referrals: ReferralsGrpc,
-    disputes: DisputesGrpc,
-    cases: CasesGrpc,
-    monitor: MonitorGrpc,
-    deadlines: DeadlinesGrpc,
-}
-
-/// The agency named by the client certificate of the connection a request came on, if any.
-#[derive(Debug, Clone)]
-struct PeerAgency(Option<AgencyCode>);
 
 /// A bound, not yet serving console.
 #[derive(Debug)]
@@ -238,47 +218,6 @@ async fn serve_connection(
     Ok(())
 }
 
-/// Who a page is for: the signed-in agency, the language, and the token its forms carry.
-#[derive(Debug, Clone)]
-struct Viewer {
-    agency: Agency,
-    lang: Lang,
-    /// Signed in through a demo session (may switch agency), not a certificate.
-    demo: bool,
-    /// What [`Viewer::form_token`] is bound to: the session id, or the certificate's agency.
-    identity: String,
-    state: Arc<State>,
-}
-
-impl Viewer {
-    /// `message` as a request from this agency, for the gateway's endpoints.
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request
-            .extensions_mut()
-            .insert(ConsoleCaller(self.agency.code.clone()));
-        request
-    }
-
-    fn form_token(&self) -> String {
-        self.state.sessions.form_token(&self.identity)
-    }
-
-    fn frame<'a>(&'a self, path: &'a str) -> html::Frame<'a> {
-        html::Frame {
-            lang: self.lang,
-            agency: Some((&self.agency.name, self.agency.code.as_str())),
-            demo: self.demo,
-            path,
-            form_token: if self.demo {
-                self.form_token()
-            } else {
-                String::new()
-            },
-        }
-    }
-}
-
 /// The headers every console response carries (issue 12, D6): the pages show personal data, so
 /// nothing but this site's own stylesheet loads, no other site may frame them, browsers keep to
 /// HTTPS and to the declared types, no address leaks to other sites, and nothing is cached
@@ -335,81 +274,4 @@ pub(crate) async fn same_origin(
         }
     }
     next.run(request).await
-}
-
-/// The language a request asks for (its cookie), Chinese by default.
-fn lang_of(headers: &HeaderMap) -> Lang {
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| session::cookie(c, Lang::COOKIE))
-        .map_or(Lang::Zh, Lang::from_code)
-}
-
-/// The demo session a request carries, if any.
-fn session_of(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| session::cookie(c, session::SESSION_COOKIE))
-}
-
-impl FromRequestParts<Arc<State>> for Viewer {
-    /// Not signed in: the sign-in page, or (a demo session without an agency) the chooser.
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Response> {
-        let lang = lang_of(&parts.headers);
-        let directory = &state.ctx.directory();
-        let peer = parts
-            .extensions
-            .get::<PeerAgency>()
-            .and_then(|p| p.0.clone());
-        if let Some(code) = peer {
-            return match directory.get(&code) {
-                Some(agency) => Ok(Viewer {
-                    agency: agency.clone(),
-                    lang,
-                    demo: false,
-                    identity: code.to_string(),
-                    state: state.clone(),
-                }),
-                None => Err(pages::signin_page(
-                    lang,
-                    Some(&format!(
-                        "{}: {code}",
-                        lang.t(
-                            "客户端证书所载机关不在机关名录中",
-                            "the agency named by your client certificate is not in the directory"
-                        )
-                    )),
-                )),
-            };
-        }
-        let Some(id) = session_of(&parts.headers) else {
-            return Err(pages::signin_page(lang, None));
-        };
-        let Some(session) = state.sessions.get(id) else {
-            return Err(pages::signin_page(
-                lang,
-                Some(lang.t(
-                    "会话已过期，请重新登录",
-                    "your session has ended: sign in again",
-                )),
-            ));
-        };
-        match session
-            .agency
-            .and_then(|code| directory.get(&code).cloned())
-        {
-            Some(agency) => Ok(Viewer {
-                agency,
-                lang,
-                demo: true,
-                identity: id.to_owned(),
-                state: state.clone(),
-            }),
-            None => Err(Redirect::to("/choose").into_response()),
-        }
-    }
 }

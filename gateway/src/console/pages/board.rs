@@ -7,9 +7,9 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use serde::Deserialize;
 
-use super::{Look, status_text};
-use crate::console::Viewer;
+use super::parts::{Look, status_text};
 use crate::console::html::{self, Markup, markup, notice, page};
+use crate::console::viewer::Viewer;
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct BoardQuery {

@@ -11,9 +11,9 @@ use casebridge_proto::v1::referral_service_server::ReferralService as _;
 use serde::Deserialize;
 
 use super::board::obligations_table;
-use super::{Look, enum_name, failed, history_table, status_text};
-use crate::console::Viewer;
+use super::parts::{Look, enum_name, failed, history_table, status_text};
 use crate::console::html::{self, Markup, markup, notice, page};
+use crate::console::viewer::Viewer;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct CasesQuery {

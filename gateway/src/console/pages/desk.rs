@@ -9,9 +9,9 @@ use casebridge_proto::v1 as pb;
 use serde::Deserialize;
 
 use super::cases::cases_table;
-use super::{Look, history_table, status_text};
-use crate::console::Viewer;
+use super::parts::{Look, history_table, status_text};
 use crate::console::html::{self, Lang, Markup, markup, notice, page};
+use crate::console::viewer::Viewer;
 
 /// One of a case's facts: its label, the `id` of its value (which tests and links find), and
 /// the value.

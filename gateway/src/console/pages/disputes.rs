@@ -9,9 +9,9 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::dispute_service_server::DisputeService as _;
 
 use super::desk::{self, CaseDesk, DoneQuery, Fact, Fields, after_step, step_form};
-use super::{Look, documents_list, enum_name, failed, forbidden};
-use crate::console::Viewer;
+use super::parts::{Look, documents_list, enum_name, failed, forbidden};
 use crate::console::html::{self, Markup, markup};
+use crate::console::viewer::Viewer;
 
 /// The disputes the agency is party to or rules on.
 pub(super) async fn disputes(viewer: Viewer) -> Response {

@@ -9,9 +9,9 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::referral_service_server::ReferralService as _;
 
 use super::desk::{self, CaseDesk, DoneQuery, Fact, Fields, after_step, step_form};
-use super::{Look, documents_list, enum_name, failed, forbidden};
-use crate::console::Viewer;
+use super::parts::{Look, documents_list, enum_name, failed, forbidden};
 use crate::console::html::{self, Markup, markup};
+use crate::console::viewer::Viewer;
 
 /// The police's incoming referrals, newest change first.
 pub(super) async fn referrals(viewer: Viewer) -> Response {

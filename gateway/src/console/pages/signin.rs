@@ -11,42 +11,10 @@ use casebridge_core::directory::AgencyKind;
 use casebridge_core::ids::AgencyCode;
 use serde::Deserialize;
 
-use super::{agency_kind, forbidden};
-use crate::console::html::{self, Lang, Markup, markup, notice, page};
+use super::parts::{agency_kind, forbidden};
+use crate::console::html::{self, Lang, markup, page};
 use crate::console::session::SESSION_COOKIE;
-use crate::console::{State, Viewer, lang_of, session_of};
-
-/// The page for a browser that is not signed in; `problem` says what went wrong.
-pub(in crate::console) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
-    let frame = html::Frame {
-        lang,
-        agency: None,
-        demo: false,
-        path: "/",
-        form_token: String::new(),
-    };
-    let mut body = Markup::new();
-    if let Some(problem) = problem {
-        body.push(notice("error", problem));
-    }
-    body.push(markup!(
-        "<p>{}</p><p>{}</p>",
-        lang.t(
-            "请使用本机关的客户端证书（证书密钥）访问：浏览器会在连接时请求证书。",
-            "Sign in with your agency's client certificate: the browser asks for it when it connects."
-        ),
-        lang.t(
-            "本地演示：使用 casebridge up 打印的一次性登录链接。",
-            "Local demo: open the one-time sign-in link that casebridge up printed."
-        ),
-    ));
-    let title = lang.t("登录", "Sign in");
-    (
-        StatusCode::UNAUTHORIZED,
-        Html(page(&frame, title, &body).into_string()),
-    )
-        .into_response()
-}
+use crate::console::viewer::{State, Viewer, lang_of, session_of, signin_page};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SigninQuery {

@@ -8,9 +8,9 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use serde::Deserialize;
 
-use super::{Look, failed, status_text};
-use crate::console::Viewer;
+use super::parts::{Look, failed, status_text};
 use crate::console::html::{Markup, markup, notice, page};
+use crate::console::viewer::Viewer;
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct StatsQuery {

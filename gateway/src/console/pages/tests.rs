@@ -10,9 +10,9 @@ use casebridge_proto::v1 as pb;
 use super::board::{BoardQuery, board_filters, obligations_table};
 use super::cases::{cases_table, receipts_table, timeline_head};
 use super::disputes::dispute_desk;
+use super::parts::{Look, history_table};
 use super::referrals::referral_desk;
 use super::stats::statistics;
-use super::{Look, history_table};
 use crate::console::html::{self, Lang, Markup, notice};
 
 /// Breaks out of text, out of a quoted attribute, and tests double escaping.
