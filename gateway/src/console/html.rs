@@ -3,9 +3,10 @@
 //! [`Markup`], made only from literal templates ([`markup!`](crate::console::html::markup)) and
 //! escaped values, so text from a case can reach a page only escaped.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use casebridge_core::time::Timestamp;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// The language of the pages: Chinese by default, English on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,17 +208,17 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// What a query value keeps as it is: RFC 3986's unreserved characters. Everything else,
+/// `&`, `=` and `#` included, is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// `text` percent-encoded for a URL query value.
 pub fn url_value(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// A wire timestamp in China Standard Time, in which every legal deadline is stated
