@@ -52,8 +52,13 @@ impl<F: Family> Endpoints<F> {
         &self.ctx
     }
 
-    async fn ask(&self, request: Request<F::Command>) -> Result<Reply<F::Case>, GatewayError> {
-        self.ctx.ask(F::SERVICE, &request).await
+    /// Asks the family's service and takes the answer `pick` expects.
+    async fn ask<T>(
+        &self,
+        request: Request<F::Command>,
+        pick: fn(Reply<F::Case>) -> Result<T, Reply<F::Case>>,
+    ) -> Result<T, GatewayError> {
+        self.ctx.ask_for(F::SERVICE, &request, pick).await
     }
 
     /// One step: the digest of the request as sent makes retries idempotent.
@@ -73,22 +78,15 @@ impl<F: Family> Endpoints<F> {
         } = convert(request.into_inner()).map_err(GatewayError::from)?;
         // Documents may name only files the caller uploaded or may read.
         crate::evidence::require_attachments(&self.ctx, &actor.code, &attachments).await?;
-        let reply = self
-            .ask(Request::Command(CommandRequest {
-                actor: actor.code,
-                request_id,
-                content_digest,
-                case_id,
-                command,
-            }))
-            .await?;
-        match reply {
-            Reply::Accepted(accepted) => Ok(Response::new(result(accepted))),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Found { .. } | Reply::Listed { .. } | Reply::Receipts { .. } => {
-                Err(GatewayError::Internal("a step was answered with a read".into()).into())
-            }
-        }
+        let command = Request::Command(CommandRequest {
+            actor: actor.code,
+            request_id,
+            content_digest,
+            case_id,
+            command,
+        });
+        let accepted = self.ask(command, Reply::accepted).await?;
+        Ok(Response::new(result(accepted)))
     }
 
     /// One case, read by one of its parties.
@@ -111,13 +109,9 @@ impl<F: Family> Endpoints<F> {
         actor: casebridge_core::ids::AgencyCode,
         case_id: CaseId,
     ) -> Result<F::Case, Status> {
-        match self.ask(Request::Get { actor, case_id }).await? {
-            Reply::Found { case } => Ok(case),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Accepted(_) | Reply::Listed { .. } | Reply::Receipts { .. } => {
-                Err(GatewayError::Internal("a read was answered with a step".into()).into())
-            }
-        }
+        Ok(self
+            .ask(Request::Get { actor, case_id }, Reply::found)
+            .await?)
     }
 
     /// The signed receipts of a case's steps, for a party.
@@ -126,13 +120,9 @@ impl<F: Family> Endpoints<F> {
         actor: casebridge_core::ids::AgencyCode,
         case_id: CaseId,
     ) -> Result<Vec<casebridge_core::ledger::Receipt>, Status> {
-        match self.ask(Request::Receipts { actor, case_id }).await? {
-            Reply::Receipts { receipts } => Ok(receipts),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Accepted(_) | Reply::Found { .. } | Reply::Listed { .. } => Err(
-                GatewayError::Internal("receipts were answered with something else".into()).into(),
-            ),
-        }
+        Ok(self
+            .ask(Request::Receipts { actor, case_id }, Reply::receipts)
+            .await?)
     }
 
     /// The caller's cases of this family.
@@ -158,19 +148,12 @@ impl<F: Family> Endpoints<F> {
                 .into());
             }
         }
-        match self
-            .ask(Request::List {
-                actor: actor.code,
-                query,
-            })
-            .await?
-        {
-            Reply::Listed { cases, next } => Ok(Response::new(convert::list_response(cases, next))),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Accepted(_) | Reply::Found { .. } | Reply::Receipts { .. } => {
-                Err(GatewayError::Internal("a listing was answered with a case".into()).into())
-            }
-        }
+        let list = Request::List {
+            actor: actor.code,
+            query,
+        };
+        let (cases, next) = self.ask(list, Reply::listed).await?;
+        Ok(Response::new(convert::list_response(cases, next)))
     }
 }
 
@@ -252,29 +235,25 @@ async fn timeline_in<F: Family>(
     case_id: CaseId,
 ) -> Result<Option<pb::CaseTimeline>, Status> {
     let endpoints = Endpoints::<F>::new(ctx.clone());
-    match endpoints
-        .ask(Request::Get {
-            actor: actor.clone(),
-            case_id,
-        })
+    let get = Request::Get {
+        actor: actor.clone(),
+        case_id,
+    };
+    let case = match endpoints.ask(get, Reply::found).await {
+        Ok(case) => case,
+        Err(GatewayError::Refused(refusal)) if refusal.kind == RefusalKind::NotFound => {
+            return Ok(None);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let mut timeline = timeline_of(F::FAMILY.as_str(), &case, &ctx.directory());
+    timeline.receipts = endpoints
+        .receipts(actor.clone(), case_id)
         .await?
-    {
-        Reply::Found { case } => {
-            let mut timeline = timeline_of(F::FAMILY.as_str(), &case, &ctx.directory());
-            timeline.receipts = endpoints
-                .receipts(actor.clone(), case_id)
-                .await?
-                .iter()
-                .map(convert::receipt)
-                .collect();
-            Ok(Some(timeline))
-        }
-        Reply::Refused { refusal } if refusal.kind == RefusalKind::NotFound => Ok(None),
-        Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-        Reply::Accepted(_) | Reply::Listed { .. } | Reply::Receipts { .. } => {
-            Err(GatewayError::Internal("a read was answered with a step".into()).into())
-        }
-    }
+        .iter()
+        .map(convert::receipt)
+        .collect();
+    Ok(Some(timeline))
 }
 
 #[tonic::async_trait]

@@ -3,6 +3,7 @@
 //! settings, start-up errors and binding a listener. Endpoints import this module, never
 //! `app.rs`, so the composition root can import every endpoint without a circle.
 
+use casebridge_platform::reply::ServiceReply;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,22 @@ impl Context {
             .await
             .map_err(|e| GatewayError::bus(service, e))?;
         reply.decode().map_err(|e| GatewayError::bus(service, e))
+    }
+
+    /// Asks `service` and takes the answer `pick` expects; any other reply is
+    /// [`GatewayError::unanswered`].
+    pub async fn ask_for<Req, Rep, T>(
+        &self,
+        service: &'static str,
+        request: &Req,
+        pick: impl FnOnce(Rep) -> Result<T, Rep>,
+    ) -> Result<T, GatewayError>
+    where
+        Req: serde::Serialize,
+        Rep: ServiceReply + serde::de::DeserializeOwned,
+    {
+        let reply = self.ask(service, request).await?;
+        pick(reply).map_err(|other| GatewayError::unanswered(service, other))
     }
 }
 

@@ -4,6 +4,7 @@
 use casebridge_core::refusal::{Refusal, RefusalKind};
 use casebridge_evidence::storage::StorageError;
 use casebridge_platform::bus::BusError;
+use casebridge_platform::reply::ServiceReply;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -40,6 +41,20 @@ pub enum GatewayError {
     /// A bug or corrupt data: logged in full, reported without detail.
     #[error("internal error")]
     Internal(String),
+}
+
+impl GatewayError {
+    /// A reply of another kind than the one asked for: its refusal, or (a bug on one side of
+    /// the bus) an internal error that names the reply's kind, never its content.
+    pub fn unanswered(service: &'static str, reply: impl ServiceReply) -> GatewayError {
+        match reply.into_refusal() {
+            Ok(refusal) => GatewayError::Refused(refusal),
+            Err(other) => GatewayError::Internal(format!(
+                "the {service} service answered with {}",
+                other.kind()
+            )),
+        }
+    }
 }
 
 fn describe(v: &Violations) -> String {
@@ -170,5 +185,32 @@ mod tests {
             violations[0].description.chars().count(),
             MESSAGE_MAX_CHARS + 1
         );
+    }
+
+    #[test]
+    fn a_reply_of_another_kind_is_passed_on_as_a_refusal_or_named_by_its_kind_alone() {
+        use casebridge_core::refusal::RefusalKind;
+        use casebridge_platform::cases::Reply;
+
+        let refusal = Refusal::new(RefusalKind::NotFound, "STATE", None, "no such case");
+        let refused: Reply<String> = Reply::Refused {
+            refusal: refusal.clone(),
+        };
+        assert!(matches!(
+            GatewayError::unanswered("referrals", refused),
+            GatewayError::Refused(r) if r == refusal
+        ));
+        // A read answered where a step was asked: the content (here a case holding a name)
+        // never reaches the error.
+        let found = Reply::Found {
+            case: "张三".to_owned(),
+        };
+        let error = GatewayError::unanswered("referrals", found.accepted().unwrap_err());
+        match error {
+            GatewayError::Internal(message) => {
+                assert_eq!(message, "the referrals service answered with found");
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
     }
 }

@@ -53,16 +53,9 @@ impl EvidenceGrpc {
             .await?
         {
             Reply::Found { attachment } => Ok(attachment),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal)),
-            other => Err(unexpected("a description", &other)),
+            other => Err(GatewayError::unanswered(SERVICE, other)),
         }
     }
-}
-
-fn unexpected(asked: &str, reply: &Reply) -> GatewayError {
-    GatewayError::Internal(format!(
-        "the evidence service answered {asked} with {reply:?}"
-    ))
 }
 
 fn violation(field: &str, description: String) -> GatewayError {
@@ -96,8 +89,7 @@ pub async fn require_attachments(
         .await?
     {
         Reply::References { unusable } => unusable,
-        Reply::Refused { refusal } => return Err(GatewayError::Refused(refusal)),
-        other => return Err(unexpected("a reference check", &other)),
+        other => return Err(GatewayError::unanswered(SERVICE, other)),
     };
     let violations: Vec<(String, String)> = references
         .iter()
@@ -305,8 +297,7 @@ impl EvidenceService for EvidenceGrpc {
                     already_stored: stored.already_stored,
                 }))
             }
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            other => Err(unexpected("an upload", &other).into()),
+            other => Err(GatewayError::unanswered(SERVICE, other).into()),
         }
     }
 

@@ -129,10 +129,7 @@ impl InboxService for InboxGrpc {
             Reply::Acknowledged { cursor } => Ok(Response::new(pb::AcknowledgeInboxResponse {
                 acknowledged_cursor: cursor,
             })),
-            Reply::Refused { refusal } => Err(GatewayError::Refused(refusal).into()),
-            Reply::Entries { .. } => {
-                Err(GatewayError::Internal("acknowledge answered with entries".into()).into())
-            }
+            other => Err(GatewayError::unanswered(SERVICE, other).into()),
         }
     }
 }
@@ -176,16 +173,9 @@ async fn pump(
                 acknowledged,
                 ..
             }) => (entries, acknowledged),
-            Ok(Reply::Refused { refusal }) => {
-                let _ = tx.send(Err(GatewayError::Refused(refusal).into())).await;
-                return;
-            }
-            Ok(Reply::Acknowledged { .. }) => {
+            Ok(other) => {
                 let _ = tx
-                    .send(Err(GatewayError::Internal(
-                        "list answered with an ack".into(),
-                    )
-                    .into()))
+                    .send(Err(GatewayError::unanswered(SERVICE, other).into()))
                     .await;
                 return;
             }

@@ -46,13 +46,9 @@ impl DeadlinesGrpc {
     }
 }
 
+/// A reply of another kind than asked for.
 fn unexpected(reply: Reply) -> Status {
-    match reply {
-        Reply::Refused { refusal } => GatewayError::Refused(refusal).into(),
-        _ => {
-            GatewayError::Internal("the deadlines service answered another question".into()).into()
-        }
-    }
+    GatewayError::unanswered(SERVICE, reply).into()
 }
 
 #[tonic::async_trait]

@@ -7,6 +7,7 @@ use casebridge_core::ledger::Receipt;
 use casebridge_core::notice::Family;
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
+use casebridge_platform::reply::ServiceReply;
 use serde::{Deserialize, Serialize};
 
 use crate::store::ObligationRow;
@@ -140,6 +141,26 @@ pub enum Reply {
     Refused {
         refusal: Refusal,
     },
+}
+
+impl ServiceReply for Reply {
+    fn into_refusal(self) -> Result<Refusal, Self> {
+        match self {
+            Reply::Refused { refusal } => Ok(refusal),
+            other => Err(other),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Reply::Obligations { .. } => "obligations",
+            Reply::Statistics { .. } => "statistics",
+            Reply::Case { .. } => "case",
+            Reply::Report { .. } => "report",
+            Reply::Extended(_) => "extended",
+            Reply::Refused { .. } => "refused",
+        }
+    }
 }
 
 /// An accepted extension.

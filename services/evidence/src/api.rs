@@ -3,6 +3,7 @@
 use casebridge_core::ids::{AgencyCode, Sha256Digest};
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
+use casebridge_platform::reply::ServiceReply;
 use serde::{Deserialize, Serialize};
 
 /// A request to the evidence service, sent by the gateway on behalf of `agency`.
@@ -49,6 +50,24 @@ pub enum Reply {
     Refused {
         refusal: Refusal,
     },
+}
+
+impl ServiceReply for Reply {
+    fn into_refusal(self) -> Result<Refusal, Self> {
+        match self {
+            Reply::Refused { refusal } => Ok(refusal),
+            other => Err(other),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Reply::Recorded { .. } => "recorded",
+            Reply::Found { .. } => "found",
+            Reply::References { .. } => "references",
+            Reply::Refused { .. } => "refused",
+        }
+    }
 }
 
 /// A stored file as its readers see it.

@@ -4,6 +4,7 @@ use casebridge_core::ids::{AgencyCode, CaseId, MessageId};
 use casebridge_core::notice::Family;
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
+use casebridge_platform::reply::ServiceReply;
 use serde::{Deserialize, Serialize};
 
 /// The largest page a reader may ask for.
@@ -41,6 +42,23 @@ pub enum Reply {
     Refused {
         refusal: Refusal,
     },
+}
+
+impl ServiceReply for Reply {
+    fn into_refusal(self) -> Result<Refusal, Self> {
+        match self {
+            Reply::Refused { refusal } => Ok(refusal),
+            other => Err(other),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Reply::Entries { .. } => "entries",
+            Reply::Acknowledged { .. } => "acknowledged",
+            Reply::Refused { .. } => "refused",
+        }
+    }
 }
 
 /// One notice in one agency's inbox.

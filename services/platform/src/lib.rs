@@ -11,6 +11,7 @@
 //!   receipt on the chain, the reply record.
 //! - [`ledger`]: each service's full-process record: a hash chain appended in the step's
 //!   transaction, signed checkpoints, signed receipts, verification.
+//! - [`reply`]: what every service's reply enum shares, and taking the answer asked for.
 //! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
 //! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
 //! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
@@ -25,6 +26,7 @@ pub mod host;
 pub mod idempotent;
 pub mod ledger;
 pub mod outbox;
+pub mod reply;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -8,6 +8,8 @@ use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::reply::ServiceReply;
+
 /// The largest page of a listing.
 pub const MAX_PAGE: u32 = 200;
 
@@ -82,6 +84,60 @@ pub enum Reply<S> {
     Receipts { receipts: Vec<Receipt> },
     /// Nothing changed.
     Refused { refusal: Refusal },
+}
+
+impl<S> ServiceReply for Reply<S> {
+    fn into_refusal(self) -> Result<Refusal, Self> {
+        match self {
+            Reply::Refused { refusal } => Ok(refusal),
+            other => Err(other),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Reply::Accepted(_) => "accepted",
+            Reply::Found { .. } => "found",
+            Reply::Listed { .. } => "listed",
+            Reply::Receipts { .. } => "receipts",
+            Reply::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// The pickers of [`crate::reply::expect`]: each takes one kind of answer.
+impl<S> Reply<S> {
+    /// The answer to a step.
+    pub fn accepted(self) -> Result<Accepted<S>, Self> {
+        match self {
+            Reply::Accepted(accepted) => Ok(accepted),
+            other => Err(other),
+        }
+    }
+
+    /// The answer to a read.
+    pub fn found(self) -> Result<S, Self> {
+        match self {
+            Reply::Found { case } => Ok(case),
+            other => Err(other),
+        }
+    }
+
+    /// The answer to a listing: the page and where the next one starts.
+    pub fn listed(self) -> Result<(Vec<CaseSummary>, Option<ListPosition>), Self> {
+        match self {
+            Reply::Listed { cases, next } => Ok((cases, next)),
+            other => Err(other),
+        }
+    }
+
+    /// The answer to a request for a case's receipts.
+    pub fn receipts(self) -> Result<Vec<Receipt>, Self> {
+        match self {
+            Reply::Receipts { receipts } => Ok(receipts),
+            other => Err(other),
+        }
+    }
 }
 
 /// An accepted step.
