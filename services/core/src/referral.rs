@@ -8,8 +8,8 @@
 //! Sources: 国务院令第310号 (S1, rev. 2020) Arts 3–13; 公安机关办理刑事案件程序规定 (S2)
 //! Arts 180–189; 人民检察院刑事诉讼规则 (S5) Arts 557–564. See docs/law.md §3.A.
 //!
-//! [`decide`] is a pure function: it checks one command against the current referral and returns
-//! the next referral and the events to deliver, or a [`Rejection`]. Who may take which step in
+//! [`decide()`] is a pure function: it checks one command against the current referral and returns
+//! the next referral and the events to deliver, or a [`Rejection`](crate::case::Rejection). Who may take which step in
 //! which status is the authorization table's ([`crate::authz`]). Timers (obligations, warnings,
 //! escalations) are the deadlines service's; the **check** rules whose start the referral knows
 //! (S1-5b, S1-5c, S1-7, P180-2a, P180-3, S1-9a, S1-9c, P184, P189, S1-13) are judged here, and a
@@ -33,13 +33,13 @@
 //! - `command`: what the parties send: [`Submission`], [`NonReferral`], [`ReferralCommand`].
 //! - `state`: the [`Referral`] as it stands, with its [`Flag`]s.
 //! - `events`: [`ReferralEventKind`], [`ReferralEvent`] and the [`Decision`] returned.
-//! - `context`: what [`decide`] consults: [`Context`] and the tunable [`ReferralPolicy`].
+//! - `context`: what [`decide()`] consults: [`Context`] and the tunable [`ReferralPolicy`].
 //! - `checks`: what the steps share: the outcome being recorded and the late-step check.
 //! - `open`: submission and the record of a non-referral (S1 Arts 5–6).
 //! - `review`: the police review up to the filing decision (S1 Arts 7–8; S2 Art 180).
 //! - `supervision`: reconsideration and the procuratorate's filing supervision (S1 Art 9; S5).
 //! - `after_filing`: seized items, transfer, withdrawal and hand-back (S1 Arts 12–13; S2).
-//! - `decide`: [`decide`], which checks actor and authorization and runs the step.
+//! - `decide`: [`decide()`], which checks actor and authorization and runs the step.
 
 mod after_filing;
 mod checks;

@@ -40,7 +40,7 @@
 //! - `state`: the [`Transfer`] as it stands, with its [`Suspension`].
 //! - `events`: [`TransferEventKind`], [`TransferEvent`] and the [`Decision`] returned.
 //! - `open`: sending and hand-back by the police, the steps that open a transfer.
-//! - `decide`: [`decide`], which checks actor and authorization and takes every later step.
+//! - `decide`: [`decide()`], which checks actor and authorization and takes every later step.
 
 mod command;
 mod decide;

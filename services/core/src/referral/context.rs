@@ -1,4 +1,4 @@
-//! What [`decide`](super::decide) consults besides the referral: the tunable
+//! What [`decide()`](super::decide()) consults besides the referral: the tunable
 //! [`ReferralPolicy`] and the [`Context`] (directory, deadline law, policy).
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ impl Default for ReferralPolicy {
     }
 }
 
-/// What [`decide`] consults besides the referral: the directory, the deadline law for the
+/// What [`decide()`](super::decide()) consults besides the referral: the directory, the deadline law for the
 /// check rules, and the tunable policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {

@@ -13,7 +13,7 @@ use crate::notice::Family;
 use crate::time::Timestamp;
 
 /// Decides one command against the current transfer (`None` before it is sent). `previous` is
-/// the transfer named by a [`Sending::previous`], loaded by the service.
+/// the transfer named by a [`Sending::previous`](super::Sending::previous), loaded by the service.
 pub fn decide(
     current: Option<&Transfer>,
     previous: Option<&Transfer>,
