@@ -1,8 +1,10 @@
+use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 
 use super::*;
 use crate::calendar::tests::{d, official};
-use crate::calendar::{self, DayKind};
+use crate::calendar::{self, Calendar, CalendarError, DayKind, end_of_day};
+use crate::time::Timestamp;
 
 const RULES: &str = include_str!("../../../../deploy/rules.toml");
 

@@ -3,7 +3,12 @@
 //! filing, and hand-back for administrative handling.
 
 use super::*;
+use crate::case::{Case, Rejection};
+use crate::directory::Agency;
 use crate::fixtures::{World, at, doc, world};
+use crate::ids::CaseId;
+use crate::notice::Role;
+use crate::personal::PersonalData;
 
 const SENT: &str = "2026-03-02T09:00:00+08:00";
 

@@ -5,9 +5,15 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::directory::{Agency, Directory};
+use crate::case::{self, Case, Rejection, TITLE_MAX_CHARS, invalid};
+use crate::directory::{Agency, AgencyKind, Directory};
 use crate::ids::RegionCode;
 use crate::ids::Sha256Digest;
+use crate::ids::{AgencyCode, CaseId};
+use crate::law::Law;
+use crate::notice::Role;
+use crate::personal::PersonalData;
+use crate::time::Timestamp;
 
 const DEPLOY_DIRECTORY: &str = include_str!("../../../../deploy/directory.toml");
 

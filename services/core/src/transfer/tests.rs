@@ -1,7 +1,13 @@
 //! Tests of the case transfer state machine, on the shipped example directory.
 
 use super::*;
+use crate::case::{Case, EventName, Rejection};
+use crate::directory::Agency;
+use crate::document::{Document, DocumentKind, Party};
 use crate::fixtures::{World, at, doc, world};
+use crate::ids::CaseId;
+use crate::notice::Role;
+use crate::personal::PersonalData;
 
 const CASE: &str = "0190b8a2-4f6e-7c3d-9a1b-2c3d4e5f6a7c";
 const SENT: &str = "2026-03-02T10:00:00+08:00";

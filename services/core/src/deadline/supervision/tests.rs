@@ -268,7 +268,7 @@ fn a_region_without_procuratorate_leaves_its_senders_referrals_unsupervised() {
     let district = format!("{first17}{}", AgencyCode::check_char(first17).unwrap());
     let text = format!(
         "{DIRECTORY}\n[[agency]]\ncode = \"{district}\"\nname = \"鼓楼区市场监督管理局\"\n\
-             kind = \"administrative\"\nregion = \"350102\"\nsuperior = \"{MARKET}\"\n"
+         kind = \"administrative\"\nregion = \"350102\"\nsuperior = \"{MARKET}\"\n"
     );
     let directory = Directory::from_toml_str(&text).unwrap();
     let gaps = check_supervision(&rules(), &directory, &DisputePolicy::default());
