@@ -20,7 +20,7 @@ use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
 
 use crate::context::Context;
-use crate::convert::{self, CaseStep, Violations};
+use crate::convert::{self, Converted, Violations};
 use crate::error::GatewayError;
 
 /// The endpoints of one family, generic over it.
@@ -55,38 +55,44 @@ impl<F: Family> Endpoints<F> {
     /// Asks the family's service and takes the answer `pick` expects.
     async fn ask<T>(
         &self,
-        request: Request<F::Command>,
+        request: &Request<F::Command>,
         pick: fn(Reply<F::Case>) -> Result<T, Reply<F::Case>>,
     ) -> Result<T, GatewayError> {
-        self.ctx.ask_for(F::SERVICE, &request, pick).await
+        self.ctx.ask_for(F::SERVICE, request, pick).await
     }
 
     /// One step: the digest of the request as sent makes retries idempotent.
     pub async fn step<M: prost::Message, R>(
         &self,
         request: tonic::Request<M>,
-        convert: fn(M) -> Result<CaseStep<F::Command>, Violations>,
+        convert: fn(M) -> Result<Converted<F::Command>, Violations>,
         result: fn(Accepted<F::Case>) -> R,
-    ) -> Result<Response<R>, Status> {
+    ) -> Result<Response<R>, Status>
+    where
+        F::Command: convert::WireNames,
+    {
         let actor = self.ctx.caller(&request)?;
         let content_digest = Sha256Digest::of(&request.get_ref().encode_to_vec());
-        let CaseStep {
-            request_id,
-            case_id,
-            command,
-            attachments,
-        } = convert(request.into_inner()).map_err(GatewayError::from)?;
+        let Converted { step, attachments } =
+            convert(request.into_inner()).map_err(GatewayError::from)?;
         // Documents may name only files the caller uploaded or may read.
         crate::evidence::require_attachments(&self.ctx, &actor.code, &attachments).await?;
-        let command = Request::Command(CommandRequest {
+        let request = Request::Command(CommandRequest {
             actor: actor.code,
-            request_id,
             content_digest,
-            case_id,
-            command,
+            step,
         });
-        let accepted = self.ask(command, Reply::accepted).await?;
-        Ok(Response::new(result(accepted)))
+        match self.ask(&request, Reply::accepted).await {
+            Ok(accepted) => Ok(Response::new(result(accepted))),
+            Err(GatewayError::Refused(refusal)) => {
+                let refusal = match &request {
+                    Request::Command(sent) => convert::wire_refusal(refusal, &sent.step.command),
+                    _ => refusal,
+                };
+                Err(GatewayError::Refused(refusal).into())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// One case, read by one of its parties.
@@ -110,7 +116,7 @@ impl<F: Family> Endpoints<F> {
         case_id: CaseId,
     ) -> Result<F::Case, Status> {
         Ok(self
-            .ask(Request::Get { actor, case_id }, Reply::found)
+            .ask(&Request::Get { actor, case_id }, Reply::found)
             .await?)
     }
 
@@ -121,7 +127,7 @@ impl<F: Family> Endpoints<F> {
         case_id: CaseId,
     ) -> Result<Vec<casebridge_core::ledger::Receipt>, Status> {
         Ok(self
-            .ask(Request::Receipts { actor, case_id }, Reply::receipts)
+            .ask(&Request::Receipts { actor, case_id }, Reply::receipts)
             .await?)
     }
 
@@ -152,7 +158,7 @@ impl<F: Family> Endpoints<F> {
             actor: actor.code,
             query,
         };
-        let (cases, next) = self.ask(list, Reply::listed).await?;
+        let (cases, next) = self.ask(&list, Reply::listed).await?;
         Ok(Response::new(convert::list_response(cases, next)))
     }
 }
@@ -239,7 +245,7 @@ async fn timeline_in<F: Family>(
         actor: actor.clone(),
         case_id,
     };
-    let case = match endpoints.ask(get, Reply::found).await {
+    let case = match endpoints.ask(&get, Reply::found).await {
         Ok(case) => case,
         Err(GatewayError::Refused(refusal)) if refusal.kind == RefusalKind::NotFound => {
             return Ok(None);

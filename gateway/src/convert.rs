@@ -12,13 +12,15 @@ pub mod opinions;
 pub mod referrals;
 pub mod transfers;
 
-use casebridge_core::case::{HistoryEntry, StepName};
+use casebridge_core::case::{HistoryEntry, StepName, item_path};
 use casebridge_core::document::{Document, DocumentKind, Party};
 use casebridge_core::ids::{AgencyCode, CaseId, RequestId, Sha256Digest};
 use casebridge_core::notice::Role;
 use casebridge_core::personal::PersonalData;
+use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
 use casebridge_inbox::api::Entry;
+pub use casebridge_platform::cases::api::CaseStep;
 use casebridge_platform::cases::api::{CaseSummary, ListPosition, ListQuery};
 use casebridge_proto::v1 as pb;
 
@@ -32,12 +34,11 @@ const LATEST_YEAR: i32 = 2099;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Violations(pub Vec<(String, String)>, Vec<(String, Sha256Digest)>);
 
-/// A step on a case of any family, ready for its service.
+/// A call converted into a step on a case of any family: the step as its service takes it,
+/// and what the gateway checks before sending it.
 #[derive(Debug, Clone)]
-pub struct CaseStep<C> {
-    pub request_id: RequestId,
-    pub case_id: CaseId,
-    pub command: C,
+pub struct Converted<C> {
+    pub step: CaseStep<C>,
     /// Every attachment the step's documents name, with its wire path (`documents[2].sha256`):
     /// each must be a file the caller uploaded or may read.
     pub attachments: Vec<(String, Sha256Digest)>,
@@ -304,19 +305,57 @@ fn step<C>(
     id_field: &str,
     case_id: &str,
     command: Option<C>,
-) -> Result<CaseStep<C>, Violations> {
+) -> Result<Converted<C>, Violations> {
     let request_id = v.request_id(request_id);
     let case_id = v.case_id(id_field, case_id);
     let attachments = v.take_attachments();
     let step = (|| {
-        Some(CaseStep {
-            request_id: request_id?,
-            case_id: case_id?,
-            command: command?,
+        Some(Converted {
+            step: CaseStep {
+                request_id: request_id?,
+                case_id: case_id?,
+                command: command?,
+            },
             attachments,
         })
     })();
     v.finish(step)
+}
+
+/// The wire names of a family's command fields, where the wire names a field otherwise than
+/// the state machine does: a refusal's field is renamed here, so services never know the
+/// protobuf names.
+pub trait WireNames {
+    /// The wire name of `field`, as this command's state machine named it.
+    fn wire_field<'a>(&self, field: &'a str) -> &'a str;
+}
+
+/// A case family's refusal of `command`, with its field in wire naming and the offending item
+/// placed in it (`documents.title`, item 2 → `documents[2].title`).
+pub fn wire_refusal<C: WireNames>(mut refusal: Refusal, command: &C) -> Refusal {
+    let item = refusal.item.take();
+    if let Some(field) = refusal.field.take() {
+        refusal.field = Some(wire_item_path(command.wire_field(&field), &field, item));
+    }
+    refusal
+}
+
+/// [`item_path`] for a field its family renamed on the wire: the index goes after the list's own
+/// name wherever the wire puts it (`documents.title` renamed `opinion.documents.title`, item 1 →
+/// `opinion.documents[1].title`).
+fn wire_item_path(wire: &str, field: &str, item: Option<usize>) -> String {
+    let Some(i) = item else {
+        return wire.to_owned();
+    };
+    let list = field.split('.').next().unwrap_or(field);
+    let mut segments: Vec<String> = wire.split('.').map(str::to_owned).collect();
+    match segments.iter_mut().find(|segment| *segment == list) {
+        Some(segment) => {
+            segment.push_str(&format!("[{i}]"));
+            segments.join(".")
+        }
+        None => item_path(wire, Some(i)),
+    }
 }
 
 /// `raw`, or `None` when it is empty (proto3's "not set" for strings).
@@ -554,6 +593,19 @@ pub fn agency(a: &casebridge_core::directory::Agency) -> pb::Agency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_items_index_goes_after_the_lists_own_name_on_the_wire() {
+        assert_eq!(
+            wire_item_path("opinion.documents.title", "documents.title", Some(1)),
+            "opinion.documents[1].title"
+        );
+        assert_eq!(
+            wire_item_path("documents.title", "documents.title", Some(2)),
+            "documents[2].title"
+        );
+        assert_eq!(wire_item_path("to_police", "to", None), "to_police");
+    }
 
     #[test]
     fn timestamps_survive_the_round_trip_to_the_wire() {

@@ -54,7 +54,7 @@ pub use limits::Caps;
 pub mod fuzzing {
     pub use crate::convert::monitor::{extension, obligation_query, report, statistics_period};
     pub use crate::convert::{
-        CaseStep, Violations, case_id, disputes, evidence, list_query, opinions, referrals,
+        Converted, Violations, case_id, disputes, evidence, list_query, opinions, referrals,
         transfers,
     };
     pub use crate::directory::agency_filters;

@@ -7,10 +7,20 @@ use casebridge_core::ids::CaseId;
 use casebridge_platform::cases::Accepted;
 use casebridge_proto::v1 as pb;
 
-use super::{CaseStep, Violations, documents, history, opt_code, opt_id, step, timestamp};
+use super::{
+    CaseStep, Converted, Violations, WireNames, documents, history, opt_code, opt_id, step,
+    timestamp,
+};
 
 /// A step on a dispute, ready for the disputes service.
-pub type DisputeStep = CaseStep<DisputeCommand>;
+pub type DisputeStep = Converted<DisputeCommand>;
+
+/// The wire names a dispute's fields as its state machine does.
+impl WireNames for DisputeCommand {
+    fn wire_field<'a>(&self, field: &'a str) -> &'a str {
+        field
+    }
+}
 
 const ID: &str = "dispute_id";
 
@@ -32,17 +42,19 @@ pub fn raise(req: pb::RaiseDisputeRequest) -> Result<DisputeStep, Violations> {
     let attachments = v.take_attachments();
     let step = (|| {
         Some(DisputeStep {
-            request_id: request_id?,
-            case_id,
-            attachments,
-            command: DisputeCommand::Raise(Raising {
+            step: CaseStep {
+                request_id: request_id?,
                 case_id,
-                respondent: respondent?,
-                question,
-                position,
-                transfer: transfer?,
-                documents,
-            }),
+                command: DisputeCommand::Raise(Raising {
+                    case_id,
+                    respondent: respondent?,
+                    question,
+                    position,
+                    transfer: transfer?,
+                    documents,
+                }),
+            },
+            attachments,
         })
     })();
     v.finish(step)
@@ -84,18 +96,20 @@ pub fn designate_directly(req: pb::DesignateDirectlyRequest) -> Result<DisputeSt
     let attachments = v.take_attachments();
     let step = (|| {
         Some(DisputeStep {
-            request_id: request_id?,
-            case_id,
-            attachments,
-            command: DisputeCommand::DesignateDirectly(DirectDesignation {
+            step: CaseStep {
+                request_id: request_id?,
                 case_id,
-                parties: pair?,
-                question,
-                designated: designated?,
-                decision,
-                transfer: transfer?,
-                documents,
-            }),
+                command: DisputeCommand::DesignateDirectly(DirectDesignation {
+                    case_id,
+                    parties: pair?,
+                    question,
+                    designated: designated?,
+                    decision,
+                    transfer: transfer?,
+                    documents,
+                }),
+            },
+            attachments,
         })
     })();
     v.finish(step)

@@ -7,10 +7,26 @@ use casebridge_core::opinion::{
 use casebridge_platform::cases::Accepted;
 use casebridge_proto::v1 as pb;
 
-use super::{CaseStep, Violations, documents, history, opt_id, step, timestamp};
+use super::{
+    CaseStep, Converted, Violations, WireNames, documents, history, opt_id, step, timestamp,
+};
 
 /// A step on an opinion request, ready for the opinions service.
-pub type OpinionStep = CaseStep<OpinionCommand>;
+pub type OpinionStep = Converted<OpinionCommand>;
+
+impl WireNames for OpinionCommand {
+    fn wire_field<'a>(&self, field: &'a str) -> &'a str {
+        // The delivered opinion is a message of its own on the wire (DeliverOpinionRequest.opinion).
+        match (self, field) {
+            (OpinionCommand::Deliver(_), "conclusion") => "opinion.conclusion",
+            (OpinionCommand::Deliver(_), "basis") => "opinion.basis",
+            (OpinionCommand::Deliver(_), "finding") => "opinion.finding",
+            (OpinionCommand::Deliver(_), "documents") => "opinion.documents",
+            (OpinionCommand::Deliver(_), "documents.title") => "opinion.documents.title",
+            (_, f) => f,
+        }
+    }
+}
 
 const ID: &str = "opinion_id";
 
@@ -45,17 +61,19 @@ pub fn request(req: pb::RequestOpinionRequest) -> Result<OpinionStep, Violations
     let attachments = v.take_attachments();
     let step = (|| {
         Some(OpinionStep {
-            request_id: request_id?,
-            case_id,
-            attachments,
-            command: OpinionCommand::Request(Requesting {
+            step: CaseStep {
+                request_id: request_id?,
                 case_id,
-                expert: expert?,
-                kind: kind?,
-                question,
-                documents,
-                under_case: under_case?,
-            }),
+                command: OpinionCommand::Request(Requesting {
+                    case_id,
+                    expert: expert?,
+                    kind: kind?,
+                    question,
+                    documents,
+                    under_case: under_case?,
+                }),
+            },
+            attachments,
         })
     })();
     v.finish(step)
@@ -228,7 +246,7 @@ mod tests {
             }),
         })
         .expect("converts");
-        let OpinionCommand::Deliver(o) = step.command else {
+        let OpinionCommand::Deliver(o) = step.step.command else {
             panic!("not a delivery")
         };
         assert_eq!(o.finding, None);

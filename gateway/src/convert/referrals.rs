@@ -7,12 +7,27 @@ use casebridge_core::referral::{
 };
 use casebridge_proto::v1 as pb;
 
-use super::{CaseStep, Violations, documents, history, opt_code, parties, step, timestamp};
+use super::{
+    CaseStep, Converted, Violations, WireNames, documents, history, opt_code, parties, step,
+    timestamp,
+};
 
 /// A step on a referral, ready for the referrals service.
-pub type ReferralStep = CaseStep<ReferralCommand>;
+pub type ReferralStep = Converted<ReferralCommand>;
 
 const ID: &str = "referral_id";
+
+impl WireNames for ReferralCommand {
+    fn wire_field<'a>(&self, field: &'a str) -> &'a str {
+        match (self, field) {
+            (ReferralCommand::Forward { .. }, "to") => "to_police",
+            (ReferralCommand::Decline { .. }, "reasons") => "decline.reasons",
+            (ReferralCommand::File { .. }, "note") => "file.note",
+            (ReferralCommand::HandBack { .. }, "to") => "to_agency",
+            (_, f) => f,
+        }
+    }
+}
 
 pub fn submit(req: pb::SubmitReferralRequest) -> Result<ReferralStep, Violations> {
     let pb::SubmitReferralRequest {
@@ -39,25 +54,27 @@ pub fn submit(req: pb::SubmitReferralRequest) -> Result<ReferralStep, Violations
     let attachments = v.take_attachments();
     let step = (|| {
         Some(ReferralStep {
-            request_id: request_id?,
-            case_id,
-            attachments,
-            command: ReferralCommand::Submit(Submission {
+            step: CaseStep {
+                request_id: request_id?,
                 case_id,
-                police: police?,
-                suspected_offence,
-                summary,
-                report_received_at: report_received_at?,
-                approved_at: approved_at?,
-                items_tested,
-                penalty_imposed,
-                documents,
-                parties: parties(raw_parties),
-                case_officer,
-                case_officer_phone: casebridge_core::personal::PersonalData::new(
-                    case_officer_phone,
-                ),
-            }),
+                command: ReferralCommand::Submit(Submission {
+                    case_id,
+                    police: police?,
+                    suspected_offence,
+                    summary,
+                    report_received_at: report_received_at?,
+                    approved_at: approved_at?,
+                    items_tested,
+                    penalty_imposed,
+                    documents,
+                    parties: parties(raw_parties),
+                    case_officer,
+                    case_officer_phone: casebridge_core::personal::PersonalData::new(
+                        case_officer_phone,
+                    ),
+                }),
+            },
+            attachments,
         })
     })();
     v.finish(step)
@@ -84,20 +101,22 @@ pub fn record_non_referral(req: pb::RecordNonReferralRequest) -> Result<Referral
     let attachments = v.take_attachments();
     let step = (|| {
         Some(ReferralStep {
-            request_id: request_id?,
-            case_id,
-            attachments,
-            command: ReferralCommand::RecordNonReferral(NonReferral {
+            step: CaseStep {
+                request_id: request_id?,
                 case_id,
-                suspected_offence,
-                summary,
-                report_received_at: report_received_at?,
-                decided_at: decided_at?,
-                approver,
-                reasons,
-                documents,
-                parties: parties(raw_parties),
-            }),
+                command: ReferralCommand::RecordNonReferral(NonReferral {
+                    case_id,
+                    suspected_offence,
+                    summary,
+                    report_received_at: report_received_at?,
+                    decided_at: decided_at?,
+                    approver,
+                    reasons,
+                    documents,
+                    parties: parties(raw_parties),
+                }),
+            },
+            attachments,
         })
     })();
     v.finish(step)
@@ -588,11 +607,11 @@ mod tests {
     #[test]
     fn a_valid_submission_converts_with_its_times() {
         let step = submit(valid_submit()).expect("valid");
-        let ReferralCommand::Submit(s) = step.command else {
+        let ReferralCommand::Submit(s) = step.step.command else {
             panic!("not a submission")
         };
         assert_eq!(s.approved_at.as_millis(), 1_700_003_600_000);
-        assert_eq!(s.case_id, step.case_id);
+        assert_eq!(s.case_id, step.step.case_id);
     }
 
     #[test]

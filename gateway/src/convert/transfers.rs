@@ -7,12 +7,21 @@ use casebridge_platform::cases::Accepted;
 use casebridge_proto::v1 as pb;
 
 use super::{
-    CaseStep, Violations, document, documents, history, opt_code, opt_id, parties, step, timestamp,
-    wire_parties,
+    CaseStep, Converted, Violations, WireNames, document, documents, history, opt_code, opt_id,
+    parties, step, timestamp, wire_parties,
 };
 
 /// A step on a transfer, ready for the transfers service.
-pub type TransferStep = CaseStep<TransferCommand>;
+pub type TransferStep = Converted<TransferCommand>;
+
+impl WireNames for TransferCommand {
+    fn wire_field<'a>(&self, field: &'a str) -> &'a str {
+        match (self, field) {
+            (TransferCommand::Send(_), "previous") => "previous_transfer_id",
+            (_, f) => f,
+        }
+    }
+}
 
 const ID: &str = "transfer_id";
 
@@ -39,22 +48,24 @@ pub fn send(req: pb::SendTransferRequest) -> Result<TransferStep, Violations> {
     let attachments = v.take_attachments();
     let step = (|| {
         Some(TransferStep {
-            request_id: request_id?,
-            case_id,
-            attachments,
-            command: TransferCommand::Send(Sending {
+            step: CaseStep {
+                request_id: request_id?,
                 case_id,
-                receiver: receiver?,
-                suspected_violation,
-                summary,
-                jurisdiction_grounds,
-                urgent,
-                documents,
-                parties: parties(raw_parties),
-                case_officer,
-                case_officer_phone: PersonalData::new(case_officer_phone),
-                previous: previous?,
-            }),
+                command: TransferCommand::Send(Sending {
+                    case_id,
+                    receiver: receiver?,
+                    suspected_violation,
+                    summary,
+                    jurisdiction_grounds,
+                    urgent,
+                    documents,
+                    parties: parties(raw_parties),
+                    case_officer,
+                    case_officer_phone: PersonalData::new(case_officer_phone),
+                    previous: previous?,
+                }),
+            },
+            attachments,
         })
     })();
     v.finish(step)
@@ -276,7 +287,7 @@ mod tests {
         })
         .expect("well-formed");
         assert!(matches!(
-            step.command,
+            step.step.command,
             TransferCommand::Suspend { approval: None, .. }
         ));
     }

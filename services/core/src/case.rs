@@ -510,24 +510,6 @@ pub fn item_path(field: &str, item: Option<usize>) -> String {
     }
 }
 
-/// [`item_path`] for a field its family renamed on the wire: the index goes after the list's own
-/// name wherever the wire puts it (`documents.title` renamed `opinion.documents.title`, item 1 →
-/// `opinion.documents[1].title`).
-pub fn wire_item_path(wire: &str, field: &str, item: Option<usize>) -> String {
-    let Some(i) = item else {
-        return wire.to_owned();
-    };
-    let list = field.split('.').next().unwrap_or(field);
-    let mut segments: Vec<String> = wire.split('.').map(str::to_owned).collect();
-    match segments.iter_mut().find(|segment| *segment == list) {
-        Some(segment) => {
-            segment.push_str(&format!("[{i}]"));
-            segments.join(".")
-        }
-        None => item_path(wire, Some(i)),
-    }
-}
-
 /// `check` for item `item` of a list: an [`Rejection::Invalid`] it returns names the item.
 fn in_item(item: usize, check: Result<(), Rejection>) -> Result<(), Rejection> {
     check.map_err(|rejection| match rejection {

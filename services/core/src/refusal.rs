@@ -30,8 +30,13 @@ pub struct Refusal {
     pub kind: RefusalKind,
     /// The rule that refused, e.g. `AUTH-ROLE`, `STATE`, `S1-6`.
     pub rule: String,
-    /// The offending input field, in wire (proto) naming, when there is one.
+    /// The offending input field, when there is one: in wire (proto) naming from every
+    /// service but the case families, whose state machines name fields in their own terms
+    /// (`reasons`); the gateway renames those for the wire (`decline.reasons`).
     pub field: Option<String>,
+    /// The offending item of a list field (`documents[2]`): 0-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
     /// A sentence that names the problem.
     pub message: String,
 }
@@ -47,6 +52,7 @@ impl Refusal {
             kind,
             rule: rule.to_owned(),
             field: field.map(str::to_owned),
+            item: None,
             message: message.into(),
         }
     }

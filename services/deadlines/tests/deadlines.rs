@@ -263,10 +263,12 @@ impl Running {
         let request = casebridge_referrals::api::Request::Command(
             casebridge_referrals::api::CommandRequest {
                 actor: agency(actor),
-                request_id: RequestId::parse(request_id).expect("request id"),
                 content_digest: Sha256Digest::of(request_id.as_bytes()),
-                case_id,
-                command,
+                step: casebridge_platform::cases::CaseStep {
+                    request_id: RequestId::parse(request_id).expect("request id"),
+                    case_id,
+                    command,
+                },
             },
         );
         self.bus()

@@ -52,18 +52,6 @@ impl Family for Opinions {
         &self.directory
     }
 
-    fn wire_field(command: &OpinionCommand, field: &'static str) -> &'static str {
-        // The delivered opinion is a message of its own on the wire (DeliverOpinionRequest.opinion).
-        match (command, field) {
-            (OpinionCommand::Deliver(_), "conclusion") => "opinion.conclusion",
-            (OpinionCommand::Deliver(_), "basis") => "opinion.basis",
-            (OpinionCommand::Deliver(_), "finding") => "opinion.finding",
-            (OpinionCommand::Deliver(_), "documents") => "opinion.documents",
-            (OpinionCommand::Deliver(_), "documents.title") => "opinion.documents.title",
-            (_, f) => f,
-        }
-    }
-
     fn summary(&self, event: &CaseEvent<OpinionEventKind>, r: &OpinionRequest) -> String {
         let what = match &event.kind {
             OpinionEventKind::Requested { kind } => format!(

@@ -192,16 +192,6 @@ impl Family for Referrals {
             _ => Vec::new(),
         }
     }
-
-    fn wire_field(command: &ReferralCommand, field: &'static str) -> &'static str {
-        match (command, field) {
-            (ReferralCommand::Forward { .. }, "to") => "to_police",
-            (ReferralCommand::Decline { .. }, "reasons") => "decline.reasons",
-            (ReferralCommand::File { .. }, "note") => "file.note",
-            (ReferralCommand::HandBack { .. }, "to") => "to_agency",
-            (_, f) => f,
-        }
-    }
 }
 
 /// The rule whose miss the referral records: the police review (S1 Art 8).

@@ -163,10 +163,12 @@ fn submission(case_id: CaseId) -> Submission {
 fn command(actor: &str, request_id: &str, case_id: CaseId, command: ReferralCommand) -> Request {
     Request::Command(CommandRequest {
         actor: agency(actor),
-        request_id: RequestId::parse(request_id).expect("request id"),
         content_digest: Sha256Digest::of(format!("{request_id}:{command:?}").as_bytes()),
-        case_id,
-        command,
+        step: casebridge_platform::cases::CaseStep {
+            request_id: RequestId::parse(request_id).expect("request id"),
+            case_id,
+            command,
+        },
     })
 }
 

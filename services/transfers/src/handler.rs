@@ -196,13 +196,6 @@ impl Family for Transfers {
             _ => None,
         }
     }
-
-    fn wire_field(command: &TransferCommand, field: &'static str) -> &'static str {
-        match (command, field) {
-            (TransferCommand::Send(_), "previous") => "previous_transfer_id",
-            (_, f) => f,
-        }
-    }
 }
 
 /// Decodes an event's detail; a malformed one is logged and ignored (the reaction is skipped).

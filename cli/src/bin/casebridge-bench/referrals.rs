@@ -554,10 +554,12 @@ fn command_size() -> anyhow::Result<usize> {
     });
     let request = Request::Command(CommandRequest {
         actor: AgencyCode::parse(MARKET_BUREAU)?,
-        request_id: RequestId::parse("bench-size")?,
         content_digest: Sha256Digest::of(b"bench-size"),
-        case_id,
-        command,
+        step: casebridge_platform::cases::CaseStep {
+            request_id: RequestId::parse("bench-size")?,
+            case_id,
+            command,
+        },
     });
     Ok(serde_json::to_vec(&request)?.len())
 }

@@ -91,14 +91,6 @@ fn an_item_of_a_list_is_named_with_its_index() {
     assert_eq!(err.item(), Some(2));
     assert_eq!(err.to_string(), "documents[2].title must not be empty");
     assert_eq!(item_path("parties", Some(0)), "parties[0]");
-    assert_eq!(
-        wire_item_path("opinion.documents.title", "documents.title", Some(1)),
-        "opinion.documents[1].title"
-    );
-    assert_eq!(
-        wire_item_path("documents.title", "documents.title", Some(2)),
-        "documents[2].title"
-    );
     assert_eq!(item_path("summary", None), "summary");
 }
 

@@ -30,19 +30,29 @@ pub enum Request<C> {
     Receipts { actor: AgencyCode, case_id: CaseId },
 }
 
-/// A step, with what makes it idempotent.
+/// A step on a case as its client asked for it: what the gateway converts a call into, and
+/// what the family service takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommandRequest<C> {
-    pub actor: AgencyCode,
+pub struct CaseStep<C> {
     /// Chosen by the client; unique per actor.
     pub request_id: RequestId,
-    /// Digest of the request as the client sent it: a reused request id with another digest
-    /// is refused.
-    pub content_digest: Sha256Digest,
     /// The case the step is for (for a step that opens a case: the id the new case will get,
     /// unless the request id was seen before, in which case the original case is returned).
     pub case_id: CaseId,
     pub command: C,
+}
+
+/// A step, with who takes it and what makes it idempotent. On the bus its fields are those of
+/// the step and these two side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRequest<C> {
+    /// The agency the gateway authenticated.
+    pub actor: AgencyCode,
+    /// Digest of the request as the client sent it: a reused request id with another digest
+    /// is refused.
+    pub content_digest: Sha256Digest,
+    #[serde(flatten)]
+    pub step: CaseStep<C>,
 }
 
 /// Which of the actor's cases to list.

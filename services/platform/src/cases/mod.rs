@@ -26,7 +26,7 @@ use casebridge_core::time::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use api::{Accepted, CaseSummary, CommandRequest, ListQuery, Reply, Request};
+pub use api::{Accepted, CaseStep, CaseSummary, CommandRequest, ListQuery, Reply, Request};
 pub use app::CaseApp;
 pub use service::CaseService;
 
@@ -96,11 +96,6 @@ pub trait Family: Clone + Send + Sync + 'static {
     /// itself, whose fields the rule table's `only_if`/`unless` flags read.
     fn detail(&self, event: &CaseEvent<Self::Event>, _case: &Self::Case) -> serde_json::Value {
         serde_json::to_value(&event.kind).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// The wire (proto) name of a field the state machine named in a rejection.
-    fn wire_field(_command: &Self::Command, field: &'static str) -> &'static str {
-        field
     }
 
     /// The step another family's event calls for, if any.

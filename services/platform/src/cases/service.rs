@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use casebridge_core::authz;
-use casebridge_core::case::{self, Case, Decision, Rejection};
+use casebridge_core::case::{Case, Decision, Rejection};
 use casebridge_core::ids::{AgencyCode, CaseId};
 use casebridge_core::notice::Notice;
 use casebridge_core::refusal::{Refusal, RefusalKind};
@@ -199,7 +199,7 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
     /// One step inside `tx`: idempotency, the state machine, and on acceptance the case, its
     /// events (outbox and chain), the receipt and the idempotency record. Writes nothing unless
     /// the step is accepted; the caller commits.
-    #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.case_id, agency = %request.actor, step = F::step(&request.command)))]
+    #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.step.case_id, agency = %request.actor, step = F::step(&request.step.command)))]
     async fn command_in(
         &self,
         tx: &mut sqlx::AnyConnection,
@@ -207,10 +207,13 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
     ) -> Result<FamilyReply<F>, StoreError> {
         let CommandRequest {
             actor,
-            request_id,
             content_digest,
-            case_id,
-            command,
+            step:
+                api::CaseStep {
+                    request_id,
+                    case_id,
+                    command,
+                },
         } = request;
         let step = Step {
             actor: &actor,
@@ -256,7 +259,7 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                 Err(rejection) => {
                     tracing::info!(rule = rejection.rule(), "refused");
                     return Ok(Reply::Refused {
-                        refusal: refusal::<F>(&rejection, &command),
+                        refusal: refusal(&rejection),
                     });
                 }
             };
@@ -355,8 +358,8 @@ fn refused<S>(kind: RefusalKind, rule: &str, field: Option<&str>, message: Strin
 }
 
 /// The one place where a state machine's rejections become refusals: the kind is chosen per
-/// rejection, and the field is renamed to its wire name by the family.
-pub fn refusal<F: Family>(rejection: &Rejection, command: &F::Command) -> Refusal {
+/// rejection; the field keeps the state machine's name (the gateway knows the wire's).
+pub fn refusal(rejection: &Rejection) -> Refusal {
     let kind = match rejection {
         Rejection::AlreadyExists { .. } => RefusalKind::AlreadyExists,
         Rejection::NotFound { .. } => RefusalKind::NotFound,
@@ -374,13 +377,13 @@ pub fn refusal<F: Family>(rejection: &Rejection, command: &F::Command) -> Refusa
         | Rejection::MissingDocument { .. }
         | Rejection::Invalid { .. } => RefusalKind::InvalidArgument,
     };
-    let field = rejection
-        .field()
-        .map(|f| case::wire_item_path(F::wire_field(command, f), f, rejection.item()));
-    Refusal::new(
-        kind,
-        rejection.rule(),
-        field.as_deref(),
-        rejection.to_string(),
-    )
+    Refusal {
+        item: rejection.item(),
+        ..Refusal::new(
+            kind,
+            rejection.rule(),
+            rejection.field(),
+            rejection.to_string(),
+        )
+    }
 }
