@@ -1,9 +1,15 @@
 //! A minimal W3C WebDriver client for browser tests: Debian's headless Chromium driven through
 //! `chromedriver`.
 //!
-//! The protocol is JSON over plain HTTP/1.1 on loopback, so requests are written by hand, one
-//! TCP connection per command, rather than pulling in an HTTP client crate. Only the commands
-//! the tests need are here; anything else can go through [`Browser::execute`].
+//! The protocol is JSON over plain HTTP on loopback: `reqwest` carries it (the console tests'
+//! client, already in the tree), and each command here is one request with its JSON. Only the
+//! commands the tests need are here; anything else can go through [`Browser::execute`].
+//!
+//! Why not a WebDriver crate: `fantoccini` 0.22 (through `webdriver` 0.53) brings a second
+//! `http` (0.2), a second `thiserror` (1) and a second ICU stack (1.5); `thirtyfour` turns on
+//! `serde_json`'s `preserve_order` for every crate built with it, which would change how the
+//! services serialize the notices' `detail` maps that the ledger hashes. A dozen one-line
+//! commands are cheaper than either.
 //!
 //! Clean-up: [`Browser::quit`] ends the session and stops chromedriver. Dropping a [`Browser`]
 //! cannot run the (async) session deletion, so it kills chromedriver, and Chromium exits with
@@ -16,9 +22,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
+use base64::Engine as _;
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::time::{Instant, sleep, timeout};
 
@@ -85,8 +92,9 @@ pub struct Browser {
 /// What an [`Element`] needs to issue commands: cheap to clone, so elements are plain values.
 #[derive(Debug, Clone)]
 struct Session {
-    port: u16,
-    id: String,
+    http: reqwest::Client,
+    /// `http://127.0.0.1:<port>/session/<id>`, the prefix of every command's URL.
+    url: String,
 }
 
 /// A reference to an element of the current page (it goes stale when the page changes).
@@ -129,7 +137,9 @@ impl Browser {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             format!("{what}; chromedriver's log:\n{log}")
         };
-        wait_until_ready(port, &mut driver)
+        let http = reqwest::Client::new();
+        let driver_url = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&http, &driver_url, &mut driver)
             .await
             .with_context(|| with_log(format!("{} did not get ready", driver_path.display())))?;
 
@@ -150,15 +160,16 @@ impl Browser {
             "acceptInsecureCerts": true,
             "goog:chromeOptions": {"binary": chromium.display().to_string(), "args": args},
         }}});
-        let created = call(port, "new session", "POST", "/session", Some(capabilities))
+        let url = format!("{driver_url}/session");
+        let created = call(&http, &url, "new session", Method::POST, Some(capabilities))
             .await
             .with_context(|| with_log(format!("starting {}", chromium.display())))?;
         let id = created["sessionId"]
             .as_str()
             .context("new session: no sessionId")?;
         let session = Session {
-            port,
-            id: id.to_owned(),
+            url: format!("{url}/{id}"),
+            http,
         };
         let chromium_pid = created["capabilities"]["goog:processID"].as_u64();
         Ok(Browser {
@@ -275,14 +286,15 @@ impl Browser {
     /// Saves a PNG of the viewport to `path`.
     pub async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
         let png = string(self.session.get("take screenshot", "/screenshot").await?)?;
-        let png = base64_decode(&png).context("decoding the screenshot")?;
+        let png = base64::engine::general_purpose::STANDARD.decode(png);
+        let png = png.context("decoding the screenshot")?;
         std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
 
     /// Ends the session (Chromium exits) and then stops chromedriver.
     pub async fn quit(mut self) -> anyhow::Result<()> {
-        let path = format!("/session/{}", self.session.id);
-        let deleted = call(self.session.port, "delete session", "DELETE", &path, None).await;
+        let Session { http, url } = &self.session;
+        let deleted = call(http, url, "delete session", Method::DELETE, None).await;
         // Stop the driver even if the session could not be deleted.
         let killed = self.driver.kill().await.context("stopping chromedriver");
         deleted.and(killed)
@@ -361,13 +373,13 @@ impl Element {
 
 impl Session {
     async fn get(&self, command: &str, path: &str) -> anyhow::Result<Value> {
-        let path = format!("/session/{}{path}", self.id);
-        call(self.port, command, "GET", &path, None).await
+        let url = format!("{}{path}", self.url);
+        call(&self.http, &url, command, Method::GET, None).await
     }
 
     async fn post(&self, command: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-        let path = format!("/session/{}{path}", self.id);
-        call(self.port, command, "POST", &path, Some(body)).await
+        let url = format!("{}{path}", self.url);
+        call(&self.http, &url, command, Method::POST, Some(body)).await
     }
 
     fn element(&self, value: Value) -> anyhow::Result<Element> {
@@ -395,7 +407,12 @@ fn locate(env: &str, default: &str, name: &str) -> anyhow::Result<PathBuf> {
     })
 }
 
-async fn wait_until_ready(port: u16, driver: &mut Child) -> anyhow::Result<()> {
+async fn wait_until_ready(
+    http: &reqwest::Client,
+    driver_url: &str,
+    driver: &mut Child,
+) -> anyhow::Result<()> {
+    let url = format!("{driver_url}/status");
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     let mut last = anyhow!("never answered");
     while Instant::now() < deadline {
@@ -403,7 +420,7 @@ async fn wait_until_ready(port: u16, driver: &mut Child) -> anyhow::Result<()> {
             bail!("chromedriver exited with {status}");
         }
         // Connection refused is expected until chromedriver has bound its port.
-        match timeout(POLL * 10, call(port, "status", "GET", "/status", None)).await {
+        match timeout(POLL * 10, call(http, &url, "status", Method::GET, None)).await {
             Ok(Ok(status)) if status["ready"] == true => return Ok(()),
             Ok(Ok(status)) => last = anyhow!("not ready: {status}"),
             Ok(Err(e)) => last = e,
@@ -416,16 +433,26 @@ async fn wait_until_ready(port: u16, driver: &mut Child) -> anyhow::Result<()> {
 
 /// One WebDriver command: the reply's `value`, or its `value.error` as a [`WebDriverError`].
 async fn call(
-    port: u16,
+    http: &reqwest::Client,
+    url: &str,
     command: &str,
-    method: &str,
-    path: &str,
+    method: Method,
     body: Option<Value>,
 ) -> anyhow::Result<Value> {
-    let exchange = timeout(COMMAND_TIMEOUT, http(port, method, path, body)).await;
+    let mut request = http.request(method.clone(), url).timeout(COMMAND_TIMEOUT);
+    if let Some(body) = body {
+        request = request
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(body.to_string());
+    }
+    let exchange = async {
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        anyhow::Ok((status, response.bytes().await?))
+    };
     let (status, reply) = exchange
-        .unwrap_or_else(|_| Err(anyhow!("no reply within {COMMAND_TIMEOUT:?}")))
-        .with_context(|| format!("WebDriver `{command}` ({method} {path})"))?;
+        .await
+        .with_context(|| format!("WebDriver `{command}` ({method} {url})"))?;
     let reply: Value = serde_json::from_slice(&reply).with_context(|| {
         let reply = String::from_utf8_lossy(&reply);
         format!("WebDriver `{command}`: HTTP {status} with a body that is not JSON: {reply:.200}")
@@ -449,89 +476,6 @@ async fn call(
     Ok(value)
 }
 
-/// A bare-bones HTTP/1.1 exchange: (status, body).
-async fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
-    if method == "POST" {
-        request.push_str("Content-Type: application/json; charset=utf-8\r\n");
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    request.push_str("Connection: close\r\n\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes()).await?;
-    read_response(&mut BufReader::new(stream)).await
-}
-
-async fn read_response(reader: &mut (impl AsyncBufRead + Unpin)) -> anyhow::Result<(u16, Vec<u8>)> {
-    let status_line = read_line(reader).await?;
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok());
-    let status = status.with_context(|| format!("bad HTTP status line {status_line:?}"))?;
-    let (mut length, mut chunked) = (None, false);
-    loop {
-        let line = read_line(reader).await?;
-        if line.is_empty() {
-            break;
-        }
-        // chromedriver writes `Content-Length:252`, without the usual space.
-        let (name, value) = line
-            .split_once(':')
-            .with_context(|| format!("bad header {line:?}"))?;
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(
-                value
-                    .parse()
-                    .with_context(|| format!("bad header {line:?}"))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let line = read_line(reader).await?;
-            let hex = line.split(';').next().unwrap_or_default().trim();
-            let size =
-                usize::from_str_radix(hex, 16).with_context(|| format!("bad chunk {line:?}"))?;
-            if size == 0 {
-                break; // Trailers, if any, are of no interest: the connection is dropped.
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..]).await?;
-            read_line(reader).await?;
-        }
-    } else if let Some(length) = length {
-        // Must not read to EOF here: chromedriver answers `Connection: close` but leaves the
-        // socket open.
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await?;
-    } else {
-        reader.read_to_end(&mut body).await?;
-    }
-    Ok((status, body))
-}
-
-async fn read_line(reader: &mut (impl AsyncBufRead + Unpin)) -> anyhow::Result<String> {
-    let mut line = String::new();
-    ensure!(
-        reader.read_line(&mut line).await? > 0,
-        "connection closed mid-reply"
-    );
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
 fn string(value: Value) -> anyhow::Result<String> {
     match value {
         Value::String(s) => Ok(s),
@@ -547,90 +491,9 @@ fn optional_string(value: Value) -> anyhow::Result<Option<String>> {
     })
 }
 
-/// Standard-alphabet base64 with padding, as WebDriver screenshots are.
-fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
-    fn sextet(c: u8) -> Option<u32> {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        Some(u32::from(v))
-    }
-    let text: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    ensure!(
-        text.len().is_multiple_of(4),
-        "base64 length {} is not a multiple of 4",
-        text.len()
-    );
-    let quads = text.len() / 4;
-    let mut out = Vec::with_capacity(quads * 3);
-    for (i, quad) in text.chunks(4).enumerate() {
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        ensure!(
-            pad <= 2 && (pad == 0 || i + 1 == quads),
-            "misplaced base64 padding"
-        );
-        let mut bits = 0u32;
-        for &c in &quad[..4 - pad] {
-            let v = sextet(c).with_context(|| format!("bad base64 character {:?}", c as char))?;
-            bits = (bits << 6) | v;
-        }
-        bits <<= 6 * pad;
-        out.extend_from_slice(&bits.to_be_bytes()[1..4 - pad]);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_decodes_all_padding_lengths_and_rejects_garbage() -> anyhow::Result<()> {
-        assert_eq!(base64_decode("")?, b"");
-        assert_eq!(base64_decode("Zg==")?, b"f");
-        assert_eq!(base64_decode("Zm8=")?, b"fo");
-        assert_eq!(base64_decode("Zm9v")?, b"foo");
-        assert_eq!(base64_decode("Zm9vYmFy\n")?, b"foobar");
-        assert_eq!(base64_decode("+/+/")?, [0xfb, 0xff, 0xbf]);
-        assert_eq!(base64_decode("iVBORw0KGgo=")?, b"\x89PNG\r\n\x1a\n");
-        for bad in ["Zm9", "Zm=v", "Z===", "Zg==Zm9v", "Zm9-"] {
-            assert!(base64_decode(bad).is_err(), "{bad:?} should not decode");
-        }
-        Ok(())
-    }
-
-    #[tokio::test]
-    async fn replies_are_read_by_length_chunked_or_to_the_end() -> anyhow::Result<()> {
-        // The first as chromedriver writes it: no space after the colon, and trailing bytes
-        // that must not be waited for.
-        let by_length = b"HTTP/1.1 404 Not Found\r\nContent-Length:5\r\n\r\nhello, trailing";
-        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
-            3\r\nhel\r\n2;ext=1\r\nlo\r\n0\r\nX-Trailer: 1\r\n\r\n";
-        let to_end = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\nhello";
-        assert_eq!(
-            read_response(&mut &by_length[..]).await?,
-            (404, b"hello".to_vec())
-        );
-        assert_eq!(
-            read_response(&mut &chunked[..]).await?,
-            (200, b"hello".to_vec())
-        );
-        assert_eq!(
-            read_response(&mut &to_end[..]).await?,
-            (200, b"hello".to_vec())
-        );
-        assert!(
-            read_response(&mut &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"[..])
-                .await
-                .is_err()
-        );
-        Ok(())
-    }
 
     /// Percent-encodes everything but unreserved characters, for a `data:` URL.
     fn data_url(html: &str) -> String {

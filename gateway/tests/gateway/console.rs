@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use reqwest::header::{COOKIE, HeaderMap, ORIGIN, SET_COOKIE};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::rustls;
 
@@ -14,16 +15,13 @@ use super::*;
 #[derive(Debug)]
 struct Page {
     status: u16,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
     body: String,
 }
 
 impl Page {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The value of the first hidden `name` field in the page.
@@ -43,9 +41,15 @@ impl Page {
 }
 
 /// A browser stand-in: HTTPS to the console, with an agency's certificate or none, and cookies.
+///
+/// Cookies are kept by hand, not in reqwest's jar, so a test can take a session cookie and put
+/// it back after signing out. Redirects are not followed: the tests check where they point.
 struct Browser {
+    /// The console this browser talks to; a test may point it at another gateway's console
+    /// (on the same loopback address, as `localhost` resolves to it).
     addr: SocketAddr,
     tls: Arc<rustls::ClientConfig>,
+    http: reqwest::Client,
     cookies: Vec<(String, String)>,
     /// The `Origin` a browser sends with a POST: the page the form was on.
     origin: Option<String>,
@@ -81,75 +85,64 @@ impl Browser {
             }
             None => builder.with_no_client_auth(),
         };
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls.clone())
+            // The console's certificate is for `localhost`.
+            .resolve("localhost", app.console)
+            .redirect(reqwest::redirect::Policy::none())
+            // A new connection per request, as before: an idle one may meet the console's
+            // header-read timeout between two requests of a test.
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTPS client");
         Browser {
             addr: app.console,
             tls: Arc::new(tls),
+            http,
             cookies: Vec::new(),
             origin: None,
         }
     }
 
     async fn get(&mut self, path: &str) -> Page {
-        self.send("GET", path, None).await
+        self.send(reqwest::Method::GET, path, None).await
     }
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body: Vec<String> = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        self.send("POST", path, Some(body.join("&"))).await
+        self.send(reqwest::Method::POST, path, Some(form)).await
     }
 
-    async fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Page {
-        let tcp = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect to the console");
-        let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
-        let mut stream = tokio_rustls::TlsConnector::from(self.tls.clone())
-            .connect(name, tcp)
-            .await
-            .expect("TLS handshake with the console");
-        let cookies: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {}\r\n",
-            cookies.join("; ")
-        );
-        let body = form.unwrap_or_default();
-        if let (Some(origin), "POST") = (&self.origin, method) {
-            request.push_str(&format!("Origin: {origin}\r\n"));
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
+        let url = format!("https://localhost:{}{path}", self.addr.port());
+        let mut request = self.http.request(method, url);
+        if !self.cookies.is_empty() {
+            let cookies: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header(COOKIE, cookies.join("; "));
         }
-        if method == "POST" {
-            request.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
+        if let Some(form) = form {
+            if let Some(origin) = &self.origin {
+                request = request.header(ORIGIN, origin);
+            }
+            request = request.form(form);
         }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        stream.write_all(request.as_bytes()).await.expect("send");
-        let mut raw = Vec::new();
-        // A server may close without TLS close_notify once the response is complete.
-        let _ = stream.read_to_end(&mut raw).await;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        for (k, v) in &headers {
-            if k.eq_ignore_ascii_case("set-cookie")
-                && let Some((name, value)) = v.split(';').next().and_then(|c| c.split_once('='))
+        let response = request.send().await.expect("a response from the console");
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let body = response.text().await.expect("the response body");
+        for cookie in headers.get_all(SET_COOKIE) {
+            if let Some((name, value)) = cookie
+                .to_str()
+                .ok()
+                .and_then(|c| c.split(';').next())
+                .and_then(|c| c.split_once('='))
             {
                 self.cookies.retain(|(n, _)| n != name);
                 self.cookies.push((name.to_owned(), value.to_owned()));
@@ -158,21 +151,9 @@ impl Browser {
         Page {
             status,
             headers,
-            body: body.to_owned(),
+            body,
         }
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The path and query of the one-time link.
@@ -556,7 +537,8 @@ async fn signing_out_ends_the_demo_session() {
         cross_site.body
     );
     assert_eq!(browser.get("/board").await.status, 200);
-    browser.origin = Some("https://localhost".into());
+    // The console's own origin, as the browser's address bar shows it (and reqwest's `Host`).
+    browser.origin = Some(format!("https://localhost:{}", app.console.port()));
     // The page's own token signs out; the session is gone, not just the cookie.
     let session = browser.cookies.clone();
     let out = browser
