@@ -429,22 +429,10 @@ fn time_text(t: &prost_types::Timestamp) -> String {
         .map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M CST").to_string())
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
+/// One CSV line, by the statistics' own writer.
 fn csv_line(fields: &[String]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push('\n');
+    let mut line = String::new();
+    casebridge_deadlines::csv::line(&mut line, fields);
     line
 }
 
@@ -502,39 +490,27 @@ async fn statistics(
         .into_inner())
 }
 
+/// The statistics as the reports' statistics table (without their `section` column).
 fn statistics_csv(stats: &[pb::AgencyStatistics]) -> String {
-    let mut out = csv_line(
-        &[
-            "agency",
-            "name",
-            "sent",
-            "received",
-            "answered_on_time",
-            "answered_late",
-            "still_open",
-            "overdue",
-            "median_response_hours",
-            "filing_decisions",
-            "filed",
-            "filing_rate",
-        ]
-        .map(String::from),
-    );
+    use casebridge_deadlines::api::AgencyStatistics;
+    use casebridge_deadlines::csv::{STATISTICS_COLUMNS, statistics_fields};
+    let mut out = String::new();
+    casebridge_deadlines::csv::line(&mut out, &STATISTICS_COLUMNS);
     for s in stats {
-        out.push_str(&csv_line(&[
-            s.agency.clone(),
-            s.name.clone(),
-            s.sent.to_string(),
-            s.received.to_string(),
-            s.answered_on_time.to_string(),
-            s.answered_late.to_string(),
-            s.still_open.to_string(),
-            s.overdue.to_string(),
-            format!("{:.1}", s.median_response_hours),
-            s.filing_decisions.to_string(),
-            s.filed.to_string(),
-            format!("{:.3}", s.filing_rate),
-        ]));
+        let row = AgencyStatistics {
+            agency: s.agency.clone(),
+            sent: s.sent,
+            received: s.received,
+            answered_on_time: s.answered_on_time,
+            answered_late: s.answered_late,
+            still_open: s.still_open,
+            overdue: s.overdue,
+            median_response_hours: s.median_response_hours,
+            filing_decisions: s.filing_decisions,
+            filed: s.filed,
+            filing_rate: s.filing_rate,
+        };
+        casebridge_deadlines::csv::line(&mut out, &statistics_fields(&row, &s.name));
     }
     out
 }
@@ -689,13 +665,5 @@ mod tests {
         assert!(report_request(Some("2026-13"), None, None).is_err());
         assert!(report_request(Some("Feb"), None, None).is_err());
         assert!(report_request(None, None, None).is_err());
-    }
-
-    #[test]
-    fn csv_fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(
-            csv_line(&["a".into(), "b,c".into(), "say \"hi\"".into()]),
-            "a,\"b,c\",\"say \"\"hi\"\"\"\n"
-        );
     }
 }

@@ -22,6 +22,7 @@
 
 pub mod api;
 pub mod app;
+pub mod csv;
 pub mod handler;
 pub mod monitor;
 pub mod report;

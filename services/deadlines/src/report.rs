@@ -18,6 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
 use crate::api::{AgencyStatistics, ObligationQuery, Reply, ReportFormat, ReportPeriod, View};
+use crate::csv::{STATISTICS_COLUMNS, line as csv_line, statistics_fields};
 use crate::monitor::{self, RuleStatistics};
 use crate::store::ObligationRow;
 
@@ -285,21 +286,6 @@ fn hours_over(o: &ObligationRow, at: Timestamp) -> f64 {
     }
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
-fn csv_line(out: &mut String, fields: &[String]) {
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
-}
-
 const OBLIGATION_COLUMNS: [&str; 12] = [
     "section",
     "case_id",
@@ -425,44 +411,13 @@ impl Report<'_> {
             ],
         );
         out.push_str("\r\n");
-        csv_line(
-            &mut out,
-            &[
-                "section",
-                "agency",
-                "name",
-                "sent",
-                "received",
-                "answered_on_time",
-                "answered_late",
-                "still_open",
-                "overdue",
-                "median_response_hours",
-                "filing_decisions",
-                "filed",
-                "filing_rate",
-            ]
-            .map(String::from),
-        );
+        let mut columns = vec!["section"];
+        columns.extend(STATISTICS_COLUMNS);
+        csv_line(&mut out, &columns);
         for a in self.agencies {
-            csv_line(
-                &mut out,
-                &[
-                    s("statistics"),
-                    a.agency.clone(),
-                    self.name(deadlines, &a.agency),
-                    a.sent.to_string(),
-                    a.received.to_string(),
-                    a.answered_on_time.to_string(),
-                    a.answered_late.to_string(),
-                    a.still_open.to_string(),
-                    a.overdue.to_string(),
-                    format!("{:.1}", a.median_response_hours),
-                    a.filing_decisions.to_string(),
-                    a.filed.to_string(),
-                    format!("{:.3}", a.filing_rate),
-                ],
-            );
+            let mut fields = vec![s("statistics")];
+            fields.extend(statistics_fields(a, &self.name(deadlines, &a.agency)));
+            csv_line(&mut out, &fields);
         }
         out.push_str("\r\n");
         csv_line(
@@ -596,15 +551,5 @@ mod tests {
             reminder_month(at("2026-01-15T12:00:00+08:00")),
             ("2025-12".to_owned(), at("2026-01-01T00:00:00+08:00"))
         );
-    }
-
-    #[test]
-    fn csv_fields_with_commas_quotes_or_line_breaks_are_quoted() {
-        let mut out = String::new();
-        csv_line(
-            &mut out,
-            &["a".into(), "b,c".into(), "say \"hi\"".into(), "x\ny".into()],
-        );
-        assert_eq!(out, "a,\"b,c\",\"say \"\"hi\"\"\",\"x\ny\"\r\n");
     }
 }

@@ -1,0 +1,93 @@
+//! The one CSV writer of CaseBridge's statistics (RFC 4180: comma-separated, CRLF line ends,
+//! a field quoted when it holds a comma, a quote or a line break). The supervisors' reports
+//! ([`crate::report`]) and the CLI's `monitor statistics --format csv` write the statistics
+//! columns through it, so the two files agree column for column.
+
+use crate::api::AgencyStatistics;
+
+/// The columns of one agency's statistics, in order.
+pub const STATISTICS_COLUMNS: [&str; 12] = [
+    "agency",
+    "name",
+    "sent",
+    "received",
+    "answered_on_time",
+    "answered_late",
+    "still_open",
+    "overdue",
+    "median_response_hours",
+    "filing_decisions",
+    "filed",
+    "filing_rate",
+];
+
+/// One agency's statistics as the fields of [`STATISTICS_COLUMNS`]; `name` is the agency's
+/// name from the directory.
+pub fn statistics_fields(s: &AgencyStatistics, name: &str) -> [String; 12] {
+    [
+        s.agency.clone(),
+        name.to_owned(),
+        s.sent.to_string(),
+        s.received.to_string(),
+        s.answered_on_time.to_string(),
+        s.answered_late.to_string(),
+        s.still_open.to_string(),
+        s.overdue.to_string(),
+        format!("{:.1}", s.median_response_hours),
+        s.filing_decisions.to_string(),
+        s.filed.to_string(),
+        format!("{:.3}", s.filing_rate),
+    ]
+}
+
+/// Appends one line of `fields` to `out`.
+pub fn line<S: AsRef<str>>(out: &mut String, fields: &[S]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let field = field.as_ref();
+        if field.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&field.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(field);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_with_commas_quotes_or_line_breaks_are_quoted() {
+        let mut out = String::new();
+        line(&mut out, &["a", "b,c", "say \"hi\"", "x\ny"]);
+        assert_eq!(out, "a,\"b,c\",\"say \"\"hi\"\"\",\"x\ny\"\r\n");
+    }
+
+    #[test]
+    fn a_statistics_row_has_a_field_per_column() {
+        let s = AgencyStatistics {
+            agency: "11350100MB0000000X".into(),
+            sent: 3,
+            received: 0,
+            answered_on_time: 2,
+            answered_late: 1,
+            still_open: 0,
+            overdue: 0,
+            median_response_hours: 26.25,
+            filing_decisions: 3,
+            filed: 2,
+            filing_rate: 2.0 / 3.0,
+        };
+        let fields = statistics_fields(&s, "福州市市场监督管理局");
+        assert_eq!(fields.len(), STATISTICS_COLUMNS.len());
+        assert_eq!(fields[1], "福州市市场监督管理局");
+        assert_eq!(fields[8], "26.2");
+        assert_eq!(fields[11], "0.667");
+    }
+}
