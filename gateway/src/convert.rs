@@ -29,10 +29,16 @@ use casebridge_proto::v1 as pb;
 const EARLIEST_YEAR: i32 = 2001;
 const LATEST_YEAR: i32 = 2099;
 
-/// Input that failed conversion: one violation per offending field, in wire naming. While
-/// converting, it also collects the attachments the documents name, with their wire paths.
+/// What converting one call found: the input that failed, one violation per offending field
+/// in wire naming, and on the way the attachments the documents name, which the gateway
+/// checks before the step goes to its service. Conversion fails when `list` is not empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Violations(pub Vec<(String, String)>, Vec<(String, Sha256Digest)>);
+pub struct Violations {
+    /// (field, description), in the order found.
+    pub list: Vec<(String, String)>,
+    /// (wire path, digest) of every attachment named so far.
+    attachments: Vec<(String, Sha256Digest)>,
+}
 
 /// A call converted into a step on a case of any family: the step as its service takes it,
 /// and what the gateway checks before sending it.
@@ -47,12 +53,15 @@ pub struct Converted<C> {
 impl Violations {
     /// Violations from a list of (field, description).
     pub fn of(list: Vec<(String, String)>) -> Violations {
-        Violations(list, Vec::new())
+        Violations {
+            list,
+            attachments: Vec::new(),
+        }
     }
 
     /// The attachments named so far.
     fn take_attachments(&mut self) -> Vec<(String, Sha256Digest)> {
-        std::mem::take(&mut self.1)
+        std::mem::take(&mut self.attachments)
     }
 
     fn sha256(&mut self, field: &str, raw: &str) -> Option<Sha256Digest> {
@@ -69,13 +78,13 @@ impl Violations {
     }
 
     pub(crate) fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push((field.into(), description.into()));
+        self.list.push((field.into(), description.into()));
     }
 
     /// `value` if nothing was wrong, else the violations.
     pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, Violations> {
         match value {
-            Some(value) if self.0.is_empty() => Ok(value),
+            Some(value) if self.list.is_empty() => Ok(value),
             _ => Err(self),
         }
     }
@@ -233,7 +242,7 @@ impl Violations {
         } else {
             match Sha256Digest::parse(&sha256) {
                 Ok(d) => {
-                    self.1.push((path, d));
+                    self.attachments.push((path, d));
                     Some(Some(d))
                 }
                 Err(e) => {
@@ -268,7 +277,7 @@ impl Violations {
                     } else {
                         match Sha256Digest::parse(&sha256) {
                             Ok(d) => {
-                                self.1.push((path, d));
+                                self.attachments.push((path, d));
                                 Some(d)
                             }
                             Err(e) => {
@@ -615,14 +624,14 @@ mod tests {
         // The first instant of the window, with its milliseconds.
         let first = Timestamp::parse_rfc3339("2001-01-01T00:00:00.500+08:00").expect("time");
         assert_eq!(v.timestamp("t", Some(timestamp(first))), Some(first));
-        assert!(v.0.is_empty(), "{:?}", v.0);
+        assert!(v.list.is_empty(), "{:?}", v.list);
         // Outside the years the law and the calendar cover: refused on the field.
         let before_epoch = Timestamp::from_millis(-1_500);
         assert_eq!(v.timestamp("t", Some(timestamp(before_epoch))), None);
         assert!(
-            v.0[0].1.contains("times are accepted from 2001"),
+            v.list[0].1.contains("times are accepted from 2001"),
             "{:?}",
-            v.0
+            v.list
         );
     }
 
@@ -657,7 +666,7 @@ mod tests {
             ..Default::default()
         })
         .expect_err("forged");
-        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = v.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["status", "page_token"]);
     }
 }

@@ -58,7 +58,8 @@ impl GatewayError {
 }
 
 fn describe(v: &Violations) -> String {
-    v.0.iter()
+    v.list
+        .iter()
         .map(|(_, d)| d.as_str())
         .collect::<Vec<_>>()
         .join("; ")
@@ -97,7 +98,7 @@ impl From<GatewayError> for Status {
             GatewayError::Invalid(v) => bad_request(
                 Code::InvalidArgument,
                 message,
-                v.0.iter().map(|(f, d)| (f.as_str(), d.as_str())),
+                v.list.iter().map(|(f, d)| (f.as_str(), d.as_str())),
             ),
             GatewayError::Refused(refusal) => {
                 let code = match refusal.kind {

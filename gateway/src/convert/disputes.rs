@@ -253,6 +253,6 @@ mod tests {
             ..Default::default()
         })
         .expect_err("one party");
-        assert_eq!(v.0[0].0, "parties");
+        assert_eq!(v.list[0].0, "parties");
     }
 }

@@ -116,11 +116,11 @@ mod tests {
             sha256: String::new(),
         };
         let violations = upload_metadata(metadata.clone(), 2 << 30).expect_err("too large");
-        assert_eq!(violations.0[0].0, "metadata.size");
+        assert_eq!(violations.list[0].0, "metadata.size");
         assert!(
-            violations.0[0].1.contains("2147483648 bytes (2GiB"),
+            violations.list[0].1.contains("2147483648 bytes (2GiB"),
             "{}",
-            violations.0[0].1
+            violations.list[0].1
         );
         let fine = upload_metadata(metadata, 4 << 30).expect("within the limit");
         assert_eq!(fine.content_type, DEFAULT_CONTENT_TYPE);
@@ -139,7 +139,7 @@ mod tests {
             10,
         )
         .expect_err("malformed");
-        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = violations.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             fields,
             vec![

@@ -367,7 +367,7 @@ mod tests {
             Sha256Digest::of(b"x"),
         )
         .expect_err("invalid");
-        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = violations.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             fields,
             [
@@ -398,7 +398,7 @@ mod tests {
             Sha256Digest::of(b"x"),
         )
         .expect_err("invalid");
-        assert_eq!(violations.0[0].0, "until");
+        assert_eq!(violations.list[0].0, "until");
     }
 
     #[test]
@@ -411,7 +411,7 @@ mod tests {
             format: 0,
         })
         .expect_err("invalid");
-        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = violations.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["year", "quarter", "format"]);
         assert_eq!(
             report(pb::GetReportRequest {

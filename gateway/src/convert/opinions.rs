@@ -262,6 +262,6 @@ mod tests {
             ..Default::default()
         })
         .expect_err("no kind");
-        assert_eq!(v.0[0].0, "kind");
+        assert_eq!(v.list[0].0, "kind");
     }
 }

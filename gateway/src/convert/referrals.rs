@@ -623,7 +623,7 @@ mod tests {
         req.documents[0].kind = 0;
         req.documents[0].sha256 = "xyz".into();
         let violations = submit(req).expect_err("invalid");
-        let fields: Vec<&str> = violations.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = violations.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             fields,
             vec![
@@ -644,7 +644,7 @@ mod tests {
             decision: None,
         })
         .expect_err("no decision");
-        assert_eq!(violations.0[0].0, "decision");
+        assert_eq!(violations.list[0].0, "decision");
     }
 
     #[test]
@@ -656,7 +656,7 @@ mod tests {
             reasons: "x".into(),
         })
         .expect_err("no outcome");
-        assert_eq!(v.0[0].0, "outcome");
+        assert_eq!(v.list[0].0, "outcome");
         let v = withdraw_case(pb::WithdrawCaseRequest {
             request_id: "r".into(),
             referral_id: "nope".into(),
@@ -664,7 +664,7 @@ mod tests {
             decided_at: None,
         })
         .expect_err("no date");
-        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = v.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["decided_at", "referral_id"]);
     }
 }

@@ -275,7 +275,7 @@ mod tests {
             }),
         })
         .expect_err("malformed");
-        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = v.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["approval.kind", "approval.sha256"]);
 
         // Without an approval the step goes on to the state machine, which requires it.
@@ -301,7 +301,7 @@ mod tests {
             ..Default::default()
         })
         .expect_err("malformed");
-        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = v.list.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["receiver", "previous_transfer_id"]);
     }
 }

@@ -1,4 +1,7 @@
-//! What the disputes service takes and answers over the bus.
+//! What the disputes service takes and answers over the bus: the case engine's requests and
+//! replies ([`casebridge_platform::cases::api`]) named for disputes. The gateway uses the
+//! engine's generic types with the family's command; these names are for the family's own
+//! tests, the benchmarks and anyone reading the bus.
 
 use casebridge_core::dispute::{Dispute, DisputeCommand};
 

@@ -1,5 +1,7 @@
-//! What the referrals service takes and answers over the bus: the engine's requests and
-//! replies, for referral commands and referral cases.
+//! What the referrals service takes and answers over the bus: the case engine's requests and
+//! replies ([`casebridge_platform::cases::api`]) named for referrals. The gateway uses the
+//! engine's generic types with the family's command; these names are for the family's own
+//! tests, the benchmarks and anyone reading the bus.
 
 use casebridge_core::referral::{Referral, ReferralCommand};
 
