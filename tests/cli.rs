@@ -568,3 +568,79 @@ async fn a_listing_pages_on_with_its_token_or_shows_every_page() -> anyhow::Resu
     system.stop().await?;
     Ok(())
 }
+
+/// Issue 14: `casebridge migrate status` shows each service's schema against the binary's
+/// migrations, creates no database by looking, and fails naming a service whose applied
+/// migration has changed (that service would refuse to start).
+#[tokio::test]
+async fn migrate_status_shows_every_service_and_names_a_changed_migration() -> anyhow::Result<()> {
+    // A data directory nothing has run in: every service "no database yet", none created.
+    let fresh = tempfile::tempdir()?;
+    let out = tokio::process::Command::new(casebridge_tests::casebridge_bin())
+        .args(["--json", "migrate", "status", "--data-dir"])
+        .arg(fresh.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .await?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let services = json_lines(&out)[0]["services"].clone();
+    let names: Vec<&str> = services
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["service"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        [
+            "referrals",
+            "transfers",
+            "disputes",
+            "opinions",
+            "inbox",
+            "deadlines",
+            "evidence",
+            "bus"
+        ]
+    );
+    assert!(
+        services
+            .as_array()
+            .is_some_and(|a| a.iter().all(|s| s["exists"] == false)),
+        "{services}"
+    );
+    assert!(!fresh.path().join("referrals.db").exists());
+
+    // A running system: every migration applied.
+    let system = System::embedded().await?;
+    let out = system.cli(&["--json", "migrate", "status"]).await?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = &json_lines(&out)[0];
+    for service in status["services"].as_array().into_iter().flatten() {
+        let migrations = service["migrations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!migrations.is_empty(), "{service}");
+        assert!(
+            migrations.iter().all(|m| m["state"] == "applied"),
+            "{service}"
+        );
+    }
+
+    // An applied migration whose recorded checksum no longer matches: named, and a failure.
+    let db = casebridge_platform::Db::connect(&system.store_url("referrals"), 1).await?;
+    sqlx::query(
+        "UPDATE casebridge_migrations SET checksum = $1 WHERE service = $2 AND version = 1",
+    )
+    .bind("0".repeat(64))
+    .bind("referrals")
+    .execute(db.pool())
+    .await?;
+    db.pool().close().await;
+    let out = system.cli(&["migrate", "status"]).await?;
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CHANGED since applied"), "{text}");
+    assert!(stderr(&out).contains("referrals"), "{}", stderr(&out));
+    system.stop().await?;
+    Ok(())
+}

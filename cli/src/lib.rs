@@ -10,6 +10,7 @@
 //! - `casebridge agencies`, `referral …`, `transfer …`, `dispute …`, `opinion …`, `case …`,
 //!   `evidence …`, `inbox …`, `monitor …`, `deadline …`: client commands over mutual TLS.
 //! - `casebridge ledger …`: verify the full-process record and receipts.
+//! - `casebridge migrate status`: each service's schema against this binary's migrations.
 //!
 //! Modules point one way: the command modules use [`client`] (connecting, request helpers),
 //! which uses [`output`] (printing, errors) and `profile`; [`system`] owns running (the
@@ -22,6 +23,7 @@ pub mod client;
 mod dispute;
 pub mod evidence;
 mod ledger;
+mod migrate;
 mod monitor;
 mod opinion;
 pub mod output;
@@ -88,6 +90,11 @@ enum Command {
     Calendar {
         #[command(subcommand)]
         command: calendar::CalendarCommand,
+    },
+    /// The services' database schemas: `status` against this binary's migrations.
+    Migrate {
+        #[command(subcommand)]
+        command: migrate::MigrateCommand,
     },
     /// Development PKI.
     Pki {
@@ -342,6 +349,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Case { command } => case::run(command).await,
         Command::Ledger { command } => ledger::run(command).await,
         Command::Calendar { command } => calendar::run(command).await,
+        Command::Migrate { command } => migrate::run(command).await,
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
         Command::Deadline { command } => monitor::run_deadline(command).await,

@@ -26,3 +26,8 @@ pub async fn build(
     )
     .await
 }
+
+/// Every migration of the disputes service, in the order they run (`casebridge migrate status`).
+pub fn migrations() -> Vec<casebridge_platform::store::Migration> {
+    casebridge_platform::cases::app::migrations(crate::SERVICE, crate::store::migrations())
+}

@@ -16,3 +16,8 @@ pub type OpinionsApp = CaseApp<Opinions>;
 pub async fn build(host: Host, directory: Arc<Directory>) -> Result<OpinionsApp, StartError> {
     CaseApp::build(Opinions::new(directory), host, crate::store::migrations()).await
 }
+
+/// Every migration of the opinions service, in the order they run (`casebridge migrate status`).
+pub fn migrations() -> Vec<casebridge_platform::store::Migration> {
+    casebridge_platform::cases::app::migrations(crate::SERVICE, crate::store::migrations())
+}

@@ -178,6 +178,62 @@ impl Db {
         result
     }
 
+    /// Where each migration of `service` stands, in version order: those the code carries,
+    /// then any the database recorded that the code no longer carries (as `Applied`, with the
+    /// recorded description). Changes nothing but creating the empty bookkeeping table.
+    pub async fn migration_status(
+        &self,
+        service: &str,
+        migrations: &[Migration],
+    ) -> Result<Vec<MigrationStatus>, StoreError> {
+        let applied: Vec<AppliedMigration> = self
+            .applied_migrations()
+            .await?
+            .into_iter()
+            .filter(|m| m.service == service)
+            .collect();
+        let mut status: Vec<MigrationStatus> = migrations
+            .iter()
+            .map(|migration| {
+                let current = migration.checksum(self.dialect);
+                let state = match applied.iter().find(|a| a.version == migration.version) {
+                    None => MigrationState::Pending,
+                    Some(a) => match &a.checksum {
+                        None => MigrationState::AppliedUnchecked {
+                            applied_at: a.applied_at,
+                        },
+                        Some(recorded) if *recorded == current => MigrationState::Applied {
+                            applied_at: a.applied_at,
+                        },
+                        Some(recorded) => MigrationState::Changed {
+                            applied_at: a.applied_at,
+                            applied: recorded.clone(),
+                            current,
+                        },
+                    },
+                };
+                MigrationStatus {
+                    version: migration.version,
+                    description: migration.description.to_string(),
+                    state,
+                }
+            })
+            .collect();
+        for a in &applied {
+            if !migrations.iter().any(|m| m.version == a.version) {
+                status.push(MigrationStatus {
+                    version: a.version,
+                    description: a.description.clone(),
+                    state: MigrationState::Applied {
+                        applied_at: a.applied_at,
+                    },
+                });
+            }
+        }
+        status.sort_by_key(|s| s.version);
+        Ok(status)
+    }
+
     /// The table of applied migrations, with the checksum column added where an older version
     /// created it without one.
     async fn migrations_table(
@@ -329,6 +385,37 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Where one migration of the code stands in a database (`casebridge migrate status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationState {
+    /// Applied, and the SQL recorded is the SQL the code carries.
+    Applied {
+        applied_at: casebridge_core::time::Timestamp,
+    },
+    /// Applied before checksums were kept: the next start records its checksum.
+    AppliedUnchecked {
+        applied_at: casebridge_core::time::Timestamp,
+    },
+    /// Applied with other SQL than the code now carries: the service refuses to start
+    /// ([`StoreError::MigrationChanged`]).
+    Changed {
+        applied_at: casebridge_core::time::Timestamp,
+        /// The checksum recorded when it was applied, and the code's.
+        applied: String,
+        current: String,
+    },
+    /// Not applied yet: the next start of the service applies it.
+    Pending,
+}
+
+/// One migration's line of `casebridge migrate status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub state: MigrationState,
 }
 
 /// A migration as the database recorded it.

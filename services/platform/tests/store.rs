@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use casebridge_platform::bus::{Message, QueueSpec};
 use casebridge_platform::outbox::OutboxRelay;
-use casebridge_platform::store::{Db, Idempotency, Messaging, Migration, messaging_migrations};
+use casebridge_platform::store::{
+    Db, Idempotency, Messaging, Migration, MigrationState, messaging_migrations,
+};
 use casebridge_platform::testing;
 
 /// A database of each kind, cleaned up afterwards.
@@ -127,6 +129,75 @@ async fn an_applied_migration_that_changed_is_refused(db: Db, _dir: &std::path::
 on_both_stores!(
     changed_migrations,
     an_applied_migration_that_changed_is_refused
+);
+
+/// `casebridge migrate status` reads: each migration of the code as applied, pending, applied
+/// before checksums, or changed; and one the database has that the code no longer carries.
+async fn the_status_names_each_migration_as_the_next_start_will_find_it(
+    db: Db,
+    _dir: &std::path::Path,
+) {
+    let first = Migration::portable(1, "first", "CREATE TABLE svc_a (id TEXT PRIMARY KEY)");
+    let second = Migration::portable(2, "second", "CREATE TABLE svc_b (id TEXT PRIMARY KEY)");
+    let third = Migration::portable(3, "third", "CREATE TABLE svc_c (id TEXT PRIMARY KEY)");
+    let status = db
+        .migration_status("svc", &[first.clone(), second.clone()])
+        .await
+        .expect("status of a new database");
+    assert!(
+        status.iter().all(|m| m.state == MigrationState::Pending),
+        "{status:?}"
+    );
+
+    db.migrate("svc", &[first.clone(), second.clone(), third])
+        .await
+        .expect("migrate");
+    // Version 1 as recorded before checksums were kept; version 3 dropped from the code.
+    sqlx::query("UPDATE casebridge_migrations SET checksum = NULL WHERE version = 1")
+        .execute(db.pool())
+        .await
+        .expect("forget a checksum");
+    let edited = Migration::portable(2, "second", "CREATE TABLE svc_b (id TEXT, extra TEXT)");
+    let fourth = Migration::portable(4, "fourth", "CREATE TABLE svc_d (id TEXT PRIMARY KEY)");
+    let status = db
+        .migration_status("svc", &[first, edited.clone(), fourth])
+        .await
+        .expect("status");
+    let states: Vec<(i64, &str)> = status
+        .iter()
+        .map(|m| {
+            let state = match &m.state {
+                MigrationState::Applied { .. } => "applied",
+                MigrationState::AppliedUnchecked { .. } => "unchecked",
+                MigrationState::Changed { .. } => "changed",
+                MigrationState::Pending => "pending",
+            };
+            (m.version, state)
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (1, "unchecked"),
+            (2, "changed"),
+            (3, "applied"),
+            (4, "pending")
+        ]
+    );
+    match &status[1].state {
+        MigrationState::Changed {
+            applied, current, ..
+        } => {
+            assert_eq!(*applied, second.checksum(db.dialect()));
+            assert_eq!(*current, edited.checksum(db.dialect()));
+        }
+        other => panic!("expected changed, got {other:?}"),
+    }
+    assert_eq!(status[2].description, "third");
+}
+on_both_stores!(
+    migration_status,
+    the_status_names_each_migration_as_the_next_start_will_find_it
 );
 
 async fn idempotency_replays_the_same_content_and_refuses_other_content(

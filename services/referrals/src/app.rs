@@ -24,3 +24,8 @@ pub async fn build(
     let family = Referrals::new(directory, law, policy);
     CaseApp::build(family, host, crate::store::migrations()).await
 }
+
+/// Every migration of the referrals service, in the order they run (`casebridge migrate status`).
+pub fn migrations() -> Vec<casebridge_platform::store::Migration> {
+    casebridge_platform::cases::app::migrations(crate::SERVICE, crate::store::migrations())
+}

@@ -58,6 +58,17 @@ fn storage(e: impl std::fmt::Display) -> BusError {
     BusError::Storage(e.to_string())
 }
 
+/// The name under which the bus records its migrations.
+pub const MIGRATIONS_OF: &str = "bus";
+
+/// The embedded bus's migrations, in the order they run.
+pub fn migrations() -> Vec<Migration> {
+    MIGRATIONS
+        .iter()
+        .map(|(v, d, sql)| Migration::portable(*v, d, sql))
+        .collect()
+}
+
 impl EmbeddedBus {
     /// Opens the bus database, releasing claims left by a previous run.
     pub async fn open(
@@ -66,11 +77,9 @@ impl EmbeddedBus {
         prefetch: u16,
         delivery_limit: u32,
     ) -> Result<EmbeddedBus, BusError> {
-        let migrations: Vec<Migration> = MIGRATIONS
-            .iter()
-            .map(|(v, d, sql)| Migration::portable(*v, d, sql))
-            .collect();
-        db.migrate("bus", &migrations).await.map_err(storage)?;
+        db.migrate(MIGRATIONS_OF, &migrations())
+            .await
+            .map_err(storage)?;
         sqlx::query("UPDATE bus_messages SET claimed = 0 WHERE claimed = 1")
             .execute(db.pool())
             .await

@@ -27,6 +27,16 @@ pub fn reactions_queue<F: Family>() -> Option<QueueSpec> {
     (!F::REACTS_TO.is_empty()).then(|| QueueSpec::events(F::SERVICE, F::REACTS_TO))
 }
 
+/// Every migration of a family service, in the order they run: the messaging, case and ledger
+/// tables, then `extra`, the family's own.
+pub fn migrations(service: &str, extra: Vec<Migration>) -> Vec<Migration> {
+    let mut migrations = crate::store::messaging_migrations(service);
+    migrations.extend(store::migrations(service));
+    migrations.extend(crate::ledger::migrations(service));
+    migrations.extend(extra);
+    migrations
+}
+
 /// A migrated, declared, ready-to-run family service.
 #[derive(Debug)]
 pub struct CaseApp<F: Family + std::fmt::Debug> {
@@ -57,11 +67,7 @@ impl<F: Family + std::fmt::Debug> CaseApp<F> {
         let service = F::SERVICE;
         let store_error = StartError::store(service);
         let bus_error = StartError::bus(service);
-        let mut migrations = crate::store::messaging_migrations(service);
-        migrations.extend(store::migrations(service));
-        migrations.extend(crate::ledger::migrations(service));
-        migrations.extend(extra);
-        db.migrate(service, &migrations)
+        db.migrate(service, &migrations(service, extra))
             .await
             .map_err(store_error)?;
         bus.declare(&QueueSpec::commands(service))
