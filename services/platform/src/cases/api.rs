@@ -115,7 +115,11 @@ impl<S> ServiceReply for Reply<S> {
     }
 }
 
-/// The pickers of [`crate::reply::expect`]: each takes one kind of answer.
+/// The pickers a caller takes one kind of answer with (see [`crate::reply`]): each hands any
+/// other reply back unchanged.
+// Like the enum itself, a reply lives only between decoding and handling: boxing the reply
+// handed back would buy nothing.
+#[allow(clippy::result_large_err)]
 impl<S> Reply<S> {
     /// The answer to a step.
     pub fn accepted(self) -> Result<Accepted<S>, Self> {
