@@ -551,7 +551,7 @@ async fn a_listing_pages_on_with_its_token_or_shows_every_page() -> anyhow::Resu
         .filter_map(|c| c["case_id"].as_str())
         .collect();
     assert_eq!(ids.len(), 3, "every page, each case once");
-    // A status the family does not have is refused, with exit status 4 (refused, nothing
+    // A status the family does not have is refused, with exit status 3 (refused, nothing
     // changed), where it printed "(none)" and exited 0.
     let bogus = run(
         &system,
@@ -559,12 +559,36 @@ async fn a_listing_pages_on_with_its_token_or_shows_every_page() -> anyhow::Resu
         &["referral", "list", "--status", "bogus"],
     )
     .await?;
-    assert_eq!(bogus.status.code(), Some(4), "{}", stderr(&bogus));
+    assert_eq!(bogus.status.code(), Some(3), "{}", stderr(&bogus));
     assert!(
         stderr(&bogus).contains("not a referral status"),
         "{}",
         stderr(&bogus)
     );
+    // A case nobody has (or that is not the caller's to see): 4, not found.
+    let unknown = run(
+        &system,
+        MARKET_BUREAU,
+        &["case", "timeline", "0190c0de-0000-7000-8000-000000000001"],
+    )
+    .await?;
+    assert_eq!(unknown.status.code(), Some(4), "{}", stderr(&unknown));
+    // A gateway that does not answer: 5, safe to retry.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let down = system
+        .cli(&[
+            "referral",
+            "list",
+            "--as",
+            MARKET_BUREAU,
+            "--gateway",
+            &format!("https://{closed}"),
+        ])
+        .await?;
+    assert_eq!(down.status.code(), Some(5), "{}", stderr(&down));
+    // A malformed command line: 2.
+    let usage = system.cli(&["referral", "list", "--no-such-flag"]).await?;
+    assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
     system.stop().await?;
     Ok(())
 }

@@ -169,11 +169,11 @@ impl Connection {
             .connect()
             .await
             .with_context(|| {
-                format!(
+                crate::output::Unreachable(format!(
                     "cannot connect to the gateway at {}: is CaseBridge running (`scripts/up`)? \
                      Set --gateway or CASEBRIDGE_GATEWAY to its address",
                     gateway
-                )
+                ))
             })?;
         Ok(Clients {
             referrals: ReferralServiceClient::new(channel.clone()),

@@ -95,19 +95,46 @@ pub fn note(text: &str) {
     }
 }
 
-/// How a failure is printed: `error: …` for people, or with `--json` one object on stderr with
-/// the gRPC code and the field violations when the gateway gave them.
-/// The exit status for a failure, so a script can tell what to do (issue 15): 4 when the
-/// gateway refused the request (nothing changed; fix it), 3 when it or a service was unavailable
-/// or too slow (retrying with the same request id is safe), 1 for anything else (a file, a
-/// certificate, the connection). Clap exits 2 for a malformed command line.
-pub fn exit_code(error: &anyhow::Error) -> u8 {
-    match error.downcast_ref::<RpcError>().map(|e| e.0.code()) {
-        Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => 3,
-        Some(_) => 4,
-        None => 1,
+/// The exit statuses a script can act on (docs/cli.md).
+pub mod exit {
+    /// Anything else: a file, a certificate, the connection.
+    pub const FAILED: u8 = 1;
+    /// A malformed command line (clap's own status).
+    pub const USAGE: u8 = 2;
+    /// The gateway refused the request: nothing changed; fix the request.
+    pub const REFUSED: u8 = 3;
+    /// The case, agency or file does not exist, or is not the caller's to see.
+    pub const NOT_FOUND: u8 = 4;
+    /// The gateway or a service was unavailable or too slow: retrying with the same request id
+    /// is safe.
+    pub const UNAVAILABLE: u8 = 5;
+}
+
+/// The gateway could not be reached: like UNAVAILABLE, trying again later is safe.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
+
+/// The exit status for a failure, so a script can tell what to do (issue 15): see [`exit`].
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<Unreachable>().is_some() {
+        return exit::UNAVAILABLE;
+    }
+    match error.downcast_ref::<RpcError>().map(|e| e.0.code()) {
+        Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => exit::UNAVAILABLE,
+        Some(tonic::Code::NotFound) => exit::NOT_FOUND,
+        Some(_) => exit::REFUSED,
+        None => exit::FAILED,
+    }
+}
+
+/// How a failure is printed: `error: …` for people, or with `--json` one object on stderr with
+/// the gRPC code and the field violations when the gateway gave them.
 
 pub fn failure(error: &anyhow::Error) -> String {
     if !json() {
@@ -138,12 +165,26 @@ mod tests {
     #[test]
     fn a_refusal_an_outage_and_a_local_failure_exit_differently() {
         let refused = rpc(tonic::Status::invalid_argument("reasons are required"));
+        let forbidden = rpc(tonic::Status::permission_denied("not a party"));
+        let missing = rpc(tonic::Status::not_found("no such case"));
         let down = rpc(tonic::Status::unavailable("referrals service unavailable"));
         let slow = rpc(tonic::Status::deadline_exceeded("too slow"));
-        assert_eq!(exit_code(&refused), 4);
-        assert_eq!(exit_code(&down), 3);
-        assert_eq!(exit_code(&slow), 3);
+        assert_eq!(exit_code(&refused), 3);
+        assert_eq!(exit_code(&forbidden), 3);
+        assert_eq!(exit_code(&missing), 4);
+        assert_eq!(exit_code(&down), 5);
+        assert_eq!(exit_code(&slow), 5);
         assert_eq!(exit_code(&anyhow::anyhow!("cannot read the client key")), 1);
+        use anyhow::Context as _;
+        let unreachable = Err::<(), _>(anyhow::anyhow!("connection refused"))
+            .context(Unreachable("cannot connect to the gateway".into()))
+            .unwrap_err();
+        assert_eq!(exit_code(&unreachable), 5);
+        assert_eq!(
+            exit::USAGE,
+            2,
+            "clap's own status for a malformed command line"
+        );
     }
 
     #[test]
