@@ -668,3 +668,31 @@ async fn migrate_status_shows_every_service_and_names_a_changed_migration() -> a
     system.stop().await?;
     Ok(())
 }
+
+/// Issue 15: shell completions come from the command line itself, and a mistyped command gets
+/// a did-you-mean and the usage status.
+#[tokio::test]
+async fn completions_are_printed_and_a_mistyped_command_is_suggested_its_name() -> anyhow::Result<()>
+{
+    let bin = casebridge_tests::casebridge_bin();
+    let bash = tokio::process::Command::new(&bin)
+        .args(["completions", "bash"])
+        .output()
+        .await?;
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let script = stdout(&bash);
+    assert!(script.contains("_casebridge()"), "{script}");
+    assert!(script.contains("referral") && script.contains("--page-token"));
+
+    let typo = tokio::process::Command::new(&bin)
+        .args(["refferal", "list"])
+        .output()
+        .await?;
+    assert_eq!(typo.status.code(), Some(2), "{}", stderr(&typo));
+    assert!(
+        stderr(&typo).contains("similar subcommand") && stderr(&typo).contains("'referral'"),
+        "{}",
+        stderr(&typo)
+    );
+    Ok(())
+}

@@ -96,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         command: migrate::MigrateCommand,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell, e.g.
+    /// `casebridge completions bash > /etc/bash_completion.d/casebridge`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Development PKI.
     Pki {
         #[command(subcommand)]
@@ -350,6 +356,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger { command } => ledger::run(command).await,
         Command::Calendar { command } => calendar::run(command).await,
         Command::Migrate { command } => migrate::run(command).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            use std::io::Write as _;
+            // Into memory first: clap_complete panics when its writer fails, and a reader
+            // that stops early (`| head`) is not an error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "casebridge", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(anyhow::Error::new(e).context("cannot write the completion script"))
+                }
+                _ => Ok(()),
+            }
+        }
         Command::Inbox { command } => inbox(command).await,
         Command::Monitor { command } => monitor::run(command).await,
         Command::Deadline { command } => monitor::run_deadline(command).await,
