@@ -135,7 +135,6 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 
 /// How a failure is printed: `error: …` for people, or with `--json` one object on stderr with
 /// the gRPC code and the field violations when the gateway gave them.
-
 pub fn failure(error: &anyhow::Error) -> String {
     if !json() {
         return format!("error: {error:#}");

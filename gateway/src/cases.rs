@@ -12,6 +12,7 @@ use casebridge_core::notice::Role;
 use casebridge_core::refusal::RefusalKind;
 use casebridge_disputes::handler::Disputes;
 use casebridge_opinions::handler::Opinions;
+use casebridge_platform::cases::api::Picker;
 use casebridge_platform::cases::{Accepted, CommandRequest, Family, Reply, Request};
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_server::CaseService;
@@ -56,7 +57,7 @@ impl<F: Family> Endpoints<F> {
     async fn ask<T>(
         &self,
         request: &Request<F::Command>,
-        pick: fn(Reply<F::Case>) -> Result<T, Reply<F::Case>>,
+        pick: Picker<F::Case, T>,
     ) -> Result<T, GatewayError> {
         self.ctx.ask_for(F::SERVICE, request, pick).await
     }

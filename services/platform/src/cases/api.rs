@@ -115,6 +115,9 @@ impl<S> ServiceReply for Reply<S> {
     }
 }
 
+/// A picker: takes one kind of answer, or hands the reply back.
+pub type Picker<S, T> = fn(Reply<S>) -> Result<T, Reply<S>>;
+
 /// The pickers a caller takes one kind of answer with (see [`crate::reply`]): each hands any
 /// other reply back unchanged.
 // Like the enum itself, a reply lives only between decoding and handling: boxing the reply
