@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use casebridge_core::ids::{AgencyCode, Sha256Digest};
 use casebridge_core::time::Timestamp;
-use casebridge_gateway::fuzzing::{self as convert, CaseStep, Violations};
+use casebridge_gateway::fuzzing::{self as convert, Converted, Violations};
 use casebridge_proto::v1 as pb;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
@@ -177,11 +177,11 @@ fn checked<M: Message>(
     assert_eq!(first, again, "{name}: converting again answered otherwise");
     let Some(violations) = first else { return };
     assert!(
-        !violations.0.is_empty(),
+        !violations.list.is_empty(),
         "{name}: refused without a violation"
     );
     let sent = as_sent(name, request);
-    for (field, description) in &violations.0 {
+    for (field, description) in &violations.list {
         assert!(
             !description.trim().is_empty(),
             "{name}: violation on {field:?} has no description"
@@ -197,7 +197,7 @@ fn checked<M: Message>(
 fn attachments_are_named<M: Message, C: serde::Serialize>(
     name: &str,
     request: &M,
-    step: &CaseStep<C>,
+    step: &Converted<C>,
 ) {
     let sent = as_sent(name, request);
     let mut listed = BTreeSet::new();
@@ -208,7 +208,7 @@ fn attachments_are_named<M: Message, C: serde::Serialize>(
         }
         listed.insert(digest.to_hex());
     }
-    let command = serde_json::to_value(&step.command).expect("commands serialise");
+    let command = serde_json::to_value(&step.step.command).expect("commands serialise");
     let mut named = BTreeSet::new();
     digests_in(&command, &mut named);
     let unchecked: Vec<_> = named.difference(&listed).collect();
