@@ -113,14 +113,15 @@ async fn status_of(
     migrations: &[Migration],
 ) -> anyhow::Result<Option<Vec<MigrationStatus>>> {
     let db = if service == embedded::MIGRATIONS_OF {
-        let path = settings.data_dir.join("bus.db");
+        let path = settings.embedded_bus_path();
         if !path.exists() {
             return Ok(None);
         }
         Db::open_sqlite(&path).await?
     } else {
-        if settings.store.url.is_empty()
-            && !settings.data_dir.join(format!("{service}.db")).exists()
+        if settings
+            .sqlite_path(service)
+            .is_some_and(|path| !path.exists())
         {
             return Ok(None);
         }

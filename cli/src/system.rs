@@ -284,7 +284,7 @@ pub async fn connect_bus(settings: &Settings) -> anyhow::Result<Bus> {
     let topology = Topology::new(settings.bus.namespace.clone());
     Ok(match settings.bus.kind {
         BusKind::Embedded => {
-            let db = Db::open_sqlite(&settings.data_dir.join("bus.db")).await?;
+            let db = Db::open_sqlite(&settings.embedded_bus_path()).await?;
             Bus::Embedded(
                 EmbeddedBus::open(
                     db,

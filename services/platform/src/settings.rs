@@ -486,14 +486,24 @@ impl Settings {
 
     /// The store URL of `service`: the shared PostgreSQL URL, or its own SQLite file.
     pub fn store_url(&self, service: &str) -> String {
-        if self.store.url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join(format!("{service}.db")).display()
-            )
-        } else {
-            self.store.url.clone()
+        match self.sqlite_path(service) {
+            Some(path) => format!("sqlite://{}?mode=rwc", path.display()),
+            None => self.store.url.clone(),
         }
+    }
+
+    /// The SQLite file of `service` on the embedded default; `None` when `store.url` names a
+    /// server.
+    pub fn sqlite_path(&self, service: &str) -> Option<PathBuf> {
+        self.store
+            .url
+            .is_empty()
+            .then(|| self.data_dir.join(format!("{service}.db")))
+    }
+
+    /// The embedded bus's SQLite file (`bus.kind = embedded`).
+    pub fn embedded_bus_path(&self) -> PathBuf {
+        self.data_dir.join("bus.db")
     }
 }
 
