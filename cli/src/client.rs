@@ -377,7 +377,8 @@ impl Paging {
     }
 }
 
-/// A listing page, one line per case.
+/// A listing page: per case a line with its id, status, version and headline, a line with who
+/// opened it and when and its last step's time, and its summary when it has one.
 pub fn listing(page: &pb::ListCasesResponse) -> String {
     let mut text = String::new();
     for c in &page.cases {
@@ -385,6 +386,22 @@ pub fn listing(page: &pb::ListCasesResponse) -> String {
             "{}  {:<28} v{:<3} {}\n",
             c.case_id, c.status, c.version, c.headline
         ));
+        let when = |t: Option<&prost_types::Timestamp>| {
+            t.map_or_else(|| "—".to_owned(), crate::monitor::time_text)
+        };
+        text.push_str(&format!(
+            "    opened by {} at {}; last step {}\n",
+            if c.opened_by.is_empty() {
+                "—"
+            } else {
+                &c.opened_by
+            },
+            when(c.opened_at.as_ref()),
+            when(c.updated_at.as_ref()),
+        ));
+        if !c.summary.is_empty() {
+            text.push_str(&format!("    {}\n", c.summary));
+        }
     }
     if page.cases.is_empty() {
         text.push_str("(none)\n");

@@ -423,7 +423,8 @@ fn due_text(t: &prost_types::Timestamp) -> String {
         })
 }
 
-fn time_text(t: &prost_types::Timestamp) -> String {
+/// A moment in China Standard Time, to the minute.
+pub(crate) fn time_text(t: &prost_types::Timestamp) -> String {
     chrono::FixedOffset::east_opt(8 * 3600)
         .and_then(|cst| cst.timestamp_opt(t.seconds, 0).single())
         .map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M CST").to_string())

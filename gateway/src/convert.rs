@@ -555,6 +555,9 @@ pub fn list_response(cases: Vec<CaseSummary>, next: Option<ListPosition>) -> pb:
                 updated_at: Some(timestamp(c.updated_at)),
                 roles: c.roles.into_iter().map(|r| role(Some(r)).into()).collect(),
                 headline: c.headline,
+                opened_by: c.opened_by.map(|a| a.to_string()).unwrap_or_default(),
+                opened_at: c.opened_at.map(timestamp),
+                summary: c.summary,
             })
             .collect(),
         next_page_token: next

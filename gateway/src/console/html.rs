@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use casebridge_core::directory::AgencyKind;
 use casebridge_core::time::Timestamp;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -286,6 +287,7 @@ pub fn status(lang: Lang, status: &str) -> Markup {
         "transferred_elsewhere" => "已移送其他机关",
         "withdrawn" => "已撤案",
         "handed_back" => "已反向移送",
+        "not_referred" => "决定不移送",
         "accepted" => "已受理",
         "objected" => "有管辖异议",
         "outcome_reported" => "已反馈办理情况",
@@ -321,14 +323,31 @@ pub fn stage(lang: Lang, stage: &str) -> &'static str {
     }
 }
 
-/// The navigation entries: path, Chinese, English.
-const NAV: [(&str, &str, &str); 5] = [
-    ("/board", "逾期看板", "Overdue board"),
-    ("/referrals", "移送受理", "Referral desk"),
-    ("/disputes", "争议协调", "Dispute desk"),
-    ("/stats", "统计", "Statistics"),
-    ("/cases", "案件", "Cases"),
-];
+/// A navigation entry: path, Chinese, English.
+type NavEntry = (&'static str, &'static str, &'static str);
+
+const BOARD: NavEntry = ("/board", "逾期看板", "Overdue board");
+const CASES: NavEntry = ("/cases", "案件", "Cases");
+const STATS: NavEntry = ("/stats", "统计", "Statistics");
+const REFERRALS: NavEntry = ("/referrals", "涉罪移送", "Referrals");
+const INCOMING: NavEntry = ("/referrals", "移送受理", "Referral desk");
+const SUPERVISION: NavEntry = ("/supervision", "立案监督", "Supervision");
+const TRANSFERS: NavEntry = ("/transfers", "案件移送", "Transfers");
+const DISPUTES: NavEntry = ("/disputes", "管辖争议", "Disputes");
+const OPINIONS: NavEntry = ("/opinions", "认定鉴定", "Opinions");
+
+/// The desks an agency of `kind` works at, and the pages every agency has.
+fn nav(kind: AgencyKind) -> &'static [NavEntry] {
+    match kind {
+        AgencyKind::Administrative => &[
+            BOARD, REFERRALS, TRANSFERS, DISPUTES, OPINIONS, CASES, STATS,
+        ],
+        AgencyKind::Police => &[BOARD, INCOMING, TRANSFERS, OPINIONS, CASES, STATS],
+        AgencyKind::Procuratorate => &[BOARD, SUPERVISION, CASES, STATS],
+        AgencyKind::Coordination => &[BOARD, DISPUTES, TRANSFERS, CASES, STATS],
+        AgencyKind::Expert => &[BOARD, OPINIONS, CASES, STATS],
+    }
+}
 
 /// Who is signed in, as the frame shows it.
 #[derive(Debug)]
@@ -336,6 +355,8 @@ pub struct Frame<'a> {
     pub lang: Lang,
     /// The agency's name and code; `None` on the sign-in pages.
     pub agency: Option<(&'a str, &'a str)>,
+    /// The agency's kind, which decides the desks in the navigation.
+    pub kind: AgencyKind,
     /// A demo session may switch agencies.
     pub demo: bool,
     /// The current path, for the language switch to come back to.
@@ -358,7 +379,7 @@ pub fn page(frame: &Frame<'_>, title: &str, body: &Markup) -> Markup {
     );
     if frame.agency.is_some() {
         out.push(markup!("<nav>"));
-        for (path, zh, en) in NAV {
+        for (path, zh, en) in nav(frame.kind) {
             let current = if frame.path.starts_with(path) {
                 markup!(" class=\"current\"")
             } else {

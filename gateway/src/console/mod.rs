@@ -40,7 +40,9 @@ use crate::context::{Context, StartError, TlsMaterial};
 use crate::disputes::DisputesGrpc;
 use crate::limits::{Arriving, Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
+use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
+use crate::transfers::TransfersGrpc;
 use session::Sessions;
 use viewer::{PeerAgency, State};
 
@@ -101,6 +103,8 @@ impl Console {
                 sessions,
                 demo_signin: config.demo_signin,
                 referrals: ReferralsGrpc::new(ctx.clone()),
+                transfers: TransfersGrpc::new(ctx.clone()),
+                opinions: OpinionsGrpc::new(ctx.clone()),
                 disputes: DisputesGrpc::new(ctx.clone()),
                 cases: CasesGrpc::new(ctx.clone()),
                 monitor: MonitorGrpc::new(ctx.clone()),

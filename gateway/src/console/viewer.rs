@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use casebridge_core::directory::Agency;
+use casebridge_core::directory::{Agency, AgencyKind};
 use casebridge_core::ids::AgencyCode;
 
 use super::html::{self, Lang, Markup, markup, notice, page};
@@ -18,7 +18,9 @@ use crate::cases::CasesGrpc;
 use crate::context::Context;
 use crate::disputes::DisputesGrpc;
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
+use crate::opinions::OpinionsGrpc;
 use crate::referrals::ReferralsGrpc;
+use crate::transfers::TransfersGrpc;
 
 /// What every page shares.
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub(super) struct State {
     pub(super) sessions: Sessions,
     pub(super) demo_signin: bool,
     pub(super) referrals: ReferralsGrpc,
+    pub(super) transfers: TransfersGrpc,
+    pub(super) opinions: OpinionsGrpc,
     pub(super) disputes: DisputesGrpc,
     pub(super) cases: CasesGrpc,
     pub(super) monitor: MonitorGrpc,
@@ -67,6 +71,7 @@ impl Viewer {
         html::Frame {
             lang: self.lang,
             agency: Some((&self.agency.name, self.agency.code.as_str())),
+            kind: self.agency.kind,
             demo: self.demo,
             path,
             form_token: if self.demo {
@@ -83,6 +88,7 @@ pub(super) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
     let frame = html::Frame {
         lang,
         agency: None,
+        kind: AgencyKind::Administrative,
         demo: false,
         path: "/",
         form_token: String::new(),
@@ -92,15 +98,16 @@ pub(super) fn signin_page(lang: Lang, problem: Option<&str>) -> Response {
         body.push(notice("error", problem));
     }
     body.push(markup!(
-        "<p>{}</p><p>{}</p>",
+        "<p>{}</p><p>{}<code>casebridge up</code>{}</p>",
         lang.t(
             "请使用本机关的客户端证书（证书密钥）访问：浏览器会在连接时请求证书。",
             "Sign in with your agency's client certificate: the browser asks for it when it connects."
         ),
         lang.t(
-            "本地演示：使用 casebridge up 打印的一次性登录链接。",
-            "Local demo: open the one-time sign-in link that casebridge up printed."
+            "本地演示：使用 ",
+            "Local demo: open the one-time sign-in link that "
         ),
+        lang.t(" 打印的一次性登录链接。", " printed."),
     ));
     let title = lang.t("登录", "Sign in");
     (

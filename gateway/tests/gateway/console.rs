@@ -287,28 +287,27 @@ async fn the_police_sign_a_receipt_and_decide_from_the_referral_desk() {
         pb::ReferralStatus::Received as i32
     );
 
-    // Declining without reasons is refused, with the rule, and changes nothing.
+    // Declining without reasons is refused, names the field, and changes nothing.
     let page = police.get(&format!("/referrals/{id}")).await;
     let refused = police
         .post(
-            &format!("/referrals/{id}/decide"),
+            &format!("/referrals/{id}/decline"),
             &[
                 ("form_token", &page.field("form_token")),
                 ("request_id", &page.field("request_id")),
-                ("decision", "decline"),
-                ("reasons", ""),
+                ("reasons", "  "),
             ],
         )
         .await;
     assert_eq!(refused.status, 200);
     assert!(refused.body.contains("notice error"), "{}", refused.body);
-    assert!(refused.body.contains("reasons"), "{}", refused.body);
+    assert!(refused.body.contains("不予立案的理由"), "{}", refused.body);
     assert_eq!(
         referral_status(&app, &id).await,
         pb::ReferralStatus::Received as i32
     );
     // Issue 15: the refused page offers the two decisions as two forms, each with its own
-    // button, and nothing preselected; a decision that names neither decides nothing.
+    // button, and nothing preselected; the old single form's step decides nothing.
     for page in [&page, &refused] {
         assert!(page.body.contains("id=\"form-file\""), "{}", page.body);
         assert!(page.body.contains("id=\"form-decline\""), "{}", page.body);
@@ -324,41 +323,70 @@ async fn the_police_sign_a_receipt_and_decide_from_the_referral_desk() {
             ],
         )
         .await;
-    assert_eq!(unnamed.status, 200);
+    assert_eq!(unnamed.status, 404, "{}", unnamed.body);
+
+    // A decline with reasons is first spelled out for confirmation; going back keeps the text.
+    let typed = "证据不足，不构成犯罪";
+    let declining = [
+        ("form_token", page.field("form_token")),
+        ("request_id", "console-decline".to_owned()),
+        ("reasons", typed.to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = declining.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let confirm = police
+        .post(&format!("/referrals/{id}/decline"), &form)
+        .await;
+    assert_eq!(confirm.status, 200);
     assert!(
-        unnamed.body.contains("nothing was decided"),
+        confirm.body.contains("id=\"confirm-text\""),
         "{}",
-        unnamed.body
+        confirm.body
     );
-    let declined_empty = police
-        .post(
-            &format!("/referrals/{id}/decline"),
-            &[
-                ("form_token", &page.field("form_token")),
-                ("request_id", "console-decline-empty"),
-                ("reasons", ""),
-            ],
-        )
+    assert!(
+        confirm.body.contains("材料将退回移送机关"),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        confirm.body.contains(typed),
+        "what was typed is shown: {}",
+        confirm.body
+    );
+    assert_eq!(
+        referral_status(&app, &id).await,
+        pb::ReferralStatus::Received as i32,
+        "nothing is decided before the confirmation"
+    );
+    let mut back = form.clone();
+    back.push(("edit", "yes"));
+    let edited = police
+        .post(&format!("/referrals/{id}/decline"), &back)
         .await;
     assert!(
-        declined_empty.body.contains("notice error"),
-        "{}",
-        declined_empty.body
+        edited
+            .body
+            .contains(&format!("<textarea name=\"reasons\">{typed}</textarea>")),
+        "the form comes back as typed: {}",
+        edited.body
     );
+
+    // Filing, confirmed.
+    let filing = [
+        ("form_token", page.field("form_token")),
+        ("request_id", "console-file".to_owned()),
+        ("note", String::new()),
+    ];
+    let form: Vec<(&str, &str)> = filing.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let confirm = police.post(&format!("/referrals/{id}/file"), &form).await;
+    assert!(confirm.body.contains("决定立案"), "{}", confirm.body);
     assert_eq!(
         referral_status(&app, &id).await,
         pb::ReferralStatus::Received as i32
     );
-
+    let mut confirmed = form.clone();
+    confirmed.push(("confirmed", "yes"));
     let filed = police
-        .post(
-            &format!("/referrals/{id}/file"),
-            &[
-                ("form_token", &page.field("form_token")),
-                ("request_id", "console-file"),
-                ("note", ""),
-            ],
-        )
+        .post(&format!("/referrals/{id}/file"), &confirmed)
         .await;
     assert_eq!(filed.status, 303, "{}", filed.body);
     assert_eq!(

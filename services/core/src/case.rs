@@ -100,8 +100,21 @@ pub trait Case {
     fn parties(&self) -> Parties;
     /// Every accepted step, oldest first, in a family-independent form.
     fn timeline(&self) -> Vec<TimelineEntry>;
-    /// One line describing the case for lists, without personal data.
+    /// One line describing the case for lists, without personal data: the suspected offence or
+    /// violation, the kind of opinion, the question in dispute. Its status is a field of its own.
     fn headline(&self) -> String;
+    /// Who opened the case and when: its first step's agency and time (for the recipient, when
+    /// it arrived). `None` only for a case without steps, which is never stored.
+    fn opened(&self) -> Option<(&AgencyCode, Timestamp)>;
+    /// The short description its parties read in their lists (案件基本情况, or the question put
+    /// to an expert); empty when the headline says it all. May name persons: shown only to
+    /// parties, never logged.
+    fn summary(&self) -> &str;
+}
+
+/// The agency and time of a history's first step: who opened the case, and when.
+pub fn opened_by<S>(history: &[HistoryEntry<S>]) -> Option<(&AgencyCode, Timestamp)> {
+    history.first().map(|first| (&first.actor, first.at))
 }
 
 /// One accepted step of a case, typed by the family's step enum.

@@ -297,7 +297,16 @@ impl Case for Dispute {
     }
 
     fn headline(&self) -> String {
-        format!("{} — {}", self.question, self.status)
+        self.question.clone()
+    }
+
+    fn opened(&self) -> Option<(&AgencyCode, Timestamp)> {
+        crate::case::opened_by(&self.history)
+    }
+
+    fn summary(&self) -> &str {
+        // The question is the headline.
+        ""
     }
 }
 

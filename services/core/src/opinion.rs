@@ -287,12 +287,15 @@ impl Case for OpinionRequest {
     }
 
     fn headline(&self) -> String {
-        format!(
-            "{} ({}) — {}",
-            self.kind.label_zh(),
-            self.kind.as_str(),
-            self.status
-        )
+        self.kind.label_zh().to_owned()
+    }
+
+    fn opened(&self) -> Option<(&AgencyCode, Timestamp)> {
+        crate::case::opened_by(&self.history)
+    }
+
+    fn summary(&self) -> &str {
+        &self.question
     }
 }
 

@@ -1,94 +1,96 @@
-//! Cases: the agency's referrals and disputes, and a case's timeline with its deadlines and
-//! the signed receipts that prove its steps.
+//! Cases: the agency's cases of every family, and a case's timeline with its deadlines and the
+//! signed receipts that prove its steps.
 
 use axum::extract::{Path, Query};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_server::CaseService as _;
 use casebridge_proto::v1::deadline_service_server::DeadlineService as _;
-use casebridge_proto::v1::dispute_service_server::DisputeService as _;
-use casebridge_proto::v1::referral_service_server::ReferralService as _;
 use serde::Deserialize;
 
 use super::board::obligations_table;
-use super::parts::{Look, enum_name, failed, history_table, status_text};
-use crate::console::html::{self, Markup, markup, notice, page};
+use super::lists::{Family, ListParams, family_page};
+use super::parts::{Look, enum_name, failed, history_table, role_name, status_text, step_name};
+use crate::console::html::{self, Lang, Markup, markup, notice, page};
 use crate::console::viewer::Viewer;
 
-#[derive(Debug, Deserialize)]
-pub(super) struct CasesQuery {
-    #[serde(default)]
-    id: String,
-}
-
-/// Opens a case by id, and lists the agency's referrals and disputes.
+/// `/cases`: opens a case by id, or lists the agency's cases: of every family (the first page of
+/// each), or of one, filtered by status and role and paged.
 pub(super) async fn cases(viewer: Viewer, Query(q): Query<CasesQuery>) -> Response {
     let lang = viewer.lang;
     let id = q.id.trim();
     if !id.is_empty() {
         return Redirect::to(&format!("/cases/{}", html::url_value(id))).into_response();
     }
-    let look = Look::of(&viewer);
-    let mut body = markup!(
-        "<form class=\"filters\" method=\"get\" action=\"/cases\"><label>{}<input name=\"id\" size=\"40\"></label><button>{}</button></form>",
-        lang.t("案件编号", "Case id"),
-        lang.t("打开", "Open"),
-    );
-    let listing = pb::ListCasesRequest {
-        status: String::new(),
-        role: 0,
-        page_size: 50,
-        page_token: String::new(),
+    let params = q.list;
+    let mut body = filters(lang, &params);
+    let families: Vec<Family> = match Family::parse(&params.family) {
+        Some(one) => vec![one],
+        None => Family::ALL.to_vec(),
     };
-    let referrals = viewer
-        .state
-        .referrals
-        .list_referrals(viewer.request(listing.clone()))
-        .await;
-    let disputes = viewer
-        .state
-        .disputes
-        .list_disputes(viewer.request(listing))
-        .await;
-    for (title, listed) in [
-        (lang.t("涉嫌犯罪案件移送", "Criminal referrals"), referrals),
-        (lang.t("管辖争议", "Jurisdiction disputes"), disputes),
-    ] {
-        markup_into!(body, "<h2>{}</h2>", title);
-        match listed {
-            Ok(r) => body.push(cases_table(&look, &r.into_inner().cases, "/cases")),
-            Err(status) => body.push(notice("error", &status_text(&status))),
-        }
+    for family in &families {
+        markup_into!(
+            body,
+            "<h2 id=\"family-{}\">{}</h2>",
+            family.name(),
+            family.title(lang)
+        );
+        let mut one = params.clone();
+        one.family = family.name().to_owned();
+        body.push(family_page(&viewer, *family, &one, "/cases").await);
     }
     Html(page(&viewer.frame("/cases"), lang.t("案件", "Cases"), &body).into_string())
         .into_response()
 }
 
-pub(super) fn cases_table(look: &Look, cases: &[pb::CaseSummary], base: &str) -> Markup {
-    let lang = look.lang;
-    if cases.is_empty() {
-        return markup!("<p class=\"muted\">{}</p>", lang.t("暂无。", "None."));
+#[derive(Debug, Deserialize)]
+pub(super) struct CasesQuery {
+    #[serde(default)]
+    id: String,
+    #[serde(flatten)]
+    list: ListParams,
+}
+
+/// The filters of `/cases`: a case id to open, the family, the status and the viewer's role.
+fn filters(lang: Lang, params: &ListParams) -> Markup {
+    let option = |value: &str, label: &str, current: &str| {
+        let selected = if value == current {
+            markup!(" selected")
+        } else {
+            Markup::new()
+        };
+        markup!("<option value=\"{}\"{}>{}</option>", value, selected, label)
+    };
+    let mut families = option("", lang.t("全部", "All"), &params.family);
+    for family in Family::ALL {
+        families.push(option(family.name(), family.title(lang), &params.family));
     }
-    let mut out = markup!(
-        "<table class=\"cases\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        lang.t("案件", "Case"),
-        lang.t("状态", "Status"),
-        lang.t("最近更新", "Last step"),
-        lang.t("编号", "Id"),
-    );
-    for c in cases {
-        markup_into!(
-            out,
-            "<tr><td><a class=\"case\" href=\"{base}/{id}\">{headline}</a></td><td class=\"status\">{status}</td><td>{at}</td><td class=\"mono\">{id}</td></tr>",
-            base = base,
-            id = c.case_id,
-            headline = c.headline,
-            status = html::status(lang, &c.status),
-            at = html::time(c.updated_at.as_ref()),
-        );
+    let mut roles = option("", lang.t("任意", "Any"), &params.role);
+    for role in [
+        pb::PartyRole::Sender,
+        pb::PartyRole::Recipient,
+        pb::PartyRole::Procuratorate,
+        pb::PartyRole::Coordination,
+        pb::PartyRole::Expert,
+        pb::PartyRole::SuperiorProcuratorate,
+    ] {
+        let name = enum_name(role.as_str_name(), "PARTY_ROLE_");
+        roles.push(option(&name, role_name(lang, role), &params.role));
     }
-    out.push(markup!("</table>"));
-    out
+    markup!(
+        "<form class=\"filters\" method=\"get\" action=\"/cases\"><label>{}<input name=\"id\" size=\"38\"></label><button>{}</button></form>\
+         <form class=\"filters\" method=\"get\" action=\"/cases\" id=\"case-filters\"><label>{}<select name=\"family\">{}</select></label>\
+         <label>{}<input name=\"status\" value=\"{}\" placeholder=\"received\"></label><label>{}<select name=\"role\">{}</select></label><button>{}</button></form>",
+        lang.t("案件编号", "Case id"),
+        lang.t("打开", "Open"),
+        lang.t("类别", "Family"),
+        families,
+        lang.t("状态代码", "Status code"),
+        params.status,
+        lang.t("本机关角色", "Our role"),
+        roles,
+        lang.t("筛选", "Filter"),
+    )
 }
 
 /// Every step, document and deadline of a case, and the signed receipts that prove its steps.
@@ -131,12 +133,13 @@ pub(super) async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response
 
     markup_into!(
         body,
-        "<h2>{}</h2><p class=\"muted\">{}</p>",
+        "<h2>{}</h2><p class=\"muted\">{}<code>casebridge ledger verify-receipt</code>{}</p>",
         lang.t("回执与全过程记录", "Receipts and the full-process record"),
         lang.t(
-            "每个已受理步骤的签名回执：内容摘要、受理时间、在哈希链中的位置及运营方签名。可用 casebridge ledger verify-receipt 离线验证。",
-            "The signed receipt of every accepted step: digest of what was accepted, when, its place in the hash chain, and the operator's signature. Check one offline with casebridge ledger verify-receipt."
+            "每个已受理步骤的签名回执：内容摘要、受理时间、在哈希链中的位置及运营方签名。可用 ",
+            "The signed receipt of every accepted step: digest of what was accepted, when, its place in the hash chain, and the operator's signature. Check one offline with "
         ),
+        lang.t(" 离线验证。", "."),
     );
     body.push(receipts_table(&look, &timeline.receipts));
     let title = lang.t("案件全过程", "Case timeline");
@@ -164,7 +167,7 @@ pub(super) fn receipts_table(look: &Look, receipts: &[pb::Receipt]) -> Markup {
             out,
             "<tr><td>{step}</td><td>{actor}</td><td>{at}</td><td>{service} #{first}–{last}</td>\
              <td class=\"mono\">{hash}<br>{key}</td></tr>",
-            step = r.step,
+            step = step_name(lang, &r.step),
             actor = look.agency_name(&r.actor),
             at = html::time(r.accepted_at.as_ref()),
             service = r.service,
@@ -192,11 +195,7 @@ pub(super) fn timeline_head(look: &Look, timeline: &pb::CaseTimeline) -> Markup 
         lang.t("编号", "Id"),
         timeline.case_id,
     );
-    let desk = match timeline.family.as_str() {
-        "referral" => Some("/referrals"),
-        "dispute" => Some("/disputes"),
-        _ => None,
-    };
+    let desk = Family::parse(&timeline.family).map(Family::desk);
     if let Some(desk) = desk {
         markup_into!(
             body,
@@ -208,9 +207,10 @@ pub(super) fn timeline_head(look: &Look, timeline: &pb::CaseTimeline) -> Markup 
     }
     markup_into!(body, "<h2>{}</h2><ul>", lang.t("当事机关", "Parties"));
     for p in &timeline.parties {
-        let role = pb::PartyRole::try_from(p.role)
-            .map(|r| enum_name(r.as_str_name(), "PARTY_ROLE_"))
-            .unwrap_or_default();
+        let role = role_name(
+            lang,
+            pb::PartyRole::try_from(p.role).unwrap_or(pb::PartyRole::Unspecified),
+        );
         markup_into!(
             body,
             "<li>{} <span class=\"muted\">{}</span></li>",

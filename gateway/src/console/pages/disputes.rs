@@ -1,60 +1,60 @@
-//! The dispute desk (coordination office): jurisdiction disputes, which the office accepts and
-//! decides by designating the competent agency, and to which the other side replies.
+//! The dispute desk: jurisdiction disputes (管辖争议), which the office that rules on them (the
+//! parties' common superior, or the coordination office) accepts and decides by designating the
+//! competent agency (指定管辖), and to which the other side replies.
 
-use axum::Form;
-use axum::extract::{Path, Query};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Query;
+use axum::response::Response;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::dispute_service_server::DisputeService as _;
 
-use super::desk::{self, CaseDesk, DoneQuery, Fact, Fields, after_step, step_form};
-use super::parts::{Look, documents_list, enum_name, failed, forbidden};
+use super::desk::{self, CaseDesk, Desk, Fact};
+use super::forms::{Field, Fields, StepForm};
+use super::lists::{Family, ListParams};
+use super::parts::{Look, documents_list, enum_name};
 use crate::console::html::{self, Markup, markup};
 use crate::console::viewer::Viewer;
 
 /// The disputes the agency is party to or rules on.
-pub(super) async fn disputes(viewer: Viewer) -> Response {
-    let lang = viewer.lang;
-    let request = pb::ListCasesRequest {
-        status: String::new(),
-        role: 0,
-        page_size: 100,
-        page_token: String::new(),
-    };
-    let listed = viewer
-        .state
-        .disputes
-        .list_disputes(viewer.request(request))
-        .await;
-    desk::list(
-        &viewer,
-        "/disputes",
-        lang.t("管辖争议", "Jurisdiction disputes"),
-        listed,
-    )
+pub(super) async fn disputes(viewer: Viewer, Query(params): Query<ListParams>) -> Response {
+    let tabs = [
+        ("", "全部", "All"),
+        ("coordination", "由本机关裁决的", "We rule on"),
+        ("sender", "本机关提出的", "Raised by us"),
+        ("recipient", "针对本机关的", "Raised against us"),
+    ];
+    let title = viewer.lang.t("管辖争议", "Jurisdiction disputes");
+    desk::list(&viewer, Family::Dispute, "/disputes", title, &tabs, params).await
 }
 
-pub(super) async fn dispute(
-    viewer: Viewer,
-    Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    dispute_page(&viewer, &id, q.message(viewer.lang)).await
-}
+/// The dispute desk.
+pub(super) struct DisputeDesk;
 
-async fn dispute_page(viewer: &Viewer, id: &str, message: Option<Markup>) -> Response {
-    let path = format!("/disputes/{id}");
-    match viewer
-        .state
-        .disputes
-        .get_dispute(viewer.request(pb::GetDisputeRequest {
-            dispute_id: id.to_owned(),
-        }))
-        .await
-    {
-        Ok(d) => dispute_desk(&Look::of(viewer), &d.into_inner()).page(viewer, &path, message),
-        Err(status) => failed(viewer, &path, &status),
+impl Desk for DisputeDesk {
+    const BASE: &'static str = "/disputes";
+    type Case = pb::Dispute;
+
+    async fn load(viewer: &Viewer, id: &str) -> Result<pb::Dispute, tonic::Status> {
+        viewer
+            .state
+            .disputes
+            .get_dispute(viewer.request(pb::GetDisputeRequest {
+                dispute_id: id.to_owned(),
+            }))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    fn desk<'a>(look: &Look, dispute: &'a pb::Dispute) -> CaseDesk<'a> {
+        dispute_desk(look, dispute)
+    }
+
+    async fn take(
+        viewer: &Viewer,
+        id: &str,
+        step: &str,
+        fields: &Fields,
+    ) -> Option<Result<(), tonic::Status>> {
+        Some(take(viewer, id, step, fields).await?.map(drop))
     }
 }
 
@@ -78,7 +78,7 @@ pub(super) fn dispute_desk<'a>(look: &Look, dispute: &'a pb::Dispute) -> CaseDes
         Fact::new(lang.t("提请方", "Brought by"), name(&dispute.sender)),
         Fact::new(lang.t("另一方", "Other side"), name(&dispute.respondent)),
         Fact::new(
-            lang.t("协调机关", "Coordination office"),
+            lang.t("裁决机关（指定管辖）", "Ruling office (designates)"),
             name(&dispute.office),
         ),
         Fact::with_id(
@@ -115,35 +115,32 @@ pub(super) fn dispute_desk<'a>(look: &Look, dispute: &'a pb::Dispute) -> CaseDes
         );
     }
     sections.push(markup!("</table>"));
-    sections.push(documents_list(&dispute.documents));
+    sections.push(documents_list(lang, &dispute.documents));
 
     let me = look.me.as_str();
-    let form = |step: &str, inner: Markup| step_form(look, "/disputes", &dispute.id, step, inner);
-    let mut actions = Vec::new();
+    let mut forms = Vec::new();
     if dispute.office == me && status == pb::DisputeStatus::Referred {
-        actions.push(form(
-            "accept",
-            markup!(
-                "<b>{}</b><label>{}<textarea name=\"note\"></textarea></label><button>{}</button>",
+        forms.push(
+            StepForm::new(
+                "accept",
                 lang.t(
                     "受理争议（3个工作日内）",
-                    "Accept the dispute (within 3 working days)"
+                    "Accept the dispute (within 3 working days)",
                 ),
-                lang.t("说明", "Note"),
                 lang.t("受理", "Accept"),
-            ),
-        ));
+            )
+            .field(Field::text("note", lang.t("说明", "Note"))),
+        );
     }
     if dispute.respondent == me && status == pb::DisputeStatus::Accepted {
-        actions.push(form(
-            "reply",
-            markup!(
-                "<b>{}</b><label>{}<textarea name=\"position\"></textarea></label><button>{}</button>",
+        forms.push(
+            StepForm::new(
+                "reply",
                 lang.t("答复协调机关", "Reply to the office"),
-                lang.t("本机关意见", "Our position"),
                 lang.t("提交答复", "Reply"),
-            ),
-        ));
+            )
+            .field(Field::text("position", lang.t("本机关意见", "Our position")).required()),
+        );
     }
     if dispute.office == me
         && matches!(
@@ -151,75 +148,74 @@ pub(super) fn dispute_desk<'a>(look: &Look, dispute: &'a pb::Dispute) -> CaseDes
             pb::DisputeStatus::Accepted | pb::DisputeStatus::Replied
         )
     {
-        let mut choices = Markup::new();
-        let mut seen = Vec::new();
+        let mut choices: Vec<(String, String)> = Vec::new();
         for code in [&dispute.sender, &dispute.respondent, &dispute.raised_by] {
-            if code.is_empty() || seen.contains(code) {
+            if code.is_empty() || choices.iter().any(|(c, _)| c == code) {
                 continue;
             }
-            seen.push(code.clone());
-            markup_into!(
-                choices,
-                "<option value=\"{code}\">{}</option>",
-                look.agency_name(code),
-                code = code
-            );
+            choices.push((code.clone(), look.agency_name(code)));
         }
-        actions.push(form(
-            "designate",
-            markup!(
-                "<b>{}</b><label>{}<select name=\"designated\">{choices}</select></label>\
-                 <label>{}<textarea name=\"decision\"></textarea></label><button>{}</button>",
+        forms.push(
+            StepForm::new(
+                "designate",
                 lang.t(
                     "指定管辖（对各方具有约束力）",
-                    "Designate the competent agency (binding)"
+                    "Designate the competent agency (binding)",
                 ),
-                lang.t("管辖机关", "Competent agency"),
-                lang.t("决定书内容", "Decision"),
                 lang.t("作出指定", "Designate"),
-                choices = choices,
-            ),
-        ));
+            )
+            .field(Field::choice(
+                "designated",
+                lang.t("管辖机关", "Competent agency"),
+                choices,
+            ))
+            .field(Field::text("decision", lang.t("决定书内容", "Decision")).required())
+            .confirm(lang.t(
+                "指定管辖：被指定的机关必须办理，不得再提出异议或不予立案，争议就此结束。",
+                "Designate: the agency named must handle the case, may neither object nor decline, and the dispute closes.",
+            )),
+        );
     }
     CaseDesk {
+        base: DisputeDesk::BASE,
+        id: &dispute.id,
         title: lang.t("管辖争议", "Jurisdiction dispute").to_owned(),
         facts,
         sections,
-        actions,
+        forms,
         history: &dispute.history,
     }
 }
 
-pub(super) async fn dispute_step(
-    viewer: Viewer,
-    Path((id, step)): Path<(String, String)>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let Some(fields) = Fields::check(form, &viewer) else {
-        return forbidden(viewer.lang);
-    };
+/// The dispute step a form posts, sent as the viewer.
+async fn take(
+    viewer: &Viewer,
+    id: &str,
+    step: &str,
+    fields: &Fields,
+) -> Option<Result<tonic::Response<pb::DisputeResult>, tonic::Status>> {
     let grpc = &viewer.state.disputes;
-    let (request_id, dispute_id) = (fields.request_id(), id.clone());
-    let result = match step.as_str() {
-        "accept" => grpc
-            .accept_dispute(viewer.request(pb::AcceptDisputeRequest {
+    let (request_id, dispute_id) = (fields.request_id().to_owned(), id.to_owned());
+    Some(match step {
+        "accept" => {
+            grpc.accept_dispute(viewer.request(pb::AcceptDisputeRequest {
                 request_id,
                 dispute_id,
                 note: fields.get("note").to_owned(),
             }))
             .await
-            .map(drop),
-        "reply" => grpc
-            .reply_to_dispute(viewer.request(pb::ReplyToDisputeRequest {
+        }
+        "reply" => {
+            grpc.reply_to_dispute(viewer.request(pb::ReplyToDisputeRequest {
                 request_id,
                 dispute_id,
                 position: fields.get("position").to_owned(),
                 documents: Vec::new(),
             }))
             .await
-            .map(drop),
-        "designate" => grpc
-            .designate_agency(viewer.request(pb::DesignateAgencyRequest {
+        }
+        "designate" => {
+            grpc.designate_agency(viewer.request(pb::DesignateAgencyRequest {
                 request_id,
                 dispute_id,
                 designated: fields.get("designated").to_owned(),
@@ -227,11 +223,7 @@ pub(super) async fn dispute_step(
                 documents: Vec::new(),
             }))
             .await
-            .map(drop),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    after_step(result, "/disputes", &id, &step, |refused| {
-        dispute_page(&viewer, &id, refused)
+        }
+        _ => return None,
     })
-    .await
 }

@@ -3,10 +3,13 @@
 //! with the refusal (which names its rule) when the step was refused.
 //!
 //! One file per part of the console: [`signin`] (certificates, demo links, the language),
-//! [`board`] (the overdue board), [`cases`] (case lists and timelines), [`desk`] (the case desk
-//! that every family's desk fills in), [`referrals`] and [`disputes`] (the two desks so far),
-//! and [`stats`] (statistics and reports). What they share is in [`parts`]. Every page is built as
-//! [`Markup`](super::html::Markup), so text from a case reaches the browser only escaped.
+//! [`board`] (the overdue board), [`cases`] (every family's cases and a case's timeline),
+//! [`lists`] (paged case lists), [`desk`] (the case desk that every family's desk fills in),
+//! [`forms`] (the steps' forms: kept on refusal, confirmed when final), the desks
+//! [`referrals`] (police, and the procuratorate's supervision), [`transfers`], [`disputes`] and
+//! [`opinions`], and [`stats`] (statistics and reports). What they share is in [`parts`]. Every
+//! page is built as [`Markup`](super::html::Markup), so text from a case reaches the browser
+//! only escaped.
 
 use std::sync::Arc;
 
@@ -14,6 +17,10 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use super::viewer::State;
+use disputes::DisputeDesk;
+use opinions::OpinionDesk;
+use referrals::ReferralDesk;
+use transfers::TransferDesk;
 
 /// `markup!` appended to `out`.
 macro_rules! markup_into {
@@ -26,12 +33,16 @@ mod board;
 mod cases;
 mod desk;
 mod disputes;
+mod forms;
+mod lists;
+mod opinions;
 mod parts;
 mod referrals;
 mod signin;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod transfers;
 
 /// Every route of the console.
 pub(super) fn router() -> Router<Arc<State>> {
@@ -46,11 +57,18 @@ pub(super) fn router() -> Router<Arc<State>> {
         .route("/cases", get(cases::cases))
         .route("/cases/{id}", get(cases::timeline))
         .route("/referrals", get(referrals::referrals))
-        .route("/referrals/{id}", get(referrals::referral))
-        .route("/referrals/{id}/{step}", post(referrals::referral_step))
+        .route("/referrals/{id}", get(desk::show::<ReferralDesk>))
+        .route("/referrals/{id}/{step}", post(desk::post::<ReferralDesk>))
+        .route("/supervision", get(referrals::supervision))
+        .route("/transfers", get(transfers::transfers))
+        .route("/transfers/{id}", get(desk::show::<TransferDesk>))
+        .route("/transfers/{id}/{step}", post(desk::post::<TransferDesk>))
         .route("/disputes", get(disputes::disputes))
-        .route("/disputes/{id}", get(disputes::dispute))
-        .route("/disputes/{id}/{step}", post(disputes::dispute_step))
+        .route("/disputes/{id}", get(desk::show::<DisputeDesk>))
+        .route("/disputes/{id}/{step}", post(desk::post::<DisputeDesk>))
+        .route("/opinions", get(opinions::opinions))
+        .route("/opinions/{id}", get(desk::show::<OpinionDesk>))
+        .route("/opinions/{id}/{step}", post(desk::post::<OpinionDesk>))
         .route("/stats", get(stats::stats))
         .route("/reports", get(stats::report))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use casebridge_core::directory::{AgencyKind, Directory};
+use casebridge_core::directory::{Agency, AgencyKind, Directory};
 use casebridge_core::ids::AgencyCode;
 use casebridge_proto::v1 as pb;
 
@@ -75,8 +75,33 @@ pub(super) fn agency_kind(lang: Lang, kind: AgencyKind) -> &'static str {
         AgencyKind::Administrative => lang.t("行政执法机关", "administrative agency"),
         AgencyKind::Police => lang.t("公安机关", "police"),
         AgencyKind::Procuratorate => lang.t("人民检察院", "procuratorate"),
-        AgencyKind::Coordination => lang.t("协调机关", "coordination office"),
+        AgencyKind::Coordination => lang.t(
+            "执法监督与争议协调机构（司法行政部门）",
+            "enforcement supervision and dispute coordination (justice bureau)",
+        ),
         AgencyKind::Expert => lang.t("认定/鉴定机构", "expert department"),
+    }
+}
+
+/// What an agency is, as the sign-in page and the directory show it: its kind, and for an
+/// agency that others in the directory report to, that it rules on their jurisdiction disputes
+/// as their common superior (共同的上一级行政机关, S3 Art 25), which is who disputes go to.
+pub(super) fn agency_label(lang: Lang, directory: &Directory, agency: &Agency) -> String {
+    let kind = agency_kind(lang, agency.kind);
+    let rules_on_disputes = agency.kind == AgencyKind::Administrative
+        && directory.agencies().any(|a| {
+            a.kind == AgencyKind::Administrative && a.superior.as_ref() == Some(&agency.code)
+        });
+    if rules_on_disputes {
+        format!(
+            "{kind}{}",
+            lang.t(
+                "；下属机关管辖争议的共同上级（指定管辖）",
+                "; common superior that rules on its agencies' jurisdiction disputes (designates)",
+            )
+        )
+    } else {
+        kind.to_owned()
     }
 }
 
@@ -87,15 +112,108 @@ pub(super) fn enum_name(name: &str, prefix: &str) -> String {
         .to_ascii_lowercase()
 }
 
-pub(super) fn documents_list(documents: &[pb::Document]) -> Markup {
+/// A document kind's name in the page's language (the legal document's own name in Chinese).
+pub(super) fn document_kind(lang: Lang, kind: pb::DocumentKind) -> &'static str {
+    use pb::DocumentKind as K;
+    match kind {
+        K::Unspecified => lang.t("未注明", "unspecified"),
+        K::ReferralLetter => lang.t("涉嫌犯罪案件移送书", "referral letter"),
+        K::InvestigationReport => lang.t("涉嫌犯罪案件情况的调查报告", "investigation report"),
+        K::SeizedItemsList => lang.t("涉案物品清单", "list of seized items"),
+        K::TestReport => lang.t("检验报告或鉴定意见", "test report or forensic opinion"),
+        K::PenaltyDecision => lang.t("行政处罚决定书", "penalty decision"),
+        K::Other => lang.t("其他有关材料", "other material"),
+        K::TransferLetter => lang.t("案件移送函", "transfer letter"),
+        K::Evidence => lang.t("证据材料", "evidence"),
+        K::Decision => lang.t("决定书", "decision"),
+        K::Minutes => lang.t("协商纪要", "minutes of agreement"),
+        K::Designation => lang.t("指定管辖决定书", "designation"),
+        K::Opinion => lang.t("认定、检验或鉴定意见", "expert opinion"),
+        K::HandoverList => lang.t("移交清单", "hand-over list"),
+    }
+}
+
+/// A party role's name in the page's language.
+pub(super) fn role_name(lang: Lang, role: pb::PartyRole) -> &'static str {
+    use pb::PartyRole as R;
+    match role {
+        R::Unspecified => lang.t("原当事机关", "former party"),
+        R::Sender => lang.t("发起机关", "sender"),
+        R::Recipient => lang.t("接收机关", "recipient"),
+        R::Procuratorate => lang.t("抄送的人民检察院", "copied procuratorate"),
+        R::Coordination => lang.t("指定管辖机关", "designating office"),
+        R::Expert => lang.t("认定/鉴定机构", "expert department"),
+        R::SuperiorProcuratorate => lang.t("上一级人民检察院", "next-level procuratorate"),
+    }
+}
+
+/// A step's name (snake_case, as every family's history names it) in the page's language,
+/// with the code beside it in Chinese so that it reads the same as in the API.
+pub(super) fn step_name(lang: Lang, step: &str) -> Markup {
+    let (zh, en) = match step {
+        "submit" => ("移送", "submitted"),
+        "record_non_referral" => ("记录不移送决定", "decision not to refer recorded"),
+        "sign_receipt" => ("签收回执", "receipt signed"),
+        "request_supplement" => ("要求补充材料", "missing materials requested"),
+        "supplement" => ("补充材料", "materials supplemented"),
+        "forward" => ("转送", "forwarded"),
+        "return_not_police_matter" | "return" => ("退回", "returned"),
+        "decide_filing" | "decide" => ("作出立案决定", "filing decided"),
+        "file" => ("立案", "filed"),
+        "decline" => ("不予立案", "declined"),
+        "hand_over_items" => ("移交涉案物品", "items handed over"),
+        "request_reconsideration" => ("申请复议", "reconsideration requested"),
+        "decide_reconsideration" => ("作出复议决定", "reconsideration decided"),
+        "suggest_supervision" => ("建议立案监督", "supervision suggested"),
+        "request_reasons" => ("要求说明不立案理由", "reasons requested"),
+        "give_reasons" => ("说明不立案理由", "reasons given"),
+        "tell_agency" => ("告知移送机关", "agency told"),
+        "notify_filing" => ("通知立案", "filing notified"),
+        "demand_explanation" => ("要求说明", "explanation demanded"),
+        "explain" => ("作出说明", "explained"),
+        "issue_correction_notice" => ("发出纠正违法通知书", "correction notice issued"),
+        "report_to_superior" => ("报上一级人民检察院", "reported to the next level"),
+        "transfer_case" => ("移送其他机关", "transferred elsewhere"),
+        "withdraw_case" => ("撤案", "withdrawn"),
+        "hand_back" => ("反向移送", "handed back"),
+        "send" => ("移送", "sent"),
+        "accept" => ("受理", "accepted"),
+        "object" => ("提出管辖异议", "objected"),
+        "report_outcome" => ("反馈办理情况", "outcome reported"),
+        "contest_decline" => ("对不予立案提出异议", "decision contested"),
+        "suspend" => ("中止", "suspended"),
+        "resume" => ("恢复", "resumed"),
+        "restart" => ("重新移送", "restarted"),
+        "raise" => ("提出争议", "dispute raised"),
+        "raise_from_objection" => ("因管辖异议开启争议", "dispute opened by an objection"),
+        "mark_review_overdue" => ("审查期限届满", "review period ran out"),
+        "record_minutes" => ("记录协商纪要", "minutes recorded"),
+        "refer" => ("提请协调", "referred to the office"),
+        "reply" => ("答复", "replied"),
+        "designate" | "designate_directly" => ("指定管辖", "designated"),
+        "request" => ("申请", "requested"),
+        "refuse" => ("不予受理", "refused"),
+        "request_material" => ("要求补充材料", "material requested"),
+        "supply_material" => ("补充材料", "material supplied"),
+        "deliver" => ("出具意见", "opinion delivered"),
+        _ => return Markup::text(step),
+    };
+    match lang {
+        Lang::Zh => markup!("{} <span class=\"muted code\">{}</span>", zh, step),
+        Lang::En => Markup::text(en),
+    }
+}
+
+pub(super) fn documents_list(lang: Lang, documents: &[pb::Document]) -> Markup {
     if documents.is_empty() {
         return Markup::new();
     }
     let mut out = markup!("<ul class=\"documents\">");
     for d in documents {
-        let kind = pb::DocumentKind::try_from(d.kind)
-            .map(|k| enum_name(k.as_str_name(), "DOCUMENT_KIND_"))
-            .unwrap_or_default();
+        let kind = document_kind(
+            lang,
+            pb::DocumentKind::try_from(d.kind).unwrap_or(pb::DocumentKind::Unspecified),
+        );
         markup_into!(
             out,
             "<li>{} <span class=\"muted\">({kind})</span>",
@@ -126,9 +244,9 @@ pub(super) fn history_table(look: &Look, history: &[pb::HistoryEntry]) -> Markup
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
             html::time(entry.at.as_ref()),
             look.agency_name(&entry.actor),
-            entry.step,
+            step_name(lang, &entry.step),
             entry.note,
-            documents_list(&entry.documents),
+            documents_list(lang, &entry.documents),
         );
     }
     out.push(markup!("</table>"));

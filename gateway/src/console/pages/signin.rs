@@ -11,7 +11,7 @@ use casebridge_core::directory::AgencyKind;
 use casebridge_core::ids::AgencyCode;
 use serde::Deserialize;
 
-use super::parts::{agency_kind, forbidden};
+use super::parts::{agency_label, forbidden};
 use crate::console::html::{self, Lang, markup, page};
 use crate::console::session::SESSION_COOKIE;
 use crate::console::viewer::{State, Viewer, lang_of, session_of, signin_page};
@@ -69,6 +69,7 @@ pub(super) async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMa
     let frame = html::Frame {
         lang,
         agency: None,
+        kind: casebridge_core::directory::AgencyKind::Administrative,
         demo: true,
         path: "/choose",
         form_token: token.clone(),
@@ -91,7 +92,7 @@ pub(super) async fn chooser(Shared(state): Shared<Arc<State>>, headers: HeaderMa
              <input type=\"hidden\" name=\"agency\" value=\"{code}\">\
              <button data-agency=\"{code}\">{act}</button></form></td></tr>",
             name = agency.name,
-            kind = agency_kind(lang, agency.kind),
+            kind = agency_label(lang, &state.ctx.directory(), agency),
             code = agency.code.as_str(),
             token = token,
             act = lang.t("以此身份进入", "act as"),

@@ -8,11 +8,15 @@ use casebridge_core::ids::AgencyCode;
 use casebridge_proto::v1 as pb;
 
 use super::board::{BoardQuery, board_filters, obligations_table};
-use super::cases::{cases_table, receipts_table, timeline_head};
+use super::cases::{receipts_table, timeline_head};
 use super::disputes::dispute_desk;
-use super::parts::{Look, history_table};
+use super::forms::Posted;
+use super::lists::cases_table;
+use super::opinions::opinion_desk;
+use super::parts::{Look, history_table, step_name};
 use super::referrals::referral_desk;
 use super::stats::statistics;
+use super::transfers::transfer_desk;
 use crate::console::html::{self, Lang, Markup, notice};
 
 /// Breaks out of text, out of a quoted attribute, and tests double escaping.
@@ -107,6 +111,7 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
         id: EVIL.to_owned(),
         status: status as i32,
         sender: EVIL.to_owned(),
+        police: EVIL.to_owned(),
         procuratorate: KNOWN.to_owned(),
         suspected_offence: EVIL.to_owned(),
         summary: EVIL.to_owned(),
@@ -147,8 +152,12 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
         headline: EVIL.to_owned(),
         status: EVIL.to_owned(),
         updated_at: at(),
+        opened_by: EVIL.to_owned(),
+        opened_at: at(),
+        summary: EVIL.to_owned(),
         ..Default::default()
     };
+    let due = std::collections::HashMap::from([(EVIL.to_owned(), at().expect("a time"))]);
     let receipt = pb::Receipt {
         step: EVIL.to_owned(),
         actor: EVIL.to_owned(),
@@ -167,6 +176,7 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
     let frame = html::Frame {
         lang: look.lang,
         agency: Some((EVIL, EVIL)),
+        kind: AgencyKind::Administrative,
         demo: true,
         path: EVIL,
         form_token: EVIL.to_owned(),
@@ -174,7 +184,7 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
     let mut pages = vec![
         (
             "cases",
-            cases_table(look, std::slice::from_ref(&summary), "/cases"),
+            cases_table(look, std::slice::from_ref(&summary), "/cases", &due, 0),
         ),
         ("timeline", timeline_head(look, &timeline)),
         ("history", history_table(look, &history())),
@@ -209,7 +219,7 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
             desk.title.contains(EVIL),
             "the title is escaped by the frame"
         );
-        pages.push(("referral", desk.body(look, Some(notice("ok", EVIL)))));
+        pages.push(("referral", desk.body(look, Some(notice("ok", EVIL)), None)));
     }
     for status in [
         pb::DisputeStatus::Referred,
@@ -218,7 +228,63 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
     ] {
         let dispute = dispute(status);
         let desk = dispute_desk(look, &dispute);
-        pages.push(("dispute", desk.body(look, None)));
+        pages.push(("dispute", desk.body(look, None, None)));
+    }
+    let transfer = |status: pb::TransferStatus| pb::Transfer {
+        id: EVIL.to_owned(),
+        status: status as i32,
+        sender: EVIL.to_owned(),
+        receiver: EVIL.to_owned(),
+        suspected_violation: EVIL.to_owned(),
+        summary: EVIL.to_owned(),
+        jurisdiction_grounds: EVIL.to_owned(),
+        case_number: EVIL.to_owned(),
+        objection: EVIL.to_owned(),
+        decline_reasons: EVIL.to_owned(),
+        outcome: EVIL.to_owned(),
+        documents: documents(),
+        history: history(),
+        ..Default::default()
+    };
+    for status in [
+        pb::TransferStatus::Sent,
+        pb::TransferStatus::Accepted,
+        pb::TransferStatus::Declined,
+    ] {
+        let transfer = transfer(status);
+        let desk = transfer_desk(look, &transfer);
+        // A refused form comes back with what was typed: hostile text too, as text.
+        let posted = Posted {
+            step: "decline".into(),
+            fields: super::forms::Fields::from_pairs(&[("reasons", EVIL)]),
+        };
+        pages.push(("transfer", desk.body(look, None, Some(&posted))));
+        if let Some(form) = desk.forms.iter().find(|f| f.confirm.is_some()) {
+            pages.push(("confirmation", form.confirmation(look, EVIL, &posted)));
+        }
+    }
+    let opinion = |status: pb::OpinionStatus| pb::OpinionRequest {
+        id: EVIL.to_owned(),
+        status: status as i32,
+        requester: EVIL.to_owned(),
+        expert: EVIL.to_owned(),
+        question: EVIL.to_owned(),
+        refusal: EVIL.to_owned(),
+        under_case_id: EVIL.to_owned(),
+        opinion: Some(pb::Opinion {
+            conclusion: EVIL.to_owned(),
+            ..Default::default()
+        }),
+        documents: documents(),
+        history: history(),
+        ..Default::default()
+    };
+    for status in [pb::OpinionStatus::Requested, pb::OpinionStatus::Accepted] {
+        let opinion = opinion(status);
+        pages.push((
+            "opinion",
+            opinion_desk(look, &opinion).body(look, None, None),
+        ));
     }
     pages
 }
@@ -253,9 +319,10 @@ fn the_forms_of_a_desk_carry_the_token_escaped() {
     let referral = pb::Referral {
         id: EVIL.to_owned(),
         status: pb::ReferralStatus::Received as i32,
+        police: EVIL.to_owned(),
         ..Default::default()
     };
-    let body = referral_desk(&look, &referral).body(&look, None);
+    let body = referral_desk(&look, &referral).body(&look, None, None);
     let body = body.as_str();
     assert!(body.contains("id=\"form-file\""), "{body}");
     assert!(body.contains("id=\"form-decline\""), "{body}");
@@ -263,4 +330,240 @@ fn the_forms_of_a_desk_carry_the_token_escaped() {
         body.contains("value=\"&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover"),
         "{body}"
     );
+}
+
+/// Every value of a wire enum but the unspecified one.
+fn every<T: TryFrom<i32>>() -> impl Iterator<Item = T> {
+    (1..64).filter_map(|n| T::try_from(n).ok())
+}
+
+/// Whether `text` holds a Chinese character.
+fn has_cjk(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+#[test]
+fn every_step_and_status_of_every_family_has_its_chinese_name() {
+    use casebridge_core::{dispute, opinion, referral, transfer};
+    let steps: Vec<&str> = referral::Step::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(transfer::Step::ALL.iter().map(|s| s.as_str()))
+        .chain(dispute::Step::ALL.iter().map(|s| s.as_str()))
+        .chain(opinion::Step::ALL.iter().map(|s| s.as_str()))
+        .collect();
+    for step in steps {
+        assert!(has_cjk(step_name(Lang::Zh, step).as_str()), "step {step}");
+        assert!(!has_cjk(step_name(Lang::En, step).as_str()), "step {step}");
+    }
+    let statuses: Vec<&str> = referral::ReferralStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(transfer::TransferStatus::ALL.iter().map(|s| s.as_str()))
+        .chain(dispute::DisputeStatus::ALL.iter().map(|s| s.as_str()))
+        .chain(opinion::OpinionStatus::ALL.iter().map(|s| s.as_str()))
+        .collect();
+    for status in statuses {
+        assert!(
+            has_cjk(html::status(Lang::Zh, status).as_str()),
+            "status {status}"
+        );
+        assert!(
+            !has_cjk(html::status(Lang::En, status).as_str()),
+            "status {status}"
+        );
+    }
+}
+
+/// The text a reader sees in `page`: the text between tags, without what is code (the
+/// `code` and `mono` elements: status codes, ids, digests, commands) and without attributes.
+fn reader_text(page: &str) -> String {
+    let mut out = String::new();
+    let mut rest = page;
+    // Depth inside elements whose text is code, by their closing tag.
+    let mut code: Vec<&str> = Vec::new();
+    while let Some(open) = rest.find('<') {
+        if code.is_empty() {
+            out.push_str(&rest[..open]);
+            out.push(' ');
+        }
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let tag = &rest[open + 1..open + close];
+        let name = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or_default();
+        if tag.starts_with('/') {
+            if code.last() == Some(&name) {
+                code.pop();
+            }
+        } else if !code.is_empty() && !tag.ends_with('/') && !matches!(name, "br" | "input") {
+            if code.last() == Some(&name) {
+                code.push(name);
+            }
+        } else if tag.contains("class=\"muted code\"")
+            || tag.contains("class=\"mono")
+            || tag.contains("mono\"")
+            || name == "code"
+            || name == "title"
+        {
+            code.push(name);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Words of English in Chinese text, apart from those a Chinese page keeps as they are: rule
+/// ids and codes (with a digit, or all capitals), the product's name and the language switch.
+fn english_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphabetic() && !c.is_ascii_digit() && c != '-')
+        .filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 3)
+        .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_uppercase() || c == '-'))
+        .filter(|w| !["CaseBridge", "English"].contains(w))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every desk in every state, with the viewer a party in every role, from data in the page's
+/// own language: what is left of the other language is the console's own text, untranslated.
+fn desks_in(look: &Look, data: &str) -> Vec<(&'static str, Markup)> {
+    let me = look.me.clone();
+    let text = data.to_owned();
+    let mut pages = Vec::new();
+    let history = vec![pb::HistoryEntry {
+        at: at(),
+        actor: me.clone(),
+        step: "decline".into(),
+        note: text.clone(),
+        documents: vec![pb::Document {
+            kind: pb::DocumentKind::ReferralLetter as i32,
+            title: text.clone(),
+            sha256: String::new(),
+        }],
+    }];
+    for status in every::<pb::ReferralStatus>() {
+        let referral = pb::Referral {
+            id: "0190c0de-0000-7000-8000-000000000001".into(),
+            status: status as i32,
+            sender: me.clone(),
+            police: me.clone(),
+            procuratorate: me.clone(),
+            suspected_offence: text.clone(),
+            summary: text.clone(),
+            submitted_at: at(),
+            review_overdue_at: at(),
+            explanation_demanded_at: None,
+            history: history.clone(),
+            ..Default::default()
+        };
+        pages.push((
+            "referral",
+            referral_desk(look, &referral).body(look, None, None),
+        ));
+    }
+    for status in every::<pb::TransferStatus>() {
+        let transfer = pb::Transfer {
+            id: "t".into(),
+            status: status as i32,
+            sender: me.clone(),
+            receiver: me.clone(),
+            suspected_violation: text.clone(),
+            summary: text.clone(),
+            jurisdiction_grounds: text.clone(),
+            outcome: text.clone(),
+            history: history.clone(),
+            ..Default::default()
+        };
+        pages.push((
+            "transfer",
+            transfer_desk(look, &transfer).body(look, None, None),
+        ));
+    }
+    for status in every::<pb::OpinionStatus>() {
+        let opinion = pb::OpinionRequest {
+            id: "o".into(),
+            status: status as i32,
+            requester: me.clone(),
+            expert: me.clone(),
+            kind: pb::OpinionKind::Test as i32,
+            question: text.clone(),
+            history: history.clone(),
+            ..Default::default()
+        };
+        let desk = opinion_desk(look, &opinion);
+        for form in desk.forms.iter().filter(|f| f.confirm.is_some()) {
+            let posted = Posted {
+                step: form.step.to_owned(),
+                fields: super::forms::Fields::from_pairs(&[("conclusion", data)]),
+            };
+            pages.push(("confirmation", form.confirmation(look, "/o", &posted)));
+        }
+        pages.push(("opinion", desk.body(look, None, None)));
+    }
+    for status in every::<pb::DisputeStatus>() {
+        let dispute = pb::Dispute {
+            id: "d".into(),
+            status: status as i32,
+            question: text.clone(),
+            office: me.clone(),
+            respondent: me.clone(),
+            sender: me.clone(),
+            history: history.clone(),
+            ..Default::default()
+        };
+        pages.push((
+            "dispute",
+            dispute_desk(look, &dispute).body(look, None, None),
+        ));
+    }
+    pages
+}
+
+/// Issue 15: statuses, steps, document kinds, roles and labels in English inside the Chinese
+/// pages. (The browser test scans the served pages too.)
+#[test]
+fn no_desk_mixes_the_two_languages() {
+    // The viewer is every party; its name is known in Chinese only.
+    let viewer = |lang: Lang, name: &str| {
+        let code = AgencyCode::parse(KNOWN).expect("a valid code");
+        let agency = Agency {
+            region: code.region(),
+            code,
+            name: name.to_owned(),
+            kind: AgencyKind::Police,
+            superior: None,
+            domains: Vec::new(),
+        };
+        Look {
+            lang,
+            directory: Arc::new(Directory::from_agencies(vec![agency]).expect("a directory")),
+            me: KNOWN.to_owned(),
+            form_token: "token".into(),
+        }
+    };
+    let look_zh = viewer(Lang::Zh, "福州市公安局");
+    for (name, page) in desks_in(&look_zh, "案情") {
+        let words = english_words(&reader_text(page.as_str()));
+        assert!(words.is_empty(), "{name}: English {words:?} in {page}");
+    }
+    let look_en = viewer(Lang::En, "City police");
+    for (name, page) in desks_in(&look_en, "facts") {
+        let text = reader_text(page.as_str());
+        assert!(!has_cjk(&text), "{name}: Chinese in {text}");
+    }
+}
+
+#[test]
+fn reader_text_leaves_out_codes_and_tags() {
+    let text = reader_text(
+        "<p title=\"x\">已签收 <span class=\"muted code\">received</span> <td class=\"mono\">abc<br>def</td> 完</p>",
+    );
+    assert_eq!(english_words(&text), Vec::<String>::new(), "{text}");
+    assert_eq!(english_words("规则 S1-8 与 the 期限"), ["the"]);
 }

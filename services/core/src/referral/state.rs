@@ -209,6 +209,14 @@ impl Case for Referral {
     }
 
     fn headline(&self) -> String {
-        format!("{} — {}", self.suspected_offence, self.status)
+        self.suspected_offence.clone()
+    }
+
+    fn opened(&self) -> Option<(&AgencyCode, Timestamp)> {
+        crate::case::opened_by(&self.history)
+    }
+
+    fn summary(&self) -> &str {
+        &self.summary
     }
 }

@@ -99,8 +99,16 @@ impl Case for Transfer {
     }
 
     fn headline(&self) -> String {
-        let urgent = if self.urgent { " (urgent)" } else { "" };
-        format!("{}{urgent} — {}", self.suspected_violation, self.status)
+        let urgent = if self.urgent { "（紧急）" } else { "" };
+        format!("{}{urgent}", self.suspected_violation)
+    }
+
+    fn opened(&self) -> Option<(&AgencyCode, Timestamp)> {
+        crate::case::opened_by(&self.history)
+    }
+
+    fn summary(&self) -> &str {
+        &self.summary
     }
 }
 

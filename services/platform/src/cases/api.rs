@@ -181,4 +181,25 @@ pub struct CaseSummary {
     pub roles: Vec<Role>,
     /// One line without personal data.
     pub headline: String,
+    /// Who opened the case (the sender, the requester, the party that raised the dispute).
+    #[serde(default)]
+    pub opened_by: Option<AgencyCode>,
+    /// When it was opened: for the recipient, when it arrived.
+    #[serde(default)]
+    pub opened_at: Option<Timestamp>,
+    /// The start of its short description (at most [`SUMMARY_CHARS`] characters); may name
+    /// persons, so it goes only to parties and never into logs.
+    #[serde(default)]
+    pub summary: String,
+}
+
+/// How much of a case's description a listing carries.
+pub const SUMMARY_CHARS: usize = 120;
+
+/// The first [`SUMMARY_CHARS`] characters of `text`, with "…" when it was cut.
+pub fn summary_line(text: &str) -> String {
+    match text.char_indices().nth(SUMMARY_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
-use super::api::{CaseSummary, ListPosition, ListQuery};
+use super::api::{CaseSummary, ListPosition, ListQuery, summary_line};
 use crate::store::{Migration, StoreError};
 
 /// The role column's value for a former party.
@@ -204,6 +204,9 @@ impl CaseStore {
                 updated_at: Timestamp::from_millis(row.get(2)),
                 roles: case.parties().roles_of(agency),
                 headline: case.headline(),
+                opened_by: case.opened().map(|(by, _)| by.clone()),
+                opened_at: case.opened().map(|(_, at)| at),
+                summary: summary_line(case.summary()),
             });
         }
         let next = (rows.len() > query.limit as usize)
