@@ -67,6 +67,8 @@ mod cases;
 mod console;
 #[path = "gateway/contract.rs"]
 mod contract;
+#[path = "gateway/desks.rs"]
+mod desks;
 #[path = "gateway/disputes.rs"]
 mod disputes;
 #[path = "gateway/fixtures.rs"]

@@ -13,10 +13,10 @@ use super::*;
 
 /// One HTTP response, as read.
 #[derive(Debug)]
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -25,7 +25,7 @@ impl Page {
     }
 
     /// The value of the first hidden `name` field in the page.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -44,7 +44,7 @@ impl Page {
 ///
 /// Cookies are kept by hand, not in reqwest's jar, so a test can take a session cookie and put
 /// it back after signing out. Redirects are not followed: the tests check where they point.
-struct Browser {
+pub(crate) struct Browser {
     /// The console this browser talks to; a test may point it at another gateway's console
     /// (on the same loopback address, as `localhost` resolves to it).
     addr: SocketAddr,
@@ -56,7 +56,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(app: &TestApp, agency: Option<&str>) -> Browser {
+    pub(crate) fn new(app: &TestApp, agency: Option<&str>) -> Browser {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         use rustls::pki_types::pem::PemObject as _;
@@ -104,11 +104,11 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(reqwest::Method::POST, path, Some(form)).await
     }
 

@@ -6,11 +6,11 @@ use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use super::refusals::{Refusal, assert_only_events, assert_refused, oversized};
 use super::*;
 
-async fn disputes_as(app: &TestApp, agency: &str) -> DisputeServiceClient<Channel> {
+pub(crate) async fn disputes_as(app: &TestApp, agency: &str) -> DisputeServiceClient<Channel> {
     DisputeServiceClient::new(app.channel_as(agency).await)
 }
 
-fn raising(request_id: &str) -> pb::RaiseDisputeRequest {
+pub(crate) fn raising(request_id: &str) -> pb::RaiseDisputeRequest {
     pb::RaiseDisputeRequest {
         request_id: request_id.into(),
         respondent: ENVIRONMENT_BUREAU.into(),

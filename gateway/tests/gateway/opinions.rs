@@ -5,11 +5,11 @@ use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use super::refusals::{Refusal, assert_only_events, assert_refused, oversized};
 use super::*;
 
-async fn opinions_as(app: &TestApp, agency: &str) -> OpinionServiceClient<Channel> {
+pub(crate) async fn opinions_as(app: &TestApp, agency: &str) -> OpinionServiceClient<Channel> {
     OpinionServiceClient::new(app.channel_as(agency).await)
 }
 
-fn requesting(request_id: &str) -> pb::RequestOpinionRequest {
+pub(crate) fn requesting(request_id: &str) -> pb::RequestOpinionRequest {
     pb::RequestOpinionRequest {
         request_id: request_id.into(),
         expert: TESTING_INSTITUTE.into(),

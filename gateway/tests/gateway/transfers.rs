@@ -6,7 +6,7 @@ use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use super::refusals::{Refusal, assert_only_events, assert_refused, oversized};
 use super::*;
 
-async fn transfers_as(app: &TestApp, agency: &str) -> TransferServiceClient<Channel> {
+pub(crate) async fn transfers_as(app: &TestApp, agency: &str) -> TransferServiceClient<Channel> {
     TransferServiceClient::new(app.channel_as(agency).await)
 }
 
