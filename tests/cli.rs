@@ -538,6 +538,19 @@ async fn a_listing_pages_on_with_its_token_or_shows_every_page() -> anyhow::Resu
         "{}",
         stdout(&text)
     );
+    // Issue 15: text output left out summaries and times; each case now says who opened it
+    // and when, and what it is about.
+    assert!(
+        stdout(&text).contains(&format!("opened by {MARKET_BUREAU} at 20")),
+        "{}",
+        stdout(&text)
+    );
+    assert!(
+        stdout(&text).contains("    Counterfeit goods at a wholesale market"),
+        "{}",
+        stdout(&text)
+    );
+    assert_eq!(first["cases"][0]["opened_by"], MARKET_BUREAU, "{first}");
     let mut next = list(&["--json"]);
     next.extend(["--page-token", &token]);
     let second = json_lines(&run(&system, MARKET_BUREAU, &next).await?);

@@ -616,6 +616,22 @@ async fn the_record_verifies_and_receipts_check_offline(system: &System) -> anyh
         String::from_utf8_lossy(&genuine.stdout),
         String::from_utf8_lossy(&genuine.stderr)
     );
+    // Without --key, the key beside the data directory's operator key (issue 15: the data-dir
+    // setting was ignored).
+    let by_data_dir = system
+        .cli(&[
+            "ledger",
+            "verify-receipt",
+            &file.display().to_string(),
+            "--data-dir",
+            &system.data_dir().display().to_string(),
+        ])
+        .await?;
+    assert!(
+        by_data_dir.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_data_dir.stderr)
+    );
     let mut forged = json;
     forged["step"] = "decline".into();
     let refused = check(forged).await?;

@@ -49,19 +49,25 @@ pub enum LedgerCommand {
     /// Check an evidence bundle offline with the operator's public key: the chain proof, the
     /// signatures, the receipts and every attachment's digest.
     VerifyBundle {
+        #[command(flatten)]
+        run: RunArgs,
         /// The bundle (from `ledger export`).
         bundle: PathBuf,
-        /// The operator's public key file (hex), e.g. `.casebridge/ledger/operator.pub`.
+        /// The operator's public key file (hex); default the `.pub` beside `ledger.key` in the
+        /// data directory (an auditor elsewhere passes the key the operator published).
         #[arg(long)]
-        key: PathBuf,
+        key: Option<PathBuf>,
     },
     /// Check a saved receipt (`--save-receipt`) against the operator's public key, offline.
     VerifyReceipt {
+        #[command(flatten)]
+        run: RunArgs,
         /// The receipt (JSON).
         receipt: PathBuf,
-        /// The operator's public key file (hex), e.g. `.casebridge/ledger/operator.pub`.
+        /// The operator's public key file (hex); default the `.pub` beside `ledger.key` in the
+        /// data directory (issue 15: the data-dir setting was ignored).
         #[arg(long)]
-        key: PathBuf,
+        key: Option<PathBuf>,
     },
 }
 
@@ -74,6 +80,14 @@ fn verifier(path: &std::path::Path) -> anyhow::Result<Verifier> {
             path.display()
         )
     })
+}
+
+/// The public key named by `--key`, or the one beside the settings' operator key.
+fn key_or_default(run: &RunArgs, key: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match key {
+        Some(key) => Ok(key),
+        None => Ok(public_key_of(&run.settings()?)),
+    }
 }
 
 fn public_key_of(settings: &Settings) -> PathBuf {
@@ -89,7 +103,8 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
             case_id,
             output,
         } => export(&run.settings()?, &case_id, &output).await,
-        LedgerCommand::VerifyBundle { bundle, key } => {
+        LedgerCommand::VerifyBundle { run, bundle, key } => {
+            let key = key_or_default(&run, key)?;
             let summary = verify_bundle_file(&bundle, &verifier(&key)?)?;
             let chains: Vec<serde_json::Value> = std::iter::once(serde_json::json!({
                 "service": summary.service,
@@ -136,7 +151,8 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        LedgerCommand::VerifyReceipt { receipt, key } => {
+        LedgerCommand::VerifyReceipt { run, receipt, key } => {
+            let key = key_or_default(&run, key)?;
             let text = std::fs::read_to_string(&receipt)
                 .with_context(|| format!("cannot read {}", receipt.display()))?;
             let parsed: Receipt = serde_json::from_str(&text)

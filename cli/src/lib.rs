@@ -546,8 +546,12 @@ async fn inbox(command: InboxCommand) -> anyhow::Result<()> {
             while let Some(entry) = stream.message().await.map_err(fail)? {
                 let line = |entry: &pb::InboxEntry| {
                     format!(
-                        "#{:<5} {} {}.{} case {}: {}\n",
+                        "#{:<5} {} {} {}.{} case {}: {}\n",
                         entry.cursor,
+                        entry
+                            .occurred_at
+                            .as_ref()
+                            .map_or_else(|| "—".to_owned(), crate::monitor::time_text),
                         entry.actor,
                         entry.family,
                         entry.event,
