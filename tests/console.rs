@@ -2,7 +2,11 @@
 //! against the real `casebridge up`: a supervisor signs in with the one-time link, finds an
 //! overdue referral and opens its timeline; the coordination office accepts a dispute and
 //! designates the competent agency; the police sign a referral's receipt; the statistics page
-//! switches to English. Each stage leaves a screenshot in `target/console-screenshots/`.
+//! switches to English. A second walk takes every role to its desk in both languages: the
+//! police page past 200 referrals and decline one the safe way, the procuratorate supervises,
+//! the receiver of a transfer and the testing institute act, the sender reads, and signing out
+//! ends the session; every page is scanned for text of the other language. Each stage leaves a
+//! screenshot in `target/console-screenshots/`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,6 +17,9 @@ use casebridge_proto::v1 as pb;
 use casebridge_tests::agencies::*;
 use casebridge_tests::webdriver::Browser;
 use casebridge_tests::{System, immediate_receipt_rules, submission, transfer_sending};
+
+/// The example directory the system runs on: its agency names are data on every page.
+const EXAMPLE_DIRECTORY: &str = include_str!("../deploy/directory.toml");
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -199,6 +206,11 @@ async fn people_work_their_desks_in_the_console_in_a_real_browser() -> anyhow::R
         .await?
         .click()
         .await?;
+    // A designation binds: it is spelled out, and taken only when confirmed.
+    browser
+        .wait_for_text("#confirm-text", "被指定的机关必须办理", WAIT)
+        .await?;
+    browser.find("#confirm button").await?.click().await?;
     browser
         .wait_for_text("#dispute-status", "designated", WAIT)
         .await?;
@@ -253,6 +265,280 @@ async fn people_work_their_desks_in_the_console_in_a_real_browser() -> anyhow::R
     browser.find("#reports").await?;
     browser.screenshot(&shots.join("06-statistics.png")).await?;
     println!("screenshots in {}", shots.display());
+
+    browser.quit().await?;
+    system.stop().await?;
+    Ok(())
+}
+
+/// The text a reader sees on the current page, without what is code (status codes, ids,
+/// digests and commands, marked `code` or `mono`) and what says it is in another language
+/// (the language switch, marked `lang`).
+async fn reader_text(browser: &Browser) -> anyhow::Result<String> {
+    let text = browser
+        .execute(
+            "const out = [];
+             const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+             let node;
+             while ((node = walker.nextNode())) {
+               if (!node.parentElement.closest('code, .code, .mono, body [lang]')) out.push(node.textContent);
+             }
+             return out.join('\\n');",
+            Vec::new(),
+        )
+        .await?;
+    Ok(text.as_str().unwrap_or_default().to_owned())
+}
+
+fn is_cjk(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
+/// What of `text` is in the other language than `lang` and is not data the test put into the
+/// system (`data`): runs of Chinese on an English page, English words on a Chinese page. Rule
+/// ids and codes (a digit, or all capitals), the product's name and the language switch are
+/// the same in both languages.
+fn other_language(text: &str, lang: &str, data: &str) -> Vec<String> {
+    let words: Vec<String> = if lang == "en" {
+        text.split(|c: char| !is_cjk(c))
+            .filter(|run| !run.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 3)
+            .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+            .filter(|w| !w.chars().all(|c| c.is_ascii_uppercase() || c == '-'))
+            .filter(|w| !["CaseBridge", "English"].contains(w))
+            .map(str::to_owned)
+            .collect()
+    };
+    words
+        .into_iter()
+        .filter(|w| !data.contains(w.as_str()))
+        .collect()
+}
+
+/// Scans the page at `url` in Chinese, then in English (by the language switch), and comes
+/// back to Chinese; fails on any text of the other language that is not data.
+async fn scan_both(browser: &Browser, url: &str, data: &str) -> anyhow::Result<()> {
+    browser.goto(url).await?;
+    for lang in ["zh", "en"] {
+        let text = reader_text(browser).await?;
+        let stray = other_language(&text, lang, data);
+        anyhow::ensure!(
+            stray.is_empty(),
+            "{url} in {lang}: {stray:?} untranslated in:\n{text}"
+        );
+        browser.find("#lang").await?.click().await?;
+        let other = if lang == "zh" { "中文" } else { "English" };
+        browser.wait_for_text("#lang", other, WAIT).await?;
+    }
+    // Back in Chinese.
+    browser.wait_for_text("#lang", "English", WAIT).await?;
+    Ok(())
+}
+
+/// Issue 15, "Done when": each role's desk in Chinese and English, the refused decline, paging
+/// past 200, sign-out, and a scan of every page for text of the other language.
+#[tokio::test]
+async fn every_role_works_its_desk_in_both_languages_in_a_real_browser() -> anyhow::Result<()> {
+    const REFERRALS: usize = 201;
+    let shots = screenshots()?;
+    let system = System::embedded().await?;
+    let mut referrals = system.referrals(MARKET_BUREAU).await?;
+    let mut data = format!("{EXAMPLE_DIRECTORY}");
+    let mut newest = String::new();
+    for n in 0..REFERRALS {
+        let submitted = submission(&format!("browser-page-{n}"));
+        if n == 0 {
+            data.push_str(&format!("{submitted:?}"));
+        }
+        newest = referrals
+            .submit_referral(submitted)
+            .await?
+            .into_inner()
+            .referral
+            .context("the submitted referral")?
+            .id;
+    }
+    let sending = transfer_sending("browser-transfer");
+    data.push_str(&format!("{sending:?}"));
+    let transfer = system
+        .transfers(MARKET_BUREAU)
+        .await?
+        .send_transfer(sending)
+        .await?
+        .into_inner()
+        .transfer
+        .context("the sent transfer")?
+        .id;
+    let asking = pb::RequestOpinionRequest {
+        request_id: "browser-opinion".into(),
+        expert: TESTING_INSTITUTE.into(),
+        kind: pb::OpinionKind::Test.into(),
+        question: "涉案电线是否符合国家标准".into(),
+        documents: Vec::new(),
+        under_case_id: String::new(),
+    };
+    data.push_str(&format!("{asking:?}"));
+    let opinion = system
+        .opinions(MARKET_BUREAU)
+        .await?
+        .request_opinion(asking)
+        .await?
+        .into_inner()
+        .opinion
+        .context("the opinion request")?
+        .id;
+    let link = system
+        .console_signin_link()
+        .context("casebridge up printed no sign-in link")?
+        .to_owned();
+    let base = link
+        .split("/signin")
+        .next()
+        .context("a sign-in link")?
+        .to_owned();
+    let browser = Browser::start().await?;
+    browser.goto(&link).await?;
+    browser.wait_for_text("h1", "选择机关", WAIT).await?;
+
+    // The police: 201 incoming referrals, walked to the last page and back.
+    act_as(&browser, &base, CITY_POLICE).await?;
+    browser.goto(&format!("{base}/referrals")).await?;
+    let mut seen = browser.find_all("a.case").await?.len();
+    for _ in 0..4 {
+        browser.find("#next-page").await?.click().await?;
+        browser.wait_for_text("p.pager", "页", WAIT).await?;
+        seen += browser.find_all("a.case").await?.len();
+    }
+    assert_eq!(seen, REFERRALS, "every referral on one of the pages");
+    assert!(
+        browser.find_all("#next-page").await?.is_empty(),
+        "page 5 is the last"
+    );
+    browser.find("#previous-page").await?.click().await?;
+    browser.wait_for_text("p.pager", "第 4 页", WAIT).await?;
+    scan_both(&browser, &format!("{base}/referrals"), &data).await?;
+
+    // The receipt, then the dangerous case of issue 15: a decline refused for want of reasons
+    // keeps its form; with reasons it is spelled out, "go back" keeps the text, and only the
+    // confirmation declines. It never files.
+    let desk = format!("{base}/referrals/{newest}");
+    browser.goto(&desk).await?;
+    browser.find("#form-receipt button").await?.click().await?;
+    browser
+        .wait_for_text("#referral-status", "received", WAIT)
+        .await?;
+    scan_both(&browser, &desk, &data).await?;
+    browser.find("#form-decline button").await?.click().await?;
+    browser
+        .wait_for_text(".notice.error", "不予立案的理由", WAIT)
+        .await?;
+    browser
+        .find("#form-decline textarea[name=\"reasons\"]")
+        .await?
+        .send_keys("现有证据不足以证明涉嫌犯罪")
+        .await?;
+    browser.find("#form-decline button").await?.click().await?;
+    browser
+        .wait_for_text("#confirm-text", "决定不予立案", WAIT)
+        .await?;
+    browser
+        .screenshot(&shots.join("07-decline-confirmation.png"))
+        .await?;
+    browser.find("#edit button").await?.click().await?;
+    let kept = browser
+        .find("#form-decline textarea[name=\"reasons\"]")
+        .await?
+        .property("value")
+        .await?;
+    assert_eq!(kept.as_deref(), Some("现有证据不足以证明涉嫌犯罪"));
+    browser.find("#form-decline button").await?.click().await?;
+    browser.find("#confirm button").await?.click().await?;
+    browser
+        .wait_for_text("#referral-status", "declined", WAIT)
+        .await?;
+    let status = system
+        .referrals(MARKET_BUREAU)
+        .await?
+        .get_referral(pb::GetReferralRequest {
+            referral_id: newest.clone(),
+        })
+        .await?
+        .into_inner()
+        .status;
+    assert_eq!(status, pb::ReferralStatus::Declined as i32);
+
+    // The procuratorate copied on it finds it on its supervision desk and may ask for reasons.
+    act_as(&browser, &base, PROCURATORATE).await?;
+    until_shown(
+        &browser,
+        &format!("{base}/supervision"),
+        &format!("a.case[href=\"/referrals/{newest}\"]"),
+    )
+    .await?;
+    scan_both(&browser, &format!("{base}/supervision"), &data).await?;
+    browser.goto(&desk).await?;
+    browser.find("#form-request_reasons").await?;
+    browser
+        .screenshot(&shots.join("08-supervision-desk.png"))
+        .await?;
+
+    // The receiver of the transfer signs its receipt at the transfer desk.
+    act_as(&browser, &base, ENVIRONMENT_BUREAU).await?;
+    until_shown(
+        &browser,
+        &format!("{base}/transfers"),
+        &format!("a.case[href=\"/transfers/{transfer}\"]"),
+    )
+    .await?;
+    browser
+        .screenshot(&shots.join("09-transfer-desk.png"))
+        .await?;
+    scan_both(&browser, &format!("{base}/transfers"), &data).await?;
+    let transfer_page = format!("{base}/transfers/{transfer}");
+    browser.goto(&transfer_page).await?;
+    browser.find("#form-receipt button").await?.click().await?;
+    browser
+        .wait_for_text("#transfer-status", "received", WAIT)
+        .await?;
+    scan_both(&browser, &transfer_page, &data).await?;
+
+    // The testing institute accepts the request asked of it.
+    act_as(&browser, &base, TESTING_INSTITUTE).await?;
+    until_shown(
+        &browser,
+        &format!("{base}/opinions"),
+        &format!("a.case[href=\"/opinions/{opinion}\"]"),
+    )
+    .await?;
+    let opinion_page = format!("{base}/opinions/{opinion}");
+    browser.goto(&opinion_page).await?;
+    browser.find("#form-accept button").await?.click().await?;
+    browser
+        .wait_for_text("#opinion-status", "accepted", WAIT)
+        .await?;
+    browser
+        .screenshot(&shots.join("10-opinion-desk.png"))
+        .await?;
+    scan_both(&browser, &opinion_page, &data).await?;
+
+    // The sender's view of what it sent, and every family on /cases.
+    act_as(&browser, &base, MARKET_BUREAU).await?;
+    scan_both(&browser, &format!("{base}/transfers?role=sender"), &data).await?;
+    scan_both(&browser, &format!("{base}/cases"), &data).await?;
+
+    // Sign-out ends the session: the console asks to sign in again.
+    browser
+        .find("form[action=\"/signout\"] button")
+        .await?
+        .click()
+        .await?;
+    browser.wait_for_text("h1", "登录", WAIT).await?;
+    browser.goto(&format!("{base}/board")).await?;
+    browser.wait_for_text("h1", "登录", WAIT).await?;
 
     browser.quit().await?;
     system.stop().await?;

@@ -414,13 +414,15 @@ pub fn page(frame: &Frame<'_>, title: &str, body: &Markup) -> Markup {
             ));
         }
     }
-    let (other, label) = match lang {
-        Lang::Zh => ("en", "English"),
-        Lang::En => ("zh", "中文"),
+    // The switch is named in the language it switches to, and says so (`lang`).
+    let (other, tag, label) = match lang {
+        Lang::Zh => ("en", "en", "English"),
+        Lang::En => ("zh", "zh-CN", "中文"),
     };
     out.push(markup!(
-        " <a id=\"lang\" href=\"/lang?to={other}&amp;back={back}\">{label}</a></div></header><main>",
+        " <a id=\"lang\" lang=\"{tag}\" href=\"/lang?to={other}&amp;back={back}\">{label}</a></div></header><main>",
         other = other,
+        tag = tag,
         back = url_value(frame.path),
         label = label
     ));

@@ -128,8 +128,9 @@ impl Family for Disputes {
                     case_id,
                     transfer,
                     respondent: d.sender,
+                    // In the parties' language: the question heads the dispute on every desk.
                     question: question(format!(
-                        "which agency has jurisdiction over transfer {transfer}: {}",
+                        "移送案件 {transfer} 应由哪个机关管辖：{}",
                         d.suspected_violation
                     )),
                     position: d.reasons,
@@ -144,8 +145,7 @@ impl Family for Disputes {
                     transfer,
                     respondent: d.receiver,
                     question: question(format!(
-                        "whether the receiver of transfer {transfer} must open a case on it \
-                         rather than decline to (不予立案), or which agency must handle it: {}",
+                        "移送案件 {transfer} 的接收机关是否应当立案而不得不予立案，或应由哪个机关办理：{}",
                         d.suspected_violation
                     )),
                     position: d.reasons,
@@ -266,7 +266,11 @@ mod tests {
             panic!("a dispute raised from the transfer");
         };
         assert_eq!(opened.respondent.as_str(), MARKET);
-        assert!(opened.question.starts_with("which agency has jurisdiction"));
+        assert!(
+            opened.question.contains("应由哪个机关管辖"),
+            "{}",
+            opened.question
+        );
         // Other transfer events open nothing.
         let declined = transfer_event("declined", ECOLOGY, serde_json::json!({}));
         assert!(disputes().reaction(&declined).is_none());
