@@ -261,11 +261,48 @@ async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
         stdout(out)
     };
 
-    // A referral: received, a decline without reasons refused with its rule, then filed.
+    // A referral, in the README's order: received, its deadlines shown and the review extended
+    // before the decision (issue 15: the README extended after filing, where it can only
+    // fail), a decline without reasons refused with its rule, then filed; the supervisor's
+    // inbox, board and monthly report.
     let submitted = ok(&run(&system, MARKET_BUREAU, SUBMIT).await?);
     let referral = id_after(&submitted, "referral");
     assert!(submitted.contains(PROCURATORATE), "copied: {submitted}");
+    ok(&run(&system, CITY_POLICE, &["inbox", "watch"]).await?);
+    let listed = ok(&run(&system, CITY_POLICE, &["referral", "list"]).await?);
+    assert!(listed.contains(&referral), "{listed}");
     ok(&run(&system, CITY_POLICE, &["referral", "receipt", &referral]).await?);
+    let deadlines = casebridge_platform::testing::eventually(
+        "the review deadline to open",
+        std::time::Duration::from_secs(20),
+        || async {
+            let out = run(&system, CITY_POLICE, &["deadline", "show", &referral])
+                .await
+                .ok()?;
+            let text = stdout(&out);
+            text.contains("S1-8").then_some(text)
+        },
+    )
+    .await;
+    assert!(deadlines.contains("S1-8"), "{deadlines}");
+    ok(&run(
+        &system,
+        CITY_POLICE,
+        &[
+            "deadline",
+            "extend",
+            &referral,
+            "--rule",
+            "S1-8",
+            "--tier",
+            "1",
+            "--approval",
+            "榕公刑延〔2026〕12号",
+            "--reason",
+            "major case",
+        ],
+    )
+    .await?);
     let refused = run(
         &system,
         CITY_POLICE,
@@ -278,6 +315,14 @@ async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
         &system,
         CITY_POLICE,
         &["referral", "decide", &referral, "--file"],
+    )
+    .await?);
+    ok(&run(&system, PROCURATORATE, &["inbox", "watch"]).await?);
+    ok(&run(&system, PROCURATORATE, &["monitor", "overdue"]).await?);
+    ok(&run(
+        &system,
+        PROCURATORATE,
+        &["monitor", "report", "--month", "2026-11", "--format", "csv"],
     )
     .await?);
     let timeline = ok(&run(&system, PROCURATORATE, &["case", "timeline", &referral]).await?);
@@ -395,6 +440,62 @@ async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
             &transfer,
             "--case-number",
             "榕环罚立〔2026〕12号",
+        ],
+    )
+    .await?);
+    ok(&run(&system, MARKET_BUREAU, &["case", "timeline", &transfer]).await?);
+
+    // An expert opinion: a delivery without a conclusion refused, then delivered.
+    let requested = ok(&run(
+        &system,
+        MARKET_BUREAU,
+        &[
+            "opinion",
+            "request",
+            "--expert",
+            TESTING_INSTITUTE,
+            "--kind",
+            "test",
+            "--question",
+            "涉案电线是否符合国家标准",
+        ],
+    )
+    .await?);
+    let opinion = id_after(&requested, "request");
+    ok(&run(&system, TESTING_INSTITUTE, &["opinion", "accept", &opinion]).await?);
+    let described = run(
+        &system,
+        TESTING_INSTITUTE,
+        &[
+            "opinion",
+            "deliver",
+            &opinion,
+            "--finding",
+            "negative",
+            "--conclusion",
+            "",
+            "--basis",
+            "现场有电线若干",
+        ],
+    )
+    .await?;
+    assert_eq!(described.status.code(), Some(3), "{}", stderr(&described));
+    assert!(
+        stderr(&described).contains("H-CONCLUSION"),
+        "{}",
+        stderr(&described)
+    );
+    ok(&run(
+        &system,
+        TESTING_INSTITUTE,
+        &[
+            "opinion",
+            "deliver",
+            &opinion,
+            "--finding",
+            "negative",
+            "--conclusion",
+            "不符合GB/T 5023标准",
         ],
     )
     .await?);

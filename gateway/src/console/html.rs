@@ -463,6 +463,8 @@ form.inline{display:inline}.actions{display:grid;grid-template-columns:repeat(au
 .cards{display:flex;flex-wrap:wrap;gap:1rem;margin-bottom:1rem}.card{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6rem 1rem;min-width:10rem}
 .card b{display:block;font-size:1.5rem}
 svg text{font-size:12px;fill:#1d2430}
+.tabs{display:flex;gap:1rem;margin:.2rem 0 .8rem}.tabs a.current{font-weight:700;color:#1d2430;text-decoration:none;border-bottom:2px solid #123a63}
+.pager{display:flex;gap:1rem;align-items:center;margin:.8rem 0}fieldset{border:1px solid #dde1e6;border-radius:4px}legend{font-size:.85rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;background:#fff;padding:.8rem;border:1px solid #dde1e6;border-radius:6px}dt{color:#556}
 "#;
 
