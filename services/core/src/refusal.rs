@@ -70,21 +70,10 @@ impl Refusal {
     /// The refusal in Chinese: the specifics the English message carries where their shape is
     /// known (the status, the missing document), the rule's wording with its legal source
     /// ([`rule_text_zh`], or [`zh::generic_zh`] for a rule not listed), then the field and the
-    /// rule id, e.g. `未附涉案物品清单。移送涉嫌犯罪案件应当附有…（《行政执法机关移送涉嫌犯罪案件的规定》第六条）。
-    /// （字段：documents；规则 S1-6）`.
+    /// rule id, e.g. `未附涉案物品清单。移送涉嫌犯罪案件应当附有…（…第六条）。（字段：documents；规则 S1-6）`.
     pub fn message_zh(&self) -> String {
-        let wording = rule_text_zh(&self.rule)
-            .map(str::to_owned)
-            .unwrap_or_else(|| zh::generic_zh(&self.rule));
-        let specifics = zh::specifics_zh(&self.message).unwrap_or_default();
-        let rule = &self.rule;
-        match &self.field {
-            Some(field) => {
-                let path = item_path(field, self.item);
-                format!("{specifics}{wording}（字段：{path}；规则 {rule}）")
-            }
-            None => format!("{specifics}{wording}（规则 {rule}）"),
-        }
+        let path = self.field.as_deref().map(|f| item_path(f, self.item));
+        zh::message_zh(&self.rule, path.as_deref(), &self.message)
     }
 }
 

@@ -265,6 +265,18 @@ pub fn rule_text_zh(rule: &str) -> Option<&'static str> {
         .map(|(_, zh)| *zh)
 }
 
+/// A refusal by `rule` in Chinese: the specifics of the English `message` where their shape is
+/// known ([`specifics_zh`]), the rule's wording ([`rule_text_zh`], or [`generic_zh`]), then the
+/// field (its path, `documents[2].title`) and the rule id in brackets.
+pub fn message_zh(rule: &str, field: Option<&str>, message: &str) -> String {
+    let wording = rule_text_zh(rule).map_or_else(|| generic_zh(rule), str::to_owned);
+    let specifics = specifics_zh(message).unwrap_or_default();
+    match field {
+        Some(field) => format!("{specifics}{wording}（字段：{field}；规则 {rule}）"),
+        None => format!("{specifics}{wording}（规则 {rule}）"),
+    }
+}
+
 /// The wording for a rule [`RULES_ZH`] does not list (a local rule table's own deadline rule):
 /// a generic sentence that names the rule.
 pub fn generic_zh(rule: &str) -> String {
