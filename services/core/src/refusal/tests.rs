@@ -297,3 +297,22 @@ fn every_status_of_every_family_has_a_chinese_name() {
         );
     }
 }
+
+#[test]
+fn docs_law_lists_every_rule_with_the_codes_wording() {
+    let law = std::fs::read_to_string(workspace().join("docs/law.md")).expect("docs/law.md");
+    let section = law
+        .split_once("## Refusal rules in Chinese")
+        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+        .expect("docs/law.md has a section \"Refusal rules in Chinese\"");
+    let rows: Vec<String> = section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = RULES_ZH
+        .iter()
+        .map(|(id, zh)| format!("| `{id}` | {zh} |"))
+        .collect();
+    assert_eq!(rows, expected, "docs/law.md differs from RULES_ZH");
+}
