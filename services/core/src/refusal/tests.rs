@@ -13,7 +13,7 @@ fn workspace() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-/// Every `.rs` file under `dir`.
+/// Every `.rs` file under `dir`, but not in a build directory (`target`).
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -21,6 +21,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            if path.file_name().is_some_and(|name| name == "target") {
+                continue;
+            }
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
