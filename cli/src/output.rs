@@ -134,7 +134,8 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 }
 
 /// How a failure is printed: `error: …` for people, or with `--json` one object on stderr with
-/// the gRPC code and the field violations when the gateway gave them.
+/// the gRPC code, and the rule (`rule`), the Chinese text (`message_zh`) and the field
+/// violations when the gateway gave them.
 pub fn failure(error: &anyhow::Error) -> String {
     if !json() {
         return format!("error: {error:#}");
@@ -144,6 +145,12 @@ pub fn failure(error: &anyhow::Error) -> String {
         use tonic_types::StatusExt as _;
         object["code"] = format!("{:?}", status.0.code()).into();
         object["message"] = status.0.message().into();
+        if let Some(info) = status.0.get_details_error_info() {
+            object["rule"] = info.reason.into();
+        }
+        if let Some(localized) = status.0.get_details_localized_message() {
+            object["message_zh"] = localized.message.into();
+        }
         if let Some(bad) = status.0.get_details_bad_request() {
             object["field_violations"] = bad
                 .field_violations
@@ -232,14 +239,136 @@ pub fn rpc(status: tonic::Status) -> anyhow::Error {
     anyhow::Error::new(RpcError(status))
 }
 
-/// A status for people: the code, the message, and each field violation on its own line.
+/// A status for people: the code, the message (in Chinese where the environment's language is,
+/// see [`chinese`]), and each field violation on its own line.
 pub fn explain(status: &tonic::Status) -> String {
+    explain_in(status, chinese())
+}
+
+/// Whether people read Chinese here: the first of `LC_ALL`, `LC_MESSAGES` and `LANG` that is set
+/// (POSIX's order) starts with `zh` (`zh_CN.UTF-8`).
+pub fn chinese() -> bool {
+    chinese_locale(|name| std::env::var(name).ok())
+}
+
+/// [`chinese`], reading the environment through `var`.
+fn chinese_locale(var: impl Fn(&str) -> Option<String>) -> bool {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .into_iter()
+        .find_map(|name| var(name).filter(|value| !value.is_empty()))
+        .is_some_and(|value| value.starts_with("zh"))
+}
+
+/// [`explain`] in Chinese or not: in Chinese, the status's zh-CN `LocalizedMessage` (the rule's
+/// legal wording, the field and the rule id) when the gateway sent one; otherwise the English
+/// message, followed by the rule id of its `ErrorInfo` unless the message already ends with it.
+pub fn explain_in(status: &tonic::Status, chinese: bool) -> String {
     use tonic_types::StatusExt;
-    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let localized = status
+        .get_details_localized_message()
+        .filter(|m| chinese && m.locale.starts_with("zh") && !m.message.is_empty());
+    let mut text = match localized {
+        Some(localized) => format!("{:?}: {}", status.code(), localized.message),
+        None => format!("{:?}: {}", status.code(), with_rule(status)),
+    };
     if let Some(bad) = status.get_details_bad_request() {
         for v in bad.field_violations {
             text.push_str(&format!("\n  {}: {}", v.field, v.description));
         }
     }
     text
+}
+
+/// The status's English message, ending with `(rule …)` when its `ErrorInfo` names the rule.
+fn with_rule(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let message = status.message();
+    match status.get_details_error_info() {
+        Some(info) if !info.reason.is_empty() => {
+            let rule = format!("(rule {})", info.reason);
+            if message.ends_with(&rule) {
+                message.to_owned()
+            } else {
+                format!("{message} {rule}")
+            }
+        }
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use tonic_types::{ErrorDetails, StatusExt as _};
+
+    use super::*;
+
+    fn refused(message: &str, rule: &str, field: &str, zh: &str) -> tonic::Status {
+        let mut details = ErrorDetails::new();
+        details.add_bad_request_violation(field, "no seized_items_list is included");
+        details.set_error_info(rule, "casebridge.gov.cn", std::collections::HashMap::new());
+        details.set_localized_message("zh-CN", zh);
+        tonic::Status::with_error_details(tonic::Code::InvalidArgument, message, details)
+    }
+
+    #[test]
+    fn a_refusal_is_printed_in_chinese_where_the_language_is_chinese() {
+        let status = refused(
+            "no seized_items_list is included (rule S1-6)",
+            "S1-6",
+            "documents",
+            "未附涉案物品清单。（字段：documents；规则 S1-6）",
+        );
+        assert_eq!(
+            explain_in(&status, true),
+            "InvalidArgument: 未附涉案物品清单。（字段：documents；规则 S1-6）\n  documents: no \
+             seized_items_list is included"
+        );
+        assert_eq!(
+            explain_in(&status, false),
+            "InvalidArgument: no seized_items_list is included (rule S1-6)\n  documents: no \
+             seized_items_list is included"
+        );
+    }
+
+    #[test]
+    fn an_english_message_without_its_rule_gets_it_from_the_error_info() {
+        let status = refused("invalid request: region is empty", "INPUT", "region", "…");
+        assert!(
+            explain_in(&status, false)
+                .starts_with("InvalidArgument: invalid request: region is empty (rule INPUT)")
+        );
+        // A status without details (an old gateway, a transport failure) prints as it is.
+        let plain = tonic::Status::unavailable("referrals service unavailable");
+        assert_eq!(
+            explain_in(&plain, true),
+            "Unavailable: referrals service unavailable"
+        );
+    }
+
+    #[test]
+    fn the_language_is_chinese_when_the_first_locale_variable_set_says_zh() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert!(chinese_locale(env(&[("LANG", "zh_CN.UTF-8")])));
+        assert!(!chinese_locale(env(&[("LANG", "en_US.UTF-8")])));
+        assert!(!chinese_locale(env(&[])));
+        assert!(!chinese_locale(env(&[
+            ("LC_ALL", "C"),
+            ("LANG", "zh_CN.UTF-8")
+        ])));
+        assert!(chinese_locale(env(&[
+            ("LC_ALL", ""),
+            ("LANG", "zh_TW.UTF-8")
+        ])));
+        assert!(chinese_locale(env(&[
+            ("LC_MESSAGES", "zh_CN"),
+            ("LANG", "en_US")
+        ])));
+    }
 }

@@ -1,7 +1,9 @@
 //! The one map from gateway failures to gRPC statuses. Handlers return [`GatewayError`] and
 //! never build a `Status` themselves.
 
-use casebridge_core::refusal::{Refusal, RefusalKind};
+use std::collections::HashMap;
+
+use casebridge_core::refusal::{Refusal, RefusalKind, zh};
 use casebridge_evidence::storage::StorageError;
 use casebridge_platform::bus::BusError;
 use casebridge_platform::reply::ServiceReply;
@@ -79,46 +81,96 @@ fn bounded(text: &str) -> String {
     }
 }
 
-fn bad_request<'a>(
+/// The `domain` of the `google.rpc.ErrorInfo` on every refused status: its `reason` is a
+/// CaseBridge rule id (`docs/law.md`), not a Google API reason.
+pub const ERROR_DOMAIN: &str = "casebridge.gov.cn";
+
+/// The locale of the `google.rpc.LocalizedMessage` on every refused status: the refusal in
+/// Chinese, while the status message stays English.
+pub const REFUSAL_LOCALE: &str = "zh-CN";
+
+/// The rule of the gateway's own input checks ([`GatewayError::Invalid`]).
+const INPUT_RULE: &str = "INPUT";
+
+/// The rule of a call whose client certificate names no valid agency, or is revoked.
+const CERTIFICATE_RULE: &str = "AUTH-CERT";
+
+/// The rule of a call whose certified agency is not in the agency directory.
+const DIRECTORY_RULE: &str = "DIR";
+
+/// A refused status: `message` (English), and the details every refusal carries: a
+/// `google.rpc.BadRequest` with one violation per offending field (when there is one), a
+/// `google.rpc.ErrorInfo` whose reason is `rule` (its metadata's `field` lists the fields), and
+/// the Chinese text `zh` as a `google.rpc.LocalizedMessage` in [`REFUSAL_LOCALE`].
+fn refused_status(
     code: Code,
     message: String,
-    fields: impl Iterator<Item = (&'a str, &'a str)>,
+    rule: &str,
+    fields: &[(&str, &str)],
+    zh: &str,
 ) -> Status {
     let mut details = ErrorDetails::new();
     for (field, description) in fields {
         details.add_bad_request_violation(bounded(field), bounded(description));
     }
+    let mut metadata = HashMap::new();
+    if !fields.is_empty() {
+        let names: Vec<&str> = fields.iter().map(|(field, _)| *field).collect();
+        metadata.insert("field".to_owned(), bounded(&names.join(", ")));
+    }
+    details.set_error_info(rule, ERROR_DOMAIN, metadata);
+    details.set_localized_message(REFUSAL_LOCALE, bounded(zh));
     Status::with_error_details(code, message, details)
+}
+
+/// A refusal without a field, in Chinese, by `rule`.
+fn refused_without_field(code: Code, message: String, rule: &str) -> Status {
+    let zh = zh::message_zh(rule, None, &message);
+    refused_status(code, message, rule, &[], &zh)
+}
+
+/// The status of the gateway's own input checks: every offending field, by rule `INPUT`.
+fn invalid_status(message: String, violations: &Violations) -> Status {
+    let fields: Vec<(&str, &str)> = violations
+        .list
+        .iter()
+        .map(|(field, description)| (field.as_str(), description.as_str()))
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(field, _)| *field).collect();
+    let path = (!names.is_empty()).then(|| names.join("、"));
+    let zh = zh::message_zh(INPUT_RULE, path.as_deref(), &message);
+    refused_status(Code::InvalidArgument, message, INPUT_RULE, &fields, &zh)
+}
+
+/// The status of a service's refusal: its kind's code, its rule, its field.
+fn refusal_status(message: String, refusal: &Refusal) -> Status {
+    let code = match refusal.kind {
+        RefusalKind::InvalidArgument => Code::InvalidArgument,
+        RefusalKind::FailedPrecondition => Code::FailedPrecondition,
+        RefusalKind::PermissionDenied => Code::PermissionDenied,
+        RefusalKind::NotFound => Code::NotFound,
+        RefusalKind::AlreadyExists => Code::AlreadyExists,
+    };
+    let fields: Vec<(&str, &str)> = refusal
+        .field
+        .iter()
+        .map(|field| (field.as_str(), refusal.message.as_str()))
+        .collect();
+    refused_status(code, message, &refusal.rule, &fields, &refusal.message_zh())
 }
 
 impl From<GatewayError> for Status {
     fn from(error: GatewayError) -> Status {
         let message = bounded(&error.to_string());
         match error {
-            GatewayError::Invalid(v) => bad_request(
-                Code::InvalidArgument,
-                message,
-                v.list.iter().map(|(f, d)| (f.as_str(), d.as_str())),
-            ),
-            GatewayError::Refused(refusal) => {
-                let code = match refusal.kind {
-                    RefusalKind::InvalidArgument => Code::InvalidArgument,
-                    RefusalKind::FailedPrecondition => Code::FailedPrecondition,
-                    RefusalKind::PermissionDenied => Code::PermissionDenied,
-                    RefusalKind::NotFound => Code::NotFound,
-                    RefusalKind::AlreadyExists => Code::AlreadyExists,
-                };
-                match &refusal.field {
-                    Some(field) => bad_request(
-                        code,
-                        message,
-                        [(field.as_str(), refusal.message.as_str())].into_iter(),
-                    ),
-                    None => Status::new(code, message),
-                }
+            GatewayError::Invalid(v) => invalid_status(message, &v),
+            GatewayError::Refused(refusal) => refusal_status(message, &refusal),
+            GatewayError::Unauthenticated(_) => {
+                refused_without_field(Code::Unauthenticated, message, CERTIFICATE_RULE)
             }
-            GatewayError::Unauthenticated(_) => Status::unauthenticated(message),
-            GatewayError::PermissionDenied(_) => Status::permission_denied(message),
+            GatewayError::PermissionDenied(_) => {
+                refused_without_field(Code::PermissionDenied, message, DIRECTORY_RULE)
+            }
             GatewayError::Unavailable { .. } => Status::unavailable(message),
             GatewayError::Storage(error) => {
                 tracing::error!(%error, "evidence storage failed");
@@ -184,6 +236,129 @@ mod tests {
         assert_eq!(violations[0].field, "region");
         assert_eq!(
             violations[0].description.chars().count(),
+            MESSAGE_MAX_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn a_refusal_carries_its_rule_and_its_chinese_text_beside_the_bad_request() {
+        let refusal = Refusal::new(
+            RefusalKind::InvalidArgument,
+            "S1-6",
+            Some("documents"),
+            "no seized_items_list (涉案物品清单) is included, which S1-6 requires here",
+        );
+        let status = Status::from(GatewayError::Refused(refusal));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().ends_with("(rule S1-6)"), "{status:?}");
+
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "S1-6");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        assert_eq!(
+            info.metadata.get("field").map(String::as_str),
+            Some("documents")
+        );
+
+        let localized = status
+            .get_details_localized_message()
+            .expect("LocalizedMessage");
+        assert_eq!(localized.locale, "zh-CN");
+        let wording = zh::rule_text_zh("S1-6").expect("S1-6 has its wording");
+        assert!(localized.message.contains(wording), "{}", localized.message);
+        assert!(localized.message.starts_with("未附涉案物品清单。"));
+        assert!(
+            localized
+                .message
+                .ends_with("（字段：documents；规则 S1-6）")
+        );
+
+        let violations = status.get_details_bad_request().expect("BadRequest");
+        assert_eq!(violations.field_violations[0].field, "documents");
+    }
+
+    #[test]
+    fn a_refusal_without_a_field_carries_no_field_but_its_rule_and_chinese_text() {
+        let refusal = Refusal::new(
+            RefusalKind::FailedPrecondition,
+            "STATE",
+            None,
+            "step file is not allowed while the case is submitted; it is allowed when received",
+        );
+        let status = Status::from(GatewayError::Refused(refusal));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert!(status.get_details_bad_request().is_none());
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "STATE");
+        assert!(info.metadata.is_empty());
+        let localized = status.get_details_localized_message().expect("zh-CN");
+        assert!(
+            localized.message.starts_with("案件当前状态为「已移送」"),
+            "{}",
+            localized.message
+        );
+    }
+
+    #[test]
+    fn the_gateways_own_checks_and_identity_refusals_are_worded_in_chinese_too() {
+        let status = Status::from(GatewayError::Invalid(Violations::of(vec![
+            ("region".into(), "region 12 is not a region code".into()),
+            (
+                "documents[1].title".into(),
+                "documents[1].title is empty".into(),
+            ),
+        ])));
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "INPUT");
+        assert_eq!(
+            info.metadata.get("field").map(String::as_str),
+            Some("region, documents[1].title")
+        );
+        let localized = status.get_details_localized_message().expect("zh-CN");
+        assert!(
+            localized
+                .message
+                .ends_with("（字段：region、documents[1].title；规则 INPUT）")
+        );
+
+        for (error, rule) in [
+            (
+                GatewayError::Unauthenticated("no certificate".into()),
+                "AUTH-CERT",
+            ),
+            (
+                GatewayError::PermissionDenied("not in the directory".into()),
+                "DIR",
+            ),
+        ] {
+            let status = Status::from(error);
+            assert_eq!(
+                status.get_details_error_info().expect("ErrorInfo").reason,
+                rule
+            );
+            let localized = status.get_details_localized_message().expect("zh-CN");
+            assert!(
+                localized
+                    .message
+                    .contains(zh::rule_text_zh(rule).expect("wording"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_chinese_text_is_cut_like_the_message() {
+        let refusal = Refusal::new(
+            RefusalKind::InvalidArgument,
+            "INPUT",
+            Some(&"字".repeat(2000)),
+            "x",
+        );
+        let status = Status::from(GatewayError::Refused(refusal));
+        let localized = status.get_details_localized_message().expect("zh-CN");
+        assert_eq!(localized.message.chars().count(), MESSAGE_MAX_CHARS + 1);
+        let info = status.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(
+            info.metadata["field"].chars().count(),
             MESSAGE_MAX_CHARS + 1
         );
     }

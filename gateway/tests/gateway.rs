@@ -787,6 +787,16 @@ async fn a_submission_without_the_seized_items_list_is_refused_on_documents() {
         "the message should name the missing document: {:?}",
         status.message()
     );
+    // The same refusal in Chinese, by rule S1-6 of the referral regulation.
+    let (rule, zh) = refusals::assert_rule_and_chinese(&status, "no seized-items list");
+    assert_eq!(rule, "S1-6");
+    assert!(zh.starts_with("未附涉案物品清单。"), "{zh}");
+    assert!(
+        zh.contains("（《行政执法机关移送涉嫌犯罪案件的规定》第六条）"),
+        "{zh}"
+    );
+    let info = status.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.metadata["field"], "documents");
     app.stop().await;
 }
 
@@ -809,6 +819,9 @@ async fn police_cannot_decide_before_signing_the_receipt() {
         .expect_err("no decision before the receipt");
 
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let (rule, zh) = refusals::assert_rule_and_chinese(&status, "a decision before the receipt");
+    assert_eq!(rule, "STATE");
+    assert!(zh.starts_with("案件当前状态为「已移送」"), "{zh}");
     app.stop().await;
 }
 

@@ -42,6 +42,42 @@ pub fn assert_refused(result: Result<impl std::fmt::Debug, Status>, expected: &R
             violated_fields(&status)
         );
     }
+    assert_rule_and_chinese(&status, expected.what);
+}
+
+/// The domain of the gateway's `google.rpc.ErrorInfo` (`error::ERROR_DOMAIN`).
+pub const ERROR_DOMAIN: &str = "casebridge.gov.cn";
+
+/// Every refused status names its rule in a `google.rpc.ErrorInfo` and says it in Chinese in
+/// a zh-CN `google.rpc.LocalizedMessage` that ends with that rule; returns the rule and the
+/// Chinese text.
+pub fn assert_rule_and_chinese(status: &Status, what: &str) -> (String, String) {
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("{what}: no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, ERROR_DOMAIN, "{what}");
+    if status.message().contains("(rule ") {
+        assert!(
+            status
+                .message()
+                .ends_with(&format!("(rule {})", info.reason)),
+            "{what}: ErrorInfo.reason {:?} is not the message's rule: {:?}",
+            info.reason,
+            status.message()
+        );
+    }
+    let localized = status
+        .get_details_localized_message()
+        .unwrap_or_else(|| panic!("{what}: no LocalizedMessage in {status:?}"));
+    assert_eq!(localized.locale, "zh-CN", "{what}");
+    assert!(
+        localized
+            .message
+            .ends_with(&format!("规则 {}）", info.reason)),
+        "{what}: {:?}",
+        localized.message
+    );
+    (info.reason, localized.message)
 }
 
 /// Every entry `agency`'s inbox holds, oldest first.

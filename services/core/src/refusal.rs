@@ -3,10 +3,18 @@
 //! Each family service maps its state machine's rejections to a [`Refusal`] once, choosing the
 //! [`RefusalKind`] deliberately; the gateway maps the kind to a gRPC status code and the field to
 //! a field violation, the CLI prints the message. The `rule` names the rule that refused.
+//!
+//! Every rule has a Chinese wording ([`zh::RULES_ZH`]); [`Refusal::message_zh`] is the refusal in
+//! Chinese, for the gateway's `google.rpc.LocalizedMessage`, the console and the CLI.
+
+pub mod zh;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::case::item_path;
+pub use zh::rule_text_zh;
 
 /// The class of a refusal; each maps to one gRPC status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +35,7 @@ pub enum RefusalKind {
 /// A refused request: nothing changed, nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
+    /// The class of the refusal, which chooses the gRPC status code.
     pub kind: RefusalKind,
     /// The rule that refused, e.g. `AUTH-ROLE`, `STATE`, `S1-6`.
     pub rule: String,
@@ -42,6 +51,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// A refusal by rule `rule` (an id of [`zh::RULES_ZH`]), on `field` when there is one.
     pub fn new(
         kind: RefusalKind,
         rule: &str,
@@ -56,6 +66,15 @@ impl Refusal {
             message: message.into(),
         }
     }
+
+    /// The refusal in Chinese: the specifics the English message carries where their shape is
+    /// known (the status, the missing document), the rule's wording with its legal source
+    /// ([`rule_text_zh`], or [`zh::generic_zh`] for a rule not listed), then the field and the
+    /// rule id, e.g. `未附涉案物品清单。移送涉嫌犯罪案件应当附有…（…第六条）。（字段：documents；规则 S1-6）`.
+    pub fn message_zh(&self) -> String {
+        let path = self.field.as_deref().map(|f| item_path(f, self.item));
+        zh::message_zh(&self.rule, path.as_deref(), &self.message)
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -63,3 +82,6 @@ impl fmt::Display for Refusal {
         write!(f, "{} (rule {})", self.message, self.rule)
     }
 }
+
+#[cfg(test)]
+mod tests;
