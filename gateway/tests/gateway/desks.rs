@@ -118,6 +118,20 @@ async fn the_receiver_of_a_transfer_works_it_at_the_transfer_desk() {
         transfer_status(&app, &id).await,
         pb::TransferStatus::Received as i32
     );
+    // A stale form (the receipt again) is refused by the service: in Chinese, with its rule.
+    let page = receiver.get(&path).await;
+    let again = receiver
+        .post(
+            &format!("{path}/receipt"),
+            &[
+                ("form_token", &page.field("form_token")),
+                ("request_id", "desk-receipt-again"),
+            ],
+        )
+        .await;
+    assert!(again.body.contains("当前不能办理："), "{}", again.body);
+    assert!(again.body.contains("「已签收」"), "{}", again.body);
+    assert!(again.body.contains("规则"), "{}", again.body);
 
     // Opening a case is a decision: spelled out first, then taken.
     let accepted = confirmed(

@@ -75,7 +75,7 @@ pub(super) async fn board(viewer: Viewer, Query(q): Query<BoardQuery>) -> Respon
             }
         }
         // A bad filter is the user's to fix: show it above the form, keep the form.
-        Err(status) => body.prepend(notice("error", &status_text(&status))),
+        Err(status) => body.prepend(notice("error", &status_text(viewer.lang, &status))),
     }
     let title = lang.t("逾期与即将到期", "Overdue and due soon");
     Html(page(&viewer.frame("/board"), title, &body).into_string()).into_response()

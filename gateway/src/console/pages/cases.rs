@@ -128,7 +128,7 @@ pub(super) async fn timeline(viewer: Viewer, Path(id): Path<String>) -> Response
                 lang.t("无期限记录。", "No deadlines recorded.")
             );
         }
-        Err(status) => body.push(notice("error", &status_text(&status))),
+        Err(status) => body.push(notice("error", &status_text(lang, &status))),
     }
 
     markup_into!(

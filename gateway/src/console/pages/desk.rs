@@ -216,7 +216,7 @@ pub(super) async fn post<D: Desk>(
         ))
         .into_response(),
         Err(status) => {
-            let refusal = notice("error", &status_text(&status));
+            let refusal = notice("error", &status_text(look.lang, &status));
             case_page::<D>(&viewer, &id, Some(refusal), Some(&posted)).await
         }
     }

@@ -312,7 +312,7 @@ pub(super) async fn family_page(
             out.push(params.pager(look.lang, path, &page.next_page_token));
             out
         }
-        Err(status) => notice("error", &status_text(&status)),
+        Err(status) => notice("error", &status_text(look.lang, &status)),
     }
 }
 

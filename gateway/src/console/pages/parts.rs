@@ -47,10 +47,27 @@ impl Look {
     }
 }
 
-/// A refused or failed call, as the page shows it: the status and its message (which names
-/// the rule that refused).
-pub(super) fn status_text(status: &tonic::Status) -> String {
-    format!("{:?}: {}", status.code(), status.message())
+/// A refused or failed call, as the page shows it, naming the rule that refused: in Chinese the
+/// status's zh-CN `LocalizedMessage` (the rule's legal wording), in English its code and message.
+pub(super) fn status_text(lang: Lang, status: &tonic::Status) -> String {
+    use tonic_types::StatusExt as _;
+    match (lang, status.get_details_localized_message()) {
+        (Lang::Zh, Some(zh)) => format!("{}{}", zh_code(status.code()), zh.message),
+        _ => format!("{:?}: {}", status.code(), status.message()),
+    }
+}
+
+/// How a Chinese page introduces a refusal of each kind.
+fn zh_code(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::InvalidArgument => "填写有误：",
+        tonic::Code::FailedPrecondition => "当前不能办理：",
+        tonic::Code::PermissionDenied => "无权办理：",
+        tonic::Code::NotFound => "未找到：",
+        tonic::Code::AlreadyExists => "重复提交：",
+        tonic::Code::Unavailable => "暂时无法办理，请稍后重试：",
+        _ => "",
+    }
 }
 
 /// The page for a failed read.
@@ -62,7 +79,7 @@ pub(super) fn failed(viewer: &Viewer, path: &str, status: &tonic::Status) -> Res
         _ => StatusCode::BAD_GATEWAY,
     };
     let title = viewer.lang.t("无法显示", "Cannot show this");
-    let body = notice("error", &status_text(status));
+    let body = notice("error", &status_text(viewer.lang, status));
     (
         code,
         Html(page(&viewer.frame(path), title, &body).into_string()),

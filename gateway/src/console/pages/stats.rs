@@ -61,7 +61,7 @@ pub(super) async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Respon
         .await
     {
         Ok(r) => body.push(statistics(&Look::of(&viewer), &r.into_inner().agencies)),
-        Err(status) => body.push(notice("error", &status_text(&status))),
+        Err(status) => body.push(notice("error", &status_text(viewer.lang, &status))),
     }
     let (year, month) = (today.year(), today.month());
     let quarter = (month - 1) / 3 + 1;
