@@ -534,6 +534,7 @@ note = "runs from receipt of the request"
         for edit in [
             SAMR_45.replace("runs from receipt of the request", "接到协助调查函之日起"),
             SAMR_45.replace("S4 Art 45", "S4 Art 45; notices/003"),
+            SAMR_45.replace("出具书面认定意见", "出具书面意见（书面意见）"),
             SAMR_45.replace(
                 "deliver the written opinion",
                 "deliver the opinion (书面意见)",
