@@ -55,16 +55,22 @@ const SHIPPED_RULES: &str = include_str!("../deploy/rules.toml");
 /// [`System::distributed_with`].
 pub fn immediate_receipt_rules(dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut rules = SHIPPED_RULES.to_owned();
-    for (id, family, step) in [
-        ("RCPT", "referral", "sign the receipt (回执) for a referral"),
+    for (id, family, step, step_zh) in [
+        (
+            "RCPT",
+            "referral",
+            "sign the receipt (回执) for a referral",
+            "在涉嫌犯罪案件移送书的回执上签字（签收回执）",
+        ),
         (
             "RCPT-F",
             "transfer",
             "acknowledge receipt (回执) of a transferred case",
+            "签收移送的案件，出具回执（回执）",
         ),
     ] {
         let shipped = format!(
-            "id = \"{id}\"\nfamily = \"{family}\"\nstep = \"{step}\"\namount = 1\nunit = \"working_days\""
+            "id = \"{id}\"\nfamily = \"{family}\"\nstep = \"{step}\"\nstep_zh = \"{step_zh}\"\namount = 1\nunit = \"working_days\""
         );
         anyhow::ensure!(
             rules.contains(&shipped),

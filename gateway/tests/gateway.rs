@@ -2193,6 +2193,27 @@ async fn the_police_extend_their_review_and_only_they_may() {
         ["7 calendar days", "30 calendar days"]
     );
     assert_eq!(decide.period, "3 calendar days");
+    // The same in Chinese, over the wire (issue 15 item 4).
+    assert_eq!(decide.extension_tiers_zh, ["7日", "30日"]);
+    assert_eq!(decide.period_zh, "3日");
+    assert!(
+        decide.step_zh.starts_with("自接受移送之日起对案件进行审查"),
+        "{}",
+        decide.step_zh
+    );
+    assert_eq!(decide.explanation_zh.len(), decide.explanation.len());
+    assert_eq!(
+        decide.explanation_zh[0],
+        format!("规则 S1-8（S1 第8条；S2 第180条）：{}", decide.step_zh)
+    );
+    assert!(
+        decide
+            .explanation_zh
+            .iter()
+            .any(|l| l.starts_with("期限届满：") && l.ends_with("24:00（北京时间）")),
+        "{:#?}",
+        decide.explanation_zh
+    );
 
     // Not the owing agency: the sender may not extend the police's deadline.
     let refused = app

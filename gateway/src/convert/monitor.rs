@@ -121,8 +121,11 @@ pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb
     let Listed {
         obligation: o,
         step,
+        step_zh,
         explanation,
+        explanation_zh,
         extension_tiers,
+        extension_tiers_zh,
         provisional_years,
     } = listed;
     let overdue_hours = match (o.due_at, o.closed_at) {
@@ -135,6 +138,7 @@ pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb
         family: o.family.as_str().to_owned(),
         rule: o.rule,
         step,
+        step_zh,
         owed_by_name: directory
             .get(&o.owed_by)
             .map(|a| a.name.clone())
@@ -151,6 +155,7 @@ pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb
         late: o.late,
         overdue_hours,
         explanation,
+        explanation_zh,
         clock_stops: o
             .changes
             .pauses
@@ -177,7 +182,9 @@ pub fn obligation(listed: Listed, as_of: Timestamp, directory: &Directory) -> pb
             })
             .collect(),
         extension_tiers,
+        extension_tiers_zh,
         period: o.period.to_string(),
+        period_zh: o.period.zh(),
         provisional: !provisional_years.is_empty(),
         provisional_years,
     }
@@ -429,5 +436,62 @@ mod tests {
                 ReportFormat::Csv
             ))
         );
+    }
+
+    #[test]
+    fn an_obligation_carries_its_step_ledger_period_and_tiers_in_chinese() {
+        use casebridge_core::deadline::{Period, Unit};
+        use casebridge_deadlines::store::{Changes, ObligationRow, Stage};
+        let started = Timestamp::parse_rfc3339("2026-03-02T09:00:00+08:00").expect("time");
+        let listed = Listed {
+            obligation: ObligationRow {
+                id: 7,
+                case_id: casebridge_core::ids::CaseId::generate(),
+                family: Family::Referral,
+                rule: "S1-8".into(),
+                owed_by: actor(),
+                owed_to: None,
+                supervisor: None,
+                region: "350100".into(),
+                started_at: started,
+                due_at: None,
+                warn_at: None,
+                stage: Stage::Open,
+                closed_at: None,
+                closed_event: None,
+                late: false,
+                period: Period::new(3, Unit::CalendarDays),
+                changes: Changes::default(),
+            },
+            step: "decide to file (立案) or not to file (不予立案) from acceptance".into(),
+            step_zh: "自接受移送之日起对案件进行审查，决定立案或者不予立案".into(),
+            explanation: vec!["due 2026-03-05 24:00 CST".into()],
+            explanation_zh: vec!["期限届满：2026-03-05 24:00（北京时间）".into()],
+            extension_tiers: vec!["7 calendar days".into(), "30 calendar days".into()],
+            extension_tiers_zh: vec!["7日".into(), "30日".into()],
+            provisional_years: Vec::new(),
+        };
+        let directory = Directory::from_toml_str("").expect("directory");
+        let wire = obligation(listed, started, &directory);
+        assert_eq!(
+            wire.step,
+            "decide to file (立案) or not to file (不予立案) from acceptance"
+        );
+        assert_eq!(
+            wire.step_zh,
+            "自接受移送之日起对案件进行审查，决定立案或者不予立案"
+        );
+        assert_eq!(wire.explanation, ["due 2026-03-05 24:00 CST"]);
+        assert_eq!(
+            wire.explanation_zh,
+            ["期限届满：2026-03-05 24:00（北京时间）"]
+        );
+        assert_eq!(wire.period, "3 calendar days");
+        assert_eq!(wire.period_zh, "3日");
+        assert_eq!(
+            wire.extension_tiers,
+            ["7 calendar days", "30 calendar days"]
+        );
+        assert_eq!(wire.extension_tiers_zh, ["7日", "30日"]);
     }
 }

@@ -64,9 +64,43 @@ pub enum DayKind {
 }
 
 impl DayKind {
+    /// Whether work is done that day: a working day or a make-up working day.
     pub fn is_working(&self) -> bool {
         matches!(self, DayKind::Working | DayKind::MakeUpWorkingDay)
     }
+
+    /// What the day is, in Chinese, as an explanation says it after the date: `为工作日`,
+    /// `逢周末休息日`, `逢春节假期（2026-02-15至2026-02-23）`.
+    pub fn zh(&self) -> String {
+        match self {
+            DayKind::Working => "为工作日".to_owned(),
+            DayKind::MakeUpWorkingDay => "为调休上班日".to_owned(),
+            DayKind::Weekend => "逢周末休息日".to_owned(),
+            DayKind::Holiday { name, first, last } => {
+                format!("逢{}假期（{first}至{last}）", holiday_name_zh(name))
+            }
+        }
+    }
+}
+
+/// A holiday block's name in Chinese, as the calendar file names it: the Chinese words of each
+/// holiday of the block (`春节 Spring Festival` → `春节`; `中秋节 Mid-Autumn Festival、国庆节
+/// National Day` → `中秋节、国庆节`). A holiday named without Chinese keeps its name.
+pub fn holiday_name_zh(name: &str) -> String {
+    name.split('、')
+        .map(|holiday| {
+            let chinese: Vec<&str> = holiday
+                .split_whitespace()
+                .filter(|word| !word.is_ascii())
+                .collect();
+            if chinese.is_empty() {
+                holiday.trim().to_owned()
+            } else {
+                chinese.join(" ")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 impl fmt::Display for DayKind {
@@ -107,7 +141,12 @@ pub enum YearStatus {
     Unknown,
 }
 
-/// The line every due time counted on a provisional year carries.
+/// The line every due time counted on a provisional year carries, in Chinese.
+pub fn provisional_line_zh(year: i32) -> String {
+    format!("{year}年节假日安排尚未公布，暂按法定节假日计算，不计调休上班日")
+}
+
+/// The explanation line of a due time counted through provisional `year`, in English.
 pub fn provisional_line(year: i32) -> String {
     format!(
         "{year} calendar not yet published; counted on the statutory holidays, without make-up \
@@ -496,6 +535,35 @@ pub fn law_minute(at: Timestamp) -> String {
 /// `date` as written in an explanation: `2026-02-24 (Tue)`.
 pub fn describe(date: NaiveDate) -> String {
     date.format("%Y-%m-%d (%a)").to_string()
+}
+
+/// `date` as written in a Chinese explanation: `2026-02-24（周二）`.
+pub fn describe_zh(date: NaiveDate) -> String {
+    let weekday = match date.weekday() {
+        Weekday::Mon => "周一",
+        Weekday::Tue => "周二",
+        Weekday::Wed => "周三",
+        Weekday::Thu => "周四",
+        Weekday::Fri => "周五",
+        Weekday::Sat => "周六",
+        Weekday::Sun => "周日",
+    };
+    format!("{date}（{weekday}）")
+}
+
+impl CalendarError {
+    /// The error in Chinese, for a Chinese explanation.
+    pub fn zh(&self) -> String {
+        match self {
+            CalendarError::YearNotLoaded { year } => format!(
+                "{year}年无可用的节假日安排：请以 `casebridge calendar install {year}.toml` \
+                 安装国务院办公厅的节假日安排通知；安装前不计算{year}年的届满时间"
+            ),
+            CalendarError::Invalid { file, reason } => {
+                format!("节假日安排文件{file}有误：{reason}")
+            }
+        }
+    }
 }
 
 #[cfg(test)]

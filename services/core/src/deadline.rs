@@ -13,7 +13,8 @@
 //! unit. Extensions lengthen the period [V S4 Arts 45, 64; V2 S16, S17]: the whole lengthened
 //! period is counted from the start, so a holiday roll of the old last day is not compounded.
 //!
-//! Every [`Due`] carries an explanation a person can check, line by line.
+//! Every [`Due`] carries an explanation a person can check, line by line, in English and in
+//! Chinese ([`Line`]).
 //!
 //! Where things are:
 //! - `period`: [`Unit`], [`Period`] and the explained [`Due`] time.
@@ -34,8 +35,8 @@ mod supervision;
 pub use counting::{RuleDue, compute_due, rule_due};
 pub use extension::{ExtensionRefusal, describe_tiers};
 pub use obligation::{Extension, ExtensionTarget, Obligation, ObligationError, Pause};
-pub use period::{Due, Period, Unit, cst_minute};
-pub use rules::{Rule, RuleError, RuleKind, RuleTable, Supervisor, Timing};
+pub use period::{Due, Line, Period, Unit, cst_minute, cst_minute_zh};
+pub use rules::{Rule, RuleError, RuleKind, RuleTable, Supervisor, Timing, basis_zh};
 pub use supervision::{
     SupervisionError, SupervisionGap, Unresolved, check_supervision, owing_kinds,
     require_supervisors, resolve_supervisor, supervisor_for,
@@ -46,3 +47,6 @@ mod tests;
 
 #[cfg(test)]
 mod docs_tests;
+
+#[cfg(test)]
+mod zh_tests;

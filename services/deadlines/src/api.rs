@@ -182,10 +182,19 @@ pub struct Listed {
     pub obligation: ObligationRow,
     /// The rule's description of the step.
     pub step: String,
+    /// The step in Chinese (简体中文), the rule's `step_zh`.
+    #[serde(default)]
+    pub step_zh: String,
     /// The due-time ledger, one line each, recomputed from the obligation's ledger.
     pub explanation: Vec<String>,
+    /// The same ledger in Chinese, line for line.
+    #[serde(default)]
+    pub explanation_zh: Vec<String>,
     /// The rule's extension tiers, each the whole period counted from the start.
     pub extension_tiers: Vec<String>,
+    /// The same tiers in Chinese (`7日`, `30个工作日`).
+    #[serde(default)]
+    pub extension_tiers_zh: Vec<String>,
     /// The years without an official holiday schedule the due time was counted on (provisional
     /// when not empty).
     #[serde(default)]

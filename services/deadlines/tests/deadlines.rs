@@ -1064,6 +1064,28 @@ async fn the_owing_police_extend_the_review_before_it_ends_and_the_others_are_to
             extended.obligation.extension_tiers,
             ["7 calendar days", "30 calendar days"]
         );
+        // The same in Chinese, line for line (issue 15 item 4).
+        let listed = &extended.obligation;
+        assert_eq!(
+            listed.step_zh,
+            "自接受移送之日起对案件进行审查，决定立案（立案）或者不予立案（不予立案），并书面通知\
+             移送案件的行政执法机关"
+        );
+        assert_eq!(listed.extension_tiers_zh, ["7日", "30日"]);
+        assert_eq!(listed.explanation_zh.len(), listed.explanation.len());
+        assert_eq!(
+            listed.explanation_zh,
+            [
+                format!("规则 S1-8（S1 第8条；S2 第180条）：{}", listed.step_zh),
+                "自2026-03-02（周一）起7日（开始当日不计入）".to_owned(),
+                format!(
+                    "2026-03-04 11:00（北京时间）由{CITY_POLICE}延长至7日（第1档；审批文号\
+                     榕公刑延〔2026〕12号）：major case: accounts of three companies to examine"
+                ),
+                "第7日为2026-03-09（周一）".to_owned(),
+                "期限届满：2026-03-09 24:00（北京时间）".to_owned(),
+            ]
+        );
         let stored = running
             .obligation_where(case_id, "S1-8", "extended", |o| {
                 !o.changes.extensions.is_empty()
@@ -2022,6 +2044,7 @@ warn_before = { amount = 1, unit = "working_days" }
 id = "S1-8"
 family = "referral"
 step = "decide to file (立案) or not to file (不予立案) from acceptance"
+step_zh = "自接受移送之日起对案件进行审查，决定立案（立案）或者不予立案（不予立案），并书面通知移送案件的行政执法机关"
 amount = 3
 unit = "calendar_days"
 trigger = ["referral.receipt_signed"]
@@ -2037,6 +2060,7 @@ extensions = [{ to = 7, unit = "calendar_days" }, { to = 30, unit = "calendar_da
 id = "R562"
 family = "referral"
 step = "explain a missed filing decision on the procuratorate's demand"
+step_zh = "应人民检察院的要求，书面说明逾期未作出是否立案决定的理由"
 amount = 7
 unit = "calendar_days"
 trigger = ["referral.explanation_demanded"]
@@ -2049,6 +2073,7 @@ basis = "S5 Art 562"
 id = "RCPT-F"
 family = "transfer"
 step = "acknowledge receipt (回执) of a transferred case"
+step_zh = "签收移送的案件，出具回执（回执）"
 amount = 1
 unit = "working_days"
 trigger = ["transfer.sent"]
@@ -2063,6 +2088,7 @@ unless = "urgent"
 id = "SAMR-18"
 family = "transfer"
 step = "decide whether to open a case (立案) or object to jurisdiction"
+step_zh = "自收到移送材料之日起核查，决定是否立案（立案）；决定不予立案的（不予立案），向移送机关说明理由；对管辖有异议的，提出异议"
 amount = 15
 unit = "working_days"
 trigger = ["transfer.receipt_signed"]
@@ -2078,6 +2104,7 @@ extensions = [{ amount = 15, unit = "working_days" }]
 id = "LOC-ACC"
 family = "dispute"
 step = "the coordination office accepts the referral (受理)"
+step_zh = "执法协调机构受理报请（受理）"
 amount = 3
 unit = "working_days"
 trigger = ["dispute.referred"]
@@ -2091,6 +2118,7 @@ verified = false
 id = "SAMR-16"
 family = "dispute"
 step = "designate the competent agency (指定管辖) from complete materials"
+step_zh = "自收到完整的报送材料之日起确定案件的管辖机关（指定管辖）"
 amount = 7
 unit = "working_days"
 trigger = ["dispute.replied"]
@@ -2103,6 +2131,7 @@ basis = "S4 Art 16"
 id = "SJ-13"
 family = "opinion"
 step = "accept the request, or refuse it with reasons (受理/不予受理)"
+step_zh = "决定受理委托，或者不予受理并说明理由（受理／不予受理）"
 amount = 7
 unit = "working_days"
 trigger = ["opinion.requested"]
@@ -2115,6 +2144,7 @@ basis = "S15 Art 13"
 id = "SAMR-45"
 family = "opinion"
 step = "deliver the written opinion (书面意见), administrative determination"
+step_zh = "出具书面认定意见（书面意见），作出行政认定"
 amount = 15
 unit = "working_days"
 trigger = ["opinion.accepted"]

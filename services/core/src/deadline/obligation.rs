@@ -4,9 +4,9 @@
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::counting::{HOUR_MS, count_days, days_between, other_reading_line};
-use super::{Due, Period, Rule, Unit, cst_minute};
-use crate::calendar::{self, Calendar, CalendarError, describe, end_of_day};
+use super::counting::{HOUR_MS, count_days, days_between, other_reading_line, start_line};
+use super::{Due, Line, Period, Rule, Unit, cst_minute, cst_minute_zh};
+use crate::calendar::{self, Calendar, CalendarError, describe, describe_zh, end_of_day};
 use crate::time::Timestamp;
 
 /// A stop of the clock: time for testing, forensic examination or supplementing material does
@@ -80,7 +80,57 @@ pub struct Obligation {
     pub extensions: Vec<Extension>,
 }
 
+impl ObligationError {
+    /// The error in Chinese, for a Chinese explanation.
+    pub fn zh(&self) -> String {
+        match self {
+            ObligationError::AlreadyPaused { since } => {
+                format!("期限已自{}起中止", cst_minute_zh(*since))
+            }
+            ObligationError::NotPaused => "期限未中止".to_owned(),
+            ObligationError::Paused { since } => {
+                format!(
+                    "期限自{}起中止，恢复计算前无届满时间",
+                    cst_minute_zh(*since)
+                )
+            }
+            ObligationError::Calendar(error) => error.zh(),
+        }
+    }
+}
+
+/// The ledger line of an extension: when, by whom, to what period, under which approval, why.
+fn extension_line(e: &Extension) -> Line {
+    let (what, what_zh) = match (e.tier, e.until) {
+        (_, Some(until)) => (
+            format!("a new last day {until} announced"),
+            format!("告知新的最后一日{until}"),
+        ),
+        (Some(tier), None) => (format!("tier {tier}"), format!("第{tier}档")),
+        (None, None) => ("extended".to_owned(), "延长".to_owned()),
+    };
+    Line::new(
+        format!(
+            "extended on {} by {} to {} ({what}; approval {}): {}",
+            cst_minute(e.made_at),
+            e.by,
+            e.period,
+            e.reference,
+            e.why
+        ),
+        format!(
+            "{}由{}延长至{}（{what_zh}；审批文号{}）：{}",
+            cst_minute_zh(e.made_at),
+            e.by,
+            e.period.zh(),
+            e.reference,
+            e.why
+        ),
+    )
+}
+
 impl Obligation {
+    /// An obligation of `period` under `rule` from `started_at`, without stops or extensions.
     pub fn new(rule: impl Into<String>, period: Period, started_at: Timestamp) -> Obligation {
         Obligation {
             rule: rule.into(),
@@ -144,31 +194,39 @@ impl Obligation {
         if let Some(unit) = self.other_reading.filter(|u| *u != period.unit) {
             let other = self.due_with(calendar, Period::new(period.amount, unit), false)?;
             if other.at > due.at {
-                due.explanation.push(other_reading_line(unit, &other));
+                due.push(other_reading_line(unit, &other));
             }
         }
         Ok(due)
     }
 
-    /// The ledger for people: the due time's explanation, or, when there is none yet, the
-    /// stops and extensions so far and why no due time can be given (never a guess).
+    /// The ledger for people, in English: the due time's explanation, or, when there is none
+    /// yet, the stops and extensions so far and why no due time can be given (never a guess).
     pub fn explain(&self, calendar: &Calendar) -> Vec<String> {
+        Line::split(self.explain_lines(calendar)).0
+    }
+
+    /// [`Obligation::explain`] in both languages, line for line.
+    pub fn explain_lines(&self, calendar: &Calendar) -> Vec<Line> {
         self.explain_due(self.due(calendar))
     }
 
-    /// [`Obligation::explain`] for a due time already computed (`self.due(calendar)`), so a
-    /// caller that needs the due time as well counts it once.
-    pub fn explain_due(&self, due: Result<Due, ObligationError>) -> Vec<String> {
+    /// [`Obligation::explain_lines`] for a due time already computed (`self.due(calendar)`), so
+    /// a caller that needs the due time as well counts it once.
+    pub fn explain_due(&self, due: Result<Due, ObligationError>) -> Vec<Line> {
         match due {
-            Ok(due) => due.explanation,
+            Ok(due) => due.lines(),
             Err(error) => {
-                let mut lines = vec![format!(
-                    "{} from {}",
-                    self.period_in_force(),
-                    cst_minute(self.started_at)
+                let period = self.period_in_force();
+                let mut lines = vec![Line::new(
+                    format!("{period} from {}", cst_minute(self.started_at)),
+                    format!("自{}起{}", cst_minute_zh(self.started_at), period.zh()),
                 )];
                 lines.extend(self.pauses.iter().map(|p| self.stop_line(p)));
-                lines.push(format!("no due time: {error}"));
+                lines.push(Line::new(
+                    format!("no due time: {error}"),
+                    format!("暂无届满时间：{}", error.zh()),
+                ));
                 lines
             }
         }
@@ -183,48 +241,16 @@ impl Obligation {
     ) -> Result<Due, ObligationError> {
         let mut lines = Vec::new();
         if explain {
-            lines.push(match period.unit {
-                Unit::Hours => format!(
-                    "{period} from {}, counted as clock time (no holiday extension)",
-                    cst_minute(self.started_at)
-                ),
-                Unit::WorkingDays => format!(
-                    "{period} from {}, counting working days from the next day",
-                    describe(calendar::cst_date(self.started_at))
-                ),
-                Unit::CalendarDays => format!(
-                    "{period} from {} (the start day is not counted)",
-                    describe(calendar::cst_date(self.started_at))
-                ),
-            });
-            for e in &self.extensions {
-                let what = match (e.tier, e.until) {
-                    (_, Some(until)) => format!("a new last day {until} announced"),
-                    (Some(tier), None) => format!("tier {tier}"),
-                    (None, None) => "extended".to_owned(),
-                };
-                lines.push(format!(
-                    "extended on {} by {} to {} ({what}; approval {}): {}",
-                    cst_minute(e.made_at),
-                    e.by,
-                    e.period,
-                    e.reference,
-                    e.why
-                ));
-            }
+            lines.push(start_line(period, self.started_at));
+            lines.extend(self.extensions.iter().map(extension_line));
         }
         let due = if period.unit == Unit::Hours {
             self.hours_due(period, &mut lines, explain)?
         } else {
             self.days_due(calendar, period, &mut lines, explain)?
         };
-        let mut due = Due {
-            at: due.0,
-            last_day: due.1,
-            explanation: lines,
-            provisional_years: Vec::new(),
-        }
-        .counted_from(calendar, calendar::cst_date(self.started_at));
+        let mut due = Due::explained(due.0, due.1, lines)
+            .counted_from(calendar, calendar::cst_date(self.started_at));
         if explain {
             due = due.concluded();
         }
@@ -235,7 +261,7 @@ impl Obligation {
     fn hours_due(
         &self,
         period: Period,
-        lines: &mut Vec<String>,
+        lines: &mut Vec<Line>,
         explain: bool,
     ) -> Result<(Timestamp, Option<NaiveDate>), ObligationError> {
         let mut at = self
@@ -255,11 +281,20 @@ impl Obligation {
             let stopped = until.as_millis() - p.from.as_millis();
             at = at.saturating_add(stopped);
             if explain {
-                lines.push(format!(
-                    "{}: {:.1} h stopped, due moves to {}",
-                    self.stop_line(p),
-                    stopped as f64 / HOUR_MS as f64,
-                    cst_minute(Timestamp::from_millis(at))
+                let stop = self.stop_line(p);
+                let hours = stopped as f64 / HOUR_MS as f64;
+                let moved = Timestamp::from_millis(at);
+                lines.push(Line::new(
+                    format!(
+                        "{}: {hours:.1} h stopped, due moves to {}",
+                        stop.en,
+                        cst_minute(moved)
+                    ),
+                    format!(
+                        "{}：停止计时{hours:.1}小时，届满时间顺延至{}",
+                        stop.zh,
+                        cst_minute_zh(moved)
+                    ),
                 ));
             }
         }
@@ -272,7 +307,7 @@ impl Obligation {
         &self,
         calendar: &Calendar,
         period: Period,
-        lines: &mut Vec<String>,
+        lines: &mut Vec<Line>,
         explain: bool,
     ) -> Result<(Timestamp, Option<NaiveDate>), ObligationError> {
         let mut anchor = calendar::cst_date(self.started_at);
@@ -294,12 +329,22 @@ impl Obligation {
             remaining -= used;
             anchor = calendar::cst_date(until).max(anchor);
             if explain {
-                lines.push(format!(
-                    "{}: {used} {} used before it, {remaining} left, counted on from {} \
-                     (not counted)",
-                    self.stop_line(p),
-                    period.unit.as_str(),
-                    describe(anchor)
+                let stop = self.stop_line(p);
+                lines.push(Line::new(
+                    format!(
+                        "{}: {used} {} used before it, {remaining} left, counted on from {} \
+                         (not counted)",
+                        stop.en,
+                        period.unit.as_str(),
+                        describe(anchor)
+                    ),
+                    format!(
+                        "{}：此前已用{}，剩余{}，自{}起继续计算（当日不计入）",
+                        stop.zh,
+                        Period::new(used, period.unit).zh(),
+                        Period::new(remaining, period.unit).zh(),
+                        describe_zh(anchor)
+                    ),
                 ));
             }
         }
@@ -311,22 +356,47 @@ impl Obligation {
         Ok((end_of_day(last), Some(last)))
     }
 
-    fn stop_line(&self, p: &Pause) -> String {
-        format!(
-            "clock stopped {} → {} by {}: {}",
-            cst_minute(p.from),
-            p.until.map(cst_minute).unwrap_or_default(),
-            p.by,
-            p.why
+    fn stop_line(&self, p: &Pause) -> Line {
+        Line::new(
+            format!(
+                "clock stopped {} → {} by {}: {}",
+                cst_minute(p.from),
+                p.until.map(cst_minute).unwrap_or_default(),
+                p.by,
+                p.why
+            ),
+            match p.until {
+                Some(until) => format!(
+                    "{}至{}期限中止（{}：{}）",
+                    cst_minute_zh(p.from),
+                    cst_minute_zh(until),
+                    p.by,
+                    p.why
+                ),
+                None => format!(
+                    "自{}起期限中止（{}：{}）",
+                    cst_minute_zh(p.from),
+                    p.by,
+                    p.why
+                ),
+            },
         )
     }
 
-    fn late_stop_line(&self, p: &Pause) -> String {
-        format!(
-            "clock stop at {} by {} ({}) came after the period had ended: no effect",
-            cst_minute(p.from),
-            p.by,
-            p.why
+    fn late_stop_line(&self, p: &Pause) -> Line {
+        Line::new(
+            format!(
+                "clock stop at {} by {} ({}) came after the period had ended: no effect",
+                cst_minute(p.from),
+                p.by,
+                p.why
+            ),
+            format!(
+                "{}由{}中止计时（{}），发生在期限届满之后：不产生效力",
+                cst_minute_zh(p.from),
+                p.by,
+                p.why
+            ),
         )
     }
     /// When to warn the owing party: `before` ahead of the due time (for working days, at the

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Period, Unit};
+use super::{Line, Period, Unit};
 use crate::ids::Sha256Digest;
 use crate::notice::{Family, Role};
 
@@ -48,6 +48,9 @@ pub struct Rule {
     pub family: Family,
     /// The step, in English with the Chinese term.
     pub step: String,
+    /// The same step in Chinese (简体中文), in the register of its legal source. Required of
+    /// timer rules; empty only for a check or none rule written without one.
+    pub step_zh: String,
     pub kind: RuleKind,
     /// `None` for [`RuleKind::None`].
     pub period: Option<Period>,
@@ -180,6 +183,29 @@ impl Rule {
         format!("rule {} ({}): {}", self.id, self.basis, self.step)
     }
 
+    /// The step in Chinese: `step_zh`, or the English step for a check or none rule written
+    /// without one.
+    pub fn step_in_chinese(&self) -> &str {
+        if self.step_zh.is_empty() {
+            &self.step
+        } else {
+            &self.step_zh
+        }
+    }
+
+    /// [`Rule::headline`] in both languages: `规则 S1-8（S1 第8条；S2 第180条）：…`.
+    pub fn headline_line(&self) -> Line {
+        Line::new(
+            self.headline(),
+            format!(
+                "规则 {}（{}）：{}",
+                self.id,
+                basis_zh(&self.basis),
+                self.step_in_chinese()
+            ),
+        )
+    }
+
     /// Whether the rule applies to an event with this detail (its `only_if` / `unless` flags).
     pub fn applies_to(&self, detail: &serde_json::Value) -> bool {
         let flag = |name: &String| {
@@ -190,6 +216,38 @@ impl Rule {
         };
         self.only_if.as_ref().is_none_or(flag) && !self.unless.as_ref().is_some_and(flag)
     }
+}
+
+/// A legal basis as docs/law.md cites it, with its article numbers in Chinese: `S1 Art 8; S2
+/// Art 180` → `S1 第8条；S2 第180条`, `S4 Arts 18, 20, 64` → `S4 第18、20、64条`. The source ids
+/// (S1, V2 S26, notices/003) are kept: docs/law.md §5 names each.
+pub fn basis_zh(basis: &str) -> String {
+    basis
+        .split(';')
+        .map(|part| cite_zh(part.trim()))
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// One citation of a basis in Chinese: `S4 Arts 18, 20, 64` → `S4 第18、20、64条`.
+fn cite_zh(cite: &str) -> String {
+    let (source, articles) = match cite
+        .split_once(" Arts ")
+        .or_else(|| cite.split_once(" Art "))
+    {
+        Some(split) => split,
+        None => return cite.replace(", ", "、"),
+    };
+    let numbers: Vec<&str> = articles.split(',').map(str::trim).collect();
+    if numbers.iter().any(|n| {
+        n.is_empty()
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '–' || c == '-')
+    }) {
+        return cite.to_owned();
+    }
+    format!("{source} 第{}条", numbers.join("、"))
 }
 
 /// Why a rule table was refused.
@@ -222,6 +280,8 @@ struct RawRule {
     id: String,
     family: Family,
     step: String,
+    #[serde(default)]
+    step_zh: String,
     #[serde(default = "timer")]
     kind: RuleKind,
     amount: Option<u32>,
@@ -353,6 +413,7 @@ impl RuleTable {
                         (r.closed_by.is_empty(), "closed_by"),
                         (r.owed_by.is_none(), "owed_by"),
                         (r.escalate_to.is_none(), "escalate_to"),
+                        (r.step_zh.trim().is_empty(), "step_zh (the step in Chinese)"),
                     ];
                     if let Some((_, field)) = missing.iter().find(|(m, _)| *m) {
                         return Err(invalid(format!("a timer rule needs {field}")));
@@ -367,6 +428,7 @@ impl RuleTable {
                 id: r.id,
                 family: r.family,
                 step: r.step,
+                step_zh: r.step_zh,
                 kind: r.kind,
                 period,
                 trigger: r.trigger,
@@ -446,6 +508,7 @@ warn_before = { amount = 1, unit = "working_days" }
 id = "SAMR-45"
 family = "opinion"
 step = "deliver the written opinion"
+step_zh = "出具书面认定意见"
 amount = 15
 unit = "working_days"
 trigger = ["opinion.requested"]
@@ -471,6 +534,7 @@ note = "runs from receipt of the request"
         for edit in [
             SAMR_45.replace("runs from receipt of the request", "接到协助调查函之日起"),
             SAMR_45.replace("S4 Art 45", "S4 Art 45; notices/003"),
+            SAMR_45.replace("出具书面认定意见", "出具书面意见（书面意见）"),
             SAMR_45.replace(
                 "deliver the written opinion",
                 "deliver the opinion (书面意见)",

@@ -335,6 +335,12 @@ fn a_bad_rule_table_names_the_rule_and_the_problem() {
             "a timer rule needs trigger",
         ),
         (
+            rule(
+                "amount = 3\nunit = \"hours\"\ntrigger = [\"referral.submitted\"]\nclosed_by = [\"referral.filed\"]\nowed_by = \"recipient\"\nescalate_to = \"procuratorate\"",
+            ),
+            "a timer rule needs step_zh",
+        ),
+        (
             rule("kind = \"none\"\ntrigger = [\"transfer.sent\"]"),
             "is not a referral event",
         ),

@@ -27,7 +27,9 @@
 use std::sync::Arc;
 
 use casebridge_core::calendar::{Calendar, LiveCalendar};
-use casebridge_core::deadline::{Obligation, ObligationError, RuleTable, cst_minute};
+use casebridge_core::deadline::{
+    Line, Obligation, ObligationError, Period, RuleTable, cst_minute, cst_minute_zh,
+};
 use casebridge_core::directory::Directory;
 use casebridge_core::dispute::DisputePolicy;
 use casebridge_core::ids::AgencyCode;
@@ -344,34 +346,46 @@ impl Deadlines {
         }
     }
 
-    /// The ledger of `row` for people, from its rule to its due time (and its fulfilment).
+    /// The ledger of `row` for people, from its rule to its due time (and its fulfilment), in
+    /// English.
     pub fn explanation(&self, row: &ObligationRow) -> Vec<String> {
-        let counted = self.obligation(row).explain(&self.calendar.current());
+        Line::split(self.explanation_lines(row)).0
+    }
+
+    /// [`Deadlines::explanation`] in both languages, line for line.
+    pub fn explanation_lines(&self, row: &ObligationRow) -> Vec<Line> {
+        let counted = self.obligation(row).explain_lines(&self.calendar.current());
         self.explanation_around(row, counted)
     }
 
     /// The lines around an obligation's own ledger `counted`: its rule before it, its
     /// fulfilment and a missing supervisor after.
-    fn explanation_around(&self, row: &ObligationRow, counted: Vec<String>) -> Vec<String> {
+    fn explanation_around(&self, row: &ObligationRow, counted: Vec<Line>) -> Vec<Line> {
         let mut lines = Vec::new();
         if let Some(rule) = self.rules.get(&row.rule) {
-            lines.push(rule.headline());
+            lines.push(rule.headline_line());
         }
         lines.extend(counted);
         if let (Some(at), Some(event)) = (row.closed_at, &row.closed_event) {
-            lines.push(format!(
-                "fulfilled by {event} at {}{}",
-                cst_minute(at),
-                if row.late { ", late" } else { "" }
+            lines.push(Line::new(
+                format!(
+                    "fulfilled by {event} at {}{}",
+                    cst_minute(at),
+                    if row.late { ", late" } else { "" }
+                ),
+                format!(
+                    "已于{}以{event}履行{}",
+                    cst_minute_zh(at),
+                    if row.late { "（逾期）" } else { "" }
+                ),
             ));
         }
         if row.supervisor.is_none() {
             let missed = row.stage == Stage::Missed || row.late;
-            lines.push(unsupervised_line(
-                &row.rule,
-                &self.name(&row.owed_by),
-                &row.owed_by,
-                missed,
+            let name = self.name(&row.owed_by);
+            lines.push(Line::new(
+                unsupervised_line(&row.rule, &name, &row.owed_by, missed),
+                unsupervised_line_zh(&row.rule, &name, &row.owed_by, missed),
             ));
         }
         lines
@@ -387,13 +401,17 @@ impl Deadlines {
             .as_ref()
             .map(|due| due.provisional_years.clone())
             .unwrap_or_default();
+        let (explanation, explanation_zh) =
+            Line::split(self.explanation_around(&obligation, owed.explain_due(due)));
+        let tiers = rule.map_or(&[][..], |r| &r.extensions[..]);
         Listed {
             provisional_years,
             step: rule.map_or_else(String::new, |r| r.step.clone()),
-            explanation: self.explanation_around(&obligation, owed.explain_due(due)),
-            extension_tiers: rule
-                .map(|r| r.extensions.iter().map(ToString::to_string).collect())
-                .unwrap_or_default(),
+            step_zh: rule.map_or_else(String::new, |r| r.step_in_chinese().to_owned()),
+            explanation,
+            explanation_zh,
+            extension_tiers: tiers.iter().map(ToString::to_string).collect(),
+            extension_tiers_zh: tiers.iter().map(Period::zh).collect(),
             obligation,
         }
     }
@@ -407,6 +425,16 @@ fn unsupervised_line(rule: &str, name: &str, owed_by: &AgencyCode, missed: bool)
         "a miss will not be escalated"
     };
     format!("no supervisor resolved for rule {rule} and agency {name} ({owed_by}): {outcome}")
+}
+
+/// [`unsupervised_line`] in Chinese, for the Chinese explanation.
+fn unsupervised_line_zh(rule: &str, name: &str, owed_by: &AgencyCode, missed: bool) -> String {
+    let outcome = if missed {
+        "逾期未能报告监督机关"
+    } else {
+        "如逾期，将无法报告监督机关"
+    };
+    format!("规则 {rule} 对{name}（{owed_by}）未确定监督机关：{outcome}")
 }
 
 #[cfg(test)]
