@@ -300,7 +300,8 @@ fn is_cjk(c: char) -> bool {
 /// the same in both languages.
 fn other_language(text: &str, lang: &str, data: &str) -> Vec<String> {
     let words: Vec<String> = if lang == "en" {
-        text.split(|c: char| !is_cjk(c))
+        without_glosses(text)
+            .split(|c: char| !is_cjk(c))
             .filter(|run| !run.is_empty())
             .map(str::to_owned)
             .collect()
@@ -317,6 +318,32 @@ fn other_language(text: &str, lang: &str, data: &str) -> Vec<String> {
         .into_iter()
         .filter(|w| !data.contains(w.as_str()))
         .collect()
+}
+
+/// `text` without the Chinese legal terms English text gives in parentheses as glosses, e.g.
+/// "sign the receipt (回执)": the term the law uses, on purpose.
+fn without_glosses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('(') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(')') {
+            Some(close)
+                if after[..close]
+                    .chars()
+                    .all(|c| is_cjk(c) || "、，· /".contains(c)) =>
+            {
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('(');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Scans the page at `url` in Chinese, then in English (by the language switch), and comes
@@ -432,6 +459,10 @@ async fn every_role_works_its_desk_in_both_languages_in_a_real_browser() -> anyh
         .wait_for_text("#referral-status", "received", WAIT)
         .await?;
     scan_both(&browser, &desk, &data).await?;
+    // The case's timeline with its deadlines and their ledgers, and the board.
+    scan_both(&browser, &format!("{base}/cases/{newest}"), &data).await?;
+    scan_both(&browser, &format!("{base}/board?view=open"), &data).await?;
+    browser.goto(&desk).await?;
     browser.find("#form-decline button").await?.click().await?;
     browser
         .wait_for_text(".notice.error", "不予立案的理由", WAIT)

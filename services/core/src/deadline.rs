@@ -26,6 +26,7 @@
 //!   check that someone always does ([`check_supervision`]).
 
 mod counting;
+mod events;
 mod extension;
 mod obligation;
 mod period;
@@ -33,6 +34,7 @@ mod rules;
 mod supervision;
 
 pub use counting::{RuleDue, compute_due, rule_due};
+pub use events::{event_in_chinese, event_zh};
 pub use extension::{ExtensionRefusal, describe_tiers};
 pub use obligation::{Extension, ExtensionTarget, Obligation, ObligationError, Pause};
 pub use period::{Due, Line, Period, Unit, cst_minute, cst_minute_zh};

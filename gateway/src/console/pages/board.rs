@@ -8,7 +8,7 @@ use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use serde::Deserialize;
 
 use super::parts::{Look, status_text};
-use crate::console::html::{self, Markup, markup, notice, page};
+use crate::console::html::{self, Lang, Markup, markup, notice, page};
 use crate::console::viewer::Viewer;
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,16 +90,22 @@ fn calendar_warning(viewer: &Viewer) -> Markup {
         .missing_calendar_years()
         .into_iter()
         .map(|year| {
-            notice(
-                "warning calendar-missing",
-                viewer.lang.t(
-                    &format!(
-                        "{year}年国务院节假日安排尚未安装：{year}年内的期限暂按法定节假日计算（不含调休上班日），标为“暂定”；安装后自动重新计算并通知各方（casebridge calendar install {year}.toml）。"
-                    ),
-                    &format!(
-                        "The official {year} holiday schedule is not installed: due times in {year} are counted provisionally on the statutory holidays (no make-up working days) and marked provisional; installing it recounts them and tells the parties (casebridge calendar install {year}.toml)."
-                    ),
+            let text = viewer.lang.t(
+                &format!(
+                    "{year}年国务院节假日安排尚未安装：{year}年内的期限暂按法定节假日计算（不含调休上班日），标为“暂定”；安装后自动重新计算并通知各方"
                 ),
+                &format!(
+                    "The official {year} holiday schedule is not installed: due times in {year} are counted provisionally on the statutory holidays (no make-up working days) and marked provisional; installing it recounts them and tells the parties"
+                ),
+            )
+            .to_owned();
+            let (open, close) = (viewer.lang.t("（", " ("), viewer.lang.t("）。", ")."));
+            markup!(
+                "<p class=\"notice warning calendar-missing\" role=\"status\">{}{}<code>casebridge calendar install {}.toml</code>{}</p>",
+                text,
+                open,
+                year,
+                close
             )
         })
         .collect()
@@ -173,10 +179,14 @@ pub(super) fn obligations_table(
             lang.t("没有符合条件的期限。", "No deadlines match.")
         );
     }
+    let count = match (lang, obligations.len()) {
+        (Lang::Zh, n) => format!("共 {n} 项期限"),
+        (Lang::En, 1) => "1 deadline".to_owned(),
+        (Lang::En, n) => format!("{n} deadlines"),
+    };
     let mut out = markup!(
-        "<p>{} {}</p><table id=\"obligations\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        obligations.len(),
-        lang.t("项", "deadlines"),
+        "<p>{}</p><table id=\"obligations\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        count,
         lang.t("案件", "Case"),
         lang.t("规则", "Rule"),
         lang.t("应办事项", "Step owed"),
@@ -196,8 +206,12 @@ pub(super) fn obligations_table(
         } else {
             Markup::text(html::family(lang, &o.family))
         };
-        let explanation: Markup = o
-            .explanation
+        // The Chinese texts, where the deadlines service gave them (an older one gives none).
+        let (step, lines) = match lang {
+            Lang::Zh if !o.step_zh.is_empty() => (&o.step_zh, &o.explanation_zh),
+            _ => (&o.step, &o.explanation),
+        };
+        let explanation: Markup = lines
             .iter()
             .map(|line| markup!("<li>{}</li>", line))
             .collect();
@@ -209,7 +223,7 @@ pub(super) fn obligations_table(
             stage_class = o.stage,
             rule = o.rule,
             case_id = o.case_id,
-            step = o.step,
+            step = step,
             case = case,
             explanation = explanation,
             why = lang.t("期限如何计算", "how the due time was counted"),

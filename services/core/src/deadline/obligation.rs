@@ -371,13 +371,13 @@ impl Obligation {
                     cst_minute_zh(p.from),
                     cst_minute_zh(until),
                     p.by,
-                    p.why
+                    super::events::pause_reason_zh(&p.why)
                 ),
                 None => format!(
                     "自{}起期限中止（{}：{}）",
                     cst_minute_zh(p.from),
                     p.by,
-                    p.why
+                    super::events::pause_reason_zh(&p.why)
                 ),
             },
         )
@@ -395,10 +395,11 @@ impl Obligation {
                 "{}由{}中止计时（{}），发生在期限届满之后：不产生效力",
                 cst_minute_zh(p.from),
                 p.by,
-                p.why
+                super::events::pause_reason_zh(&p.why)
             ),
         )
     }
+
     /// When to warn the owing party: `before` ahead of the due time (for working days, at the
     /// start of the last `before` working days), never before the obligation started. For a
     /// period in hours, a lead in days is taken as 24 hours a day.

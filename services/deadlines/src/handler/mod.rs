@@ -374,8 +374,9 @@ impl Deadlines {
                     if row.late { ", late" } else { "" }
                 ),
                 format!(
-                    "已于{}以{event}履行{}",
+                    "已于{}以{}履行{}",
                     cst_minute_zh(at),
+                    casebridge_core::deadline::event_in_chinese(event),
                     if row.late { "（逾期）" } else { "" }
                 ),
             ));
