@@ -374,7 +374,7 @@ async fn every_role_works_its_desk_in_both_languages_in_a_real_browser() -> anyh
     let shots = screenshots()?;
     let system = System::embedded().await?;
     let mut referrals = system.referrals(MARKET_BUREAU).await?;
-    let mut data = format!("{EXAMPLE_DIRECTORY}");
+    let mut data = EXAMPLE_DIRECTORY.to_owned();
     let mut newest = String::new();
     for n in 0..REFERRALS {
         let submitted = submission(&format!("browser-page-{n}"));
