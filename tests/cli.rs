@@ -65,6 +65,20 @@ async fn json_output_is_the_answer_and_only_the_answer() -> anyhow::Result<()> {
         .filter_map(|a| a["code"].as_str())
         .collect();
     assert!(codes.contains(&PROCURATORATE), "{codes:?}");
+    // Issue 15: the city government and the justice bureau are labelled for what they do.
+    let text = stdout(&run(&system, MARKET_BUREAU, &["agencies"]).await?);
+    let line_of = |code: &str| {
+        text.lines()
+            .find(|l| l.starts_with(code))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line_of(CITY_GOVERNMENT).contains("rules on its agencies' jurisdiction disputes"),
+        "{text}"
+    );
+    assert!(line_of(JUSTICE_BUREAU).contains("justice bureau"), "{text}");
+    assert!(!line_of(MARKET_BUREAU).contains('('), "{text}");
     let me = json_lines(&run(&system, CITY_POLICE, &["whoami", "--json"]).await?);
     assert_eq!(me[0]["code"], CITY_POLICE);
     assert_eq!(me[0]["kind"], "AGENCY_KIND_POLICE");

@@ -335,7 +335,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(client::rpc)?
                 .into_inner();
             output::show(&listed, |listed| {
-                listed.agencies.iter().map(agency_line).collect()
+                listed
+                    .agencies
+                    .iter()
+                    .map(|a| {
+                        let mut line = agency_line(a);
+                        if let Some(role) = agency_role(a, &listed.agencies) {
+                            line.pop();
+                            line.push_str(&format!("  ({role})\n"));
+                        }
+                        line
+                    })
+                    .collect()
             })
         }
         Command::Whoami { connection } => {
@@ -508,6 +519,28 @@ async fn component(
         },
     )
     .await
+}
+
+/// What an agency does beyond its kind, where the kind alone misleads (issue 15: "Who is the
+/// coordination office?"): the justice bureau supervises enforcement and coordinates disputes,
+/// and an administrative agency that others report to rules on their jurisdiction disputes as
+/// their common superior (共同的上一级行政机关, S3 Art 25).
+fn agency_role(a: &pb::Agency, all: &[pb::Agency]) -> Option<&'static str> {
+    let kind = pb::AgencyKind::try_from(a.kind).ok()?;
+    match kind {
+        pb::AgencyKind::Coordination => Some(
+            "enforcement supervision and dispute coordination (justice bureau): receives missed \
+             transfer and opinion steps",
+        ),
+        pb::AgencyKind::Administrative
+            if all.iter().any(|b| {
+                b.superior == a.code && b.kind == pb::AgencyKind::Administrative as i32
+            }) =>
+        {
+            Some("common superior: rules on its agencies' jurisdiction disputes (designates)")
+        }
+        _ => None,
+    }
 }
 
 /// One line about an agency: code, kind, region, name.
