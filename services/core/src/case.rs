@@ -378,11 +378,12 @@ pub enum Rejection {
         /// Its kind.
         actual: AgencyKind,
     },
-    /// A required document is missing.
-    #[error("no {kind} ({}) is included, which {rule} requires here", kind.label_zh())]
+    /// Required documents are missing: every one is named (issue 15: an S1-6 refusal named only
+    /// the first of two).
+    #[error("no {} is included, which {rule} requires here", missing_list(kinds))]
     MissingDocument {
-        /// The missing kind.
-        kind: DocumentKind,
+        /// The missing kinds, in the order the rule lists them; never empty.
+        kinds: Vec<DocumentKind>,
         /// The rule requiring it, e.g. `S1-6`.
         rule: &'static str,
     },
@@ -640,11 +641,27 @@ pub fn parties(parties: &[Party]) -> Result<(), Rejection> {
 }
 
 /// The first kind in `required` that `documents` lacks.
-pub fn first_missing(documents: &[Document], required: &[DocumentKind]) -> Option<DocumentKind> {
-    required
+/// The required kinds `documents` lacks, in the order of `required`; `None` when none is missing.
+pub fn missing(documents: &[Document], required: &[DocumentKind]) -> Option<Vec<DocumentKind>> {
+    let missing: Vec<DocumentKind> = required
         .iter()
         .copied()
-        .find(|&kind| !documents.iter().any(|d| d.kind == kind))
+        .filter(|&kind| !documents.iter().any(|d| d.kind == kind))
+        .collect();
+    (!missing.is_empty()).then_some(missing)
+}
+
+/// Missing kinds as a refusal names them: `seized_items_list (涉案物品清单) and test_report (…)`.
+fn missing_list(kinds: &[DocumentKind]) -> String {
+    let named: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{k} ({})", k.label_zh()))
+        .collect();
+    match named.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "document".to_owned(),
+    }
 }
 
 /// The recipients of an event: each party in `to` once, never the actor, only parties.

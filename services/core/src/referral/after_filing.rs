@@ -32,7 +32,7 @@ pub(super) fn hand_over_items(
         .any(|d| d.kind == DocumentKind::HandoverList)
     {
         return Err(Rejection::MissingDocument {
-            kind: DocumentKind::HandoverList,
+            kinds: vec![DocumentKind::HandoverList],
             rule: "S1-12",
         });
     }

@@ -59,8 +59,11 @@ pub(super) fn submit(
     if s.penalty_imposed && ctx.policy.require_penalty_decision {
         required.push(DocumentKind::PenaltyDecision);
     }
-    if let Some(kind) = case::first_missing(&s.documents, &required) {
-        return Err(Rejection::MissingDocument { kind, rule: "S1-6" });
+    if let Some(kinds) = case::missing(&s.documents, &required) {
+        return Err(Rejection::MissingDocument {
+            kinds,
+            rule: "S1-6",
+        });
     }
 
     let mut flags = Vec::new();

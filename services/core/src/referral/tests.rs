@@ -562,7 +562,7 @@ fn the_penalty_decision_is_required_only_when_the_policy_says_so() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::PenaltyDecision,
+            kinds: vec![DocumentKind::PenaltyDecision],
             rule: "S1-6",
         }
     );
@@ -799,13 +799,50 @@ fn a_package_without_the_seized_items_list_is_refused() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::SeizedItemsList,
+            kinds: vec![DocumentKind::SeizedItemsList],
             rule: "S1-6",
         }
     );
     assert_eq!(err.rule(), "S1-6");
     assert_eq!(err.field(), Some("documents"));
     assert!(err.to_string().contains("涉案物品清单"));
+}
+
+/// Issue 15: "an S1-6 refusal names only the first of two missing documents".
+#[test]
+fn every_missing_document_of_the_package_is_named() {
+    let w = world();
+    let mut s = submission(&w);
+    s.items_tested = true;
+    s.documents
+        .retain(|d| d.kind != DocumentKind::SeizedItemsList);
+    let err = run(&w, None, ReferralCommand::Submit(s), &w.market, SENT).unwrap_err();
+    assert_eq!(
+        err,
+        Rejection::MissingDocument {
+            kinds: vec![DocumentKind::SeizedItemsList, DocumentKind::TestReport],
+            rule: "S1-6",
+        }
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("涉案物品清单") && text.contains(DocumentKind::TestReport.label_zh()),
+        "{text}"
+    );
+    let refusal = crate::refusal::Refusal::new(
+        crate::refusal::RefusalKind::InvalidArgument,
+        err.rule(),
+        err.field(),
+        text,
+    );
+    assert!(
+        refusal.message_zh().contains(&format!(
+            "未附涉案物品清单、{}",
+            DocumentKind::TestReport.label_zh()
+        )),
+        "{}",
+        refusal.message_zh()
+    );
 }
 
 #[test]
@@ -824,7 +861,7 @@ fn tested_items_require_a_test_report() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::TestReport,
+            kinds: vec![DocumentKind::TestReport],
             rule: "S1-6",
         }
     );

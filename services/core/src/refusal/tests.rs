@@ -262,7 +262,7 @@ fn a_missing_document_is_named_in_chinese() {
     use crate::document::DocumentKind;
 
     let rejection = Rejection::MissingDocument {
-        kind: DocumentKind::SeizedItemsList,
+        kinds: vec![DocumentKind::SeizedItemsList],
         rule: "S1-6",
     };
     let refusal = Refusal::new(

@@ -347,13 +347,20 @@ fn wrong_state_zh(message: &str) -> Option<String> {
     ))
 }
 
-/// "no {kind} ({label_zh}) is included, which {rule} requires here".
+/// "no {kind} ({label_zh}) [, {kind} ({label_zh})…and {kind} ({label_zh})] is included, which
+/// {rule} requires here": every missing document by its Chinese name.
 fn missing_document_zh(message: &str) -> Option<String> {
     let rest = message.strip_prefix("no ")?;
-    let (_, rest) = rest.split_once(" (")?;
-    let (label, rest) = rest.split_once(") is included")?;
-    rest.starts_with(", which ")
-        .then(|| format!("未附{label}。"))
+    let (list, rest) = rest.split_once(" is included")?;
+    if !rest.starts_with(", which ") {
+        return None;
+    }
+    let labels: Vec<&str> = list
+        .split(" (")
+        .skip(1)
+        .filter_map(|part| part.split_once(')').map(|(label, _)| label))
+        .collect();
+    (!labels.is_empty()).then(|| format!("未附{}。", labels.join("、")))
 }
 
 /// A status in corner brackets: its Chinese name, or the wire name when it has none.

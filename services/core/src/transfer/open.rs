@@ -74,8 +74,8 @@ pub(super) fn send(
     case::documents(&s.documents, 0)?;
     case::parties(&s.parties)?;
     // S4 Art 17: the case goes with a transfer letter and its materials.
-    if let Some(kind) = case::first_missing(&s.documents, &[DocumentKind::TransferLetter]) {
-        return Err(Rejection::MissingDocument { kind, rule: "F1" });
+    if let Some(kinds) = case::missing(&s.documents, &[DocumentKind::TransferLetter]) {
+        return Err(Rejection::MissingDocument { kinds, rule: "F1" });
     }
     let transfer = Transfer {
         id: s.case_id,

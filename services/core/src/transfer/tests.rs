@@ -158,7 +158,7 @@ fn a_transfer_needs_its_letter_the_grounds_and_an_administrative_receiver() {
     assert_eq!(
         err,
         Rejection::MissingDocument {
-            kind: DocumentKind::TransferLetter,
+            kinds: vec![DocumentKind::TransferLetter],
             rule: "F1"
         }
     );
