@@ -167,6 +167,14 @@ async fn json_output_is_the_answer_and_only_the_answer() -> anyhow::Result<()> {
         "{}",
         stderr(&wrong)
     );
+    // A well-formed code that no agency of the directory has.
+    let stranger = run(&system, "11350100MB0100099N", &["agencies"]).await?;
+    assert!(!stranger.status.success());
+    assert!(
+        stderr(&stranger).contains("not in the agency directory"),
+        "{}",
+        stderr(&stranger)
+    );
     let elsewhere = system
         .cli(&[
             "agencies",

@@ -156,6 +156,15 @@ impl Connection {
             .unwrap_or_else(|| pki.join("agencies").join(format!("{agency}.key")));
         let ca = self.ca.clone().unwrap_or_else(|| pki.join("ca.pem"));
         let dir = &self.data_dir;
+        // The development PKI holds a certificate for every agency of the directory: a valid
+        // code without one is not in it (issue 15: this said "cannot read the client
+        // certificate").
+        if self.cert.is_none() && ca.exists() && !cert.exists() {
+            anyhow::bail!(
+                "--as {agency}: the development PKI in {} has no certificate for this agency,                  so it is not in the agency directory; `casebridge agencies --as <your code>`                  lists the directory",
+                pki.display()
+            );
+        }
         let tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(read(&ca, "CA certificate", dir)?))
             .identity(Identity::from_pem(
