@@ -1,6 +1,7 @@
 //! Issue 15, item 5: statistics say what they count. A known set of cases, stored as the
-//! deadlines service stores their obligations (SQLite), gives exact case counts per agency and
-//! family (案件), while the deadline counts (期限, one per obligation) stay what they were.
+//! deadlines service stores their obligations (on SQLite, and on PostgreSQL for the counts),
+//! gives exact case counts per agency and family (案件), while the deadline counts (期限, one
+//! per obligation) stay what they were.
 
 use casebridge_core::deadline::{Period, RuleTable, Unit};
 use casebridge_core::directory::Directory;
@@ -13,6 +14,7 @@ use casebridge_deadlines::api::{
 use casebridge_deadlines::store::{self, Changes, ObligationRow, Stage};
 use casebridge_deadlines::{monitor, report};
 use casebridge_platform::store::Db;
+use casebridge_platform::testing;
 
 const DIRECTORY: &str = include_str!("../../../deploy/directory.toml");
 const RULES: &str = include_str!("../../../deploy/rules.toml");
@@ -293,6 +295,11 @@ async fn store_of_known_cases(dir: &std::path::Path) -> Db {
     let db = Db::open_sqlite(&dir.join("deadlines.db"))
         .await
         .expect("SQLite");
+    load_known_cases(db).await
+}
+
+/// The known cases in `db`, migrated.
+async fn load_known_cases(db: Db) -> Db {
     db.migrate(casebridge_deadlines::SERVICE, &store::migrations())
         .await
         .expect("migrations");
@@ -352,9 +359,24 @@ fn deadlines_of(agencies: &[AgencyStatistics], code: &str) -> [u64; 6] {
 #[tokio::test]
 async fn cases_are_counted_once_per_agency_family_and_column_and_deadlines_as_before() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = store_of_known_cases(dir.path()).await;
+    known_counts(&store_of_known_cases(dir.path()).await).await;
+}
+
+#[tokio::test]
+async fn postgres_counts_the_same_cases() {
+    let url = testing::fresh_postgres()
+        .await
+        .expect("a PostgreSQL database");
+    let db = Db::connect(&url, 2).await.expect("PostgreSQL");
+    let db = load_known_cases(db).await;
+    known_counts(&db).await;
+    db.pool().close().await;
+    testing::drop_postgres(&url).await.expect("dropped");
+}
+
+async fn known_counts(db: &Db) {
     let (from, to) = february();
-    let agencies = monitor::statistics(&db, from, to, to)
+    let agencies = monitor::statistics(db, from, to, to)
         .await
         .expect("statistics");
 
