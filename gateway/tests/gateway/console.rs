@@ -480,6 +480,17 @@ async fn the_supervisor_downloads_the_monthly_report_as_csv() {
     let mut procuratorate = Browser::new(&app, Some(PROCURATORATE));
     let stats = procuratorate.get("/stats").await;
     assert_eq!(stats.status, 200);
+    // Cases and deadlines, each table saying what it counts (issue 15, item 5).
+    for label in [
+        "<th>发出案件</th>",
+        "<th>收到案件</th>",
+        "<th>逾期未办</th>",
+        "期限（每个步骤计一次）",
+        "<th>他方应办期限</th>",
+        "<td>涉嫌犯罪案件移送</td>",
+    ] {
+        assert!(stats.body.contains(label), "{label}: {}", stats.body);
+    }
     let link = stats
         .body
         .split("href=\"")
@@ -502,6 +513,11 @@ async fn the_supervisor_downloads_the_monthly_report_as_csv() {
     assert!(report.body.starts_with("report,period"), "{}", report.body);
     assert!(report.body.contains("monthly_reminder,"), "{}", report.body);
     assert!(report.body.contains("answered_on_time"), "{}", report.body);
+    assert!(
+        report.body.contains(&format!("\r\ncases,{MARKET_BUREAU},")),
+        "the cases section: {}",
+        report.body
+    );
     app.stop().await;
 }
 
