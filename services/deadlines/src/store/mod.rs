@@ -9,7 +9,11 @@
 //! - `(owed_by | supervisor | owed_to, due_at, id)` for the boards, only over open obligations,
 //!   so an overdue page walks the viewer's open obligations in due order and stops at the page;
 //! - `closed_at` for the boards as of a past moment (obligations closed since then);
-//! - `started_at` for statistics and reports; `case_id` for events.
+//! - `started_at` for statistics and reports; `case_id` for events (and for the statistics'
+//!   question whether a case had an obligation before the period).
+//!
+//! Each obligation also names its case's sender (`sender`, migration 104), so statistics count
+//! the cases an agency sent by who sent them, not by who is owed a step.
 //!
 //! What the clock does to an obligation lives in the narrow `deadlines_timers (id, next_fire_at,
 //! stage)`, one row per obligation not yet closed: its stage (open, warned, missed) and its next
