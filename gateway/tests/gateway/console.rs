@@ -476,7 +476,9 @@ async fn an_agency_that_is_not_a_party_cannot_open_the_case() {
 #[tokio::test]
 async fn the_supervisor_downloads_the_monthly_report_as_csv() {
     let app = spawn_app().await;
-    submitted_referral(&app, "console-report").await;
+    let case_id = submitted_referral(&app, "console-report").await;
+    // The deadlines service opens the referral's obligations from its event, in its own time.
+    eventually_listed(&mut app.monitor_as(CITY_POLICE).await, &case_id).await;
     let mut procuratorate = Browser::new(&app, Some(PROCURATORATE));
     let stats = procuratorate.get("/stats").await;
     assert_eq!(stats.status, 200);
