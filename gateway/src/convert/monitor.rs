@@ -486,6 +486,7 @@ mod tests {
                 late: false,
                 period: Period::new(3, Unit::CalendarDays),
                 changes: Changes::default(),
+                sender: None,
             },
             step: "decide to file (立案) or not to file (不予立案) from acceptance".into(),
             step_zh: "自接受移送之日起对案件进行审查，决定立案或者不予立案".into(),
