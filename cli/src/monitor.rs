@@ -491,29 +491,59 @@ async fn statistics(
         .into_inner())
 }
 
-/// The statistics as the reports' statistics table (without their `section` column).
+/// The statistics as the reports' two tables (without their `section` column): the deadline
+/// counts (期限, one per obligation), a blank line, then the case counts per family (案件).
 fn statistics_csv(stats: &[pb::AgencyStatistics]) -> String {
-    use casebridge_deadlines::api::AgencyStatistics;
-    use casebridge_deadlines::csv::{STATISTICS_COLUMNS, statistics_fields};
+    use casebridge_deadlines::csv::{CASE_COLUMNS, STATISTICS_COLUMNS, case_fields, line};
     let mut out = String::new();
-    casebridge_deadlines::csv::line(&mut out, &STATISTICS_COLUMNS);
+    line(&mut out, &STATISTICS_COLUMNS);
     for s in stats {
-        let row = AgencyStatistics {
-            agency: s.agency.clone(),
-            sent: s.sent,
-            received: s.received,
-            answered_on_time: s.answered_on_time,
-            answered_late: s.answered_late,
-            still_open: s.still_open,
-            overdue: s.overdue,
-            median_response_hours: s.median_response_hours,
-            filing_decisions: s.filing_decisions,
-            filed: s.filed,
-            filing_rate: s.filing_rate,
-        };
-        casebridge_deadlines::csv::line(&mut out, &statistics_fields(&row, &s.name));
+        line(
+            &mut out,
+            &casebridge_deadlines::csv::statistics_fields(&deadline_counts(s), &s.name),
+        );
+    }
+    out.push_str("\r\n");
+    line(&mut out, &CASE_COLUMNS);
+    for s in stats {
+        for c in s.cases.iter().filter_map(case_counts) {
+            line(&mut out, &case_fields(&s.agency, &s.name, &c));
+        }
     }
     out
+}
+
+/// The deadline counts of a wire row, as the CSV writer takes them.
+fn deadline_counts(s: &pb::AgencyStatistics) -> casebridge_deadlines::api::AgencyStatistics {
+    casebridge_deadlines::api::AgencyStatistics {
+        agency: s.agency.clone(),
+        sent: s.sent,
+        received: s.received,
+        answered_on_time: s.answered_on_time,
+        answered_late: s.answered_late,
+        still_open: s.still_open,
+        overdue: s.overdue,
+        median_response_hours: s.median_response_hours,
+        filing_decisions: s.filing_decisions,
+        filed: s.filed,
+        filing_rate: s.filing_rate,
+        cases: Vec::new(),
+    }
+}
+
+/// The case counts of a wire row, as the CSV writer takes them; `None` for a family this CLI
+/// does not know (a newer gateway's), which is left out.
+fn case_counts(c: &pb::FamilyCaseCounts) -> Option<casebridge_deadlines::api::FamilyCaseCounts> {
+    let family = serde_json::from_value(serde_json::Value::String(c.family.clone())).ok()?;
+    Some(casebridge_deadlines::api::FamilyCaseCounts {
+        family,
+        cases_sent: c.cases_sent,
+        cases_received: c.cases_received,
+        answered_on_time: c.answered_on_time,
+        answered_late: c.answered_late,
+        open: c.open,
+        overdue: c.overdue,
+    })
 }
 
 fn print_statistics(stats: &pb::GetStatisticsResponse, format: Format) -> anyhow::Result<()> {
@@ -530,16 +560,72 @@ fn print_statistics(stats: &pb::GetStatisticsResponse, format: Format) -> anyhow
     }
 }
 
+/// The statistics as text: the case counts per agency and family, then the deadline counts.
 fn statistics_text(stats: &[pb::AgencyStatistics]) -> String {
+    let mut text = cases_text(stats);
+    text.push('\n');
+    text.push_str(&deadlines_text(stats));
+    text
+}
+
+/// Cases (案件), each counted once per agency, family and column.
+fn cases_text(stats: &[pb::AgencyStatistics]) -> String {
     use std::fmt::Write as _;
     let mut text = String::from(
-        "agency              received on-time late open overdue median-h filing-rate  name\n",
+        "cases (案件, each counted once: 发出案件 sent, 收到案件 received, 按时办结 on-time, \
+         逾期办结 late, 未办结 open, 逾期未办 overdue)\n",
+    );
+    let _ = writeln!(
+        text,
+        "{:<19} {:<8} {:>5} {:>8} {:>7} {:>4} {:>4} {:>7}  name",
+        "agency", "family", "sent", "received", "on-time", "late", "open", "overdue"
+    );
+    for s in stats {
+        for c in &s.cases {
+            let _ = writeln!(
+                text,
+                "{:<19} {:<8} {:>5} {:>8} {:>7} {:>4} {:>4} {:>7}  {}",
+                s.agency,
+                c.family,
+                c.cases_sent,
+                c.cases_received,
+                c.answered_on_time,
+                c.answered_late,
+                c.open,
+                c.overdue,
+                s.name
+            );
+        }
+    }
+    text
+}
+
+/// Deadlines (期限), each step owed counted once: those owed to the agency and those it owed.
+fn deadlines_text(stats: &[pb::AgencyStatistics]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "deadlines (期限, each step counted once: owed-to = steps owed to the agency, \
+         owed = steps it owed, and how those stand)\n",
+    );
+    let _ = writeln!(
+        text,
+        "{:<19} {:>8} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8} {:>11}  name",
+        "agency",
+        "owed-to",
+        "owed",
+        "on-time",
+        "late",
+        "open",
+        "overdue",
+        "median-h",
+        "filing-rate"
     );
     for s in stats {
         let _ = writeln!(
             text,
-            "{:<19} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8.1} {:>11}  {}",
+            "{:<19} {:>8} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8.1} {:>11}  {}",
             s.agency,
+            s.sent,
             s.received,
             s.answered_on_time,
             s.answered_late,
@@ -666,5 +752,48 @@ mod tests {
         assert!(report_request(Some("2026-13"), None, None).is_err());
         assert!(report_request(Some("Feb"), None, None).is_err());
         assert!(report_request(None, None, None).is_err());
+    }
+
+    #[test]
+    fn the_statistics_say_cases_and_deadlines_apart() {
+        let row = pb::AgencyStatistics {
+            agency: "11350100MB0100002P".into(),
+            name: "福州市市场监督管理局".into(),
+            sent: 13,
+            received: 1,
+            answered_late: 1,
+            cases: vec![
+                pb::FamilyCaseCounts {
+                    family: "referral".into(),
+                    cases_sent: 3,
+                    ..Default::default()
+                },
+                pb::FamilyCaseCounts {
+                    family: "unknown".into(),
+                    cases_sent: 9,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let text = statistics_text(std::slice::from_ref(&row));
+        assert!(text.starts_with("cases (案件"), "{text}");
+        assert!(text.contains("\ndeadlines (期限"), "{text}");
+        assert!(
+            text.contains("11350100MB0100002P  referral     3        0"),
+            "{text}"
+        );
+        let csv = statistics_csv(std::slice::from_ref(&row));
+        let mut tables = csv.split("\r\n\r\n");
+        let deadlines = tables.next().unwrap_or_default();
+        assert!(deadlines.starts_with("agency,name,sent,received,"), "{csv}");
+        assert!(deadlines.contains(",13,1,0,1,0,0,"), "{csv}");
+        let cases = tables.next().unwrap_or_default();
+        assert_eq!(
+            cases,
+            "agency,name,family,cases_sent,cases_received,answered_on_time,answered_late,open,\
+             overdue\r\n11350100MB0100002P,福州市市场监督管理局,referral,3,0,0,0,0,0\r\n",
+            "an unknown family is left out"
+        );
     }
 }

@@ -1598,7 +1598,20 @@ async fn statistics_show_supervisors_every_agency_and_others_their_own() {
         .iter()
         .find(|s| s.agency == MARKET_BUREAU)
         .expect("market row");
-    assert_eq!(market_row.sent, 1);
+    assert_eq!(
+        market_row.sent, 1,
+        "one deadline (期限) owed to the market bureau"
+    );
+    // Cases (案件): the referral once, sent by the market bureau and received by the police,
+    // whose receipt is still owed.
+    let referrals = |row: &pb::AgencyStatistics| {
+        row.cases
+            .iter()
+            .find(|c| c.family == "referral")
+            .map(|c| (c.cases_sent, c.cases_received, c.open, c.overdue))
+    };
+    assert_eq!(referrals(market_row), Some((1, 0, 0, 0)));
+    assert_eq!(referrals(police_row), Some((0, 1, 1, 0)));
     let mut market = app.monitor_as(MARKET_BUREAU).await;
     let own = market
         .get_statistics(period)
@@ -2376,6 +2389,10 @@ async fn reports_come_as_json_or_csv_files() {
     let text = String::from_utf8(csv.content).expect("UTF-8");
     assert!(text.starts_with("report,period,"), "{text}");
     assert!(text.contains("by_rule,RCPT,referral,"), "{text}");
+    assert!(
+        text.contains(&format!("\r\ncases,{CITY_POLICE},")),
+        "the police received the referral: {text}"
+    );
     let bad = monitor
         .get_report(pb::GetReportRequest {
             kind: 0,

@@ -8,8 +8,8 @@ use casebridge_core::ids::{AgencyCode, RegionCode, Sha256Digest};
 use casebridge_core::notice::Family;
 use casebridge_core::time::Timestamp;
 use casebridge_deadlines::api::{
-    AgencyStatistics, ExtendRequest, Listed, MAX_PAGE, ObligationQuery, ReportFormat, ReportPeriod,
-    View,
+    AgencyStatistics, ExtendRequest, FamilyCaseCounts, Listed, MAX_PAGE, ObligationQuery,
+    ReportFormat, ReportPeriod, View,
 };
 use casebridge_proto::v1 as pb;
 
@@ -222,6 +222,7 @@ pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::Agen
         filing_decisions,
         filed,
         filing_rate,
+        cases,
     } = s;
     let name = AgencyCode::parse(&agency)
         .ok()
@@ -240,6 +241,29 @@ pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::Agen
         filing_decisions,
         filed,
         filing_rate,
+        cases: cases.into_iter().map(family_case_counts).collect(),
+    }
+}
+
+/// One agency's case counts of one family for the wire.
+fn family_case_counts(c: FamilyCaseCounts) -> pb::FamilyCaseCounts {
+    let FamilyCaseCounts {
+        family,
+        cases_sent,
+        cases_received,
+        answered_on_time,
+        answered_late,
+        open,
+        overdue,
+    } = c;
+    pb::FamilyCaseCounts {
+        family: family.as_str().to_owned(),
+        cases_sent,
+        cases_received,
+        answered_on_time,
+        answered_late,
+        open,
+        overdue,
     }
 }
 
@@ -462,6 +486,7 @@ mod tests {
                 late: false,
                 period: Period::new(3, Unit::CalendarDays),
                 changes: Changes::default(),
+                sender: None,
             },
             step: "decide to file (立案) or not to file (不予立案) from acceptance".into(),
             step_zh: "自接受移送之日起对案件进行审查，决定立案或者不予立案".into(),

@@ -476,10 +476,23 @@ async fn an_agency_that_is_not_a_party_cannot_open_the_case() {
 #[tokio::test]
 async fn the_supervisor_downloads_the_monthly_report_as_csv() {
     let app = spawn_app().await;
-    submitted_referral(&app, "console-report").await;
+    let case_id = submitted_referral(&app, "console-report").await;
+    // The deadlines service opens the referral's obligations from its event, in its own time.
+    eventually_listed(&mut app.monitor_as(CITY_POLICE).await, &case_id).await;
     let mut procuratorate = Browser::new(&app, Some(PROCURATORATE));
     let stats = procuratorate.get("/stats").await;
     assert_eq!(stats.status, 200);
+    // Cases and deadlines, each table saying what it counts (issue 15, item 5).
+    for label in [
+        "<th>发出案件</th>",
+        "<th>收到案件</th>",
+        "<th>逾期未办</th>",
+        "期限（每个步骤计一次）",
+        "<th>他方应办期限</th>",
+        "<td>涉嫌犯罪案件移送</td>",
+    ] {
+        assert!(stats.body.contains(label), "{label}: {}", stats.body);
+    }
     let link = stats
         .body
         .split("href=\"")
@@ -502,6 +515,11 @@ async fn the_supervisor_downloads_the_monthly_report_as_csv() {
     assert!(report.body.starts_with("report,period"), "{}", report.body);
     assert!(report.body.contains("monthly_reminder,"), "{}", report.body);
     assert!(report.body.contains("answered_on_time"), "{}", report.body);
+    assert!(
+        report.body.contains(&format!("\r\ncases,{MARKET_BUREAU},")),
+        "the cases section: {}",
+        report.body
+    );
     app.stop().await;
 }
 

@@ -201,18 +201,69 @@ pub struct Listed {
     pub provisional_years: Vec<i32>,
 }
 
-/// What one agency did with the steps it owed in a period.
+/// One agency's figures over a period: deadline counts (期限, one per obligation) and, per
+/// family, case counts (案件, one per case). See [`crate::monitor`] for what each counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AgencyStatistics {
+    /// The agency's code.
     pub agency: String,
+    /// Deadlines others owed this agency (期限): obligations owed to it, one per step.
     pub sent: u64,
+    /// Deadlines this agency owed (期限): one per step.
     pub received: u64,
+    /// Of the deadlines it owed, met (按时办结).
     pub answered_on_time: u64,
+    /// Of the deadlines it owed, met late (逾期办结).
     pub answered_late: u64,
+    /// Of the deadlines it owed, still owed at the judging moment (未办结).
     pub still_open: u64,
+    /// Of those still owed, past due (逾期未办).
     pub overdue: u64,
+    /// Median hours from an obligation's start to the step, over the deadlines it met.
     pub median_response_hours: f64,
+    /// Filing decisions on referrals (立案 + 不予立案), police only.
     pub filing_decisions: u64,
+    /// Of those, cases filed (立案).
     pub filed: u64,
+    /// `filed / filing_decisions` (立案率); 0 without decisions.
     pub filing_rate: f64,
+    /// Case counts per family (案件), ordered by family; families without a case are left out.
+    #[serde(default)]
+    pub cases: Vec<FamilyCaseCounts>,
+}
+
+/// One agency's cases of one family in a period, each case counted once per column
+/// ([`crate::monitor`] defines them): sent, received, and how the received ones were answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyCaseCounts {
+    /// The family of the cases.
+    pub family: Family,
+    /// Cases this agency sent (发出案件): opened in the period with this agency as the sender.
+    pub cases_sent: u64,
+    /// Cases it received (收到案件): opened in the period by another agency, with at least one
+    /// step this agency owed.
+    pub cases_received: u64,
+    /// Received cases whose every step it owed was taken by its due time (按时办结).
+    pub answered_on_time: u64,
+    /// Received cases whose every step it owed was taken, at least one late (逾期办结).
+    pub answered_late: u64,
+    /// Received cases with a step it still owed at the judging moment (未办结).
+    pub open: u64,
+    /// Of the open ones, cases with a step it owed past due at that moment (逾期未办).
+    pub overdue: u64,
+}
+
+impl FamilyCaseCounts {
+    /// No cases of `family` yet.
+    pub fn new(family: Family) -> FamilyCaseCounts {
+        FamilyCaseCounts {
+            family,
+            cases_sent: 0,
+            cases_received: 0,
+            answered_on_time: 0,
+            answered_late: 0,
+            open: 0,
+            overdue: 0,
+        }
+    }
 }

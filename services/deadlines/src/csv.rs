@@ -1,11 +1,15 @@
 //! The one CSV writer of CaseBridge's statistics (RFC 4180: comma-separated, CRLF line ends,
 //! a field quoted when it holds a comma, a quote or a line break). The supervisors' reports
 //! ([`crate::report`]) and the CLI's `monitor statistics --format csv` write the statistics
-//! columns through it, so the two files agree column for column.
+//! columns through it, so the files agree column for column.
+//!
+//! Two tables: [`STATISTICS_COLUMNS`] counts deadlines (期限, one per obligation: `sent` are the
+//! deadlines others owed the agency, `received` those it owed) and [`CASE_COLUMNS`] counts cases
+//! (案件, one per case, per family), as [`crate::monitor::statistics_with_rules`] defines them.
 
-use crate::api::AgencyStatistics;
+use crate::api::{AgencyStatistics, FamilyCaseCounts};
 
-/// The columns of one agency's statistics, in order.
+/// The columns of one agency's deadline counts (期限), in order.
 pub const STATISTICS_COLUMNS: [&str; 12] = [
     "agency",
     "name",
@@ -21,8 +25,8 @@ pub const STATISTICS_COLUMNS: [&str; 12] = [
     "filing_rate",
 ];
 
-/// One agency's statistics as the fields of [`STATISTICS_COLUMNS`]; `name` is the agency's
-/// name from the directory.
+/// One agency's deadline counts as the fields of [`STATISTICS_COLUMNS`]; `name` is the
+/// agency's name from the directory.
 pub fn statistics_fields(s: &AgencyStatistics, name: &str) -> [String; 12] {
     [
         s.agency.clone(),
@@ -37,6 +41,35 @@ pub fn statistics_fields(s: &AgencyStatistics, name: &str) -> [String; 12] {
         s.filing_decisions.to_string(),
         s.filed.to_string(),
         format!("{:.3}", s.filing_rate),
+    ]
+}
+
+/// The columns of one agency's case counts of one family (案件), in order.
+pub const CASE_COLUMNS: [&str; 9] = [
+    "agency",
+    "name",
+    "family",
+    "cases_sent",
+    "cases_received",
+    "answered_on_time",
+    "answered_late",
+    "open",
+    "overdue",
+];
+
+/// One agency's case counts of one family as the fields of [`CASE_COLUMNS`]; `name` is the
+/// agency's name from the directory.
+pub fn case_fields(agency: &str, name: &str, c: &FamilyCaseCounts) -> [String; 9] {
+    [
+        agency.to_owned(),
+        name.to_owned(),
+        c.family.as_str().to_owned(),
+        c.cases_sent.to_string(),
+        c.cases_received.to_string(),
+        c.answered_on_time.to_string(),
+        c.answered_late.to_string(),
+        c.open.to_string(),
+        c.overdue.to_string(),
     ]
 }
 
@@ -83,11 +116,29 @@ mod tests {
             filing_decisions: 3,
             filed: 2,
             filing_rate: 2.0 / 3.0,
+            cases: Vec::new(),
         };
         let fields = statistics_fields(&s, "福州市市场监督管理局");
         assert_eq!(fields.len(), STATISTICS_COLUMNS.len());
         assert_eq!(fields[1], "福州市市场监督管理局");
         assert_eq!(fields[8], "26.2");
         assert_eq!(fields[11], "0.667");
+    }
+
+    #[test]
+    fn a_case_row_has_a_field_per_column() {
+        let c = FamilyCaseCounts {
+            cases_sent: 3,
+            cases_received: 1,
+            open: 1,
+            overdue: 1,
+            ..FamilyCaseCounts::new(casebridge_core::notice::Family::Referral)
+        };
+        let fields = case_fields("11350100MB0100002P", "福州市市场监督管理局", &c);
+        assert_eq!(fields.len(), CASE_COLUMNS.len());
+        assert_eq!(
+            fields[2..].to_vec(),
+            ["referral", "3", "1", "0", "0", "1", "1"].map(String::from)
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! supervisor resolved for it): an escalation that cannot be delivered is on their boards, never
 //! silent; through the same index, whose `supervisor` may be NULL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use casebridge_core::directory::{AgencyKind, Directory};
 use casebridge_core::ids::AgencyCode;
@@ -20,7 +20,7 @@ use casebridge_platform::store::{Db, StoreError};
 use futures_util::TryStreamExt;
 use sqlx::Row;
 
-use crate::api::{AgencyStatistics, ObligationQuery, View};
+use crate::api::{AgencyStatistics, FamilyCaseCounts, ObligationQuery, View};
 use crate::store::{self, COLUMNS, FROM, ObligationRow};
 
 /// A SQL statement under construction with its bind values, numbered in order.
@@ -249,15 +249,20 @@ pub async fn statistics(
         .agencies)
 }
 
-/// Totals of one rule over a period.
+/// Deadline totals of one rule over a period: one per obligation (期限), not per case.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleStatistics {
+    /// The rule id, e.g. `S1-8`.
     pub rule: String,
+    /// The rule's family.
     pub family: String,
     /// Obligations opened in the period.
     pub opened: u64,
+    /// Of those, met by their due time.
     pub answered_on_time: u64,
+    /// Of those, met after their due time.
     pub answered_late: u64,
+    /// Of those, still owed at the judging moment.
     pub still_open: u64,
     /// Of those still open, past due.
     pub overdue: u64,
@@ -266,15 +271,267 @@ pub struct RuleStatistics {
 /// Per-agency and per-rule statistics of a period.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeriodStatistics {
+    /// One row per agency, ordered by agency code: deadline counts and case counts.
     pub agencies: Vec<AgencyStatistics>,
     /// Over every obligation, or with `scope` only those the scope agency owes, is owed or
     /// supervises.
     pub rules: Vec<RuleStatistics>,
 }
 
-/// Statistics over obligations started in `[from, to)`, judged at `judged_at`. Rows are
-/// streamed, so memory grows with the number of agencies and answered steps (one duration each,
-/// for the median), not with the rows read.
+/// One obligation as the statistics read it, judged at the judging moment.
+struct Step {
+    case_id: String,
+    family: Family,
+    sender: Option<String>,
+    owed_by: String,
+    owed_to: Option<String>,
+    supervisor: Option<String>,
+    rule: String,
+    started_at: i64,
+    /// When the step was taken, if by the judging moment.
+    closed_at: Option<i64>,
+    late: bool,
+    /// Still owed and past due at the judging moment.
+    overdue: bool,
+    closed_event: Option<String>,
+}
+
+impl Step {
+    fn read(r: &sqlx::any::AnyRow, judged: i64) -> Result<Step, StoreError> {
+        let due_at: Option<i64> = r.get(3);
+        // A step after the judging moment is still open at it.
+        let closed_at = r.get::<Option<i64>, _>(4).filter(|c| *c <= judged);
+        Ok(Step {
+            owed_by: r.get(0),
+            owed_to: r.get(1),
+            started_at: r.get(2),
+            closed_at,
+            late: r.get::<i64, _>(5) != 0,
+            rule: r.get(6),
+            closed_event: r.get(7),
+            supervisor: r.get(8),
+            family: store::family(&r.get::<String, _>(9))?,
+            case_id: r.get(10),
+            sender: r.get(11),
+            overdue: closed_at.is_none() && due_at.is_some_and(|d| d <= judged),
+        })
+    }
+
+    fn seen_by(&self, scope: Option<&AgencyCode>) -> bool {
+        scope.is_none_or(|v| {
+            self.owed_by == v.as_str()
+                || self.owed_to.as_deref() == Some(v.as_str())
+                || self.supervisor.as_deref() == Some(v.as_str())
+        })
+    }
+}
+
+/// The per-agency rows under construction, each with the durations of its answered steps.
+type Agencies = BTreeMap<String, (AgencyStatistics, Vec<i64>)>;
+
+fn agency_entry<'a>(map: &'a mut Agencies, code: &str) -> &'a mut (AgencyStatistics, Vec<i64>) {
+    map.entry(code.to_owned()).or_insert_with(|| {
+        (
+            AgencyStatistics {
+                agency: code.to_owned(),
+                ..AgencyStatistics::default()
+            },
+            Vec::new(),
+        )
+    })
+}
+
+/// Counts one obligation in its rule's deadline totals.
+fn count_rule(by_rule: &mut BTreeMap<String, RuleStatistics>, step: &Step) {
+    let totals = by_rule
+        .entry(step.rule.clone())
+        .or_insert_with(|| RuleStatistics {
+            rule: step.rule.clone(),
+            family: step.family.as_str().to_owned(),
+            ..RuleStatistics::default()
+        });
+    totals.opened += 1;
+    match step.closed_at {
+        Some(_) if step.late => totals.answered_late += 1,
+        Some(_) => totals.answered_on_time += 1,
+        None => totals.still_open += 1,
+    }
+    if step.overdue {
+        totals.overdue += 1;
+    }
+}
+
+/// Counts one obligation in the deadline counts of the agency it is owed to and of the one
+/// that owes it.
+fn count_deadline(by_agency: &mut Agencies, step: &Step) {
+    if let Some(to_agency) = &step.owed_to {
+        agency_entry(by_agency, to_agency).0.sent += 1;
+    }
+    let (stats, durations) = agency_entry(by_agency, &step.owed_by);
+    stats.received += 1;
+    let Some(closed) = step.closed_at else {
+        stats.still_open += 1;
+        if step.overdue {
+            stats.overdue += 1;
+        }
+        return;
+    };
+    if step.late {
+        stats.answered_late += 1;
+    } else {
+        stats.answered_on_time += 1;
+    }
+    durations.push(closed - step.started_at);
+    // 立案率: the police's filing decisions on referrals (S1 Art 8).
+    if step.rule == "S1-8" {
+        match step.closed_event.as_deref() {
+            Some("referral.filed") => {
+                stats.filing_decisions += 1;
+                stats.filed += 1;
+            }
+            Some("referral.declined") => stats.filing_decisions += 1,
+            _ => {}
+        }
+    }
+}
+
+/// How the steps one agency owed on one case stood at the judging moment.
+#[derive(Debug, Default, Clone, Copy)]
+struct Owed {
+    /// A step still owed.
+    open: bool,
+    /// A step still owed and past due.
+    overdue: bool,
+    /// A step taken after its due time.
+    late: bool,
+}
+
+/// One case of the period as its obligations started in the period show it.
+#[derive(Debug)]
+struct CaseSeen {
+    family: Family,
+    /// The sender recorded on its obligations (the first one read that names one).
+    sender: Option<String>,
+    /// Per agency that owed a step on it.
+    owed: BTreeMap<String, Owed>,
+}
+
+/// Notes one obligation in its case.
+fn note_case(cases: &mut BTreeMap<String, CaseSeen>, step: &Step) {
+    let case = cases
+        .entry(step.case_id.clone())
+        .or_insert_with(|| CaseSeen {
+            family: step.family,
+            sender: None,
+            owed: BTreeMap::new(),
+        });
+    if case.sender.is_none() {
+        case.sender.clone_from(&step.sender);
+    }
+    let owed = case.owed.entry(step.owed_by.clone()).or_default();
+    owed.open |= step.closed_at.is_none();
+    owed.overdue |= step.overdue;
+    owed.late |= step.closed_at.is_some() && step.late;
+}
+
+/// The cases among those with an obligation started in `[from, to)` that already had one
+/// before `from`: opened in an earlier period, so not counted as cases of this one.
+async fn opened_before(
+    db: &Db,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<BTreeSet<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT p.case_id FROM deadlines_obligations p \
+         WHERE p.started_at >= $1 AND p.started_at < $2 AND EXISTS (SELECT 1 \
+           FROM deadlines_obligations e WHERE e.case_id = p.case_id AND e.started_at < $1)",
+    )
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+}
+
+/// The order families are listed in: as the README introduces them.
+fn family_rank(family: Family) -> u8 {
+    match family {
+        Family::Referral => 0,
+        Family::Transfer => 1,
+        Family::Dispute => 2,
+        Family::Opinion => 3,
+    }
+}
+
+/// Case counts per agency and family (in [`family_rank`] order).
+type CaseCounts = BTreeMap<(String, u8), FamilyCaseCounts>;
+
+fn count<'a>(counts: &'a mut CaseCounts, agency: &str, family: Family) -> &'a mut FamilyCaseCounts {
+    counts
+        .entry((agency.to_owned(), family_rank(family)))
+        .or_insert_with(|| FamilyCaseCounts::new(family))
+}
+
+/// Counts each case once per agency and column into the agencies' [`FamilyCaseCounts`]: sent
+/// for its sender; received, and how it was answered, for every other agency that owed a step.
+fn count_cases(by_agency: &mut Agencies, cases: BTreeMap<String, CaseSeen>) {
+    let mut counts = CaseCounts::new();
+    for case in cases.into_values() {
+        if let Some(sender) = &case.sender {
+            count(&mut counts, sender, case.family).cases_sent += 1;
+        }
+        for (agency, owed) in &case.owed {
+            if case.sender.as_ref() == Some(agency) {
+                continue; // the sender's own steps on its case count as deadlines only
+            }
+            let c = count(&mut counts, agency, case.family);
+            c.cases_received += 1;
+            if owed.open {
+                c.open += 1;
+                c.overdue += u64::from(owed.overdue);
+            } else if owed.late {
+                c.answered_late += 1;
+            } else {
+                c.answered_on_time += 1;
+            }
+        }
+    }
+    for ((agency, _), c) in counts {
+        agency_entry(by_agency, &agency).0.cases.push(c);
+    }
+}
+
+/// Statistics over obligations started in `[from, to)`, judged at `judged_at`: per agency,
+/// deadline counts (期限, one per obligation) and per-family case counts (案件, one per case);
+/// per rule, deadline totals.
+///
+/// **Deadline counts** ([`AgencyStatistics`]'s `sent` … `overdue`): every obligation started
+/// in the period counts once for the agency that owes it (`received`, then `answered_on_time`,
+/// `answered_late` or `still_open`, and `overdue` when still owed past due) and once for the
+/// agency it is owed to (`sent`). A referral owes its sender a receipt, a filing decision, and
+/// perhaps a reconsideration, so these are not numbers of cases.
+///
+/// **Case counts** ([`FamilyCaseCounts`]): the cases of the period are those *opened* in it,
+/// whose first obligation started in `[from, to)`; a case with an obligation before `from`
+/// belongs to an earlier period and is left out. Each case counts at most once per agency and
+/// column, with the steps started in the period:
+/// - `cases_sent` (发出案件): for its sender, the agency named as the event's `sender` party
+///   (the referring or transferring agency, the party raising a dispute, the requester of an
+///   opinion), recorded on each obligation;
+/// - `cases_received` (收到案件): for every other agency that owed at least one step on it
+///   (the police on a referral, the receiving agency of a transfer, the expert department, the
+///   procuratorate or coordination office when one owes a step). The steps the sender owes on
+///   its own case (supplementing materials, handing over seized items, negotiating a dispute)
+///   count as its deadlines only;
+/// - of the received ones, exactly one of: `open` (未办结) when a step it owed is still owed at
+///   the judging moment, with `overdue` (逾期未办) when one of those is past due; else
+///   `answered_late` (逾期办结) when one of its steps was taken late; else `answered_on_time`
+///   (按时办结).
+///
+/// So `cases_received = answered_on_time + answered_late + open`, and `overdue <= open`.
+///
+/// Rows are streamed, so memory grows with the number of agencies, cases and answered steps
+/// (one duration each, for the median), not with the rows read.
 pub async fn statistics_with_rules(
     db: &Db,
     from: Timestamp,
@@ -284,98 +541,29 @@ pub async fn statistics_with_rules(
 ) -> Result<PeriodStatistics, StoreError> {
     let mut rows = sqlx::query(
         "SELECT owed_by, owed_to, started_at, due_at, closed_at, late, rule, closed_event, \
-           supervisor, family \
+           supervisor, family, case_id, sender \
          FROM deadlines_obligations WHERE started_at >= $1 AND started_at < $2",
     )
     .bind(from.as_millis())
     .bind(to.as_millis())
     .fetch(db.pool());
     let judged = judged_at.as_millis();
-    let mut by_agency: BTreeMap<String, (AgencyStatistics, Vec<i64>)> = BTreeMap::new();
+    let mut by_agency = Agencies::new();
     let mut by_rule: BTreeMap<String, RuleStatistics> = BTreeMap::new();
-    fn entry<'a>(
-        map: &'a mut BTreeMap<String, (AgencyStatistics, Vec<i64>)>,
-        code: &str,
-    ) -> &'a mut (AgencyStatistics, Vec<i64>) {
-        map.entry(code.to_owned()).or_insert_with(|| {
-            (
-                AgencyStatistics {
-                    agency: code.to_owned(),
-                    ..AgencyStatistics::default()
-                },
-                Vec::new(),
-            )
-        })
-    }
+    let mut cases: BTreeMap<String, CaseSeen> = BTreeMap::new();
     while let Some(r) = rows.try_next().await? {
-        let owed_by: String = r.get(0);
-        let owed_to: Option<String> = r.get(1);
-        let started_at: i64 = r.get(2);
-        let due_at: Option<i64> = r.get(3);
-        // A step after the judging moment is still open at it.
-        let closed_at: Option<i64> = r.get::<Option<i64>, _>(4).filter(|c| *c <= judged);
-        let late = r.get::<i64, _>(5) != 0;
-        let rule: String = r.get(6);
-        let closed_event: Option<String> = r.get(7);
-        let supervisor: Option<String> = r.get(8);
-        let family: String = r.get(9);
-        let overdue = closed_at.is_none() && due_at.is_some_and(|d| d <= judged);
-        let in_scope = scope.is_none_or(|v| {
-            owed_by == v.as_str()
-                || owed_to.as_deref() == Some(v.as_str())
-                || supervisor.as_deref() == Some(v.as_str())
-        });
-        if in_scope {
-            let totals = by_rule
-                .entry(rule.clone())
-                .or_insert_with(|| RuleStatistics {
-                    rule: rule.clone(),
-                    family: family.clone(),
-                    ..RuleStatistics::default()
-                });
-            totals.opened += 1;
-            match closed_at {
-                Some(_) if late => totals.answered_late += 1,
-                Some(_) => totals.answered_on_time += 1,
-                None => totals.still_open += 1,
-            }
-            if overdue {
-                totals.overdue += 1;
-            }
+        let step = Step::read(&r, judged)?;
+        if step.seen_by(scope) {
+            count_rule(&mut by_rule, &step);
         }
-        if let Some(to_agency) = &owed_to {
-            entry(&mut by_agency, to_agency).0.sent += 1;
-        }
-        let (stats, durations) = entry(&mut by_agency, &owed_by);
-        stats.received += 1;
-        match closed_at {
-            Some(closed) => {
-                if late {
-                    stats.answered_late += 1;
-                } else {
-                    stats.answered_on_time += 1;
-                }
-                durations.push(closed - started_at);
-                // 立案率: the police's filing decisions on referrals (S1 Art 8).
-                if rule == "S1-8" {
-                    match closed_event.as_deref() {
-                        Some("referral.filed") => {
-                            stats.filing_decisions += 1;
-                            stats.filed += 1;
-                        }
-                        Some("referral.declined") => stats.filing_decisions += 1,
-                        _ => {}
-                    }
-                }
-            }
-            None => {
-                stats.still_open += 1;
-                if overdue {
-                    stats.overdue += 1;
-                }
-            }
-        }
+        count_deadline(&mut by_agency, &step);
+        note_case(&mut cases, &step);
     }
+    drop(rows);
+    for earlier in opened_before(db, from, to).await? {
+        cases.remove(&earlier);
+    }
+    count_cases(&mut by_agency, cases);
     let agencies = by_agency
         .into_values()
         .map(|(mut stats, mut durations)| {

@@ -3,7 +3,9 @@
 //! 制度; docs/law.md §3 cross-cutting], as JSON or CSV.
 //!
 //! A report covers obligations started in the period, judged at its end (or now, for a period
-//! not yet over): per-agency statistics, per-rule totals, and for the monthly and quarterly
+//! not yet over): per-agency deadline counts (期限, one per obligation), per-agency case counts
+//! per family (案件, one per case opened in the period; see
+//! [`monitor::statistics_with_rules`]), per-rule deadline totals, and for the monthly and quarterly
 //! reports the viewer's overdue board at the end of the period (the monthly one also what falls
 //! due in the following seven days). Supervisors (procuratorates, coordination offices) see every
 //! agency; any other agency sees its own row and the obligations it is party to.
@@ -18,7 +20,9 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 
 use crate::api::{AgencyStatistics, ObligationQuery, Reply, ReportFormat, ReportPeriod, View};
-use crate::csv::{STATISTICS_COLUMNS, line as csv_line, statistics_fields};
+use crate::csv::{
+    CASE_COLUMNS, STATISTICS_COLUMNS, case_fields, line as csv_line, statistics_fields,
+};
 use crate::monitor::{self, RuleStatistics};
 use crate::store::ObligationRow;
 
@@ -302,6 +306,22 @@ const OBLIGATION_COLUMNS: [&str; 12] = [
 ];
 
 impl Report<'_> {
+    /// The `cases` section: one row per agency and family with a case.
+    fn cases_csv(&self, deadlines: &Sources<'_>, out: &mut String) {
+        out.push_str("\r\n");
+        let mut columns = vec!["section"];
+        columns.extend(CASE_COLUMNS);
+        csv_line(out, &columns);
+        for a in self.agencies {
+            let name = self.name(deadlines, &a.agency);
+            for c in &a.cases {
+                let mut fields = vec!["cases".to_owned()];
+                fields.extend(case_fields(&a.agency, &name, c));
+                csv_line(out, &fields);
+            }
+        }
+    }
+
     fn name(&self, deadlines: &Sources<'_>, code: &str) -> String {
         AgencyCode::parse(code)
             .ok()
@@ -351,6 +371,15 @@ impl Report<'_> {
                 "filing_decisions": s.filing_decisions,
                 "filed": s.filed,
                 "filing_rate": s.filing_rate,
+                "cases": s.cases.iter().map(|c| json!({
+                    "family": c.family.as_str(),
+                    "cases_sent": c.cases_sent,
+                    "cases_received": c.cases_received,
+                    "answered_on_time": c.answered_on_time,
+                    "answered_late": c.answered_late,
+                    "open": c.open,
+                    "overdue": c.overdue,
+                })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "by_rule": self.rules.iter().map(|r| json!({
                 "rule": r.rule,
@@ -383,8 +412,8 @@ impl Report<'_> {
     }
 
     /// One CSV file: a header row naming the report, then one table per section, each row
-    /// starting with its section name (`statistics`, `by_rule`, `overdue`, `due_soon`) and each
-    /// table with its own header row.
+    /// starting with its section name (`statistics` counting deadlines, `cases` counting cases,
+    /// `by_rule`, `overdue`, `due_soon`) and each table with its own header row.
     fn csv(&self, deadlines: &Sources<'_>) -> String {
         let mut out = String::new();
         let s = |v: &str| v.to_owned();
@@ -419,6 +448,7 @@ impl Report<'_> {
             fields.extend(statistics_fields(a, &self.name(deadlines, &a.agency)));
             csv_line(&mut out, &fields);
         }
+        self.cases_csv(deadlines, &mut out);
         out.push_str("\r\n");
         csv_line(
             &mut out,

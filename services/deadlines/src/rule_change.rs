@@ -424,6 +424,7 @@ basis = "S4 Arts 18, 64"
             late: false,
             period,
             changes: Changes::default(),
+            sender: None,
         }
     }
 

@@ -86,33 +86,100 @@ pub(super) async fn stats(viewer: Viewer, Query(q): Query<StatsQuery>) -> Respon
         .into_response()
 }
 
+/// The period's figures: case counts per agency and family (案件, one per case), the on-time
+/// chart and the deadline counts per agency (期限, one per obligation), each table saying what
+/// it counts.
 pub(super) fn statistics(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
     let lang = look.lang;
     if rows.is_empty() {
         return markup!(
             "<p class=\"muted\">{}</p>",
-            lang.t("该期间没有期限记录。", "No deadlines in this period.")
+            lang.t(
+                "该期间没有案件或期限记录。",
+                "No cases or deadlines in this period."
+            )
         );
     }
-    let sum = |f: fn(&pb::AgencyStatistics) -> u64| rows.iter().map(f).sum::<u64>();
-    let (on_time, late, open, overdue) = (
-        sum(|r| r.answered_on_time),
-        sum(|r| r.answered_late),
-        sum(|r| r.still_open),
-        sum(|r| r.overdue),
+    let mut out = case_cards(look, rows);
+    out.push(case_table(look, rows));
+    out.push(on_time_chart(look, rows));
+    out.push(deadline_table(look, rows));
+    out
+}
+
+/// Totals of the cases received in the period: answered on time, late, open, overdue.
+fn case_cards(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
+    let lang = look.lang;
+    let sum = |f: fn(&pb::FamilyCaseCounts) -> u64| {
+        rows.iter().flat_map(|r| r.cases.iter()).map(f).sum::<u64>()
+    };
+    let mut out = markup!(
+        "<h2>{}</h2><div class=\"cards\" id=\"case-totals\">",
+        lang.t("案件（每案计一次）", "Cases (each counted once)")
     );
-    let mut out = markup!("<div class=\"cards\">");
     for (label, value) in [
-        (lang.t("按时办结", "Answered on time"), on_time),
-        (lang.t("逾期办结", "Answered late"), late),
-        (lang.t("未办结", "Still open"), open),
-        (lang.t("逾期未办", "Overdue"), overdue),
+        (
+            lang.t("收到案件", "Cases received"),
+            sum(|c| c.cases_received),
+        ),
+        (
+            lang.t("按时办结", "Answered on time"),
+            sum(|c| c.answered_on_time),
+        ),
+        (
+            lang.t("逾期办结", "Answered late"),
+            sum(|c| c.answered_late),
+        ),
+        (lang.t("未办结", "Still open"), sum(|c| c.open)),
+        (lang.t("逾期未办", "Overdue"), sum(|c| c.overdue)),
     ] {
         markup_into!(out, "<div class=\"card\">{}<b>{}</b></div>", label, value);
     }
     out.push(markup!("</div>"));
-    // One bar per agency: the share of its answered steps that were on time.
-    markup_into!(out, "<h2>{}</h2>", lang.t("按时办结率", "On-time rate"));
+    out
+}
+
+/// One row per agency and family: cases sent, received, and how the received ones stand.
+fn case_table(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
+    let lang = look.lang;
+    let mut out = markup!(
+        "<table id=\"cases\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("机关", "Agency"),
+        lang.t("类别", "Family"),
+        lang.t("发出案件", "Cases sent"),
+        lang.t("收到案件", "Cases received"),
+        lang.t("按时办结", "Answered on time"),
+        lang.t("逾期办结", "Answered late"),
+        lang.t("未办结", "Open"),
+        lang.t("逾期未办", "Overdue"),
+    );
+    for r in rows {
+        for c in &r.cases {
+            markup_into!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"overdue\">{}</td></tr>",
+                r.name,
+                crate::console::html::family(lang, &c.family),
+                c.cases_sent,
+                c.cases_received,
+                c.answered_on_time,
+                c.answered_late,
+                c.open,
+                c.overdue,
+            );
+        }
+    }
+    out.push(markup!("</table>"));
+    out
+}
+
+/// One bar per agency: the share of the deadlines it met that were met on time.
+fn on_time_chart(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
+    let lang = look.lang;
+    let mut out = markup!(
+        "<h2>{}</h2>",
+        lang.t("期限按时办结率", "On-time rate of deadlines")
+    );
     let height = 24 * rows.len() + 10;
     markup_into!(
         out,
@@ -141,16 +208,26 @@ pub(super) fn statistics(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
         );
     }
     out.push(markup!("</svg>"));
-    markup_into!(
-        out,
-        "<table id=\"statistics\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+    out
+}
+
+/// One row per agency: the deadlines (one per step) owed to it and by it, and how those it
+/// owed stand.
+fn deadline_table(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
+    let lang = look.lang;
+    let mut out = markup!(
+        "<h2>{}</h2><table id=\"statistics\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t(
+            "期限（每个步骤计一次）",
+            "Deadlines (each step counted once)"
+        ),
         lang.t("机关", "Agency"),
-        lang.t("发出", "Sent"),
-        lang.t("收到", "Received"),
-        lang.t("按时办结", "On time"),
-        lang.t("逾期办结", "Late"),
-        lang.t("未办结", "Open"),
-        lang.t("逾期未办", "Overdue"),
+        lang.t("他方应办期限", "Deadlines owed to it"),
+        lang.t("本机关应办期限", "Deadlines it owed"),
+        lang.t("按时办结期限", "Met on time"),
+        lang.t("逾期办结期限", "Met late"),
+        lang.t("未办结期限", "Open"),
+        lang.t("逾期未办期限", "Overdue"),
         lang.t("响应时间中位数（小时）", "Median response (h)"),
         lang.t("立案率", "Filing rate"),
     );

@@ -171,6 +171,12 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
         name: EVIL.to_owned(),
         answered_on_time: 1,
         filing_decisions: 1,
+        cases: vec![pb::FamilyCaseCounts {
+            family: EVIL.to_owned(),
+            cases_received: 1,
+            answered_on_time: 1,
+            ..Default::default()
+        }],
         ..Default::default()
     };
     let frame = html::Frame {
@@ -566,4 +572,64 @@ fn reader_text_leaves_out_codes_and_tags() {
     );
     assert_eq!(english_words(&text), Vec::<String>::new(), "{text}");
     assert_eq!(english_words("规则 S1-8 与 the 期限"), ["the"]);
+}
+
+/// Issue 15, item 5: the statistics page says what it counts: cases (案件, each once) per
+/// family, and deadlines (期限, each step once) apart.
+#[test]
+fn the_statistics_label_cases_and_deadlines_apart() {
+    let row = pb::AgencyStatistics {
+        agency: KNOWN.to_owned(),
+        name: "福州市市场监督管理局".to_owned(),
+        sent: 13,
+        received: 1,
+        answered_late: 1,
+        cases: vec![
+            pb::FamilyCaseCounts {
+                family: "referral".to_owned(),
+                cases_sent: 3,
+                ..Default::default()
+            },
+            pb::FamilyCaseCounts {
+                family: "transfer".to_owned(),
+                cases_sent: 2,
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let zh = statistics(&look(Lang::Zh), std::slice::from_ref(&row));
+    let zh = zh.as_str();
+    for label in [
+        "发出案件",
+        "收到案件",
+        "按时办结",
+        "逾期办结",
+        "未办结",
+        "逾期未办",
+    ] {
+        assert!(zh.contains(&format!("<th>{label}</th>")), "{label}: {zh}");
+    }
+    assert!(zh.contains("<h2>期限（每个步骤计一次）</h2>"), "{zh}");
+    assert!(zh.contains("<th>他方应办期限</th>"), "{zh}");
+    assert!(
+        zh.contains("<td>涉嫌犯罪案件移送</td><td>3</td><td>0</td>"),
+        "one row per family: {zh}"
+    );
+    let en = statistics(&look(Lang::En), std::slice::from_ref(&row));
+    let en = en.as_str();
+    for label in [
+        "Cases sent",
+        "Cases received",
+        "Deadlines owed to it",
+        "Deadlines it owed",
+    ] {
+        assert!(en.contains(&format!("<th>{label}</th>")), "{label}: {en}");
+    }
+    assert!(en.contains("<td>case transfer</td><td>2</td>"), "{en}");
+    assert!(
+        en.contains("<td>福州市市场监督管理局</td><td>13</td><td>1</td>"),
+        "the deadline counts as before: {en}"
+    );
+    assert!(!en.contains("<th>Sent</th>"), "no bare 'sent': {en}");
 }

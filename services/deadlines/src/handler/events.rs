@@ -238,6 +238,7 @@ impl Deadlines {
             late: false,
             period: obligation.period,
             changes: Changes::default(),
+            sender: notice.parties.get(&Role::Sender).cloned(),
         };
         let next = self.reschedule(&mut row, &obligation);
         Some((row, next))

@@ -9,7 +9,11 @@
 //! - `(owed_by | supervisor | owed_to, due_at, id)` for the boards, only over open obligations,
 //!   so an overdue page walks the viewer's open obligations in due order and stops at the page;
 //! - `closed_at` for the boards as of a past moment (obligations closed since then);
-//! - `started_at` for statistics and reports; `case_id` for events.
+//! - `started_at` for statistics and reports; `case_id` for events (and for the statistics'
+//!   question whether a case had an obligation before the period).
+//!
+//! Each obligation also names its case's sender (`sender`, migration 104), so statistics count
+//! the cases an agency sent by who sent them, not by who is owed a step.
 //!
 //! What the clock does to an obligation lives in the narrow `deadlines_timers (id, next_fire_at,
 //! stage)`, one row per obligation not yet closed: its stage (open, warned, missed) and its next
@@ -42,7 +46,7 @@ pub use holds::{close_links, close_own_link, held, open_link};
 pub(crate) const COLUMNS: &str = "o.id, o.case_id, o.family, o.rule, o.owed_by, o.owed_to, \
     o.supervisor, o.region, o.started_at, o.due_at, o.warn_at, \
     COALESCE(t.stage, CASE WHEN o.closed_at IS NULL THEN 'open' ELSE 'closed' END) AS stage, \
-    o.closed_at, o.closed_event, o.late, o.period_amount, o.period_unit, o.changes";
+    o.closed_at, o.closed_event, o.late, o.period_amount, o.period_unit, o.changes, o.sender";
 
 /// The obligations with their timer rows.
 pub(crate) const FROM: &str = "deadlines_obligations o LEFT JOIN deadlines_timers t ON t.id = o.id";
@@ -132,8 +136,23 @@ pub fn migrations() -> Vec<Migration> {
         postgres: rules.into(),
         sqlite: rules.into(),
     });
+    all.push(Migration {
+        version: 104,
+        description: "the sender of each obligation's case, for case counts".into(),
+        postgres: SENDER.into(),
+        sqlite: SENDER.into(),
+    });
     all
 }
+
+/// Migration 104: who sent each obligation's case (the event's `sender` party: the referring
+/// or transferring agency, the party raising a dispute, the requester of an opinion), so that
+/// statistics count cases sent by their sender, never by whoever is owed a step. Rows recorded
+/// before it are filled in by the rule table as shipped with it: the steps the sender itself
+/// owes (`P180-2b`, `S1-12`, `SAMR-13`) name it as `owed_by`; every other step is owed to it.
+const SENDER: &str = "ALTER TABLE deadlines_obligations ADD COLUMN sender TEXT; \
+    UPDATE deadlines_obligations SET sender = CASE \
+      WHEN rule IN ('P180-2b', 'S1-12', 'SAMR-13') THEN owed_by ELSE owed_to END";
 
 /// Where an obligation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +233,9 @@ pub struct ObligationRow {
     pub period: Period,
     /// Pauses and extensions, with who and why.
     pub changes: Changes,
+    /// The agency that sent the case (the event's `sender` party), when the event named one.
+    #[serde(default)]
+    pub sender: Option<AgencyCode>,
 }
 
 fn unit_code(unit: Unit) -> &'static str {
@@ -287,6 +309,7 @@ pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
             unit_from_code(&r.get::<String, _>(16))?,
         ),
         changes,
+        sender: agency(18, "sender")?,
     })
 }
 
@@ -299,8 +322,8 @@ pub async fn insert(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, owed_to, supervisor, \
            region, started_at, due_at, warn_at, closed_at, closed_event, late, period_amount, \
-           period_unit, changes) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+           period_unit, changes, sender) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          RETURNING id",
     )
     .bind(o.case_id.to_string())
@@ -319,6 +342,7 @@ pub async fn insert(
     .bind(i64::from(o.period.amount))
     .bind(unit_code(o.period.unit))
     .bind(encode_changes(&o.changes)?)
+    .bind(o.sender.as_ref().map(|s| s.as_str().to_owned()))
     .fetch_one(&mut *conn)
     .await?;
     set_timer(conn, id, o.stage, next_fire_at).await?;
