@@ -226,6 +226,15 @@ async fn people_work_their_desks_in_the_console_in_a_real_browser() -> anyhow::R
         .into_inner();
     assert_eq!(designated.status, pb::DisputeStatus::Designated as i32);
     assert_eq!(designated.competent, ENVIRONMENT_BUREAU);
+    // The coordination office's desk in both languages: only data is in the other language
+    // (the dispute's question, recorded in Chinese when the objection opened it, is the case's).
+    let data = format!(
+        "{EXAMPLE_DIRECTORY}{:?} 排污口位于城市管理范围 协商未果 指定由福州市生态环境局管辖 {}",
+        transfer_sending("console-send"),
+        designated.question
+    );
+    scan_both(&browser, &format!("{base}/disputes/{dispute}"), &data).await?;
+    scan_both(&browser, &format!("{base}/disputes"), &data).await?;
 
     // The police sign the receipt at the referral desk.
     act_as(&browser, &base, CITY_POLICE).await?;
@@ -351,6 +360,19 @@ fn without_glosses(text: &str) -> String {
 async fn scan_both(browser: &Browser, url: &str, data: &str) -> anyhow::Result<()> {
     browser.goto(url).await?;
     for lang in ["zh", "en"] {
+        // Issue 15: the English header wrapped at 1280 px; each role's fits on one line.
+        let header = browser
+            .execute(
+                "return document.querySelector('header').getBoundingClientRect().height;",
+                Vec::new(),
+            )
+            .await?
+            .as_f64()
+            .unwrap_or_default();
+        anyhow::ensure!(
+            header < 80.0,
+            "{url} in {lang}: the header wraps ({header} px)"
+        );
         let text = reader_text(browser).await?;
         let stray = other_language(&text, lang, data);
         anyhow::ensure!(
@@ -511,6 +533,7 @@ async fn every_role_works_its_desk_in_both_languages_in_a_real_browser() -> anyh
     )
     .await?;
     scan_both(&browser, &format!("{base}/supervision"), &data).await?;
+    scan_both(&browser, &format!("{base}/stats"), &data).await?;
     browser.goto(&desk).await?;
     browser.find("#form-request_reasons").await?;
     browser

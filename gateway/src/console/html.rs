@@ -326,11 +326,11 @@ pub fn stage(lang: Lang, stage: &str) -> &'static str {
 /// A navigation entry: path, Chinese, English.
 type NavEntry = (&'static str, &'static str, &'static str);
 
-const BOARD: NavEntry = ("/board", "逾期看板", "Overdue board");
+const BOARD: NavEntry = ("/board", "逾期看板", "Overdue");
 const CASES: NavEntry = ("/cases", "案件", "Cases");
 const STATS: NavEntry = ("/stats", "统计", "Statistics");
 const REFERRALS: NavEntry = ("/referrals", "涉罪移送", "Referrals");
-const INCOMING: NavEntry = ("/referrals", "移送受理", "Referral desk");
+const INCOMING: NavEntry = ("/referrals", "移送受理", "Referrals");
 const SUPERVISION: NavEntry = ("/supervision", "立案监督", "Supervision");
 const TRANSFERS: NavEntry = ("/transfers", "案件移送", "Transfers");
 const DISPUTES: NavEntry = ("/disputes", "管辖争议", "Disputes");
@@ -372,7 +372,7 @@ pub fn page(frame: &Frame<'_>, title: &str, body: &Markup) -> Markup {
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · CaseBridge</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body>\
-         <header><a class=\"brand\" href=\"/\">CaseBridge <span>{product}</span></a>",
+         <header><a class=\"brand\" href=\"/\" title=\"{product}\">CaseBridge <span>{product}</span></a>",
         code = if lang == Lang::Zh { "zh-CN" } else { "en" },
         title = title,
         product = lang.t("两法衔接与执法协作", "enforcement hand-offs"),
@@ -404,7 +404,7 @@ pub fn page(frame: &Frame<'_>, title: &str, body: &Markup) -> Markup {
         if frame.demo {
             out.push(markup!(
                 " <a href=\"/choose\">{}</a>",
-                lang.t("切换机关", "switch agency")
+                lang.t("切换机关", "switch")
             ));
             out.push(markup!(
                 " <form method=\"post\" action=\"/signout\" class=\"inline\">\
@@ -441,10 +441,10 @@ pub fn notice(kind: &str, text: &str) -> Markup {
 pub const CSS: &str = r#"
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 "PingFang SC","Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif;color:#1d2430;background:#f5f6f8}
-header{display:flex;flex-wrap:wrap;align-items:center;gap:1rem;padding:.6rem 1.2rem;background:#123a63;color:#fff}
+header{display:flex;flex-wrap:wrap;align-items:center;gap:.8rem;padding:.6rem 1.2rem;background:#123a63;color:#fff}
 header a{color:#fff;text-decoration:none}
-.brand{font-weight:700}.brand span{font-weight:400;opacity:.8;margin-left:.4rem}
-nav{display:flex;gap:.2rem;flex:1}nav a{padding:.3rem .7rem;border-radius:4px;white-space:nowrap}.who a,.who span{white-space:nowrap}nav a.current,nav a:hover{background:#2a5a8c}
+.brand{font-weight:700}.brand span{font-weight:400;opacity:.8;margin-left:.4rem}@media (max-width:1440px){.brand span{display:none}}
+nav{display:flex;gap:.1rem;flex:1}nav a{padding:.3rem .55rem;border-radius:4px;white-space:nowrap}.who a,.who span{white-space:nowrap}nav a.current,nav a:hover{background:#2a5a8c}
 .who{display:flex;gap:.6rem;align-items:center}.who button{background:none;border:1px solid #fff;color:#fff;border-radius:4px;cursor:pointer}
 main{padding:1rem 1.5rem;max-width:1400px}
 h1{font-size:1.4rem;margin:.4rem 0 1rem}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}
