@@ -219,6 +219,49 @@ async fn the_department_asked_works_the_request_at_the_opinion_desk() {
         pb::OpinionStatus::Accepted as i32
     );
 
+    // Announcing a new date (SAMR-45x) extends the opinion's deadline to that day.
+    let mut deadlines = app.deadlines_as(TESTING_INSTITUTE).await;
+    let open = Instant::now() + PROMPTLY;
+    loop {
+        // NOT_FOUND until the deadlines service has heard of the request.
+        let owed = deadlines
+            .list_case_deadlines(pb::ListCaseDeadlinesRequest {
+                case_id: id.clone(),
+            })
+            .await
+            .map(|r| r.into_inner().obligations)
+            .unwrap_or_default();
+        if owed.iter().any(|o| o.rule == "SAMR-45") || Instant::now() > open {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let extended = post_form(
+        &mut institute,
+        &path,
+        "extend",
+        &[
+            ("until", "2026-04-30"),
+            ("reason", "需送外部实验室复检"),
+            ("approval", "榕质检延〔2026〕5号"),
+        ],
+    )
+    .await;
+    assert_eq!(extended.status, 303, "{}", extended.body);
+    let owed = deadlines
+        .list_case_deadlines(pb::ListCaseDeadlinesRequest {
+            case_id: id.clone(),
+        })
+        .await
+        .expect("deadlines")
+        .into_inner()
+        .obligations;
+    let opinion = owed
+        .iter()
+        .find(|o| o.rule == "SAMR-45")
+        .expect("the opinion's deadline");
+    assert_eq!(opinion.extensions.len(), 1, "{opinion:?}");
+
     // Delivering without a conclusion is refused, and the choice and the basis stay.
     let refused = post_form(
         &mut institute,

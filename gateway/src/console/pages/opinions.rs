@@ -358,8 +358,9 @@ async fn take(
     Some(result)
 }
 
-/// Announces a new date: extends the deadline the department owes on the request now (its
-/// rule read from the request's open deadlines).
+/// Announces a new date: extends the deadline the department owes on the request now, the one
+/// for the opinion itself (of its open deadlines, the one due last: the receipt's 7 working days
+/// may still be open beside it).
 async fn extend(
     viewer: &Viewer,
     id: &str,
@@ -377,7 +378,8 @@ async fn extend(
     let me = viewer.agency.code.as_str();
     let Some(rule) = owed
         .iter()
-        .find(|o| o.owed_by == me && o.closed_at.is_none())
+        .filter(|o| o.owed_by == me && o.closed_at.is_none())
+        .max_by_key(|o| o.due_at.as_ref().map_or(i64::MAX, |d| d.seconds))
         .map(|o| o.rule.clone())
     else {
         return Err(tonic::Status::failed_precondition(viewer.lang.t(
