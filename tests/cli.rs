@@ -325,6 +325,51 @@ async fn the_readme_tour_runs_as_written() -> anyhow::Result<()> {
         ],
     )
     .await?);
+    // Issue 15: `--agency` is a filter, `--as` is who asks: the procuratorate lists what the
+    // police owe, and nothing the market bureau owes.
+    let owed_by = |agency: &'static str| {
+        let system = &system;
+        async move {
+            let out = run(
+                system,
+                PROCURATORATE,
+                &[
+                    "monitor", "due-soon", "--hours", "2400", "--agency", agency, "--json",
+                ],
+            )
+            .await?;
+            anyhow::ensure!(out.status.success(), "{}", stderr(&out));
+            Ok::<_, anyhow::Error>(
+                json_lines(&out)[0]["obligations"]
+                    .as_array()
+                    .map(|o| {
+                        o.iter()
+                            .map(|o| {
+                                (
+                                    o["owed_by"].as_str().unwrap_or_default().to_owned(),
+                                    o["rule"].as_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let police_owe = owed_by(CITY_POLICE).await?;
+    assert!(
+        police_owe.iter().any(|(_, rule)| rule == "S1-8"),
+        "{police_owe:?}"
+    );
+    assert!(
+        police_owe.iter().all(|(by, _)| by == CITY_POLICE),
+        "{police_owe:?}"
+    );
+    let market_owes = owed_by(MARKET_BUREAU).await?;
+    assert!(
+        market_owes.iter().all(|(by, _)| by == MARKET_BUREAU),
+        "{market_owes:?}"
+    );
     let refused = run(
         &system,
         CITY_POLICE,
