@@ -424,7 +424,7 @@ fn init_telemetry(
     name: &'static str,
 ) -> casebridge_platform::telemetry::TelemetryGuard {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.log.clone());
-    casebridge_platform::telemetry::init(&filter, name)
+    casebridge_platform::telemetry::init(&filter, settings.log_format, name)
 }
 
 /// A token cancelled by the first SIGTERM (how systemd, Docker and Kubernetes stop a process)

@@ -21,6 +21,17 @@ pub enum BusKind {
     Amqp,
 }
 
+/// How log lines are written (`log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Readable lines; colour only at a terminal without `NO_COLOR`.
+    #[default]
+    Text,
+    /// One JSON object a line: time, level, target, message, fields, span, trace and span ids.
+    Json,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusSettings {
@@ -188,6 +199,9 @@ pub struct Settings {
     pub directory: PathBuf,
     /// Log filter in `RUST_LOG` syntax.
     pub log: String,
+    /// How log lines are written on stderr: `text` for people, `json` (one object a line, with
+    /// the trace and span ids) for a log collector.
+    pub log_format: LogFormat,
     /// Allow unencrypted connections to RabbitMQ (`amqp://`) and PostgreSQL (no `sslmode` of
     /// `require`, `verify-ca` or `verify-full`) on other hosts than this one. Off: traffic that
     /// leaves the machine is encrypted, or the process does not start.
@@ -254,6 +268,7 @@ impl Default for Settings {
             data_dir: ".casebridge".into(),
             directory: "directory.toml".into(),
             log: "info".into(),
+            log_format: LogFormat::Text,
             allow_plaintext_remote: false,
             shutdown_grace: Duration::from_secs(10),
             bus: BusSettings::default(),

@@ -11,10 +11,17 @@ use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+pub use crate::settings::LogFormat;
 
 /// Keeps the tracer provider alive; flushes spans when dropped.
 #[derive(Debug)]
@@ -28,10 +35,10 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber: human-readable logs on stderr filtered by `filter`
-/// (`RUST_LOG` syntax), and OpenTelemetry spans so trace ids exist and propagate.
-/// Calling it twice keeps the first subscriber (tests call it freely).
-pub fn init(filter: &str, service_name: &'static str) -> TelemetryGuard {
+/// Installs the global subscriber: logs on stderr filtered by `filter` (`RUST_LOG` syntax), as
+/// readable text or as JSON lines (`format`), and OpenTelemetry spans so trace ids exist and
+/// propagate. Calling it twice keeps the first subscriber (tests call it freely).
+pub fn init(filter: &str, format: LogFormat, service_name: &'static str) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let provider = SdkTracerProvider::builder().build();
     let tracer = provider.tracer(service_name);
@@ -40,17 +47,93 @@ pub fn init(filter: &str, service_name: &'static str) -> TelemetryGuard {
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         std::env::var_os("NO_COLOR").as_deref(),
     );
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
+        LogFormat::Text => logs
+            .with_ansi(colour)
+            .with_target(false)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => logs
+            .with_ansi(false)
+            .event_format(JsonLines)
+            .with_filter(filter)
+            .boxed(),
+    };
     let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(colour)
-                .with_target(false)
-                .with_filter(filter),
-        )
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(logs)
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// Log events as JSON lines, one object each: `time` (RFC 3339, UTC), `level`, `target`,
+/// `message` and the event's other fields, the innermost `span`'s name, and its OpenTelemetry
+/// `trace_id` and `span_id`, so a line can be found from a trace and the reverse.
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let mut line = serde_json::Map::new();
+        line.insert(
+            "time".into(),
+            chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        line.insert("level".into(), meta.level().as_str().into());
+        line.insert("target".into(), meta.target().into());
+        event.record(&mut JsonFields(&mut line));
+        if let Some(span) = ctx.lookup_current() {
+            line.insert("span".into(), span.name().into());
+            let ids = span
+                .extensions()
+                .get::<tracing_opentelemetry::OtelData>()
+                .and_then(|otel| Some((otel.trace_id()?, otel.span_id()?)));
+            if let Some((trace_id, span_id)) = ids {
+                line.insert("trace_id".into(), trace_id.to_string().into());
+                line.insert("span_id".into(), span_id.to_string().into());
+            }
+        }
+        let text = serde_json::Value::Object(line).to_string();
+        writeln!(writer, "{text}")
+    }
+}
+
+/// An event's fields into a JSON object; values that are not numbers or booleans as text.
+struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl Visit for JsonFields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
 }
 
 /// Events of dependencies that print message bodies, and so personal data, whatever the level
@@ -149,6 +232,50 @@ mod tests {
             text.contains("channel closed"),
             "other lapin events still log: {text}"
         );
+    }
+
+    /// Issue 17: `log_format = "json"` writes one object a line carrying the trace and span ids
+    /// of the span the event happened in.
+    #[test]
+    fn a_json_line_carries_its_fields_and_the_trace_and_span_ids() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("json-test")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(move || writer.clone())
+                    .with_ansi(false)
+                    .event_format(JsonLines),
+            );
+        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("settle", queue = "referrals.commands");
+            span.in_scope(|| {
+                tracing::info!(case = "01a2", count = 3_u64, replayed = false, "settled");
+            });
+            let cx = span.context();
+            let context = opentelemetry::trace::TraceContextExt::span(&cx)
+                .span_context()
+                .clone();
+            (
+                context.trace_id().to_string(),
+                context.span_id().to_string(),
+            )
+        });
+        let text =
+            String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        assert_eq!(line["level"], "INFO", "{line}");
+        assert_eq!(line["message"], "settled", "{line}");
+        assert_eq!(line["case"], "01a2", "{line}");
+        assert_eq!(line["count"], 3, "{line}");
+        assert_eq!(line["replayed"], false, "{line}");
+        assert_eq!(line["span"], "settle", "{line}");
+        assert_eq!(line["trace_id"], trace_id.as_str(), "{line}");
+        assert_eq!(line["span_id"], span_id.as_str(), "{line}");
+        assert_ne!(trace_id, opentelemetry::trace::TraceId::INVALID.to_string());
+        assert!(!text.contains('\u{1b}'), "no colour codes: {text}");
     }
 
     #[test]

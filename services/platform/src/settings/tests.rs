@@ -171,3 +171,18 @@ fn a_non_postgres_store_url_is_refused_by_name() {
     let err = s.validate().expect_err("invalid");
     assert!(err.to_string().contains("store.url"), "{err}");
 }
+
+#[test]
+fn the_log_format_is_text_unless_json_is_asked_for() {
+    assert_eq!(Settings::default().log_format, LogFormat::Text);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("casebridge.toml");
+    std::fs::write(&file, "log_format = \"json\"\n").expect("write");
+    assert_eq!(
+        Settings::load(Some(&file)).expect("load").log_format,
+        LogFormat::Json
+    );
+    std::fs::write(&file, "log_format = \"xml\"\n").expect("write");
+    let err = Settings::load(Some(&file)).expect_err("not a format");
+    assert!(err.to_string().contains("log_format"), "{err}");
+}
