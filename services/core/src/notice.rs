@@ -27,6 +27,19 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, in the order lists show them.
+    pub const ALL: [Family; 4] = [
+        Family::Referral,
+        Family::Transfer,
+        Family::Dispute,
+        Family::Opinion,
+    ];
+
+    /// The family named `name` ([`Family::as_str`]), if any.
+    pub fn parse(name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
     /// The first word of routing keys and the `family` of inbox entries.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,5 +129,19 @@ impl Notice {
     /// The routing key on the event exchange: `<family>.<event>`.
     pub fn routing_key(&self) -> String {
         format!("{}.{}", self.family, self.event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_reads_back_from_its_name_and_nothing_else_does() {
+        for family in Family::ALL {
+            assert_eq!(Family::parse(family.as_str()), Some(family));
+        }
+        assert_eq!(Family::parse("Referral"), None);
+        assert_eq!(Family::parse(""), None);
     }
 }

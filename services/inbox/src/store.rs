@@ -119,12 +119,9 @@ pub async fn list(
 fn entry(row: &sqlx::any::AnyRow) -> Result<Entry, StoreError> {
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("inbox {what}: {e}"));
-    let family = match row.get::<String, _>(3).as_str() {
-        "referral" => Family::Referral,
-        "transfer" => Family::Transfer,
-        "dispute" => Family::Dispute,
-        "opinion" => Family::Opinion,
-        other => return Err(corrupt("family", &other)),
+    let family = row.get::<String, _>(3);
+    let Some(family) = Family::parse(&family) else {
+        return Err(corrupt("family", &family));
     };
     Ok(Entry {
         cursor: u64::try_from(row.get::<i64, _>(0)).unwrap_or(0),

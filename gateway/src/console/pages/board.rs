@@ -7,7 +7,7 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use serde::Deserialize;
 
-use super::parts::{Look, status_text};
+use super::parts::{Look, option, status_text};
 use crate::console::html::{self, Lang, Markup, markup, notice, page};
 use crate::console::viewer::Viewer;
 
@@ -113,26 +113,19 @@ fn calendar_warning(viewer: &Viewer) -> Markup {
 
 pub(super) fn board_filters(look: &Look, q: &BoardQuery, view: pb::ObligationView) -> Markup {
     let lang = look.lang;
-    let option = |value: &str, label: &str, current: &str| {
-        markup!(
-            "<option value=\"{value}\"{selected}>{label}</option>",
-            value = value,
-            selected = if value == current { " selected" } else { "" },
-            label = label
-        )
-    };
+    let choice = |value: &str, label: &str, current: &str| option(value, label, value == current);
     let current_view = match view {
         pb::ObligationView::DueSoon => "due_soon",
         pb::ObligationView::Open => "open",
         _ => "overdue",
     };
-    let mut agencies = option("", lang.t("全部", "all"), &q.agency);
+    let mut agencies = choice("", lang.t("全部", "all"), &q.agency);
     for a in look.directory.agencies() {
-        agencies.push(option(a.code.as_str(), &a.name, &q.agency));
+        agencies.push(choice(a.code.as_str(), &a.name, &q.agency));
     }
-    let mut families = option("", lang.t("全部", "all"), &q.family);
+    let mut families = choice("", lang.t("全部", "all"), &q.family);
     for f in ["referral", "transfer", "dispute", "opinion"] {
-        families.push(option(f, html::family(lang, f), &q.family));
+        families.push(choice(f, html::family(lang, f), &q.family));
     }
     markup!(
         "<form class=\"filters\" method=\"get\" action=\"/board\">\
@@ -144,13 +137,13 @@ pub(super) fn board_filters(look: &Look, q: &BoardQuery, view: pb::ObligationVie
          <button>{go}</button></form>",
         lv = lang.t("范围", "View"),
         views = [
-            option("overdue", lang.t("已逾期", "overdue"), current_view),
-            option(
+            choice("overdue", lang.t("已逾期", "overdue"), current_view),
+            choice(
                 "due_soon",
                 lang.t("24小时内到期", "due within 24 h"),
                 current_view
             ),
-            option("open", lang.t("全部未办结", "all open"), current_view),
+            choice("open", lang.t("全部未办结", "all open"), current_view),
         ]
         .into_iter()
         .collect::<Markup>(),

@@ -3,14 +3,17 @@
 
 use axum::extract::{Path, Query};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use casebridge_core::notice::Family;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_server::CaseService as _;
 use casebridge_proto::v1::deadline_service_server::DeadlineService as _;
 use serde::Deserialize;
 
 use super::board::obligations_table;
-use super::lists::{Family, ListParams, family_page};
-use super::parts::{Look, enum_name, failed, history_table, role_name, status_text, step_name};
+use super::lists::{ListParams, desk_of, family_page};
+use super::parts::{
+    Look, enum_name, failed, history_table, option, role_name, status_text, step_name,
+};
 use crate::console::html::{self, Lang, Markup, markup, notice, page};
 use crate::console::viewer::Viewer;
 
@@ -32,11 +35,11 @@ pub(super) async fn cases(viewer: Viewer, Query(q): Query<CasesQuery>) -> Respon
         markup_into!(
             body,
             "<h2 id=\"family-{}\">{}</h2>",
-            family.name(),
-            family.title(lang)
+            family.as_str(),
+            html::family(lang, family.as_str())
         );
         let mut one = params.clone();
-        one.family = family.name().to_owned();
+        one.family = family.as_str().to_owned();
         body.push(family_page(&viewer, *family, &one, "/cases").await);
     }
     Html(page(&viewer.frame("/cases"), lang.t("案件", "Cases"), &body).into_string())
@@ -53,19 +56,16 @@ pub(super) struct CasesQuery {
 
 /// The filters of `/cases`: a case id to open, the family, the status and the viewer's role.
 fn filters(lang: Lang, params: &ListParams) -> Markup {
-    let option = |value: &str, label: &str, current: &str| {
-        let selected = if value == current {
-            markup!(" selected")
-        } else {
-            Markup::new()
-        };
-        markup!("<option value=\"{}\"{}>{}</option>", value, selected, label)
-    };
-    let mut families = option("", lang.t("全部", "All"), &params.family);
+    let choice = |value: &str, label: &str, current: &str| option(value, label, value == current);
+    let mut families = choice("", lang.t("全部", "All"), &params.family);
     for family in Family::ALL {
-        families.push(option(family.name(), family.title(lang), &params.family));
+        families.push(choice(
+            family.as_str(),
+            html::family(lang, family.as_str()),
+            &params.family,
+        ));
     }
-    let mut roles = option("", lang.t("任意", "Any"), &params.role);
+    let mut roles = choice("", lang.t("任意", "Any"), &params.role);
     for role in [
         pb::PartyRole::Sender,
         pb::PartyRole::Recipient,
@@ -75,7 +75,7 @@ fn filters(lang: Lang, params: &ListParams) -> Markup {
         pb::PartyRole::SuperiorProcuratorate,
     ] {
         let name = enum_name(role.as_str_name(), "PARTY_ROLE_");
-        roles.push(option(&name, role_name(lang, role), &params.role));
+        roles.push(choice(&name, role_name(lang, role), &params.role));
     }
     markup!(
         "<form class=\"filters\" method=\"get\" action=\"/cases\"><label>{}<input name=\"id\" size=\"38\"></label><button>{}</button></form>\
@@ -195,7 +195,7 @@ pub(super) fn timeline_head(look: &Look, timeline: &pb::CaseTimeline) -> Markup 
         lang.t("编号", "Id"),
         timeline.case_id,
     );
-    let desk = Family::parse(&timeline.family).map(Family::desk);
+    let desk = Family::parse(&timeline.family).map(desk_of);
     if let Some(desk) = desk {
         markup_into!(
             body,

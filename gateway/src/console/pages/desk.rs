@@ -10,11 +10,12 @@ use axum::Form;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use casebridge_core::notice::Family;
 use casebridge_proto::v1 as pb;
 use serde::Deserialize;
 
 use super::forms::{Fields, Posted, StepForm};
-use super::lists::{Family, ListParams, family_page, role_tabs};
+use super::lists::{ListParams, family_page, role_tabs};
 use super::parts::{Look, failed, forbidden, history_table, status_text};
 use crate::console::html::{self, Lang, Markup, markup, notice, page};
 use crate::console::viewer::Viewer;
@@ -216,6 +217,8 @@ pub(super) async fn post<D: Desk>(
         ))
         .into_response(),
         Err(status) => {
+            // Read again rather than reuse `desk`: a refusal often means the case moved on
+            // (another officer took the step), and the page must show where it stands now.
             let refusal = notice("error", &status_text(look.lang, &status));
             case_page::<D>(&viewer, &id, Some(refusal), Some(&posted)).await
         }

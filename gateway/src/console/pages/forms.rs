@@ -9,7 +9,7 @@
 //! - **A form sent twice takes its step once.** Every form carries its viewer's token and a
 //!   request id; the confirmation page carries the same id on.
 
-use super::parts::Look;
+use super::parts::{Look, option};
 use crate::console::html::{Lang, Markup, markup};
 use crate::console::viewer::Viewer;
 
@@ -121,18 +121,7 @@ impl Field {
             FieldKind::Choice(options) => {
                 let mut out = markup!("<select name=\"{}\">", name);
                 for (v, label) in options {
-                    let selected = if posted.is_some() && v == value {
-                        markup!(" selected")
-                    } else {
-                        Markup::new()
-                    };
-                    markup_into!(
-                        out,
-                        "<option value=\"{}\"{}>{}</option>",
-                        v,
-                        selected,
-                        label
-                    );
+                    out.push(option(v, label, posted.is_some() && v == value));
                 }
                 out.push(markup!("</select>"));
                 out

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use casebridge_core::notice::Family;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::dispute_service_server::DisputeService as _;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
@@ -15,49 +16,13 @@ use super::parts::{Look, status_text};
 use crate::console::html::{self, Lang, Markup, markup, notice};
 use crate::console::viewer::Viewer;
 
-/// The four case families, as the console lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Family {
-    Referral,
-    Transfer,
-    Dispute,
-    Opinion,
-}
-
-impl Family {
-    pub(super) const ALL: [Family; 4] = [
-        Family::Referral,
-        Family::Transfer,
-        Family::Dispute,
-        Family::Opinion,
-    ];
-
-    /// The family's name on the wire and in query strings.
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Family::Referral => "referral",
-            Family::Transfer => "transfer",
-            Family::Dispute => "dispute",
-            Family::Opinion => "opinion",
-        }
-    }
-
-    pub(super) fn parse(name: &str) -> Option<Family> {
-        Family::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    /// The desk a case of the family is worked at.
-    pub(super) fn desk(self) -> &'static str {
-        match self {
-            Family::Referral => "/referrals",
-            Family::Transfer => "/transfers",
-            Family::Dispute => "/disputes",
-            Family::Opinion => "/opinions",
-        }
-    }
-
-    pub(super) fn title(self, lang: Lang) -> &'static str {
-        html::family(lang, self.name())
+/// The desk a case of `family` is worked at.
+pub(super) fn desk_of(family: Family) -> &'static str {
+    match family {
+        Family::Referral => "/referrals",
+        Family::Transfer => "/transfers",
+        Family::Dispute => "/disputes",
+        Family::Opinion => "/opinions",
     }
 }
 
@@ -213,7 +178,7 @@ pub(super) async fn due_times(
         let request = pb::ListObligationsRequest {
             view: pb::ObligationView::Open as i32,
             agency: viewer.agency.code.to_string(),
-            family: family.name().to_owned(),
+            family: family.as_str().to_owned(),
             page_size: 500,
             page_token: std::mem::take(&mut page_token),
             ..Default::default()
@@ -308,7 +273,7 @@ pub(super) async fn family_page(
         Ok(page) => {
             let due = due_times(viewer, family).await;
             let now = viewer.state.ctx.clock.now().as_millis() / 1000;
-            let mut out = cases_table(&look, &page.cases, family.desk(), &due, now);
+            let mut out = cases_table(&look, &page.cases, desk_of(family), &due, now);
             out.push(params.pager(look.lang, path, &page.next_page_token));
             out
         }

@@ -6,13 +6,14 @@
 use axum::extract::Query;
 use axum::response::Response;
 use casebridge_core::directory::AgencyKind;
+use casebridge_core::notice::Family;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::deadline_service_server::DeadlineService as _;
 use casebridge_proto::v1::opinion_service_server::OpinionService as _;
 
 use super::desk::{self, CaseDesk, Desk, Fact};
 use super::forms::{Field, Fields, StepForm};
-use super::lists::{Family, ListParams};
+use super::lists::ListParams;
 use super::parts::{Look, documents_list, enum_name};
 use crate::console::html::{self, Lang, Markup, markup};
 use crate::console::viewer::Viewer;

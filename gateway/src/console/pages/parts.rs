@@ -270,6 +270,16 @@ pub(super) fn history_table(look: &Look, history: &[pb::HistoryEntry]) -> Markup
     out
 }
 
+/// One `<option>` of a `<select>`, chosen when `selected`.
+pub(super) fn option(value: &str, label: &str, selected: bool) -> Markup {
+    markup!(
+        "<option value=\"{}\"{}>{}</option>",
+        value,
+        if selected { " selected" } else { "" },
+        label
+    )
+}
+
 /// The answer to a form without the page's token.
 pub(super) fn forbidden(lang: Lang) -> Response {
     (
