@@ -66,6 +66,19 @@ async fn act_as(browser: &Browser, base: &str, agency: &str) -> anyhow::Result<(
     Ok(())
 }
 
+/// A referral's status as its sender reads it over gRPC.
+async fn referral_status(system: &System, id: &str) -> anyhow::Result<i32> {
+    Ok(system
+        .referrals(MARKET_BUREAU)
+        .await?
+        .get_referral(pb::GetReferralRequest {
+            referral_id: id.to_owned(),
+        })
+        .await?
+        .into_inner()
+        .status)
+}
+
 /// A transfer objected to and referred to the office: a dispute waiting for acceptance.
 async fn referred_dispute(system: &System) -> anyhow::Result<String> {
     let transfer = system
@@ -254,15 +267,7 @@ async fn people_work_their_desks_in_the_console_in_a_real_browser() -> anyhow::R
     browser
         .wait_for_text("#referral-status", "received", WAIT)
         .await?;
-    let status = system
-        .referrals(MARKET_BUREAU)
-        .await?
-        .get_referral(pb::GetReferralRequest {
-            referral_id: referral.clone(),
-        })
-        .await?
-        .into_inner()
-        .status;
+    let status = referral_status(&system, &referral).await?;
     assert_eq!(status, pb::ReferralStatus::Received as i32);
 
     // The supervisor's statistics, in English.
@@ -513,15 +518,7 @@ async fn every_role_works_its_desk_in_both_languages_in_a_real_browser() -> anyh
     browser
         .wait_for_text("#referral-status", "declined", WAIT)
         .await?;
-    let status = system
-        .referrals(MARKET_BUREAU)
-        .await?
-        .get_referral(pb::GetReferralRequest {
-            referral_id: newest.clone(),
-        })
-        .await?
-        .into_inner()
-        .status;
+    let status = referral_status(&system, &newest).await?;
     assert_eq!(status, pb::ReferralStatus::Declined as i32);
 
     // The procuratorate copied on it finds it on its supervision desk and may ask for reasons.

@@ -197,6 +197,7 @@ impl CaseStore {
             let case_id = CaseId::parse(&row.get::<String, _>(0))
                 .map_err(|e| StoreError::Corrupt(format!("case id: {e}")))?;
             let case: C = decode(case_id, &row.get::<Vec<u8>, _>(1))?;
+            let opened = case.opened();
             cases.push(CaseSummary {
                 case_id,
                 status: case.status_name().to_owned(),
@@ -204,8 +205,8 @@ impl CaseStore {
                 updated_at: Timestamp::from_millis(row.get(2)),
                 roles: case.parties().roles_of(agency),
                 headline: case.headline(),
-                opened_by: case.opened().map(|(by, _)| by.clone()),
-                opened_at: case.opened().map(|(_, at)| at),
+                opened_by: opened.map(|(by, _)| by.clone()),
+                opened_at: opened.map(|(_, at)| at),
                 summary: summary_line(case.summary()),
             });
         }
