@@ -221,6 +221,68 @@ pub struct Settings {
     pub deadlines: DeadlineSettings,
     pub evidence: EvidenceSettings,
     pub ledger: LedgerSettings,
+    pub admin: AdminSettings,
+    pub trace: TraceSettings,
+}
+
+/// The plain-HTTP admin port of every process (`admin.*`): Prometheus metrics at `/metrics`,
+/// liveness at `/livez`, readiness at `/readyz`. Off the mutual-TLS ports, for the local
+/// scraper and probes; keep it on a private interface.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Address of the admin port, e.g. `127.0.0.1:9464`. Unset: no admin port.
+    pub listen: Option<SocketAddr>,
+    /// How many days ahead the official holiday calendar must reach; readiness reports a
+    /// shorter reach (`calendar` check) and `casebridge_calendar_days_ahead` shows it.
+    pub calendar_days_ahead: u32,
+    /// Whether a calendar that does not reach `calendar_days_ahead` days makes the process
+    /// unready. Off by default: deadlines beyond the official schedule are computed
+    /// provisionally and marked so (docs/deadlines.md), and taking a gateway out of service
+    /// for a schedule the State Council has not yet published would stop every referral.
+    pub calendar_gates_readiness: bool,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            listen: None,
+            calendar_days_ahead: 90,
+            calendar_gates_readiness: false,
+        }
+    }
+}
+
+/// Which protocol carries spans to the OpenTelemetry collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (the collector's port 4317).
+    #[default]
+    Grpc,
+}
+
+/// Export of spans by OTLP (`trace.*`); off unless `endpoint` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The collector's OTLP endpoint, e.g. `http://127.0.0.1:4317`. Empty: spans are made (so
+    /// trace ids reach logs and messages) but not exported.
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+    /// The share of new traces kept, 0.0 to 1.0; a trace begun elsewhere (an incoming
+    /// `traceparent`) follows its parent's decision.
+    pub sample_ratio: f64,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            endpoint: String::new(),
+            protocol: OtlpProtocol::Grpc,
+            sample_ratio: 1.0,
+        }
+    }
 }
 
 /// The full-process record: the operator's signing key and how often the chains' heads are
@@ -280,6 +342,8 @@ impl Default for Settings {
             deadlines: DeadlineSettings::default(),
             ledger: LedgerSettings::default(),
             evidence: EvidenceSettings::default(),
+            admin: AdminSettings::default(),
+            trace: TraceSettings::default(),
         }
     }
 }
@@ -391,6 +455,16 @@ pub enum SettingsError {
 impl Settings {
     /// Defaults, then `file` (if given), then `CASEBRIDGE__…` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        Settings::load_with_env(file, None)
+    }
+
+    /// As [`Settings::load`], with `env` standing in for the process environment when given
+    /// (the names and values of `CASEBRIDGE__…` variables): how a test checks the variables a
+    /// unit file or manifest sets without setting them.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Settings, SettingsError> {
         let mut builder = config::Config::builder();
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
@@ -399,7 +473,8 @@ impl Settings {
             config::Environment::with_prefix("CASEBRIDGE")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(env),
         );
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
@@ -467,6 +542,18 @@ impl Settings {
         }
         if self.store.max_connections == 0 {
             return invalid("store.max_connections", "must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.trace.sample_ratio) {
+            return invalid("trace.sample_ratio", "must be between 0.0 and 1.0");
+        }
+        if !self.trace.endpoint.is_empty()
+            && !self.trace.endpoint.starts_with("http://")
+            && !self.trace.endpoint.starts_with("https://")
+        {
+            return invalid(
+                "trace.endpoint",
+                "must be an http:// or https:// URL of an OTLP collector, or empty",
+            );
         }
         if self.evidence.max_size == 0 {
             return invalid("evidence.max_size", "must be at least 1 byte");
