@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::metrics;
 
-/// A readiness check: `Ok` when ready, else why not (no personal data: it is served in clear).
-pub type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// A readiness check: `Ok` when ready, with a note for the report (often empty), else why not.
+/// Neither may hold personal data: both are served in clear.
+pub type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
 
 /// Reads gauges whose values live elsewhere (a database) just before a scrape.
 pub type Sampler = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
@@ -58,7 +59,7 @@ impl std::fmt::Debug for Health {
 /// The outcome of each readiness check, in the order they were added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Readiness {
-    pub checks: Vec<(String, Result<(), String>)>,
+    pub checks: Vec<(String, Result<String, String>)>,
 }
 
 impl Readiness {
@@ -66,12 +67,13 @@ impl Readiness {
         self.checks.iter().all(|(_, result)| result.is_ok())
     }
 
-    /// One line per check: `name ok` or `name failed: reason`.
+    /// One line per check: `name ok`, `name ok: note` or `name failed: reason`.
     pub fn report(&self) -> String {
         self.checks
             .iter()
             .map(|(name, result)| match result {
-                Ok(()) => format!("{name} ok\n"),
+                Ok(note) if note.is_empty() => format!("{name} ok\n"),
+                Ok(note) => format!("{name} ok: {note}\n"),
                 Err(reason) => format!("{name} failed: {reason}\n"),
             })
             .collect()
@@ -106,7 +108,7 @@ impl Health {
             "shutdown".to_owned(),
             match stopping {
                 true => Err("shutting down".to_owned()),
-                false => Ok(()),
+                false => Ok(String::new()),
             },
         ));
         for (name, check) in checks {
@@ -131,6 +133,64 @@ impl Health {
             }
         }
     }
+}
+
+/// Registers a service's store: a readiness check that it answers, and the outbox backlog
+/// and its oldest row's age (read with `clock`) sampled at each scrape.
+pub fn watch_store(
+    health: &Health,
+    service: &'static str,
+    db: crate::store::Db,
+    clock: Arc<dyn casebridge_core::time::Clock>,
+) {
+    let ping = db.clone();
+    health.add_check(
+        format!("store {service}"),
+        Arc::new(move || {
+            let db = ping.clone();
+            Box::pin(async move {
+                db.ping()
+                    .await
+                    .map(|()| String::new())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    );
+    let messaging = crate::store::Messaging::new(service);
+    health.add_sampler(Arc::new(move || {
+        let (db, messaging, clock) = (db.clone(), messaging.clone(), clock.clone());
+        Box::pin(async move {
+            let label = crate::metrics::ServiceLabel { service };
+            match messaging.outbox_backlog(&db).await {
+                Ok((rows, oldest)) => {
+                    let m = metrics();
+                    m.outbox_backlog.get_or_create(&label).set(rows);
+                    let age = oldest.map_or(0.0, |at| {
+                        (clock.now().as_millis() - at).max(0) as f64 / 1000.0
+                    });
+                    m.outbox_oldest_age.get_or_create(&label).set(age);
+                }
+                Err(error) => tracing::warn!(service, %error, "cannot read the outbox backlog"),
+            }
+        })
+    }));
+}
+
+/// Registers the bus: a readiness check that it is connected (RabbitMQ: reconnecting when the
+/// link was lost, as the next publish would).
+pub fn watch_bus(health: &Health, bus: crate::bus::Bus) {
+    health.add_check(
+        "bus",
+        Arc::new(move || {
+            let bus = bus.clone();
+            Box::pin(async move {
+                bus.check()
+                    .await
+                    .map(|()| String::new())
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    );
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -241,19 +301,25 @@ async fn answer<B>(health: &Health, request: &Request<B>) -> Response<Full<Bytes
 mod tests {
     use super::*;
 
-    fn check(result: Result<(), &'static str>) -> Check {
-        Arc::new(move || Box::pin(async move { result.map_err(str::to_owned) }))
+    fn check(result: Result<&'static str, &'static str>) -> Check {
+        Arc::new(move || Box::pin(async move { result.map(str::to_owned).map_err(str::to_owned) }))
     }
 
     #[tokio::test]
     async fn readiness_needs_every_check_and_turns_off_for_good_on_shutdown() {
         let health = Health::default();
-        health.add_check("bus", check(Ok(())));
+        health.add_check("bus", check(Ok("")));
         assert!(health.readiness().await.is_ready());
 
+        health.add_check("calendar", check(Ok("reaches 26 days ahead")));
         health.add_check("store referrals", check(Err("connection refused")));
         let readiness = health.readiness().await;
         assert!(!readiness.is_ready());
+        assert!(
+            readiness.report().contains("calendar ok: reaches 26 days ahead"),
+            "{}",
+            readiness.report()
+        );
         assert!(
             readiness
                 .report()
@@ -263,7 +329,7 @@ mod tests {
         );
 
         let health = Health::default();
-        health.add_check("bus", check(Ok(())));
+        health.add_check("bus", check(Ok("")));
         health.stop();
         let readiness = health.readiness().await;
         assert!(!readiness.is_ready());
@@ -275,7 +341,7 @@ mod tests {
         let health = Health::default();
         health.add_check(
             "store",
-            Arc::new(|| Box::pin(std::future::pending::<Result<(), String>>())),
+            Arc::new(|| Box::pin(std::future::pending::<Result<String, String>>())),
         );
         let readiness = health.readiness().await;
         assert!(!readiness.is_ready());
@@ -285,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn the_port_answers_probes_and_metrics_over_http() {
         let health = Health::default();
-        health.add_check("bus", check(Ok(())));
+        health.add_check("bus", check(Ok("")));
         let server = AdminServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), health.clone())
             .await
             .expect("bind");
