@@ -557,3 +557,36 @@ fn a_stored_record_reads_back_and_one_with_versions_out_of_sequence_is_refused()
     empty["versions"] = serde_json::json!([]);
     assert!(serde_json::from_value::<PenaltyRecord>(empty).is_err());
 }
+
+// ---- The documentation ----------------------------------------------------------------------
+
+#[test]
+fn docs_screening_lists_every_shipped_rule_with_its_source_and_every_warning_status() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screening.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    for rule in shipped().rules() {
+        let row = docs
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{}` |", rule.id)))
+            .unwrap_or_else(|| panic!("docs/screening.md has no row for {}", rule.id));
+        assert!(row.contains(&rule.source), "{}: {row}", rule.id);
+        assert!(row.contains(rule.violation.as_str()), "{}: {row}", rule.id);
+        let verified = if rule.verified { "| yes" } else { "| no" };
+        assert!(row.contains(verified), "{}: {row}", rule.id);
+    }
+    for status in warning::WarningStatus::ALL {
+        let zh = crate::refusal::zh::status_zh(status.as_str()).unwrap();
+        assert!(
+            docs.contains(&format!("| `{}` | {zh} |", status.as_str())),
+            "docs/screening.md lacks status {status}"
+        );
+    }
+    let law = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/law.md"),
+    )
+    .unwrap();
+    assert!(
+        law.contains("(screening.md)"),
+        "docs/law.md links to screening.md"
+    );
+}
