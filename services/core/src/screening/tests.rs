@@ -590,3 +590,28 @@ fn docs_screening_lists_every_shipped_rule_with_its_source_and_every_warning_sta
         "docs/law.md links to screening.md"
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn a_sales_amount_screens_under_art_140_exactly_when_it_is_at_least_50000_yuan(
+        fen in 0i64..20_000_000
+    ) {
+        let amount = Amount::from_fen(fen).unwrap();
+        let hit = !screen(&sales(&amount.to_string()), &shipped()).is_empty();
+        proptest::prop_assert_eq!(hit, fen >= 5_000_000);
+        // The decimal string reads back to the same fen.
+        proptest::prop_assert_eq!(Amount::parse(&amount.to_string()).unwrap(), amount);
+    }
+
+    #[test]
+    fn unsold_goods_screen_as_an_attempt_exactly_from_150000_yuan(fen in 0i64..40_000_000) {
+        let amount = Amount::from_fen(fen).unwrap();
+        let hits = rules_hit(&unsold(&amount.to_string()), &shipped());
+        let expected: Vec<String> = if fen >= 15_000_000 {
+            vec!["CL-140-ATT".to_owned()]
+        } else {
+            Vec::new()
+        };
+        proptest::prop_assert_eq!(hits, expected);
+    }
+}

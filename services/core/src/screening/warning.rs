@@ -12,8 +12,10 @@
 //! the warning with its reasons. A referral for the same matter closes the warning at any
 //! point; late answers are recorded as late, never refused (docs/law.md §3 cross-cutting).
 //!
-//! Both periods are settings ([`crate::screening::ScreeningPolicy`]): no source we have read
-//! fixes them (docs/screening.md).
+//! Whether a referral for the same matter already exists is for the service to check before it
+//! opens a warning; a referral made afterwards is linked with `link_referral`. Both periods are
+//! settings ([`crate::screening::ScreeningPolicy`]): no source we have read fixes them
+//! (docs/screening.md).
 //!
 //! Status flow:
 //! ```text

@@ -883,3 +883,57 @@ fn the_warning_reads_back_as_stored() {
     assert_eq!(timeline[2].actor, desk.w.procuratorate.code);
     assert_eq!(warning.opened(), Some((&desk.w.market.code, at(OPENED))));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_steps_keep_the_warning_invariants(
+        steps in proptest::collection::vec((0usize..4, 0usize..8, 0u32..(60 * 24 * 6)), 0..30)
+    ) {
+        let desk = Desk::new();
+        let w = &desk.w;
+        let actors = [&w.market, &w.procuratorate, &w.environment, &w.police];
+        let mut now = at(OPENED);
+        let mut current: Option<EarlyWarning> = None;
+        // Start from an opened warning: every other step follows it.
+        if let Ok(out) = desk.decide(None, open_command(hits()), &w.market, OPENED) {
+            current = Some(out.case);
+        }
+        for (actor, command, minutes) in steps {
+            now = now.plus(std::time::Duration::from_secs(u64::from(minutes) * 60));
+            let command = every_command().swap_remove(command);
+            let actor = actors[actor];
+            let before = current.clone();
+            // A refused step changes nothing: `current` stays as it was.
+            if let Ok(out) = decide(before.as_ref(), &command, actor, &desk.ctx(), now) {
+                    let next = &out.case;
+                    if let Some(previous) = &before {
+                        proptest::prop_assert!(!previous.status.is_terminal());
+                        proptest::prop_assert_eq!(next.version, previous.version + 1);
+                        proptest::prop_assert_eq!(next.id, previous.id);
+                        proptest::prop_assert_eq!(&next.hits, &previous.hits);
+                    }
+                    proptest::prop_assert_eq!(next.history.len() as u64, next.version);
+                    // The procuratorate hears nothing before the warning is raised to it.
+                    for event in &out.events {
+                        if !next.is_raised() {
+                            proptest::prop_assert!(
+                                !event.recipients.contains(&next.procuratorate)
+                            );
+                        }
+                    }
+                    // The warning is raised only after its period, and an answer is late only
+                    // after its due time.
+                    if let Some(raised) = next.raised_at {
+                        proptest::prop_assert!(raised >= next.raise_due);
+                    }
+                    if let (Some(late), Some(due)) = (next.answered_late, next.answer_due) {
+                        proptest::prop_assert_eq!(late, due);
+                        proptest::prop_assert!(now > due);
+                    }
+                    current = Some(out.case);
+            }
+        }
+    }
+}
