@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use casebridge_core::directory::Directory;
 use casebridge_platform::bus::Topology;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::settings::{BusKind, Settings};
@@ -225,21 +224,7 @@ impl Deployment {
         settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         // People are not part of the workload.
         settings.console.enabled = false;
-        std::fs::write(
-            settings.in_data_dir(&settings.directory),
-            system::EXAMPLE_DIRECTORY,
-        )?;
-        let directory = Directory::from_toml_str(system::EXAMPLE_DIRECTORY)?;
-        let agencies: Vec<(String, String)> = directory
-            .agencies()
-            .map(|a| (a.code.to_string(), a.name.clone()))
-            .collect();
-        casebridge_gateway::pki::write_dev_pki(&dir.path().join("pki"), &agencies)?;
-        // The family services sign every receipt with the operator's key.
-        casebridge_platform::ledger::Signer::load(
-            &settings.in_data_dir(&settings.ledger.key),
-            true,
-        )?;
+        crate::prepare_data_dir(dir.path())?;
         if kind == BusKind::Amqp {
             let name = format!(
                 "cbbench_{}",
@@ -321,7 +306,7 @@ impl Arrivals {
             while let Some(Ok(entry)) = stream.next().await {
                 let now = Instant::now();
                 if entry.event == "submitted" {
-                    lock(&record).insert(entry.case_id, now);
+                    crate::lock(&record).insert(entry.case_id, now);
                 }
             }
         });
@@ -333,7 +318,7 @@ impl Arrivals {
         let deadline = Instant::now() + within;
         loop {
             let missing = {
-                let seen = lock(&self.seen);
+                let seen = crate::lock(&self.seen);
                 sent.iter()
                     .filter(|s| !seen.contains_key(&s.case_id))
                     .count()
@@ -349,7 +334,7 @@ impl Arrivals {
     }
 
     fn arrival(&self, case_id: &str) -> Option<Instant> {
-        lock(&self.seen).get(case_id).copied()
+        crate::lock(&self.seen).get(case_id).copied()
     }
 }
 
@@ -357,12 +342,6 @@ impl Drop for Arrivals {
     fn drop(&mut self) {
         self.watcher.abort();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Submits `count` referrals from `concurrency` clients, each sending its next as soon as the
