@@ -599,7 +599,50 @@ async fn the_benchmark_runs_on_both_backends_and_prints_its_figures() -> anyhow:
         assert!(text.contains(line), "{line} missing: {text}");
     }
     assert_eq!(text.matches("submit→police inbox p50").count(), 4, "{text}");
+    // After each of the four phases, what each process spent: this one always, the servers only
+    // on RabbitMQ + PostgreSQL (or a statement that they are not on this machine), never a zero
+    // standing in for a process that was not found.
+    assert_eq!(text.matches("  CPU, user + system").count(), 4, "{text}");
+    let own = per_referral(&text, "casebridge-bench (pid");
+    assert_eq!(own.len(), 4, "{text}");
+    assert!(own.iter().all(|&ms| ms > 0.0), "{own:?} in {text}");
+    assert_eq!(
+        text.matches("RabbitMQ: not part of this run (the embedded bus)")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("PostgreSQL: not part of this run (SQLite)")
+            .count(),
+        2,
+        "{text}"
+    );
+    for (server, comm) in [("RabbitMQ", "beam.smp"), ("PostgreSQL", "postgres")] {
+        let found = per_referral(&text, &format!("{server} (")).len();
+        let absent = text
+            .matches(&format!("{server}: no {comm} process on this machine"))
+            .count();
+        assert_eq!(found + absent, 2, "{server}: {text}");
+    }
+    let all = per_referral(&text, "all of them");
+    assert_eq!(all.len(), 4, "{text}");
+    assert!(
+        all.iter().zip(&own).all(|(all, own)| all >= own),
+        "{all:?} {own:?}"
+    );
     Ok(())
+}
+
+/// The milliseconds per referral on each line of `text` that holds `label`.
+fn per_referral(text: &str, label: &str) -> Vec<f64> {
+    text.lines()
+        .filter(|line| line.contains(label))
+        .filter_map(|line| {
+            let (before, _) = line.split_once(" ms/referral")?;
+            before.rsplit(' ').next()?.parse().ok()
+        })
+        .collect()
 }
 
 /// The number that follows `marker` in `line` (up to the next character that is not part of a

@@ -11,6 +11,7 @@
 //! `casebridge` binary built next to this one when they measure a process of its own.
 #![forbid(unsafe_code)]
 
+mod cpu;
 mod deadlines;
 mod evidence;
 mod referrals;

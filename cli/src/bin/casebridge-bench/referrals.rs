@@ -13,6 +13,10 @@
 //! - **open loop**: `--rate` referrals per second for `--seconds`, each sent on schedule
 //!   whatever the previous one is doing: the latency under a steady load.
 //!
+//! After each phase, the CPU time each process involved spent on it (this one, which holds the
+//! whole system and the load generator; on RabbitMQ + PostgreSQL also the broker and the
+//! database server), in seconds and milliseconds per referral ([`crate::cpu`]).
+//!
 //! The broker ceiling publishes persistent messages of the size of a referral command to a
 //! quorum queue with publisher confirms (at most `--concurrency` unconfirmed) while a consumer
 //! acknowledges them, so the end-to-end figure can be read against what RabbitMQ itself does
@@ -36,6 +40,8 @@ use tokio_util::sync::CancellationToken;
 
 use casebridge_cli::client::Clients;
 use casebridge_cli::system::{self, Components};
+
+use crate::cpu;
 
 /// The sender and the receiver of every benchmark referral (example directory).
 const MARKET_BUREAU: &str = "11350100MB0100002P";
@@ -181,25 +187,42 @@ async fn workload(
     let warm = closed_loop(&market, WARM_UP, args.concurrency.min(WARM_UP), "warm").await?;
     arrivals.wait_for(&warm, DRAIN).await?;
 
+    let involved = cpu::Involved {
+        broker: deployment.kind == BusKind::Amqp,
+        database: deployment.kind == BusKind::Amqp,
+    };
+    let ticks = cpu::Ticks::of_this_machine();
+    let cpu_before = cpu::Snapshot::take(involved);
     let started = Instant::now();
     let sent = closed_loop(&market, args.count, args.concurrency, "closed").await?;
     arrivals.wait_for(&sent, DRAIN).await?;
+    let cpu_after = cpu::Snapshot::take(involved);
     let throughput = report(
         &format!("closed loop, concurrency {}", args.concurrency),
         &sent,
         &arrivals,
         started,
     );
+    println!(
+        "{}",
+        cpu::report(&cpu_before, &cpu_after, sent.len(), ticks)
+    );
 
     if args.rate > 0 {
+        let cpu_before = cpu::Snapshot::take(involved);
         let started = Instant::now();
         let sent = open_loop(&market, args.rate, args.seconds).await?;
         arrivals.wait_for(&sent, DRAIN).await?;
+        let cpu_after = cpu::Snapshot::take(involved);
         report(
             &format!("open loop, {}/s", args.rate),
             &sent,
             &arrivals,
             started,
+        );
+        println!(
+            "{}",
+            cpu::report(&cpu_before, &cpu_after, sent.len(), ticks)
         );
     }
     Ok(throughput)
