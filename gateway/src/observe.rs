@@ -4,10 +4,10 @@
 //! - it runs the call in a `grpc` span that continues the caller's W3C trace context
 //!   (`traceparent`, `tracestate` headers), so an agency's trace runs on through the gateway,
 //!   the bus and the services.
-//! The status is read from
-//! the response headers, where tonic puts it for a call refused before any message
-//! ("trailers-only"), which is how every CaseBridge refusal answers; a status sent in trailers
-//! after streamed messages (an inbox stream ending with an error) is counted as OK.
+//!
+//! The status is read from the response headers, where tonic puts it for a call refused before
+//! any message ("trailers-only"), which is how every CaseBridge refusal answers; a status sent in
+//! trailers after streamed messages (an inbox stream ending with an error) is counted as OK.
 
 use std::collections::BTreeMap;
 use std::future::Future;
