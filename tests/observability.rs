@@ -395,6 +395,7 @@ async fn a_referral_sent_with_a_traceparent_is_one_trace_across_every_process() 
             ("CASEBRIDGE__TRACE__ENDPOINT".into(), endpoint),
             // Spans leave each process within half a second rather than five.
             ("OTEL_BSP_SCHEDULE_DELAY".into(), "500".into()),
+            ("CASEBRIDGE__LOG_FORMAT".into(), "json".into()),
         ],
         "info",
     )
@@ -486,6 +487,31 @@ async fn a_referral_sent_with_a_traceparent_is_one_trace_across_every_process() 
             "{service}/{name} hangs from {parent_hex}, a span outside the trace"
         );
     }
+
+    // The JSON log lines of that work carry the same trace id, in every process that did it,
+    // and a log file holds no colour codes.
+    let logs = system.logs();
+    assert!(!logs.contains('\u{1b}'), "colour codes in a log file");
+    let mut logged_by = BTreeSet::new();
+    let mut process = "";
+    for line in logs.lines() {
+        if let Some(name) = line.strip_prefix("===== ") {
+            process = name.trim_end_matches(" =====");
+            continue;
+        }
+        if !line.starts_with('{') {
+            continue; // what a process printed on stdout (`ready: …`)
+        }
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("{process}: not a JSON line ({e}): {line}"))?;
+        if entry["trace_id"] == trace_id {
+            logged_by.insert(process.to_owned());
+        }
+    }
+    assert!(
+        logged_by.contains("referrals"),
+        "the referrals service logged nothing under the trace: {logged_by:?}"
+    );
     system.stop().await?;
     stop.notify_one();
     let _ = server.await;
