@@ -28,6 +28,7 @@ use casebridge_platform::bus::embedded::EmbeddedBus;
 use casebridge_platform::bus::{Bus, Topology};
 use casebridge_platform::host::Host;
 use casebridge_platform::ledger::Signer;
+use casebridge_platform::prune::run_pruner;
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store::Db;
 use tokio::task::JoinSet;
@@ -375,6 +376,21 @@ pub async fn run(
     // those calls.
     let core = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    // Each service's replay records older than the retention go, once an hour, until the
+    // services stop; started once the service has migrated its tables.
+    let prune = |service: &'static str, db: &Db, tasks: &mut JoinSet<anyhow::Result<()>>| {
+        let pruner = run_pruner(
+            db.clone(),
+            service,
+            clock.clone(),
+            settings.store.replay_retention,
+            core.clone(),
+        );
+        tasks.spawn(async move {
+            pruner.await;
+            Ok(())
+        });
+    };
     let today = casebridge_core::calendar::cst_date(clock.now());
     let (rules, calendar) = load_deadline_law(&settings, today)?;
     let law = Arc::new(Law::new(calendar, rules));
@@ -396,37 +412,42 @@ pub async fn run(
         if components.referrals {
             let db = store(&settings, casebridge_referrals::SERVICE).await?;
             let app = casebridge_referrals::app::build(
-                host(db),
+                host(db.clone()),
                 directory.clone(),
                 law.clone(),
                 settings.referrals.clone(),
             )
             .await?;
+            prune(casebridge_referrals::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "referrals", app, &core);
         }
         if components.transfers {
             let db = store(&settings, casebridge_transfers::SERVICE).await?;
-            let app = casebridge_transfers::app::build(host(db), directory.clone()).await?;
+            let app = casebridge_transfers::app::build(host(db.clone()), directory.clone()).await?;
+            prune(casebridge_transfers::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "transfers", app, &core);
         }
         if components.disputes {
             let db = store(&settings, casebridge_disputes::SERVICE).await?;
             let app = casebridge_disputes::app::build(
-                host(db),
+                host(db.clone()),
                 directory.clone(),
                 settings.disputes.clone(),
             )
             .await?;
+            prune(casebridge_disputes::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "disputes", app, &core);
         }
         if components.opinions {
             let db = store(&settings, casebridge_opinions::SERVICE).await?;
-            let app = casebridge_opinions::app::build(host(db), directory.clone()).await?;
+            let app = casebridge_opinions::app::build(host(db.clone()), directory.clone()).await?;
+            prune(casebridge_opinions::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "opinions", app, &core);
         }
         if components.deadlines {
+            let db = store(&settings, casebridge_deadlines::SERVICE).await?;
             let app = DeadlinesApp::build(
-                host(store(&settings, casebridge_deadlines::SERVICE).await?),
+                host(db.clone()),
                 directory.clone(),
                 Arc::new(law.rules.clone()),
                 law.calendar.clone(),
@@ -434,6 +455,7 @@ pub async fn run(
             .await?
             .with_fallback_supervisor(settings.deadlines.fallback_supervisor.clone())
             .with_dispute_policy(settings.disputes.clone());
+            prune(casebridge_deadlines::SERVICE, &db, &mut tasks);
             let stop = core.clone();
             tasks.spawn(async move {
                 app.run_until_stopped(stop)
@@ -443,22 +465,16 @@ pub async fn run(
         }
     }
     if components.inbox {
-        let app = InboxApp::build(
-            store(&settings, casebridge_inbox::SERVICE).await?,
-            bus.clone(),
-            clock.clone(),
-        )
-        .await?;
+        let db = store(&settings, casebridge_inbox::SERVICE).await?;
+        let app = InboxApp::build(db.clone(), bus.clone(), clock.clone()).await?;
+        prune(casebridge_inbox::SERVICE, &db, &mut tasks);
         let stop = core.clone();
         tasks.spawn(async move { app.run_until_stopped(stop).await.context("inbox service") });
     }
     if components.evidence {
-        let app = EvidenceApp::build(
-            store(&settings, casebridge_evidence::SERVICE).await?,
-            bus.clone(),
-            clock.clone(),
-        )
-        .await?;
+        let db = store(&settings, casebridge_evidence::SERVICE).await?;
+        let app = EvidenceApp::build(db.clone(), bus.clone(), clock.clone()).await?;
+        prune(casebridge_evidence::SERVICE, &db, &mut tasks);
         let stop = core.clone();
         tasks.spawn(async move {
             app.run_until_stopped(stop)

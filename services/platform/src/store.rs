@@ -501,7 +501,8 @@ pub async fn drop_database(url: &str) -> Result<(), StoreError> {
 /// - `<svc>_outbox`: events written in the same transaction as the state, published by the relay;
 /// - `<svc>_processed`: ids of consumed messages, so redelivery is harmless.
 ///
-/// Versions 1..=99 are reserved for these; services number their own tables from 100.
+/// Versions 1..=99 are reserved for the platform's tables (these are 1 and 10, the case
+/// tables 2, the ledger 3); services number their own tables from 100.
 pub fn messaging_migrations(service: &str) -> Vec<Migration> {
     let pg = format!(
         "CREATE TABLE {s}_idempotency (actor TEXT NOT NULL, request_id TEXT NOT NULL, \
@@ -535,7 +536,8 @@ pub fn messaging_migrations(service: &str) -> Vec<Migration> {
             sqlite: Cow::Owned(sqlite),
         },
         Migration {
-            version: 2,
+            // Not 2 or 3: the case tables and the ledger, also the platform's, have those.
+            version: 10,
             description: Cow::Borrowed("replay records indexed by age, for pruning"),
             postgres: Cow::Owned(by_age.clone()),
             sqlite: Cow::Owned(by_age),
