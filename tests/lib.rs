@@ -134,6 +134,26 @@ fn built(bin: &str) -> PathBuf {
     profile_dir.join(bin)
 }
 
+/// The workspace's root directory (where `deploy/` is).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_owned)
+}
+
+/// The settings of a system of separate processes on the machine's RabbitMQ (in `namespace`)
+/// and the PostgreSQL database `postgres`.
+fn distributed_env(namespace: &str, postgres: &str) -> Vec<(String, String)> {
+    vec![
+        ("CASEBRIDGE__BUS__KIND".into(), "amqp".into()),
+        ("CASEBRIDGE__BUS__URL".into(), testing::amqp_url()),
+        ("CASEBRIDGE__BUS__NAMESPACE".into(), namespace.to_owned()),
+        ("CASEBRIDGE__BUS__REQUEST_TIMEOUT".into(), "3s".into()),
+        ("CASEBRIDGE__STORE__URL".into(), postgres.to_owned()),
+        ("CASEBRIDGE__STORE__MAX_CONNECTIONS".into(), "8".into()),
+    ]
+}
+
 /// One running component.
 #[derive(Debug)]
 struct Process {
@@ -220,36 +240,78 @@ impl System {
             .rev()
             .find(|(key, _)| key == "CASEBRIDGE__BUS__NAMESPACE")
             .map_or_else(|| testing::unique_name("cbe2e"), |(_, ns)| ns.clone());
-        let mut env = vec![
-            ("CASEBRIDGE__BUS__KIND".into(), "amqp".into()),
-            ("CASEBRIDGE__BUS__URL".into(), testing::amqp_url()),
-            ("CASEBRIDGE__BUS__NAMESPACE".into(), namespace.clone()),
-            ("CASEBRIDGE__BUS__REQUEST_TIMEOUT".into(), "3s".into()),
-            ("CASEBRIDGE__STORE__URL".into(), postgres.clone()),
-            ("CASEBRIDGE__STORE__MAX_CONNECTIONS".into(), "8".into()),
-        ];
+        let mut env = distributed_env(&namespace, &postgres);
         env.extend(settings);
         let mut system = System::prepare(env, filter)?;
         system.postgres = Some(postgres);
         system.drop_database = drop_database;
         system.namespace = Some(namespace);
-        system.start("referrals", &["referrals"]).await?;
-        system.start("transfers", &["transfers"]).await?;
-        system.start("disputes", &["disputes"]).await?;
-        system.start("opinions", &["opinions"]).await?;
-        system.start("inbox", &["inbox-service"]).await?;
-        system.start("deadlines", &["deadlines"]).await?;
-        system.start("evidence", &["evidence-service"]).await?;
-        let addr = system
-            .start("gateway", &["gateway", "--listen", "127.0.0.1:0"])
-            .await?;
-        system.gateway = addr.context("gateway printed no address")?;
+        system.start_components().await?;
         Ok(system)
     }
 
-    fn prepare(mut env: Vec<(String, String)>, log_filter: &str) -> anyhow::Result<System> {
+    /// `casebridge up` on a data directory restored from a backup (nothing is initialised:
+    /// the keys, PKI and databases are the restored ones).
+    pub async fn embedded_restored(dir: tempfile::TempDir) -> anyhow::Result<System> {
+        let mut system = System::in_dir(dir, Vec::new(), "info");
+        let addr = system
+            .start("up", &["up", "--listen", "127.0.0.1:0"])
+            .await?;
+        system.gateway = addr.context("up printed no gateway address")?;
+        Ok(system)
+    }
+
+    /// Every component as its own process on a data directory and a PostgreSQL database
+    /// restored from a backup, on a new bus namespace (a broker that lost its queues). The
+    /// database is dropped when the system stops.
+    pub async fn distributed_restored(
+        dir: tempfile::TempDir,
+        postgres: String,
+    ) -> anyhow::Result<System> {
+        let namespace = testing::unique_name("cbe2e");
+        let env = distributed_env(&namespace, &postgres);
+        let mut system = System::in_dir(dir, env, "info");
+        system.postgres = Some(postgres);
+        system.drop_database = true;
+        system.namespace = Some(namespace);
+        system.start_components().await?;
+        Ok(system)
+    }
+
+    /// Starts every component as its own process, the gateway last.
+    async fn start_components(&mut self) -> anyhow::Result<()> {
+        self.start("referrals", &["referrals"]).await?;
+        self.start("transfers", &["transfers"]).await?;
+        self.start("disputes", &["disputes"]).await?;
+        self.start("opinions", &["opinions"]).await?;
+        self.start("inbox", &["inbox-service"]).await?;
+        self.start("deadlines", &["deadlines"]).await?;
+        self.start("evidence", &["evidence-service"]).await?;
+        let addr = self
+            .start("gateway", &["gateway", "--listen", "127.0.0.1:0"])
+            .await?;
+        self.gateway = addr.context("gateway printed no address")?;
+        Ok(())
+    }
+
+    fn prepare(env: Vec<(String, String)>, log_filter: &str) -> anyhow::Result<System> {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("directory.toml"), EXAMPLE_DIRECTORY)?;
+        let system = System::in_dir(dir, env, log_filter);
+        let status = std::process::Command::new(casebridge_bin())
+            .args(["pki", "init"])
+            .envs(system.env.iter().cloned())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("casebridge pki init failed");
+        }
+        Ok(system)
+    }
+
+    /// A system on `dir` with the settings `env`, nothing started.
+    fn in_dir(dir: tempfile::TempDir, mut env: Vec<(String, String)>, log_filter: &str) -> System {
         env.push((
             "CASEBRIDGE__DATA_DIR".into(),
             dir.path().display().to_string(),
@@ -257,16 +319,7 @@ impl System {
         env.push(("CASEBRIDGE__LOG".into(), log_filter.into()));
         // Any free port, so tests run side by side.
         env.push(("CASEBRIDGE__CONSOLE__LISTEN".into(), "127.0.0.1:0".into()));
-        let status = std::process::Command::new(casebridge_bin())
-            .args(["pki", "init"])
-            .envs(env.iter().cloned())
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("casebridge pki init failed");
-        }
-        Ok(System {
+        System {
             dir,
             env,
             processes: HashMap::new(),
@@ -275,7 +328,7 @@ impl System {
             postgres: None,
             drop_database: false,
             namespace: None,
-        })
+        }
     }
 
     /// Starts a component and waits for its `ready:` line; returns the address it printed.
@@ -361,6 +414,24 @@ impl System {
             .collect();
         ports.sort();
         ports
+    }
+
+    /// Runs `program` (a script of the repository, say) with this system's settings in its
+    /// environment (`CASEBRIDGE__DATA_DIR`, `CASEBRIDGE__STORE__URL`, …), from the workspace's
+    /// root; returns its status and output.
+    pub async fn run_with_settings(
+        &self,
+        program: &Path,
+        args: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<std::process::Output> {
+        Command::new(program)
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .env_remove("RUST_LOG")
+            .current_dir(workspace_root())
+            .output()
+            .await
+            .with_context(|| format!("run {}", program.display()))
     }
 
     /// Runs a `casebridge` command with this system's settings; returns its status and output.

@@ -29,6 +29,7 @@ use casebridge_platform::bus::embedded::EmbeddedBus;
 use casebridge_platform::bus::{Bus, Topology};
 use casebridge_platform::host::Host;
 use casebridge_platform::ledger::Signer;
+use casebridge_platform::prune::run_pruner;
 use casebridge_platform::settings::{BusKind, Settings};
 use casebridge_platform::store::Db;
 use tokio::task::JoinSet;
@@ -444,6 +445,21 @@ pub async fn run(
     // those calls.
     let core = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    // Each service's replay records older than the retention go, once an hour, until the
+    // services stop; started once the service has migrated its tables.
+    let prune = |service: &'static str, db: &Db, tasks: &mut JoinSet<anyhow::Result<()>>| {
+        let pruner = run_pruner(
+            db.clone(),
+            service,
+            clock.clone(),
+            settings.store.replay_retention,
+            core.clone(),
+        );
+        tasks.spawn(async move {
+            pruner.await;
+            Ok(())
+        });
+    };
     let today = casebridge_core::calendar::cst_date(clock.now());
     let (rules, calendar) = load_deadline_law(&settings, today)?;
     let law = Arc::new(Law::new(calendar, rules));
@@ -465,32 +481,36 @@ pub async fn run(
         if components.referrals {
             let db = store(&settings, casebridge_referrals::SERVICE, &health, &clock).await?;
             let app = casebridge_referrals::app::build(
-                host(db),
+                host(db.clone()),
                 directory.clone(),
                 law.clone(),
                 settings.referrals.clone(),
             )
             .await?;
+            prune(casebridge_referrals::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "referrals", app, &core);
         }
         if components.transfers {
             let db = store(&settings, casebridge_transfers::SERVICE, &health, &clock).await?;
-            let app = casebridge_transfers::app::build(host(db), directory.clone()).await?;
+            let app = casebridge_transfers::app::build(host(db.clone()), directory.clone()).await?;
+            prune(casebridge_transfers::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "transfers", app, &core);
         }
         if components.disputes {
             let db = store(&settings, casebridge_disputes::SERVICE, &health, &clock).await?;
             let app = casebridge_disputes::app::build(
-                host(db),
+                host(db.clone()),
                 directory.clone(),
                 settings.disputes.clone(),
             )
             .await?;
+            prune(casebridge_disputes::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "disputes", app, &core);
         }
         if components.opinions {
             let db = store(&settings, casebridge_opinions::SERVICE, &health, &clock).await?;
-            let app = casebridge_opinions::app::build(host(db), directory.clone()).await?;
+            let app = casebridge_opinions::app::build(host(db.clone()), directory.clone()).await?;
+            prune(casebridge_opinions::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "opinions", app, &core);
         }
         if components.deadlines {
@@ -500,7 +520,7 @@ pub async fn run(
                 clock.clone(),
             ));
             let app = DeadlinesApp::build(
-                host(db),
+                host(db.clone()),
                 directory.clone(),
                 Arc::new(law.rules.clone()),
                 law.calendar.clone(),
@@ -508,6 +528,7 @@ pub async fn run(
             .await?
             .with_fallback_supervisor(settings.deadlines.fallback_supervisor.clone())
             .with_dispute_policy(settings.disputes.clone());
+            prune(casebridge_deadlines::SERVICE, &db, &mut tasks);
             let stop = core.clone();
             tasks.spawn(async move {
                 app.run_until_stopped(stop)
@@ -517,22 +538,16 @@ pub async fn run(
         }
     }
     if components.inbox {
-        let app = InboxApp::build(
-            store(&settings, casebridge_inbox::SERVICE, &health, &clock).await?,
-            bus.clone(),
-            clock.clone(),
-        )
-        .await?;
+        let db = store(&settings, casebridge_inbox::SERVICE, &health, &clock).await?;
+        let app = InboxApp::build(db.clone(), bus.clone(), clock.clone()).await?;
+        prune(casebridge_inbox::SERVICE, &db, &mut tasks);
         let stop = core.clone();
         tasks.spawn(async move { app.run_until_stopped(stop).await.context("inbox service") });
     }
     if components.evidence {
-        let app = EvidenceApp::build(
-            store(&settings, casebridge_evidence::SERVICE, &health, &clock).await?,
-            bus.clone(),
-            clock.clone(),
-        )
-        .await?;
+        let db = store(&settings, casebridge_evidence::SERVICE, &health, &clock).await?;
+        let app = EvidenceApp::build(db.clone(), bus.clone(), clock.clone()).await?;
+        prune(casebridge_evidence::SERVICE, &db, &mut tasks);
         let stop = core.clone();
         tasks.spawn(async move {
             app.run_until_stopped(stop)

@@ -216,6 +216,14 @@ if ! pg_connects; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# The tools deploy/backup.sh and deploy/restore.sh use (tests/backup_restore.rs): sqlite3 for
+# the embedded databases; pg_dump and pg_restore come with postgresql.
+
+if ! command -v sqlite3 >/dev/null 2>&1; then
+    apt_install sqlite3
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Chromium for the console's browser tests (tests/console.rs); nothing to start.
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 ||

@@ -14,6 +14,8 @@
 //! - [`reply`]: what every service's reply enum shares, and taking the answer asked for.
 //! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
 //! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
+//! - [`prune`]: the periodic deletion of replay records (stored replies, consumed message ids)
+//!   older than `store.replay_retention`.
 //! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
 //! - [`metrics`]: the process's Prometheus metrics; [`admin`]: the plain-HTTP admin port that
 //!   serves them with the liveness and readiness probes.
@@ -30,6 +32,7 @@ pub mod idempotent;
 pub mod ledger;
 pub mod metrics;
 pub mod outbox;
+pub mod prune;
 pub mod reply;
 pub mod settings;
 pub mod store;

@@ -95,13 +95,25 @@ pub struct StoreSettings {
     pub url: String,
     /// Pool size per service (PostgreSQL; SQLite always uses one connection).
     pub max_connections: u32,
+    /// How long a service keeps what makes a replay safe: the reply to each accepted request
+    /// id (`{service}_idempotency`) and the id of each message it consumed
+    /// (`{service}_processed`). Older rows are deleted once an hour. It must outlast the longest
+    /// a client retries one request id and the longest a message waits in a queue or the
+    /// dead-letter queue before it is re-driven; at least [`MIN_REPLAY_RETENTION`].
+    #[serde(deserialize_with = "duration")]
+    pub replay_retention: Duration,
 }
+
+/// The shortest `store.replay_retention` accepted: a week, so that a message dead-lettered on
+/// a Friday evening can still be re-driven after a long weekend without being applied twice.
+pub const MIN_REPLAY_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             url: String::new(),
             max_connections: 16,
+            replay_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -555,6 +567,13 @@ impl Settings {
                 "must be an http:// or https:// URL of an OTLP collector, or empty",
             );
         }
+        if self.store.replay_retention < MIN_REPLAY_RETENTION {
+            return invalid(
+                "store.replay_retention",
+                "must be at least 7d: a retry or a re-driven message older than the retention \
+                 would be taken as new and applied twice",
+            );
+        }
         if self.evidence.max_size == 0 {
             return invalid("evidence.max_size", "must be at least 1 byte");
         }
@@ -609,7 +628,7 @@ impl Settings {
     }
 }
 
-/// Accepts `"250ms"`, `"10s"`, `"5m"`, `"1h"` or a bare number of milliseconds.
+/// Accepts `"250ms"`, `"10s"`, `"5m"`, `"1h"`, `"90d"` or a bare number of milliseconds.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -744,7 +763,7 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-/// Parses a duration written as a number and a unit (`ms`, `s`, `m`, `h`).
+/// Parses a duration written as a number and a unit (`ms`, `s`, `m`, `h`, `d`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -753,14 +772,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 250ms, 10s, 5m or 1h"))?;
+        .map_err(|_| format!("{text:?} is not a duration like 250ms, 10s, 5m, 1h or 90d"))?;
+    let seconds = |per: u64| {
+        n.checked_mul(per)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{text:?} is too long"))
+    };
     match unit.trim() {
         "" | "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        "d" => seconds(24 * 3600),
         other => Err(format!(
-            "unknown duration unit {other:?} in {text:?}: use ms, s, m or h"
+            "unknown duration unit {other:?} in {text:?}: use ms, s, m, h or d"
         )),
     }
 }

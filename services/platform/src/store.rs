@@ -507,7 +507,8 @@ pub async fn drop_database(url: &str) -> Result<(), StoreError> {
 /// - `<svc>_outbox`: events written in the same transaction as the state, published by the relay;
 /// - `<svc>_processed`: ids of consumed messages, so redelivery is harmless.
 ///
-/// Versions 1..=99 are reserved for these; services number their own tables from 100.
+/// Versions 1..=99 are reserved for the platform's tables (these are 1 and 10, the case
+/// tables 2, the ledger 3); services number their own tables from 100.
 pub fn messaging_migrations(service: &str) -> Vec<Migration> {
     let pg = format!(
         "CREATE TABLE {s}_idempotency (actor TEXT NOT NULL, request_id TEXT NOT NULL, \
@@ -527,12 +528,27 @@ pub fn messaging_migrations(service: &str) -> Vec<Migration> {
          CREATE TABLE {s}_processed (message_id TEXT PRIMARY KEY, processed_at BIGINT NOT NULL);",
         s = service
     );
-    vec![Migration {
-        version: 1,
-        description: Cow::Borrowed("messaging tables: idempotency, outbox, processed"),
-        postgres: Cow::Owned(pg),
-        sqlite: Cow::Owned(sqlite),
-    }]
+    // Pruning finds old rows by age; without these indexes each pass would read the whole table.
+    let by_age = format!(
+        "CREATE INDEX {s}_idempotency_accepted_at ON {s}_idempotency (accepted_at);\n\
+         CREATE INDEX {s}_processed_processed_at ON {s}_processed (processed_at);",
+        s = service
+    );
+    vec![
+        Migration {
+            version: 1,
+            description: Cow::Borrowed("messaging tables: idempotency, outbox, processed"),
+            postgres: Cow::Owned(pg),
+            sqlite: Cow::Owned(sqlite),
+        },
+        Migration {
+            // Not 2 or 3: the case tables and the ledger, also the platform's, have those.
+            version: 10,
+            description: Cow::Borrowed("replay records indexed by age, for pruning"),
+            postgres: Cow::Owned(by_age.clone()),
+            sqlite: Cow::Owned(by_age),
+        },
+    ]
 }
 
 /// What an idempotency lookup found for (actor, request id).
@@ -544,6 +560,15 @@ pub enum Idempotency {
     Replay { reply: Vec<u8>, accepted_at: i64 },
     /// Seen with other content: refuse.
     Conflict,
+}
+
+/// What one [`Messaging::prune_batch`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Idempotency records (stored replies).
+    pub replies: u64,
+    /// Processed-message records.
+    pub messages: u64,
 }
 
 /// The messaging-table operations of one service, inside the caller's transaction.
@@ -648,6 +673,47 @@ impl Messaging {
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    /// Deletes up to `batch` idempotency records accepted before `before` (milliseconds, the
+    /// clock's) and up to `batch` processed-message records processed before it, in one short
+    /// transaction; returns how many of each went. Call it again while either is `batch`.
+    pub async fn prune_batch(
+        &self,
+        db: &Db,
+        before: i64,
+        batch: i64,
+    ) -> Result<Pruned, StoreError> {
+        let mut tx = db.begin().await?;
+        // `IN (SELECT … LIMIT)` bounds each statement on both dialects (PostgreSQL has no
+        // `DELETE … LIMIT`), so a large backlog never holds many row locks at once; replicas
+        // pruning together skip each other's rows rather than wait for them.
+        let replies = sqlx::query(&format!(
+            "DELETE FROM {t} WHERE (actor, request_id) IN \
+             (SELECT actor, request_id FROM {t} WHERE accepted_at < $1 ORDER BY accepted_at \
+             LIMIT $2{skip})",
+            t = self.idempotency,
+            skip = db.skip_locked()
+        ))
+        .bind(before)
+        .bind(batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let messages = sqlx::query(&format!(
+            "DELETE FROM {t} WHERE message_id IN \
+             (SELECT message_id FROM {t} WHERE processed_at < $1 ORDER BY processed_at \
+             LIMIT $2{skip})",
+            t = self.processed,
+            skip = db.skip_locked()
+        ))
+        .bind(before)
+        .bind(batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned { replies, messages })
     }
 
     /// Marks a consumed message as processed; `false` means it was processed before.

@@ -55,7 +55,7 @@ async fn migrations_run_once_and_record_their_versions(db: Db, _dir: &std::path:
     .fetch_all(db.pool())
     .await
     .expect("read");
-    assert_eq!(versions, vec![1, 100]);
+    assert_eq!(versions, vec![1, 10, 100]);
 
     // A broken migration names itself and leaves nothing half-applied.
     migrations.push(Migration::portable(
@@ -274,6 +274,127 @@ async fn a_message_is_processed_once_however_often_it_is_delivered(db: Db, _dir:
 on_both_stores!(
     dedupe,
     a_message_is_processed_once_however_often_it_is_delivered
+);
+
+/// Issue 17: replay records older than the retention are deleted, in batches; newer ones stay,
+/// and a retry within the window still gets its stored reply (and a redelivery is still
+/// recognised), while one after it is taken as new.
+async fn pruning_deletes_replay_records_older_than_the_retention_and_keeps_the_window(
+    db: Db,
+    _dir: &std::path::Path,
+) {
+    use casebridge_core::time::{ManualClock, Timestamp};
+    use casebridge_platform::prune::prune_once;
+    use casebridge_platform::store::Pruned;
+
+    const DAY: i64 = 86_400_000;
+    let retention = Duration::from_secs(90 * 86_400);
+    db.migrate("svc", &messaging_migrations("svc"))
+        .await
+        .expect("migrate");
+    let m = Messaging::new("svc");
+    let start = 1_780_000_000_000; // 2026-05-28, the instant every record is stamped from
+    let mut tx = db.begin().await.expect("begin");
+    // Five old replies and messages (day 0..4), and one of each accepted on day 60.
+    for n in 0..5 {
+        let at = start + n * DAY;
+        m.record(
+            &mut tx,
+            "agency-a",
+            &format!("old-{n}"),
+            "digest",
+            b"old",
+            at,
+        )
+        .await
+        .expect("record");
+        assert!(
+            m.first_delivery(&mut tx, &format!("old-msg-{n}"), at)
+                .await
+                .expect("deliver")
+        );
+    }
+    m.record(
+        &mut tx,
+        "agency-a",
+        "recent",
+        "digest",
+        b"recent reply",
+        start + 60 * DAY,
+    )
+    .await
+    .expect("record");
+    assert!(
+        m.first_delivery(&mut tx, "recent-msg", start + 60 * DAY)
+            .await
+            .expect("deliver")
+    );
+    tx.commit().await.expect("commit");
+
+    // Day 90 plus half a day: day 0 is past the retention; the others are not.
+    let clock = ManualClock::new(Timestamp::from_millis(start + 90 * DAY + DAY / 2));
+    let pruned = prune_once(&db, "svc", &clock, retention, 2)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned,
+        Pruned {
+            replies: 1,
+            messages: 1
+        }
+    );
+
+    // Day 95: days 0..4 are all past it; two rows per batch still take them all.
+    clock.set(Timestamp::from_millis(start + 95 * DAY));
+    let pruned = prune_once(&db, "svc", &clock, retention, 2)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned,
+        Pruned {
+            replies: 4,
+            messages: 4
+        }
+    );
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM svc_idempotency")
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 1, "the recent reply stays");
+
+    // Within the window a retry replays and a redelivery is recognised ...
+    let mut conn = db.pool().acquire().await.expect("acquire");
+    assert_eq!(
+        m.idempotency(&mut conn, "agency-a", "recent", "digest")
+            .await
+            .expect("lookup"),
+        Idempotency::Replay {
+            reply: b"recent reply".to_vec(),
+            accepted_at: start + 60 * DAY
+        }
+    );
+    assert!(
+        !m.first_delivery(&mut conn, "recent-msg", start + 95 * DAY)
+            .await
+            .expect("redeliver")
+    );
+    // ... and after it, the same request id is new again: why the retention must outlast
+    // every retry.
+    assert_eq!(
+        m.idempotency(&mut conn, "agency-a", "old-0", "digest")
+            .await
+            .expect("lookup"),
+        Idempotency::New
+    );
+    drop(conn);
+    let nothing = prune_once(&db, "svc", &clock, retention, 2)
+        .await
+        .expect("prune");
+    assert_eq!(nothing, Pruned::default());
+}
+on_both_stores!(
+    pruning,
+    pruning_deletes_replay_records_older_than_the_retention_and_keeps_the_window
 );
 
 async fn a_rolled_back_transaction_leaves_no_outbox_row_and_a_committed_one_is_relayed(

@@ -5,8 +5,10 @@ fn durations_read_with_units() {
     assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
     assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
     assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
     assert!(parse_duration("ten seconds").is_err());
-    assert!(parse_duration("5d").is_err());
+    assert!(parse_duration("5w").is_err());
+    assert!(parse_duration("99999999999999999999d").is_err());
 }
 
 #[test]
@@ -230,4 +232,30 @@ fn admin_and_trace_settings_read_from_the_environment_and_are_checked() {
     let err = Settings::load_with_env(None, env(&[("CASEBRIDGE__ADMIN__LISTEN_ON", "x")]))
         .expect_err("an unknown key");
     assert!(err.to_string().contains("listen_on"), "{err}");
+}
+
+#[test]
+fn replay_retention_defaults_to_ninety_days_and_a_value_under_a_week_is_refused_by_name() {
+    assert_eq!(
+        Settings::default().store.replay_retention,
+        Duration::from_secs(90 * 86_400)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("casebridge.toml");
+    std::fs::write(&file, "[store]\nreplay_retention = \"30d\"\n").expect("write");
+    assert_eq!(
+        Settings::load(Some(&file))
+            .expect("load")
+            .store
+            .replay_retention,
+        Duration::from_secs(30 * 86_400)
+    );
+    std::fs::write(&file, "[store]\nreplay_retention = \"6d\"\n").expect("write");
+    match Settings::load(Some(&file)) {
+        Err(SettingsError::Invalid { key, reason }) => {
+            assert_eq!(key, "store.replay_retention");
+            assert!(reason.contains("at least 7d"), "{reason}");
+        }
+        other => panic!("a retention under a week must be refused: {other:?}"),
+    }
 }
