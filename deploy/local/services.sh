@@ -6,8 +6,9 @@
 # tests (chromium, chromium-driver: /usr/bin/chromium, /usr/bin/chromedriver), with a Chinese
 # font (fonts-wqy-microhei) so the screenshots they save can be read; and that moto's S3-compatible
 # server (from PyPI, in a virtual environment under ~/.cache/casebridge/moto) is there for the
-# evidence store's S3 test, and that libfaketime (faketime) is there for the whole-system runs at a
-# fixed instant. Nothing of it listens until a test starts it on 127.0.0.1.
+# evidence store's S3 test, that libfaketime (faketime) is there for the whole-system runs at a
+# fixed instant, and systemd-analyze (Debian's systemd) for checking the systemd units. Nothing
+# of it listens until a test starts it on 127.0.0.1.
 #
 # Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
 # prints one line per action taken and exits non-zero with a reason when something fails.
@@ -233,6 +234,10 @@ if [[ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] &&
 fi
 # jq lists the test executables cargo built for those runs.
 command -v jq >/dev/null 2>&1 || apt_install jq
+
+# systemd-analyze (Debian's systemd) verifies the units of deploy/systemd (tests/packaging.rs);
+# nothing is started with it.
+[[ -x /usr/bin/systemd-analyze ]] || apt_install systemd
 
 # ---------------------------------------------------------------------------------------------
 # An S3-compatible server for services/evidence/tests/s3.rs (moto, started by the test itself).
