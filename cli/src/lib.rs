@@ -424,7 +424,7 @@ fn init_telemetry(
     name: &'static str,
 ) -> casebridge_platform::telemetry::TelemetryGuard {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.log.clone());
-    casebridge_platform::telemetry::init(&filter, settings.log_format, name)
+    casebridge_platform::telemetry::init(&filter, settings.log_format, &settings.trace, name)
 }
 
 /// A token cancelled by the first SIGTERM (how systemd, Docker and Kubernetes stop a process)
@@ -464,6 +464,9 @@ async fn up(args: RunArgs) -> anyhow::Result<()> {
         move |ready: system::Ready| {
             let addr = ready.gateway.map(|a| a.to_string()).unwrap_or_default();
             // Before the `ready:` line, which scripts wait for and which ends with the address.
+            if let Some(admin) = ready.admin {
+                println!("admin: http://{admin}/ (metrics, livez, readyz)");
+            }
             if let Some(console) = ready.console {
                 println!("console: https://{console}/");
             }
@@ -509,6 +512,9 @@ async fn component(
         components,
         shutdown_on_signal()?,
         |ready: system::Ready| {
+            if let Some(admin) = ready.admin {
+                println!("admin: http://{admin}/ (metrics, livez, readyz)");
+            }
             if let Some(console) = ready.console {
                 println!("console: https://{console}/");
             }

@@ -25,6 +25,7 @@ use casebridge_gateway::{
 use casebridge_inbox::app::InboxApp;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::embedded::EmbeddedBus;
+use casebridge_platform::admin::{self, AdminServer, Health};
 use casebridge_platform::bus::{Bus, Topology};
 use casebridge_platform::host::Host;
 use casebridge_platform::ledger::Signer;
@@ -311,10 +312,69 @@ pub async fn connect_bus(settings: &Settings) -> anyhow::Result<Bus> {
     })
 }
 
-async fn store(settings: &Settings, service: &str) -> anyhow::Result<Db> {
-    Db::connect(&settings.store_url(service), settings.store.max_connections)
+/// Opens `service`'s store and registers it with the admin port (readiness, outbox backlog).
+async fn store(
+    settings: &Settings,
+    service: &'static str,
+    health: &Health,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.store_url(service), settings.store.max_connections)
         .await
-        .with_context(|| format!("cannot open the {service} store"))
+        .with_context(|| format!("cannot open the {service} store"))?;
+    admin::watch_store(health, service, db.clone(), clock.clone());
+    Ok(db)
+}
+
+/// Registers the legal calendar with the admin port: the years loaded and how far ahead the
+/// official schedules reach, as metrics, and as a readiness check that fails only when
+/// `admin.calendar_gates_readiness` is on (docs/operations.md, "Health").
+fn watch_calendar_reach(
+    settings: &Settings,
+    health: &Health,
+    live: &LiveCalendar,
+    clock: &Arc<dyn Clock>,
+) {
+    let reach = {
+        let (live, clock) = (live.clone(), clock.clone());
+        move || {
+            let calendar = live.current();
+            let today = casebridge_core::calendar::cst_date(clock.now());
+            (calendar.official_years().len(), calendar.official_days_ahead(today))
+        }
+    };
+    let sample = reach.clone();
+    health.add_sampler(Arc::new(move || {
+        let (years, days) = sample();
+        let metrics = casebridge_platform::metrics::metrics();
+        metrics.calendar_years_loaded.set(years as i64);
+        metrics.calendar_days_ahead.set(days);
+        Box::pin(std::future::ready(()))
+    }));
+    let (wanted, gates) = (
+        i64::from(settings.admin.calendar_days_ahead),
+        settings.admin.calendar_gates_readiness,
+    );
+    health.add_check(
+        "calendar",
+        Arc::new(move || {
+            let (_, days) = reach();
+            let note = format!("official holiday schedules reach {days} days ahead");
+            Box::pin(std::future::ready(if days >= wanted {
+                Ok(note)
+            } else if gates {
+                Err(format!(
+                    "{note}, fewer than {wanted} (admin.calendar_days_ahead): install the next \
+                     year's schedule with `casebridge calendar install`"
+                ))
+            } else {
+                Ok(format!(
+                    "{note}, fewer than {wanted}: due times beyond are provisional until the next \
+                     year's schedule is installed (`casebridge calendar install`)"
+                ))
+            }))
+        }),
+    );
 }
 
 fn read_pem(settings: &Settings, path: &Path, what: &str) -> anyhow::Result<String> {
@@ -351,6 +411,8 @@ pub struct Ready {
     pub console: Option<SocketAddr>,
     /// A one-time sign-in link to the console, when demo sign-in is on.
     pub signin_link: Option<String>,
+    /// The admin port's address (metrics and probes), when `admin.listen` is set.
+    pub admin: Option<SocketAddr>,
 }
 
 /// Starts the chosen components and runs them until `shutdown`. `on_ready` learns where the
@@ -370,6 +432,10 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = Arc::new(load_directory(&settings)?);
     let bus = connect_bus(&settings).await?;
+    // Readiness and metrics: the checks and samplers each component registers below, served
+    // on the admin port when `admin.listen` is set, and followed by the gateway's gRPC health.
+    let health = Health::default();
+    admin::watch_bus(&health, bus.clone());
     // Two stages of shutdown: `shutdown` stops the edge (the gateway stops taking calls and
     // finishes the ones in flight), and only then `core` stops the services, which answer
     // those calls.
@@ -394,7 +460,7 @@ pub async fn run(
             ledger: settings.ledger.clone(),
         };
         if components.referrals {
-            let db = store(&settings, casebridge_referrals::SERVICE).await?;
+            let db = store(&settings, casebridge_referrals::SERVICE, &health, &clock).await?;
             let app = casebridge_referrals::app::build(
                 host(db),
                 directory.clone(),
@@ -405,12 +471,12 @@ pub async fn run(
             spawn_service(&mut tasks, "referrals", app, &core);
         }
         if components.transfers {
-            let db = store(&settings, casebridge_transfers::SERVICE).await?;
+            let db = store(&settings, casebridge_transfers::SERVICE, &health, &clock).await?;
             let app = casebridge_transfers::app::build(host(db), directory.clone()).await?;
             spawn_service(&mut tasks, "transfers", app, &core);
         }
         if components.disputes {
-            let db = store(&settings, casebridge_disputes::SERVICE).await?;
+            let db = store(&settings, casebridge_disputes::SERVICE, &health, &clock).await?;
             let app = casebridge_disputes::app::build(
                 host(db),
                 directory.clone(),
@@ -420,13 +486,18 @@ pub async fn run(
             spawn_service(&mut tasks, "disputes", app, &core);
         }
         if components.opinions {
-            let db = store(&settings, casebridge_opinions::SERVICE).await?;
+            let db = store(&settings, casebridge_opinions::SERVICE, &health, &clock).await?;
             let app = casebridge_opinions::app::build(host(db), directory.clone()).await?;
             spawn_service(&mut tasks, "opinions", app, &core);
         }
         if components.deadlines {
+            let db = store(&settings, casebridge_deadlines::SERVICE, &health, &clock).await?;
+            health.add_sampler(casebridge_deadlines::metrics_sampler(
+                db.clone(),
+                clock.clone(),
+            ));
             let app = DeadlinesApp::build(
-                host(store(&settings, casebridge_deadlines::SERVICE).await?),
+                host(db),
                 directory.clone(),
                 Arc::new(law.rules.clone()),
                 law.calendar.clone(),
@@ -444,7 +515,7 @@ pub async fn run(
     }
     if components.inbox {
         let app = InboxApp::build(
-            store(&settings, casebridge_inbox::SERVICE).await?,
+            store(&settings, casebridge_inbox::SERVICE, &health, &clock).await?,
             bus.clone(),
             clock.clone(),
         )
@@ -454,7 +525,7 @@ pub async fn run(
     }
     if components.evidence {
         let app = EvidenceApp::build(
-            store(&settings, casebridge_evidence::SERVICE).await?,
+            store(&settings, casebridge_evidence::SERVICE, &health, &clock).await?,
             bus.clone(),
             clock.clone(),
         )
@@ -505,6 +576,7 @@ pub async fn run(
             },
             clock: clock.clone(),
             calendar: law.calendar.clone(),
+            readiness: Some(health.clone()),
             handshake_timeout: g.handshake_timeout,
             connections: Caps {
                 total: g.max_connections,
@@ -522,6 +594,7 @@ pub async fn run(
             gateway: Some(gateway.local_addr()),
             console: gateway.console_addr(),
             signin_link: gateway.console_signin_link(),
+            admin: None,
         };
         let stop = shutdown.clone();
         edge = Some(tokio::spawn(async move {
@@ -532,9 +605,19 @@ pub async fn run(
         bail!("no component selected");
     }
     if families || components.deadlines || components.gateway {
+        watch_calendar_reach(&settings, &health, &law.calendar, &clock);
         let (settings, live, stop) = (settings.clone(), law.calendar.clone(), core.clone());
         // Not joined with the components: it never stops on its own, only with them.
         tokio::spawn(watch_calendar(settings, live, stop));
+    }
+    // The admin port last, so that its first answer already covers every component.
+    let mut admin_port = None;
+    if let Some(listen) = settings.admin.listen {
+        let server = AdminServer::bind(listen, health.clone())
+            .await
+            .with_context(|| format!("cannot listen on the admin port {listen} (admin.listen)"))?;
+        ready.admin = Some(server.local_addr()?);
+        admin_port = Some(tokio::spawn(server.run_until_stopped(core.clone())));
     }
     on_ready(ready);
 
@@ -546,6 +629,9 @@ pub async fn run(
         stopped = join_edge(&mut edge) => keep_first_error(&mut result, stopped),
     }
     shutdown.cancel();
+    // Not ready from now on: probes and load balancers send nothing new while the work in
+    // flight drains. The admin port itself answers until the components have stopped.
+    health.stop();
     let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
     if let Some(gateway) = edge {
         match tokio::time::timeout_at(deadline, gateway).await {
@@ -565,6 +651,9 @@ pub async fn run(
     if drained.is_err() {
         tracing::warn!(grace = ?settings.shutdown_grace, "components did not stop within the grace period");
         tasks.abort_all();
+    }
+    if let Some(admin_port) = admin_port {
+        let _ = admin_port.await;
     }
     bus.close().await;
     result

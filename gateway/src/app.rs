@@ -78,7 +78,13 @@ pub struct GatewayConfig {
     /// The directory and revocation files to reload while running; `None` keeps the directory
     /// given at build and revokes nothing.
     pub trust_files: Option<TrustFiles>,
+    /// The process's readiness, which the gRPC health service follows (every service name,
+    /// and the overall `""`); `None`: SERVING from start to shutdown.
+    pub readiness: Option<casebridge_platform::admin::Health>,
 }
+
+/// How often the gRPC health service re-reads the process's readiness.
+const READINESS_POLL: Duration = Duration::from_secs(5);
 
 /// The gRPC health service name that reports the legal calendar: NOT_SERVING while this year,
 /// or from 1 October the next year, has no official holiday schedule installed (due times in it
@@ -102,6 +108,7 @@ pub struct Gateway {
     ctx: Arc<Context>,
     console: Option<Console>,
     trust_files: Option<TrustFiles>,
+    readiness: Option<casebridge_platform::admin::Health>,
 }
 
 impl Gateway {
@@ -150,6 +157,7 @@ impl Gateway {
             ctx,
             console,
             trust_files: config.trust_files,
+            readiness: config.readiness,
         })
     }
 
@@ -207,22 +215,43 @@ impl Gateway {
                 }
             })
         };
-        // Shutting down: first say so to health checks and load balancers (readiness off),
-        // then end the open inbox streams; tonic meanwhile refuses new calls and lets the ones
-        // in flight finish.
+        // While running, every service's status follows the process's readiness (the bus,
+        // the stores, the calendar when it gates). Shutting down: first say so to health
+        // checks and load balancers (readiness off), then end the open inbox streams; tonic
+        // meanwhile refuses new calls and lets the ones in flight finish. One task sets every
+        // status, so a readiness answer computed just before shutdown cannot undo it.
         let draining = {
             let (health, stopping, stop) =
                 (health.clone(), self.ctx.stopping.clone(), shutdown.clone());
+            let readiness = self.readiness.take();
             tokio::spawn(async move {
-                stop.cancelled().await;
-                health
-                    .set_service_status("", tonic_health::ServingStatus::NotServing)
-                    .await;
-                for service in SERVICES {
-                    health
-                        .set_service_status(service, tonic_health::ServingStatus::NotServing)
-                        .await;
+                let set_all = |status| {
+                    let health = health.clone();
+                    async move {
+                        health.set_service_status("", status).await;
+                        for service in SERVICES {
+                            health.set_service_status(service, status).await;
+                        }
+                    }
+                };
+                if let Some(readiness) = readiness {
+                    loop {
+                        let status = match readiness.readiness().await.is_ready() {
+                            true => tonic_health::ServingStatus::Serving,
+                            false => tonic_health::ServingStatus::NotServing,
+                        };
+                        if stop.is_cancelled() {
+                            break;
+                        }
+                        set_all(status).await;
+                        tokio::select! {
+                            () = stop.cancelled() => break,
+                            () = tokio::time::sleep(READINESS_POLL) => {}
+                        }
+                    }
                 }
+                stop.cancelled().await;
+                set_all(tonic_health::ServingStatus::NotServing).await;
                 stopping.cancel();
             })
         };
@@ -237,6 +266,7 @@ impl Gateway {
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+            .layer(crate::observe::ObserveLayer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(ReferralServiceServer::new(ReferralsGrpc::new(

@@ -150,7 +150,11 @@ async fn receive(
             )
             .into());
         }
+        let length = data.len() as u64;
         upload.write(data).await.map_err(GatewayError::from)?;
+        casebridge_platform::metrics::metrics()
+            .evidence_bytes_in
+            .inc_by(length);
     }
     let written = upload.written();
     if written != declared {
@@ -194,6 +198,9 @@ fn chunk_messages(sending: Sending) -> DownloadStream {
                     data,
                 };
                 s.offset += length;
+                casebridge_platform::metrics::metrics()
+                    .evidence_bytes_out
+                    .inc_by(length);
                 let message = pb::DownloadEvidenceResponse {
                     part: Some(pb::download_evidence_response::Part::Chunk(chunk)),
                 };

@@ -36,6 +36,7 @@ mod evidence;
 mod inbox;
 pub mod limits;
 mod monitor;
+mod observe;
 mod opinions;
 pub mod pki;
 mod referrals;

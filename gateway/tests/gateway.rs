@@ -346,6 +346,7 @@ fn gateway_config(
         handshake_timeout: HANDSHAKE_TIMEOUT,
         connections: CAPS,
         trust_files: None,
+        readiness: None,
     }
 }
 

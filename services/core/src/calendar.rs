@@ -357,6 +357,22 @@ impl Calendar {
         years
     }
 
+    /// How many days after `today` the official schedules reach without a gap: 0 when this
+    /// year has none, else up to the 31 December of the last official year in an unbroken run
+    /// from this one. Readiness and the `casebridge_calendar_days_ahead` metric report it.
+    pub fn official_days_ahead(&self, today: NaiveDate) -> i64 {
+        let official = |year| matches!(self.status(year), YearStatus::Official { .. });
+        let mut last = today.year();
+        if !official(last) {
+            return 0;
+        }
+        while official(last + 1) {
+            last += 1;
+        }
+        NaiveDate::from_ymd_opt(last, 12, 31)
+            .map_or(0, |end| (end - today).num_days())
+    }
+
     /// A digest of `year`'s schedule, provisional or official: stored due times counted on a
     /// year whose digest changed are recomputed.
     pub fn fingerprint(&self, year: i32) -> Option<String> {
@@ -638,6 +654,17 @@ pub(crate) mod tests {
         assert_eq!(c.missing_official(d("2026-10-01")), vec![2027]);
         assert_eq!(c.missing_official(d("2027-03-01")), vec![2027]);
         assert_eq!(c.missing_official(d("2027-10-01")), vec![2027, 2028]);
+    }
+
+    #[test]
+    fn the_official_schedules_reach_to_the_end_of_the_last_unbroken_year() {
+        let mut c = official();
+        assert_eq!(c.official_days_ahead(d("2026-12-31")), 0);
+        assert_eq!(c.official_days_ahead(d("2026-12-05")), 26);
+        assert_eq!(c.official_days_ahead(d("2025-01-01")), 729);
+        assert_eq!(c.official_days_ahead(d("2027-03-01")), 0, "no schedule this year");
+        c.add_year_toml("2027.toml", FIXTURE_2027).expect("fixture");
+        assert_eq!(c.official_days_ahead(d("2026-12-05")), 391);
     }
 
     pub(crate) const FIXTURE_2027: &str =

@@ -31,3 +31,23 @@ pub mod store;
 
 /// The service name: its queue and its tables' prefix.
 pub const SERVICE: &str = "deadlines";
+
+/// Samples the open and overdue obligations into their gauges at each scrape of the admin port.
+pub fn metrics_sampler(
+    db: casebridge_platform::store::Db,
+    clock: std::sync::Arc<dyn casebridge_core::time::Clock>,
+) -> casebridge_platform::admin::Sampler {
+    std::sync::Arc::new(move || {
+        let (db, clock) = (db.clone(), clock.clone());
+        Box::pin(async move {
+            match store::open_and_overdue(&db, clock.now()).await {
+                Ok((open, overdue)) => {
+                    let metrics = casebridge_platform::metrics::metrics();
+                    metrics.obligations_open.set(open);
+                    metrics.obligations_overdue.set(overdue);
+                }
+                Err(error) => tracing::warn!(%error, "cannot count the open obligations"),
+            }
+        })
+    })
+}

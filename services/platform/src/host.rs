@@ -55,6 +55,7 @@ where
     Fut: Future<Output = Outcome> + Send + 'static,
 {
     let mut consumer = bus.consume(spec.clone()).await?;
+    let queue = queue_label(&bus, &spec);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     loop {
@@ -66,9 +67,9 @@ where
             d = consumer.next() => match d { Some(d) => d, None => break },
             _ = shutdown.cancelled() => break,
         };
-        let (bus, handle) = (bus.clone(), handle.clone());
+        let (bus, handle, queue) = (bus.clone(), handle.clone(), queue.clone());
         tasks.spawn(async move {
-            settle(&bus, delivery, handle).await;
+            settle(&bus, &queue, delivery, handle).await;
             drop(permit);
         });
         // Reap finished tasks so the set does not grow.
@@ -100,6 +101,7 @@ where
     Fut: Future<Output = Vec<Outcome>> + Send + 'static,
 {
     let mut consumer = bus.consume(spec.clone()).await?;
+    let queue = queue_label(&bus, &spec);
     let permits = Arc::new(Semaphore::new(in_flight.max(1)));
     let mut tasks = JoinSet::new();
     loop {
@@ -118,9 +120,9 @@ where
                 None => break,
             }
         }
-        let (bus, handle) = (bus.clone(), handle.clone());
+        let (bus, handle, queue) = (bus.clone(), handle.clone(), queue.clone());
         tasks.spawn(async move {
-            settle_batch(&bus, batch, handle).await;
+            settle_batch(&bus, &queue, batch, handle).await;
             drop(permit);
         });
         while tasks.try_join_next().is_some() {}
@@ -129,12 +131,31 @@ where
     Ok(())
 }
 
-async fn settle_batch<F, Fut>(bus: &Bus, batch: Vec<Delivery>, handle: F)
+/// The queue's name for metrics: its durable name, or `notifications` for a transient queue.
+fn queue_label(bus: &Bus, spec: &QueueSpec) -> Arc<str> {
+    bus.topology()
+        .queue_name(spec)
+        .unwrap_or_else(|| "notifications".to_owned())
+        .into()
+}
+
+async fn settle_batch<F, Fut>(bus: &Bus, queue: &str, batch: Vec<Delivery>, handle: F)
 where
     F: Fn(Vec<Message>) -> Fut,
     Fut: Future<Output = Vec<Outcome>>,
 {
-    let span = tracing::info_span!("consume batch", size = batch.len());
+    let span = tracing::info_span!("consume batch", queue, size = batch.len());
+    // The batch continues the first message's trace and links the others' (a span has one
+    // parent): under a light load a batch is one message, and its trace runs on unbroken.
+    if let Some((first, rest)) = batch.split_first() {
+        crate::telemetry::continue_trace(&span, &first.message.headers);
+        for delivery in rest {
+            crate::telemetry::link_trace(&span, &delivery.message.headers);
+        }
+    }
+    for delivery in &batch {
+        crate::metrics::metrics().consumed(queue, delivery.previous_deliveries);
+    }
     async move {
         let outcomes = handle(batch.iter().map(|d| d.message.clone()).collect()).await;
         if outcomes.len() != batch.len() {
@@ -155,14 +176,14 @@ where
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         for (delivery, outcome) in batch.into_iter().zip(outcomes) {
-            settle_outcome(bus, delivery, outcome, false).await;
+            settle_outcome(bus, queue, delivery, outcome, false).await;
         }
     }
     .instrument(span)
     .await
 }
 
-async fn settle<F, Fut>(bus: &Bus, delivery: Delivery, handle: F)
+async fn settle<F, Fut>(bus: &Bus, queue: &str, delivery: Delivery, handle: F)
 where
     F: Fn(Message) -> Fut,
     Fut: Future<Output = Outcome>,
@@ -174,9 +195,10 @@ where
         redeliveries = delivery.previous_deliveries,
     );
     crate::telemetry::continue_trace(&span, &delivery.message.headers);
+    crate::metrics::metrics().consumed(queue, delivery.previous_deliveries);
     async move {
         let outcome = handle(delivery.message.clone()).await;
-        settle_outcome(bus, delivery, outcome, true).await;
+        settle_outcome(bus, queue, delivery, outcome, true).await;
     }
     .instrument(span)
     .await
@@ -184,7 +206,13 @@ where
 
 /// Replies (for a command that was answered), then acks, requeues or dead-letters `delivery`
 /// by `outcome`; `pause_on_retry` waits a little before requeueing.
-async fn settle_outcome(bus: &Bus, delivery: Delivery, outcome: Outcome, pause_on_retry: bool) {
+async fn settle_outcome(
+    bus: &Bus,
+    queue: &str,
+    delivery: Delivery,
+    outcome: Outcome,
+    pause_on_retry: bool,
+) {
     let reply_to = delivery.message.reply_to.clone();
     let settled = match outcome {
         Outcome::Done { reply } => {
@@ -211,6 +239,12 @@ async fn settle_outcome(bus: &Bus, delivery: Delivery, outcome: Outcome, pause_o
         }
         Outcome::Poison { error } => {
             tracing::error!(%error, message_id = %delivery.message.id, "message cannot be processed; dead-lettering");
+            crate::metrics::metrics()
+                .bus_dead_lettered
+                .get_or_create(&crate::metrics::QueueLabel {
+                    queue: queue.to_owned(),
+                })
+                .inc();
             delivery.dead_letter().await
         }
     };

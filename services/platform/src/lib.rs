@@ -15,16 +15,20 @@
 //! - [`outbox`]: the relay that publishes committed outbox rows with publisher confirms.
 //! - [`host`]: the loops that run a command or event consumer with ack-after-commit.
 //! - [`settings`]: one typed settings tree (defaults, file, `CASEBRIDGE__SECTION__KEY` variables).
+//! - [`metrics`]: the process's Prometheus metrics; [`admin`]: the plain-HTTP admin port that
+//!   serves them with the liveness and readiness probes.
 //! - [`telemetry`]: tracing set-up and trace-context propagation through message headers.
 //! - `testing` (feature `test-util`, for tests only): helpers for tests (fresh databases,
 //!   unique namespaces, `eventually`).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod bus;
 pub mod cases;
 pub mod host;
 pub mod idempotent;
 pub mod ledger;
+pub mod metrics;
 pub mod outbox;
 pub mod reply;
 pub mod settings;

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use sqlx::Row;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::bus::{Bus, BusError, Message};
 use crate::store::{Db, Dialect, Messaging, StoreError};
@@ -140,7 +141,23 @@ impl OutboxRelay {
                 }
             }
         }
-        let results = join_all(decoded.iter().map(|(_, m)| self.bus.publish_event(m))).await;
+        // Each publish is a hop of its message's trace: the consumers continue from it.
+        let spans: Vec<tracing::Span> = decoded
+            .iter_mut()
+            .map(|(_, m)| {
+                let span = tracing::info_span!("outbox publish", kind = %m.kind, message_id = %m.id);
+                crate::telemetry::continue_trace(&span, &m.headers);
+                span.in_scope(|| crate::telemetry::inject_context(&mut m.headers));
+                span
+            })
+            .collect();
+        let results = join_all(
+            decoded
+                .iter()
+                .zip(spans)
+                .map(|((_, m), span)| self.bus.publish_event(m).instrument(span)),
+        )
+        .await;
         let mut done = Vec::with_capacity(decoded.len());
         for ((seq, _), result) in decoded.iter().zip(results) {
             match result {

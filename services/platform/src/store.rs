@@ -144,6 +144,12 @@ impl Db {
         self.dialect
     }
 
+    /// Asks the database for nothing: `Ok` when it answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(self.pool.begin().await?)
@@ -559,6 +565,18 @@ impl Messaging {
 
     pub fn outbox_table(&self) -> &str {
         &self.outbox
+    }
+
+    /// The outbox rows not yet published, and when the oldest was written (milliseconds since
+    /// the epoch), for the backlog metrics.
+    pub async fn outbox_backlog(&self, db: &Db) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*), MIN(created_at) FROM {}",
+            self.outbox
+        ))
+        .fetch_one(db.pool())
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     /// Looks up an earlier acceptance of (actor, request id).

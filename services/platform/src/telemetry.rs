@@ -22,6 +22,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use crate::settings::LogFormat;
+use crate::settings::{OtlpProtocol, TraceSettings};
 
 /// Keeps the tracer provider alive; flushes spans when dropped.
 #[derive(Debug)]
@@ -37,10 +38,17 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber: logs on stderr filtered by `filter` (`RUST_LOG` syntax), as
 /// readable text or as JSON lines (`format`), and OpenTelemetry spans so trace ids exist and
-/// propagate. Calling it twice keeps the first subscriber (tests call it freely).
-pub fn init(filter: &str, format: LogFormat, service_name: &'static str) -> TelemetryGuard {
+/// propagate, exported by OTLP to `trace.endpoint` when it is set. Calling it twice keeps the
+/// first subscriber (tests call it freely). Call it inside the Tokio runtime: the OTLP
+/// exporter's gRPC channel runs on it.
+pub fn init(
+    filter: &str,
+    format: LogFormat,
+    trace: &TraceSettings,
+    service_name: &'static str,
+) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = SdkTracerProvider::builder().build();
+    let provider = tracer_provider(trace, service_name);
     let tracer = provider.tracer(service_name);
     let filter = log_filter(filter);
     let colour = use_colour(
@@ -65,6 +73,45 @@ pub fn init(filter: &str, format: LogFormat, service_name: &'static str) -> Tele
         .with(logs)
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// Spans named for `service_name`, sampled at `trace.sample_ratio` where this process starts a
+/// trace (a trace begun elsewhere keeps its parent's decision), and sent in batches to the
+/// OTLP collector at `trace.endpoint` when one is set. A collector that cannot be reached costs
+/// spans, never requests: the batch queue is bounded and drops when full.
+fn tracer_provider(trace: &TraceSettings, service_name: &'static str) -> SdkTracerProvider {
+    use opentelemetry_sdk::trace::Sampler;
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(trace.sample_ratio)));
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service_name)
+        .build();
+    let builder = SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_resource(resource);
+    if trace.endpoint.is_empty() {
+        return builder.build();
+    }
+    let exporter = match trace.protocol {
+        OtlpProtocol::Grpc => {
+            use opentelemetry_otlp::WithExportConfig;
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(trace.endpoint.clone())
+                .build()
+        }
+    };
+    match exporter {
+        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Err(error) => {
+            // Logging is not set up yet; the process runs on without exporting.
+            eprintln!(
+                "warning: spans will not be exported: cannot set up OTLP export to {} \
+                 (trace.endpoint): {error}",
+                trace.endpoint
+            );
+            builder.build()
+        }
+    }
 }
 
 /// Log events as JSON lines, one object each: `time` (RFC 3339, UTC), `level`, `target`,
@@ -190,6 +237,18 @@ pub fn inject_context(headers: &mut BTreeMap<String, String>) {
 pub fn continue_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) {
     let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)));
     let _ = span.set_parent(cx);
+}
+
+/// Links `span` to the trace context carried in message headers, when it is not its parent:
+/// the other messages of a batch.
+pub fn link_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) {
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)));
+    let linked = opentelemetry::trace::TraceContextExt::span(&cx)
+        .span_context()
+        .clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
 }
 
 #[cfg(test)]

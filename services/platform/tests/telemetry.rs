@@ -7,7 +7,12 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 #[test]
 fn a_consumer_continues_the_trace_of_the_span_that_published_the_message() {
-    let _guard = telemetry::init("debug", telemetry::LogFormat::Text, "telemetry-test");
+    let _guard = telemetry::init(
+        "debug",
+        telemetry::LogFormat::Text,
+        &Default::default(),
+        "telemetry-test",
+    );
     let producer = tracing::info_span!("producer");
     let message = producer.in_scope(|| Message::new("referral.submitted", Vec::new()));
     let trace_id = producer.context().span().span_context().trace_id();

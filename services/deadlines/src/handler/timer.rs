@@ -27,8 +27,16 @@ impl Deadlines {
         let claimed = began.elapsed();
         let mut notices = Vec::with_capacity(rows.len() * 2);
         let (mut warned, mut missed) = (Vec::new(), Vec::new());
+        // How late each moment fired (seconds), and escalations with no supervisor: counted
+        // once the transaction has committed.
+        let mut lags = Vec::with_capacity(rows.len());
+        let mut unsupervised = 0_u64;
         for row in &rows {
             let due = row.due_at.unwrap_or(now);
+            let moment = if due > now { row.warn_at } else { row.due_at };
+            if let Some(moment) = moment {
+                lags.push((now.as_millis() - moment.as_millis()).max(0) as f64 / 1000.0);
+            }
             if due > now {
                 notices.push(self.deadline_notice(row, WARNING, vec![row.owed_by.clone()], now));
                 warned.push(row.id);
@@ -42,6 +50,7 @@ impl Deadlines {
                         now,
                     ));
                 } else {
+                    unsupervised += 1;
                     // Never silence: an alarm on the record (to the fallback supervisor when
                     // one is set now), in the log, and on every supervisor's board.
                     tracing::error!(
@@ -63,6 +72,11 @@ impl Deadlines {
         self.publish(&mut tx, notices, now).await?;
         let published = began.elapsed();
         tx.commit().await?;
+        let metrics = casebridge_platform::metrics::metrics();
+        for lag in lags {
+            metrics.deadline_firing_lag.observe(lag);
+        }
+        metrics.escalations_undeliverable.inc_by(unsupervised);
         if !rows.is_empty() {
             self.relay.wake();
             tracing::info!(

@@ -451,6 +451,20 @@ pub async fn close(
 /// locked with `SKIP LOCKED`, so replicas claim disjoint batches. The obligations themselves are
 /// not locked: a pass writes only timer rows, and an event changing an obligation (which locks
 /// it, then its timer row) waits for the pass instead of deadlocking with it.
+/// Open obligations, and those of them whose due time is before `now`: the
+/// `casebridge_obligations_open` and `casebridge_obligations_overdue` gauges. Both counts walk
+/// the partial indexes over open obligations.
+pub async fn open_and_overdue(db: &Db, now: Timestamp) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), COUNT(CASE WHEN due_at < $1 THEN 1 END) FROM deadlines_obligations \
+         WHERE closed_at IS NULL",
+    )
+    .bind(now.as_millis())
+    .fetch_one(db.pool())
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 pub async fn claim_firing(
     db: &Db,
     conn: &mut sqlx::AnyConnection,

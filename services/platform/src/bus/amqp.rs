@@ -129,6 +129,11 @@ impl AmqpBus {
         &self.inner.topology
     }
 
+    /// Connected, or connects: readiness.
+    pub async fn check(&self) -> Result<(), BusError> {
+        self.link().await.map(|_| ())
+    }
+
     /// The current link, reconnecting if the previous one broke.
     async fn link(&self) -> Result<Arc<Link>, BusError> {
         let mut guard = self.inner.link.lock().await;

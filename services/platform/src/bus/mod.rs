@@ -348,7 +348,9 @@ impl Bus {
         match self {
             Bus::Amqp(b) => b.publish_event(message).await,
             Bus::Embedded(b) => b.publish_event(message).await,
-        }
+        }?;
+        published("events");
+        Ok(())
     }
 
     /// Sends a command to `service` and waits up to `timeout` for its reply.
@@ -358,10 +360,15 @@ impl Bus {
         message: Message,
         timeout: Duration,
     ) -> Result<Message, BusError> {
-        match self {
+        let reply = match self {
             Bus::Amqp(b) => b.request(service, message, timeout).await,
             Bus::Embedded(b) => b.request(service, message, timeout).await,
+        };
+        // Sent, whatever became of the reply, unless the command itself was refused.
+        if !matches!(reply, Err(BusError::Unavailable(_) | BusError::Nacked | BusError::Unroutable(_) | BusError::Encode(_) | BusError::Closed)) {
+            published("commands");
         }
+        reply
     }
 
     /// Sends `reply` to the `reply_to` of a request.
@@ -369,7 +376,9 @@ impl Bus {
         match self {
             Bus::Amqp(b) => b.reply(reply_to, reply).await,
             Bus::Embedded(b) => b.reply(reply_to, reply).await,
-        }
+        }?;
+        published("replies");
+        Ok(())
     }
 
     /// Starts consuming; the consumer reconnects by itself after a broker restart.
@@ -389,6 +398,15 @@ impl Bus {
         }
     }
 
+    /// `Ok` when the bus can carry messages now: RabbitMQ connected (a lost link is
+    /// reopened, as the next publish would), the embedded bus always.
+    pub async fn check(&self) -> Result<(), BusError> {
+        match self {
+            Bus::Amqp(b) => b.check().await,
+            Bus::Embedded(_) => Ok(()),
+        }
+    }
+
     /// Reads (without removing) up to `limit` dead-lettered messages, oldest first.
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<Message>, BusError> {
         match self {
@@ -396,6 +414,14 @@ impl Bus {
             Bus::Embedded(b) => b.dead_letters(limit).await,
         }
     }
+}
+
+/// Counts a message published to `exchange` (`casebridge_bus_published_total`).
+fn published(exchange: &'static str) {
+    crate::metrics::metrics()
+        .bus_published
+        .get_or_create(&crate::metrics::ExchangeLabel { exchange })
+        .inc();
 }
 
 /// A stream of deliveries from one queue.
