@@ -2,7 +2,8 @@
 //! units (`systemd-analyze verify`), the compose file and the Kubernetes manifests (their
 //! structure, and that every setting they give exists and validates), the RabbitMQ definitions
 //! file (generated from the bus topology, imported into a fresh vhost, then used by the real
-//! services), and the Grafana dashboard (every query names a metric CaseBridge exports).
+//! services), and the Grafana dashboard (every query names a metric of [`METRICS`], which a
+//! running system serves).
 //!
 //! The compose file and the manifests cannot be run here (no container engine, no cluster):
 //! these tests are how far they are checked (docs/operations.md, "Deploying").
@@ -23,8 +24,9 @@ use casebridge_tests::{System, casebridge_bin, submission};
 use serde_json::Value;
 
 /// Every metric CaseBridge exports (without a histogram's `_bucket`, `_sum` and `_count`):
-/// the dashboard may use these and no other.
+/// the dashboard may use these and no other, and a running process serves exactly these.
 const METRICS: &[&str] = &[
+    "casebridge_build_info",
     "casebridge_rpc_requests_total",
     "casebridge_rpc_errors_total",
     "casebridge_rpc_duration_seconds",
@@ -1141,4 +1143,93 @@ fn every_dashboard_query_uses_a_metric_casebridge_exports() {
             .iter()
             .any(|v| v["name"] == "datasource" && v["query"] == "prometheus")
     );
+}
+
+/// The metric names an exposition (Prometheus or OpenMetrics text) declares, as queries name
+/// them: a counter with `_total`, a histogram without its `_bucket`, `_sum` and `_count`.
+fn exposed_metrics(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|declaration| {
+            let mut words = declaration.split_whitespace();
+            let (name, kind) = (words.next()?, words.next()?);
+            Some(if kind == "counter" && !name.ends_with("_total") {
+                format!("{name}_total")
+            } else {
+                name.to_owned()
+            })
+        })
+        .collect()
+}
+
+/// Metrics a process declares only once it has a first sample with labels: a message
+/// delivered again, or dead-lettered. A healthy run has neither.
+const ONLY_AFTER_TROUBLE: &[&str] = &[
+    "casebridge_bus_redelivered_total",
+    "casebridge_bus_dead_lettered_total",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_system_serves_the_metrics_the_dashboard_may_use_and_no_other()
+-> anyhow::Result<()> {
+    // `casebridge up` runs every component, so every metric is registered.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let system = System::embedded_with(
+        vec![(
+            "CASEBRIDGE__ADMIN__LISTEN".into(),
+            format!("127.0.0.1:{port}"),
+        )],
+        "info",
+    )
+    .await?;
+    // A metric with labels is declared once it has a sample: a call that succeeds and travels
+    // the bus, and one that is refused.
+    let mut sender = system.referrals(MARKET_BUREAU).await?;
+    let referral = sender
+        .submit_referral(submission("metrics-1"))
+        .await?
+        .into_inner()
+        .referral
+        .expect("referral");
+    eventually(
+        "the referral in the police inbox",
+        Duration::from_secs(20),
+        || {
+            let system = &system;
+            let id = referral.id.clone();
+            async move {
+                let events = system.events_about(CITY_POLICE, &id).await.ok()?;
+                (!events.is_empty()).then_some(())
+            }
+        },
+    )
+    .await;
+    let refused = sender.submit_referral(submission("")).await;
+    assert!(refused.is_err(), "an empty request id is refused");
+
+    let scrape = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let served = exposed_metrics(&scrape);
+    let listed: BTreeSet<String> = METRICS.iter().map(|m| (*m).to_owned()).collect();
+    let unlisted: Vec<&String> = served.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "served but not in METRICS (add them, then to the dashboard if useful): {unlisted:?}"
+    );
+    let missing: Vec<&String> = listed
+        .difference(&served)
+        .filter(|name| !ONLY_AFTER_TROUBLE.contains(&name.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "in METRICS but not served: {missing:?}\n{scrape}"
+    );
+    system.stop().await?;
+    Ok(())
 }
