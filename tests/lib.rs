@@ -140,6 +140,8 @@ struct Process {
     child: Child,
     args: Vec<String>,
     log: PathBuf,
+    /// `http://127.0.0.1:PORT`, the admin port it printed (with `admin.listen` set).
+    admin: Option<String>,
 }
 
 /// A running CaseBridge: its processes, data directory and, when distributed, its namespace
@@ -307,6 +309,15 @@ impl System {
             bail!("{name} exited before it was ready")
         })
         .await;
+        let admin = before_ready.iter().find_map(|line| {
+            let rest = line.strip_prefix("admin: ")?;
+            Some(
+                rest.split_whitespace()
+                    .next()?
+                    .trim_end_matches('/')
+                    .to_owned(),
+            )
+        });
         self.printed.extend(before_ready);
         // Keep draining stdout into the log, so the child never blocks on a full pipe and
         // everything a process prints can be searched.
@@ -334,9 +345,22 @@ impl System {
                 child,
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
                 log,
+                admin,
             },
         );
         Ok(printed.filter(|p| p.starts_with("https://")))
+    }
+
+    /// The admin port (`http://127.0.0.1:PORT`) of each running process that printed one, by
+    /// process name.
+    pub fn admin_ports(&self) -> Vec<(&'static str, String)> {
+        let mut ports: Vec<_> = self
+            .processes
+            .iter()
+            .filter_map(|(name, p)| Some((*name, p.admin.clone()?)))
+            .collect();
+        ports.sort();
+        ports
     }
 
     /// Runs a `casebridge` command with this system's settings; returns its status and output.

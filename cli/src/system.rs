@@ -23,9 +23,9 @@ use casebridge_gateway::{
     Caps, ConsoleConfig, EvidenceConfig, Gateway, GatewayConfig, TlsMaterial,
 };
 use casebridge_inbox::app::InboxApp;
+use casebridge_platform::admin::{self, AdminServer, Health};
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::embedded::EmbeddedBus;
-use casebridge_platform::admin::{self, AdminServer, Health};
 use casebridge_platform::bus::{Bus, Topology};
 use casebridge_platform::host::Host;
 use casebridge_platform::ledger::Signer;
@@ -340,7 +340,10 @@ fn watch_calendar_reach(
         move || {
             let calendar = live.current();
             let today = casebridge_core::calendar::cst_date(clock.now());
-            (calendar.official_years().len(), calendar.official_days_ahead(today))
+            (
+                calendar.official_years().len(),
+                calendar.official_days_ahead(today),
+            )
         }
     };
     let sample = reach.clone();
@@ -348,7 +351,7 @@ fn watch_calendar_reach(
         let (years, days) = sample();
         let metrics = casebridge_platform::metrics::metrics();
         metrics.calendar_years_loaded.set(years as i64);
-        metrics.calendar_days_ahead.set(days);
+        metrics.calendar_reach.set(days * 86_400);
         Box::pin(std::future::ready(()))
     }));
     let (wanted, gates) = (

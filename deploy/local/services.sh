@@ -7,8 +7,9 @@
 # font (fonts-wqy-microhei) so the screenshots they save can be read; and that moto's S3-compatible
 # server (from PyPI, in a virtual environment under ~/.cache/casebridge/moto) is there for the
 # evidence store's S3 test, that libfaketime (faketime) is there for the whole-system runs at a
-# fixed instant, and systemd-analyze (Debian's systemd) for checking the systemd units. Nothing
-# of it listens until a test starts it on 127.0.0.1.
+# fixed instant, that promtool (Debian's prometheus) checks the metrics, and systemd-analyze
+# (Debian's systemd) the systemd units. Nothing of it listens until a test starts it on
+# 127.0.0.1.
 #
 # Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
 # prints one line per action taken and exits non-zero with a reason when something fails.
@@ -234,6 +235,17 @@ if [[ ! -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] &&
 fi
 # jq lists the test executables cargo built for those runs.
 command -v jq >/dev/null 2>&1 || apt_install jq
+
+# promtool (Debian's prometheus package; only its checker is used, no Prometheus server is
+# started) for the test that checks every process's metrics (tests/observability.rs).
+if ! command -v promtool >/dev/null 2>&1; then
+    apt_install prometheus
+    # On a machine run by systemd the package also starts a Prometheus server: not ours to run.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+        say "stopping the Prometheus server the prometheus package started (only promtool is needed)"
+        quietly as_root systemctl disable --now prometheus || true
+    fi
+fi
 
 # systemd-analyze (Debian's systemd) verifies the units of deploy/systemd (tests/packaging.rs);
 # nothing is started with it.

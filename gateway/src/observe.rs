@@ -4,15 +4,15 @@
 //! - it runs the call in a `grpc` span that continues the caller's W3C trace context
 //!   (`traceparent`, `tracestate` headers), so an agency's trace runs on through the gateway,
 //!   the bus and the services.
-//! The status is read from
-//! the response headers, where tonic puts it for a call refused before any message
-//! ("trailers-only"), which is how every CaseBridge refusal answers; a status sent in trailers
-//! after streamed messages (an inbox stream ending with an error) is counted as OK.
+//!
+//! The status is read from the response headers, where tonic puts it for a call refused before
+//! any message ("trailers-only"), which is how every CaseBridge refusal answers; a status sent in
+//! trailers after streamed messages (an inbox stream ending with an error) is counted as OK.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tracing::Instrument;
@@ -39,7 +39,10 @@ pub struct Observe<S> {
 
 impl<S, B, R> tower::Service<tonic::codegen::http::Request<B>> for Observe<S>
 where
-    S: tower::Service<tonic::codegen::http::Request<B>, Response = tonic::codegen::http::Response<R>>,
+    S: tower::Service<
+            tonic::codegen::http::Request<B>,
+            Response = tonic::codegen::http::Response<R>,
+        >,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -118,9 +121,15 @@ mod tests {
             method_label("/casebridge.v1.ReferralService/Submit"),
             "/casebridge.v1.ReferralService/Submit"
         );
-        assert_eq!(method_label("/grpc.health.v1.Health/Check"), "/grpc.health.v1.Health/Check");
+        assert_eq!(
+            method_label("/grpc.health.v1.Health/Check"),
+            "/grpc.health.v1.Health/Check"
+        );
         assert_eq!(method_label("/evil.Service/X"), "other");
         assert_eq!(method_label("/casebridge.v1.A/B/C"), "other");
-        assert_eq!(method_label(&format!("/casebridge.{}/X", "a".repeat(200))), "other");
+        assert_eq!(
+            method_label(&format!("/casebridge.{}/X", "a".repeat(200))),
+            "other"
+        );
     }
 }

@@ -359,7 +359,7 @@ impl Calendar {
 
     /// How many days after `today` the official schedules reach without a gap: 0 when this
     /// year has none, else up to the 31 December of the last official year in an unbroken run
-    /// from this one. Readiness and the `casebridge_calendar_days_ahead` metric report it.
+    /// from this one. Readiness and the `casebridge_calendar_reach_seconds` metric report it.
     pub fn official_days_ahead(&self, today: NaiveDate) -> i64 {
         let official = |year| matches!(self.status(year), YearStatus::Official { .. });
         let mut last = today.year();
@@ -369,8 +369,7 @@ impl Calendar {
         while official(last + 1) {
             last += 1;
         }
-        NaiveDate::from_ymd_opt(last, 12, 31)
-            .map_or(0, |end| (end - today).num_days())
+        NaiveDate::from_ymd_opt(last, 12, 31).map_or(0, |end| (end - today).num_days())
     }
 
     /// A digest of `year`'s schedule, provisional or official: stored due times counted on a
@@ -662,7 +661,11 @@ pub(crate) mod tests {
         assert_eq!(c.official_days_ahead(d("2026-12-31")), 0);
         assert_eq!(c.official_days_ahead(d("2026-12-05")), 26);
         assert_eq!(c.official_days_ahead(d("2025-01-01")), 729);
-        assert_eq!(c.official_days_ahead(d("2027-03-01")), 0, "no schedule this year");
+        assert_eq!(
+            c.official_days_ahead(d("2027-03-01")),
+            0,
+            "no schedule this year"
+        );
         c.add_year_toml("2027.toml", FIXTURE_2027).expect("fixture");
         assert_eq!(c.official_days_ahead(d("2026-12-05")), 391);
     }

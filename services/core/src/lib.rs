@@ -28,6 +28,9 @@
 //! - [`opinion`]: the expert-opinion request (认定/检验/鉴定) state machine, [`opinion::decide`].
 //! - [`notice`]: [`notice::Notice`], what an agency's inbox receives about a step, any family.
 //! - [`refusal`]: [`refusal::Refusal`], why a request was refused, for every adapter to render.
+//! - [`screening`]: penalty-case records (行政处罚案件信息), the criminal threshold table, screening
+//!   ([`screening::screen`]) and the early-warning (移送预警) state machine
+//!   ([`screening::warning::decide`]).
 
 #![forbid(unsafe_code)]
 
@@ -46,6 +49,7 @@ pub mod opinion;
 pub mod personal;
 pub mod referral;
 pub mod refusal;
+pub mod screening;
 pub mod time;
 pub mod transfer;
 

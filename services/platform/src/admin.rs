@@ -128,7 +128,10 @@ impl Health {
     pub async fn sample(&self) {
         let samplers = lock(&self.inner.samplers).clone();
         for sampler in samplers {
-            if tokio::time::timeout(CHECK_TIMEOUT, sampler()).await.is_err() {
+            if tokio::time::timeout(CHECK_TIMEOUT, sampler())
+                .await
+                .is_err()
+            {
                 tracing::warn!("a metrics sampler did not answer within {CHECK_TIMEOUT:?}");
             }
         }
@@ -195,7 +198,9 @@ pub fn watch_bus(health: &Health, bus: crate::bus::Bus) {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding these locks leaves a plain Vec intact: keep using it.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A bound admin port, not yet serving.
@@ -316,7 +321,9 @@ mod tests {
         let readiness = health.readiness().await;
         assert!(!readiness.is_ready());
         assert!(
-            readiness.report().contains("calendar ok: reaches 26 days ahead"),
+            readiness
+                .report()
+                .contains("calendar ok: reaches 26 days ahead"),
             "{}",
             readiness.report()
         );
@@ -333,7 +340,11 @@ mod tests {
         health.stop();
         let readiness = health.readiness().await;
         assert!(!readiness.is_ready());
-        assert!(readiness.report().contains("shutdown failed: shutting down"));
+        assert!(
+            readiness
+                .report()
+                .contains("shutdown failed: shutting down")
+        );
     }
 
     #[tokio::test]
@@ -386,15 +397,9 @@ mod tests {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("write");
+        stream.write_all(request.as_bytes()).await.expect("write");
         let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .await
-            .expect("read");
+        stream.read_to_string(&mut response).await.expect("read");
         let status = response
             .split(' ')
             .nth(1)

@@ -73,7 +73,7 @@ pub struct Metrics {
     pub obligations_overdue: Gauge,
     pub escalations_undeliverable: Counter,
     pub calendar_years_loaded: Gauge,
-    pub calendar_days_ahead: Gauge,
+    pub calendar_reach: Gauge,
     pub evidence_bytes_in: Counter,
     pub evidence_bytes_out: Counter,
     pub ready: Gauge,
@@ -178,11 +178,11 @@ impl Metrics {
             "Years with an official holiday schedule loaded",
             calendar_years_loaded.clone(),
         );
-        let calendar_days_ahead = Gauge::default();
+        let calendar_reach = Gauge::default();
         registry.register(
-            "calendar_days_ahead",
-            "Days from today that the official holiday schedules reach without a gap",
-            calendar_days_ahead.clone(),
+            "calendar_reach_seconds",
+            "How far from now the official holiday schedules reach without a gap (whole days, in seconds)",
+            calendar_reach.clone(),
         );
         let evidence_bytes_in = Counter::default();
         registry.register(
@@ -224,7 +224,7 @@ impl Metrics {
             obligations_overdue,
             escalations_undeliverable,
             calendar_years_loaded,
-            calendar_days_ahead,
+            calendar_reach,
             evidence_bytes_in,
             evidence_bytes_out,
             ready,

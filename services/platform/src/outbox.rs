@@ -145,7 +145,8 @@ impl OutboxRelay {
         let spans: Vec<tracing::Span> = decoded
             .iter_mut()
             .map(|(_, m)| {
-                let span = tracing::info_span!("outbox publish", kind = %m.kind, message_id = %m.id);
+                let span =
+                    tracing::info_span!("outbox publish", kind = %m.kind, message_id = %m.id);
                 crate::telemetry::continue_trace(&span, &m.headers);
                 span.in_scope(|| crate::telemetry::inject_context(&mut m.headers));
                 span

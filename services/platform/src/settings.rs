@@ -234,7 +234,7 @@ pub struct AdminSettings {
     /// Address of the admin port, e.g. `127.0.0.1:9464`. Unset: no admin port.
     pub listen: Option<SocketAddr>,
     /// How many days ahead the official holiday calendar must reach; readiness reports a
-    /// shorter reach (`calendar` check) and `casebridge_calendar_days_ahead` shows it.
+    /// shorter reach (`calendar` check) and `casebridge_calendar_reach_seconds` shows it.
     pub calendar_days_ahead: u32,
     /// Whether a calendar that does not reach `calendar_days_ahead` days makes the process
     /// unready. Off by default: deadlines beyond the official schedule are computed

@@ -34,8 +34,6 @@ use casebridge_platform::bus::{Bus, Message, QueueSpec, Topology};
 use casebridge_platform::store::{self, Db};
 use sqlx::Row as _;
 
-use casebridge_cli::system;
-
 /// The targets of issue 4.
 const TARGET_LAG_P99: Duration = Duration::from_secs(1);
 const TARGET_MEMORY_MB: f64 = 512.0;
@@ -274,6 +272,12 @@ async fn measure(
     )
     .await?;
 
+    // The service's data directory, prepared before the load so the law it will count under is
+    // known and recorded first.
+    let dir = tempfile::tempdir()?;
+    crate::prepare_data_dir(dir.path())?;
+    record_counted_law(&db, dir.path()).await?;
+
     // 1. Load.
     let start = now_ms();
     let loaded = Instant::now();
@@ -323,21 +327,41 @@ async fn measure(
     );
     // Stands in for the inbox: every deadline notice must be routable, or the outbox relay keeps
     // it (and everything after it) until some queue takes it.
-    let mut misses = bus
-        .consume(QueueSpec::notifications(&[
-            "*.deadline_missed",
-            "*.deadline_escalated",
-            "*.deadline_warning",
-            "*.deadline_extended",
-            "*.deadline_reminder",
-        ]))
-        .await?;
-    let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("directory.toml"), system::EXAMPLE_DIRECTORY)?;
+    let notices: Vec<String> = {
+        use casebridge_deadlines::handler::{
+            ESCALATED, EXTENDED, MISSED, RECOUNTED, REMINDER, UNSUPERVISED, WARNING,
+        };
+        [
+            MISSED,
+            ESCALATED,
+            WARNING,
+            EXTENDED,
+            REMINDER,
+            UNSUPERVISED,
+            RECOUNTED,
+        ]
+        .iter()
+        .map(|event| format!("*.{event}"))
+        .collect()
+    };
+    let notices: Vec<&str> = notices.iter().map(String::as_str).collect();
+    let mut misses = bus.consume(QueueSpec::notifications(&notices)).await?;
     let started = Instant::now();
-    let (child, pid) = start_service(args, name, url, dir.path())?;
+    let (child, pid) = start_service(args, name, url, dir.path()).await?;
     *service = Some(child);
     let ready = started.elapsed();
+    let parked_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM deadlines_timers WHERE next_fire_at = $1")
+            .bind(parked(start) - DAY_MS)
+            .fetch_one(db.pool())
+            .await?;
+    anyhow::ensure!(
+        u64::try_from(parked_rows).ok() == Some(args.burst.iter().sum::<u64>()),
+        "the service moved the generated obligations when it started ({parked_rows} of the {} \
+         parked for the bursts left): its start-up recount found the law they were counted \
+         under changed, so the bursts would measure nothing",
+        args.burst.iter().sum::<u64>()
+    );
     let reminded = eventually_reminded(&db).await?;
     println!(
         "service: ready {:.2} s after start with {} obligations stored (nothing is loaded into \
@@ -539,6 +563,32 @@ async fn burst(
     Ok(())
 }
 
+/// Records in the fresh database the rule definitions and calendar years its due times are
+/// counted under, as the service records them after a start, from the law it will load from
+/// `data_dir`. Without this its start-up recount finds nothing recorded, restates every
+/// generated obligation one by one (they are not counted from their rules' periods) and moves
+/// the ones parked for the bursts.
+async fn record_counted_law(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut settings = casebridge_platform::settings::Settings::load(None)?;
+    settings.data_dir = data_dir.to_path_buf();
+    let today = casebridge_core::calendar::cst_date(Timestamp::from_millis(now_ms()));
+    let (rules, calendar) = casebridge_cli::system::load_deadline_law(&settings, today)?;
+    let years: Vec<(i32, String)> = calendar
+        .years()
+        .into_iter()
+        .filter_map(|year| Some((year, calendar.fingerprint(year)?)))
+        .collect();
+    let mut tx = db.begin().await?;
+    casebridge_deadlines::store::set_counted_rules(
+        &mut tx,
+        &casebridge_deadlines::rule_change::counted(&rules),
+    )
+    .await?;
+    casebridge_deadlines::store::set_counted_calendar(&mut tx, &years).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Where the bursts' rows wait until the run makes them due: 200 days after the load.
 fn parked(now: i64) -> i64 {
     now + 200 * DAY_MS
@@ -610,8 +660,9 @@ async fn load(db: &Db, args: &DeadlineBenchArgs, now: i64) -> anyhow::Result<()>
 }
 
 /// Starts `casebridge deadlines` on the benchmark's database and namespace; returns it once it
-/// printed `ready:`, with its process id.
-fn start_service(
+/// printed `ready:`, with its process id. Its log goes to this process's standard error; when it
+/// exits before it is ready, the error quotes the log's last lines.
+async fn start_service(
     args: &DeadlineBenchArgs,
     namespace: &str,
     url: &str,
@@ -629,10 +680,11 @@ fn start_service(
         .env("CASEBRIDGE__LOG", &args.service_log)
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .context("cannot start casebridge deadlines")?;
     let pid = child.id();
+    let log = crate::LogTail::follow(child.stderr.take().context("no stderr")?, true);
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = std::io::BufReader::new(stdout).lines();
     loop {
@@ -641,7 +693,13 @@ fn start_service(
             Some(Ok(_)) => {}
             _ => {
                 let _ = child.kill();
-                bail!("casebridge deadlines exited before it was ready");
+                let status = child
+                    .wait()
+                    .map_or_else(|e| e.to_string(), |s| s.to_string());
+                bail!(
+                    "casebridge deadlines exited before it was ready ({status}); {}",
+                    log.quoted("casebridge deadlines").await
+                );
             }
         }
     }
@@ -736,9 +794,10 @@ mod tests {
 
     #[test]
     fn every_template_owing_agency_is_in_the_example_directory() {
-        let directory =
-            casebridge_core::directory::Directory::from_toml_str(system::EXAMPLE_DIRECTORY)
-                .expect("example directory");
+        let directory = casebridge_core::directory::Directory::from_toml_str(
+            casebridge_cli::system::EXAMPLE_DIRECTORY,
+        )
+        .expect("example directory");
         for t in TEMPLATES {
             for code in [t.owed_by, t.owed_to, t.supervisor] {
                 let code = AgencyCode::parse(code).expect("valid code");

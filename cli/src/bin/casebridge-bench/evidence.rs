@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use casebridge_core::directory::Directory;
 use casebridge_core::ids::Sha256Digest;
 use casebridge_platform::settings::{format_size, parse_size};
 use casebridge_proto::v1 as pb;
@@ -25,7 +24,6 @@ use futures_util::Stream;
 use tokio::io::AsyncBufReadExt as _;
 
 use casebridge_cli::evidence::{CHUNK, download, progress, upload};
-use casebridge_cli::system;
 
 /// The uploading agency (example directory).
 const MARKET_BUREAU: &str = "11350100MB0100002P";
@@ -100,29 +98,13 @@ struct System {
     child: tokio::process::Child,
     pid: u32,
     address: String,
-    log: std::path::PathBuf,
+    /// The last lines of its log (its standard error), quoted when the benchmark fails.
+    log: crate::LogTail,
 }
 
 impl System {
     async fn start(dir: &Path, max_size: u64) -> anyhow::Result<System> {
-        std::fs::write(dir.join("directory.toml"), system::EXAMPLE_DIRECTORY)?;
-        let directory = Directory::from_toml_str(system::EXAMPLE_DIRECTORY)?;
-        let agencies: Vec<(String, String)> = directory
-            .agencies()
-            .map(|a| (a.code.to_string(), a.name.clone()))
-            .collect();
-        casebridge_gateway::pki::write_dev_pki(&dir.join("pki"), &agencies)?;
-        // The family services sign every receipt with the operator's key, and `casebridge up`
-        // creates it only with a new development PKI, which this one is not.
-        let settings = casebridge_platform::settings::Settings {
-            data_dir: dir.to_path_buf(),
-            ..Default::default()
-        };
-        casebridge_platform::ledger::Signer::load(
-            &settings.in_data_dir(&settings.ledger.key),
-            true,
-        )?;
-        let log = dir.join("casebridge.log");
+        crate::prepare_data_dir(dir)?;
         let mut child = tokio::process::Command::new(crate::casebridge_exe()?)
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
@@ -130,14 +112,15 @@ impl System {
             .env("CASEBRIDGE__EVIDENCE__MAX_SIZE", max_size.to_string())
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .context("cannot start `casebridge up`")?;
         let pid = child.id().context("the system exited at once")?;
+        let log = crate::LogTail::follow_async(child.stderr.take().context("no stderr")?);
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let address = tokio::time::timeout(START, async {
+        let ready = tokio::time::timeout(START, async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(rest) = line.strip_prefix("ready: ") {
                     return rest
@@ -147,13 +130,19 @@ impl System {
                         .context("no address on the ready line");
                 }
             }
-            bail!(
-                "`casebridge up` exited before it was ready (see {})",
-                log.display()
-            )
+            let status = child.wait().await?;
+            bail!("`casebridge up` exited before it was ready ({status})")
         })
-        .await
-        .context("`casebridge up` was not ready in time")??;
+        .await;
+        let address = match ready {
+            Ok(Ok(address)) => address,
+            Ok(Err(error)) => bail!("{error:#}; {}", log.quoted("casebridge up").await),
+            Err(_) => bail!(
+                "`casebridge up` was not ready within {} s; {}",
+                START.as_secs(),
+                log.quoted("casebridge up").await
+            ),
+        };
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(System {
@@ -183,10 +172,8 @@ pub async fn run(args: EvidenceBenchArgs) -> anyhow::Result<()> {
     );
     let system = System::start(dir.path(), args.size.max(1 << 20)).await?;
     let measured = measure(&system, dir.path(), args.size).await;
-    if measured.is_err()
-        && let Ok(log) = std::fs::read_to_string(&system.log)
-    {
-        eprintln!("----- casebridge up log -----\n{log}");
+    if measured.is_err() {
+        eprintln!("{}", system.log.quoted("casebridge up").await);
     }
     system.stop().await;
     measured
@@ -242,19 +229,27 @@ async fn measure(system: &System, data_dir: &Path, size: u64) -> anyhow::Result<
     bar.finish_and_clear();
     let upload_time = started.elapsed();
     let after_upload = memory(system.pid)?;
-    report("upload", size, upload_time, idle, after_upload);
+    // The size the gateway counted as it stored the file.
+    report("upload", uploaded.size, upload_time, idle, after_upload);
     println!("  sha256 {} (verified by both ends)", uploaded.sha256);
 
     reset_peak(system.pid);
     let digest = Sha256Digest::parse(&uploaded.sha256)?;
     let started = Instant::now();
-    download(&mut client, &digest, &mut tokio::io::sink(), |size| {
+    // Refused unless every byte arrived with the uploaded digest.
+    let downloaded = download(&mut client, &digest, &mut tokio::io::sink(), |size| {
         progress(size, "downloading")
     })
     .await?;
     let download_time = started.elapsed();
     let after_download = memory(system.pid)?;
-    report("download", size, download_time, idle, after_download);
+    report(
+        "download",
+        downloaded.size,
+        download_time,
+        idle,
+        after_download,
+    );
     let peak_above_idle = after_upload
         .peak
         .max(after_download.peak)
@@ -270,7 +265,8 @@ async fn measure(system: &System, data_dir: &Path, size: u64) -> anyhow::Result<
 fn report(phase: &str, size: u64, took: Duration, idle: Memory, after: Memory) {
     let seconds = took.as_secs_f64();
     println!(
-        "{phase:<9} {:>8.1} MiB/s  ({:.2} s)   gateway peak {:.1} MiB resident = {:.1} MiB above idle",
+        "{phase:<9} {:>8.1} MiB/s  ({size} bytes in {:.2} s)   gateway peak {:.1} MiB resident = \
+         {:.1} MiB above idle",
         size as f64 / (1024.0 * 1024.0) / seconds.max(f64::EPSILON),
         seconds,
         mib(after.peak),

@@ -13,6 +13,10 @@
 //! - **open loop**: `--rate` referrals per second for `--seconds`, each sent on schedule
 //!   whatever the previous one is doing: the latency under a steady load.
 //!
+//! After each phase, the CPU time each process involved spent on it (this one, which holds the
+//! whole system and the load generator; on RabbitMQ + PostgreSQL also the broker and the
+//! database server), in seconds and milliseconds per referral ([`crate::cpu`]).
+//!
 //! The broker ceiling publishes persistent messages of the size of a referral command to a
 //! quorum queue with publisher confirms (at most `--concurrency` unconfirmed) while a consumer
 //! acknowledges them, so the end-to-end figure can be read against what RabbitMQ itself does
@@ -24,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use casebridge_core::directory::Directory;
 use casebridge_platform::bus::Topology;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::settings::{BusKind, Settings};
@@ -37,6 +40,8 @@ use tokio_util::sync::CancellationToken;
 
 use casebridge_cli::client::Clients;
 use casebridge_cli::system::{self, Components};
+
+use crate::cpu;
 
 /// The sender and the receiver of every benchmark referral (example directory).
 const MARKET_BUREAU: &str = "11350100MB0100002P";
@@ -182,25 +187,42 @@ async fn workload(
     let warm = closed_loop(&market, WARM_UP, args.concurrency.min(WARM_UP), "warm").await?;
     arrivals.wait_for(&warm, DRAIN).await?;
 
+    let involved = cpu::Involved {
+        broker: deployment.kind == BusKind::Amqp,
+        database: deployment.kind == BusKind::Amqp,
+    };
+    let ticks = cpu::Ticks::of_this_machine();
+    let cpu_before = cpu::Snapshot::take(involved);
     let started = Instant::now();
     let sent = closed_loop(&market, args.count, args.concurrency, "closed").await?;
     arrivals.wait_for(&sent, DRAIN).await?;
+    let cpu_after = cpu::Snapshot::take(involved);
     let throughput = report(
         &format!("closed loop, concurrency {}", args.concurrency),
         &sent,
         &arrivals,
         started,
     );
+    println!(
+        "{}",
+        cpu::report(&cpu_before, &cpu_after, sent.len(), ticks)
+    );
 
     if args.rate > 0 {
+        let cpu_before = cpu::Snapshot::take(involved);
         let started = Instant::now();
         let sent = open_loop(&market, args.rate, args.seconds).await?;
         arrivals.wait_for(&sent, DRAIN).await?;
+        let cpu_after = cpu::Snapshot::take(involved);
         report(
             &format!("open loop, {}/s", args.rate),
             &sent,
             &arrivals,
             started,
+        );
+        println!(
+            "{}",
+            cpu::report(&cpu_before, &cpu_after, sent.len(), ticks)
         );
     }
     Ok(throughput)
@@ -225,21 +247,7 @@ impl Deployment {
         settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         // People are not part of the workload.
         settings.console.enabled = false;
-        std::fs::write(
-            settings.in_data_dir(&settings.directory),
-            system::EXAMPLE_DIRECTORY,
-        )?;
-        let directory = Directory::from_toml_str(system::EXAMPLE_DIRECTORY)?;
-        let agencies: Vec<(String, String)> = directory
-            .agencies()
-            .map(|a| (a.code.to_string(), a.name.clone()))
-            .collect();
-        casebridge_gateway::pki::write_dev_pki(&dir.path().join("pki"), &agencies)?;
-        // The family services sign every receipt with the operator's key.
-        casebridge_platform::ledger::Signer::load(
-            &settings.in_data_dir(&settings.ledger.key),
-            true,
-        )?;
+        crate::prepare_data_dir(dir.path())?;
         if kind == BusKind::Amqp {
             let name = format!(
                 "cbbench_{}",
@@ -321,7 +329,7 @@ impl Arrivals {
             while let Some(Ok(entry)) = stream.next().await {
                 let now = Instant::now();
                 if entry.event == "submitted" {
-                    lock(&record).insert(entry.case_id, now);
+                    crate::lock(&record).insert(entry.case_id, now);
                 }
             }
         });
@@ -333,7 +341,7 @@ impl Arrivals {
         let deadline = Instant::now() + within;
         loop {
             let missing = {
-                let seen = lock(&self.seen);
+                let seen = crate::lock(&self.seen);
                 sent.iter()
                     .filter(|s| !seen.contains_key(&s.case_id))
                     .count()
@@ -349,7 +357,7 @@ impl Arrivals {
     }
 
     fn arrival(&self, case_id: &str) -> Option<Instant> {
-        lock(&self.seen).get(case_id).copied()
+        crate::lock(&self.seen).get(case_id).copied()
     }
 }
 
@@ -357,12 +365,6 @@ impl Drop for Arrivals {
     fn drop(&mut self) {
         self.watcher.abort();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Submits `count` referrals from `concurrency` clients, each sending its next as soon as the

@@ -255,6 +255,27 @@ pub const RULES_ZH: &[(&str, &str)] = &[
         "H-CONCLUSION",
         "认定、检验、鉴定意见应当作出明确结论，不得以对现状的描述代替结论（香格里拉市司法局《关于进一步加强行政执法工作的通知》）。",
     ),
+    // I. Penalty cases and the early warning (移送预警).
+    (
+        "WARN-HIT",
+        "只有经筛查达到涉嫌犯罪数额或者情形标准的行政处罚案件，才发出移送预警（《行政执法机关移送涉嫌犯罪案件的规定》第三条）。",
+    ),
+    (
+        "WARN-TO",
+        "移送预警应当发送执法机关所在地的同级人民检察院；机关名录中没有该地区的人民检察院的，不能发出预警。",
+    ),
+    (
+        "WARN-RAISE",
+        "执法机关收到预警提示后，在规定期间内仍未移送的，方可向人民检察院发出移送预警（该期间为可配置的设置）。",
+    ),
+    (
+        "WARN-CLEAR",
+        "更正后的案件信息仍达到移送标准的，不能撤销预警；预警已发送人民检察院的，由人民检察院决定是否结束。",
+    ),
+    (
+        "WARN-MISS",
+        "人民检察院提出检察意见后，执法机关的答复期限届满前，不得记录逾期（《人民检察院办理行政执法机关移送涉嫌犯罪案件的规定》第十二条）。",
+    ),
 ];
 
 /// The Chinese wording of rule `rule`, when [`RULES_ZH`] lists it.
@@ -292,7 +313,7 @@ pub fn status_zh(status: &str) -> Option<&'static str> {
 }
 
 /// Case statuses of every family and their Chinese names (the console's table, plus
-/// `not_referred`).
+/// `not_referred` and the early warning's statuses).
 const STATUS_ZH: &[(&str, &str)] = &[
     ("submitted", "已移送"),
     ("sent", "已发出"),
@@ -325,6 +346,14 @@ const STATUS_ZH: &[(&str, &str)] = &[
     ("refused", "已拒绝"),
     ("awaiting_material", "待补充材料"),
     ("delivered", "已出具意见"),
+    ("agency_warned", "已提示执法机关"),
+    ("warning_raised", "已发出移送预警"),
+    ("referral_suggested", "已提出检察意见（建议移送）"),
+    ("answer_overdue", "逾期未答复"),
+    ("referral_linked", "已移送"),
+    ("non_referral_explained", "已书面说明不移送理由"),
+    ("warning_closed", "检察机关已结束预警"),
+    ("warning_cleared", "更正后未达移送标准"),
 ];
 
 /// The specifics an English refusal message carries, in Chinese, where its shape is known: the

@@ -365,7 +365,14 @@ impl Bus {
             Bus::Embedded(b) => b.request(service, message, timeout).await,
         };
         // Sent, whatever became of the reply, unless the command itself was refused.
-        if !matches!(reply, Err(BusError::Unavailable(_) | BusError::Nacked | BusError::Unroutable(_) | BusError::Encode(_) | BusError::Closed)) {
+        if !matches!(
+            reply,
+            Err(BusError::Unavailable(_)
+                | BusError::Nacked
+                | BusError::Unroutable(_)
+                | BusError::Encode(_)
+                | BusError::Closed)
+        ) {
             published("commands");
         }
         reply

@@ -206,17 +206,26 @@ fn admin_and_trace_settings_read_from_the_environment_and_are_checked() {
         ]),
     )
     .expect("load");
-    assert_eq!(s.admin.listen, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+    assert_eq!(
+        s.admin.listen,
+        Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+    );
     assert_eq!(s.admin.calendar_days_ahead, 90);
     assert_eq!(s.trace.endpoint, "http://127.0.0.1:4317");
     assert_eq!(s.trace.sample_ratio, 0.25);
-    assert!(Settings::default().admin.listen.is_none(), "no admin port unless asked");
+    assert!(
+        Settings::default().admin.listen.is_none(),
+        "no admin port unless asked"
+    );
 
     let err = Settings::load_with_env(None, env(&[("CASEBRIDGE__TRACE__SAMPLE_RATIO", "2")]))
         .expect_err("a ratio above 1");
     assert!(err.to_string().contains("trace.sample_ratio"), "{err}");
-    let err = Settings::load_with_env(None, env(&[("CASEBRIDGE__TRACE__ENDPOINT", "collector:4317")]))
-        .expect_err("not a URL");
+    let err = Settings::load_with_env(
+        None,
+        env(&[("CASEBRIDGE__TRACE__ENDPOINT", "collector:4317")]),
+    )
+    .expect_err("not a URL");
     assert!(err.to_string().contains("trace.endpoint"), "{err}");
     let err = Settings::load_with_env(None, env(&[("CASEBRIDGE__ADMIN__LISTEN_ON", "x")]))
         .expect_err("an unknown key");
