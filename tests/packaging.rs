@@ -41,7 +41,7 @@ const METRICS: &[&str] = &[
     "casebridge_obligations_overdue",
     "casebridge_escalations_undeliverable_total",
     "casebridge_calendar_years_loaded",
-    "casebridge_calendar_days_ahead",
+    "casebridge_calendar_reach_seconds",
     "casebridge_evidence_bytes_in_total",
     "casebridge_evidence_bytes_out_total",
     "casebridge_ready",
