@@ -6,9 +6,10 @@
 # tests (chromium, chromium-driver: /usr/bin/chromium, /usr/bin/chromedriver), with a Chinese
 # font (fonts-wqy-microhei) so the screenshots they save can be read; and that moto's S3-compatible
 # server (from PyPI, in a virtual environment under ~/.cache/casebridge/moto) is there for the
-# evidence store's S3 test, and that libfaketime (faketime) is there for the whole-system runs at a
-# fixed instant, and that promtool (Debian's prometheus) checks the metrics. Nothing of it
-# listens until a test starts it on 127.0.0.1.
+# evidence store's S3 test, that libfaketime (faketime) is there for the whole-system runs at a
+# fixed instant, that promtool (Debian's prometheus) checks the metrics, and systemd-analyze
+# (Debian's systemd) the systemd units. Nothing of it listens until a test starts it on
+# 127.0.0.1.
 #
 # Debian/Ubuntu only (apt-get, pg_ctlcluster). Idempotent and silent when both already answer;
 # prints one line per action taken and exits non-zero with a reason when something fails.
@@ -253,6 +254,10 @@ if ! command -v promtool >/dev/null 2>&1; then
         quietly as_root systemctl disable --now prometheus || true
     fi
 fi
+
+# systemd-analyze (Debian's systemd) verifies the units of deploy/systemd (tests/packaging.rs);
+# nothing is started with it.
+[[ -x /usr/bin/systemd-analyze ]] || apt_install systemd
 
 # ---------------------------------------------------------------------------------------------
 # An S3-compatible server for services/evidence/tests/s3.rs (moto, started by the test itself).

@@ -483,6 +483,25 @@ fn queue_arguments(topology: &Topology, delivery_limit: u32) -> FieldTable {
     args
 }
 
+/// [`queue_arguments`] as JSON, for a definitions file ([`Topology::definitions`]): the same
+/// table, so a queue declared from the file is equivalent to one the bus declares.
+pub(crate) fn queue_arguments_json(topology: &Topology, delivery_limit: u32) -> serde_json::Value {
+    let arguments = queue_arguments(topology, delivery_limit)
+        .inner()
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                AMQPValue::LongString(text) => serde_json::Value::from(text.to_string()),
+                AMQPValue::LongLongInt(n) => serde_json::Value::from(*n),
+                // queue_arguments writes only the two kinds above.
+                other => serde_json::Value::from(format!("{other:?}")),
+            };
+            (key.to_string(), value)
+        })
+        .collect::<serde_json::Map<_, _>>();
+    serde_json::Value::Object(arguments)
+}
+
 async fn declare_quorum(
     channel: &Channel,
     name: &str,

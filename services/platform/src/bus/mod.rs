@@ -157,6 +157,89 @@ impl Topology {
             QueueSpec::Notifications { .. } => None,
         }
     }
+
+    /// The topology as a RabbitMQ definitions file (`rabbitmqctl import_definitions`, or the
+    /// management API's `POST /api/definitions`) for `vhost`: the three exchanges, the
+    /// dead-letter queue and its binding, and each durable queue of `queues` with the
+    /// arguments and bindings [`amqp::AmqpBus`] declares for `delivery_limit`
+    /// (`bus.delivery_limit`). Queues declared in advance this way are the ones the services
+    /// then declare again at start: RabbitMQ accepts the redeclaration because the arguments
+    /// are equal, and refuses it (`PRECONDITION_FAILED`) when they differ, e.g. a file made for
+    /// another delivery limit. Transient queues (notifications, replies) are left out: each
+    /// process makes its own.
+    pub fn definitions(
+        &self,
+        vhost: &str,
+        queues: &[QueueSpec],
+        delivery_limit: u32,
+    ) -> serde_json::Value {
+        use serde_json::json;
+        let exchange = |name: String, kind: &str| {
+            json!({
+                "name": name,
+                "vhost": vhost,
+                "type": kind,
+                "durable": true,
+                "auto_delete": false,
+                "internal": false,
+                "arguments": {},
+            })
+        };
+        let queue = |name: String, limit: u32| {
+            json!({
+                "name": name,
+                "vhost": vhost,
+                "durable": true,
+                "auto_delete": false,
+                "arguments": amqp::queue_arguments_json(self, limit),
+            })
+        };
+        let binding = |exchange: String, queue: String, key: &str| {
+            json!({
+                "source": exchange,
+                "vhost": vhost,
+                "destination": queue,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+            })
+        };
+        // The dead-letter queue has no limit and no dead-letter exchange of its own: a message
+        // parked there stays until an operator moves it.
+        let mut declared = vec![queue(self.dead_letter_queue(), 0)];
+        let mut bindings = vec![binding(
+            self.dead_letter_exchange(),
+            self.dead_letter_queue(),
+            "",
+        )];
+        for spec in queues {
+            let Some(name) = self.queue_name(spec) else {
+                continue;
+            };
+            declared.push(queue(name.clone(), delivery_limit));
+            match spec {
+                QueueSpec::Commands { service } => {
+                    bindings.push(binding(self.commands_exchange(), name, service));
+                }
+                QueueSpec::Events { bindings: keys, .. } => {
+                    for key in keys {
+                        bindings.push(binding(self.events_exchange(), name.clone(), key));
+                    }
+                }
+                QueueSpec::Notifications { .. } => {}
+            }
+        }
+        json!({
+            "vhosts": [{ "name": vhost }],
+            "exchanges": [
+                exchange(self.commands_exchange(), "direct"),
+                exchange(self.events_exchange(), "topic"),
+                exchange(self.dead_letter_exchange(), "fanout"),
+            ],
+            "queues": declared,
+            "bindings": bindings,
+        })
+    }
 }
 
 /// What a consumer reads.
