@@ -132,11 +132,20 @@ where
 }
 
 /// The queue's name for metrics: its durable name, or `notifications` for a transient queue.
+/// Its counters start at 0 now, so a rate over them exists before the first redelivery.
 fn queue_label(bus: &Bus, spec: &QueueSpec) -> Arc<str> {
-    bus.topology()
+    let name = bus
+        .topology()
         .queue_name(spec)
-        .unwrap_or_else(|| "notifications".to_owned())
-        .into()
+        .unwrap_or_else(|| "notifications".to_owned());
+    let metrics = crate::metrics::metrics();
+    let label = crate::metrics::QueueLabel {
+        queue: name.clone(),
+    };
+    metrics.bus_consumed.get_or_create(&label);
+    metrics.bus_redelivered.get_or_create(&label);
+    metrics.bus_dead_lettered.get_or_create(&label);
+    name.into()
 }
 
 async fn settle_batch<F, Fut>(bus: &Bus, queue: &str, batch: Vec<Delivery>, handle: F)
