@@ -142,9 +142,9 @@ fn queue_label(bus: &Bus, spec: &QueueSpec) -> Arc<str> {
     let label = crate::metrics::QueueLabel {
         queue: name.clone(),
     };
-    metrics.bus_consumed.get_or_create(&label);
-    metrics.bus_redelivered.get_or_create(&label);
-    metrics.bus_dead_lettered.get_or_create(&label);
+    metrics.bus_consumed.get_or_create(&label).inc_by(0);
+    metrics.bus_redelivered.get_or_create(&label).inc_by(0);
+    metrics.bus_dead_lettered.get_or_create(&label).inc_by(0);
     name.into()
 }
 
