@@ -69,6 +69,7 @@ async fn a_cluster_loses_a_node_and_every_accepted_referral_reaches_the_police_e
             prefetch: 1,
             // As the services will declare it: the arguments must match.
             delivery_limit: Settings::default().bus.delivery_limit,
+            queue_type: Settings::default().bus.queue_type,
         },
         Topology::new(namespace.clone()),
     )

@@ -808,6 +808,7 @@ fn expected_definitions() -> Value {
         VHOST,
         &every_durable_queue(),
         Settings::default().bus.delivery_limit,
+        Settings::default().bus.queue_type,
     )
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use casebridge_gateway::pki::DevCa;
 use casebridge_platform::bus::Topology;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
+use casebridge_platform::settings::QueueType;
 use casebridge_platform::store::Db;
 use casebridge_tests::System;
 use casebridge_tests::agencies::CITY_POLICE;
@@ -92,6 +93,7 @@ async fn the_referral_path_runs_over_tls_to_rabbitmq_and_postgresql() -> anyhow:
         },
         prefetch: 1,
         delivery_limit: 10,
+        queue_type: QueueType::Quorum,
     };
     assert!(
         AmqpBus::connect(ca_only, Topology::new("cbtls-refused"))

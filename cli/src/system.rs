@@ -304,6 +304,7 @@ pub async fn connect_bus(settings: &Settings) -> anyhow::Result<Bus> {
                     tls: amqp_tls(settings)?,
                     prefetch: settings.bus.prefetch,
                     delivery_limit: settings.bus.delivery_limit,
+                    queue_type: settings.bus.queue_type,
                 },
                 topology,
             )

@@ -21,6 +21,30 @@ pub enum BusKind {
     Amqp,
 }
 
+/// The kind of RabbitMQ queue the durable queues are (`bus.queue_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    /// Replicated on every node of a cluster, each message confirmed once a majority holds
+    /// it, and redelivered at most `bus.delivery_limit` times before it is dead-lettered.
+    #[default]
+    Quorum,
+    /// One copy on the one node, confirmed once it is on that node's disk: cheaper for the
+    /// broker, for a single-node broker only. RabbitMQ counts no deliveries on a classic queue,
+    /// so `bus.delivery_limit` does not apply to it, and its dead-lettering is at most once.
+    Classic,
+}
+
+impl QueueType {
+    /// The value of the queue's `x-queue-type` argument.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueType::Quorum => "quorum",
+            QueueType::Classic => "classic",
+        }
+    }
+}
+
 /// How log lines are written (`log_format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +75,8 @@ pub struct BusSettings {
     pub tls_key: Option<PathBuf>,
     /// Prefix of every exchange and queue name; tests use a unique one each.
     pub namespace: String,
+    /// Quorum queues (the default), or classic queues on a single-node broker.
+    pub queue_type: QueueType,
     /// Unacknowledged deliveries a consumer may hold.
     pub prefetch: u16,
     /// Deliveries of one message before it is dead-lettered.
@@ -81,6 +107,7 @@ impl Default for BusSettings {
             tls_cert: None,
             tls_key: None,
             namespace: "casebridge".into(),
+            queue_type: QueueType::Quorum,
             prefetch: 64,
             delivery_limit: 10,
             request_timeout: Duration::from_secs(10),
@@ -521,6 +548,16 @@ impl Settings {
                     );
                 }
             }
+        }
+        if self.bus.kind == BusKind::Amqp
+            && self.bus.queue_type == QueueType::Classic
+            && self.bus.nodes().len() > 1
+        {
+            return invalid(
+                "bus.queue_type",
+                "classic queues keep one copy on one node, so a cluster (bus.urls) would lose \
+                 what the node that dies holds: use quorum queues on a cluster",
+            );
         }
         if self.bus.tls_cert.is_some() != self.bus.tls_key.is_some() {
             return invalid("bus.tls_cert", "bus.tls_cert and bus.tls_key go together");

@@ -57,19 +57,29 @@ pub async fn embedded_bus(dir: &std::path::Path) -> Bus {
 
 /// An AMQP bus under a fresh namespace, with a small delivery limit.
 pub async fn amqp_bus(namespace: &str) -> Bus {
-    Bus::Amqp(
-        AmqpBus::connect(
-            AmqpOptions {
-                urls: vec![amqp_url()],
-                tls: AmqpTls::default(),
-                prefetch: 16,
-                delivery_limit: 5,
-            },
-            Topology::new(namespace),
-        )
+    amqp_bus_of(namespace, crate::settings::QueueType::Quorum)
         .await
-        .expect("connect to RabbitMQ on 127.0.0.1:5672 (run deploy/local/services.sh)"),
+        .expect("connect to RabbitMQ on 127.0.0.1:5672 (run deploy/local/services.sh)")
+}
+
+/// As [`amqp_bus`], declaring queues of `queue_type`; the error is the broker's answer (e.g.
+/// when the namespace's queues are of the other kind).
+pub async fn amqp_bus_of(
+    namespace: &str,
+    queue_type: crate::settings::QueueType,
+) -> Result<Bus, crate::bus::BusError> {
+    AmqpBus::connect(
+        AmqpOptions {
+            urls: vec![amqp_url()],
+            tls: AmqpTls::default(),
+            prefetch: 16,
+            delivery_limit: 5,
+            queue_type,
+        },
+        Topology::new(namespace),
     )
+    .await
+    .map(Bus::Amqp)
 }
 
 /// Polls `check` until it returns `Some`, for at most `within`. Panics with `what` on timeout.

@@ -398,3 +398,56 @@ on_both_buses!(
     batches,
     a_batch_consumer_takes_what_has_arrived_together_and_settles_each_by_its_outcome
 );
+
+/// Classic queues (`bus.queue_type = "classic"`, a single-node broker) keep the contract that
+/// does not need a delivery count: an event reaches its queue once, a rejected message is parked
+/// and not redelivered; and RabbitMQ refuses a bus of the other kind on the same queues, which is
+/// why changing the setting needs the queues deleted (docs/operations.md, "Queue type").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_queues_deliver_and_park_and_the_other_kind_is_refused_on_them() {
+    use casebridge_platform::settings::QueueType;
+    let namespace = testing::unique_name("cbtest");
+    let bus = testing::amqp_bus_of(&namespace, QueueType::Classic)
+        .await
+        .expect("classic queues on the one broker");
+    bus.declare(&events_queue()).await.expect("declare");
+    let bad = event("referral.bad", 1);
+    let good = event("referral.good", 2);
+    bus.publish_event(&bad).await.expect("publish");
+    bus.publish_event(&good).await.expect("publish");
+    let mut consumer = bus.consume(events_queue()).await.expect("consume");
+    let first = tokio::time::timeout(WAIT, consumer.next())
+        .await
+        .expect("delivery")
+        .expect("open");
+    assert_eq!(first.message.id, bad.id);
+    first.dead_letter().await.expect("reject");
+    let second = tokio::time::timeout(WAIT, consumer.next())
+        .await
+        .expect("delivery")
+        .expect("open");
+    assert_eq!(second.message.id, good.id);
+    second.ack().await.expect("ack");
+    let dead = eventually("the rejected message parked", WAIT, || async {
+        let dead = bus.dead_letters(10).await.expect("peek");
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    assert_eq!(dead.iter().map(|m| m.id).collect::<Vec<_>>(), vec![bad.id]);
+    drop(consumer);
+
+    let refused = testing::amqp_bus_of(&namespace, QueueType::Quorum)
+        .await
+        .map(|_| ())
+        .expect_err("quorum queues where classic ones are");
+    let said = refused.to_string();
+    assert!(
+        said.contains("PRECONDITION_FAILED") && said.contains("x-queue-type"),
+        "{said}"
+    );
+
+    if let Bus::Amqp(b) = &bus {
+        b.delete_topology(&specs()).await.expect("delete topology");
+    }
+    bus.close().await;
+}

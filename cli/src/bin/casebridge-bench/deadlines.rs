@@ -31,6 +31,7 @@ use casebridge_core::time::Timestamp;
 use casebridge_deadlines::api::{ObligationQuery, Reply, Request, View};
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
 use casebridge_platform::bus::{Bus, Message, QueueSpec, Topology};
+use casebridge_platform::settings::QueueType;
 use casebridge_platform::store::{self, Db};
 use sqlx::Row as _;
 
@@ -319,6 +320,7 @@ async fn measure(
                 tls: AmqpTls::default(),
                 prefetch: 512,
                 delivery_limit: 10,
+                queue_type: QueueType::Quorum,
             },
             Topology::new(name),
         )
@@ -764,6 +766,7 @@ async fn clean_up(args: &DeadlineBenchArgs, namespace: &str, url: &str) {
         tls: AmqpTls::default(),
         prefetch: 1,
         delivery_limit: 10,
+        queue_type: QueueType::Quorum,
     };
     if let Ok(bus) = AmqpBus::connect(options, Topology::new(namespace)).await {
         let _ = bus

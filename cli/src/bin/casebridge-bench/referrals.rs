@@ -18,9 +18,9 @@
 //! database server), in seconds and milliseconds per referral ([`crate::cpu`]).
 //!
 //! The broker ceiling publishes persistent messages of the size of a referral command to a
-//! quorum queue with publisher confirms (at most `--concurrency` unconfirmed) while a consumer
-//! acknowledges them, so the end-to-end figure can be read against what RabbitMQ itself does
-//! on this machine.
+//! queue of the system's kind (`--queue-type`, quorum by default) with publisher confirms (at
+//! most `--concurrency` unconfirmed) while a consumer acknowledges them, so the end-to-end
+//! figure can be read against what RabbitMQ itself does on this machine.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use casebridge_platform::bus::Topology;
 use casebridge_platform::bus::amqp::{AmqpBus, AmqpOptions, AmqpTls};
-use casebridge_platform::settings::{BusKind, Settings};
+use casebridge_platform::settings::{BusKind, QueueType, Settings};
 use casebridge_platform::store;
 use casebridge_proto::v1 as pb;
 use futures_util::StreamExt as _;
@@ -64,6 +64,24 @@ pub enum BackendChoice {
     Both,
 }
 
+/// Which kind of RabbitMQ queue the system declares (`bus.queue_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueueChoice {
+    /// Quorum queues, the default.
+    Quorum,
+    /// Classic queues, for a single-node broker.
+    Classic,
+}
+
+impl QueueChoice {
+    fn queue_type(self) -> QueueType {
+        match self {
+            QueueChoice::Quorum => QueueType::Quorum,
+            QueueChoice::Classic => QueueType::Classic,
+        }
+    }
+}
+
 /// Options of the referral benchmark.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -82,6 +100,9 @@ pub struct BenchArgs {
     /// Length of the open-loop phase.
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
+    /// The kind of the system's durable queues on RabbitMQ, and of the ceiling's queue.
+    #[arg(long, value_enum, default_value = "quorum")]
+    pub queue_type: QueueChoice,
     /// RabbitMQ for the amqp backend and the ceiling (loopback only in tests).
     #[arg(
         long,
@@ -122,18 +143,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(end_to_end) = amqp_throughput {
-        let ceiling = broker_ceiling(&args.amqp_url, args.count * 3, args.concurrency).await?;
+        let queue_type = args.queue_type.queue_type();
+        let ceiling =
+            broker_ceiling(&args.amqp_url, args.count * 3, args.concurrency, queue_type).await?;
         println!(
-            "\nbroker ceiling: {:.0} msg/s ({} persistent messages of {} bytes, quorum queue, \
+            "\nbroker ceiling: {:.0} msg/s ({} persistent messages of {} bytes, {} queue, \
              confirms, consume + ack)",
-            ceiling.per_second, ceiling.messages, ceiling.bytes
+            ceiling.per_second,
+            ceiling.messages,
+            ceiling.bytes,
+            queue_type.as_str()
         );
         println!(
             "end to end on RabbitMQ + PostgreSQL: {end_to_end:.0} referrals/s = {:.1}% of the \
-             broker ceiling (each referral moves 2 persistent messages through quorum queues, \
+             broker ceiling (each referral moves 2 persistent messages through {} queues, \
              the command and its event, and 3 transient ones: the reply and an inbox wake-up \
              per recipient)",
-            100.0 * end_to_end / ceiling.per_second
+            100.0 * end_to_end / ceiling.per_second,
+            queue_type.as_str()
         );
     }
     Ok(())
@@ -256,6 +283,7 @@ impl Deployment {
             settings.bus.kind = BusKind::Amqp;
             settings.bus.url = args.amqp_url.clone();
             settings.bus.namespace = name.clone();
+            settings.bus.queue_type = args.queue_type.queue_type();
             settings.bus.prefetch = 64;
             settings.store.url = store::create_database(&args.postgres, &name)
                 .await
@@ -289,6 +317,7 @@ impl Deployment {
             tls: AmqpTls::default(),
             prefetch: 1,
             delivery_limit: self.settings.bus.delivery_limit,
+            queue_type: self.settings.bus.queue_type,
         };
         let topology = Topology::new(self.settings.bus.namespace.clone());
         if let Ok(bus) = AmqpBus::connect(options, topology).await {
@@ -566,9 +595,14 @@ fn command_size() -> anyhow::Result<usize> {
     Ok(serde_json::to_vec(&request)?.len())
 }
 
-/// Persistent publish with confirms (at most `window` unconfirmed) to a quorum queue, while a
-/// consumer on its own connection acknowledges each message.
-async fn broker_ceiling(url: &str, messages: usize, window: usize) -> anyhow::Result<Ceiling> {
+/// Persistent publish with confirms (at most `window` unconfirmed) to a `queue_type` queue,
+/// while a consumer on its own connection acknowledges each message.
+async fn broker_ceiling(
+    url: &str,
+    messages: usize,
+    window: usize,
+    queue_type: QueueType,
+) -> anyhow::Result<Ceiling> {
     use lapin::options::{
         BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
         ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -587,7 +621,7 @@ async fn broker_ceiling(url: &str, messages: usize, window: usize) -> anyhow::Re
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
+        AMQPValue::LongString(queue_type.as_str().into()),
     );
     out.queue_declare(
         queue.as_str().into(),

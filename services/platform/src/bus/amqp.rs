@@ -8,7 +8,9 @@
 //!   is [`BusError::Nacked`], a returned (unroutable) message is [`BusError::Unroutable`].
 //! - Durable queues are quorum queues with `x-delivery-limit` and a dead-letter exchange, so a
 //!   poison message is parked in `<ns>.dead-letters` after the limit instead of looping; it is
-//!   dead-lettered at least once (`x-dead-letter-strategy`), never dropped on the way.
+//!   dead-lettered at least once (`x-dead-letter-strategy`), never dropped on the way. On a
+//!   single-node broker they may be classic queues instead (`bus.queue_type`): durable and
+//!   confirmed once on disk, but without a delivery count, so without the limit.
 //! - Replies come back on one exclusive, broker-named queue per process, matched by correlation id.
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +29,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::oneshot;
 
 use super::{Acker, BusError, Delivery, Message, QueueSpec, Topology};
+use crate::settings::QueueType;
 use casebridge_core::ids::MessageId;
 
 /// Connection settings of the AMQP bus.
@@ -39,6 +42,8 @@ pub struct AmqpOptions {
     pub tls: AmqpTls,
     pub prefetch: u16,
     pub delivery_limit: u32,
+    /// What kind of queue the durable queues are.
+    pub queue_type: QueueType,
 }
 
 /// TLS to the broker: the CA that signed its certificate (the system's roots when `None`) and
@@ -193,7 +198,14 @@ impl AmqpBus {
                 .await
                 .map_err(unavailable)?;
         }
-        declare_quorum(&publisher, &t.dead_letter_queue(), None, 0).await?;
+        declare_durable(
+            &publisher,
+            &t.dead_letter_queue(),
+            None,
+            0,
+            self.inner.options.queue_type,
+        )
+        .await?;
         publisher
             .queue_bind(
                 t.dead_letter_queue().into(),
@@ -324,6 +336,7 @@ impl AmqpBus {
             &self.inner.topology,
             spec,
             self.inner.options.delivery_limit,
+            self.inner.options.queue_type,
         )
         .await;
         let _ = channel.close(200, "declared".into()).await;
@@ -452,41 +465,51 @@ impl AmqpBus {
     }
 }
 
-fn queue_arguments(topology: &Topology, delivery_limit: u32) -> FieldTable {
+fn queue_arguments(topology: &Topology, delivery_limit: u32, queue_type: QueueType) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
+        AMQPValue::LongString(queue_type.as_str().into()),
     );
-    if delivery_limit > 0 {
-        args.insert(
-            "x-delivery-limit".into(),
-            AMQPValue::LongLongInt(i64::from(delivery_limit)),
-        );
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(topology.dead_letter_exchange().into()),
-        );
-        // RabbitMQ's default dead-lettering is at most once: a message dead-lettered while the
-        // dead-letter queue's node is away is dropped. At least once keeps it in the source
-        // queue until the dead-letter queue confirms it; RabbitMQ requires reject-publish
-        // overflow for that (a full queue refuses new messages instead of dropping old ones).
-        args.insert(
-            "x-dead-letter-strategy".into(),
-            AMQPValue::LongString("at-least-once".into()),
-        );
-        args.insert(
-            "x-overflow".into(),
-            AMQPValue::LongString("reject-publish".into()),
-        );
+    if delivery_limit == 0 {
+        return args;
     }
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(topology.dead_letter_exchange().into()),
+    );
+    if queue_type == QueueType::Classic {
+        // A classic queue counts no deliveries and dead-letters at most once: only what a
+        // consumer rejects on purpose is parked (`bus.queue_type` says so).
+        return args;
+    }
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(i64::from(delivery_limit)),
+    );
+    // RabbitMQ's default dead-lettering is at most once: a message dead-lettered while the
+    // dead-letter queue's node is away is dropped. At least once keeps it in the source
+    // queue until the dead-letter queue confirms it; RabbitMQ requires reject-publish
+    // overflow for that (a full queue refuses new messages instead of dropping old ones).
+    args.insert(
+        "x-dead-letter-strategy".into(),
+        AMQPValue::LongString("at-least-once".into()),
+    );
+    args.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
     args
 }
 
 /// [`queue_arguments`] as JSON, for a definitions file ([`Topology::definitions`]): the same
 /// table, so a queue declared from the file is equivalent to one the bus declares.
-pub(crate) fn queue_arguments_json(topology: &Topology, delivery_limit: u32) -> serde_json::Value {
-    let arguments = queue_arguments(topology, delivery_limit)
+pub(crate) fn queue_arguments_json(
+    topology: &Topology,
+    delivery_limit: u32,
+    queue_type: QueueType,
+) -> serde_json::Value {
+    let arguments = queue_arguments(topology, delivery_limit, queue_type)
         .inner()
         .iter()
         .map(|(key, value)| {
@@ -502,15 +525,16 @@ pub(crate) fn queue_arguments_json(topology: &Topology, delivery_limit: u32) -> 
     serde_json::Value::Object(arguments)
 }
 
-async fn declare_quorum(
+async fn declare_durable(
     channel: &Channel,
     name: &str,
     topology: Option<&Topology>,
     delivery_limit: u32,
+    queue_type: QueueType,
 ) -> Result<(), BusError> {
     let args = match topology {
-        Some(t) => queue_arguments(t, delivery_limit),
-        None => queue_arguments(&Topology::new(""), 0),
+        Some(t) => queue_arguments(t, delivery_limit, queue_type),
+        None => queue_arguments(&Topology::new(""), 0, queue_type),
     };
     channel
         .queue_declare(
@@ -532,6 +556,7 @@ async fn declare_spec(
     topology: &Topology,
     spec: &QueueSpec,
     delivery_limit: u32,
+    queue_type: QueueType,
 ) -> Result<String, BusError> {
     let bind = |queue: String, exchange: String, key: String| async move {
         channel
@@ -548,13 +573,13 @@ async fn declare_spec(
     match spec {
         QueueSpec::Commands { service } => {
             let name = topology.queue_name(spec).unwrap_or_default();
-            declare_quorum(channel, &name, Some(topology), delivery_limit).await?;
+            declare_durable(channel, &name, Some(topology), delivery_limit, queue_type).await?;
             bind(name.clone(), topology.commands_exchange(), service.clone()).await?;
             Ok(name)
         }
         QueueSpec::Events { bindings, .. } => {
             let name = topology.queue_name(spec).unwrap_or_default();
-            declare_quorum(channel, &name, Some(topology), delivery_limit).await?;
+            declare_durable(channel, &name, Some(topology), delivery_limit, queue_type).await?;
             for pattern in bindings {
                 bind(name.clone(), topology.events_exchange(), pattern.clone()).await?;
             }
@@ -612,6 +637,7 @@ impl AmqpConsumer {
             &self.bus.inner.topology,
             &self.spec,
             self.bus.inner.options.delivery_limit,
+            self.bus.inner.options.queue_type,
         )
         .await?;
         let consumer = channel

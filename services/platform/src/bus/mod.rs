@@ -162,7 +162,7 @@ impl Topology {
     /// management API's `POST /api/definitions`) for `vhost`: the three exchanges, the
     /// dead-letter queue and its binding, and each durable queue of `queues` with the
     /// arguments and bindings [`amqp::AmqpBus`] declares for `delivery_limit`
-    /// (`bus.delivery_limit`). Queues declared in advance this way are the ones the services
+    /// (`bus.delivery_limit`) and `queue_type` (`bus.queue_type`). Queues declared in advance this way are the ones the services
     /// then declare again at start: RabbitMQ accepts the redeclaration because the arguments
     /// are equal, and refuses it (`PRECONDITION_FAILED`) when they differ, e.g. a file made for
     /// another delivery limit. Transient queues (notifications, replies) are left out: each
@@ -172,6 +172,7 @@ impl Topology {
         vhost: &str,
         queues: &[QueueSpec],
         delivery_limit: u32,
+        queue_type: crate::settings::QueueType,
     ) -> serde_json::Value {
         use serde_json::json;
         let exchange = |name: String, kind: &str| {
@@ -191,7 +192,7 @@ impl Topology {
                 "vhost": vhost,
                 "durable": true,
                 "auto_delete": false,
-                "arguments": amqp::queue_arguments_json(self, limit),
+                "arguments": amqp::queue_arguments_json(self, limit, queue_type),
             })
         };
         let binding = |exchange: String, queue: String, key: &str| {

@@ -119,38 +119,49 @@ impl CaseStore {
         }
         let parties = case.parties();
         if previous.map(Case::parties).as_ref() != Some(&parties) {
-            self.replace_parties(conn, &id, &parties).await?;
+            self.replace_parties(conn, &id, &parties, previous.is_none())
+                .await?;
         }
         Ok(())
     }
 
+    /// Makes the party rows of case `id` say `parties`. A new case has none to remove; its
+    /// rows go in one statement, since every statement is a round trip to the database.
     async fn replace_parties(
         &self,
         conn: &mut sqlx::AnyConnection,
         id: &str,
         parties: &Parties,
+        new_case: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query(&format!("DELETE FROM {} WHERE case_id = $1", self.parties))
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        let rows = parties
+        if !new_case {
+            sqlx::query(&format!("DELETE FROM {} WHERE case_id = $1", self.parties))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let rows: Vec<(&AgencyCode, &str)> = parties
             .by_role
             .iter()
             .map(|(role, code)| (code, role.as_str()))
-            .chain(parties.former.iter().map(|code| (code, FORMER)));
-        for (code, role) in rows {
-            sqlx::query(&format!(
-                "INSERT INTO {} (case_id, agency, role) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-                self.parties
-            ))
-            .bind(id)
-            .bind(code.as_str())
-            .bind(role)
-            .execute(&mut *conn)
-            .await?;
+            .chain(parties.former.iter().map(|code| (code, FORMER)))
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
         }
+        let values: Vec<String> = (0..rows.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} (case_id, agency, role) VALUES {} ON CONFLICT DO NOTHING",
+            self.parties,
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql);
+        for (code, role) in rows {
+            insert = insert.bind(id).bind(code.as_str()).bind(role);
+        }
+        insert.execute(&mut *conn).await?;
         Ok(())
     }
 

@@ -259,3 +259,32 @@ fn replay_retention_defaults_to_ninety_days_and_a_value_under_a_week_is_refused_
         other => panic!("a retention under a week must be refused: {other:?}"),
     }
 }
+
+#[test]
+fn queues_are_quorum_unless_classic_is_asked_for_on_a_single_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("casebridge.toml");
+    assert_eq!(Settings::default().bus.queue_type, QueueType::Quorum);
+    std::fs::write(&file, "[bus]\nkind = \"amqp\"\nqueue_type = \"classic\"\n").expect("write");
+    let s = Settings::load(Some(&file)).expect("classic on the one broker");
+    assert_eq!(s.bus.queue_type, QueueType::Classic);
+    let env = std::collections::HashMap::from([(
+        "CASEBRIDGE__BUS__QUEUE_TYPE".to_owned(),
+        "classic".to_owned(),
+    )]);
+    let s = Settings::load_with_env(None, Some(env)).expect("from the environment");
+    assert_eq!(s.bus.queue_type, QueueType::Classic);
+
+    std::fs::write(
+        &file,
+        "[bus]\nkind = \"amqp\"\nqueue_type = \"classic\"\nurls = \
+         [\"amqp://127.0.0.1:5701/%2f\", \"amqp://127.0.0.1:5702/%2f\"]\n",
+    )
+    .expect("write");
+    let err = Settings::load(Some(&file)).expect_err("classic on a cluster");
+    assert!(err.to_string().contains("bus.queue_type"), "{err}");
+
+    std::fs::write(&file, "[bus]\nqueue_type = \"lazy\"\n").expect("write");
+    let err = Settings::load(Some(&file)).expect_err("no such queue type");
+    assert!(err.to_string().contains("lazy"), "{err}");
+}

@@ -7,9 +7,13 @@ fn text(args: &FieldTable, key: &str) -> Option<String> {
     }
 }
 
+fn has(args: &FieldTable, key: &str) -> bool {
+    args.inner().contains_key(&ShortString::from(key))
+}
+
 #[test]
 fn a_consumed_queue_dead_letters_at_least_once_and_the_parking_queue_does_not() {
-    let consumed = queue_arguments(&Topology::new("ns"), 5);
+    let consumed = queue_arguments(&Topology::new("ns"), 5, QueueType::Quorum);
     assert_eq!(text(&consumed, "x-queue-type").as_deref(), Some("quorum"));
     assert_eq!(
         text(&consumed, "x-dead-letter-exchange").as_deref(),
@@ -24,7 +28,8 @@ fn a_consumed_queue_dead_letters_at_least_once_and_the_parking_queue_does_not() 
         Some("reject-publish"),
         "RabbitMQ needs it for at-least-once dead-lettering"
     );
-    let parking = queue_arguments(&Topology::new("ns"), 0);
+    assert!(has(&consumed, "x-delivery-limit"));
+    let parking = queue_arguments(&Topology::new("ns"), 0, QueueType::Quorum);
     assert_eq!(text(&parking, "x-queue-type").as_deref(), Some("quorum"));
     assert_eq!(text(&parking, "x-dead-letter-exchange"), None);
 }
@@ -40,6 +45,7 @@ fn a_definitions_file_gives_each_queue_the_arguments_the_bus_declares() {
             QueueSpec::notifications(&["inbox.appended.*"]),
         ],
         7,
+        QueueType::Quorum,
     );
     let queues = definitions["queues"].as_array().expect("queues");
     let names: Vec<&str> = queues.iter().filter_map(|q| q["name"].as_str()).collect();
@@ -97,4 +103,23 @@ fn a_definitions_file_gives_each_queue_the_arguments_the_bus_declares() {
                 .all(|item| item.get("vhost").is_none_or(|v| v == "vh"))),
         "every item is in the vhost asked for"
     );
+}
+
+#[test]
+fn a_classic_queue_parks_what_is_rejected_and_asks_for_nothing_only_quorum_queues_have() {
+    let consumed = queue_arguments(&Topology::new("ns"), 5, QueueType::Classic);
+    assert_eq!(text(&consumed, "x-queue-type").as_deref(), Some("classic"));
+    assert_eq!(
+        text(&consumed, "x-dead-letter-exchange").as_deref(),
+        Some("ns.dead-letter")
+    );
+    for quorum_only in ["x-delivery-limit", "x-dead-letter-strategy", "x-overflow"] {
+        assert!(
+            !has(&consumed, quorum_only),
+            "{quorum_only} on a classic queue"
+        );
+    }
+    let parking = queue_arguments(&Topology::new("ns"), 0, QueueType::Classic);
+    assert_eq!(text(&parking, "x-queue-type").as_deref(), Some("classic"));
+    assert_eq!(text(&parking, "x-dead-letter-exchange"), None);
 }
