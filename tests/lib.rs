@@ -13,7 +13,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use casebridge_platform::bus::QueueSpec;
 use casebridge_platform::testing;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_client::CaseServiceClient;
@@ -671,22 +670,9 @@ impl System {
         if let Some(namespace) = self.namespace.take().filter(|_| !private_broker) {
             let bus = testing::amqp_bus(&namespace).await;
             if let casebridge_platform::bus::Bus::Amqp(amqp) = &bus {
-                amqp.delete_topology(&[
-                    QueueSpec::commands("referrals"),
-                    QueueSpec::commands("transfers"),
-                    QueueSpec::commands("disputes"),
-                    QueueSpec::commands("opinions"),
-                    QueueSpec::commands("inbox"),
-                    QueueSpec::commands("deadlines"),
-                    QueueSpec::events("referrals", &[]),
-                    QueueSpec::events("transfers", &[]),
-                    QueueSpec::events("disputes", &[]),
-                    casebridge_inbox::app::events_queue(),
-                    casebridge_deadlines::app::events_queue(),
-                    casebridge_evidence::app::events_queue(),
-                    QueueSpec::commands(casebridge_evidence::SERVICE),
-                ])
-                .await?;
+                let rules = casebridge_core::deadline::RuleTable::from_toml_str(SHIPPED_RULES)?;
+                amqp.delete_topology(&casebridge_cli::system::durable_queues(&rules))
+                    .await?;
             }
             bus.close().await;
         }

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use casebridge_core::deadline::RuleTable;
 use casebridge_platform::bus::{QueueSpec, Topology};
-use casebridge_platform::cases::app::reactions_queue;
 use casebridge_platform::settings::Settings;
 use casebridge_platform::testing::{eventually, unique_name};
 use casebridge_proto::v1 as pb;
@@ -778,29 +777,7 @@ fn the_kubernetes_manifests_run_every_process_with_probes_budgets_and_operators(
 /// shipped rule table.
 fn every_durable_queue() -> Vec<QueueSpec> {
     let rules = RuleTable::from_toml_str(include_str!("../deploy/rules.toml")).expect("rules");
-    let mut queues = vec![
-        QueueSpec::commands(casebridge_referrals::SERVICE),
-        QueueSpec::commands(casebridge_transfers::SERVICE),
-        QueueSpec::commands(casebridge_disputes::SERVICE),
-        QueueSpec::commands(casebridge_opinions::SERVICE),
-        QueueSpec::commands(casebridge_inbox::SERVICE),
-        QueueSpec::commands(casebridge_deadlines::SERVICE),
-        QueueSpec::commands(casebridge_evidence::SERVICE),
-    ];
-    queues.extend(
-        [
-            reactions_queue::<casebridge_referrals::handler::Referrals>(),
-            reactions_queue::<casebridge_transfers::handler::Transfers>(),
-            reactions_queue::<casebridge_disputes::handler::Disputes>(),
-            reactions_queue::<casebridge_opinions::handler::Opinions>(),
-        ]
-        .into_iter()
-        .flatten(),
-    );
-    queues.push(casebridge_inbox::app::events_queue());
-    queues.push(casebridge_deadlines::app::events_queue_for(&rules));
-    queues.push(casebridge_evidence::app::events_queue());
-    queues
+    casebridge_cli::system::durable_queues(&rules)
 }
 
 fn expected_definitions() -> Value {

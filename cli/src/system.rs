@@ -57,6 +57,36 @@ pub const SHIPPED_CALENDARS: &[(&str, &str)] = &[
 /// The deadline rule table shipped with CaseBridge, used unless `deadlines.rules` names a file.
 pub const SHIPPED_RULES: &str = include_str!("../../deploy/rules.toml");
 
+/// Every durable queue the components declare, the deadlines service's bound to the events of
+/// `rules`: for a definitions file, and for removing a test's or benchmark's namespace.
+pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueSpec> {
+    use casebridge_platform::bus::QueueSpec;
+    use casebridge_platform::cases::app::reactions_queue;
+    let mut queues = vec![
+        QueueSpec::commands(casebridge_referrals::SERVICE),
+        QueueSpec::commands(casebridge_transfers::SERVICE),
+        QueueSpec::commands(casebridge_disputes::SERVICE),
+        QueueSpec::commands(casebridge_opinions::SERVICE),
+        QueueSpec::commands(casebridge_inbox::SERVICE),
+        QueueSpec::commands(casebridge_deadlines::SERVICE),
+        QueueSpec::commands(casebridge_evidence::SERVICE),
+    ];
+    queues.extend(
+        [
+            reactions_queue::<casebridge_referrals::handler::Referrals>(),
+            reactions_queue::<casebridge_transfers::handler::Transfers>(),
+            reactions_queue::<casebridge_disputes::handler::Disputes>(),
+            reactions_queue::<casebridge_opinions::handler::Opinions>(),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    queues.push(casebridge_inbox::app::events_queue());
+    queues.push(casebridge_deadlines::app::events_queue_for(rules));
+    queues.push(casebridge_evidence::app::events_queue());
+    queues
+}
+
 /// Which components run in this process.
 #[derive(Debug, Clone, Copy)]
 pub struct Components {

@@ -224,21 +224,8 @@ fn counter(total: u64, message: &str) -> indicatif::ProgressBar {
 
 /// Every durable queue the components declare, for removing a benchmark's namespace.
 fn durable_queues() -> Vec<QueueSpec> {
-    use casebridge_platform::cases::app::reactions_queue;
-    let mut queues = vec![
-        QueueSpec::commands(casebridge_referrals::SERVICE),
-        QueueSpec::commands(casebridge_transfers::SERVICE),
-        QueueSpec::commands(casebridge_disputes::SERVICE),
-        QueueSpec::commands(casebridge_opinions::SERVICE),
-        QueueSpec::commands(casebridge_inbox::SERVICE),
-        QueueSpec::commands(casebridge_deadlines::SERVICE),
-        QueueSpec::commands(casebridge_evidence::SERVICE),
-        casebridge_inbox::app::events_queue(),
-        casebridge_deadlines::app::events_queue(),
-        casebridge_evidence::app::events_queue(),
-    ];
-    queues.extend(reactions_queue::<casebridge_referrals::handler::Referrals>());
-    queues.extend(reactions_queue::<casebridge_transfers::handler::Transfers>());
-    queues.extend(reactions_queue::<casebridge_disputes::handler::Disputes>());
-    queues
+    let rules =
+        casebridge_core::deadline::RuleTable::from_toml_str(casebridge_cli::system::SHIPPED_RULES)
+            .expect("the shipped rule table is valid");
+    casebridge_cli::system::durable_queues(&rules)
 }
