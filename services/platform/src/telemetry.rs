@@ -235,14 +235,18 @@ pub fn inject_context(headers: &mut BTreeMap<String, String>) {
 
 /// Makes `span` a child of the trace context carried in message headers.
 pub fn continue_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) {
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)));
-    let _ = span.set_parent(cx);
+    let _ = span.set_parent(carried(headers));
+}
+
+/// The trace context carried in message headers.
+fn carried(headers: &BTreeMap<String, String>) -> opentelemetry::Context {
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)))
 }
 
 /// Links `span` to the trace context carried in message headers, when it is not its parent:
 /// the other messages of a batch.
 pub fn link_trace(span: &tracing::Span, headers: &BTreeMap<String, String>) {
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&ReadHeaders(headers)));
+    let cx = carried(headers);
     let linked = opentelemetry::trace::TraceContextExt::span(&cx)
         .span_context()
         .clone();
