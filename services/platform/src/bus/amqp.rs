@@ -14,6 +14,7 @@
 //! - Replies come back on one exclusive, broker-named queue per process, matched by correlation id.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -98,11 +99,17 @@ struct Link {
     connection: Connection,
     publisher: Channel,
     reply_queue: String,
+    /// Whether the reply consumer still reads `reply_queue`. A link whose replies stopped
+    /// arriving (its channel closed while the connection stayed up) would publish every request
+    /// and time out on every reply, for ever: it is not usable, and the next call reconnects.
+    replies_alive: Arc<AtomicBool>,
 }
 
 impl Link {
     fn is_usable(&self) -> bool {
-        self.connection.status().connected() && self.publisher.status().connected()
+        self.connection.status().connected()
+            && self.publisher.status().connected()
+            && self.replies_alive.load(Ordering::Acquire)
     }
 }
 
@@ -134,9 +141,13 @@ impl AmqpBus {
         &self.inner.topology
     }
 
-    /// Connected, or connects: readiness.
+    /// Connected, or connects: readiness. The reconnection runs on its own task, so a caller
+    /// that gives up waiting (the readiness probe's timeout) never abandons a link half opened.
     pub async fn check(&self) -> Result<(), BusError> {
-        self.link().await.map(|_| ())
+        let bus = self.clone();
+        tokio::spawn(async move { bus.link().await.map(|_| ()) })
+            .await
+            .unwrap_or_else(|e| Err(unavailable(e)))
     }
 
     /// The current link, reconnecting if the previous one broke.
@@ -247,8 +258,10 @@ impl AmqpBus {
             .await
             .map_err(unavailable)?;
         let waiting = self.inner.replies.clone();
+        let replies_alive = Arc::new(AtomicBool::new(true));
+        let alive = replies_alive.clone();
         tokio::spawn(async move {
-            // Owned by the link: ends when the connection closes.
+            // Owned by the link: ends when the connection or the channel closes.
             let _channel = reply_channel;
             while let Some(Ok(delivery)) = replies.next().await {
                 let message = from_amqp(&delivery.routing_key, &delivery.properties, delivery.data);
@@ -260,12 +273,14 @@ impl AmqpBus {
                     let _ = tx.send(message);
                 }
             }
+            alive.store(false, Ordering::Release);
         });
         tracing::info!(url = %redact_url(url), "connected to the message broker");
         Ok(Link {
             connection,
             publisher,
             reply_queue,
+            replies_alive,
         })
     }
 
