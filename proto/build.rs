@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "casebridge/v1/inbox.proto",
     "casebridge/v1/monitor.proto",
     "casebridge/v1/opinions.proto",
+    "casebridge/v1/penalties.proto",
     "casebridge/v1/referrals.proto",
     "casebridge/v1/transfers.proto",
     "google/rpc/error_details.proto",

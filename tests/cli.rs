@@ -973,6 +973,7 @@ async fn migrate_status_shows_every_service_and_names_a_changed_migration() -> a
             "transfers",
             "disputes",
             "opinions",
+            "penalties",
             "inbox",
             "deadlines",
             "evidence",

@@ -20,6 +20,7 @@ use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
+use casebridge_proto::v1::penalty_service_client::PenaltyServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use sha2::Digest as _;
@@ -571,6 +572,10 @@ impl System {
         Ok(OpinionServiceClient::new(self.channel(agency).await?))
     }
 
+    pub async fn penalties(&self, agency: &str) -> anyhow::Result<PenaltyServiceClient<Channel>> {
+        Ok(PenaltyServiceClient::new(self.channel(agency).await?))
+    }
+
     pub async fn cases(&self, agency: &str) -> anyhow::Result<CaseServiceClient<Channel>> {
         Ok(CaseServiceClient::new(self.channel(agency).await?))
     }
@@ -742,6 +747,42 @@ pub fn submission(request_id: &str) -> pb::SubmitReferralRequest {
         case_officer: "李四".into(),
         case_officer_phone: "13800000000".into(),
     }
+}
+
+/// The shipped rule table with `periods` replaced: each `(rule id, amount, unit)` names a rule of
+/// the table and the period it gets (e.g. `("WARN-RAISE", 0, "hours")`, due the moment it
+/// starts). Written to `dir`; returned as the setting (`deadlines.rules`).
+pub fn rules_with_periods(
+    dir: &std::path::Path,
+    periods: &[(&str, u32, &str)],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut rules = SHIPPED_RULES.to_owned();
+    for (id, amount, unit) in periods {
+        let start = rules
+            .find(&format!("id = \"{id}\"\n"))
+            .with_context(|| format!("no rule {id} in the shipped table"))?;
+        let end = rules[start..]
+            .find("\n[[rule]]")
+            .map_or(rules.len(), |n| start + n);
+        let mut rule = String::new();
+        for line in rules[start..end].lines() {
+            if line.starts_with("amount = ") {
+                rule.push_str(&format!("amount = {amount}\n"));
+            } else if line.starts_with("unit = ") {
+                rule.push_str(&format!("unit = \"{unit}\"\n"));
+            } else {
+                rule.push_str(line);
+                rule.push('\n');
+            }
+        }
+        rules.replace_range(start..end, rule.trim_end());
+    }
+    let path = dir.join("rules-test-periods.toml");
+    std::fs::write(&path, rules)?;
+    Ok(vec![(
+        "CASEBRIDGE__DEADLINES__RULES".into(),
+        path.display().to_string(),
+    )])
 }
 
 /// A valid case transfer from the market bureau to the environment bureau (河道排污), with its

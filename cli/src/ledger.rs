@@ -18,6 +18,7 @@ pub const CHAINS: &[&str] = &[
     casebridge_transfers::SERVICE,
     casebridge_disputes::SERVICE,
     casebridge_opinions::SERVICE,
+    casebridge_penalties::SERVICE,
     casebridge_deadlines::SERVICE,
 ];
 

@@ -87,6 +87,10 @@ fn every_service(settings: &Settings) -> Vec<(&'static str, Vec<Migration>)> {
             casebridge_opinions::app::migrations(),
         ),
         (
+            casebridge_penalties::SERVICE,
+            casebridge_penalties::app::migrations(),
+        ),
+        (
             casebridge_inbox::SERVICE,
             casebridge_inbox::store::migrations(),
         ),

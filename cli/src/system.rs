@@ -13,6 +13,7 @@ use casebridge_core::deadline::{
 };
 use casebridge_core::directory::Directory;
 use casebridge_core::law::Law;
+use casebridge_core::screening::{SHIPPED_THRESHOLDS, ThresholdTable};
 use casebridge_core::time::{Clock, SystemClock};
 use casebridge_deadlines::app::DeadlinesApp;
 use casebridge_evidence::app::EvidenceApp;
@@ -67,6 +68,7 @@ pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueS
         QueueSpec::commands(casebridge_transfers::SERVICE),
         QueueSpec::commands(casebridge_disputes::SERVICE),
         QueueSpec::commands(casebridge_opinions::SERVICE),
+        QueueSpec::commands(casebridge_penalties::SERVICE),
         QueueSpec::commands(casebridge_inbox::SERVICE),
         QueueSpec::commands(casebridge_deadlines::SERVICE),
         QueueSpec::commands(casebridge_evidence::SERVICE),
@@ -77,6 +79,7 @@ pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueS
             reactions_queue::<casebridge_transfers::handler::Transfers>(),
             reactions_queue::<casebridge_disputes::handler::Disputes>(),
             reactions_queue::<casebridge_opinions::handler::Opinions>(),
+            reactions_queue::<casebridge_penalties::handler::Penalties>(),
         ]
         .into_iter()
         .flatten(),
@@ -218,6 +221,20 @@ pub fn load_deadline_law(
         );
     }
     Ok((rules, calendar))
+}
+
+/// The threshold table of penalty-case screening: `screening.thresholds`, or the one shipped.
+pub fn load_thresholds(settings: &Settings) -> anyhow::Result<ThresholdTable> {
+    match &settings.screening.thresholds {
+        None => Ok(ThresholdTable::from_toml_str(SHIPPED_THRESHOLDS)?),
+        Some(path) => {
+            let path = settings.in_data_dir(path);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the threshold table {}", path.display()))?;
+            ThresholdTable::from_toml_str(&text)
+                .with_context(|| format!("invalid threshold table {}", path.display()))
+        }
+    }
 }
 
 /// Reloads the calendar when the installed files change, until `shutdown`: a year installed
@@ -520,6 +537,19 @@ pub async fn run(
             .await?;
             prune(casebridge_referrals::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "referrals", app, &core);
+            // Penalty records and their warnings run beside the referrals they should become
+            // (docs/screening.md): same process, their own store and queues.
+            let db = store(&settings, casebridge_penalties::SERVICE, &health, &clock).await?;
+            let app = casebridge_penalties::app::build(
+                host(db.clone()),
+                directory.clone(),
+                law.clone(),
+                Arc::new(load_thresholds(&settings)?),
+                settings.screening.entry_within,
+            )
+            .await?;
+            prune(casebridge_penalties::SERVICE, &db, &mut tasks);
+            spawn_service(&mut tasks, "penalties", app, &core);
         }
         if components.transfers {
             let db = store(&settings, casebridge_transfers::SERVICE, &health, &clock).await?;

@@ -17,6 +17,7 @@ use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::opinion_service_server::OpinionServiceServer;
+use casebridge_proto::v1::penalty_service_server::PenaltyServiceServer;
 use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
 use casebridge_proto::v1::transfer_service_server::TransferServiceServer;
 use tokio::net::TcpListener;
@@ -35,16 +36,18 @@ use crate::inbox::InboxGrpc;
 use crate::limits::{Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
+use crate::penalties::PenaltiesGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
 use crate::trust::{Revoked, Trust, TrustFiles};
 
 /// Every gRPC service the gateway serves, by the name health checks ask about.
-const SERVICES: [&str; 10] = [
+const SERVICES: [&str; 11] = [
     <ReferralServiceServer<ReferralsGrpc> as NamedService>::NAME,
     <TransferServiceServer<TransfersGrpc> as NamedService>::NAME,
     <DisputeServiceServer<DisputesGrpc> as NamedService>::NAME,
     <OpinionServiceServer<OpinionsGrpc> as NamedService>::NAME,
+    <PenaltyServiceServer<PenaltiesGrpc> as NamedService>::NAME,
     <CaseServiceServer<CasesGrpc> as NamedService>::NAME,
     <InboxServiceServer<InboxGrpc> as NamedService>::NAME,
     <MonitorServiceServer<MonitorGrpc> as NamedService>::NAME,
@@ -279,6 +282,9 @@ impl Gateway {
                 self.ctx.clone(),
             )))
             .add_service(OpinionServiceServer::new(OpinionsGrpc::new(
+                self.ctx.clone(),
+            )))
+            .add_service(PenaltyServiceServer::new(PenaltiesGrpc::new(
                 self.ctx.clone(),
             )))
             .add_service(CaseServiceServer::new(CasesGrpc::new(self.ctx.clone())))

@@ -12,6 +12,7 @@ use casebridge_core::notice::Role;
 use casebridge_core::refusal::RefusalKind;
 use casebridge_disputes::handler::Disputes;
 use casebridge_opinions::handler::Opinions;
+use casebridge_penalties::handler::Penalties;
 use casebridge_platform::cases::api::Picker;
 use casebridge_platform::cases::{Accepted, CommandRequest, Family, Reply, Request};
 use casebridge_proto::v1 as pb;
@@ -167,12 +168,16 @@ impl<F: Family> Endpoints<F> {
 /// Every status a case of `family` can be in, by the name the wire and the table use.
 fn status_names(family: casebridge_core::notice::Family) -> Vec<&'static str> {
     use casebridge_core::notice::Family as F;
+    use casebridge_core::screening::warning::WarningStatus;
     use casebridge_core::{dispute, opinion, referral, transfer};
     match family {
         F::Referral => referral::ReferralStatus::ALL.map(|s| s.as_str()).to_vec(),
         F::Transfer => transfer::TransferStatus::ALL.map(|s| s.as_str()).to_vec(),
         F::Dispute => dispute::DisputeStatus::ALL.map(|s| s.as_str()).to_vec(),
         F::Opinion => opinion::OpinionStatus::ALL.map(|s| s.as_str()).to_vec(),
+        F::Penalty => std::iter::once("recorded")
+            .chain(WarningStatus::ALL.map(|s| s.as_str()))
+            .collect(),
     }
 }
 
@@ -265,7 +270,7 @@ async fn timeline_in<F: Family>(
 
 #[tonic::async_trait]
 impl CaseService for CasesGrpc {
-    /// Asks the four families at once: a case id is unique across them, so at most one knows it.
+    /// Asks the five families at once: a case id is unique across them, so at most one knows it.
     #[tracing::instrument(skip_all)]
     async fn get_timeline(
         &self,
@@ -274,13 +279,14 @@ impl CaseService for CasesGrpc {
         let actor = self.ctx.caller(&request)?.code;
         let case_id =
             convert::case_id("case_id", &request.get_ref().case_id).map_err(GatewayError::from)?;
-        let (referral, transfer, dispute, opinion) = tokio::join!(
+        let (referral, transfer, dispute, opinion, penalty) = tokio::join!(
             timeline_in::<Referrals>(&self.ctx, &actor, case_id),
             timeline_in::<Transfers>(&self.ctx, &actor, case_id),
             timeline_in::<Disputes>(&self.ctx, &actor, case_id),
             timeline_in::<Opinions>(&self.ctx, &actor, case_id),
+            timeline_in::<Penalties>(&self.ctx, &actor, case_id),
         );
-        for found in [referral, transfer, dispute, opinion] {
+        for found in [referral, transfer, dispute, opinion, penalty] {
             if let Some(timeline) = found? {
                 return Ok(Response::new(timeline));
             }

@@ -9,6 +9,7 @@ pub mod disputes;
 pub mod evidence;
 pub mod monitor;
 pub mod opinions;
+pub mod penalties;
 pub mod referrals;
 pub mod transfers;
 

@@ -11,7 +11,8 @@
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
 //! - `cases`: what every family's endpoints share, and the case timeline (`CaseService`).
-//! - `referrals`, `transfers`, `disputes`, `opinions`: the four families' services.
+//! - `referrals`, `transfers`, `disputes`, `opinions`, `penalties`: the five families' services
+//!   (`penalties`: penalty-case records and their early warnings, docs/screening.md).
 //! - `inbox`, `directory`: the agency's inbox, the directory.
 //! - `monitor`: `MonitorService` and `DeadlineService`, answered by the deadlines service.
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
@@ -38,6 +39,7 @@ pub mod limits;
 mod monitor;
 mod observe;
 mod opinions;
+mod penalties;
 pub mod pki;
 mod referrals;
 mod tls;
@@ -55,8 +57,8 @@ pub use limits::Caps;
 pub mod fuzzing {
     pub use crate::convert::monitor::{extension, obligation_query, report, statistics_period};
     pub use crate::convert::{
-        Converted, Violations, case_id, disputes, evidence, list_query, opinions, referrals,
-        transfers,
+        Converted, Violations, case_id, disputes, evidence, list_query, opinions, penalties,
+        referrals, transfers,
     };
     pub use crate::directory::agency_filters;
 }

@@ -218,6 +218,21 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
             .await
             .expect("opinions service");
     tasks.push(("opinions", run_service(opinions, &token)));
+    let penalties = casebridge_penalties::app::build(
+        host(store("penalties").await),
+        directory.clone(),
+        law.clone(),
+        Arc::new(
+            casebridge_core::screening::ThresholdTable::from_toml_str(
+                casebridge_core::screening::SHIPPED_THRESHOLDS,
+            )
+            .expect("shipped thresholds"),
+        ),
+        None,
+    )
+    .await
+    .expect("penalties service");
+    tasks.push(("penalties", run_service(penalties, &token)));
     let inbox = InboxApp::build(
         Db::open_sqlite(&dir.path().join("inbox.db"))
             .await

@@ -41,6 +41,7 @@ use crate::disputes::DisputesGrpc;
 use crate::limits::{Arriving, Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
+use crate::penalties::PenaltiesGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
 use session::Sessions;
@@ -105,6 +106,7 @@ impl Console {
                 referrals: ReferralsGrpc::new(ctx.clone()),
                 transfers: TransfersGrpc::new(ctx.clone()),
                 opinions: OpinionsGrpc::new(ctx.clone()),
+                penalties: PenaltiesGrpc::new(ctx.clone()),
                 disputes: DisputesGrpc::new(ctx.clone()),
                 cases: CasesGrpc::new(ctx.clone()),
                 monitor: MonitorGrpc::new(ctx.clone()),

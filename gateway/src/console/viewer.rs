@@ -19,6 +19,7 @@ use crate::context::Context;
 use crate::disputes::DisputesGrpc;
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
+use crate::penalties::PenaltiesGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
 
@@ -31,6 +32,7 @@ pub(super) struct State {
     pub(super) referrals: ReferralsGrpc,
     pub(super) transfers: TransfersGrpc,
     pub(super) opinions: OpinionsGrpc,
+    pub(super) penalties: PenaltiesGrpc,
     pub(super) disputes: DisputesGrpc,
     pub(super) cases: CasesGrpc,
     pub(super) monitor: MonitorGrpc,

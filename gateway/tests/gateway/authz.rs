@@ -195,6 +195,54 @@ const ROWS: &[(&str, Row)] = &[
     ),
     ("OpinionService/DeliverOpinion", Row::Step(O, "deliver")),
     (
+        "PenaltyService/RecordPenalty",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/CorrectPenalty",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/GetPenaltyRecord",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/ListPenaltyRecords",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/SuggestReferral",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/CloseWarning",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/LinkReferral",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
+        "PenaltyService/ExplainNonReferral",
+        Row::Elsewhere(
+            "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
+        ),
+    ),
+    (
         "CaseService/GetTimeline",
         Row::Elsewhere(
             "any family's case for its parties: the matrix reads every fixture through it (`Reads` of each family)",
@@ -351,6 +399,7 @@ fn involved(family: Family) -> &'static [&'static str] {
         T => &[MARKET_BUREAU, ENVIRONMENT_BUREAU],
         D => &[MARKET_BUREAU, ENVIRONMENT_BUREAU, CITY_GOVERNMENT],
         O => &[MARKET_BUREAU, TESTING_INSTITUTE],
+        Family::Penalty => panic!("the matrix has no penalty fixtures (Row::Elsewhere)"),
     }
 }
 

@@ -274,6 +274,7 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
                 .expect("opinion")
                 .id
         }
+        Family::Penalty => panic!("the matrix has no penalty fixtures (Row::Elsewhere)"),
     };
     for (n, fx) in steps.iter().enumerate() {
         let (request_id, referral_id) = (rid(n), id.clone());

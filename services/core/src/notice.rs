@@ -24,15 +24,18 @@ pub enum Family {
     Dispute,
     /// 认定、检验、鉴定 requests.
     Opinion,
+    /// 行政处罚案件信息: penalty-case records, their screening and early warnings (移送预警).
+    Penalty,
 }
 
 impl Family {
     /// Every family, in the order lists show them.
-    pub const ALL: [Family; 4] = [
+    pub const ALL: [Family; 5] = [
         Family::Referral,
         Family::Transfer,
         Family::Dispute,
         Family::Opinion,
+        Family::Penalty,
     ];
 
     /// The family named `name` ([`Family::as_str`]), if any.
@@ -47,6 +50,7 @@ impl Family {
             Family::Transfer => "transfer",
             Family::Dispute => "dispute",
             Family::Opinion => "opinion",
+            Family::Penalty => "penalty",
         }
     }
 }

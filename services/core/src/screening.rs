@@ -14,8 +14,11 @@
 //! - `screen`: [`screen()`], which returns the [`Hit`]s of a case.
 //! - `policy`: the [`ScreeningPolicy`] settings and their defaults.
 //! - [`warning`]: the early-warning state machine, [`warning::decide`].
+//! - [`file`]: the [`file::PenaltyFile`], one case of the `penalty` family: the record, its
+//!   screening and its warnings, decided by [`file::decide`].
 
 mod amount;
+pub mod file;
 mod measure;
 mod policy;
 pub(crate) mod record;
@@ -25,7 +28,7 @@ pub mod warning;
 
 pub use amount::{Amount, AmountError, Number};
 pub use measure::{Measure, Measures, Quantity, Value};
-pub use policy::ScreeningPolicy;
+pub use policy::{ANSWER_RULE, RAISE_RULE, ScreeningPolicy};
 pub use record::{
     Correction, PenaltyCase, PenaltyDecision, PenaltyRecord, RECORD_BASIS, RecordVersion,
     ViolationType,

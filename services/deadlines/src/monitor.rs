@@ -460,6 +460,7 @@ fn family_rank(family: Family) -> u8 {
         Family::Transfer => 1,
         Family::Dispute => 2,
         Family::Opinion => 3,
+        Family::Penalty => 4,
     }
 }
 

@@ -15,7 +15,13 @@ use crate::handler::Evidence;
 
 /// The event routing keys the evidence service listens to: every family's steps. Deadline
 /// events arrive too (`<family>.deadline_*`) and are skipped by the handler.
-pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
+pub const EVENT_BINDINGS: &[&str] = &[
+    "referral.#",
+    "transfer.#",
+    "dispute.#",
+    "opinion.#",
+    "penalty.#",
+];
 
 /// The durable event queue of the evidence service.
 pub fn events_queue() -> QueueSpec {

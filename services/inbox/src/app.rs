@@ -14,7 +14,13 @@ use crate::api::Request;
 use crate::handler::Inbox;
 
 /// The event routing keys the inbox listens to: every family's steps.
-pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
+pub const EVENT_BINDINGS: &[&str] = &[
+    "referral.#",
+    "transfer.#",
+    "dispute.#",
+    "opinion.#",
+    "penalty.#",
+];
 
 /// The durable event queue of the inbox.
 pub fn events_queue() -> QueueSpec {

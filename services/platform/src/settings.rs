@@ -258,6 +258,7 @@ pub struct Settings {
     /// Which body rules on jurisdiction disputes (docs/law.md §3.G, configurable).
     pub disputes: casebridge_core::dispute::DisputePolicy,
     pub deadlines: DeadlineSettings,
+    pub screening: ScreeningSettings,
     pub evidence: EvidenceSettings,
     pub ledger: LedgerSettings,
     pub admin: AdminSettings,
@@ -363,6 +364,20 @@ pub struct DeadlineSettings {
     pub fallback_supervisor: Option<casebridge_core::ids::AgencyCode>,
 }
 
+/// Penalty-case screening (docs/screening.md): the threshold table and the entry period. The
+/// warning's own periods are the deadline rules `WARN-RAISE` and `WARN-ANSWER`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreeningSettings {
+    /// The threshold table. Unset: the one shipped in the binary (`deploy/thresholds.toml`).
+    /// Relative paths are inside the data directory.
+    pub thresholds: Option<PathBuf>,
+    /// Within how long of the penalty decision a case must be recorded, e.g.
+    /// `{ amount = 7, unit = "working_days" }`. No source fixes one: unset (the default), no
+    /// record is marked late.
+    pub entry_within: Option<casebridge_core::deadline::Period>,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -379,6 +394,7 @@ impl Default for Settings {
             referrals: casebridge_core::referral::ReferralPolicy::default(),
             disputes: casebridge_core::dispute::DisputePolicy::default(),
             deadlines: DeadlineSettings::default(),
+            screening: ScreeningSettings::default(),
             ledger: LedgerSettings::default(),
             evidence: EvidenceSettings::default(),
             admin: AdminSettings::default(),

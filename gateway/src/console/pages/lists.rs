@@ -8,6 +8,7 @@ use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::dispute_service_server::DisputeService as _;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use casebridge_proto::v1::opinion_service_server::OpinionService as _;
+use casebridge_proto::v1::penalty_service_server::PenaltyService as _;
 use casebridge_proto::v1::referral_service_server::ReferralService as _;
 use casebridge_proto::v1::transfer_service_server::TransferService as _;
 use serde::Deserialize;
@@ -23,6 +24,7 @@ pub(super) fn desk_of(family: Family) -> &'static str {
         Family::Transfer => "/transfers",
         Family::Dispute => "/disputes",
         Family::Opinion => "/opinions",
+        Family::Penalty => "/warnings",
     }
 }
 
@@ -160,6 +162,7 @@ pub(super) async fn list_family(
         Family::Transfer => state.transfers.list_transfers(request).await,
         Family::Dispute => state.disputes.list_disputes(request).await,
         Family::Opinion => state.opinions.list_opinions(request).await,
+        Family::Penalty => state.penalties.list_penalty_records(request).await,
     };
     listed.map(tonic::Response::into_inner)
 }

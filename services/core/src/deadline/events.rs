@@ -54,6 +54,16 @@ pub fn event_zh(event: &str) -> Option<&'static str> {
         ("opinion", "material_supplied") => "补充材料",
         ("opinion", "extended") => "延长期限",
         ("opinion", "delivered") => "出具意见",
+        ("penalty", "recorded") => "录入行政处罚案件信息",
+        ("penalty", "corrected") => "更正行政处罚案件信息",
+        ("penalty", "agency_warned") => "提示执法机关（达到刑事追诉标准）",
+        ("penalty", "cleared") => "更正后未达移送标准",
+        ("penalty", "raised") => "发出移送预警",
+        ("penalty", "referral_suggested") => "提出检察意见（建议移送）",
+        ("penalty", "closed") => "结束预警",
+        ("penalty", "referral_linked") => "移送涉嫌犯罪案件",
+        ("penalty", "non_referral_explained") => "书面说明不移送理由",
+        ("penalty", "escalated") => "逾期未答复检察意见",
         _ => return None,
     })
 }
@@ -70,6 +80,7 @@ fn family_zh(family: &str) -> &str {
         "transfer" => "行政执法案件移送",
         "dispute" => "管辖争议",
         "opinion" => "认定、检验、鉴定委托",
+        "penalty" => "行政处罚案件信息（移送预警）",
         other => other,
     }
 }

@@ -258,6 +258,8 @@ pub fn owing_kinds(family: Family, role: Role) -> &'static [AgencyKind] {
         (Family::Dispute, Role::Sender | Role::Recipient) => &[ADMIN],
         (Family::Opinion, Role::Sender) => &[ADMIN, POLICE],
         (Family::Opinion, Role::Expert) => &[EXPERT, ADMIN],
+        (Family::Penalty, Role::Sender) => &[ADMIN],
+        (Family::Penalty, Role::Procuratorate) => &[PROC],
         _ => &[],
     }
 }
@@ -442,8 +444,11 @@ fn situations<'d>(
                     });
                 };
                 match rule.escalate_to {
+                    // A referral copies, and a penalty warning is raised to, the procuratorate
+                    // of the sender's region (rule CC; docs/screening.md).
                     Some(Supervisor::Procuratorate)
-                        if family == Family::Referral && role == Role::Sender =>
+                        if matches!(family, Family::Referral | Family::Penalty)
+                            && role == Role::Sender =>
                     {
                         let mut parties = base;
                         if let Some(p) = copied(owing) {

@@ -106,6 +106,10 @@ fn every_rule_computes_a_real_due_date_across_a_holiday() {
         ("SJ-13", "2025-12-26", "2026-01-07"),
         ("SAMR-45", "2025-09-24", "2025-10-21"),
         ("SJ-28", "2026-01-20", "2026-03-09"),
+        // 5 working days over National Day and the Saturday made a working day (10-10).
+        ("WARN-RAISE", "2026-09-29", "2026-10-12"),
+        // 10 working days over Labour Day and its Saturday made a working day (05-09).
+        ("WARN-ANSWER", "2026-04-28", "2026-05-14"),
     ];
     let hours = [
         (

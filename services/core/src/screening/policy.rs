@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::deadline::{Period, Unit};
+use crate::deadline::{Period, RuleTable, Unit};
 
 /// How long things may take, per deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,26 @@ impl Default for ScreeningPolicy {
             entry_within: None,
             raise_after: Period::new(5, Unit::WorkingDays),
             answer_within: Period::new(10, Unit::WorkingDays),
+        }
+    }
+}
+
+/// The rule whose period is [`ScreeningPolicy::raise_after`] (`deploy/rules.toml`).
+pub const RAISE_RULE: &str = "WARN-RAISE";
+/// The rule whose period is [`ScreeningPolicy::answer_within`].
+pub const ANSWER_RULE: &str = "WARN-ANSWER";
+
+impl ScreeningPolicy {
+    /// The policy the deadline rule table sets: its [`RAISE_RULE`] and [`ANSWER_RULE`] periods
+    /// (the defaults where the table lacks them), so the due times a warning records are the
+    /// ones its obligations are counted to. The entry period is a setting of its own.
+    pub fn from_rules(rules: &RuleTable, entry_within: Option<Period>) -> ScreeningPolicy {
+        let defaults = ScreeningPolicy::default();
+        let period = |id: &str| rules.get(id).and_then(|rule| rule.period);
+        ScreeningPolicy {
+            entry_within,
+            raise_after: period(RAISE_RULE).unwrap_or(defaults.raise_after),
+            answer_within: period(ANSWER_RULE).unwrap_or(defaults.answer_within),
         }
     }
 }

@@ -277,7 +277,15 @@ fn a_region_without_procuratorate_leaves_its_senders_referrals_unsupervised() {
     assert_eq!(
         rules_named,
         [
-            "P180-2b", "R560", "R562", "R563", "RCPT", "S1-12", "S1-8", "S1-9b"
+            "P180-2b",
+            "R560",
+            "R562",
+            "R563",
+            "RCPT",
+            "S1-12",
+            "S1-8",
+            "S1-9b",
+            "WARN-ANSWER"
         ],
         "{}",
         list(&gaps)

@@ -492,7 +492,8 @@ fn act(
             );
         }
         WarningCommand::MarkOverdue => {
-            let Some(due) = warning.answer_due.filter(|due| now > *due) else {
+            // From the due time itself: the deadlines service fires a miss at its due time.
+            let Some(due) = warning.answer_due.filter(|due| now >= *due) else {
                 return Err(Rejection::Forbidden {
                     rule: "WARN-MISS",
                     field: None,

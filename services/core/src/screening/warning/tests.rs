@@ -707,11 +707,19 @@ fn the_agency_may_explain_in_writing_why_it_does_not_refer() {
 }
 
 #[test]
-fn a_missed_answer_is_escalated_only_after_its_due_time() {
+fn a_missed_answer_is_escalated_only_from_its_due_time() {
     let desk = Desk::new();
     let w = &desk.w;
     let suggested = desk.suggested();
-    for now in ["2026-12-29T18:00:00+08:00", ANSWER_DUE] {
+    // The deadlines service fires a miss at the due time itself, so the step is taken then.
+    let at_due = desk.step(
+        &suggested,
+        WarningCommand::MarkOverdue,
+        &w.market,
+        ANSWER_DUE,
+    );
+    assert_eq!(at_due.case.status, WarningStatus::AnswerOverdue);
+    for now in ["2026-12-29T18:00:00+08:00", "2026-12-29T23:59:59+08:00"] {
         let refusal = desk
             .decide(
                 Some(&suggested),

@@ -1,0 +1,9 @@
+//! The penalties service's own migrations: none beyond the engine's case tables
+//! (`penalties_case_states`, `penalties_case_parties`) and messaging tables.
+
+use casebridge_platform::store::Migration;
+
+/// The family's migrations, after the engine's.
+pub fn migrations() -> Vec<Migration> {
+    Vec::new()
+}

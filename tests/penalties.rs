@@ -1,0 +1,413 @@
+//! Penalty-case records, screening and the early warning (移送预警), end to end through the real
+//! binary: on the embedded default and as separate processes on RabbitMQ and PostgreSQL.
+//!
+//! Nobody waits five working days: the system runs with a test rule table (`deadlines.rules`, the
+//! documented setting) in which WARN-RAISE is 0 hours, so a record that meets a threshold is
+//! raised to the procuratorate as soon as the deadlines service sees it. The answer to the
+//! procuratorate's opinion keeps its shipped 10 working days in the first test, and is 0 hours
+//! in the second, where the agency misses it.
+
+use std::time::Duration;
+
+use casebridge_platform::testing::eventually;
+use casebridge_proto::v1 as pb;
+use casebridge_tests::agencies::*;
+use casebridge_tests::{System, rules_with_periods, submission};
+use tonic::Code;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A case of counterfeit goods (伪劣产品) closed with a fine, with `sales` yuan of sales.
+fn record(request_id: &str, sales: &str) -> pb::RecordPenaltyRequest {
+    let decided = chrono::Utc::now() - chrono::Duration::days(3);
+    pb::RecordPenaltyRequest {
+        request_id: request_id.into(),
+        case: Some(pb::PenaltyCase {
+            case_number: format!("榕市监处〔2026〕{request_id}号"),
+            violation: "fake_or_substandard_product".into(),
+            legal_basis: "《中华人民共和国产品质量法》第五十条".into(),
+            parties: vec![pb::Party {
+                name: "福州某贸易有限公司".into(),
+                id_number: "91350100MA00000000".into(),
+            }],
+            measures: Some(pb::Measures {
+                sales_amount: Some(pb::Money { yuan: sales.into() }),
+                ..Default::default()
+            }),
+            decision: Some(pb::PenaltyDecision {
+                number: format!("榕市监罚〔2026〕{request_id}号"),
+                decided_on: decided.format("%Y-%m-%d").to_string(),
+                penalty: "没收违法所得，罚款".into(),
+                fine: Some(pb::Money {
+                    yuan: "20000".into(),
+                }),
+            }),
+            evidence: Vec::new(),
+        }),
+        referral_id: String::new(),
+    }
+}
+
+/// The record as `agency` reads it, once `done` holds of it.
+async fn record_when(
+    system: &System,
+    agency: &str,
+    id: &str,
+    what: &str,
+    done: impl Fn(&pb::PenaltyRecord) -> bool,
+) -> pb::PenaltyRecord {
+    eventually(what, WAIT, || async {
+        let found = system
+            .penalties(agency)
+            .await
+            .ok()?
+            .get_penalty_record(pb::GetPenaltyRecordRequest {
+                record_id: id.to_owned(),
+            })
+            .await
+            .ok()?
+            .into_inner();
+        done(&found).then_some(found)
+    })
+    .await
+}
+
+fn status(r: &pb::PenaltyRecord) -> pb::PenaltyStatus {
+    pb::PenaltyStatus::try_from(r.status).unwrap_or(pb::PenaltyStatus::Unspecified)
+}
+
+/// Records a case over the threshold and waits until its warning reached the procuratorate.
+async fn raised(system: &System, request_id: &str) -> anyhow::Result<pb::PenaltyRecord> {
+    let recorded = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .record_penalty(record(request_id, "60000"))
+        .await?
+        .into_inner()
+        .record
+        .expect("record");
+    assert_eq!(recorded.hits.len(), 1, "{:?}", recorded.hits);
+    assert_eq!(recorded.hits[0].rule, "CL-140");
+    assert!(
+        recorded.hits[0]
+            .description
+            .contains("60000.00 yuan ≥ 50000.00 yuan"),
+        "{}",
+        recorded.hits[0].description
+    );
+    Ok(record_when(
+        system,
+        PROCURATORATE,
+        &recorded.id,
+        "the warning raised",
+        |r| status(r) == pb::PenaltyStatus::WarningRaised,
+    )
+    .await)
+}
+
+async fn suggest(
+    system: &System,
+    record_id: &str,
+    request_id: &str,
+) -> anyhow::Result<pb::PenaltyRecord> {
+    Ok(system
+        .penalties(PROCURATORATE)
+        .await?
+        .suggest_referral(pb::SuggestReferralRequest {
+            request_id: request_id.into(),
+            record_id: record_id.into(),
+            ground: pb::ReferralGround::PenaltyInsteadOfProsecution.into(),
+            reasons: "销售金额六万元，已达生产、销售伪劣产品罪立案追诉标准".into(),
+            documents: Vec::new(),
+        })
+        .await?
+        .into_inner()
+        .record
+        .expect("record"))
+}
+
+async fn answered_on_time(system: &System) -> anyhow::Result<()> {
+    // 1. Over the threshold and not referred: the agency is warned, then the procuratorate.
+    let first = raised(system, "pen-1").await?;
+    let market = system.events_about(MARKET_BUREAU, &first.id).await?;
+    assert!(
+        market.iter().any(|e| e == "agency_warned"),
+        "the agency was warned first: {market:?}"
+    );
+    let warning = first.warnings.last().expect("a warning");
+    assert_eq!(warning.procuratorate, PROCURATORATE);
+    assert!(warning.hits[0].verified);
+
+    // A stranger is refused, and the refusal says nothing of the record.
+    let stranger = system
+        .penalties(ENVIRONMENT_BUREAU)
+        .await?
+        .get_penalty_record(pb::GetPenaltyRecordRequest {
+            record_id: first.id.clone(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(stranger.code(), Code::PermissionDenied);
+    for secret in ["CL-140", "福州某贸易", "60000", PROCURATORATE] {
+        assert!(
+            !stranger.message().contains(secret),
+            "{}",
+            stranger.message()
+        );
+    }
+
+    // The procuratorate's opinion; the agency refers and names the referral.
+    let suggested = suggest(system, &first.id, "pen-1-suggest").await?;
+    assert_eq!(status(&suggested), pb::PenaltyStatus::ReferralSuggested);
+    let warning = suggested.warnings.last().expect("a warning");
+    assert!(warning.answer_due.is_some());
+    // Someone else's referral is refused with one answer, whatever the id names.
+    let foreign = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .link_referral(pb::LinkReferralRequest {
+            request_id: "pen-1-link-foreign".into(),
+            record_id: first.id.clone(),
+            referral_id: uuid_like(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(foreign.code(), Code::InvalidArgument);
+    assert!(
+        foreign.message().contains("referral_id"),
+        "{}",
+        foreign.message()
+    );
+    let referral = system
+        .referrals(MARKET_BUREAU)
+        .await?
+        .submit_referral(submission("pen-1-referral"))
+        .await?
+        .into_inner()
+        .referral
+        .expect("referral");
+    let linked = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .link_referral(pb::LinkReferralRequest {
+            request_id: "pen-1-link".into(),
+            record_id: first.id.clone(),
+            referral_id: referral.id.clone(),
+        })
+        .await?
+        .into_inner()
+        .record
+        .expect("record");
+    assert_eq!(status(&linked), pb::PenaltyStatus::ReferralLinked);
+    assert_eq!(linked.referral_id, referral.id);
+    let warning = linked.warnings.last().expect("a warning");
+    assert!(warning.answered_late.is_none(), "answered on time");
+    let procuratorate = system.events_about(PROCURATORATE, &first.id).await?;
+    assert!(
+        procuratorate.iter().any(|e| e == "referral_linked"),
+        "{procuratorate:?}"
+    );
+
+    // 2. A second such record: the agency explains in writing why it does not refer.
+    let second = raised(system, "pen-2").await?;
+    suggest(system, &second.id, "pen-2-suggest").await?;
+    let now = chrono::Utc::now().timestamp();
+    let past = |hours: i64| {
+        Some(prost_types::Timestamp {
+            seconds: now - hours * 3600,
+            nanos: 0,
+        })
+    };
+    let not_referred = system
+        .referrals(MARKET_BUREAU)
+        .await?
+        .record_non_referral(pb::RecordNonReferralRequest {
+            request_id: "pen-2-not-referred".into(),
+            suspected_offence: "生产、销售伪劣产品罪".into(),
+            summary: "经复核，涉案产品经检验合格，不属伪劣产品".into(),
+            report_received_at: past(48),
+            decided_at: past(1),
+            approver: "局长 王五".into(),
+            reasons: "涉案产品经检验合格".into(),
+            documents: vec![pb::Document {
+                kind: pb::DocumentKind::InvestigationReport.into(),
+                title: "复核报告".into(),
+                sha256: String::new(),
+            }],
+            parties: vec![pb::Party {
+                name: "福州某贸易有限公司".into(),
+                id_number: String::new(),
+            }],
+        })
+        .await?
+        .into_inner()
+        .referral
+        .expect("recorded");
+    // A referral that was made is not a decision not to refer.
+    let wrong = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .explain_non_referral(pb::ExplainNonReferralRequest {
+            request_id: "pen-2-explain-wrong".into(),
+            record_id: second.id.clone(),
+            non_referral_id: referral.id.clone(),
+            explanation: "x".into(),
+            documents: Vec::new(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(wrong.code(), Code::InvalidArgument);
+    let explained = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .explain_non_referral(pb::ExplainNonReferralRequest {
+            request_id: "pen-2-explain".into(),
+            record_id: second.id.clone(),
+            non_referral_id: not_referred.id.clone(),
+            explanation: "涉案产品经法定检验机构检验合格，不构成伪劣产品，不予移送".into(),
+            documents: Vec::new(),
+        })
+        .await?
+        .into_inner()
+        .record
+        .expect("record");
+    assert_eq!(status(&explained), pb::PenaltyStatus::NonReferralExplained);
+
+    // 3. Under the threshold: recorded, screened, and nobody warned.
+    let under = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .record_penalty(record("pen-4", "49999.99"))
+        .await?
+        .into_inner()
+        .record
+        .expect("record");
+    assert_eq!(status(&under), pb::PenaltyStatus::Recorded);
+    assert!(under.hits.is_empty() && under.warnings.is_empty());
+    // A record over the threshold made after it is raised; by then the one under it, whose
+    // events were published first, has long reached the agency's inbox, with no warning.
+    let third = raised(system, "pen-5").await?;
+    let market = eventually(
+        "the record under the threshold in the inbox",
+        WAIT,
+        || async {
+            let events = system.events_about(MARKET_BUREAU, &under.id).await.ok()?;
+            (!events.is_empty()).then_some(events)
+        },
+    )
+    .await;
+    assert_eq!(market, ["recorded"], "no warning on {}", under.id);
+    let procuratorate = system
+        .penalties(PROCURATORATE)
+        .await?
+        .list_penalty_records(pb::ListCasesRequest {
+            status: String::new(),
+            role: pb::PartyRole::Unspecified.into(),
+            page_size: 50,
+            page_token: String::new(),
+        })
+        .await?
+        .into_inner();
+    let listed: Vec<&str> = procuratorate
+        .cases
+        .iter()
+        .map(|c| c.case_id.as_str())
+        .collect();
+    assert!(listed.contains(&third.id.as_str()), "{listed:?}");
+    assert!(!listed.contains(&under.id.as_str()), "{listed:?}");
+
+    // 4. A refused form names its field, and nothing is recorded.
+    let mut bad = record("pen-bad", "5万");
+    if let Some(case) = bad.case.as_mut() {
+        case.violation = "Fake Goods".into();
+    }
+    let refused = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .record_penalty(bad)
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    for field in ["case.violation", "case.measures.sales_amount.yuan"] {
+        assert!(refused.message().contains(field), "{}", refused.message());
+    }
+    Ok(())
+}
+
+async fn missed(system: &System) -> anyhow::Result<()> {
+    let record = raised(system, "pen-3").await?;
+    suggest(system, &record.id, "pen-3-suggest").await?;
+    // The answer is due at once: the deadlines service escalates the miss to the procuratorate,
+    // and the record says so.
+    let overdue = record_when(
+        system,
+        PROCURATORATE,
+        &record.id,
+        "the answer overdue",
+        |r| status(r) == pb::PenaltyStatus::AnswerOverdue,
+    )
+    .await;
+    assert!(overdue.history.iter().any(|h| h.step == "mark_overdue"));
+    let procuratorate = eventually(
+        "the escalation in the procuratorate's inbox",
+        WAIT,
+        || async {
+            let events = system.events_about(PROCURATORATE, &record.id).await.ok()?;
+            (events.iter().any(|e| e == "deadline_escalated")
+                && events.iter().any(|e| e == "escalated"))
+            .then_some(events)
+        },
+    )
+    .await;
+    assert!(
+        procuratorate.iter().any(|e| e == "raised"),
+        "{procuratorate:?}"
+    );
+    Ok(())
+}
+
+fn uuid_like() -> String {
+    "0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b".into()
+}
+
+async fn with_periods(
+    periods: &[(&str, u32, &str)],
+    distributed: bool,
+    run: impl AsyncFnOnce(&System) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let settings = rules_with_periods(dir.path(), periods)?;
+    let system = if distributed {
+        System::distributed_with(settings, "info").await?
+    } else {
+        System::embedded_with(settings, "info").await?
+    };
+    run(&system).await?;
+    system.stop().await
+}
+
+const RAISE_AT_ONCE: &[(&str, u32, &str)] = &[("WARN-RAISE", 0, "hours")];
+const ANSWER_AT_ONCE: &[(&str, u32, &str)] =
+    &[("WARN-RAISE", 0, "hours"), ("WARN-ANSWER", 0, "hours")];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_warning_is_raised_and_answered_by_a_referral_or_an_explanation()
+-> anyhow::Result<()> {
+    with_periods(RAISE_AT_ONCE, false, answered_on_time).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_a_warning_is_raised_and_answered_by_a_referral_or_an_explanation()
+-> anyhow::Result<()> {
+    with_periods(RAISE_AT_ONCE, true, answered_on_time).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_missed_answer_is_escalated_to_the_procuratorate() -> anyhow::Result<()> {
+    with_periods(ANSWER_AT_ONCE, false, missed).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_a_missed_answer_is_escalated_to_the_procuratorate() -> anyhow::Result<()> {
+    with_periods(ANSWER_AT_ONCE, true, missed).await
+}
