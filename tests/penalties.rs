@@ -411,3 +411,117 @@ async fn embedded_a_missed_answer_is_escalated_to_the_procuratorate() -> anyhow:
 async fn distributed_a_missed_answer_is_escalated_to_the_procuratorate() -> anyhow::Result<()> {
     with_periods(ANSWER_AT_ONCE, true, missed).await
 }
+
+/// Runs the CLI as `agency`: its exit code, stdout and stderr.
+async fn cli(
+    system: &System,
+    agency: &str,
+    args: Vec<&str>,
+) -> anyhow::Result<(Option<i32>, String, String)> {
+    let mut all = args;
+    all.extend(["--as", agency, "--gateway", &system.gateway]);
+    let out = system.cli(&all).await?;
+    Ok((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// `casebridge penalty …` and `casebridge warning …` as an agency and its procuratorate use them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_records_a_penalty_and_the_procuratorate_suggests_referral() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let system =
+        System::embedded_with(rules_with_periods(dir.path(), RAISE_AT_ONCE)?, "info").await?;
+    let decided = (chrono::Utc::now() - chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (code, out, err) = cli(
+        &system,
+        MARKET_BUREAU,
+        vec![
+            "penalty",
+            "record",
+            "--case-number",
+            "榕市监处〔2026〕cli号",
+            "--violation",
+            "fake_or_substandard_product",
+            "--legal-basis",
+            "《中华人民共和国产品质量法》第五十条",
+            "--party",
+            "福州某贸易有限公司",
+            "--sales-amount",
+            "80000",
+            "--decision-number",
+            "榕市监罚〔2026〕cli号",
+            "--decided-on",
+            &decided,
+            "--penalty",
+            "罚款",
+        ],
+    )
+    .await?;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("meets:   CL-140"), "{out}");
+    let id = out
+        .lines()
+        .find_map(|line| line.strip_prefix("penalty record "))
+        .expect("the record's id")
+        .trim()
+        .to_owned();
+
+    // The procuratorate's list shows it once raised; it gives its opinion.
+    eventually("the warning on the procuratorate's list", WAIT, || async {
+        let (_, out, _) = cli(&system, PROCURATORATE, vec!["warning", "list"])
+            .await
+            .ok()?;
+        out.contains(&id).then_some(())
+    })
+    .await;
+    let (code, out, err) = cli(
+        &system,
+        PROCURATORATE,
+        vec![
+            "warning",
+            "suggest",
+            &id,
+            "--reasons",
+            "销售金额八万元，已达追诉标准",
+        ],
+    )
+    .await?;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("referral_suggested"), "{out}");
+    assert!(out.contains("answer due"), "{out}");
+
+    // A bad amount is refused by its field, with the refusal exit code.
+    let (code, out, err) = cli(
+        &system,
+        MARKET_BUREAU,
+        vec![
+            "penalty",
+            "record",
+            "--case-number",
+            "x",
+            "--violation",
+            "fake_or_substandard_product",
+            "--legal-basis",
+            "x",
+            "--party",
+            "某",
+            "--sales-amount",
+            "八万",
+            "--decision-number",
+            "x",
+            "--decided-on",
+            &decided,
+            "--penalty",
+            "罚款",
+        ],
+    )
+    .await?;
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(err.contains("case.measures.sales_amount.yuan"), "{err}");
+    system.stop().await
+}

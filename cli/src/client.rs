@@ -15,6 +15,7 @@ use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
+use casebridge_proto::v1::penalty_service_client::PenaltyServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -106,6 +107,7 @@ pub struct Clients {
     pub transfers: TransferServiceClient<Channel>,
     pub disputes: DisputeServiceClient<Channel>,
     pub opinions: OpinionServiceClient<Channel>,
+    pub penalties: PenaltyServiceClient<Channel>,
     pub cases: CaseServiceClient<Channel>,
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
@@ -189,6 +191,7 @@ impl Connection {
             transfers: TransferServiceClient::new(channel.clone()),
             disputes: DisputeServiceClient::new(channel.clone()),
             opinions: OpinionServiceClient::new(channel.clone()),
+            penalties: PenaltyServiceClient::new(channel.clone()),
             cases: CaseServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),

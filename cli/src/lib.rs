@@ -27,6 +27,7 @@ mod migrate;
 mod monitor;
 mod opinion;
 pub mod output;
+mod penalty;
 mod profile;
 #[cfg(test)]
 mod reach;
@@ -136,6 +137,16 @@ enum Command {
     Opinion {
         #[command(subcommand)]
         command: opinion::OpinionCommand,
+    },
+    /// Penalty-case records (行政处罚案件信息录入), screened against criminal thresholds.
+    Penalty {
+        #[command(subcommand)]
+        command: penalty::PenaltyCommand,
+    },
+    /// Early warnings (移送预警) on penalty cases that met a threshold and were not referred.
+    Warning {
+        #[command(subcommand)]
+        command: penalty::WarningCommand,
     },
     /// The full-process record: verify the chains, check receipts.
     Ledger {
@@ -363,6 +374,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transfer { command } => transfer::run(command).await,
         Command::Dispute { command } => dispute::run(command).await,
         Command::Opinion { command } => opinion::run(command).await,
+        Command::Penalty { command } => penalty::run(command).await,
+        Command::Warning { command } => penalty::run_warning(command).await,
         Command::Case { command } => case::run(command).await,
         Command::Ledger { command } => ledger::run(command).await,
         Command::Calendar { command } => calendar::run(command).await,
