@@ -595,3 +595,132 @@ async fn every_role_works_its_desk_in_both_languages_in_a_real_browser() -> anyh
     system.stop().await?;
     Ok(())
 }
+
+/// Issue 19, "A browser test walks the warning desk": a record over the threshold is raised to
+/// the procuratorate, which finds it at its warning desk with the rule, the figure and the
+/// source, and gives its opinion that the case be referred (confirmed on a page of its own);
+/// the agency then names its referral at the same desk. Both pages are scanned in both languages.
+#[tokio::test]
+async fn the_procuratorate_works_the_warning_desk_in_a_real_browser() -> anyhow::Result<()> {
+    let shots = screenshots()?;
+    let rules = tempfile::tempdir()?;
+    let raise_at_once =
+        casebridge_tests::rules_with_periods(rules.path(), &[("WARN-RAISE", 0, "hours")])?;
+    let system = System::embedded_with(raise_at_once, "info").await?;
+    let decided = (chrono::Utc::now() - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let recording = pb::RecordPenaltyRequest {
+        request_id: "console-penalty".into(),
+        case: Some(pb::PenaltyCase {
+            case_number: "榕市监处〔2026〕77号".into(),
+            violation: "fake_or_substandard_product".into(),
+            legal_basis: "《中华人民共和国产品质量法》第五十条".into(),
+            parties: vec![pb::Party {
+                name: "福州某贸易有限公司".into(),
+                id_number: String::new(),
+            }],
+            measures: Some(pb::Measures {
+                sales_amount: Some(pb::Money {
+                    yuan: "72000".into(),
+                }),
+                ..Default::default()
+            }),
+            decision: Some(pb::PenaltyDecision {
+                number: "榕市监罚〔2026〕77号".into(),
+                decided_on: decided,
+                penalty: "罚款".into(),
+                fine: None,
+            }),
+            evidence: Vec::new(),
+        }),
+        referral_id: String::new(),
+    };
+    let record = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .record_penalty(recording.clone())
+        .await?
+        .into_inner()
+        .record
+        .context("the record")?;
+    let id = record.id.clone();
+    const REASONS: &str = "销售金额七万二千元，已达立案追诉标准";
+    let data = format!("{EXAMPLE_DIRECTORY}{recording:?}{record:?}{REASONS}");
+    let link = system
+        .console_signin_link()
+        .context("casebridge up printed no sign-in link")?
+        .to_owned();
+    let base = link
+        .split("/signin")
+        .next()
+        .context("a sign-in link")?
+        .to_owned();
+    let browser = Browser::start().await?;
+    browser.goto(&link).await?;
+    browser.wait_for_text("h1", "选择机关", WAIT).await?;
+
+    // The procuratorate finds the raised warning on its desk.
+    act_as(&browser, &base, PROCURATORATE).await?;
+    let row = format!("a.case[href=\"/warnings/{id}\"]");
+    until_shown(&browser, &format!("{base}/warnings"), &row).await?;
+    scan_both(&browser, &format!("{base}/warnings"), &data).await?;
+    let page = format!("{base}/warnings/{id}");
+    browser.goto(&page).await?;
+    browser
+        .wait_for_text("#warning-status", "warning_raised", WAIT)
+        .await?;
+    let hits = browser.find("#hits").await?.text().await?;
+    for shown in ["CL-140", "72000.00", "50000.00", "刑法"] {
+        assert!(hits.contains(shown), "{shown} in {hits}");
+    }
+    scan_both(&browser, &page, &data).await?;
+    browser
+        .screenshot(&shots.join("11-warning-desk.png"))
+        .await?;
+
+    // Its opinion that the case be referred, confirmed before it is sent.
+    browser
+        .find("#form-suggest textarea[name=\"reasons\"]")
+        .await?
+        .send_keys(REASONS)
+        .await?;
+    browser.find("#form-suggest button").await?.click().await?;
+    browser
+        .wait_for_text("#confirm-text", "书面说明不移送的理由", WAIT)
+        .await?;
+    browser.find("#confirm button").await?.click().await?;
+    browser
+        .wait_for_text("#warning-status", "referral_suggested", WAIT)
+        .await?;
+    assert!(!browser.find_all("#answer-due").await?.is_empty());
+
+    // The agency refers, and names the referral at the same desk.
+    let referral = system
+        .referrals(MARKET_BUREAU)
+        .await?
+        .submit_referral(submission("console-penalty-referral"))
+        .await?
+        .into_inner()
+        .referral
+        .context("the referral")?
+        .id;
+    act_as(&browser, &base, MARKET_BUREAU).await?;
+    browser.goto(&page).await?;
+    browser
+        .find("#form-link input[name=\"referral\"]")
+        .await?
+        .send_keys(&referral)
+        .await?;
+    browser.find("#form-link button").await?.click().await?;
+    browser
+        .wait_for_text("#warning-status", "referral_linked", WAIT)
+        .await?;
+    browser
+        .screenshot(&shots.join("12-warning-answered.png"))
+        .await?;
+    scan_both(&browser, &page, &data).await?;
+
+    browser.quit().await?;
+    system.stop().await
+}

@@ -302,6 +302,15 @@ pub fn status(lang: Lang, status: &str) -> Markup {
         "refused" => "已拒绝",
         "awaiting_material" => "待补充材料",
         "delivered" => "已出具意见",
+        "recorded" => "已录入",
+        "agency_warned" => "已提示执法机关",
+        "warning_raised" => "已发出移送预警",
+        "referral_suggested" => "已提出检察意见（建议移送）",
+        "answer_overdue" => "逾期未答复",
+        "referral_linked" => "已移送",
+        "non_referral_explained" => "已书面说明不移送理由",
+        "warning_closed" => "检察机关已结束预警",
+        "warning_cleared" => "更正后未达移送标准",
         _ => "",
     };
     match lang {
@@ -335,15 +344,16 @@ const SUPERVISION: NavEntry = ("/supervision", "立案监督", "Supervision");
 const TRANSFERS: NavEntry = ("/transfers", "案件移送", "Transfers");
 const DISPUTES: NavEntry = ("/disputes", "管辖争议", "Disputes");
 const OPINIONS: NavEntry = ("/opinions", "认定鉴定", "Opinions");
+const WARNINGS: NavEntry = ("/warnings", "移送预警", "Warnings");
 
 /// The desks an agency of `kind` works at, and the pages every agency has.
 fn nav(kind: AgencyKind) -> &'static [NavEntry] {
     match kind {
         AgencyKind::Administrative => &[
-            BOARD, REFERRALS, TRANSFERS, DISPUTES, OPINIONS, CASES, STATS,
+            BOARD, REFERRALS, TRANSFERS, DISPUTES, OPINIONS, WARNINGS, CASES, STATS,
         ],
         AgencyKind::Police => &[BOARD, INCOMING, TRANSFERS, OPINIONS, CASES, STATS],
-        AgencyKind::Procuratorate => &[BOARD, SUPERVISION, CASES, STATS],
+        AgencyKind::Procuratorate => &[BOARD, SUPERVISION, WARNINGS, CASES, STATS],
         AgencyKind::Coordination => &[BOARD, DISPUTES, TRANSFERS, CASES, STATS],
         AgencyKind::Expert => &[BOARD, OPINIONS, CASES, STATS],
     }

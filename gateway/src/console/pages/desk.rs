@@ -290,6 +290,12 @@ fn done_text(lang: Lang, step: &str) -> &'static str {
         "correction" => lang.t("已发出纠正违法通知书。", "Correction notice issued."),
         "report_superior" => lang.t("已报上一级人民检察院。", "Reported to the next level."),
         "suggest_supervision" => lang.t("已建议立案监督。", "Supervision suggested."),
+        "suggest" => lang.t(
+            "已提出检察意见，建议移送。",
+            "Opinion given: the case should be referred.",
+        ),
+        "close" => lang.t("已结束预警。", "Warning closed."),
+        "link" => lang.t("已关联移送案件。", "Referral linked."),
         _ => lang.t("已办理。", "Done."),
     }
 }

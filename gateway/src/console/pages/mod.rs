@@ -7,7 +7,7 @@
 //! [`lists`] (paged case lists), [`desk`] (the case desk that every family's desk fills in),
 //! [`forms`] (the steps' forms: kept on refusal, confirmed when final), the desks
 //! [`referrals`] (police, and the procuratorate's supervision), [`transfers`], [`disputes`] and
-//! [`opinions`], and [`stats`] (statistics and reports). What they share is in [`parts`]. Every
+//! [`opinions`] and [`warnings`] (移送预警: penalty records that met a threshold), and [`stats`] (statistics and reports). What they share is in [`parts`]. Every
 //! page is built as [`Markup`](super::html::Markup), so text from a case reaches the browser
 //! only escaped.
 
@@ -21,6 +21,7 @@ use disputes::DisputeDesk;
 use opinions::OpinionDesk;
 use referrals::ReferralDesk;
 use transfers::TransferDesk;
+use warnings::WarningDesk;
 
 /// `markup!` appended to `out`.
 macro_rules! markup_into {
@@ -43,6 +44,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 mod transfers;
+mod warnings;
 
 /// Every route of the console.
 pub(super) fn router() -> Router<Arc<State>> {
@@ -69,6 +71,9 @@ pub(super) fn router() -> Router<Arc<State>> {
         .route("/opinions", get(opinions::opinions))
         .route("/opinions/{id}", get(desk::show::<OpinionDesk>))
         .route("/opinions/{id}/{step}", post(desk::post::<OpinionDesk>))
+        .route("/warnings", get(warnings::warnings))
+        .route("/warnings/{id}", get(desk::show::<WarningDesk>))
+        .route("/warnings/{id}/{step}", post(desk::post::<WarningDesk>))
         .route("/stats", get(stats::stats))
         .route("/reports", get(stats::report))
 }

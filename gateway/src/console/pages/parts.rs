@@ -213,6 +213,15 @@ pub(super) fn step_name(lang: Lang, step: &str) -> Markup {
         "request_material" => ("要求补充材料", "material requested"),
         "supply_material" => ("补充材料", "material supplied"),
         "deliver" => ("出具意见", "opinion delivered"),
+        "record" => ("录入行政处罚案件信息", "penalty case recorded"),
+        "correct" => ("更正案件信息", "record corrected"),
+        "open" => ("提示执法机关", "agency warned"),
+        "clear" => ("更正后解除预警", "warning cleared"),
+        "raise_warning" => ("发出移送预警", "warning raised"),
+        "suggest_referral" => ("提出检察意见（建议移送）", "referral suggested"),
+        "close" => ("结束预警", "warning closed"),
+        "link_referral" => ("关联移送案件", "referral linked"),
+        "mark_overdue" => ("逾期未答复", "answer overdue"),
         _ => return Markup::text(step),
     };
     match lang {

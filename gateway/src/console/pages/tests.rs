@@ -17,6 +17,7 @@ use super::parts::{Look, history_table, step_name};
 use super::referrals::referral_desk;
 use super::stats::statistics;
 use super::transfers::transfer_desk;
+use super::warnings::warning_desk;
 use crate::console::html::{self, Lang, Markup, notice};
 
 /// Breaks out of text, out of a quoted attribute, and tests double escaping.
@@ -292,6 +293,53 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
             opinion_desk(look, &opinion).body(look, None, None),
         ));
     }
+    let hit = pb::ThresholdHit {
+        rule: EVIL.to_owned(),
+        offence: EVIL.to_owned(),
+        value: EVIL.to_owned(),
+        threshold: EVIL.to_owned(),
+        source: EVIL.to_owned(),
+        ..Default::default()
+    };
+    for status in [
+        pb::PenaltyStatus::WarningRaised,
+        pb::PenaltyStatus::ReferralSuggested,
+    ] {
+        let record = pb::PenaltyRecord {
+            id: EVIL.to_owned(),
+            agency: EVIL.to_owned(),
+            status: status as i32,
+            versions: vec![pb::PenaltyVersion {
+                case: Some(pb::PenaltyCase {
+                    case_number: EVIL.to_owned(),
+                    violation: EVIL.to_owned(),
+                    decision: Some(pb::PenaltyDecision {
+                        number: EVIL.to_owned(),
+                        decided_on: EVIL.to_owned(),
+                        penalty: EVIL.to_owned(),
+                        fine: None,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            hits: vec![hit.clone()],
+            referral_id: EVIL.to_owned(),
+            warnings: vec![pb::EarlyWarning {
+                procuratorate: EVIL.to_owned(),
+                reasons: EVIL.to_owned(),
+                hits: vec![hit.clone()],
+                documents: documents(),
+                ..Default::default()
+            }],
+            history: history(),
+            ..Default::default()
+        };
+        pages.push((
+            "warning",
+            warning_desk(look, &record).body(look, None, None),
+        ));
+    }
     pages
 }
 
@@ -350,6 +398,7 @@ fn has_cjk(text: &str) -> bool {
 
 #[test]
 fn every_step_and_status_of_every_family_has_its_chinese_name() {
+    use casebridge_core::screening::warning::{Step as WarningStep, WarningStatus};
     use casebridge_core::{dispute, opinion, referral, transfer};
     let steps: Vec<&str> = referral::Step::ALL
         .iter()
@@ -357,6 +406,8 @@ fn every_step_and_status_of_every_family_has_its_chinese_name() {
         .chain(transfer::Step::ALL.iter().map(|s| s.as_str()))
         .chain(dispute::Step::ALL.iter().map(|s| s.as_str()))
         .chain(opinion::Step::ALL.iter().map(|s| s.as_str()))
+        .chain(WarningStep::ALL.iter().map(|s| s.as_str()))
+        .chain(["record", "correct", "link_referral"])
         .collect();
     for step in steps {
         assert!(has_cjk(step_name(Lang::Zh, step).as_str()), "step {step}");
@@ -368,6 +419,8 @@ fn every_step_and_status_of_every_family_has_its_chinese_name() {
         .chain(transfer::TransferStatus::ALL.iter().map(|s| s.as_str()))
         .chain(dispute::DisputeStatus::ALL.iter().map(|s| s.as_str()))
         .chain(opinion::OpinionStatus::ALL.iter().map(|s| s.as_str()))
+        .chain(WarningStatus::ALL.iter().map(|s| s.as_str()))
+        .chain(["recorded"])
         .collect();
     for status in statuses {
         assert!(

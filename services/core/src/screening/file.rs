@@ -205,15 +205,22 @@ impl Case for PenaltyFile {
         entries
     }
 
+    /// The offences the current version meets (else its violation code) and the agency's case
+    /// number: data in the language of the record, with no words of the interface.
     fn headline(&self) -> String {
-        let current = self.record.current();
-        match self.warning() {
-            Some(w) => w.headline(),
-            None => format!(
-                "{} ({})",
-                current.case.violation, current.case.decision.number
-            ),
+        let current = &self.record.current().case;
+        let mut offences: Vec<&str> = Vec::new();
+        for hit in &self.hits {
+            if !offences.contains(&hit.offence.name_zh.as_str()) {
+                offences.push(&hit.offence.name_zh);
+            }
         }
+        let what = if offences.is_empty() {
+            current.violation.to_string()
+        } else {
+            offences.join("、")
+        };
+        format!("{what} · {}", current.case_number)
     }
 
     fn opened(&self) -> Option<(&AgencyCode, Timestamp)> {

@@ -19,7 +19,7 @@
 //!
 //! Status flow:
 //! ```text
-//! open → agency_warned ─raise (after raise_after)→ warning_raised
+//! open → agency_warned ─raise_warning (after raise_after)→ warning_raised
 //!        agency_warned ─clear (a correction meets nothing)→ warning_cleared
 //!        warning_raised ─suggest_referral→ referral_suggested ─mark_overdue (after answer_within)→ answer_overdue
 //!        warning_raised ─close→ warning_closed

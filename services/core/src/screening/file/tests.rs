@@ -346,7 +346,7 @@ fn the_warnings_steps_run_through_the_file_to_a_late_answer() {
         [
             "record",
             "open",
-            "raise",
+            "raise_warning",
             "suggest_referral",
             "mark_overdue",
             "link_referral"

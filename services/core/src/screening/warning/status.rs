@@ -82,6 +82,7 @@ pub enum Step {
     /// A corrected version screens negative before the warning was raised (reaction).
     Clear,
     /// The period passed: the warning goes to the procuratorate (reaction to the timer).
+    #[serde(rename = "raise_warning")]
     Raise,
     /// The procuratorate's opinion that the case be referred.
     SuggestReferral,
@@ -112,7 +113,7 @@ impl Step {
         match self {
             Step::Open => "open",
             Step::Clear => "clear",
-            Step::Raise => "raise",
+            Step::Raise => "raise_warning",
             Step::SuggestReferral => "suggest_referral",
             Step::Close => "close",
             Step::LinkReferral => "link_referral",

@@ -354,7 +354,12 @@ fn a_warning_is_opened_only_on_hits_by_an_administrative_agency_once() {
         .decide(None, WarningCommand::Raise, &w.market, RAISE_DUE)
         .unwrap_err();
     assert!(
-        matches!(none, Rejection::NotFound { step: "raise" }),
+        matches!(
+            none,
+            Rejection::NotFound {
+                step: "raise_warning"
+            }
+        ),
         "{none:?}"
     );
 }
@@ -887,7 +892,7 @@ fn the_warning_reads_back_as_stored() {
     );
     let timeline = warning.timeline();
     let steps: Vec<&str> = timeline.iter().map(|t| t.step.as_str()).collect();
-    assert_eq!(steps, ["open", "raise", "suggest_referral"]);
+    assert_eq!(steps, ["open", "raise_warning", "suggest_referral"]);
     assert_eq!(timeline[2].actor, desk.w.procuratorate.code);
     assert_eq!(warning.opened(), Some((&desk.w.market.code, at(OPENED))));
 }
