@@ -362,6 +362,8 @@ const STATUS_ZH: &[(&str, &str)] = &[
     ("non_referral_explained", "已书面说明不移送理由"),
     ("warning_closed", "检察机关已结束预警"),
     ("warning_cleared", "更正后未达移送标准"),
+    ("acknowledged", "已签收线索"),
+    ("answered", "已反馈处理结果"),
 ];
 
 /// The specifics an English refusal message carries, in Chinese, where its shape is known: the
