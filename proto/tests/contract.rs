@@ -95,6 +95,7 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "casebridge.v1.InboxService",
             "casebridge.v1.MonitorService",
             "casebridge.v1.OpinionService",
+            "casebridge.v1.PenaltyService",
             "casebridge.v1.ReferralService",
             "casebridge.v1.TransferService",
         ])
@@ -173,6 +174,19 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         ])
     );
     assert_eq!(
+        names("casebridge.v1.PenaltyService"),
+        BTreeSet::from([
+            "RecordPenalty",
+            "CorrectPenalty",
+            "GetPenaltyRecord",
+            "ListPenaltyRecords",
+            "SuggestReferral",
+            "CloseWarning",
+            "LinkReferral",
+            "ExplainNonReferral",
+        ])
+    );
+    assert_eq!(
         names("casebridge.v1.CaseService"),
         BTreeSet::from(["GetTimeline"])
     );
@@ -245,6 +259,12 @@ const FAMILIES: &[(&str, &str, &str, &str)] = &[
         ".casebridge.v1.OpinionRequest",
         ".casebridge.v1.OpinionResult",
     ),
+    (
+        "casebridge.v1.PenaltyService",
+        "GetPenaltyRecord",
+        ".casebridge.v1.PenaltyRecord",
+        ".casebridge.v1.PenaltyResult",
+    ),
 ];
 
 #[test]
@@ -274,7 +294,7 @@ fn every_step_of_every_family_carries_a_request_id_and_returns_the_family_result
             );
         }
     }
-    assert_eq!(steps, 23 + 9 + 7 + 6, "steps counted");
+    assert_eq!(steps, 23 + 9 + 7 + 6 + 6, "steps counted");
 }
 
 #[test]
@@ -571,6 +591,7 @@ fn every_element_of_the_contract_has_a_leading_comment() {
             "casebridge/v1/inbox.proto".to_owned(),
             "casebridge/v1/monitor.proto".to_owned(),
             "casebridge/v1/opinions.proto".to_owned(),
+            "casebridge/v1/penalties.proto".to_owned(),
             "casebridge/v1/referrals.proto".to_owned(),
             "casebridge/v1/transfers.proto".to_owned(),
             "google/rpc/error_details.proto".to_owned(),
