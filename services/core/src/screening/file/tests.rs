@@ -109,7 +109,10 @@ fn a_record_under_the_threshold_is_recorded_and_warns_nobody() {
     assert_eq!(names(&d), ["recorded"]);
     assert_eq!(d.case.status_name(), "recorded");
     assert!(d.case.hits.is_empty() && d.case.warnings.is_empty());
-    assert_eq!(d.events[0].recipients, std::slice::from_ref(&f.w.market.code));
+    assert_eq!(
+        d.events[0].recipients,
+        std::slice::from_ref(&f.w.market.code)
+    );
 }
 
 #[test]
