@@ -107,10 +107,7 @@ impl LeadService for LeadsGrpc {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn acknowledge_lead(
-        &self,
-        r: Req<pb::AcknowledgeLeadRequest>,
-    ) -> Result<pb::LeadResult> {
+    async fn acknowledge_lead(&self, r: Req<pb::AcknowledgeLeadRequest>) -> Result<pb::LeadResult> {
         self.0.step(r, convert::acknowledge, convert::result).await
     }
 

@@ -59,8 +59,8 @@ pub use limits::Caps;
 pub mod fuzzing {
     pub use crate::convert::monitor::{extension, obligation_query, report, statistics_period};
     pub use crate::convert::{
-        Converted, Violations, case_id, disputes, evidence, leads, list_query, opinions,
-        penalties, referrals, transfers,
+        Converted, Violations, case_id, disputes, evidence, leads, list_query, opinions, penalties,
+        referrals, transfers,
     };
     pub use crate::directory::agency_filters;
 }

@@ -97,7 +97,13 @@ pub fn answer(req: pb::AnswerLeadRequest) -> Result<LeadStep, Violations> {
         // Empty reasons reach the state machine, which refuses them with its rule.
         Some(Outcome::NoAction(pb::LeadNoAction { reasons })) => Some(Answer::NoAction { reasons }),
     };
-    step(v, &request_id, ID, &lead_id, answer.map(LeadCommand::Answer))
+    step(
+        v,
+        &request_id,
+        ID,
+        &lead_id,
+        answer.map(LeadCommand::Answer),
+    )
 }
 
 fn status(s: LeadStatus) -> pb::LeadStatus {
@@ -225,9 +231,11 @@ mod tests {
         );
 
         let referral = CaseId::generate();
-        let step = answer(answering(Some(Outcome::ReferralMade(pb::LeadReferralMade {
-            referral_id: referral.to_string(),
-        }))))
+        let step = answer(answering(Some(Outcome::ReferralMade(
+            pb::LeadReferralMade {
+                referral_id: referral.to_string(),
+            },
+        ))))
         .expect("converts");
         assert_eq!(
             step.step.command,
@@ -259,10 +267,7 @@ mod tests {
             reasons: String::new(),
         }))))
         .expect("converts");
-        assert_eq!(
-            step.step.command.wire_field("reasons"),
-            "no_action.reasons"
-        );
+        assert_eq!(step.step.command.wire_field("reasons"), "no_action.reasons");
         assert_eq!(step.step.command.wire_field("transfer"), TRANSFER_ID);
         let ack = LeadCommand::Acknowledge {
             note: String::new(),

@@ -278,7 +278,11 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
         }
         L => {
             let bytes = ch
-                .call(MARKET_BUREAU, "LeadService/SendLead", &lead_sending(&rid(99)))
+                .call(
+                    MARKET_BUREAU,
+                    "LeadService/SendLead",
+                    &lead_sending(&rid(99)),
+                )
                 .await;
             pb::LeadResult::decode(bytes.expect("sent").as_slice())
                 .expect("result")

@@ -68,7 +68,11 @@ impl Family for Leads {
                 }
             },
         };
-        format!("{} {what} — lead {}", self.name(&event.actor), event.case_id)
+        format!(
+            "{} {what} — lead {}",
+            self.name(&event.actor),
+            event.case_id
+        )
     }
 
     fn attachments(event: &LeadEventKind, l: &Lead) -> Vec<Sha256Digest> {

@@ -28,9 +28,14 @@ fn sending(to: &Agency) -> Sending {
 
 /// A lead from the market bureau to the environment bureau.
 fn sent(w: &World) -> Lead {
-    run(w, None, LeadCommand::Send(sending(&w.environment)), &w.market)
-        .unwrap()
-        .case
+    run(
+        w,
+        None,
+        LeadCommand::Send(sending(&w.environment)),
+        &w.market,
+    )
+    .unwrap()
+    .case
 }
 
 fn acknowledged(w: &World) -> Lead {
@@ -259,13 +264,7 @@ fn steps_out_of_order_are_refused_with_the_state() {
 fn a_lead_goes_from_an_enforcement_agency_to_another_enforcement_agency() {
     let w = world();
     // The police may send a lead, and receive one.
-    let out = run(
-        &w,
-        None,
-        LeadCommand::Send(sending(&w.market)),
-        &w.police,
-    )
-    .unwrap();
+    let out = run(&w, None, LeadCommand::Send(sending(&w.market)), &w.police).unwrap();
     assert_eq!(out.case.recipient, w.market.code);
     run(&w, None, LeadCommand::Send(sending(&w.police)), &w.market).unwrap();
     // Not to a procuratorate, a coordination body or a testing body.
@@ -281,13 +280,7 @@ fn a_lead_goes_from_an_enforcement_agency_to_another_enforcement_agency() {
     assert_eq!(err.field(), Some("to"));
     // A procuratorate or a testing body does not send leads.
     for sender in [&w.procuratorate, &w.lab] {
-        let err = run(
-            &w,
-            None,
-            LeadCommand::Send(sending(&w.environment)),
-            sender,
-        )
-        .unwrap_err();
+        let err = run(&w, None, LeadCommand::Send(sending(&w.environment)), sender).unwrap_err();
         assert!(matches!(err, Rejection::WrongRole { .. }), "{err:?}");
     }
 }
