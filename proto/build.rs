@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "casebridge/v1/disputes.proto",
     "casebridge/v1/evidence.proto",
     "casebridge/v1/inbox.proto",
+    "casebridge/v1/leads.proto",
     "casebridge/v1/monitor.proto",
     "casebridge/v1/opinions.proto",
     "casebridge/v1/penalties.proto",

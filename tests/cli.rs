@@ -974,6 +974,7 @@ async fn migrate_status_shows_every_service_and_names_a_changed_migration() -> a
             "disputes",
             "opinions",
             "penalties",
+            "leads",
             "inbox",
             "deadlines",
             "evidence",

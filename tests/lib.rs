@@ -19,6 +19,7 @@ use casebridge_proto::v1::case_service_client::CaseServiceClient;
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
+use casebridge_proto::v1::lead_service_client::LeadServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::penalty_service_client::PenaltyServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
@@ -574,6 +575,10 @@ impl System {
 
     pub async fn penalties(&self, agency: &str) -> anyhow::Result<PenaltyServiceClient<Channel>> {
         Ok(PenaltyServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn leads(&self, agency: &str) -> anyhow::Result<LeadServiceClient<Channel>> {
+        Ok(LeadServiceClient::new(self.channel(agency).await?))
     }
 
     pub async fn cases(&self, agency: &str) -> anyhow::Result<CaseServiceClient<Channel>> {

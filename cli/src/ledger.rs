@@ -19,6 +19,7 @@ pub const CHAINS: &[&str] = &[
     casebridge_disputes::SERVICE,
     casebridge_opinions::SERVICE,
     casebridge_penalties::SERVICE,
+    casebridge_leads::SERVICE,
     casebridge_deadlines::SERVICE,
 ];
 

@@ -91,6 +91,10 @@ fn every_service(settings: &Settings) -> Vec<(&'static str, Vec<Migration>)> {
             casebridge_penalties::app::migrations(),
         ),
         (
+            casebridge_leads::SERVICE,
+            casebridge_leads::app::migrations(),
+        ),
+        (
             casebridge_inbox::SERVICE,
             casebridge_inbox::store::migrations(),
         ),

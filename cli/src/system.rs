@@ -69,6 +69,7 @@ pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueS
         QueueSpec::commands(casebridge_disputes::SERVICE),
         QueueSpec::commands(casebridge_opinions::SERVICE),
         QueueSpec::commands(casebridge_penalties::SERVICE),
+        QueueSpec::commands(casebridge_leads::SERVICE),
         QueueSpec::commands(casebridge_inbox::SERVICE),
         QueueSpec::commands(casebridge_deadlines::SERVICE),
         QueueSpec::commands(casebridge_evidence::SERVICE),
@@ -80,6 +81,7 @@ pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueS
             reactions_queue::<casebridge_disputes::handler::Disputes>(),
             reactions_queue::<casebridge_opinions::handler::Opinions>(),
             reactions_queue::<casebridge_penalties::handler::Penalties>(),
+            reactions_queue::<casebridge_leads::handler::Leads>(),
         ]
         .into_iter()
         .flatten(),
@@ -556,6 +558,12 @@ pub async fn run(
             let app = casebridge_transfers::app::build(host(db.clone()), directory.clone()).await?;
             prune(casebridge_transfers::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "transfers", app, &core);
+            // Leads between agencies (线索互告) run beside the transfers they are often answered
+            // with: same process, their own store and queues.
+            let db = store(&settings, casebridge_leads::SERVICE, &health, &clock).await?;
+            let app = casebridge_leads::app::build(host(db.clone()), directory.clone()).await?;
+            prune(casebridge_leads::SERVICE, &db, &mut tasks);
+            spawn_service(&mut tasks, "leads", app, &core);
         }
         if components.disputes {
             let db = store(&settings, casebridge_disputes::SERVICE, &health, &clock).await?;

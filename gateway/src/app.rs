@@ -15,6 +15,7 @@ use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::dispute_service_server::DisputeServiceServer;
 use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
+use casebridge_proto::v1::lead_service_server::LeadServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::opinion_service_server::OpinionServiceServer;
 use casebridge_proto::v1::penalty_service_server::PenaltyServiceServer;
@@ -33,6 +34,7 @@ use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
 use crate::evidence::EvidenceGrpc;
 use crate::inbox::InboxGrpc;
+use crate::leads::LeadsGrpc;
 use crate::limits::{Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
@@ -42,12 +44,13 @@ use crate::transfers::TransfersGrpc;
 use crate::trust::{Revoked, Trust, TrustFiles};
 
 /// Every gRPC service the gateway serves, by the name health checks ask about.
-const SERVICES: [&str; 11] = [
+const SERVICES: [&str; 12] = [
     <ReferralServiceServer<ReferralsGrpc> as NamedService>::NAME,
     <TransferServiceServer<TransfersGrpc> as NamedService>::NAME,
     <DisputeServiceServer<DisputesGrpc> as NamedService>::NAME,
     <OpinionServiceServer<OpinionsGrpc> as NamedService>::NAME,
     <PenaltyServiceServer<PenaltiesGrpc> as NamedService>::NAME,
+    <LeadServiceServer<LeadsGrpc> as NamedService>::NAME,
     <CaseServiceServer<CasesGrpc> as NamedService>::NAME,
     <InboxServiceServer<InboxGrpc> as NamedService>::NAME,
     <MonitorServiceServer<MonitorGrpc> as NamedService>::NAME,
@@ -287,6 +290,7 @@ impl Gateway {
             .add_service(PenaltyServiceServer::new(PenaltiesGrpc::new(
                 self.ctx.clone(),
             )))
+            .add_service(LeadServiceServer::new(LeadsGrpc::new(self.ctx.clone())))
             .add_service(CaseServiceServer::new(CasesGrpc::new(self.ctx.clone())))
             .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
             .add_service(MonitorServiceServer::new(MonitorGrpc::new(

@@ -11,6 +11,7 @@ use casebridge_core::ids::{CaseId, Sha256Digest};
 use casebridge_core::notice::Role;
 use casebridge_core::refusal::RefusalKind;
 use casebridge_disputes::handler::Disputes;
+use casebridge_leads::handler::Leads;
 use casebridge_opinions::handler::Opinions;
 use casebridge_penalties::handler::Penalties;
 use casebridge_platform::cases::api::Picker;
@@ -169,7 +170,7 @@ impl<F: Family> Endpoints<F> {
 fn status_names(family: casebridge_core::notice::Family) -> Vec<&'static str> {
     use casebridge_core::notice::Family as F;
     use casebridge_core::screening::warning::WarningStatus;
-    use casebridge_core::{dispute, opinion, referral, transfer};
+    use casebridge_core::{dispute, lead, opinion, referral, transfer};
     match family {
         F::Referral => referral::ReferralStatus::ALL.map(|s| s.as_str()).to_vec(),
         F::Transfer => transfer::TransferStatus::ALL.map(|s| s.as_str()).to_vec(),
@@ -178,6 +179,7 @@ fn status_names(family: casebridge_core::notice::Family) -> Vec<&'static str> {
         F::Penalty => std::iter::once("recorded")
             .chain(WarningStatus::ALL.map(|s| s.as_str()))
             .collect(),
+        F::Lead => lead::LeadStatus::ALL.map(|s| s.as_str()).to_vec(),
     }
 }
 
@@ -270,7 +272,7 @@ async fn timeline_in<F: Family>(
 
 #[tonic::async_trait]
 impl CaseService for CasesGrpc {
-    /// Asks the five families at once: a case id is unique across them, so at most one knows it.
+    /// Asks the six families at once: a case id is unique across them, so at most one knows it.
     #[tracing::instrument(skip_all)]
     async fn get_timeline(
         &self,
@@ -279,14 +281,15 @@ impl CaseService for CasesGrpc {
         let actor = self.ctx.caller(&request)?.code;
         let case_id =
             convert::case_id("case_id", &request.get_ref().case_id).map_err(GatewayError::from)?;
-        let (referral, transfer, dispute, opinion, penalty) = tokio::join!(
+        let (referral, transfer, dispute, opinion, penalty, lead) = tokio::join!(
             timeline_in::<Referrals>(&self.ctx, &actor, case_id),
             timeline_in::<Transfers>(&self.ctx, &actor, case_id),
             timeline_in::<Disputes>(&self.ctx, &actor, case_id),
             timeline_in::<Opinions>(&self.ctx, &actor, case_id),
             timeline_in::<Penalties>(&self.ctx, &actor, case_id),
+            timeline_in::<Leads>(&self.ctx, &actor, case_id),
         );
-        for found in [referral, transfer, dispute, opinion, penalty] {
+        for found in [referral, transfer, dispute, opinion, penalty, lead] {
             if let Some(timeline) = found? {
                 return Ok(Response::new(timeline));
             }

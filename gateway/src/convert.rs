@@ -7,6 +7,7 @@
 
 pub mod disputes;
 pub mod evidence;
+pub mod leads;
 pub mod monitor;
 pub mod opinions;
 pub mod penalties;

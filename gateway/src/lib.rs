@@ -11,8 +11,9 @@
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
 //! - `cases`: what every family's endpoints share, and the case timeline (`CaseService`).
-//! - `referrals`, `transfers`, `disputes`, `opinions`, `penalties`: the five families' services
-//!   (`penalties`: penalty-case records and their early warnings, docs/screening.md).
+//! - `referrals`, `transfers`, `disputes`, `opinions`, `penalties`, `leads`: the six families'
+//!   services (`penalties`: penalty-case records and their early warnings, docs/screening.md;
+//!   `leads`: leads between agencies, 线索互告).
 //! - `inbox`, `directory`: the agency's inbox, the directory.
 //! - `monitor`: `MonitorService` and `DeadlineService`, answered by the deadlines service.
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
@@ -35,6 +36,7 @@ mod disputes;
 mod error;
 mod evidence;
 mod inbox;
+mod leads;
 pub mod limits;
 mod monitor;
 mod observe;
@@ -57,7 +59,7 @@ pub use limits::Caps;
 pub mod fuzzing {
     pub use crate::convert::monitor::{extension, obligation_query, report, statistics_period};
     pub use crate::convert::{
-        Converted, Violations, case_id, disputes, evidence, list_query, opinions, penalties,
+        Converted, Violations, case_id, disputes, evidence, leads, list_query, opinions, penalties,
         referrals, transfers,
     };
     pub use crate::directory::agency_filters;

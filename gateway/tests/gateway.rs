@@ -233,6 +233,10 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
     .await
     .expect("penalties service");
     tasks.push(("penalties", run_service(penalties, &token)));
+    let leads = casebridge_leads::app::build(host(store("leads").await), directory.clone())
+        .await
+        .expect("leads service");
+    tasks.push(("leads", run_service(leads, &token)));
     let inbox = InboxApp::build(
         Db::open_sqlite(&dir.path().join("inbox.db"))
             .await
@@ -1280,8 +1284,10 @@ async fn reflection_lists_every_casebridge_service() {
             "casebridge.v1.DisputeService".to_owned(),
             "casebridge.v1.EvidenceService".to_owned(),
             "casebridge.v1.InboxService".to_owned(),
+            "casebridge.v1.LeadService".to_owned(),
             "casebridge.v1.MonitorService".to_owned(),
             "casebridge.v1.OpinionService".to_owned(),
+            "casebridge.v1.PenaltyService".to_owned(),
             "casebridge.v1.ReferralService".to_owned(),
             "casebridge.v1.TransferService".to_owned(),
         ])

@@ -93,8 +93,10 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "casebridge.v1.DisputeService",
             "casebridge.v1.EvidenceService",
             "casebridge.v1.InboxService",
+            "casebridge.v1.LeadService",
             "casebridge.v1.MonitorService",
             "casebridge.v1.OpinionService",
+            "casebridge.v1.PenaltyService",
             "casebridge.v1.ReferralService",
             "casebridge.v1.TransferService",
         ])
@@ -173,6 +175,29 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         ])
     );
     assert_eq!(
+        names("casebridge.v1.PenaltyService"),
+        BTreeSet::from([
+            "RecordPenalty",
+            "CorrectPenalty",
+            "GetPenaltyRecord",
+            "ListPenaltyRecords",
+            "SuggestReferral",
+            "CloseWarning",
+            "LinkReferral",
+            "ExplainNonReferral",
+        ])
+    );
+    assert_eq!(
+        names("casebridge.v1.LeadService"),
+        BTreeSet::from([
+            "SendLead",
+            "GetLead",
+            "ListLeads",
+            "AcknowledgeLead",
+            "AnswerLead",
+        ])
+    );
+    assert_eq!(
         names("casebridge.v1.CaseService"),
         BTreeSet::from(["GetTimeline"])
     );
@@ -245,6 +270,18 @@ const FAMILIES: &[(&str, &str, &str, &str)] = &[
         ".casebridge.v1.OpinionRequest",
         ".casebridge.v1.OpinionResult",
     ),
+    (
+        "casebridge.v1.PenaltyService",
+        "GetPenaltyRecord",
+        ".casebridge.v1.PenaltyRecord",
+        ".casebridge.v1.PenaltyResult",
+    ),
+    (
+        "casebridge.v1.LeadService",
+        "GetLead",
+        ".casebridge.v1.Lead",
+        ".casebridge.v1.LeadResult",
+    ),
 ];
 
 #[test]
@@ -274,7 +311,7 @@ fn every_step_of_every_family_carries_a_request_id_and_returns_the_family_result
             );
         }
     }
-    assert_eq!(steps, 23 + 9 + 7 + 6, "steps counted");
+    assert_eq!(steps, 23 + 9 + 7 + 6 + 6 + 3, "steps counted");
 }
 
 #[test]
@@ -569,8 +606,10 @@ fn every_element_of_the_contract_has_a_leading_comment() {
             "casebridge/v1/disputes.proto".to_owned(),
             "casebridge/v1/evidence.proto".to_owned(),
             "casebridge/v1/inbox.proto".to_owned(),
+            "casebridge/v1/leads.proto".to_owned(),
             "casebridge/v1/monitor.proto".to_owned(),
             "casebridge/v1/opinions.proto".to_owned(),
+            "casebridge/v1/penalties.proto".to_owned(),
             "casebridge/v1/referrals.proto".to_owned(),
             "casebridge/v1/transfers.proto".to_owned(),
             "google/rpc/error_details.proto".to_owned(),

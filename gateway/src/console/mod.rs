@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cases::CasesGrpc;
 use crate::context::{Context, StartError, TlsMaterial};
 use crate::disputes::DisputesGrpc;
+use crate::leads::LeadsGrpc;
 use crate::limits::{Arriving, Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
@@ -107,6 +108,7 @@ impl Console {
                 transfers: TransfersGrpc::new(ctx.clone()),
                 opinions: OpinionsGrpc::new(ctx.clone()),
                 penalties: PenaltiesGrpc::new(ctx.clone()),
+                leads: LeadsGrpc::new(ctx.clone()),
                 disputes: DisputesGrpc::new(ctx.clone()),
                 cases: CasesGrpc::new(ctx.clone()),
                 monitor: MonitorGrpc::new(ctx.clone()),

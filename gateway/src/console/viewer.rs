@@ -17,6 +17,7 @@ use crate::auth::ConsoleCaller;
 use crate::cases::CasesGrpc;
 use crate::context::Context;
 use crate::disputes::DisputesGrpc;
+use crate::leads::LeadsGrpc;
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::penalties::PenaltiesGrpc;
@@ -33,6 +34,7 @@ pub(super) struct State {
     pub(super) transfers: TransfersGrpc,
     pub(super) opinions: OpinionsGrpc,
     pub(super) penalties: PenaltiesGrpc,
+    pub(super) leads: LeadsGrpc,
     pub(super) disputes: DisputesGrpc,
     pub(super) cases: CasesGrpc,
     pub(super) monitor: MonitorGrpc,

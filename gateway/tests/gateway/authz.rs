@@ -37,7 +37,7 @@ enum Row {
     Elsewhere(&'static str),
 }
 
-use Family::{Dispute as D, Opinion as O, Referral as R, Transfer as T};
+use Family::{Dispute as D, Lead as L, Opinion as O, Referral as R, Transfer as T};
 
 /// Every rpc of the contract. A new rpc without a row here fails
 /// `every_rpc_of_the_contract_has_a_row_in_the_matrix`.
@@ -242,6 +242,16 @@ const ROWS: &[(&str, Row)] = &[
             "the penalty family has its own permission table (casebridge_core::screening::warning::PERMISSIONS, tested in the core) and its end-to-end test, tests/penalties.rs, which covers strangers",
         ),
     ),
+    ("LeadService/SendLead", Row::Opens(L, "send")),
+    ("LeadService/GetLead", Row::Reads(L)),
+    (
+        "LeadService/ListLeads",
+        Row::Elsewhere(
+            "lists only the caller's own cases: `every_agency_lists_exactly_the_cases_it_is_party_to`",
+        ),
+    ),
+    ("LeadService/AcknowledgeLead", Row::Step(L, "acknowledge")),
+    ("LeadService/AnswerLead", Row::Step(L, "answer")),
     (
         "CaseService/GetTimeline",
         Row::Elsewhere(
@@ -388,6 +398,10 @@ const FIXTURES: &[(Family, &[Fx])] = {
         (O, &[OAccept, OAskMaterial]),
         (O, &[OAccept, ODeliver]),
         (O, &[OAccept, OAskMaterial, OSupply]),
+        (L, &[]),
+        (L, &[LAcknowledge]),
+        (L, &[LAnswer]),
+        (L, &[LAcknowledge, LAnswer]),
     ]
 };
 
@@ -399,6 +413,7 @@ fn involved(family: Family) -> &'static [&'static str] {
         T => &[MARKET_BUREAU, ENVIRONMENT_BUREAU],
         D => &[MARKET_BUREAU, ENVIRONMENT_BUREAU, CITY_GOVERNMENT],
         O => &[MARKET_BUREAU, TESTING_INSTITUTE],
+        L => &[MARKET_BUREAU, ENVIRONMENT_BUREAU],
         Family::Penalty => panic!("the matrix has no penalty fixtures (Row::Elsewhere)"),
     }
 }
@@ -444,6 +459,7 @@ fn list_rpc(family: Family) -> &'static str {
         R => "ReferralService/ListReferrals",
         T => "TransferService/ListTransfers",
         D => "DisputeService/ListDisputes",
+        L => "LeadService/ListLeads",
         _ => "OpinionService/ListOpinions",
     }
 }
@@ -451,7 +467,7 @@ fn list_rpc(family: Family) -> &'static str {
 /// Every case each agency lists, by id.
 async fn seen_by_all(ch: &Channels) -> HashMap<String, Seen> {
     let mut seen: HashMap<String, Seen> = HashMap::new();
-    for family in [R, T, D, O] {
+    for family in [R, T, D, O, L] {
         for agency in AGENCIES {
             let request = pb::ListCasesRequest {
                 page_size: 200,
@@ -511,6 +527,7 @@ fn request(calls: &[Call], rpc: &str, case_id: Option<&str>, request_id: &str) -
             "transfer_id",
             "dispute_id",
             "opinion_id",
+            "lead_id",
             "case_id",
         ] {
             if descriptor.get_field_by_name(field).is_some() {
@@ -654,6 +671,13 @@ const FURTHER_RULES: &[(&str, &str, Option<&str>, Code, &str)] = &[
     ),
     (
         "DisputeService/RaiseDispute",
+        "new",
+        Some(ENVIRONMENT_BUREAU),
+        Code::InvalidArgument,
+        "INPUT",
+    ),
+    (
+        "LeadService/SendLead",
         "new",
         Some(ENVIRONMENT_BUREAU),
         Code::InvalidArgument,

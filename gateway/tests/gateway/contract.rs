@@ -18,6 +18,7 @@
 //! protobuf message at all are refused with INVALID_ARGUMENT on every rpc.
 
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
+use casebridge_proto::v1::lead_service_client::LeadServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use prost::Message as _;
@@ -25,7 +26,7 @@ use prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value,
 };
 
-use super::fixtures::{AGENCIES, Channels, Fx, call_raw, fixture};
+use super::fixtures::{AGENCIES, Channels, Fx, call_raw, fixture, lead_sending};
 use super::*;
 
 /// A valid call: the rpc, who makes it, and the request.
@@ -216,6 +217,12 @@ pub(super) async fn everything_seen(app: &TestApp) -> Vec<String> {
                     .list_opinions(all())
                     .await,
             ),
+            (
+                "lead",
+                LeadServiceClient::new(channel.clone())
+                    .list_leads(all())
+                    .await,
+            ),
         ];
         for (family, listed) in lists {
             for case in listed.expect("a listing").into_inner().cases {
@@ -253,6 +260,8 @@ pub(super) struct Cases {
     pub(super) opinion_requested: String,
     pub(super) opinion_accepted: String,
     pub(super) opinion_awaiting_material: String,
+    pub(super) lead_sent: String,
+    pub(super) lead_acknowledged: String,
     pub(super) evidence: String,
 }
 
@@ -280,6 +289,8 @@ impl Cases {
             opinion_requested: id.to_owned(),
             opinion_accepted: id.to_owned(),
             opinion_awaiting_material: id.to_owned(),
+            lead_sent: id.to_owned(),
+            lead_acknowledged: id.to_owned(),
             evidence: id.to_owned(),
         }
     }
@@ -304,7 +315,7 @@ fn two_documents(kind: pb::DocumentKind) -> Vec<pb::Document> {
 async fn prepare(app: &TestApp) -> Cases {
     use Fx::*;
     use casebridge_core::notice::Family::{
-        Dispute as D, Opinion as O, Referral as R, Transfer as T,
+        Dispute as D, Lead as L, Opinion as O, Referral as R, Transfer as T,
     };
     let ch = Channels::open(app).await;
     Cases {
@@ -341,6 +352,8 @@ async fn prepare(app: &TestApp) -> Cases {
         opinion_requested: fixture(&ch, O, &[], "c-requested").await,
         opinion_accepted: fixture(&ch, O, &[OAccept], "c-o-accepted").await,
         opinion_awaiting_material: fixture(&ch, O, &[OAccept, OAskMaterial], "c-material").await,
+        lead_sent: fixture(&ch, L, &[], "c-lead-sent").await,
+        lead_acknowledged: fixture(&ch, L, &[LAcknowledge], "c-lead-acknowledged").await,
         evidence: uploaded(app, MARKET_BUREAU, b"contract test evidence").await,
     }
 }
@@ -366,6 +379,7 @@ pub(super) fn valid_calls(c: &Cases) -> Vec<Call> {
     let t = "TransferService";
     let d = "DisputeService";
     let o = "OpinionService";
+    let l = "LeadService";
     vec![
         call(r, "SubmitReferral", MARKET_BUREAU, {
             let mut s = submission(&rid("submit"));
@@ -939,6 +953,52 @@ pub(super) fn valid_calls(c: &Cases) -> Vec<Call> {
                     basis: "导体电阻超标".into(),
                     documents: two_documents(pb::DocumentKind::Opinion),
                 }),
+            },
+        ),
+        call(l, "SendLead", MARKET_BUREAU, {
+            let mut s = lead_sending(&rid("send-lead"));
+            s.documents = two_documents(pb::DocumentKind::Evidence);
+            s
+        }),
+        call(
+            l,
+            "GetLead",
+            MARKET_BUREAU,
+            pb::GetLeadRequest {
+                lead_id: c.lead_sent.clone(),
+            },
+        ),
+        call(
+            l,
+            "ListLeads",
+            MARKET_BUREAU,
+            pb::ListCasesRequest {
+                status: "sent".into(),
+                ..list()
+            },
+        ),
+        call(
+            l,
+            "AcknowledgeLead",
+            ENVIRONMENT_BUREAU,
+            pb::AcknowledgeLeadRequest {
+                request_id: rid("acknowledge-lead"),
+                lead_id: c.lead_sent.clone(),
+                note: "已签收".into(),
+            },
+        ),
+        call(
+            l,
+            "AnswerLead",
+            ENVIRONMENT_BUREAU,
+            pb::AnswerLeadRequest {
+                request_id: rid("answer-lead"),
+                lead_id: c.lead_acknowledged.clone(),
+                outcome: Some(pb::answer_lead_request::Outcome::NoAction(
+                    pb::LeadNoAction {
+                        reasons: "经核查，该厂已取得排污许可".into(),
+                    },
+                )),
             },
         ),
         call(

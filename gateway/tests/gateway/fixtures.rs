@@ -12,7 +12,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use super::*;
 
-use Family::{Dispute as D, Opinion as O, Referral as R, Transfer as T};
+use Family::{Dispute as D, Lead as L, Opinion as O, Referral as R, Transfer as T};
 
 /// Every agency of the example directory the tests use.
 pub(super) const AGENCIES: [&str; 9] = [
@@ -121,6 +121,8 @@ pub(super) enum Fx {
     OAskMaterial,
     ODeliver,
     OSupply,
+    LAcknowledge,
+    LAnswer,
 }
 
 /// One channel per agency, reused by every call, and the bus the services share.
@@ -274,11 +276,26 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
                 .expect("opinion")
                 .id
         }
+        L => {
+            let bytes = ch
+                .call(
+                    MARKET_BUREAU,
+                    "LeadService/SendLead",
+                    &lead_sending(&rid(99)),
+                )
+                .await;
+            pb::LeadResult::decode(bytes.expect("sent").as_slice())
+                .expect("result")
+                .lead
+                .expect("lead")
+                .id
+        }
         Family::Penalty => panic!("the matrix has no penalty fixtures (Row::Elsewhere)"),
     };
     for (n, fx) in steps.iter().enumerate() {
         let (request_id, referral_id) = (rid(n), id.clone());
         let (transfer_id, dispute_id, opinion_id) = (id.clone(), id.clone(), id.clone());
+        let lead_id = id.clone();
         use pb::decide_filing_request::Decision;
         let taken = match fx {
             Fx::Receipt => {
@@ -732,8 +749,47 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
                 )
                 .await
             }
+            Fx::LAcknowledge => {
+                ch.call(
+                    ENVIRONMENT_BUREAU,
+                    "LeadService/AcknowledgeLead",
+                    &pb::AcknowledgeLeadRequest {
+                        request_id,
+                        lead_id,
+                        note: String::new(),
+                    },
+                )
+                .await
+            }
+            Fx::LAnswer => {
+                ch.call(
+                    ENVIRONMENT_BUREAU,
+                    "LeadService/AnswerLead",
+                    &pb::AnswerLeadRequest {
+                        request_id,
+                        lead_id,
+                        outcome: Some(pb::answer_lead_request::Outcome::NoAction(
+                            pb::LeadNoAction {
+                                reasons: "经核查，该厂已取得排污许可".into(),
+                            },
+                        )),
+                    },
+                )
+                .await
+            }
         };
         taken.unwrap_or_else(|status| panic!("fixture step {fx:?} on {family}: {status:?}"));
     }
     id
+}
+
+/// A valid lead from the market bureau to the environment bureau (河道排污).
+pub(super) fn lead_sending(request_id: &str) -> pb::SendLeadRequest {
+    pb::SendLeadRequest {
+        request_id: request_id.into(),
+        to: ENVIRONMENT_BUREAU.into(),
+        subject: "疑似向河道排放污水".into(),
+        description: "检查某化工厂时发现排污口直通河道".into(),
+        documents: Vec::new(),
+    }
 }

@@ -64,7 +64,7 @@ const fn row(
 }
 
 use Actor::{AnyOf, Opens, Reaction};
-use Family::{Dispute as D, Opinion as O, Referral as R, Transfer as T};
+use Family::{Dispute as D, Lead as L, Opinion as O, Referral as R, Transfer as T};
 use Role::{Coordination as OFFICE, Expert as ASKED, Procuratorate as CC};
 use Role::{Recipient as RECEIVER, Sender as SENDER};
 
@@ -130,6 +130,10 @@ pub const TABLE: &[Permission] = &[
     row(O, "request_material", &[EXPERT, ADMIN], by(ASKED), &["accepted"], "S15 Art 28"),
     row(O, "supply_material", &[ADMIN, POLICE], by(SENDER), &["awaiting_material"], "S15 Art 28"),
     row(O, "deliver", &[EXPERT, ADMIN], by(ASKED), &["accepted"], "S4 Art 45; S15 Art 28; notices/003"),
+    // ---- I. Leads between agencies (线索互告) -----------------------------------------------------
+    row(L, "send", &[ADMIN, POLICE], Opens, &[], "notices/000 三"),
+    row(L, "acknowledge", &[ADMIN, POLICE], by(RECEIVER), &["sent"], "notices/000 三"),
+    row(L, "answer", &[ADMIN, POLICE], by(RECEIVER), &["sent", "acknowledged"], "notices/000 三"),
 ];
 
 /// The row for `family`'s `step`.
@@ -242,7 +246,7 @@ mod tests {
 
     use super::*;
 
-    use crate::{dispute, opinion, referral, transfer};
+    use crate::{dispute, lead, opinion, referral, transfer};
 
     #[test]
     fn every_row_is_unique_names_a_basis_and_opens_a_case_only_without_states() {
@@ -311,6 +315,11 @@ mod tests {
             &opinion::Step::ALL.map(|s| s.as_str()),
             &opinion::OpinionStatus::ALL.map(|s| s.as_str()),
         );
+        family_matches(
+            Family::Lead,
+            &lead::Step::ALL.map(|s| s.as_str()),
+            &lead::LeadStatus::ALL.map(|s| s.as_str()),
+        );
     }
 
     #[test]
@@ -325,6 +334,9 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         for s in opinion::OpinionStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for s in lead::LeadStatus::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }

@@ -26,6 +26,7 @@
 //! - [`transfer`]: the case transfer (行政执法案件移送) state machine, [`transfer::decide`].
 //! - [`dispute`]: the jurisdiction dispute (管辖争议) state machine, [`dispute::decide`].
 //! - [`opinion`]: the expert-opinion request (认定/检验/鉴定) state machine, [`opinion::decide`].
+//! - [`lead`]: the lead between agencies (线索互告) state machine, [`lead::decide`].
 //! - [`notice`]: [`notice::Notice`], what an agency's inbox receives about a step, any family.
 //! - [`refusal`]: [`refusal::Refusal`], why a request was refused, for every adapter to render.
 //! - [`screening`]: penalty-case records (行政处罚案件信息), the criminal threshold table, screening
@@ -43,6 +44,7 @@ pub mod dispute;
 pub mod document;
 pub mod ids;
 pub mod law;
+pub mod lead;
 pub mod ledger;
 pub mod notice;
 pub mod opinion;

@@ -26,16 +26,19 @@ pub enum Family {
     Opinion,
     /// 行政处罚案件信息: penalty-case records, their screening and early warnings (移送预警).
     Penalty,
+    /// 线索互告: leads from one agency to another about a possible violation in its remit.
+    Lead,
 }
 
 impl Family {
     /// Every family, in the order lists show them.
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::Referral,
         Family::Transfer,
         Family::Dispute,
         Family::Opinion,
         Family::Penalty,
+        Family::Lead,
     ];
 
     /// The family named `name` ([`Family::as_str`]), if any.
@@ -51,6 +54,7 @@ impl Family {
             Family::Dispute => "dispute",
             Family::Opinion => "opinion",
             Family::Penalty => "penalty",
+            Family::Lead => "lead",
         }
     }
 }

@@ -461,6 +461,7 @@ fn family_rank(family: Family) -> u8 {
         Family::Dispute => 2,
         Family::Opinion => 3,
         Family::Penalty => 4,
+        Family::Lead => 5,
     }
 }
 

@@ -21,6 +21,7 @@ pub const EVENT_BINDINGS: &[&str] = &[
     "dispute.#",
     "opinion.#",
     "penalty.#",
+    "lead.#",
 ];
 
 /// The durable event queue of the evidence service.

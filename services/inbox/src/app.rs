@@ -20,6 +20,7 @@ pub const EVENT_BINDINGS: &[&str] = &[
     "dispute.#",
     "opinion.#",
     "penalty.#",
+    "lead.#",
 ];
 
 /// The durable event queue of the inbox.

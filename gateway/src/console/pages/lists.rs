@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use casebridge_core::notice::Family;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::dispute_service_server::DisputeService as _;
+use casebridge_proto::v1::lead_service_server::LeadService as _;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use casebridge_proto::v1::opinion_service_server::OpinionService as _;
 use casebridge_proto::v1::penalty_service_server::PenaltyService as _;
@@ -25,6 +26,7 @@ pub(super) fn desk_of(family: Family) -> &'static str {
         Family::Dispute => "/disputes",
         Family::Opinion => "/opinions",
         Family::Penalty => "/warnings",
+        Family::Lead => "/leads",
     }
 }
 
@@ -163,6 +165,7 @@ pub(super) async fn list_family(
         Family::Dispute => state.disputes.list_disputes(request).await,
         Family::Opinion => state.opinions.list_opinions(request).await,
         Family::Penalty => state.penalties.list_penalty_records(request).await,
+        Family::Lead => state.leads.list_leads(request).await,
     };
     listed.map(tonic::Response::into_inner)
 }

@@ -64,6 +64,9 @@ pub fn event_zh(event: &str) -> Option<&'static str> {
         ("penalty", "referral_linked") => "移送涉嫌犯罪案件",
         ("penalty", "non_referral_explained") => "书面说明不移送理由",
         ("penalty", "escalated") => "逾期未答复检察意见",
+        ("lead", "sent") => "告知执法线索",
+        ("lead", "acknowledged") => "签收线索",
+        ("lead", "answered") => "反馈线索处理结果",
         _ => return None,
     })
 }
@@ -81,6 +84,7 @@ fn family_zh(family: &str) -> &str {
         "dispute" => "管辖争议",
         "opinion" => "认定、检验、鉴定委托",
         "penalty" => "行政处罚案件信息（移送预警）",
+        "lead" => "执法线索互告",
         other => other,
     }
 }

@@ -260,6 +260,7 @@ pub fn owing_kinds(family: Family, role: Role) -> &'static [AgencyKind] {
         (Family::Opinion, Role::Expert) => &[EXPERT, ADMIN],
         (Family::Penalty, Role::Sender) => &[ADMIN],
         (Family::Penalty, Role::Procuratorate) => &[PROC],
+        (Family::Lead, Role::Sender | Role::Recipient) => &[ADMIN, POLICE],
         _ => &[],
     }
 }

@@ -283,6 +283,7 @@ fn a_missing_document_is_named_in_chinese() {
 #[test]
 fn every_status_of_every_family_has_a_chinese_name() {
     use crate::dispute::DisputeStatus;
+    use crate::lead::LeadStatus;
     use crate::opinion::OpinionStatus;
     use crate::referral::ReferralStatus;
     use crate::screening::warning::WarningStatus;
@@ -294,7 +295,8 @@ fn every_status_of_every_family_has_a_chinese_name() {
         .chain(TransferStatus::ALL.map(|s| s.as_str()))
         .chain(DisputeStatus::ALL.map(|s| s.as_str()))
         .chain(OpinionStatus::ALL.map(|s| s.as_str()))
-        .chain(WarningStatus::ALL.map(|s| s.as_str()));
+        .chain(WarningStatus::ALL.map(|s| s.as_str()))
+        .chain(LeadStatus::ALL.map(|s| s.as_str()));
     for name in names {
         assert!(
             status_zh(name).is_some(),

@@ -284,6 +284,11 @@ pub const RULES_ZH: &[(&str, &str)] = &[
         "WARN-MISS",
         "人民检察院提出检察意见后，执法机关的答复期限届满前，不得记录逾期（《人民检察院办理行政执法机关移送涉嫌犯罪案件的规定》第十二条）。",
     ),
+    // I. Leads between agencies (线索互告).
+    (
+        "LEAD-LINK",
+        "线索处理结果所称的行政执法案件移送，应当是本机关作为移送或者接收机关的案件；所称涉嫌犯罪案件移送，应当是本机关移送的案件（执法线索互告、结果互通）。",
+    ),
 ];
 
 /// The Chinese wording of rule `rule`, when [`RULES_ZH`] lists it.
@@ -362,6 +367,8 @@ const STATUS_ZH: &[(&str, &str)] = &[
     ("non_referral_explained", "已书面说明不移送理由"),
     ("warning_closed", "检察机关已结束预警"),
     ("warning_cleared", "更正后未达移送标准"),
+    ("acknowledged", "已签收线索"),
+    ("answered", "已反馈处理结果"),
 ];
 
 /// The specifics an English refusal message carries, in Chinese, where its shape is known: the

@@ -321,6 +321,7 @@ fn owing_kinds_agree_with_the_authorization_table() {
         Family::Transfer,
         Family::Dispute,
         Family::Opinion,
+        Family::Lead,
     ];
     let roles = [
         Role::Sender,
