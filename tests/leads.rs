@@ -275,3 +275,76 @@ async fn distributed_a_lead_is_acknowledged_and_answered_with_a_transfer() -> an
     lead_answered_with_a_transfer(&system).await?;
     system.stop().await
 }
+
+/// Runs the CLI as `agency`: its exit code, stdout and stderr.
+async fn cli(
+    system: &System,
+    agency: &str,
+    args: &[&str],
+) -> anyhow::Result<(Option<i32>, String, String)> {
+    let mut all = args.to_vec();
+    all.extend(["--as", agency, "--gateway", &system.gateway]);
+    let out = system.cli(&all).await?;
+    Ok((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// `casebridge lead send`, `acknowledge` and `answer` as the two agencies use them; an answer
+/// must be one outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sends_acknowledges_and_answers_a_lead() -> anyhow::Result<()> {
+    let system = System::embedded().await?;
+    let (code, out, err) = cli(
+        &system,
+        MARKET_BUREAU,
+        &[
+            "lead",
+            "send",
+            "--to",
+            ENVIRONMENT_BUREAU,
+            "--subject",
+            "河道排污",
+            "--description",
+            "巡查发现某化工厂向河道排放污水",
+        ],
+    )
+    .await?;
+    assert_eq!(code, Some(0), "{out}{err}");
+    let id = out
+        .lines()
+        .find_map(|line| line.strip_prefix("lead "))
+        .expect("the lead's id")
+        .trim()
+        .to_owned();
+    let (code, out, err) = cli(&system, ENVIRONMENT_BUREAU, &["lead", "acknowledge", &id]).await?;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("acknowledged"), "{out}");
+    let (code, _, err) = cli(
+        &system,
+        ENVIRONMENT_BUREAU,
+        &["lead", "answer", &id, "--no-action", "x", "--transfer", &id],
+    )
+    .await?;
+    assert_eq!(code, Some(2), "two outcomes are a usage error: {err}");
+    let (code, out, err) = cli(
+        &system,
+        ENVIRONMENT_BUREAU,
+        &[
+            "lead",
+            "answer",
+            &id,
+            "--no-action",
+            "经核查，排放口已依法取得许可",
+        ],
+    )
+    .await?;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("no action: 经核查"), "{out}");
+    let (code, out, _) = cli(&system, MARKET_BUREAU, &["lead", "show", &id]).await?;
+    assert_eq!(code, Some(0));
+    assert!(out.contains("answered"), "{out}");
+    system.stop().await
+}

@@ -13,6 +13,7 @@ use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
+use casebridge_proto::v1::lead_service_client::LeadServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::penalty_service_client::PenaltyServiceClient;
@@ -108,6 +109,7 @@ pub struct Clients {
     pub disputes: DisputeServiceClient<Channel>,
     pub opinions: OpinionServiceClient<Channel>,
     pub penalties: PenaltyServiceClient<Channel>,
+    pub leads: LeadServiceClient<Channel>,
     pub cases: CaseServiceClient<Channel>,
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
@@ -192,6 +194,7 @@ impl Connection {
             disputes: DisputeServiceClient::new(channel.clone()),
             opinions: OpinionServiceClient::new(channel.clone()),
             penalties: PenaltyServiceClient::new(channel.clone()),
+            leads: LeadServiceClient::new(channel.clone()),
             cases: CaseServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),

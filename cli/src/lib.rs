@@ -22,6 +22,7 @@ mod case;
 pub mod client;
 mod dispute;
 pub mod evidence;
+mod lead;
 mod ledger;
 mod migrate;
 mod monitor;
@@ -147,6 +148,11 @@ enum Command {
     Warning {
         #[command(subcommand)]
         command: penalty::WarningCommand,
+    },
+    /// Leads between agencies (线索互告): a possible violation in another agency's remit.
+    Lead {
+        #[command(subcommand)]
+        command: lead::LeadCommand,
     },
     /// The full-process record: verify the chains, check receipts.
     Ledger {
@@ -375,6 +381,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dispute { command } => dispute::run(command).await,
         Command::Opinion { command } => opinion::run(command).await,
         Command::Penalty { command } => penalty::run(command).await,
+        Command::Lead { command } => lead::run(command).await,
         Command::Warning { command } => penalty::run_warning(command).await,
         Command::Case { command } => case::run(command).await,
         Command::Ledger { command } => ledger::run(command).await,

@@ -130,6 +130,19 @@ requests! {
     step RequestMaterialRequest => convert::opinions::request_material;
     step SupplyMaterialRequest => convert::opinions::supply_material;
     step DeliverOpinionRequest => convert::opinions::deliver;
+    // PenaltyService (ListPenaltyRecords is ListCasesRequest above)
+    step RecordPenaltyRequest => convert::penalties::record;
+    step CorrectPenaltyRequest => convert::penalties::correct;
+    plain GetPenaltyRecordRequest => |r: pb::GetPenaltyRecordRequest| convert::case_id("record_id", &r.record_id);
+    step SuggestReferralRequest => convert::penalties::suggest_referral;
+    step CloseWarningRequest => convert::penalties::close;
+    step LinkReferralRequest => convert::penalties::link_referral;
+    step ExplainNonReferralRequest => convert::penalties::explain;
+    // LeadService (ListLeads is ListCasesRequest above)
+    step SendLeadRequest => convert::leads::send;
+    plain GetLeadRequest => |r: pb::GetLeadRequest| convert::case_id("lead_id", &r.lead_id);
+    step AcknowledgeLeadRequest => convert::leads::acknowledge;
+    step AnswerLeadRequest => convert::leads::answer;
     // CaseService
     plain GetTimelineRequest => |r: pb::GetTimelineRequest| convert::case_id("case_id", &r.case_id);
     // DirectoryService (WhoAmI carries nothing to convert)

@@ -26,7 +26,8 @@ pub(super) fn desk_of(family: Family) -> &'static str {
         Family::Dispute => "/disputes",
         Family::Opinion => "/opinions",
         Family::Penalty => "/warnings",
-        Family::Lead => "/leads",
+        // Leads have no desk of their own yet: their link opens the case's timeline.
+        Family::Lead => "/cases",
     }
 }
 
