@@ -654,8 +654,10 @@ pub async fn create_database(server: &str, name: &str) -> Result<String, StoreEr
     Ok(format!("{server}/{name}"))
 }
 
-/// Drops a database made by [`create_database`], disconnecting its sessions.
+/// Drops a database made by [`create_database`], disconnecting its sessions. Connection
+/// parameters after the name (`?sslmode=…`) are not part of it.
 pub async fn drop_database(url: &str) -> Result<(), StoreError> {
+    let url = url.split_once('?').map_or(url, |(url, _)| url);
     let Some((server, name)) = url.rsplit_once('/') else {
         return Ok(());
     };
