@@ -271,6 +271,29 @@ async fn a_message_is_processed_once_however_often_it_is_delivered(db: Db, _dir:
             .await
             .expect("other")
     );
+    // A batch in one statement: each id answered in order; one seen before, or repeated within
+    // the batch, is not a first delivery.
+    let batch: Vec<String> = ["msg-4", "msg-1", "msg-3", "msg-4", "msg-5"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        m.first_deliveries(&mut conn, &batch, 4)
+            .await
+            .expect("batch"),
+        vec![true, false, true, false, true]
+    );
+    assert!(
+        !m.first_delivery(&mut conn, "msg-5", 5)
+            .await
+            .expect("after the batch")
+    );
+    assert!(
+        m.first_deliveries(&mut conn, &[], 6)
+            .await
+            .expect("empty")
+            .is_empty()
+    );
 }
 on_both_stores!(
     dedupe,
