@@ -62,7 +62,7 @@ impl Deadlines {
             .filter(|r| r.applies_to(&notice.detail))
         {
             if let Some((mut row, next)) = self.open(rule, notice) {
-                row.id = store::insert(&mut *tx, &row, next).await?;
+                row.id = store::insert(&mut *tx, self.db.dialect(), &row, next).await?;
                 tracing::info!(rule = %rule.id, due = ?row.due_at, "obligation opened");
             }
         }
