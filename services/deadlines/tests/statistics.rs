@@ -307,7 +307,7 @@ async fn load_known_cases(db: Db) -> Db {
     for case in cases() {
         let case_id = CaseId::generate();
         for s in &case.steps {
-            store::insert(&mut conn, &row(case_id, &case, s), None)
+            store::insert(&mut conn, db.dialect(), &row(case_id, &case, s), None)
                 .await
                 .expect("insert");
         }

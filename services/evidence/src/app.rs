@@ -6,7 +6,7 @@ use std::sync::Arc;
 use casebridge_core::notice::Notice;
 use casebridge_core::time::Clock;
 use casebridge_platform::bus::{Bus, BusError, Message, QueueSpec};
-use casebridge_platform::host::{self, Outcome, run_consumer};
+use casebridge_platform::host::{self, Outcome, run_batch_consumer, run_consumer};
 use casebridge_platform::store::{Db, Dialect};
 use tokio_util::sync::CancellationToken;
 
@@ -36,12 +36,19 @@ pub fn queues() -> Vec<QueueSpec> {
 
 pub use casebridge_platform::host::StartError;
 
+/// The most events one transaction records. The service consumes every event of every
+/// family: in batches each pays a share of one commit instead of one of its own.
+pub const BATCH: usize = 128;
+
 /// A migrated, declared, ready-to-run evidence service.
 #[derive(Debug)]
 pub struct EvidenceApp {
     evidence: Evidence,
     bus: Bus,
+    /// Questions answered at once.
     concurrency: usize,
+    /// Event batches at once: a second one fills while the first commits.
+    batches: usize,
 }
 
 impl EvidenceApp {
@@ -56,14 +63,15 @@ impl EvidenceApp {
                 .await
                 .map_err(StartError::bus(crate::SERVICE))?;
         }
-        let concurrency = match db.dialect() {
-            Dialect::Sqlite => 2,
-            Dialect::Postgres => 16,
+        let (concurrency, batches) = match db.dialect() {
+            Dialect::Sqlite => (2, 1),
+            Dialect::Postgres => (16, 2),
         };
         Ok(EvidenceApp {
             evidence: Evidence::new(db, clock),
             bus,
             concurrency,
+            batches,
         })
     }
 
@@ -74,14 +82,15 @@ impl EvidenceApp {
     /// Runs both consumers until `shutdown`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let evidence = self.evidence.clone();
-        let events = run_consumer(
+        let events = run_batch_consumer(
             self.bus.clone(),
             events_queue(),
-            self.concurrency,
+            BATCH,
+            self.batches,
             shutdown.clone(),
-            move |message: Message| {
+            move |messages: Vec<Message>| {
                 let evidence = evidence.clone();
-                async move { learn(&evidence, message).await }
+                async move { learn(&evidence, messages).await }
             },
         );
         let evidence = self.evidence.clone();
@@ -100,9 +109,9 @@ impl EvidenceApp {
     }
 }
 
-async fn learn(evidence: &Evidence, message: Message) -> Outcome {
-    host::apply(message, |message, notice: Notice| async move {
-        evidence.learn(&message, &notice).await
+async fn learn(evidence: &Evidence, messages: Vec<Message>) -> Vec<Outcome> {
+    host::apply_batch(messages, |batch: Vec<(Message, Notice)>| async move {
+        evidence.learn_all(&batch).await
     })
     .await
 }

@@ -117,44 +117,59 @@ pub async fn may_read(
     Ok(found.is_some())
 }
 
-/// Records that case `case_id` references each of `digests`.
+/// Rows per INSERT when recording many: well inside both databases' parameter limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Records that each case references each digest of `rows` (case, digest, family), a few
+/// hundred rows a statement: a batch of events costs one round trip, not one per row. Give
+/// the rows sorted and without repeats, so concurrent transactions take their locks in one
+/// order and cannot deadlock.
 pub async fn attach(
     conn: &mut sqlx::AnyConnection,
-    case_id: CaseId,
-    family: &str,
-    digests: &[Sha256Digest],
+    rows: &[(CaseId, Sha256Digest, &str)],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    for digest in digests {
-        sqlx::query(
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${}, $1)", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .collect();
+        let sql = format!(
             "INSERT INTO evidence_case_attachments (case_id, digest, family, attached_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (case_id, digest) DO NOTHING",
-        )
-        .bind(case_id.to_string())
-        .bind(digest.to_hex())
-        .bind(family)
-        .bind(now.as_millis())
-        .execute(&mut *conn)
-        .await?;
+             VALUES {} ON CONFLICT (case_id, digest) DO NOTHING",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(now.as_millis());
+        for (case_id, digest, family) in chunk {
+            insert = insert
+                .bind(case_id.to_string())
+                .bind(digest.to_hex())
+                .bind(*family);
+        }
+        insert.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Records that each of `agencies` is a party to case `case_id`.
+/// Records that each agency of `rows` (case, agency) is a party to its case, a few hundred
+/// rows a statement. Give the rows sorted and without repeats (see [`attach`]).
 pub async fn join(
     conn: &mut sqlx::AnyConnection,
-    case_id: CaseId,
-    agencies: &[AgencyCode],
+    rows: &[(CaseId, &AgencyCode)],
 ) -> Result<(), StoreError> {
-    for agency in agencies {
-        sqlx::query(
-            "INSERT INTO evidence_case_parties (case_id, agency) VALUES ($1, $2) \
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO evidence_case_parties (case_id, agency) VALUES {} \
              ON CONFLICT (case_id, agency) DO NOTHING",
-        )
-        .bind(case_id.to_string())
-        .bind(agency.as_str())
-        .execute(&mut *conn)
-        .await?;
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql);
+        for (case_id, agency) in chunk {
+            insert = insert.bind(case_id.to_string()).bind(agency.as_str());
+        }
+        insert.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -45,12 +45,13 @@ impl Inbox {
         // deadlock), the notices it receives, in delivery order.
         let mut appends: std::collections::BTreeMap<&AgencyCode, Vec<(&Notice, MessageId)>> =
             std::collections::BTreeMap::new();
-        for (message, notice) in batch {
-            if !self
-                .messaging
-                .first_delivery(&mut tx, &message.id.to_string(), now.as_millis())
-                .await?
-            {
+        let ids: Vec<String> = batch.iter().map(|(m, _)| m.id.to_string()).collect();
+        let first = self
+            .messaging
+            .first_deliveries(&mut tx, &ids, now.as_millis())
+            .await?;
+        for ((message, notice), first) in batch.iter().zip(first) {
+            if !first {
                 tracing::debug!(message_id = %message.id, "duplicate delivery ignored");
                 continue;
             }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ledger::{Chain, Position, Signer};
-use crate::store::{Idempotency, Messaging, StoreError};
+use crate::store::{Idempotency, Messaging, StoreError, Write};
 
 /// One mutating step: who asks, under which request id, with which content, on which case.
 #[derive(Debug, Clone, Copy)]
@@ -46,10 +46,28 @@ impl Step<'_> {
         tx: &mut sqlx::AnyConnection,
     ) -> Result<Prior<R>, StoreError> {
         let digest = self.content_digest.to_hex();
-        match messaging
+        let found = messaging
             .idempotency(tx, self.actor.as_str(), self.request_id.as_str(), &digest)
-            .await?
-        {
+            .await?;
+        self.prior_of(found)
+    }
+
+    /// What the idempotency record of this step, read with another read in one round trip
+    /// (its digest, reply and time; `None` when there is none), says about it.
+    pub fn prior_of_record<R: DeserializeOwned>(
+        &self,
+        record: Option<(String, Vec<u8>, i64)>,
+    ) -> Result<Prior<R>, StoreError> {
+        self.prior_of(match record {
+            None => Idempotency::New,
+            Some((digest, reply, accepted_at)) => {
+                Idempotency::of_record(&self.content_digest.to_hex(), digest, reply, accepted_at)
+            }
+        })
+    }
+
+    fn prior_of<R: DeserializeOwned>(&self, found: Idempotency) -> Result<Prior<R>, StoreError> {
+        match found {
             Idempotency::New => Ok(Prior::New),
             Idempotency::Replay { reply, .. } => serde_json::from_slice(&reply)
                 .map(Prior::Replay)
@@ -77,6 +95,20 @@ impl Step<'_> {
         positions: &[Position],
         now: Timestamp,
     ) -> Result<Receipt, StoreError> {
+        let receipt = self.signed_receipt(chain, signer, positions, now);
+        chain.record_receipt(tx, &receipt).await?;
+        Ok(receipt)
+    }
+
+    /// The signed receipt of the accepted step, saying where its records (`positions`, on
+    /// `chain`) sit; the caller keeps it on the chain ([`Chain::receipt_write`]).
+    pub fn signed_receipt(
+        &self,
+        chain: &Chain,
+        signer: &Signer,
+        positions: &[Position],
+        now: Timestamp,
+    ) -> Receipt {
         let last = positions.last().copied().unwrap_or(Position {
             seq: 0,
             hash: GENESIS,
@@ -96,8 +128,7 @@ impl Step<'_> {
             signature: String::new(),
         };
         signer.sign_receipt(&mut receipt);
-        chain.record_receipt(tx, &receipt).await?;
-        Ok(receipt)
+        receipt
     }
 
     /// Records the accepted step's `reply`, so a retry gets it back.
@@ -108,16 +139,23 @@ impl Step<'_> {
         reply: &R,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        self.record_write(messaging, reply, now)?.execute(tx).await
+    }
+
+    /// The write that records the accepted step's `reply`, for the step's [`Writes`](crate::store::Writes).
+    pub fn record_write<R: Serialize>(
+        &self,
+        messaging: &Messaging,
+        reply: &R,
+        now: Timestamp,
+    ) -> Result<Write, StoreError> {
         let encoded = serde_json::to_vec(reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        messaging
-            .record(
-                tx,
-                self.actor.as_str(),
-                self.request_id.as_str(),
-                &self.content_digest.to_hex(),
-                &encoded,
-                now.as_millis(),
-            )
-            .await
+        Ok(messaging.record_write(
+            self.actor.as_str(),
+            self.request_id.as_str(),
+            &self.content_digest.to_hex(),
+            encoded,
+            now.as_millis(),
+        ))
     }
 }

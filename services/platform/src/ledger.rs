@@ -28,7 +28,7 @@ use ring::signature::{self, Ed25519KeyPair, KeyPair as _};
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Db, Migration, StoreError};
+use crate::store::{Db, Migration, StoreError, Value, Write, Writes};
 
 /// Failures of the signing key.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +267,17 @@ impl Chain {
         conn: &mut sqlx::AnyConnection,
         notices: &[(String, Notice)],
     ) -> Result<Vec<Position>, StoreError> {
+        let mut head = self.lock_head(conn).await?;
+        let mut writes = Writes::default();
+        let positions = self.link(&mut head, notices, &mut writes)?;
+        writes.execute_each(conn).await?;
+        Ok(positions)
+    }
+
+    /// Locks the head row until the caller's transaction ends and reads it: where the next
+    /// records link on. A transaction that holds the lock may keep the head in memory and
+    /// [`Chain::link`] one step after another on it, since no one else can move it.
+    pub async fn lock_head(&self, conn: &mut sqlx::AnyConnection) -> Result<Position, StoreError> {
         // Taking the row lock and reading the head in one statement.
         let row = sqlx::query(&format!(
             "UPDATE {} SET seq = seq WHERE id = 1 RETURNING seq, hash",
@@ -274,12 +285,25 @@ impl Chain {
         ))
         .fetch_one(&mut *conn)
         .await?;
-        let mut seq = seq_of(row.get::<i64, _>(0));
-        let mut previous = bytes32(row.get::<Vec<u8>, _>(1), "head hash")?;
+        Ok(Position {
+            seq: seq_of(row.get::<i64, _>(0)),
+            hash: bytes32(row.get::<Vec<u8>, _>(1), "head hash")?,
+        })
+    }
+
+    /// Links `notices`, in order, after `head` (locked by the caller's transaction, see
+    /// [`Chain::lock_head`]) and moves `head` to the last; adds to `writes` what records them:
+    /// their rows and the new head. Returns where each landed.
+    pub fn link(
+        &self,
+        head: &mut Position,
+        notices: &[(String, Notice)],
+        writes: &mut Writes,
+    ) -> Result<Vec<Position>, StoreError> {
         let mut positions = Vec::with_capacity(notices.len());
         let mut rows = Vec::with_capacity(notices.len());
         for (message_id, notice) in notices {
-            seq += 1;
+            let seq = head.seq + 1;
             let body =
                 serde_json::to_vec(notice).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let entry = Entry {
@@ -292,13 +316,18 @@ impl Chain {
                 message_id: message_id.clone(),
                 body_sha256: Sha256Digest::of(&body),
             };
-            let hash = ledger::link(&previous, &entry.digest());
-            rows.push((entry, body, previous, hash));
-            positions.push(Position { seq, hash });
-            previous = hash;
+            let hash = ledger::link(&head.hash, &entry.digest());
+            rows.push((entry, body, head.hash, hash));
+            *head = Position { seq, hash };
+            positions.push(*head);
         }
         // A burst (the deadlines timer's batch) is many records: a few rows per statement.
-        for chunk in rows.chunks(APPEND_ROWS_PER_STATEMENT) {
+        let mut rows = rows.into_iter();
+        loop {
+            let chunk: Vec<_> = rows.by_ref().take(APPEND_ROWS_PER_STATEMENT).collect();
+            if chunk.is_empty() {
+                break;
+            }
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     let n = i * 9;
@@ -316,35 +345,37 @@ impl Chain {
                     )
                 })
                 .collect();
-            let sql = format!(
-                "INSERT INTO {} (seq, case_id, event, actor, at, message_id, body, prev_hash, hash) \
-                 VALUES {}",
-                self.entries,
-                values.join(", ")
-            );
-            let mut insert = sqlx::query(&sql);
+            let mut args = Vec::with_capacity(chunk.len() * 9);
             for (entry, body, prev, hash) in chunk {
-                insert = insert
-                    .bind(sql_seq(entry.seq))
-                    .bind(entry.case_id.to_string())
-                    .bind(entry.event.clone())
-                    .bind(entry.actor.as_str().to_owned())
-                    .bind(entry.at.as_millis())
-                    .bind(entry.message_id.clone())
-                    .bind(body.clone())
-                    .bind(prev.to_vec())
-                    .bind(hash.to_vec());
+                args.extend([
+                    Value::Int(sql_seq(entry.seq)),
+                    Value::Text(entry.case_id.to_string()),
+                    Value::Text(entry.event.clone()),
+                    Value::Text(entry.actor.as_str().to_owned()),
+                    Value::Int(entry.at.as_millis()),
+                    Value::Text(entry.message_id.clone()),
+                    Value::Bytes(body),
+                    Value::Bytes(prev.to_vec()),
+                    Value::Bytes(hash.to_vec()),
+                ]);
             }
-            insert.execute(&mut *conn).await?;
+            writes.push(Write::new(
+                format!(
+                    "INSERT INTO {} (seq, case_id, event, actor, at, message_id, body, \
+                     prev_hash, hash) VALUES {}",
+                    self.entries,
+                    values.join(", ")
+                ),
+                args,
+            ));
         }
-        sqlx::query(&format!(
-            "UPDATE {} SET seq = $1, hash = $2 WHERE id = 1",
-            self.head
-        ))
-        .bind(sql_seq(seq))
-        .bind(previous.to_vec())
-        .execute(&mut *conn)
-        .await?;
+        writes.push(Write::new(
+            format!("UPDATE {} SET seq = $1, hash = $2 WHERE id = 1", self.head),
+            vec![
+                Value::Int(sql_seq(head.seq)),
+                Value::Bytes(head.hash.to_vec()),
+            ],
+        ));
         Ok(positions)
     }
 
@@ -354,17 +385,23 @@ impl Chain {
         conn: &mut sqlx::AnyConnection,
         receipt: &Receipt,
     ) -> Result<(), StoreError> {
+        self.receipt_write(receipt)?.execute(conn).await
+    }
+
+    /// The write that keeps a step's receipt, for the step's [`Writes`].
+    pub fn receipt_write(&self, receipt: &Receipt) -> Result<Write, StoreError> {
         let json = serde_json::to_vec(receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO {} (first_seq, case_id, receipt) VALUES ($1, $2, $3)",
-            self.receipts
+        Ok(Write::new(
+            format!(
+                "INSERT INTO {} (first_seq, case_id, receipt) VALUES ($1, $2, $3)",
+                self.receipts
+            ),
+            vec![
+                Value::Int(sql_seq(receipt.first_seq)),
+                Value::Text(receipt.case_id.to_string()),
+                Value::Bytes(json),
+            ],
         ))
-        .bind(sql_seq(receipt.first_seq))
-        .bind(receipt.case_id.to_string())
-        .bind(json)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
     }
 
     /// The receipts of one case, oldest first.

@@ -393,6 +393,172 @@ impl Db {
     }
 }
 
+/// A value bound to a statement built at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+/// One write (`INSERT`, `UPDATE` or `DELETE`) with its own placeholders `$1`…`$n`, one per
+/// value of `args` in order. Its SQL holds no `$` but those placeholders: [`Writes`] renumbers
+/// them when it joins writes into one statement.
+#[derive(Debug, Clone)]
+pub struct Write {
+    sql: String,
+    args: Vec<Value>,
+    /// When set, the write must change exactly one row, or the writes fail with
+    /// [`StoreError::Conflict`] naming this (a version check that lost).
+    changes_one: Option<String>,
+}
+
+impl Write {
+    pub fn new(sql: String, args: Vec<Value>) -> Write {
+        Write {
+            sql,
+            args,
+            changes_one: None,
+        }
+    }
+
+    /// The same write, which must change exactly one row; `what` names it in the conflict.
+    pub fn changing_one(mut self, what: String) -> Write {
+        self.changes_one = Some(what);
+        self
+    }
+
+    /// Runs this write alone.
+    pub async fn execute(self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in self.args {
+            query = bind(query, arg);
+        }
+        let done = query.execute(&mut *conn).await?;
+        match self.changes_one {
+            Some(what) if done.rows_affected() != 1 => Err(StoreError::Conflict(what)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn bind<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    value: Value,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match value {
+        Value::Text(v) => query.bind(v),
+        Value::Int(v) => query.bind(v),
+        Value::Bytes(v) => query.bind(v),
+    }
+}
+
+/// The writes of one step, in order, sent in as few round trips as the dialect allows.
+///
+/// Why: on PostgreSQL every statement is a round trip over the network (or loopback) and
+/// most of the CPU a step costs the service and the server is in those round trips, not in
+/// the statements themselves. So on PostgreSQL the writes go as **one** statement, each a
+/// data-modifying `WITH` clause; they run to completion whether or not the final `SELECT`
+/// reads them, all in the caller's transaction. They see the same snapshot, so two writes of
+/// one `Writes` must never touch the same row. SQLite has no data-modifying `WITH` and no
+/// network: there each write is a statement of its own.
+#[derive(Debug, Default)]
+pub struct Writes(Vec<Write>);
+
+impl Writes {
+    pub fn push(&mut self, write: Write) {
+        self.0.push(write);
+    }
+
+    pub fn extend(&mut self, writes: impl IntoIterator<Item = Write>) {
+        self.0.extend(writes);
+    }
+
+    /// Runs every write inside the caller's transaction. An `Err` leaves some of them done:
+    /// the caller must roll the transaction back (drop it).
+    pub async fn execute(
+        self,
+        conn: &mut sqlx::AnyConnection,
+        dialect: Dialect,
+    ) -> Result<(), StoreError> {
+        if dialect == Dialect::Sqlite || self.0.len() == 1 {
+            return self.execute_each(conn).await;
+        }
+        let (sql, args, checked) = self.joined();
+        let mut query = sqlx::query(&sql);
+        for arg in args {
+            query = bind(query, arg);
+        }
+        let row = query.fetch_one(&mut *conn).await?;
+        for (i, what) in checked.into_iter().enumerate() {
+            if row.try_get::<i64, _>(i)? != 1 {
+                return Err(StoreError::Conflict(what));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the writes one statement each, in order.
+    pub async fn execute_each(self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        for write in self.0 {
+            write.execute(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// One PostgreSQL statement doing every write: `WITH w0 AS (…), w1 AS (…) SELECT …`, the
+    /// placeholders renumbered in order; it selects one count per write that must change one
+    /// row. Returns the statement, its values, and what each count checks.
+    fn joined(self) -> (String, Vec<Value>, Vec<String>) {
+        let mut clauses = Vec::with_capacity(self.0.len());
+        let mut counts = Vec::new();
+        let mut checked = Vec::new();
+        let mut args = Vec::new();
+        for (i, write) in self.0.into_iter().enumerate() {
+            let mut sql = renumber(&write.sql, args.len());
+            if let Some(what) = write.changes_one {
+                sql.push_str(" RETURNING 1");
+                counts.push(format!("(SELECT COUNT(*) FROM w{i})"));
+                checked.push(what);
+            }
+            clauses.push(format!("w{i} AS ({sql})"));
+            args.extend(write.args);
+        }
+        let select = if counts.is_empty() {
+            "1".to_owned()
+        } else {
+            counts.join(", ")
+        };
+        (
+            format!("WITH {} SELECT {select}", clauses.join(", ")),
+            args,
+            checked,
+        )
+    }
+}
+
+/// `sql` with every placeholder `$n` made `$(n + offset)`.
+fn renumber(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
 /// Where one migration of the code stands in a database (`casebridge migrate status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MigrationState {
@@ -488,8 +654,10 @@ pub async fn create_database(server: &str, name: &str) -> Result<String, StoreEr
     Ok(format!("{server}/{name}"))
 }
 
-/// Drops a database made by [`create_database`], disconnecting its sessions.
+/// Drops a database made by [`create_database`], disconnecting its sessions. Connection
+/// parameters after the name (`?sslmode=…`) are not part of it.
 pub async fn drop_database(url: &str) -> Result<(), StoreError> {
+    let url = url.split_once('?').map_or(url, |(url, _)| url);
     let Some((server, name)) = url.rsplit_once('/') else {
         return Ok(());
     };
@@ -562,6 +730,23 @@ pub enum Idempotency {
     Conflict,
 }
 
+impl Idempotency {
+    /// What a stored record (its digest, reply and time) says about a request whose content
+    /// has `content_digest`.
+    pub fn of_record(
+        content_digest: &str,
+        stored_digest: String,
+        reply: Vec<u8>,
+        accepted_at: i64,
+    ) -> Idempotency {
+        if stored_digest == content_digest {
+            Idempotency::Replay { reply, accepted_at }
+        } else {
+            Idempotency::Conflict
+        }
+    }
+}
+
 /// What one [`Messaging::prune_batch`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -622,12 +807,13 @@ impl Messaging {
         .await?;
         Ok(match row {
             None => Idempotency::New,
-            Some(row) if row.get::<String, _>(0) == content_digest => Idempotency::Replay {
-                reply: row.get(1),
-                accepted_at: row.get(2),
-            },
-            Some(_) => Idempotency::Conflict,
+            Some(row) => Idempotency::of_record(content_digest, row.get(0), row.get(1), row.get(2)),
         })
+    }
+
+    /// The idempotency table's name, for a look-up joined to another read (one round trip).
+    pub fn idempotency_table(&self) -> &str {
+        &self.idempotency
     }
 
     /// Records an accepted command with its reply.
@@ -640,19 +826,69 @@ impl Messaging {
         reply: &[u8],
         accepted_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO {} (actor, request_id, content_digest, reply, accepted_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            self.idempotency
-        ))
-        .bind(actor)
-        .bind(request_id)
-        .bind(content_digest)
-        .bind(reply.to_vec())
-        .bind(accepted_at)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
+        self.record_write(
+            actor,
+            request_id,
+            content_digest,
+            reply.to_vec(),
+            accepted_at,
+        )
+        .execute(conn)
+        .await
+    }
+
+    /// The write that records an accepted command with its reply, for the step's [`Writes`].
+    pub fn record_write(
+        &self,
+        actor: &str,
+        request_id: &str,
+        content_digest: &str,
+        reply: Vec<u8>,
+        accepted_at: i64,
+    ) -> Write {
+        Write::new(
+            format!(
+                "INSERT INTO {} (actor, request_id, content_digest, reply, accepted_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                self.idempotency
+            ),
+            vec![
+                Value::Text(actor.to_owned()),
+                Value::Text(request_id.to_owned()),
+                Value::Text(content_digest.to_owned()),
+                Value::Bytes(reply),
+                Value::Int(accepted_at),
+            ],
+        )
+    }
+
+    /// The write that adds `messages` to the outbox, in order, in one statement (none when
+    /// there are no messages); they are published after the transaction commits.
+    pub fn enqueue_write(
+        &self,
+        messages: &[crate::Message],
+        now: i64,
+    ) -> Result<Option<Write>, StoreError> {
+        if messages.is_empty() {
+            return Ok(None);
+        }
+        let mut values = Vec::with_capacity(messages.len());
+        let mut args = Vec::with_capacity(2 * messages.len());
+        for (i, message) in messages.iter().enumerate() {
+            values.push(format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+            let encoded =
+                serde_json::to_vec(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            args.push(Value::Bytes(encoded));
+            args.push(Value::Int(now));
+        }
+        Ok(Some(Write::new(
+            format!(
+                "INSERT INTO {} (message, created_at) VALUES {}",
+                self.outbox,
+                values.join(", ")
+            ),
+            args,
+        )))
     }
 
     /// Adds an event to the outbox; it is published after the transaction commits.
@@ -716,6 +952,40 @@ impl Messaging {
         Ok(Pruned { replies, messages })
     }
 
+    /// Marks consumed messages as processed, in one statement per 500 (one round trip where
+    /// a batch consumer would otherwise pay one per message). Answers, for each of
+    /// `message_ids` in order, whether this is its first delivery: `false` when it was
+    /// processed before, or is a repeat of an earlier id of the list.
+    pub async fn first_deliveries(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        message_ids: &[String],
+        now: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut unique: Vec<&str> = message_ids.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut fresh = std::collections::HashSet::with_capacity(unique.len());
+        for chunk in unique.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, $1)", i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} (message_id, processed_at) VALUES {} ON CONFLICT DO NOTHING \
+                 RETURNING message_id",
+                self.processed,
+                values.join(", ")
+            );
+            let mut insert = sqlx::query_scalar::<_, String>(&sql).bind(now);
+            for id in chunk {
+                insert = insert.bind(*id);
+            }
+            fresh.extend(insert.fetch_all(&mut *conn).await?);
+        }
+        // A repeat within the list is not a first delivery: only the first occurrence takes it.
+        Ok(message_ids.iter().map(|id| fresh.remove(id)).collect())
+    }
+
     /// Marks a consumed message as processed; `false` means it was processed before.
     pub async fn first_delivery(
         &self,
@@ -732,5 +1002,35 @@ impl Messaging {
         .execute(&mut *conn)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_writes_number_their_placeholders_in_order_and_count_the_checked_ones() {
+        let mut writes = Writes::default();
+        writes.push(Write::new(
+            "INSERT INTO t (a, b, c) VALUES ($1, $2, $2)".into(),
+            vec![Value::Int(1), Value::Int(2)],
+        ));
+        writes.push(
+            Write::new(
+                "UPDATE u SET v = $1 WHERE id = $2 AND v = $10".into(),
+                vec![Value::Int(3), Value::Text("x".into())],
+            )
+            .changing_one("u x".into()),
+        );
+        let (sql, args, checked) = writes.joined();
+        assert_eq!(
+            sql,
+            "WITH w0 AS (INSERT INTO t (a, b, c) VALUES ($1, $2, $2)), \
+             w1 AS (UPDATE u SET v = $3 WHERE id = $4 AND v = $12 RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM w1)"
+        );
+        assert_eq!(args.len(), 4);
+        assert_eq!(checked, vec!["u x".to_owned()]);
     }
 }

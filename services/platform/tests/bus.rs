@@ -290,6 +290,109 @@ on_both_buses!(
     a_request_gets_the_reply_of_its_own_correlation
 );
 
+/// A requester that went away (a gateway that stopped) leaves its replies nobody to go to: the
+/// server's reply is dropped without an error, and the server's bus goes on working.
+async fn a_reply_to_a_requester_that_is_gone_is_dropped<F, Fut>(server: Bus, reopen: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Bus>,
+{
+    server.declare(&commands_queue()).await.expect("declare");
+    let mut commands = server.consume(commands_queue()).await.expect("consume");
+    let requester = reopen().await;
+    let asked = requester.clone();
+    let waiting = tokio::spawn(async move {
+        asked
+            .request(
+                "echo",
+                Message::json("echo", &1u32).expect("encode"),
+                Duration::from_millis(300),
+            )
+            .await
+    });
+    let command = tokio::time::timeout(WAIT, commands.next())
+        .await
+        .expect("command")
+        .expect("open");
+    let gave_up = waiting.await.expect("requester");
+    assert!(matches!(gave_up, Err(BusError::Timeout(_))), "{gave_up:?}");
+    requester.close().await;
+    let to = command.message.reply_to.clone().expect("reply_to");
+    let reply = command.message.reply_with(b"10".to_vec());
+    server
+        .reply(&to, &reply)
+        .await
+        .expect("a reply to nobody is no error");
+    command.ack().await.expect("ack");
+    // The server's link is intact: it still publishes and consumes.
+    server.declare(&events_queue()).await.expect("declare");
+    let mut consumer = server.consume(events_queue()).await.expect("consume");
+    let sent = event("referral.after", 2);
+    server.publish_event(&sent).await.expect("publish after");
+    let got = tokio::time::timeout(WAIT, consumer.next())
+        .await
+        .expect("delivery")
+        .expect("open");
+    assert_eq!(got.message.id, sent.id);
+    server.close().await;
+}
+
+/// One bus both asks and answers, as when every component runs in one process: two hundred
+/// requests, eight at a time, each get their reply while other replies and requests are
+/// published on the same channel, and none is refused.
+async fn one_bus_asks_and_answers_many_times<F, Fut>(bus: Bus, _reopen: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Bus>,
+{
+    const ASKERS: u32 = 8;
+    const ROUNDS: u32 = 25;
+    bus.declare(&commands_queue()).await.expect("declare");
+    let server = bus.clone();
+    let mut commands = server.consume(commands_queue()).await.expect("consume");
+    let echo = tokio::spawn(async move {
+        let mut answers = tokio::task::JoinSet::new();
+        for _ in 0..ASKERS * ROUNDS {
+            let Some(d) = commands.next().await else {
+                break;
+            };
+            let server = server.clone();
+            answers.spawn(async move {
+                let n: u32 = d.message.decode().expect("decode");
+                let reply = d
+                    .message
+                    .reply_with(serde_json::to_vec(&(n + 1)).expect("encode"));
+                let to = d.message.reply_to.clone().expect("reply_to");
+                server.reply(&to, &reply).await.expect("reply");
+                d.ack().await.expect("ack");
+            });
+        }
+        while answers.join_next().await.is_some() {}
+    });
+    let askers = (0..ASKERS).map(|asker| {
+        let bus = bus.clone();
+        async move {
+            for round in 0..ROUNDS {
+                let n = asker * 1000 + round;
+                let reply = bus
+                    .request("echo", Message::json("echo", &n).expect("encode"), WAIT)
+                    .await
+                    .unwrap_or_else(|e| panic!("request {n}: {e}"));
+                assert_eq!(reply.decode::<u32>().expect("decode"), n + 1);
+            }
+        }
+    });
+    futures_util::future::join_all(askers).await;
+    echo.await.expect("echo server");
+    bus.close().await;
+}
+on_both_buses!(one_bus, one_bus_asks_and_answers_many_times);
+
+on_both_buses!(
+    reply_to_nobody,
+    a_reply_to_a_requester_that_is_gone_is_dropped
+);
+
 async fn notifications_see_events_without_acks<F, Fut>(bus: Bus, _reopen: F)
 where
     F: Fn() -> Fut,

@@ -6,7 +6,8 @@ use std::time::Duration;
 use casebridge_platform::bus::{Message, QueueSpec};
 use casebridge_platform::outbox::OutboxRelay;
 use casebridge_platform::store::{
-    Db, Idempotency, Messaging, Migration, MigrationState, messaging_migrations,
+    Db, Idempotency, Messaging, Migration, MigrationState, StoreError, Value, Write, Writes,
+    messaging_migrations,
 };
 use casebridge_platform::testing;
 
@@ -270,6 +271,29 @@ async fn a_message_is_processed_once_however_often_it_is_delivered(db: Db, _dir:
             .await
             .expect("other")
     );
+    // A batch in one statement: each id answered in order; one seen before, or repeated within
+    // the batch, is not a first delivery.
+    let batch: Vec<String> = ["msg-4", "msg-1", "msg-3", "msg-4", "msg-5"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        m.first_deliveries(&mut conn, &batch, 4)
+            .await
+            .expect("batch"),
+        vec![true, false, true, false, true]
+    );
+    assert!(
+        !m.first_delivery(&mut conn, "msg-5", 5)
+            .await
+            .expect("after the batch")
+    );
+    assert!(
+        m.first_deliveries(&mut conn, &[], 6)
+            .await
+            .expect("empty")
+            .is_empty()
+    );
 }
 on_both_stores!(
     dedupe,
@@ -467,4 +491,82 @@ async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_exists(
 on_both_stores!(
     unroutable_outbox,
     an_unroutable_event_stays_in_the_outbox_until_a_queue_exists
+);
+
+/// A step's writes go in one round trip on PostgreSQL and one statement each on SQLite, with
+/// the same outcome: placeholders (repeated ones too) are each write's own, and a write that
+/// must change one row and changes none fails them all as a conflict, which the rollback undoes.
+async fn the_writes_of_a_step_go_together_and_a_lost_version_check_fails_them(
+    db: Db,
+    _dir: &std::path::Path,
+) {
+    db.migrate(
+        "svc",
+        &[Migration::portable(
+            100,
+            "things",
+            "CREATE TABLE svc_things (id TEXT PRIMARY KEY, version BIGINT NOT NULL, \
+             made BIGINT NOT NULL, changed BIGINT NOT NULL)",
+        )],
+    )
+    .await
+    .expect("migrate");
+    let insert = |id: &str, at: i64| {
+        Write::new(
+            "INSERT INTO svc_things (id, version, made, changed) VALUES ($1, 1, $2, $2)".into(),
+            vec![Value::Text(id.into()), Value::Int(at)],
+        )
+    };
+    let bump = |id: &str, from: i64| {
+        Write::new(
+            "UPDATE svc_things SET version = $2 WHERE id = $1 AND version = $3".into(),
+            vec![
+                Value::Text(id.into()),
+                Value::Int(from + 1),
+                Value::Int(from),
+            ],
+        )
+        .changing_one(format!("thing {id}"))
+    };
+    let things = |db: Db| async move {
+        sqlx::query_as::<_, (String, i64, i64, i64)>(
+            "SELECT id, version, made, changed FROM svc_things ORDER BY id",
+        )
+        .fetch_all(db.pool())
+        .await
+        .expect("read")
+    };
+
+    let mut tx = db.begin().await.expect("begin");
+    insert("a", 7).execute(&mut tx).await.expect("insert a");
+    let mut writes = Writes::default();
+    writes.push(bump("a", 1));
+    writes.push(insert("b", 8));
+    writes.extend([insert("c", 9)]);
+    writes.execute(&mut tx, db.dialect()).await.expect("writes");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        things(db.clone()).await,
+        vec![
+            ("a".to_owned(), 2, 7, 7),
+            ("b".to_owned(), 1, 8, 8),
+            ("c".to_owned(), 1, 9, 9)
+        ]
+    );
+
+    // "a" is at version 2 now: a step that read version 1 lost, and nothing of it stays.
+    let mut tx = db.begin().await.expect("begin");
+    let mut writes = Writes::default();
+    writes.push(insert("d", 10));
+    writes.push(bump("a", 1));
+    match writes.execute(&mut tx, db.dialect()).await {
+        Err(StoreError::Conflict(what)) => assert_eq!(what, "thing a"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    tx.rollback().await.expect("rollback");
+    assert_eq!(things(db.clone()).await.len(), 3, "the step left a row");
+}
+on_both_stores!(
+    writes,
+    the_writes_of_a_step_go_together_and_a_lost_version_check_fails_them
 );

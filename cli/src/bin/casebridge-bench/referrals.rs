@@ -117,6 +117,11 @@ pub struct BenchArgs {
         default_value = "postgres://postgres@127.0.0.1:5432"
     )]
     pub postgres: String,
+    /// Connection parameters added to the benchmark database's URL (`store.url`), such as
+    /// `sslmode=disable` to measure a PostgreSQL on this machine without TLS; sqlx's default
+    /// is `sslmode=prefer`, which uses TLS when the server offers it.
+    #[arg(long, default_value = "")]
+    pub postgres_options: String,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -173,6 +178,12 @@ async fn measure_backend(kind: BusKind, args: &BenchArgs) -> anyhow::Result<f64>
         BusKind::Amqp => "RabbitMQ + PostgreSQL",
     };
     println!("\n== {label}");
+    if kind == BusKind::Amqp && !args.postgres_options.is_empty() {
+        println!(
+            "PostgreSQL connection parameters: {}",
+            args.postgres_options
+        );
+    }
     let deployment = Deployment::prepare(kind, args).await?;
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
@@ -288,6 +299,9 @@ impl Deployment {
             settings.store.url = store::create_database(&args.postgres, &name)
                 .await
                 .with_context(|| format!("cannot create a database on {}", args.postgres))?;
+            if !args.postgres_options.is_empty() {
+                settings.store.url = format!("{}?{}", settings.store.url, args.postgres_options);
+            }
             settings.store.max_connections = 32;
         }
         Ok(Deployment {

@@ -16,36 +16,30 @@ impl Deadlines {
     /// however often it is delivered. An `Err` is a passing storage failure: redeliver them all.
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
     pub async fn on_events(&self, batch: &[(Message, Notice)]) -> Result<(), StoreError> {
+        // Deadline events are this service's own: nothing to apply, not even marked processed.
+        let events: Vec<&(Message, Notice)> = batch
+            .iter()
+            .filter(|(_, notice)| !notice.event.starts_with("deadline_"))
+            .collect();
         let mut tx = self.db.begin().await?;
-        for (message, notice) in batch {
-            self.apply(&mut tx, message, notice).await?;
+        let ids: Vec<String> = events.iter().map(|(m, _)| m.id.to_string()).collect();
+        let first = self
+            .messaging
+            .first_deliveries(&mut tx, &ids, self.clock.now().as_millis())
+            .await?;
+        for ((_, notice), first) in events.into_iter().zip(first) {
+            if first {
+                self.apply(&mut tx, notice).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
 
+    /// Applies one event delivered for the first time.
     #[tracing::instrument(skip_all, fields(case_id = %notice.case_id, event = %notice.routing_key()))]
-    async fn apply(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        message: &Message,
-        notice: &Notice,
-    ) -> Result<(), StoreError> {
-        if notice.event.starts_with("deadline_") {
-            return Ok(());
-        }
+    async fn apply(&self, tx: &mut sqlx::AnyConnection, notice: &Notice) -> Result<(), StoreError> {
         let event = notice.routing_key();
-        if !self
-            .messaging
-            .first_delivery(
-                &mut *tx,
-                &message.id.to_string(),
-                self.clock.now().as_millis(),
-            )
-            .await?
-        {
-            return Ok(());
-        }
         for rule in self.rules.closed_by(&event) {
             for row in store::open_for_case(
                 &mut *tx,
@@ -68,7 +62,7 @@ impl Deadlines {
             .filter(|r| r.applies_to(&notice.detail))
         {
             if let Some((mut row, next)) = self.open(rule, notice) {
-                row.id = store::insert(&mut *tx, &row, next).await?;
+                row.id = store::insert(&mut *tx, self.db.dialect(), &row, next).await?;
                 tracing::info!(rule = %rule.id, due = ?row.due_at, "obligation opened");
             }
         }

@@ -28,7 +28,9 @@ use casebridge_core::ids::{AgencyCode, CaseId};
 use casebridge_core::notice::Family;
 use casebridge_core::time::Timestamp;
 use casebridge_platform::bus::Message;
-use casebridge_platform::store::{Db, Messaging, Migration, StoreError, messaging_migrations};
+use casebridge_platform::store::{
+    Db, Dialect, Messaging, Migration, StoreError, messaging_migrations,
+};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -313,39 +315,55 @@ pub(crate) fn row(r: &sqlx::any::AnyRow) -> Result<ObligationRow, StoreError> {
     })
 }
 
-/// Stores a new obligation with its stage and next moment (if any); returns its id.
+/// Stores a new obligation with its stage and next moment (if any); returns its id. On
+/// PostgreSQL the obligation and its timer row go in one statement (the timer's insert a
+/// data-modifying `WITH` clause reading the new id): one round trip instead of two, since the
+/// round trips are what an event costs. SQLite, without data-modifying `WITH`, takes two.
 pub async fn insert(
     conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
     o: &ObligationRow,
     next_fire_at: Option<Timestamp>,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, owed_to, supervisor, \
-           region, started_at, due_at, warn_at, closed_at, closed_event, late, period_amount, \
-           period_unit, changes, sender) VALUES \
+    const INSERT: &str = "INSERT INTO deadlines_obligations (case_id, family, rule, owed_by, \
+           owed_to, supervisor, region, started_at, due_at, warn_at, closed_at, closed_event, \
+           late, period_amount, period_unit, changes, sender) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-         RETURNING id",
-    )
-    .bind(o.case_id.to_string())
-    .bind(o.family.as_str())
-    .bind(&o.rule)
-    .bind(o.owed_by.as_str())
-    .bind(o.owed_to.as_ref().map(|s| s.as_str().to_owned()))
-    .bind(o.supervisor.as_ref().map(|s| s.as_str().to_owned()))
-    .bind(&o.region)
-    .bind(o.started_at.as_millis())
-    .bind(opt_ts(o.due_at))
-    .bind(opt_ts(o.warn_at))
-    .bind(opt_ts(o.closed_at))
-    .bind(&o.closed_event)
-    .bind(i64::from(o.late))
-    .bind(i64::from(o.period.amount))
-    .bind(unit_code(o.period.unit))
-    .bind(encode_changes(&o.changes)?)
-    .bind(o.sender.as_ref().map(|s| s.as_str().to_owned()))
-    .fetch_one(&mut *conn)
-    .await?;
-    set_timer(conn, id, o.stage, next_fire_at).await?;
+         RETURNING id";
+    let together = dialect == Dialect::Postgres && o.stage != Stage::Closed;
+    let sql = if together {
+        format!(
+            "WITH o AS ({INSERT}), t AS (INSERT INTO deadlines_timers (id, next_fire_at, stage) \
+             SELECT id, $18, $19 FROM o) SELECT id FROM o"
+        )
+    } else {
+        INSERT.to_owned()
+    };
+    let mut query = sqlx::query_scalar(&sql)
+        .bind(o.case_id.to_string())
+        .bind(o.family.as_str())
+        .bind(&o.rule)
+        .bind(o.owed_by.as_str())
+        .bind(o.owed_to.as_ref().map(|s| s.as_str().to_owned()))
+        .bind(o.supervisor.as_ref().map(|s| s.as_str().to_owned()))
+        .bind(&o.region)
+        .bind(o.started_at.as_millis())
+        .bind(opt_ts(o.due_at))
+        .bind(opt_ts(o.warn_at))
+        .bind(opt_ts(o.closed_at))
+        .bind(&o.closed_event)
+        .bind(i64::from(o.late))
+        .bind(i64::from(o.period.amount))
+        .bind(unit_code(o.period.unit))
+        .bind(encode_changes(&o.changes)?)
+        .bind(o.sender.as_ref().map(|s| s.as_str().to_owned()));
+    if together {
+        query = query.bind(opt_ts(next_fire_at)).bind(o.stage.as_str());
+    }
+    let id: i64 = query.fetch_one(&mut *conn).await?;
+    if !together {
+        set_timer(conn, id, o.stage, next_fire_at).await?;
+    }
     Ok(id)
 }
 

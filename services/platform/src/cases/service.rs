@@ -16,7 +16,7 @@ use crate::bus::Message;
 use crate::idempotent::{Prior, Step};
 use crate::ledger::{Chain, Position, Signer};
 use crate::outbox::OutboxRelay;
-use crate::store::{Db, Messaging, StoreError};
+use crate::store::{Db, Messaging, StoreError, Writes};
 
 /// One family's service logic, shared by every adapter (the bus consumers, tests).
 #[derive(Debug, Clone)]
@@ -177,8 +177,11 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
         }
         let mut tx = self.db.begin().await?;
         let mut replies = Vec::with_capacity(commands.len());
+        // The chain's head once the first accepted step has locked it: the transaction holds
+        // the lock until its commit, so the later steps link on it without reading it again.
+        let mut head = None;
         for command in commands {
-            replies.push(self.command_in(&mut tx, command).await?);
+            replies.push(self.command_in(&mut tx, &mut head, command).await?);
         }
         tx.commit().await?;
         let accepted = replies.iter().any(|reply| {
@@ -198,11 +201,17 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
 
     /// One step inside `tx`: idempotency, the state machine, and on acceptance the case, its
     /// events (outbox and chain), the receipt and the idempotency record. Writes nothing unless
-    /// the step is accepted; the caller commits.
+    /// the step is accepted; the caller commits. `head` is the chain's head when an earlier
+    /// step of `tx` locked it, and is locked and read here otherwise.
+    ///
+    /// Two round trips to the database for an accepted step (three for the first of a
+    /// transaction): the idempotency record and the case in one read, and every write in one
+    /// [`Writes`], since the round trips, not the statements, are what a step costs.
     #[tracing::instrument(skip_all, fields(family = %F::FAMILY, case_id = %request.step.case_id, agency = %request.actor, step = F::step(&request.step.command)))]
     async fn command_in(
         &self,
         tx: &mut sqlx::AnyConnection,
+        head: &mut Option<Position>,
         request: CommandRequest<F::Command>,
     ) -> Result<FamilyReply<F>, StoreError> {
         let CommandRequest {
@@ -222,10 +231,17 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             case_id,
             name: F::step(&command),
         };
-        match step
-            .prior::<FamilyReply<F>>(&self.messaging, &mut *tx)
-            .await?
-        {
+        let (record, current) = self
+            .cases
+            .load_with_record::<F::Case>(
+                &mut *tx,
+                self.messaging.idempotency_table(),
+                actor.as_str(),
+                request_id.as_str(),
+                case_id,
+            )
+            .await?;
+        match step.prior_of_record::<FamilyReply<F>>(record)? {
             Prior::New => {}
             Prior::Replay(mut original) => {
                 if let Reply::Accepted(accepted) = &mut original {
@@ -244,7 +260,6 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                 format!("agency {actor} is not in the agency directory"),
             ));
         };
-        let current = self.cases.load::<F::Case>(&mut *tx, case_id).await?;
         let related = match F::related(&command) {
             Some(id) => self.cases.load::<F::Case>(&mut *tx, id).await?,
             None => None,
@@ -263,44 +278,51 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
                     });
                 }
             };
-        let positions = self
-            .commit(&mut *tx, &decision, current.as_ref(), now)
-            .await?;
-        let receipt = step
-            .receipt(&mut *tx, &self.chain, &self.signer, &positions, now)
-            .await?;
+        let head = match head {
+            Some(head) => head,
+            None => head.insert(self.chain.lock_head(&mut *tx).await?),
+        };
+        let mut writes = Writes::default();
+        let positions =
+            self.decision_writes(head, &decision, current.as_ref(), now, &mut writes)?;
+        let receipt = step.signed_receipt(&self.chain, &self.signer, &positions, now);
+        writes.push(self.chain.receipt_write(&receipt)?);
         let reply = Reply::Accepted(Accepted {
             case: decision.case,
             replayed: false,
             accepted_at: now,
             receipt,
         });
-        step.record(&self.messaging, &mut *tx, &reply, now).await?;
+        writes.push(step.record_write(&self.messaging, &reply, now)?);
+        writes.execute(&mut *tx, self.db.dialect()).await?;
         tracing::info!("accepted");
         Ok(reply)
     }
 
-    /// Writes an accepted decision: the case, its parties, the outbox rows of its events and,
-    /// last (its head row stays locked until the commit), the events on the service's chain.
-    async fn commit(
+    /// Adds to `writes` what records an accepted decision: the case, its parties, the outbox
+    /// rows of its events, and the events on the service's chain after `head` (locked by the
+    /// caller's transaction), which moves to the last. Returns where the events landed.
+    fn decision_writes(
         &self,
-        tx: &mut sqlx::AnyConnection,
+        head: &mut Position,
         decision: &Decision<F::Case, F::Event>,
         previous: Option<&F::Case>,
         now: Timestamp,
+        writes: &mut Writes,
     ) -> Result<Vec<Position>, StoreError> {
-        self.cases.save(tx, &decision.case, previous, now).await?;
+        self.cases
+            .save_writes(&decision.case, previous, now, writes)?;
+        let mut messages = Vec::with_capacity(decision.events.len());
         let mut recorded = Vec::with_capacity(decision.events.len());
         for event in &decision.events {
             let notice = self.family.notice(event, &decision.case);
             let message = Message::json(notice.routing_key(), &notice)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            self.messaging
-                .enqueue(tx, &message, now.as_millis())
-                .await?;
             recorded.push((message.id.to_string(), notice));
+            messages.push(message);
         }
-        self.chain.append(tx, &recorded).await
+        writes.extend(self.messaging.enqueue_write(&messages, now.as_millis())?);
+        self.chain.link(head, &recorded, writes)
     }
 
     /// Applies another family's event that calls for a step of this family, once however often
@@ -336,8 +358,10 @@ impl<F: Family + std::fmt::Debug> CaseService<F> {
             .decide(current.as_ref(), None, &command, &agency, now)
         {
             Ok(decision) => {
-                self.commit(&mut tx, &decision, current.as_ref(), now)
-                    .await?;
+                let mut head = self.chain.lock_head(&mut tx).await?;
+                let mut writes = Writes::default();
+                self.decision_writes(&mut head, &decision, current.as_ref(), now, &mut writes)?;
+                writes.execute(&mut tx, self.db.dialect()).await?;
                 tx.commit().await?;
                 self.relay.wake();
                 tracing::info!(%case_id, step = F::step(&command), "reaction accepted");

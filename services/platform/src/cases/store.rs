@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use sqlx::Row;
 
 use super::api::{CaseSummary, ListPosition, ListQuery, summary_line};
-use crate::store::{Migration, StoreError};
+use crate::store::{Migration, StoreError, Value, Write, Writes};
 
 /// The role column's value for a former party.
 const FORMER: &str = "former";
@@ -71,6 +71,40 @@ impl CaseStore {
             .transpose()
     }
 
+    /// Reads the idempotency record of (`actor`, `request_id`) in `idempotency` (a
+    /// [`Messaging`](crate::store::Messaging)'s table) and case `case_id` in one round trip:
+    /// what every step reads first. The record is its digest, reply and time.
+    pub async fn load_with_record<C: DeserializeOwned>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        idempotency: &str,
+        actor: &str,
+        request_id: &str,
+        case_id: CaseId,
+    ) -> Result<(Option<(String, Vec<u8>, i64)>, Option<C>), StoreError> {
+        // One row whatever exists: each side is joined to a constant row, NULL when missing.
+        let row = sqlx::query(&format!(
+            "SELECT i.content_digest, i.reply, i.accepted_at, c.state FROM (SELECT 1 AS one) k \
+             LEFT JOIN {idempotency} i ON i.actor = $1 AND i.request_id = $2 \
+             LEFT JOIN {} c ON c.id = $3",
+            self.states
+        ))
+        .bind(actor)
+        .bind(request_id)
+        .bind(case_id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        let record = match row.try_get::<Option<String>, _>(0)? {
+            Some(digest) => Some((digest, row.try_get(1)?, row.try_get(2)?)),
+            None => None,
+        };
+        let case = row
+            .try_get::<Option<Vec<u8>>, _>(3)?
+            .map(|bytes| decode(case_id, &bytes))
+            .transpose()?;
+        Ok((record, case))
+    }
+
     /// Writes `case`: inserts it when `previous` is `None`, otherwise updates it if the stored
     /// version is still `previous`'s; then brings its parties up to date.
     pub async fn save<C: Case + Serialize>(
@@ -80,89 +114,108 @@ impl CaseStore {
         previous: Option<&C>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let mut writes = Writes::default();
+        self.save_writes(case, previous, now, &mut writes)?;
+        writes.execute_each(conn).await
+    }
+
+    /// Adds to `writes` what [`CaseStore::save`] does: the case row (an insert, or an update
+    /// that must find `previous`'s version, else [`StoreError::Conflict`]) and, when they
+    /// changed, its party rows. No two of these writes touch the same row, so they may go in
+    /// one statement.
+    pub fn save_writes<C: Case + Serialize>(
+        &self,
+        case: &C,
+        previous: Option<&C>,
+        now: Timestamp,
+        writes: &mut Writes,
+    ) -> Result<(), StoreError> {
         let state = serde_json::to_vec(case).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let version = i64::try_from(case.version()).unwrap_or(i64::MAX);
         let id = case.id().to_string();
-        let written = match previous {
-            None => {
-                sqlx::query(&format!(
-                    "INSERT INTO {} (id, status, version, state, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
-                    self.states
-                ))
-                .bind(&id)
-                .bind(case.status_name())
-                .bind(version)
-                .bind(state)
-                .bind(now.as_millis())
-                .execute(&mut *conn)
-                .await?
-            }
+        let mut args = vec![
+            Value::Text(id.clone()),
+            Value::Text(case.status_name().to_owned()),
+            Value::Int(version),
+            Value::Bytes(state),
+            Value::Int(now.as_millis()),
+        ];
+        let sql = match previous {
+            None => format!(
+                "INSERT INTO {} (id, status, version, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
+                self.states
+            ),
             Some(previous) => {
-                sqlx::query(&format!(
+                args.push(Value::Int(
+                    i64::try_from(previous.version()).unwrap_or(i64::MAX),
+                ));
+                format!(
                     "UPDATE {} SET status = $2, version = $3, state = $4, updated_at = $5 \
                      WHERE id = $1 AND version = $6",
                     self.states
-                ))
-                .bind(&id)
-                .bind(case.status_name())
-                .bind(version)
-                .bind(state)
-                .bind(now.as_millis())
-                .bind(i64::try_from(previous.version()).unwrap_or(i64::MAX))
-                .execute(&mut *conn)
-                .await?
+                )
             }
         };
-        if written.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("case {id}")));
-        }
+        writes.push(Write::new(sql, args).changing_one(format!("case {id}")));
         let parties = case.parties();
         if previous.map(Case::parties).as_ref() != Some(&parties) {
-            self.replace_parties(conn, &id, &parties, previous.is_none())
-                .await?;
+            self.party_writes(&id, &parties, previous.is_none(), writes);
         }
         Ok(())
     }
 
-    /// Makes the party rows of case `id` say `parties`. A new case has none to remove; its
-    /// rows go in one statement, since every statement is a round trip to the database.
-    async fn replace_parties(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        id: &str,
-        parties: &Parties,
-        new_case: bool,
-    ) -> Result<(), StoreError> {
-        if !new_case {
-            sqlx::query(&format!("DELETE FROM {} WHERE case_id = $1", self.parties))
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-        }
+    /// Adds to `writes` what makes the party rows of case `id` say `parties`: a delete of
+    /// the rows not among them (a new case has none), and one insert of them all that keeps
+    /// the rows already there. The two touch different rows, so they may run in one
+    /// statement; every statement is a round trip to the database.
+    fn party_writes(&self, id: &str, parties: &Parties, new_case: bool, writes: &mut Writes) {
         let rows: Vec<(&AgencyCode, &str)> = parties
             .by_role
             .iter()
             .map(|(role, code)| (code, role.as_str()))
             .chain(parties.former.iter().map(|code| (code, FORMER)))
             .collect();
+        if !new_case {
+            let mut args = vec![Value::Text(id.to_owned())];
+            let mut kept = Vec::with_capacity(rows.len());
+            for (code, role) in &rows {
+                let n = args.len();
+                kept.push(format!("(agency = ${} AND role = ${})", n + 1, n + 2));
+                args.push(Value::Text(code.as_str().to_owned()));
+                args.push(Value::Text((*role).to_owned()));
+            }
+            let sql = if kept.is_empty() {
+                format!("DELETE FROM {} WHERE case_id = $1", self.parties)
+            } else {
+                format!(
+                    "DELETE FROM {} WHERE case_id = $1 AND NOT ({})",
+                    self.parties,
+                    kept.join(" OR ")
+                )
+            };
+            writes.push(Write::new(sql, args));
+        }
         if rows.is_empty() {
-            return Ok(());
+            return;
         }
         let values: Vec<String> = (0..rows.len())
             .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
             .collect();
-        let sql = format!(
-            "INSERT INTO {} (case_id, agency, role) VALUES {} ON CONFLICT DO NOTHING",
-            self.parties,
-            values.join(", ")
-        );
-        let mut insert = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(3 * rows.len());
         for (code, role) in rows {
-            insert = insert.bind(id).bind(code.as_str()).bind(role);
+            args.push(Value::Text(id.to_owned()));
+            args.push(Value::Text(code.as_str().to_owned()));
+            args.push(Value::Text(role.to_owned()));
         }
-        insert.execute(&mut *conn).await?;
-        Ok(())
+        writes.push(Write::new(
+            format!(
+                "INSERT INTO {} (case_id, agency, role) VALUES {} ON CONFLICT DO NOTHING",
+                self.parties,
+                values.join(", ")
+            ),
+            args,
+        ));
     }
 
     /// A page of the cases `agency` is a party to, newest change first.
