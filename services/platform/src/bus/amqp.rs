@@ -4,16 +4,14 @@
 //!   consumer re-opens its channel and re-subscribes by itself.
 //! - A cluster is given as several node URLs, tried in order on every (re)connection, so losing
 //!   the node a process is connected to moves it to the next one that answers.
-//! - Publishing always uses a channel in confirm mode, with `mandatory` set (but for replies,
-//!   below): a negative confirm is [`BusError::Nacked`], a returned (unroutable) message is
-//!   [`BusError::Unroutable`].
+//! - Publishing always uses a channel in confirm mode, with `mandatory` set: a negative confirm
+//!   is [`BusError::Nacked`], a returned (unroutable) message is [`BusError::Unroutable`].
 //! - Durable queues are quorum queues with `x-delivery-limit` and a dead-letter exchange, so a
 //!   poison message is parked in `<ns>.dead-letters` after the limit instead of looping; it is
 //!   dead-lettered at least once (`x-dead-letter-strategy`), never dropped on the way. On a
 //!   single-node broker they may be classic queues instead (`bus.queue_type`): durable and
 //!   confirmed once on disk, but without a delivery count, so without the limit.
-//! - Replies come back through RabbitMQ's direct reply-to (`amq.rabbitmq.reply-to`) to the
-//!   channel that published the request, matched by correlation id.
+//! - Replies come back on one exclusive, broker-named queue per process, matched by correlation id.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,21 +93,17 @@ struct Inner {
     replies: Arc<Mutex<HashMap<String, oneshot::Sender<Message>>>>,
 }
 
-/// One live connection with its confirm-mode publishing channel, which also receives the
-/// replies to the requests it publishes (direct reply-to).
+/// One live connection with its confirm-mode publishing channel and reply queue.
 #[derive(Debug)]
 struct Link {
     connection: Connection,
     publisher: Channel,
-    /// Whether the reply consumer still reads the direct replies. A link whose replies stopped
-    /// arriving (its consumer ended while the connection stayed up) would publish every request
+    reply_queue: String,
+    /// Whether the reply consumer still reads `reply_queue`. A link whose replies stopped
+    /// arriving (its channel closed while the connection stayed up) would publish every request
     /// and time out on every reply, for ever: it is not usable, and the next call reconnects.
     replies_alive: Arc<AtomicBool>,
 }
-
-/// RabbitMQ's pseudo-queue for direct reply-to: a request's reply address, and what the
-/// requesting channel consumes to receive the replies.
-const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 impl Link {
     fn is_usable(&self) -> bool {
@@ -234,15 +228,26 @@ impl AmqpBus {
             .await
             .map_err(unavailable)?;
 
-        // Replies: RabbitMQ's direct reply-to. A request names `amq.rabbitmq.reply-to` as its
-        // reply address and the broker hands the reply straight to this consumer, through no
-        // queue: no queue to declare per process, and no enqueue and dequeue per reply. The
-        // broker requires the consumer on the channel that publishes the requests, without
-        // acks. As with a reply queue, a lost reply (this connection closed meanwhile) costs
-        // the caller a timeout and a retry with the same request id, nothing more.
-        let mut replies = publisher
+        // Replies: an exclusive queue named by the broker, read without acks. A lost reply
+        // costs the caller a timeout and a retry with the same request id, nothing more.
+        let reply_channel = connection.create_channel().await.map_err(unavailable)?;
+        let reply_queue = reply_channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?
+            .name()
+            .to_string();
+        let mut replies = reply_channel
             .basic_consume(
-                DIRECT_REPLY_TO.into(),
+                reply_queue.as_str().into(),
                 "casebridge-replies".into(),
                 BasicConsumeOptions {
                     no_ack: true,
@@ -256,7 +261,8 @@ impl AmqpBus {
         let replies_alive = Arc::new(AtomicBool::new(true));
         let alive = replies_alive.clone();
         tokio::spawn(async move {
-            // Ends when the link's channel closes; the link is then unusable.
+            // Owned by the link: ends when the connection or the channel closes.
+            let _channel = reply_channel;
             while let Some(Ok(delivery)) = replies.next().await {
                 let message = from_amqp(&delivery.routing_key, &delivery.properties, delivery.data);
                 let tx = message
@@ -273,6 +279,7 @@ impl AmqpBus {
         Ok(Link {
             connection,
             publisher,
+            reply_queue,
             replies_alive,
         })
     }
@@ -297,18 +304,13 @@ impl AmqpBus {
         if let Some(reply_to) = reply_to {
             properties = properties.with_reply_to(reply_to.into());
         }
-        // A reply to a direct reply-to address goes without `mandatory`: RabbitMQ returns such
-        // a publish as unroutable even when it delivers it, and a return names no delivery tag,
-        // so on a channel that publishes other messages too the return would be pinned on
-        // another publish. A reply whose requester is gone is dropped, as it always was.
-        let mandatory = !routing_key.starts_with(DIRECT_REPLY_TO);
         let sent = async {
             link.publisher
                 .basic_publish(
                     exchange.into(),
                     routing_key.into(),
                     BasicPublishOptions {
-                        mandatory,
+                        mandatory: true,
                         immediate: false,
                     },
                     &message.body,
@@ -376,9 +378,11 @@ impl AmqpBus {
         message.correlation_id = Some(correlation.clone());
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.replies).insert(correlation.clone(), tx);
+        let reply_queue = self.link().await.map(|l| l.reply_queue.clone());
         let outcome = async {
+            let reply_queue = reply_queue?;
             let exchange = self.inner.topology.commands_exchange();
-            self.publish(&exchange, service, &message, Some(DIRECT_REPLY_TO))
+            self.publish(&exchange, service, &message, Some(&reply_queue))
                 .await?;
             match tokio::time::timeout(timeout, rx).await {
                 Ok(Ok(reply)) => Ok(reply),
@@ -393,8 +397,7 @@ impl AmqpBus {
 
     pub async fn reply(&self, reply_to: &str, reply: &Message) -> Result<(), BusError> {
         match self.publish("", reply_to, reply, None).await {
-            // The requester is gone (its channel, which direct reply-to delivers to, with it):
-            // nobody to tell.
+            // The requester is gone (its exclusive queue with it): nobody to tell.
             Err(BusError::Unroutable(_)) => Ok(()),
             other => other,
         }
