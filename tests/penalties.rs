@@ -72,6 +72,15 @@ async fn record_when(
     .await
 }
 
+/// Waits until `agency`'s inbox holds `event` about `case_id`.
+async fn heard(system: &System, agency: &str, case_id: &str, event: &str) {
+    eventually(&format!("{event} in {agency}'s inbox"), WAIT, || async {
+        let events = system.events_about(agency, case_id).await.ok()?;
+        events.iter().any(|e| e == event).then_some(())
+    })
+    .await;
+}
+
 fn status(r: &pb::PenaltyRecord) -> pb::PenaltyStatus {
     pb::PenaltyStatus::try_from(r.status).unwrap_or(pb::PenaltyStatus::Unspecified)
 }
@@ -129,11 +138,8 @@ async fn suggest(
 async fn answered_on_time(system: &System) -> anyhow::Result<()> {
     // 1. Over the threshold and not referred: the agency is warned, then the procuratorate.
     let first = raised(system, "pen-1").await?;
-    let market = system.events_about(MARKET_BUREAU, &first.id).await?;
-    assert!(
-        market.iter().any(|e| e == "agency_warned"),
-        "the agency was warned first: {market:?}"
-    );
+    // The agency heard of it first (the inbox learns of each step a moment after it).
+    heard(system, MARKET_BUREAU, &first.id, "agency_warned").await;
     let warning = first.warnings.last().expect("a warning");
     assert_eq!(warning.procuratorate, PROCURATORATE);
     assert!(warning.hits[0].verified);
@@ -202,11 +208,7 @@ async fn answered_on_time(system: &System) -> anyhow::Result<()> {
     assert_eq!(linked.referral_id, referral.id);
     let warning = linked.warnings.last().expect("a warning");
     assert!(warning.answered_late.is_none(), "answered on time");
-    let procuratorate = system.events_about(PROCURATORATE, &first.id).await?;
-    assert!(
-        procuratorate.iter().any(|e| e == "referral_linked"),
-        "{procuratorate:?}"
-    );
+    heard(system, PROCURATORATE, &first.id, "referral_linked").await;
 
     // 2. A second such record: the agency explains in writing why it does not refer.
     let second = raised(system, "pen-2").await?;
