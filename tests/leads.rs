@@ -6,16 +6,11 @@
 //! agency that is not a party to that transfer cannot name it (one answer, whatever the id
 //! names), and "no action" without reasons is refused on its field.
 
-use std::time::Duration;
-
-use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
 use casebridge_tests::agencies::*;
 use casebridge_tests::{System, transfer_sending};
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 /// A lead from the market bureau to `to`.
 fn sending(request_id: &str, to: &str) -> pb::SendLeadRequest {
@@ -77,19 +72,10 @@ async fn send(system: &System, request_id: &str, to: &str) -> anyhow::Result<pb:
     Ok(sent)
 }
 
-/// Waits until `agency`'s inbox holds `event` about `case_id`.
-async fn heard(system: &System, agency: &str, case_id: &str, event: &str) {
-    eventually(&format!("{event} in {agency}'s inbox"), WAIT, || async {
-        let events = system.events_about(agency, case_id).await.ok()?;
-        events.iter().any(|e| e == event).then_some(())
-    })
-    .await;
-}
-
 async fn lead_answered_with_a_transfer(system: &System) -> anyhow::Result<()> {
     // 1. The market bureau tells the environment bureau; the lead reaches its inbox.
     let lead = send(system, "lead-1", ENVIRONMENT_BUREAU).await?;
-    heard(system, ENVIRONMENT_BUREAU, &lead.id, "sent").await;
+    system.heard(ENVIRONMENT_BUREAU, &lead.id, "sent").await;
 
     // 2. The environment bureau acknowledges it (签收).
     let acknowledged = system
@@ -105,7 +91,7 @@ async fn lead_answered_with_a_transfer(system: &System) -> anyhow::Result<()> {
         .lead
         .expect("the lead");
     assert_eq!(status(&acknowledged), pb::LeadStatus::Acknowledged);
-    heard(system, MARKET_BUREAU, &lead.id, "acknowledged").await;
+    system.heard(MARKET_BUREAU, &lead.id, "acknowledged").await;
 
     // 3. A case transfer between the two bureaus, which the environment bureau receives.
     let transfer = system
@@ -184,7 +170,7 @@ async fn lead_answered_with_a_transfer(system: &System) -> anyhow::Result<()> {
         .lead
         .expect("the lead");
     assert_eq!(status(&answered), pb::LeadStatus::Answered);
-    heard(system, MARKET_BUREAU, &lead.id, "answered").await;
+    system.heard(MARKET_BUREAU, &lead.id, "answered").await;
     let read = system
         .leads(MARKET_BUREAU)
         .await?
@@ -276,42 +262,26 @@ async fn distributed_a_lead_is_acknowledged_and_answered_with_a_transfer() -> an
     system.stop().await
 }
 
-/// Runs the CLI as `agency`: its exit code, stdout and stderr.
-async fn cli(
-    system: &System,
-    agency: &str,
-    args: &[&str],
-) -> anyhow::Result<(Option<i32>, String, String)> {
-    let mut all = args.to_vec();
-    all.extend(["--as", agency, "--gateway", &system.gateway]);
-    let out = system.cli(&all).await?;
-    Ok((
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
-
 /// `casebridge lead send`, `acknowledge` and `answer` as the two agencies use them; an answer
 /// must be one outcome.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_sends_acknowledges_and_answers_a_lead() -> anyhow::Result<()> {
     let system = System::embedded().await?;
-    let (code, out, err) = cli(
-        &system,
-        MARKET_BUREAU,
-        &[
-            "lead",
-            "send",
-            "--to",
-            ENVIRONMENT_BUREAU,
-            "--subject",
-            "河道排污",
-            "--description",
-            "巡查发现某化工厂向河道排放污水",
-        ],
-    )
-    .await?;
+    let (code, out, err) = system
+        .cli_as(
+            MARKET_BUREAU,
+            &[
+                "lead",
+                "send",
+                "--to",
+                ENVIRONMENT_BUREAU,
+                "--subject",
+                "河道排污",
+                "--description",
+                "巡查发现某化工厂向河道排放污水",
+            ],
+        )
+        .await?;
     assert_eq!(code, Some(0), "{out}{err}");
     let id = out
         .lines()
@@ -319,31 +289,33 @@ async fn the_cli_sends_acknowledges_and_answers_a_lead() -> anyhow::Result<()> {
         .expect("the lead's id")
         .trim()
         .to_owned();
-    let (code, out, err) = cli(&system, ENVIRONMENT_BUREAU, &["lead", "acknowledge", &id]).await?;
+    let (code, out, err) = system
+        .cli_as(ENVIRONMENT_BUREAU, &["lead", "acknowledge", &id])
+        .await?;
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("acknowledged"), "{out}");
-    let (code, _, err) = cli(
-        &system,
-        ENVIRONMENT_BUREAU,
-        &["lead", "answer", &id, "--no-action", "x", "--transfer", &id],
-    )
-    .await?;
+    let (code, _, err) = system
+        .cli_as(
+            ENVIRONMENT_BUREAU,
+            &["lead", "answer", &id, "--no-action", "x", "--transfer", &id],
+        )
+        .await?;
     assert_eq!(code, Some(2), "two outcomes are a usage error: {err}");
-    let (code, out, err) = cli(
-        &system,
-        ENVIRONMENT_BUREAU,
-        &[
-            "lead",
-            "answer",
-            &id,
-            "--no-action",
-            "经核查，排放口已依法取得许可",
-        ],
-    )
-    .await?;
+    let (code, out, err) = system
+        .cli_as(
+            ENVIRONMENT_BUREAU,
+            &[
+                "lead",
+                "answer",
+                &id,
+                "--no-action",
+                "经核查，排放口已依法取得许可",
+            ],
+        )
+        .await?;
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("no action: 经核查"), "{out}");
-    let (code, out, _) = cli(&system, MARKET_BUREAU, &["lead", "show", &id]).await?;
+    let (code, out, _) = system.cli_as(MARKET_BUREAU, &["lead", "show", &id]).await?;
     assert_eq!(code, Some(0));
     assert!(out.contains("answered"), "{out}");
     system.stop().await

@@ -585,6 +585,36 @@ impl System {
         Ok(CaseServiceClient::new(self.channel(agency).await?))
     }
 
+    /// Runs the CLI as `agency` against this system's gateway: its exit code, stdout and stderr.
+    pub async fn cli_as(
+        &self,
+        agency: &str,
+        args: &[&str],
+    ) -> anyhow::Result<(Option<i32>, String, String)> {
+        let mut all = args.to_vec();
+        all.extend(["--as", agency, "--gateway", &self.gateway]);
+        let out = self.cli(&all).await?;
+        Ok((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    /// Waits (up to 30 s) until `agency`'s inbox holds `event` about `case_id`: the inbox learns
+    /// of each step a moment after it is accepted.
+    pub async fn heard(&self, agency: &str, case_id: &str, event: &str) {
+        testing::eventually(
+            &format!("{event} in {agency}'s inbox"),
+            std::time::Duration::from_secs(30),
+            || async {
+                let events = self.events_about(agency, case_id).await.ok()?;
+                events.iter().any(|e| e == event).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// The events `agency`'s inbox holds about `case_id`, oldest first.
     pub async fn events_about(&self, agency: &str, case_id: &str) -> anyhow::Result<Vec<String>> {
         Ok(self

@@ -72,15 +72,6 @@ async fn record_when(
     .await
 }
 
-/// Waits until `agency`'s inbox holds `event` about `case_id`.
-async fn heard(system: &System, agency: &str, case_id: &str, event: &str) {
-    eventually(&format!("{event} in {agency}'s inbox"), WAIT, || async {
-        let events = system.events_about(agency, case_id).await.ok()?;
-        events.iter().any(|e| e == event).then_some(())
-    })
-    .await;
-}
-
 fn status(r: &pb::PenaltyRecord) -> pb::PenaltyStatus {
     pb::PenaltyStatus::try_from(r.status).unwrap_or(pb::PenaltyStatus::Unspecified)
 }
@@ -139,7 +130,9 @@ async fn answered_on_time(system: &System) -> anyhow::Result<()> {
     // 1. Over the threshold and not referred: the agency is warned, then the procuratorate.
     let first = raised(system, "pen-1").await?;
     // The agency heard of it first (the inbox learns of each step a moment after it).
-    heard(system, MARKET_BUREAU, &first.id, "agency_warned").await;
+    system
+        .heard(MARKET_BUREAU, &first.id, "agency_warned")
+        .await;
     let warning = first.warnings.last().expect("a warning");
     assert_eq!(warning.procuratorate, PROCURATORATE);
     assert!(warning.hits[0].verified);
@@ -208,7 +201,9 @@ async fn answered_on_time(system: &System) -> anyhow::Result<()> {
     assert_eq!(linked.referral_id, referral.id);
     let warning = linked.warnings.last().expect("a warning");
     assert!(warning.answered_late.is_none(), "answered on time");
-    heard(system, PROCURATORATE, &first.id, "referral_linked").await;
+    system
+        .heard(PROCURATORATE, &first.id, "referral_linked")
+        .await;
 
     // 2. A second such record: the agency explains in writing why it does not refer.
     let second = raised(system, "pen-2").await?;
@@ -414,22 +409,6 @@ async fn distributed_a_missed_answer_is_escalated_to_the_procuratorate() -> anyh
     with_periods(ANSWER_AT_ONCE, true, missed).await
 }
 
-/// Runs the CLI as `agency`: its exit code, stdout and stderr.
-async fn cli(
-    system: &System,
-    agency: &str,
-    args: Vec<&str>,
-) -> anyhow::Result<(Option<i32>, String, String)> {
-    let mut all = args;
-    all.extend(["--as", agency, "--gateway", &system.gateway]);
-    let out = system.cli(&all).await?;
-    Ok((
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
-
 /// `casebridge penalty …` and `casebridge warning …` as an agency and its procuratorate use them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_records_a_penalty_and_the_procuratorate_suggests_referral() -> anyhow::Result<()> {
@@ -439,31 +418,31 @@ async fn the_cli_records_a_penalty_and_the_procuratorate_suggests_referral() -> 
     let decided = (chrono::Utc::now() - chrono::Duration::days(2))
         .format("%Y-%m-%d")
         .to_string();
-    let (code, out, err) = cli(
-        &system,
-        MARKET_BUREAU,
-        vec![
-            "penalty",
-            "record",
-            "--case-number",
-            "榕市监处〔2026〕cli号",
-            "--violation",
-            "fake_or_substandard_product",
-            "--legal-basis",
-            "《中华人民共和国产品质量法》第五十条",
-            "--party",
-            "福州某贸易有限公司",
-            "--sales-amount",
-            "80000",
-            "--decision-number",
-            "榕市监罚〔2026〕cli号",
-            "--decided-on",
-            &decided,
-            "--penalty",
-            "罚款",
-        ],
-    )
-    .await?;
+    let (code, out, err) = system
+        .cli_as(
+            MARKET_BUREAU,
+            &[
+                "penalty",
+                "record",
+                "--case-number",
+                "榕市监处〔2026〕cli号",
+                "--violation",
+                "fake_or_substandard_product",
+                "--legal-basis",
+                "《中华人民共和国产品质量法》第五十条",
+                "--party",
+                "福州某贸易有限公司",
+                "--sales-amount",
+                "80000",
+                "--decision-number",
+                "榕市监罚〔2026〕cli号",
+                "--decided-on",
+                &decided,
+                "--penalty",
+                "罚款",
+            ],
+        )
+        .await?;
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("meets:   CL-140"), "{out}");
     let id = out
@@ -475,54 +454,55 @@ async fn the_cli_records_a_penalty_and_the_procuratorate_suggests_referral() -> 
 
     // The procuratorate's list shows it once raised; it gives its opinion.
     eventually("the warning on the procuratorate's list", WAIT, || async {
-        let (_, out, _) = cli(&system, PROCURATORATE, vec!["warning", "list"])
+        let (_, out, _) = system
+            .cli_as(PROCURATORATE, &["warning", "list"])
             .await
             .ok()?;
         out.contains(&id).then_some(())
     })
     .await;
-    let (code, out, err) = cli(
-        &system,
-        PROCURATORATE,
-        vec![
-            "warning",
-            "suggest",
-            &id,
-            "--reasons",
-            "销售金额八万元，已达追诉标准",
-        ],
-    )
-    .await?;
+    let (code, out, err) = system
+        .cli_as(
+            PROCURATORATE,
+            &[
+                "warning",
+                "suggest",
+                &id,
+                "--reasons",
+                "销售金额八万元，已达追诉标准",
+            ],
+        )
+        .await?;
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("referral_suggested"), "{out}");
     assert!(out.contains("answer due"), "{out}");
 
     // A bad amount is refused by its field, with the refusal exit code.
-    let (code, out, err) = cli(
-        &system,
-        MARKET_BUREAU,
-        vec![
-            "penalty",
-            "record",
-            "--case-number",
-            "x",
-            "--violation",
-            "fake_or_substandard_product",
-            "--legal-basis",
-            "x",
-            "--party",
-            "某",
-            "--sales-amount",
-            "八万",
-            "--decision-number",
-            "x",
-            "--decided-on",
-            &decided,
-            "--penalty",
-            "罚款",
-        ],
-    )
-    .await?;
+    let (code, out, err) = system
+        .cli_as(
+            MARKET_BUREAU,
+            &[
+                "penalty",
+                "record",
+                "--case-number",
+                "x",
+                "--violation",
+                "fake_or_substandard_product",
+                "--legal-basis",
+                "x",
+                "--party",
+                "某",
+                "--sales-amount",
+                "八万",
+                "--decision-number",
+                "x",
+                "--decided-on",
+                &decided,
+                "--penalty",
+                "罚款",
+            ],
+        )
+        .await?;
     assert_eq!(code, Some(3), "{out}{err}");
     assert!(err.contains("case.measures.sales_amount.yuan"), "{err}");
     system.stop().await
