@@ -227,10 +227,9 @@ pub fn describe(r: &pb::PenaltyRecord) -> String {
     );
     if let Some(current) = r.versions.last().and_then(|v| v.case.as_ref()) {
         text.push_str(&format!(
-            "  case:    {} ({})\n  version: {} of {}\n",
+            "  case:    {} ({})\n  versions: {}, the last in force\n",
             current.case_number,
             current.violation,
-            r.versions.len(),
             r.versions.len()
         ));
     }
