@@ -64,8 +64,8 @@ const fn row(
 }
 
 use Actor::{AnyOf, Opens, Reaction};
-use Family::{Dispute as D, Lead as L, Opinion as O, Rectification as C, Referral as R};
 use Family::Transfer as T;
+use Family::{Dispute as D, Lead as L, Opinion as O, Rectification as C, Referral as R};
 use Role::{Coordination as OFFICE, Expert as ASKED, Procuratorate as CC};
 use Role::{Recipient as RECEIVER, Sender as SENDER};
 

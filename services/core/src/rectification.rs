@@ -303,7 +303,9 @@ impl Recorded<Step> for Rectification {
 pub enum RectificationEventKind {
     Requested,
     /// A report was filed; `late` when after the deadline was missed.
-    Reported { late: bool },
+    Reported {
+        late: bool,
+    },
     Accepted,
     /// The report was returned: a new one is owed (RECT-REPORT opens again).
     Returned,

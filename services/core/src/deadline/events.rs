@@ -128,7 +128,14 @@ mod tests {
         let mut missing = Vec::new();
         for quoted in rules.split('"').skip(1).step_by(2) {
             let is_event = quoted.split_once('.').is_some_and(|(f, n)| {
-                ["referral", "transfer", "dispute", "opinion", "rectification"].contains(&f)
+                [
+                    "referral",
+                    "transfer",
+                    "dispute",
+                    "opinion",
+                    "rectification",
+                ]
+                .contains(&f)
                     && !n.is_empty()
                     && n.chars().all(|c| c.is_ascii_lowercase() || c == '_')
             });

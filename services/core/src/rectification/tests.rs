@@ -79,7 +79,10 @@ fn a_request_is_reported_returned_reported_again_and_accepted() {
     assert_eq!(c.agency, w.market.code);
     // The market bureau's superior, the city government, is a party in the role coordination.
     assert_eq!(c.superior.as_ref(), Some(&w.government.code));
-    assert_eq!(c.parties().get(Role::Coordination), Some(&w.government.code));
+    assert_eq!(
+        c.parties().get(Role::Coordination),
+        Some(&w.government.code)
+    );
     assert_eq!(out.events[0].kind, RectificationEventKind::Requested);
     assert_eq!(
         out.events[0].recipients,
@@ -230,7 +233,10 @@ fn findings_and_a_basis_are_required_and_the_period_is_a_year_quarter_or_month()
     assert_eq!(ask(r).unwrap_err().field(), Some("due_by"));
     let mut r = requesting(&w.market);
     r.due_by = Some(at("2026-11-30T17:00:00+08:00"));
-    assert_eq!(ask(r).unwrap().case.due_by, Some(at("2026-11-30T17:00:00+08:00")));
+    assert_eq!(
+        ask(r).unwrap().case.due_by,
+        Some(at("2026-11-30T17:00:00+08:00"))
+    );
 }
 
 #[test]
