@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "casebridge/v1/evidence.proto",
     "casebridge/v1/inbox.proto",
     "casebridge/v1/leads.proto",
+    "casebridge/v1/rectifications.proto",
     "casebridge/v1/monitor.proto",
     "casebridge/v1/opinions.proto",
     "casebridge/v1/penalties.proto",

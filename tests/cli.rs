@@ -975,6 +975,7 @@ async fn migrate_status_shows_every_service_and_names_a_changed_migration() -> a
             "opinions",
             "penalties",
             "leads",
+            "rectifications",
             "inbox",
             "deadlines",
             "evidence",

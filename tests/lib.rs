@@ -22,6 +22,7 @@ use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::lead_service_client::LeadServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::penalty_service_client::PenaltyServiceClient;
+use casebridge_proto::v1::rectification_service_client::RectificationServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use sha2::Digest as _;
@@ -579,6 +580,13 @@ impl System {
 
     pub async fn leads(&self, agency: &str) -> anyhow::Result<LeadServiceClient<Channel>> {
         Ok(LeadServiceClient::new(self.channel(agency).await?))
+    }
+
+    pub async fn rectifications(
+        &self,
+        agency: &str,
+    ) -> anyhow::Result<RectificationServiceClient<Channel>> {
+        Ok(RectificationServiceClient::new(self.channel(agency).await?))
     }
 
     pub async fn cases(&self, agency: &str) -> anyhow::Result<CaseServiceClient<Channel>> {

@@ -17,6 +17,7 @@ use casebridge_proto::v1::lead_service_client::LeadServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_proto::v1::opinion_service_client::OpinionServiceClient;
 use casebridge_proto::v1::penalty_service_client::PenaltyServiceClient;
+use casebridge_proto::v1::rectification_service_client::RectificationServiceClient;
 use casebridge_proto::v1::referral_service_client::ReferralServiceClient;
 use casebridge_proto::v1::transfer_service_client::TransferServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -110,6 +111,7 @@ pub struct Clients {
     pub opinions: OpinionServiceClient<Channel>,
     pub penalties: PenaltyServiceClient<Channel>,
     pub leads: LeadServiceClient<Channel>,
+    pub rectifications: RectificationServiceClient<Channel>,
     pub cases: CaseServiceClient<Channel>,
     pub inbox: InboxServiceClient<Channel>,
     pub directory: DirectoryServiceClient<Channel>,
@@ -195,6 +197,7 @@ impl Connection {
             opinions: OpinionServiceClient::new(channel.clone()),
             penalties: PenaltyServiceClient::new(channel.clone()),
             leads: LeadServiceClient::new(channel.clone()),
+            rectifications: RectificationServiceClient::new(channel.clone()),
             cases: CaseServiceClient::new(channel.clone()),
             inbox: InboxServiceClient::new(channel.clone()),
             directory: DirectoryServiceClient::new(channel.clone()),

@@ -20,6 +20,7 @@ pub const CHAINS: &[&str] = &[
     casebridge_opinions::SERVICE,
     casebridge_penalties::SERVICE,
     casebridge_leads::SERVICE,
+    casebridge_rectifications::SERVICE,
     casebridge_deadlines::SERVICE,
 ];
 

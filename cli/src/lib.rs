@@ -32,6 +32,7 @@ mod penalty;
 mod profile;
 #[cfg(test)]
 mod reach;
+mod rectification;
 mod referral;
 pub mod system;
 mod transfer;
@@ -153,6 +154,11 @@ enum Command {
     Lead {
         #[command(subcommand)]
         command: lead::LeadCommand,
+    },
+    /// Rectification requests (整改通知) and the reports they are owed (整改报告).
+    Rectification {
+        #[command(subcommand)]
+        command: rectification::RectificationCommand,
     },
     /// The full-process record: verify the chains, check receipts.
     Ledger {
@@ -382,6 +388,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Opinion { command } => opinion::run(command).await,
         Command::Penalty { command } => penalty::run(command).await,
         Command::Lead { command } => lead::run(command).await,
+        Command::Rectification { command } => rectification::run(command).await,
         Command::Warning { command } => penalty::run_warning(command).await,
         Command::Case { command } => case::run(command).await,
         Command::Ledger { command } => ledger::run(command).await,

@@ -95,6 +95,10 @@ fn every_service(settings: &Settings) -> Vec<(&'static str, Vec<Migration>)> {
             casebridge_leads::app::migrations(),
         ),
         (
+            casebridge_rectifications::SERVICE,
+            casebridge_rectifications::app::migrations(),
+        ),
+        (
             casebridge_inbox::SERVICE,
             casebridge_inbox::store::migrations(),
         ),

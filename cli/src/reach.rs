@@ -50,6 +50,36 @@ pub const RPC_COMMANDS: &[(&str, &str, &str)] = &[
     ("LeadService", "ListLeads", "lead list"),
     ("LeadService", "AcknowledgeLead", "lead acknowledge"),
     ("LeadService", "AnswerLead", "lead answer"),
+    (
+        "RectificationService",
+        "RequestRectification",
+        "rectification request",
+    ),
+    (
+        "RectificationService",
+        "GetRectification",
+        "rectification show",
+    ),
+    (
+        "RectificationService",
+        "ListRectifications",
+        "rectification list",
+    ),
+    (
+        "RectificationService",
+        "ReportRectification",
+        "rectification report",
+    ),
+    (
+        "RectificationService",
+        "AcceptRectification",
+        "rectification accept",
+    ),
+    (
+        "RectificationService",
+        "ReturnRectification",
+        "rectification return",
+    ),
     ("ReferralService", "SubmitReferral", "referral submit"),
     ("ReferralService", "GetReferral", "referral show"),
     ("ReferralService", "SignReceipt", "referral receipt"),

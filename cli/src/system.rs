@@ -70,6 +70,7 @@ pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueS
         QueueSpec::commands(casebridge_opinions::SERVICE),
         QueueSpec::commands(casebridge_penalties::SERVICE),
         QueueSpec::commands(casebridge_leads::SERVICE),
+        QueueSpec::commands(casebridge_rectifications::SERVICE),
         QueueSpec::commands(casebridge_inbox::SERVICE),
         QueueSpec::commands(casebridge_deadlines::SERVICE),
         QueueSpec::commands(casebridge_evidence::SERVICE),
@@ -82,6 +83,7 @@ pub fn durable_queues(rules: &RuleTable) -> Vec<casebridge_platform::bus::QueueS
             reactions_queue::<casebridge_opinions::handler::Opinions>(),
             reactions_queue::<casebridge_penalties::handler::Penalties>(),
             reactions_queue::<casebridge_leads::handler::Leads>(),
+            reactions_queue::<casebridge_rectifications::handler::Rectifications>(),
         ]
         .into_iter()
         .flatten(),
@@ -564,6 +566,19 @@ pub async fn run(
             let app = casebridge_leads::app::build(host(db.clone()), directory.clone()).await?;
             prune(casebridge_leads::SERVICE, &db, &mut tasks);
             spawn_service(&mut tasks, "leads", app, &core);
+            // Rectification requests (整改) run beside the leads: same process, their own store
+            // and queues.
+            let db = store(
+                &settings,
+                casebridge_rectifications::SERVICE,
+                &health,
+                &clock,
+            )
+            .await?;
+            let app =
+                casebridge_rectifications::app::build(host(db.clone()), directory.clone()).await?;
+            prune(casebridge_rectifications::SERVICE, &db, &mut tasks);
+            spawn_service(&mut tasks, "rectifications", app, &core);
         }
         if components.disputes {
             let db = store(&settings, casebridge_disputes::SERVICE, &health, &clock).await?;

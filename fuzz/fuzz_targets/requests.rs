@@ -143,6 +143,14 @@ requests! {
     plain GetLeadRequest => |r: pb::GetLeadRequest| convert::case_id("lead_id", &r.lead_id);
     step AcknowledgeLeadRequest => convert::leads::acknowledge;
     step AnswerLeadRequest => convert::leads::answer;
+    // RectificationService (ListRectifications is ListCasesRequest above)
+    step RequestRectificationRequest => convert::rectifications::request;
+    plain GetRectificationRequest => |r: pb::GetRectificationRequest| {
+        convert::case_id("rectification_id", &r.rectification_id)
+    };
+    step ReportRectificationRequest => convert::rectifications::report;
+    step AcceptRectificationRequest => convert::rectifications::accept;
+    step ReturnRectificationRequest => convert::rectifications::give_back;
     // CaseService
     plain GetTimelineRequest => |r: pb::GetTimelineRequest| convert::case_id("case_id", &r.case_id);
     // DirectoryService (WhoAmI carries nothing to convert)

@@ -19,6 +19,7 @@ use casebridge_proto::v1::lead_service_server::LeadServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
 use casebridge_proto::v1::opinion_service_server::OpinionServiceServer;
 use casebridge_proto::v1::penalty_service_server::PenaltyServiceServer;
+use casebridge_proto::v1::rectification_service_server::RectificationServiceServer;
 use casebridge_proto::v1::referral_service_server::ReferralServiceServer;
 use casebridge_proto::v1::transfer_service_server::TransferServiceServer;
 use tokio::net::TcpListener;
@@ -39,18 +40,20 @@ use crate::limits::{Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::penalties::PenaltiesGrpc;
+use crate::rectifications::RectificationsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
 use crate::trust::{Revoked, Trust, TrustFiles};
 
 /// Every gRPC service the gateway serves, by the name health checks ask about.
-const SERVICES: [&str; 12] = [
+const SERVICES: [&str; 13] = [
     <ReferralServiceServer<ReferralsGrpc> as NamedService>::NAME,
     <TransferServiceServer<TransfersGrpc> as NamedService>::NAME,
     <DisputeServiceServer<DisputesGrpc> as NamedService>::NAME,
     <OpinionServiceServer<OpinionsGrpc> as NamedService>::NAME,
     <PenaltyServiceServer<PenaltiesGrpc> as NamedService>::NAME,
     <LeadServiceServer<LeadsGrpc> as NamedService>::NAME,
+    <RectificationServiceServer<RectificationsGrpc> as NamedService>::NAME,
     <CaseServiceServer<CasesGrpc> as NamedService>::NAME,
     <InboxServiceServer<InboxGrpc> as NamedService>::NAME,
     <MonitorServiceServer<MonitorGrpc> as NamedService>::NAME,
@@ -291,6 +294,9 @@ impl Gateway {
                 self.ctx.clone(),
             )))
             .add_service(LeadServiceServer::new(LeadsGrpc::new(self.ctx.clone())))
+            .add_service(RectificationServiceServer::new(RectificationsGrpc::new(
+                self.ctx.clone(),
+            )))
             .add_service(CaseServiceServer::new(CasesGrpc::new(self.ctx.clone())))
             .add_service(InboxServiceServer::new(InboxGrpc::new(self.ctx.clone())))
             .add_service(MonitorServiceServer::new(MonitorGrpc::new(

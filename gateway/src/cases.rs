@@ -18,6 +18,7 @@ use casebridge_platform::cases::api::Picker;
 use casebridge_platform::cases::{Accepted, CommandRequest, Family, Reply, Request};
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::case_service_server::CaseService;
+use casebridge_rectifications::handler::Rectifications;
 use casebridge_referrals::handler::Referrals;
 use casebridge_transfers::handler::Transfers;
 use tonic::{Response, Status};
@@ -170,7 +171,7 @@ impl<F: Family> Endpoints<F> {
 fn status_names(family: casebridge_core::notice::Family) -> Vec<&'static str> {
     use casebridge_core::notice::Family as F;
     use casebridge_core::screening::warning::WarningStatus;
-    use casebridge_core::{dispute, lead, opinion, referral, transfer};
+    use casebridge_core::{dispute, lead, opinion, rectification, referral, transfer};
     match family {
         F::Referral => referral::ReferralStatus::ALL.map(|s| s.as_str()).to_vec(),
         F::Transfer => transfer::TransferStatus::ALL.map(|s| s.as_str()).to_vec(),
@@ -180,6 +181,9 @@ fn status_names(family: casebridge_core::notice::Family) -> Vec<&'static str> {
             .chain(WarningStatus::ALL.map(|s| s.as_str()))
             .collect(),
         F::Lead => lead::LeadStatus::ALL.map(|s| s.as_str()).to_vec(),
+        F::Rectification => rectification::RectificationStatus::ALL
+            .map(|s| s.as_str())
+            .to_vec(),
     }
 }
 
@@ -272,7 +276,7 @@ async fn timeline_in<F: Family>(
 
 #[tonic::async_trait]
 impl CaseService for CasesGrpc {
-    /// Asks the six families at once: a case id is unique across them, so at most one knows it.
+    /// Asks the seven families at once: a case id is unique across them, so at most one knows it.
     #[tracing::instrument(skip_all)]
     async fn get_timeline(
         &self,
@@ -281,15 +285,24 @@ impl CaseService for CasesGrpc {
         let actor = self.ctx.caller(&request)?.code;
         let case_id =
             convert::case_id("case_id", &request.get_ref().case_id).map_err(GatewayError::from)?;
-        let (referral, transfer, dispute, opinion, penalty, lead) = tokio::join!(
+        let (referral, transfer, dispute, opinion, penalty, lead, rectification) = tokio::join!(
             timeline_in::<Referrals>(&self.ctx, &actor, case_id),
             timeline_in::<Transfers>(&self.ctx, &actor, case_id),
             timeline_in::<Disputes>(&self.ctx, &actor, case_id),
             timeline_in::<Opinions>(&self.ctx, &actor, case_id),
             timeline_in::<Penalties>(&self.ctx, &actor, case_id),
             timeline_in::<Leads>(&self.ctx, &actor, case_id),
+            timeline_in::<Rectifications>(&self.ctx, &actor, case_id),
         );
-        for found in [referral, transfer, dispute, opinion, penalty, lead] {
+        for found in [
+            referral,
+            transfer,
+            dispute,
+            opinion,
+            penalty,
+            lead,
+            rectification,
+        ] {
             if let Some(timeline) = found? {
                 return Ok(Response::new(timeline));
             }

@@ -11,6 +11,7 @@ pub mod leads;
 pub mod monitor;
 pub mod opinions;
 pub mod penalties;
+pub mod rectifications;
 pub mod referrals;
 pub mod transfers;
 

@@ -11,9 +11,10 @@
 //! - `convert`: wire ⇄ domain, with field violations.
 //! - `error`: the one map from failures to gRPC statuses.
 //! - `cases`: what every family's endpoints share, and the case timeline (`CaseService`).
-//! - `referrals`, `transfers`, `disputes`, `opinions`, `penalties`, `leads`: the six families'
-//!   services (`penalties`: penalty-case records and their early warnings, docs/screening.md;
-//!   `leads`: leads between agencies, 线索互告).
+//! - `referrals`, `transfers`, `disputes`, `opinions`, `penalties`, `leads`, `rectifications`:
+//!   the seven families' services (`penalties`: penalty-case records and their early warnings,
+//!   docs/screening.md; `leads`: leads between agencies, 线索互告; `rectifications`:
+//!   rectification requests and reports, 整改).
 //! - `inbox`, `directory`: the agency's inbox, the directory.
 //! - `monitor`: `MonitorService` and `DeadlineService`, answered by the deadlines service.
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
@@ -43,6 +44,7 @@ mod observe;
 mod opinions;
 mod penalties;
 pub mod pki;
+mod rectifications;
 mod referrals;
 mod tls;
 mod transfers;
@@ -60,7 +62,7 @@ pub mod fuzzing {
     pub use crate::convert::monitor::{extension, obligation_query, report, statistics_period};
     pub use crate::convert::{
         Converted, Violations, case_id, disputes, evidence, leads, list_query, opinions, penalties,
-        referrals, transfers,
+        rectifications, referrals, transfers,
     };
     pub use crate::directory::agency_filters;
 }

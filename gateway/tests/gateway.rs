@@ -237,6 +237,13 @@ async fn spawn_app_on(clock: Arc<dyn Clock>, max_size: u64) -> TestApp {
         .await
         .expect("leads service");
     tasks.push(("leads", run_service(leads, &token)));
+    let rectifications = casebridge_rectifications::app::build(
+        host(store("rectifications").await),
+        directory.clone(),
+    )
+    .await
+    .expect("rectifications service");
+    tasks.push(("rectifications", run_service(rectifications, &token)));
     let inbox = InboxApp::build(
         Db::open_sqlite(&dir.path().join("inbox.db"))
             .await
@@ -1288,6 +1295,7 @@ async fn reflection_lists_every_casebridge_service() {
             "casebridge.v1.MonitorService".to_owned(),
             "casebridge.v1.OpinionService".to_owned(),
             "casebridge.v1.PenaltyService".to_owned(),
+            "casebridge.v1.RectificationService".to_owned(),
             "casebridge.v1.ReferralService".to_owned(),
             "casebridge.v1.TransferService".to_owned(),
         ])

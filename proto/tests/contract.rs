@@ -97,6 +97,7 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "casebridge.v1.MonitorService",
             "casebridge.v1.OpinionService",
             "casebridge.v1.PenaltyService",
+            "casebridge.v1.RectificationService",
             "casebridge.v1.ReferralService",
             "casebridge.v1.TransferService",
         ])
@@ -198,6 +199,17 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
         ])
     );
     assert_eq!(
+        names("casebridge.v1.RectificationService"),
+        BTreeSet::from([
+            "RequestRectification",
+            "GetRectification",
+            "ListRectifications",
+            "ReportRectification",
+            "AcceptRectification",
+            "ReturnRectification",
+        ])
+    );
+    assert_eq!(
         names("casebridge.v1.CaseService"),
         BTreeSet::from(["GetTimeline"])
     );
@@ -282,6 +294,12 @@ const FAMILIES: &[(&str, &str, &str, &str)] = &[
         ".casebridge.v1.Lead",
         ".casebridge.v1.LeadResult",
     ),
+    (
+        "casebridge.v1.RectificationService",
+        "GetRectification",
+        ".casebridge.v1.Rectification",
+        ".casebridge.v1.RectificationResult",
+    ),
 ];
 
 #[test]
@@ -311,7 +329,7 @@ fn every_step_of_every_family_carries_a_request_id_and_returns_the_family_result
             );
         }
     }
-    assert_eq!(steps, 23 + 9 + 7 + 6 + 6 + 3, "steps counted");
+    assert_eq!(steps, 23 + 9 + 7 + 6 + 6 + 3 + 4, "steps counted");
 }
 
 #[test]
@@ -610,6 +628,7 @@ fn every_element_of_the_contract_has_a_leading_comment() {
             "casebridge/v1/monitor.proto".to_owned(),
             "casebridge/v1/opinions.proto".to_owned(),
             "casebridge/v1/penalties.proto".to_owned(),
+            "casebridge/v1/rectifications.proto".to_owned(),
             "casebridge/v1/referrals.proto".to_owned(),
             "casebridge/v1/transfers.proto".to_owned(),
             "google/rpc/error_details.proto".to_owned(),

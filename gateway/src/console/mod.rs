@@ -43,6 +43,7 @@ use crate::limits::{Arriving, Caps, Limits};
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::penalties::PenaltiesGrpc;
+use crate::rectifications::RectificationsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
 use session::Sessions;
@@ -109,6 +110,7 @@ impl Console {
                 opinions: OpinionsGrpc::new(ctx.clone()),
                 penalties: PenaltiesGrpc::new(ctx.clone()),
                 leads: LeadsGrpc::new(ctx.clone()),
+                rectifications: RectificationsGrpc::new(ctx.clone()),
                 disputes: DisputesGrpc::new(ctx.clone()),
                 cases: CasesGrpc::new(ctx.clone()),
                 monitor: MonitorGrpc::new(ctx.clone()),

@@ -21,6 +21,7 @@ use crate::leads::LeadsGrpc;
 use crate::monitor::{DeadlinesGrpc, MonitorGrpc};
 use crate::opinions::OpinionsGrpc;
 use crate::penalties::PenaltiesGrpc;
+use crate::rectifications::RectificationsGrpc;
 use crate::referrals::ReferralsGrpc;
 use crate::transfers::TransfersGrpc;
 
@@ -35,6 +36,7 @@ pub(super) struct State {
     pub(super) opinions: OpinionsGrpc,
     pub(super) penalties: PenaltiesGrpc,
     pub(super) leads: LeadsGrpc,
+    pub(super) rectifications: RectificationsGrpc,
     pub(super) disputes: DisputesGrpc,
     pub(super) cases: CasesGrpc,
     pub(super) monitor: MonitorGrpc,

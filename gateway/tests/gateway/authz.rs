@@ -253,6 +253,32 @@ const ROWS: &[(&str, Row)] = &[
     ("LeadService/AcknowledgeLead", Row::Step(L, "acknowledge")),
     ("LeadService/AnswerLead", Row::Step(L, "answer")),
     (
+        "RectificationService/RequestRectification",
+        Row::Elsewhere(
+            "who may ask depends on the addressee (RECT-WHO, refused on `to`), tested in casebridge_core::rectification and end to end in tests/rectifications.rs, which covers strangers naming a case",
+        ),
+    ),
+    (
+        "RectificationService/GetRectification",
+        Row::Elsewhere("parties only: tests/rectifications.rs reads as a stranger"),
+    ),
+    (
+        "RectificationService/ListRectifications",
+        Row::Elsewhere("lists only the caller's own cases, as every family (the case engine)"),
+    ),
+    (
+        "RectificationService/ReportRectification",
+        Row::Elsewhere("casebridge_core::rectification's tests take every step as every party"),
+    ),
+    (
+        "RectificationService/AcceptRectification",
+        Row::Elsewhere("casebridge_core::rectification's tests take every step as every party"),
+    ),
+    (
+        "RectificationService/ReturnRectification",
+        Row::Elsewhere("casebridge_core::rectification's tests take every step as every party"),
+    ),
+    (
         "CaseService/GetTimeline",
         Row::Elsewhere(
             "any family's case for its parties: the matrix reads every fixture through it (`Reads` of each family)",
@@ -415,6 +441,9 @@ fn involved(family: Family) -> &'static [&'static str] {
         O => &[MARKET_BUREAU, TESTING_INSTITUTE],
         L => &[MARKET_BUREAU, ENVIRONMENT_BUREAU],
         Family::Penalty => panic!("the matrix has no penalty fixtures (Row::Elsewhere)"),
+        Family::Rectification => {
+            panic!("the matrix has no rectification fixtures (Row::Elsewhere)")
+        }
     }
 }
 

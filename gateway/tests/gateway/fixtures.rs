@@ -291,6 +291,9 @@ pub(super) async fn fixture(ch: &Channels, family: Family, steps: &[Fx], tag: &s
                 .id
         }
         Family::Penalty => panic!("the matrix has no penalty fixtures (Row::Elsewhere)"),
+        Family::Rectification => {
+            panic!("the matrix has no rectification fixtures (Row::Elsewhere)")
+        }
     };
     for (n, fx) in steps.iter().enumerate() {
         let (request_id, referral_id) = (rid(n), id.clone());

@@ -64,7 +64,8 @@ const fn row(
 }
 
 use Actor::{AnyOf, Opens, Reaction};
-use Family::{Dispute as D, Lead as L, Opinion as O, Referral as R, Transfer as T};
+use Family::Transfer as T;
+use Family::{Dispute as D, Lead as L, Opinion as O, Rectification as C, Referral as R};
 use Role::{Coordination as OFFICE, Expert as ASKED, Procuratorate as CC};
 use Role::{Recipient as RECEIVER, Sender as SENDER};
 
@@ -134,6 +135,14 @@ pub const TABLE: &[Permission] = &[
     row(L, "send", &[ADMIN, POLICE], Opens, &[], "notices/000 三"),
     row(L, "acknowledge", &[ADMIN, POLICE], by(RECEIVER), &["sent"], "notices/000 三"),
     row(L, "answer", &[ADMIN, POLICE], by(RECEIVER), &["sent", "acknowledged"], "notices/000 三"),
+    // ---- J. Rectification requests (整改通知 / 整改报告) --------------------------------------------
+    // Who may ask depends on the addressee (an administrative agency only its subordinates): the
+    // state machine checks it first, on the field `to` (RECT-WHO); this row names the kinds.
+    row(C, "request", &[COORD, PROC, ADMIN], Opens, &[], "notices/003 (督促整改); S25"),
+    row(C, "report", &[ADMIN], by(RECEIVER), &["requested", "returned"], "notices/003 (督促整改)"),
+    row(C, "accept", &[COORD, PROC, ADMIN], by(SENDER), &["reported"], "notices/003 (复查整改情况)"),
+    row(C, "return", &[COORD, PROC, ADMIN], by(SENDER), &["reported"], "notices/003 (复查整改情况)"),
+    row(C, "mark_overdue", &[ADMIN], Reaction, &["requested", "returned"], "RECT-REPORT"),
 ];
 
 /// The row for `family`'s `step`.
@@ -246,7 +255,7 @@ mod tests {
 
     use super::*;
 
-    use crate::{dispute, lead, opinion, referral, transfer};
+    use crate::{dispute, lead, opinion, rectification, referral, transfer};
 
     #[test]
     fn every_row_is_unique_names_a_basis_and_opens_a_case_only_without_states() {
@@ -320,6 +329,11 @@ mod tests {
             &lead::Step::ALL.map(|s| s.as_str()),
             &lead::LeadStatus::ALL.map(|s| s.as_str()),
         );
+        family_matches(
+            Family::Rectification,
+            &rectification::Step::ALL.map(|s| s.as_str()),
+            &rectification::RectificationStatus::ALL.map(|s| s.as_str()),
+        );
     }
 
     #[test]
@@ -337,6 +351,9 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         for s in lead::LeadStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for s in rectification::RectificationStatus::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }

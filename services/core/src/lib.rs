@@ -27,6 +27,8 @@
 //! - [`dispute`]: the jurisdiction dispute (管辖争议) state machine, [`dispute::decide`].
 //! - [`opinion`]: the expert-opinion request (认定/检验/鉴定) state machine, [`opinion::decide`].
 //! - [`lead`]: the lead between agencies (线索互告) state machine, [`lead::decide`].
+//! - [`rectification`]: the rectification request (整改通知 / 整改报告) state machine,
+//!   [`rectification::decide`].
 //! - [`notice`]: [`notice::Notice`], what an agency's inbox receives about a step, any family.
 //! - [`refusal`]: [`refusal::Refusal`], why a request was refused, for every adapter to render.
 //! - [`screening`]: penalty-case records (行政处罚案件信息), the criminal threshold table, screening
@@ -49,6 +51,7 @@ pub mod ledger;
 pub mod notice;
 pub mod opinion;
 pub mod personal;
+pub mod rectification;
 pub mod referral;
 pub mod refusal;
 pub mod screening;

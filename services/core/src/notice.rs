@@ -28,17 +28,21 @@ pub enum Family {
     Penalty,
     /// 线索互告: leads from one agency to another about a possible violation in its remit.
     Lead,
+    /// 整改: rectification requests from a supervising body to an administrative agency, and the
+    /// rectification reports they are owed.
+    Rectification,
 }
 
 impl Family {
     /// Every family, in the order lists show them.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Referral,
         Family::Transfer,
         Family::Dispute,
         Family::Opinion,
         Family::Penalty,
         Family::Lead,
+        Family::Rectification,
     ];
 
     /// The family named `name` ([`Family::as_str`]), if any.
@@ -55,6 +59,7 @@ impl Family {
             Family::Opinion => "opinion",
             Family::Penalty => "penalty",
             Family::Lead => "lead",
+            Family::Rectification => "rectification",
         }
     }
 }

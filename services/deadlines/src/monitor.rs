@@ -462,6 +462,7 @@ fn family_rank(family: Family) -> u8 {
         Family::Opinion => 3,
         Family::Penalty => 4,
         Family::Lead => 5,
+        Family::Rectification => 6,
     }
 }
 

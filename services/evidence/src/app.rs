@@ -22,6 +22,7 @@ pub const EVENT_BINDINGS: &[&str] = &[
     "opinion.#",
     "penalty.#",
     "lead.#",
+    "rectification.#",
 ];
 
 /// The durable event queue of the evidence service.

@@ -21,6 +21,7 @@ pub const EVENT_BINDINGS: &[&str] = &[
     "opinion.#",
     "penalty.#",
     "lead.#",
+    "rectification.#",
 ];
 
 /// The durable event queue of the inbox.

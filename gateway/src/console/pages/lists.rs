@@ -10,6 +10,7 @@ use casebridge_proto::v1::lead_service_server::LeadService as _;
 use casebridge_proto::v1::monitor_service_server::MonitorService as _;
 use casebridge_proto::v1::opinion_service_server::OpinionService as _;
 use casebridge_proto::v1::penalty_service_server::PenaltyService as _;
+use casebridge_proto::v1::rectification_service_server::RectificationService as _;
 use casebridge_proto::v1::referral_service_server::ReferralService as _;
 use casebridge_proto::v1::transfer_service_server::TransferService as _;
 use serde::Deserialize;
@@ -28,6 +29,8 @@ pub(super) fn desk_of(family: Family) -> &'static str {
         Family::Penalty => "/warnings",
         // Leads have no desk of their own yet: their link opens the case's timeline.
         Family::Lead => "/cases",
+        // Nor have rectification requests: their link opens the case's timeline.
+        Family::Rectification => "/cases",
     }
 }
 
@@ -167,6 +170,7 @@ pub(super) async fn list_family(
         Family::Opinion => state.opinions.list_opinions(request).await,
         Family::Penalty => state.penalties.list_penalty_records(request).await,
         Family::Lead => state.leads.list_leads(request).await,
+        Family::Rectification => state.rectifications.list_rectifications(request).await,
     };
     listed.map(tonic::Response::into_inner)
 }

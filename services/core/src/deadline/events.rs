@@ -67,6 +67,11 @@ pub fn event_zh(event: &str) -> Option<&'static str> {
         ("lead", "sent") => "告知执法线索",
         ("lead", "acknowledged") => "签收线索",
         ("lead", "answered") => "反馈线索处理结果",
+        ("rectification", "requested") => "督促整改",
+        ("rectification", "reported") => "报送整改报告",
+        ("rectification", "accepted") => "复查合格",
+        ("rectification", "returned") => "复查不合格，退回重新整改",
+        ("rectification", "report_overdue") => "整改报告逾期",
         _ => return None,
     })
 }
@@ -85,6 +90,7 @@ fn family_zh(family: &str) -> &str {
         "opinion" => "认定、检验、鉴定委托",
         "penalty" => "行政处罚案件信息（移送预警）",
         "lead" => "执法线索互告",
+        "rectification" => "整改通知",
         other => other,
     }
 }
@@ -122,7 +128,14 @@ mod tests {
         let mut missing = Vec::new();
         for quoted in rules.split('"').skip(1).step_by(2) {
             let is_event = quoted.split_once('.').is_some_and(|(f, n)| {
-                ["referral", "transfer", "dispute", "opinion"].contains(&f)
+                [
+                    "referral",
+                    "transfer",
+                    "dispute",
+                    "opinion",
+                    "rectification",
+                ]
+                .contains(&f)
                     && !n.is_empty()
                     && n.chars().all(|c| c.is_ascii_lowercase() || c == '_')
             });

@@ -261,6 +261,8 @@ pub fn owing_kinds(family: Family, role: Role) -> &'static [AgencyKind] {
         (Family::Penalty, Role::Sender) => &[ADMIN],
         (Family::Penalty, Role::Procuratorate) => &[PROC],
         (Family::Lead, Role::Sender | Role::Recipient) => &[ADMIN, POLICE],
+        (Family::Rectification, Role::Sender) => &[COORD, PROC, ADMIN],
+        (Family::Rectification, Role::Recipient | Role::Coordination) => &[ADMIN],
         _ => &[],
     }
 }

@@ -110,6 +110,8 @@ fn every_rule_computes_a_real_due_date_across_a_holiday() {
         ("WARN-RAISE", "2026-09-29", "2026-10-12"),
         // 10 working days over Labour Day and its Saturday made a working day (05-09).
         ("WARN-ANSWER", "2026-04-28", "2026-05-14"),
+        // 30 calendar days ending on National Day (10-02): rolled to the next working day.
+        ("RECT-REPORT", "2026-09-02", "2026-10-08"),
     ];
     let hours = [
         (

@@ -285,6 +285,7 @@ fn every_status_of_every_family_has_a_chinese_name() {
     use crate::dispute::DisputeStatus;
     use crate::lead::LeadStatus;
     use crate::opinion::OpinionStatus;
+    use crate::rectification::RectificationStatus;
     use crate::referral::ReferralStatus;
     use crate::screening::warning::WarningStatus;
     use crate::transfer::TransferStatus;
@@ -296,7 +297,8 @@ fn every_status_of_every_family_has_a_chinese_name() {
         .chain(DisputeStatus::ALL.map(|s| s.as_str()))
         .chain(OpinionStatus::ALL.map(|s| s.as_str()))
         .chain(WarningStatus::ALL.map(|s| s.as_str()))
-        .chain(LeadStatus::ALL.map(|s| s.as_str()));
+        .chain(LeadStatus::ALL.map(|s| s.as_str()))
+        .chain(RectificationStatus::ALL.map(|s| s.as_str()));
     for name in names {
         assert!(
             status_zh(name).is_some(),

@@ -289,6 +289,19 @@ pub const RULES_ZH: &[(&str, &str)] = &[
         "LEAD-LINK",
         "线索处理结果所称的行政执法案件移送，应当是本机关作为移送或者接收机关的案件；所称涉嫌犯罪案件移送，应当是本机关移送的案件（执法线索互告、结果互通）。",
     ),
+    // J. Rectification requests (整改通知 / 整改报告).
+    (
+        "RECT-WHO",
+        "督促行政执法机关整改的，应当是司法行政机关（行政执法监督）、人民检察院或者该机关的上级机关；公安机关及其他机关不得发出整改通知。",
+    ),
+    (
+        "RECT-CASE",
+        "整改通知所称的案件，应当是本机关作为当事方、可以查阅的案件。",
+    ),
+    (
+        "RECT-REPORT",
+        "被督促整改的机关应当在规定期间内报送整改报告（该期间为可配置的设置）；同一期整改报告已记录逾期的，不再重复记录。",
+    ),
 ];
 
 /// The Chinese wording of rule `rule`, when [`RULES_ZH`] lists it.
@@ -369,6 +382,8 @@ const STATUS_ZH: &[(&str, &str)] = &[
     ("warning_cleared", "更正后未达移送标准"),
     ("acknowledged", "已签收线索"),
     ("answered", "已反馈处理结果"),
+    ("reported", "已报送整改报告"),
+    ("returned", "已退回重新整改"),
 ];
 
 /// The specifics an English refusal message carries, in Chinese, where its shape is known: the

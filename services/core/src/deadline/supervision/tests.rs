@@ -322,6 +322,7 @@ fn owing_kinds_agree_with_the_authorization_table() {
         Family::Dispute,
         Family::Opinion,
         Family::Lead,
+        Family::Rectification,
     ];
     let roles = [
         Role::Sender,
