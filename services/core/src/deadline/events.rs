@@ -57,7 +57,7 @@ pub fn event_zh(event: &str) -> Option<&'static str> {
         ("penalty", "recorded") => "录入行政处罚案件信息",
         ("penalty", "corrected") => "更正行政处罚案件信息",
         ("penalty", "agency_warned") => "提示执法机关（达到刑事追诉标准）",
-        ("penalty", "cleared") => "更正后未达移送标准",
+        ("penalty", "cleared") => "更正或阈值表调整后未达移送标准",
         ("penalty", "rescreened") => "阈值表调整后重新筛查",
         ("penalty", "raised") => "发出移送预警",
         ("penalty", "referral_suggested") => "提出检察意见（建议移送）",

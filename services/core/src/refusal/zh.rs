@@ -370,7 +370,7 @@ const STATUS_ZH: &[(&str, &str)] = &[
     ("referral_linked", "已移送"),
     ("non_referral_explained", "已书面说明不移送理由"),
     ("warning_closed", "检察机关已结束预警"),
-    ("warning_cleared", "更正后未达移送标准"),
+    ("warning_cleared", "更正或阈值表调整后未达移送标准"),
     ("acknowledged", "已签收线索"),
     ("answered", "已反馈处理结果"),
 ];

@@ -379,7 +379,14 @@ fn cl140_at(yuan: &str) -> String {
         table, SHIPPED_THRESHOLDS,
         "CL-140's threshold is in the shipped table"
     );
-    format!("version = \"test-{yuan}\"\n{table}")
+    relabelled(&table, &format!("test-{yuan}"))
+}
+
+/// `table` with its version line set to `version`.
+fn relabelled(table: &str, version: &str) -> String {
+    let shipped = "version = \"2026-12\"\n";
+    assert!(table.contains(shipped), "the shipped table's version line");
+    table.replacen(shipped, &format!("version = \"{version}\"\n"), 1)
 }
 
 const RESCREENED: &str = "2026-12-09T08:00:00+08:00";
@@ -393,15 +400,17 @@ fn the_table_is_stamped_on_each_version_screened_and_a_version_line_is_not_a_cha
     assert_eq!(stamp.at, at(RECORDED));
     assert_eq!(stamp.table.digest.len(), 64);
     // Comments, layout and the version line leave the digest; a threshold moves it.
-    let relabelled = ThresholdTable::from_toml_str(&format!(
-        "version = \"2026-12\"\n# a comment\n{SHIPPED_THRESHOLDS}"
-    ))
-    .unwrap();
-    assert_eq!(relabelled.digest(), f.table.digest());
-    assert_eq!(relabelled.version(), Some("2026-12"));
+    assert_eq!(f.table.version(), Some("2026-12"));
+    let other = relabelled(
+        &SHIPPED_THRESHOLDS.replacen("\n\n", "\n# a comment\n\n", 1),
+        "2027-01",
+    );
+    let other = ThresholdTable::from_toml_str(&other).unwrap();
+    assert_eq!(other.digest(), f.table.digest());
+    assert_eq!(other.version(), Some("2027-01"));
     assert_eq!(
-        relabelled.stamp().to_string(),
-        format!("2026-12 (sha256 {})", &f.table.digest()[..12])
+        other.stamp().to_string(),
+        format!("2027-01 (sha256 {})", &f.table.digest()[..12])
     );
     let lower = ThresholdTable::from_toml_str(&cl140_at("30000")).unwrap();
     assert_ne!(lower.digest(), f.table.digest());
