@@ -188,7 +188,9 @@ pub struct PenaltyFile {
 pub struct Screening {
     /// The record version.
     pub version: u32,
+    /// The table's digest and version line.
     pub table: TableStamp,
+    /// When the version was screened under it (recorded, corrected or re-screened).
     pub at: Timestamp,
 }
 
