@@ -114,12 +114,18 @@ pub async fn rescreen_changed_table(
         return Ok(done);
     }
     done.changed = true;
-    tracing::info!(
-        table = %stamp,
-        was = %kept.as_ref().map_or_else(|| "none kept".to_owned(), ToString::to_string),
-        "the threshold table changed since the records were screened: re-screening every open \
-         penalty record"
-    );
+    match &kept {
+        Some(was) => tracing::info!(
+            table = %stamp, %was,
+            "the threshold table changed since the records were screened: re-screening every \
+             open penalty record"
+        ),
+        None => tracing::info!(
+            table = %stamp,
+            "no threshold table is recorded for the penalty records yet: screening every open \
+             record once under the table in force"
+        ),
+    }
     let mut after: Option<CaseId> = None;
     let mut logged = 0;
     loop {
