@@ -540,6 +540,21 @@ impl System {
         Ok(())
     }
 
+    /// Kills the process that runs the penalties service (`up` on the embedded backend, the
+    /// referrals process when distributed) and starts it again with the same settings, so it
+    /// loads its threshold table (`screening.thresholds`) again, as a start does.
+    pub async fn restart_penalties(&mut self) -> anyhow::Result<()> {
+        if self.processes.contains_key("up") {
+            self.kill("up").await?;
+            let addr = self.start("up", &["up", "--listen", "127.0.0.1:0"]).await?;
+            self.gateway = addr.context("up printed no gateway address")?;
+        } else {
+            self.kill("referrals").await?;
+            self.restart("referrals").await?;
+        }
+        Ok(())
+    }
+
     /// A channel to the gateway with `agency`'s certificate.
     pub async fn channel(&self, agency: &str) -> anyhow::Result<Channel> {
         let pki = self.dir.path().join("pki");

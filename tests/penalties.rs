@@ -363,6 +363,113 @@ async fn missed(system: &System) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shipped threshold table with CL-140 (伪劣产品, sales) at `yuan`, versioned by it.
+fn thresholds_at(yuan: &str) -> String {
+    let shipped = casebridge_core::screening::SHIPPED_THRESHOLDS;
+    assert!(
+        shipped.contains("threshold = \"50000\"\n"),
+        "CL-140 is at 50,000 yuan in the shipped table"
+    );
+    let table = shipped.replacen(
+        "threshold = \"50000\"\n",
+        &format!("threshold = \"{yuan}\"\n"),
+        1,
+    );
+    table.replacen(
+        "version = \"2026-12\"\n",
+        &format!("version = \"test-{yuan}\"\n"),
+        1,
+    )
+}
+
+/// A record under the threshold is re-screened when a start loads a table whose threshold it
+/// meets: the agency is warned as on arrival, the step is on the timeline; a start with the
+/// same table again takes no step.
+async fn rescreened_when_the_table_changes(distributed: bool) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let table = dir.path().join("thresholds.toml");
+    std::fs::write(&table, thresholds_at("50000"))?;
+    let settings = vec![(
+        "CASEBRIDGE__SCREENING__THRESHOLDS".to_owned(),
+        table.display().to_string(),
+    )];
+    let mut system = if distributed {
+        System::distributed_with(settings, "info").await?
+    } else {
+        System::embedded_with(settings, "info").await?
+    };
+    let recorded = system
+        .penalties(MARKET_BUREAU)
+        .await?
+        .record_penalty(record("rescreen-1", "40000"))
+        .await?
+        .into_inner()
+        .record
+        .expect("record");
+    assert_eq!(status(&recorded), pb::PenaltyStatus::Recorded);
+    assert!(recorded.hits.is_empty(), "{:?}", recorded.hits);
+    assert_eq!(recorded.versions[0].screened_under, "test-50000");
+    system.heard(MARKET_BUREAU, &recorded.id, "recorded").await;
+
+    // The threshold is lowered to 30,000 yuan; the table takes effect at the next start.
+    std::fs::write(&table, thresholds_at("30000"))?;
+    system.restart_penalties().await?;
+    let warned = record_when(
+        &system,
+        MARKET_BUREAU,
+        &recorded.id,
+        "the record warned under the new table",
+        |r| status(r) == pb::PenaltyStatus::AgencyWarned,
+    )
+    .await;
+    assert_eq!(warned.hits.len(), 1, "{:?}", warned.hits);
+    assert!(
+        warned.hits[0]
+            .description
+            .contains("40000.00 yuan ≥ 30000.00 yuan"),
+        "{}",
+        warned.hits[0].description
+    );
+    let steps: Vec<&str> = warned.history.iter().map(|h| h.step.as_str()).collect();
+    assert_eq!(steps, ["record", "rescreen", "open"]);
+    assert!(
+        warned.history[1].note.contains("test-30000"),
+        "{}",
+        warned.history[1].note
+    );
+    assert_eq!(warned.versions[0].screened_under, "test-30000");
+    system
+        .heard(MARKET_BUREAU, &recorded.id, "agency_warned")
+        .await;
+    system
+        .heard(MARKET_BUREAU, &recorded.id, "rescreened")
+        .await;
+
+    // The same table again: nothing to screen, no step.
+    system.restart_penalties().await?;
+    let again = record_when(&system, MARKET_BUREAU, &recorded.id, "the record", |_| true).await;
+    assert_eq!(again.version, warned.version);
+    assert_eq!(again.history.len(), warned.history.len());
+    assert!(
+        system
+            .logs()
+            .contains("open penalty records re-screened under the threshold table in force"),
+        "the pass is logged"
+    );
+    system.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_record_is_rescreened_when_the_threshold_table_changes() -> anyhow::Result<()> {
+    rescreened_when_the_table_changes(false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_a_record_is_rescreened_when_the_threshold_table_changes() -> anyhow::Result<()>
+{
+    rescreened_when_the_table_changes(true).await
+}
+
 fn uuid_like() -> String {
     "0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b".into()
 }

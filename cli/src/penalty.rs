@@ -216,6 +216,21 @@ fn rid(given: Option<String>) -> String {
     given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The threshold table a version was last screened under: its version line and the start of
+/// its digest (`2026-12 (sha256 0123456789ab)`), or `None` when not recorded.
+pub fn screened_under(v: &pb::PenaltyVersion) -> Option<String> {
+    let short = v
+        .screened_under_digest
+        .get(..12)
+        .unwrap_or(&v.screened_under_digest);
+    match (v.screened_under.as_str(), short) {
+        ("", "") => None,
+        ("", short) => Some(format!("sha256 {short}")),
+        (version, "") => Some(version.to_owned()),
+        (version, short) => Some(format!("{version} (sha256 {short})")),
+    }
+}
+
 /// A one-screen description of a record.
 pub fn describe(r: &pb::PenaltyRecord) -> String {
     let status = pb::PenaltyStatus::try_from(r.status)
@@ -238,6 +253,9 @@ pub fn describe(r: &pb::PenaltyRecord) -> String {
     }
     for hit in &r.hits {
         text.push_str(&format!("  meets:   {}\n", hit.description));
+    }
+    if let Some(table) = r.versions.last().and_then(screened_under) {
+        text.push_str(&format!("  screened under: threshold table {table}\n"));
     }
     if !r.referral_id.is_empty() {
         text.push_str(&format!("  referral: {}\n", r.referral_id));

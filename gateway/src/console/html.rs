@@ -310,7 +310,7 @@ pub fn status(lang: Lang, status: &str) -> Markup {
         "referral_linked" => "已移送",
         "non_referral_explained" => "已书面说明不移送理由",
         "warning_closed" => "检察机关已结束预警",
-        "warning_cleared" => "更正后未达移送标准",
+        "warning_cleared" => "更正或阈值表调整后未达移送标准",
         _ => "",
     };
     match lang {

@@ -299,7 +299,8 @@ fn case_wire(c: &PenaltyCase) -> pb::PenaltyCase {
     }
 }
 
-fn version_wire(v: &RecordVersion) -> pb::PenaltyVersion {
+fn version_wire(f: &PenaltyFile, v: &RecordVersion) -> pb::PenaltyVersion {
+    let screening = f.screened_under(v.number);
     pb::PenaltyVersion {
         number: v.number,
         case: Some(case_wire(&v.case)),
@@ -313,6 +314,13 @@ fn version_wire(v: &RecordVersion) -> pb::PenaltyVersion {
             .unwrap_or_default(),
         late_since: v.late_since.map(timestamp),
         digest: v.digest().to_hex(),
+        screened_under: screening
+            .and_then(|s| s.table.version.clone())
+            .unwrap_or_default(),
+        screened_under_digest: screening
+            .map(|s| s.table.digest.clone())
+            .unwrap_or_default(),
+        screened_at: screening.map(|s| timestamp(s.at)),
     }
 }
 
@@ -413,7 +421,12 @@ pub fn penalty_record(f: &PenaltyFile) -> pb::PenaltyRecord {
         id: f.record.id.to_string(),
         agency: f.record.agency.to_string(),
         status: status(f).into(),
-        versions: f.record.versions().iter().map(version_wire).collect(),
+        versions: f
+            .record
+            .versions()
+            .iter()
+            .map(|v| version_wire(f, v))
+            .collect(),
         hits: f.hits.iter().map(hit).collect(),
         referral_id: opt_id(f.referral),
         warnings: f.warnings.iter().map(warning_wire).collect(),

@@ -34,7 +34,7 @@ pub use record::{
     ViolationType,
 };
 pub use screen::{Hit, screen};
-pub use table::{Offence, Threshold, ThresholdError, ThresholdRule, ThresholdTable};
+pub use table::{Offence, TableStamp, Threshold, ThresholdError, ThresholdRule, ThresholdTable};
 
 /// The threshold table shipped in `deploy/thresholds.toml`.
 pub const SHIPPED_THRESHOLDS: &str = include_str!("../../../deploy/thresholds.toml");

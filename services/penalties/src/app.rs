@@ -15,7 +15,8 @@ use crate::handler::Penalties;
 /// A migrated, declared, ready-to-run penalties service.
 pub type PenaltiesApp = CaseApp<Penalties>;
 
-/// Migrates the tables and declares the queues of the penalties service.
+/// Migrates the tables and declares the queues of the penalties service, then re-screens the
+/// open records if the threshold table changed since they were screened.
 pub async fn build(
     host: Host,
     directory: Arc<Directory>,
@@ -24,7 +25,14 @@ pub async fn build(
     entry_within: Option<Period>,
 ) -> Result<PenaltiesApp, StartError> {
     let family = Penalties::new(directory, law, thresholds, entry_within);
-    CaseApp::build(family, host, crate::store::migrations()).await
+    let clock = host.clock.clone();
+    let app = CaseApp::build(family, host, crate::store::migrations()).await?;
+    // A table changed since the last start screens the open records again, before the service
+    // takes commands (docs/screening.md, "Re-screening").
+    crate::rescreen::rescreen_changed_table(app.service(), &*clock)
+        .await
+        .map_err(StartError::store(crate::SERVICE))?;
+    Ok(app)
 }
 
 /// Every migration of the penalties service, in the order they run (`casebridge migrate status`).

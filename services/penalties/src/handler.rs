@@ -49,6 +49,11 @@ impl Penalties {
     pub fn policy(&self) -> &ScreeningPolicy {
         &self.policy
     }
+
+    /// The threshold table in force (loaded at start).
+    pub fn thresholds(&self) -> &ThresholdTable {
+        &self.thresholds
+    }
 }
 
 /// The part of a `penalty.deadline_missed` notice the family reads.
@@ -132,16 +137,27 @@ impl Family for Penalties {
                 "corrected the record (version {version} supersedes {supersedes}); it {}",
                 described(hits)
             ),
+            PenaltyEventKind::Rescreened { version, hits, .. } => format!(
+                "had version {version} of the record screened again under the changed threshold \
+                 table (阈值表调整后重新筛查); it {}",
+                described(hits)
+            ),
             PenaltyEventKind::Warning(kind) => match kind {
                 WarningEventKind::AgencyWarned { .. } => format!(
                     "is warned that the case meets a criminal threshold and has not been \
                      referred: {}",
                     f.warning().map_or("", |w| w.summary.as_str())
                 ),
-                WarningEventKind::Cleared { .. } => {
+                WarningEventKind::Cleared { table: None, .. } => {
                     "corrected its record, which now meets no threshold: the warning is cleared"
                         .to_owned()
                 }
+                WarningEventKind::Cleared {
+                    table: Some(table), ..
+                } => format!(
+                    "has a record that meets no threshold of the changed threshold table {table}: \
+                     the warning is withdrawn"
+                ),
                 WarningEventKind::Raised { .. } => format!(
                     "did not refer in time: early warning (移送预警) to {}",
                     f.warning()
@@ -174,6 +190,7 @@ impl Family for Penalties {
             PenaltyEventKind::Recorded { .. } | PenaltyEventKind::Corrected { .. } => {
                 f.record.current().case.evidence.clone()
             }
+            PenaltyEventKind::Rescreened { .. } => Vec::new(),
             PenaltyEventKind::Warning(_) => f
                 .warning()
                 .map(|w| casebridge_core::document::digests(&w.documents))

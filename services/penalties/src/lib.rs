@@ -9,13 +9,16 @@
 //!   ([`casebridge_core::screening::file::decide`]) with the threshold table and the periods of
 //!   the deadline rules `WARN-RAISE` and `WARN-ANSWER`; it reacts to those rules' misses by
 //!   raising the warning and by recording the agency's answer as overdue.
-//! - [`store`]: the family's own migrations (none: the engine owns the case tables).
+//! - [`store`]: the family's own table (the threshold table the open records were screened
+//!   under); the engine owns the case tables.
+//! - [`rescreen`]: at start-up, the open records screened again when the threshold table changed.
 //! - [`app`]: the runnable service.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod handler;
+pub mod rescreen;
 pub mod store;
 
 /// The service name: its command queue and its tables' prefix.

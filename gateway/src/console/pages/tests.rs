@@ -321,6 +321,8 @@ fn every_page(look: &Look) -> Vec<(&'static str, Markup)> {
                     }),
                     ..Default::default()
                 }),
+                screened_under: EVIL.to_owned(),
+                screened_under_digest: EVIL.to_owned(),
                 ..Default::default()
             }],
             hits: vec![hit.clone()],

@@ -151,6 +151,21 @@ fn hits_list(lang: Lang, hits: &[pb::ThresholdHit]) -> Markup {
     out
 }
 
+/// The threshold table a version was last screened under: its version line and the start of
+/// its digest, or `None` when not recorded.
+fn screened_under(v: &pb::PenaltyVersion) -> Option<String> {
+    let short = v
+        .screened_under_digest
+        .get(..12)
+        .unwrap_or(&v.screened_under_digest);
+    match (v.screened_under.as_str(), short) {
+        ("", "") => None,
+        ("", short) => Some(format!("sha256 {short}")),
+        (version, "") => Some(version.to_owned()),
+        (version, short) => Some(format!("{version} (sha256 {short})")),
+    }
+}
+
 /// A record at its desk.
 pub(super) fn warning_desk<'a>(look: &Look, record: &'a pb::PenaltyRecord) -> CaseDesk<'a> {
     let lang = look.lang;
@@ -190,6 +205,13 @@ pub(super) fn warning_desk<'a>(look: &Look, record: &'a pb::PenaltyRecord) -> Ca
         "hits",
         hits_list(lang, &record.hits),
     ));
+    if let Some(table) = record.versions.last().and_then(screened_under) {
+        facts.push(Fact::with_id(
+            lang.t("筛查所依阈值表", "Screened under"),
+            "screened-under",
+            Markup::text(&table),
+        ));
+    }
     let warning = record.warnings.last();
     if let Some(w) = warning {
         facts.push(Fact::new(

@@ -281,6 +281,10 @@ pub const RULES_ZH: &[(&str, &str)] = &[
         "所称移送案件或者不移送记录，应当是本机关移送或者记录的涉嫌犯罪案件。",
     ),
     (
+        "WARN-RESCREEN",
+        "阈值表调整后，只有重新筛查的结果发生变化的，才记录重新筛查；已移送或者预警已办结的案件不再重新筛查。",
+    ),
+    (
         "WARN-MISS",
         "人民检察院提出检察意见后，执法机关的答复期限届满前，不得记录逾期（《人民检察院办理行政执法机关移送涉嫌犯罪案件的规定》第十二条）。",
     ),
@@ -379,7 +383,7 @@ const STATUS_ZH: &[(&str, &str)] = &[
     ("referral_linked", "已移送"),
     ("non_referral_explained", "已书面说明不移送理由"),
     ("warning_closed", "检察机关已结束预警"),
-    ("warning_cleared", "更正后未达移送标准"),
+    ("warning_cleared", "更正或阈值表调整后未达移送标准"),
     ("acknowledged", "已签收线索"),
     ("answered", "已反馈处理结果"),
     ("reported", "已报送整改报告"),

@@ -9,6 +9,13 @@
 //! [`PenaltyCommand::Warning`], decided by the warning's own state machine, so the file adds only
 //! what is about the record.
 //!
+//! Re-screening ([`PenaltyCommand::Rescreen`]): when the threshold table changes, the penalties
+//! service screens the current version of each file not yet closed again, at start-up, in the
+//! recording agency's name. A file whose hits do not change takes no step; one that now meets a
+//! threshold is warned as on arrival; one that meets none has its hits cleared, and a warning
+//! only the agency has is withdrawn, while one raised to the procuratorate stands (it is the
+//! procuratorate's to end) and the step on the file says the table no longer meets it.
+//!
 //! Status: the current warning's status, or `recorded` while the file has none open (no
 //! threshold met, or a referral named). A warning that ended stays in the file; a later
 //! correction that meets a threshold again opens a new one.
@@ -17,12 +24,13 @@
 //! record → recorded                       (no hit, or a referral named)
 //! record → agency_warned → …              (a hit and no referral: the warning's flow)
 //! correct → screens again: open a warning, clear one, or leave it to the procuratorate
+//! rescreen → the same version under a changed table: the same three outcomes, or no step
 //! ```
 
 use serde::{Deserialize, Serialize};
 
 use super::warning::{self, EarlyWarning, Opening, WarningCommand, WarningEventKind};
-use super::{Hit, PenaltyCase, PenaltyRecord, ScreeningPolicy, ThresholdTable, screen};
+use super::{Hit, PenaltyCase, PenaltyRecord, ScreeningPolicy, TableStamp, ThresholdTable, screen};
 use crate::calendar::Calendar;
 use crate::case::{
     self, Case, CaseEvent, Decision, EventName, HistoryEntry, Parties, Rejection, StepName,
@@ -69,6 +77,10 @@ pub enum PenaltyCommand {
     Correct { case: PenaltyCase, reason: String },
     /// A step on the file's current warning.
     Warning(WarningCommand),
+    /// Screens the current version again under the threshold table in force (重新筛查), when
+    /// that finds other hits than the file has. Taken by the penalties service at start-up,
+    /// after the table changed, in the recording agency's name; never by a caller.
+    Rescreen,
 }
 
 /// The steps a file records itself; the warnings record theirs.
@@ -79,6 +91,8 @@ pub enum FileStep {
     Correct,
     /// A referral named with no warning open (with one open, the warning records it).
     LinkReferral,
+    /// The current version screened again under a changed threshold table.
+    Rescreen,
 }
 
 impl StepName for FileStep {
@@ -89,6 +103,7 @@ impl StepName for FileStep {
             FileStep::Record => "record",
             FileStep::Correct => "correct",
             FileStep::LinkReferral => "link_referral",
+            FileStep::Rescreen => "rescreen",
         }
     }
 }
@@ -100,6 +115,7 @@ impl PenaltyCommand {
             PenaltyCommand::Record { .. } => FileStep::Record.name(),
             PenaltyCommand::Correct { .. } => FileStep::Correct.name(),
             PenaltyCommand::Warning(command) => command.step().as_str(),
+            PenaltyCommand::Rescreen => FileStep::Rescreen.name(),
         }
     }
 }
@@ -122,6 +138,14 @@ pub enum PenaltyEventKind {
         supersedes: u32,
         hits: Vec<Hit>,
     },
+    /// The current version screened again under a changed threshold table found other hits:
+    /// `hits` now, the rules it met before (`was`), and the table.
+    Rescreened {
+        version: u32,
+        hits: Vec<Hit>,
+        was: Vec<String>,
+        table: TableStamp,
+    },
     /// A step of the warning; serialised as the warning's own event.
     #[serde(untagged)]
     Warning(WarningEventKind),
@@ -132,6 +156,7 @@ impl EventName for PenaltyEventKind {
         match self {
             PenaltyEventKind::Recorded { .. } => "recorded",
             PenaltyEventKind::Corrected { .. } => "corrected",
+            PenaltyEventKind::Rescreened { .. } => "rescreened",
             PenaltyEventKind::Warning(kind) => kind.name(),
         }
     }
@@ -149,9 +174,24 @@ pub struct PenaltyFile {
     /// Every warning opened on the file, oldest first; the last is the current one.
     #[serde(default)]
     pub warnings: Vec<EarlyWarning>,
-    /// The file's own steps (record, correct); the warnings keep theirs.
+    /// The file's own steps (record, correct, rescreen); the warnings keep theirs.
     pub history: Vec<HistoryEntry<FileStep>>,
+    /// For each version, the threshold table it was last screened under; empty for a file
+    /// recorded before tables were stamped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screenings: Vec<Screening>,
     pub version: u64,
+}
+
+/// The threshold table one version of a record was last screened under, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Screening {
+    /// The record version.
+    pub version: u32,
+    /// The table's digest and version line.
+    pub table: TableStamp,
+    /// When the version was screened under it (recorded, corrected or re-screened).
+    pub at: Timestamp,
 }
 
 impl PenaltyFile {
@@ -163,6 +203,49 @@ impl PenaltyFile {
     /// The current warning while it is open.
     pub fn open_warning(&self) -> Option<&EarlyWarning> {
         self.warning().filter(|w| !w.status.is_terminal())
+    }
+
+    /// The threshold table record version `version` was last screened under, if known.
+    pub fn screened_under(&self, version: u32) -> Option<&Screening> {
+        self.screenings.iter().find(|s| s.version == version)
+    }
+
+    /// Why the file is closed to re-screening, or `None` while it is open to it: a referral
+    /// was made for the same matter, or its warning was ended by a referral, an explanation or
+    /// the procuratorate. A warning cleared because the figures met nothing leaves it open: a
+    /// changed table may make them meet a threshold again.
+    pub fn closed_to_rescreening(&self) -> Option<String> {
+        if let Some(referral) = self.referral {
+            return Some(format!(
+                "a referral ({referral}) was made for the same matter"
+            ));
+        }
+        match self.warning() {
+            Some(w)
+                if w.status.is_terminal() && w.status != warning::WarningStatus::WarningCleared =>
+            {
+                Some(format!("its warning ended ({})", w.status))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether re-screening the current version under `table` would take a step: the file is
+    /// open to it and the table finds other hits than the file has.
+    pub fn needs_rescreening(&self, table: &ThresholdTable) -> bool {
+        self.closed_to_rescreening().is_none()
+            && screen(&self.record.current().case, table) != self.hits
+    }
+
+    /// Records that the current version was screened under `table` at `now`.
+    fn stamp(&mut self, table: &ThresholdTable, now: Timestamp) {
+        let version = self.record.current().number;
+        self.screenings.retain(|s| s.version != version);
+        self.screenings.push(Screening {
+            version,
+            table: table.stamp().clone(),
+            at: now,
+        });
     }
 }
 
@@ -258,6 +341,7 @@ pub fn decide(
             correct(file, case, reason, actor, ctx, now)
         }
         (Some(file), PenaltyCommand::Warning(step)) => on_warning(file, step, actor, ctx, now),
+        (Some(file), PenaltyCommand::Rescreen) => rescreen(file, actor, ctx, now),
         (None, other) => Err(Rejection::NotFound { step: other.step() }),
     }
 }
@@ -346,14 +430,16 @@ fn record(
     let record = PenaltyRecord::open(case_id, case.clone(), actor, ctx.policy, ctx.calendar, now)?;
     let hits = screen(case, ctx.table);
     let late_since = record.current().late_since;
-    let file = PenaltyFile {
+    let mut file = PenaltyFile {
         record,
         hits: hits.clone(),
         referral,
         warnings: Vec::new(),
         history: Vec::new(),
+        screenings: Vec::new(),
         version: 0,
     };
+    file.stamp(ctx.table, now);
     let note = hits
         .iter()
         .map(Hit::describe)
@@ -391,6 +477,7 @@ fn correct(
     let mut next = file.clone();
     next.record = record;
     next.hits = hits;
+    next.stamp(ctx.table, now);
     let decision = stepped(next, FileStep::Correct, reason.to_owned(), actor, now, kind);
     let file = &decision.case;
     match file.open_warning() {
@@ -399,11 +486,126 @@ fn correct(
             let clear = WarningCommand::Clear {
                 record_version: file.record.current().number,
                 hits: Vec::new(),
+                table: None,
             };
             let warned = warning::decide(Some(w), &clear, actor, &ctx.warning(), now)?;
             Ok(with_warning(decision, warned, false))
         }
         // A warning is open: it stands, and the procuratorate judges a figure lowered after it.
+        Some(_) => Ok(decision),
+        None if file.hits.is_empty() || file.referral.is_some() => Ok(decision),
+        None => open_warning(decision, actor, ctx, now),
+    }
+}
+
+/// The rule that refuses a re-screening that would change nothing, or of a closed file.
+const RESCREEN_RULE: &str = "WARN-RESCREEN";
+
+/// The current version screened again under the table in force (`ctx.table`), after it
+/// changed. Refused when the file is closed to it or the hits are the same: no step, so a
+/// table that changes nothing for a file leaves nothing on its record. Otherwise the hits are
+/// replaced and:
+/// - hits where the file had no open warning and names no referral: the agency is warned, as
+///   on arrival (the warning opens on the current version);
+/// - hits with a warning open: the warning stays as it was opened, not reopened or duplicated;
+/// - no hits, with a warning only the agency has: it is withdrawn (cleared), the table named;
+/// - no hits, with a warning raised to the procuratorate: it stands, since the procuratorate
+///   already acts on it and only it ends it; the step says so and the procuratorate and the
+///   supervisor hear of it.
+fn rescreen(
+    file: &PenaltyFile,
+    actor: &Agency,
+    ctx: &FileContext<'_>,
+    now: Timestamp,
+) -> Result<Decision<PenaltyFile, PenaltyEventKind>, Rejection> {
+    if file.record.agency != actor.code {
+        return Err(Rejection::NotAParty {
+            step: FileStep::Rescreen.name(),
+        });
+    }
+    let table = ctx.table.stamp();
+    if let Some(why) = file.closed_to_rescreening() {
+        return Err(Rejection::Forbidden {
+            rule: RESCREEN_RULE,
+            field: None,
+            reason: format!("the record is not screened again: {why}"),
+        });
+    }
+    let current = file.record.current().number;
+    let hits = screen(&file.record.current().case, ctx.table);
+    if hits == file.hits {
+        return Err(Rejection::Forbidden {
+            rule: RESCREEN_RULE,
+            field: None,
+            reason: format!(
+                "version {current} {} under the threshold table {table} as before: nothing \
+                 changes",
+                if hits.is_empty() {
+                    "meets no threshold"
+                } else {
+                    "meets the same thresholds"
+                }
+            ),
+        });
+    }
+    let was: Vec<String> = file.hits.iter().map(|h| h.rule.clone()).collect();
+    let mut next = file.clone();
+    next.hits = hits.clone();
+    next.stamp(ctx.table, now);
+    let now_met = if hits.is_empty() {
+        "meets no threshold".to_owned()
+    } else {
+        format!(
+            "meets {}",
+            hits.iter()
+                .map(Hit::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+    let before = if was.is_empty() {
+        "none".to_owned()
+    } else {
+        was.join(", ")
+    };
+    let raised = file.open_warning().filter(|w| w.is_raised());
+    let mut note = format!(
+        "re-screened under the threshold table {table}: version {current} {now_met} (met before: \
+         {before})"
+    );
+    if raised.is_some() && hits.is_empty() {
+        note.push_str(
+            "; the warning raised to the procuratorate stands: it is for the procuratorate to \
+             judge, and to close it",
+        );
+    }
+    let kind = PenaltyEventKind::Rescreened {
+        version: current,
+        hits,
+        was,
+        table: table.clone(),
+    };
+    let mut decision = stepped(next, FileStep::Rescreen, note, actor, now, kind);
+    if let Some(w) = raised {
+        // The procuratorate acts on the warning: it and the supervisor hear what changed.
+        let recipients = &mut decision.events[0].recipients;
+        for code in std::iter::once(&w.procuratorate).chain(w.supervisor.as_ref()) {
+            if !recipients.contains(code) {
+                recipients.push(code.clone());
+            }
+        }
+    }
+    let file = &decision.case;
+    match file.open_warning() {
+        Some(w) if file.hits.is_empty() && w.status == warning::WarningStatus::AgencyWarned => {
+            let clear = WarningCommand::Clear {
+                record_version: current,
+                hits: Vec::new(),
+                table: Some(table.clone()),
+            };
+            let warned = warning::decide(Some(w), &clear, actor, &ctx.warning(), now)?;
+            Ok(with_warning(decision, warned, false))
+        }
         Some(_) => Ok(decision),
         None if file.hits.is_empty() || file.referral.is_some() => Ok(decision),
         None => open_warning(decision, actor, ctx, now),

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{Amount, Measure, Number, Value, ViolationType};
+use crate::ids::Sha256Digest;
 
 /// The offence a threshold points to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,11 +74,45 @@ pub enum ThresholdError {
     },
 }
 
-/// Every threshold rule.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which threshold table a record version was screened under: the digest of the table's rules
+/// and the version the table file names, if it names one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TableStamp {
+    /// SHA-256 (hex) of the table's rules in canonical form ([`ThresholdTable::digest`]): equal
+    /// digests, equal rules. Comments and layout of the file do not count.
+    pub digest: String,
+    /// The table's own `version = "…"` line, for people (e.g. `2026-12`); `None` when the file
+    /// has none. It is not compared: only the digest says whether the rules changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl TableStamp {
+    /// The first 12 hex digits of the digest, as people quote it.
+    pub fn short_digest(&self) -> &str {
+        self.digest.get(..12).unwrap_or(&self.digest)
+    }
+}
+
+impl fmt::Display for TableStamp {
+    /// `2026-12 (sha256 0123456789ab)`, or `sha256 0123456789ab` without a version.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(version) => write!(f, "{version} (sha256 {})", self.short_digest()),
+            None => write!(f, "sha256 {}", self.short_digest()),
+        }
+    }
+}
+
+/// Every threshold rule, with the table's version and digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThresholdTable {
     rules: Vec<ThresholdRule>,
+    stamp: TableStamp,
 }
+
+/// The longest `version` a table may name.
+const VERSION_MAX_CHARS: usize = 64;
 
 /// The fields a rule may have; any other is refused, so a misspelt `verfied` is not ignored.
 const FIELDS: &[&str] = &[
@@ -144,11 +179,24 @@ impl ThresholdTable {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ThresholdError::Syntax(e.message().to_owned()))?;
-        if let Some(key) = table.keys().find(|k| *k != "rule") {
+        if let Some(key) = table.keys().find(|k| *k != "rule" && *k != "version") {
             return Err(ThresholdError::Syntax(format!(
-                "unknown key {key:?}: the table holds [[rule]] entries only"
+                "unknown key {key:?}: the table holds a version and [[rule]] entries only"
             )));
         }
+        let version = match table.get("version") {
+            None => None,
+            Some(toml::Value::String(v))
+                if !v.trim().is_empty() && v.chars().count() <= VERSION_MAX_CHARS =>
+            {
+                Some(v.trim().to_owned())
+            }
+            Some(_) => {
+                return Err(ThresholdError::Syntax(format!(
+                    "version must be a string of 1 to {VERSION_MAX_CHARS} characters, e.g. \"2026-12\""
+                )));
+            }
+        };
         let entries = match table.get("rule") {
             None => Vec::new(),
             Some(toml::Value::Array(entries)) => entries.clone(),
@@ -178,16 +226,43 @@ impl ThresholdTable {
             }
             rules.push(rule);
         }
-        Ok(ThresholdTable { rules })
+        let stamp = TableStamp {
+            digest: digest(&rules),
+            version,
+        };
+        Ok(ThresholdTable { rules, stamp })
     }
 
     pub fn rules(&self) -> &[ThresholdRule] {
         &self.rules
     }
 
+    /// The SHA-256 (hex) of the rules in canonical form (their JSON, in table order): what
+    /// re-screening compares to know whether the table changed. A comment, the file's layout or
+    /// its `version` line change nothing; any field of any rule, or their order, does.
+    pub fn digest(&self) -> &str {
+        &self.stamp.digest
+    }
+
+    /// The table's version line, if the file has one.
+    pub fn version(&self) -> Option<&str> {
+        self.stamp.version.as_deref()
+    }
+
+    /// The digest and version, as a record version screened under the table keeps them.
+    pub fn stamp(&self) -> &TableStamp {
+        &self.stamp
+    }
+
     pub fn get(&self, id: &str) -> Option<&ThresholdRule> {
         self.rules.iter().find(|r| r.id == id)
     }
+}
+
+/// See [`ThresholdTable::digest`].
+fn digest(rules: &[ThresholdRule]) -> String {
+    // Strings, enums, booleans and lists only: serialising cannot fail.
+    Sha256Digest::of(serde_json::to_string(rules).unwrap_or_default().as_bytes()).to_hex()
 }
 
 fn parse_rule(f: &Fields<'_>) -> Result<ThresholdRule, ThresholdError> {

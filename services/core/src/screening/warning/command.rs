@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Step;
 use crate::document::Document;
 use crate::ids::CaseId;
-use crate::screening::Hit;
+use crate::screening::{Hit, TableStamp};
 
 /// A record version screened positive: open a warning on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,10 +54,16 @@ impl OpinionGround {
 #[serde(rename_all = "snake_case")]
 pub enum WarningCommand {
     Open(Opening),
-    /// A corrected version of the record was screened again and met nothing.
+    /// A corrected version of the record was screened again and met nothing; or, with
+    /// `table`, the version the warning was opened on met nothing when it was re-screened under
+    /// a changed threshold table (docs/screening.md, "Re-screening").
     Clear {
         record_version: u32,
         hits: Vec<Hit>,
+        /// The table the version was re-screened under, when no correction but a change of the
+        /// table cleared it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<TableStamp>,
     },
     Raise,
     /// The procuratorate's opinion that the case be referred (检察意见 / 建议移送).

@@ -347,12 +347,19 @@ fn act(
         WarningCommand::Clear {
             record_version,
             hits,
+            table,
         } => {
-            if *record_version <= warning.record_version {
+            // A correction clears from a newer version; a changed table, from the same one.
+            let oldest = match table {
+                Some(_) => warning.record_version,
+                None => warning.record_version + 1,
+            };
+            if *record_version < oldest {
                 return Err(invalid(
                     "record_version",
                     format!(
-                        "must be a correction newer than version {} the warning was opened on",
+                        "must be a correction newer than version {} the warning was opened on \
+                         (or that version, re-screened under a changed table)",
                         warning.record_version
                     ),
                 ));
@@ -372,10 +379,17 @@ fn act(
             }
             out.warning.status = WarningStatus::WarningCleared;
             out.warning.record_version = *record_version;
-            out.note = format!("version {record_version} meets no threshold");
+            out.note = match table {
+                None => format!("version {record_version} meets no threshold"),
+                Some(table) => format!(
+                    "version {record_version} meets no threshold under the changed threshold \
+                     table {table}: the warning is withdrawn"
+                ),
+            };
             out.event(
                 WarningEventKind::Cleared {
                     record_version: *record_version,
+                    table: table.clone(),
                 },
                 &[agency],
             );

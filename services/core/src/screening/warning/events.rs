@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{EarlyWarning, OpinionGround};
 use crate::case::{self, CaseEvent, EventName};
 use crate::ids::{AgencyCode, CaseId};
-use crate::screening::Hit;
+use crate::screening::{Hit, TableStamp};
 use crate::time::Timestamp;
 
 /// What happened to a warning.
@@ -21,8 +21,13 @@ pub enum WarningEventKind {
         hits: Vec<Hit>,
         raise_due: Timestamp,
     },
-    /// A corrected version met no threshold before the warning was raised.
-    Cleared { record_version: u32 },
+    /// A corrected version met no threshold before the warning was raised; with `table`, the
+    /// same version met none once re-screened under that (changed) threshold table.
+    Cleared {
+        record_version: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<TableStamp>,
+    },
     /// The warning goes to the procuratorate and the supervisor (移送预警), with every hit.
     Raised {
         record: CaseId,

@@ -210,6 +210,7 @@ fn clear(record_version: u32) -> WarningCommand {
     WarningCommand::Clear {
         record_version,
         hits: Vec::new(),
+        table: None,
     }
 }
 
@@ -500,6 +501,7 @@ fn a_correction_that_meets_no_threshold_clears_the_warning_before_it_is_raised()
             WarningCommand::Clear {
                 record_version: 2,
                 hits: hits(),
+                table: None,
             },
             &w.market,
             OPENED,
