@@ -14,6 +14,7 @@ use casebridge_proto::v1::deadline_service_server::DeadlineServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::dispute_service_server::DisputeServiceServer;
 use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
+use casebridge_proto::v1::export_service_server::ExportServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::lead_service_server::LeadServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
@@ -33,6 +34,7 @@ use crate::context::{Context, EvidenceConfig, StartError, TlsMaterial, bind};
 use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
 use crate::evidence::EvidenceGrpc;
+use crate::export::ExportGrpc;
 use crate::inbox::InboxGrpc;
 use crate::leads::LeadsGrpc;
 use crate::limits::{Caps, Limits};
@@ -44,7 +46,7 @@ use crate::transfers::TransfersGrpc;
 use crate::trust::{Revoked, Trust, TrustFiles};
 
 /// Every gRPC service the gateway serves, by the name health checks ask about.
-const SERVICES: [&str; 12] = [
+const SERVICES: [&str; 13] = [
     <ReferralServiceServer<ReferralsGrpc> as NamedService>::NAME,
     <TransferServiceServer<TransfersGrpc> as NamedService>::NAME,
     <DisputeServiceServer<DisputesGrpc> as NamedService>::NAME,
@@ -57,6 +59,7 @@ const SERVICES: [&str; 12] = [
     <DeadlineServiceServer<DeadlinesGrpc> as NamedService>::NAME,
     <DirectoryServiceServer<DirectoryGrpc> as NamedService>::NAME,
     <EvidenceServiceServer<EvidenceGrpc> as NamedService>::NAME,
+    <ExportServiceServer<ExportGrpc> as NamedService>::NAME,
 ];
 
 /// What the gateway needs to start.
@@ -305,6 +308,7 @@ impl Gateway {
             .add_service(EvidenceServiceServer::new(EvidenceGrpc::new(
                 self.ctx.clone(),
             )))
+            .add_service(ExportServiceServer::new(ExportGrpc::new(self.ctx.clone())))
             .serve_with_incoming_shutdown(
                 crate::tls::accept(
                     self.listener,
