@@ -111,7 +111,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
             }
         }
         if page.more {
-            if pages % 10 == 0 {
+            if pages.is_multiple_of(10) {
                 eprintln!("exported {total} lines so far; cursor {cursor}");
             }
             continue;

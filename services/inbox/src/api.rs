@@ -1,10 +1,10 @@
 //! What the inbox service takes and answers over the bus.
 
+pub use crate::export::Kind;
 use casebridge_core::ids::{AgencyCode, CaseId, MessageId};
 use casebridge_core::notice::Family;
 use casebridge_core::refusal::Refusal;
 use casebridge_core::time::Timestamp;
-pub use crate::export::Kind;
 use casebridge_platform::reply::ServiceReply;
 use serde::{Deserialize, Serialize};
 

@@ -436,7 +436,14 @@ mod tests {
             assert_eq!(parse_cursor(&cursor(seq)), Some(seq));
         }
         assert_eq!(parse_cursor(""), Some(0));
-        for bad in ["12", "e1-", "e1-xyz", "e2-1", "e1-ffffffffffffffff", " e1-1"] {
+        for bad in [
+            "12",
+            "e1-",
+            "e1-xyz",
+            "e2-1",
+            "e1-ffffffffffffffff",
+            " e1-1",
+        ] {
             assert_eq!(parse_cursor(bad), None, "{bad:?}");
         }
     }

@@ -200,8 +200,7 @@ pub async fn append_export(
     for row in exported {
         seq += 1;
         let position = u64::try_from(seq).unwrap_or(0);
-        let Some((kind, line)) = crate::export::render(position, row.message_id, row.notice)
-        else {
+        let Some((kind, line)) = crate::export::render(position, row.message_id, row.notice) else {
             continue;
         };
         sqlx::query(

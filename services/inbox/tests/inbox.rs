@@ -382,8 +382,8 @@ async fn exported_events_are_written_once_each_and_read_by_their_parties_and_sup
         let stack = TestStack::open(backend, dir.path()).await;
         let app = build(&stack).await;
         let case_id = CaseId::generate();
-        let step = |event: &str, family: Family, to: &[&str]| {
-            let mut n = notice(case_id, event, to);
+        let step = |name: &str, family: Family, to: &[&str]| {
+            let mut n = notice(case_id, name, to);
             n.family = family;
             (event(&n), n)
         };
@@ -423,8 +423,7 @@ async fn exported_events_are_written_once_each_and_read_by_their_parties_and_sup
         let (first, after_first, more) = export_page(&app, CITY_POLICE, false, &[], 0, 1).await;
         assert_eq!(first, all[..1]);
         assert!(more);
-        let (second, _, more) =
-            export_page(&app, CITY_POLICE, false, &[], after_first, 1).await;
+        let (second, _, more) = export_page(&app, CITY_POLICE, false, &[], after_first, 1).await;
         assert_eq!(second, all[1..]);
         assert!(!more);
         let (again, _, _) = export_page(&app, CITY_POLICE, false, &[], after_first, 1).await;
