@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "casebridge/v1/directory.proto",
     "casebridge/v1/disputes.proto",
     "casebridge/v1/evidence.proto",
+    "casebridge/v1/export.proto",
     "casebridge/v1/inbox.proto",
     "casebridge/v1/leads.proto",
     "casebridge/v1/rectifications.proto",

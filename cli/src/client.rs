@@ -12,6 +12,7 @@ use casebridge_proto::v1::deadline_service_client::DeadlineServiceClient;
 use casebridge_proto::v1::directory_service_client::DirectoryServiceClient;
 use casebridge_proto::v1::dispute_service_client::DisputeServiceClient;
 use casebridge_proto::v1::evidence_service_client::EvidenceServiceClient;
+use casebridge_proto::v1::export_service_client::ExportServiceClient;
 use casebridge_proto::v1::inbox_service_client::InboxServiceClient;
 use casebridge_proto::v1::lead_service_client::LeadServiceClient;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
@@ -118,6 +119,7 @@ pub struct Clients {
     pub monitor: MonitorServiceClient<Channel>,
     pub evidence: EvidenceServiceClient<Channel>,
     pub deadlines: DeadlineServiceClient<Channel>,
+    pub export: ExportServiceClient<Channel>,
 }
 
 /// Reads a PEM file of the connection, saying where such files come from when it cannot.
@@ -203,7 +205,8 @@ impl Connection {
             directory: DirectoryServiceClient::new(channel.clone()),
             monitor: MonitorServiceClient::new(channel.clone()),
             evidence: EvidenceServiceClient::new(channel.clone()),
-            deadlines: DeadlineServiceClient::new(channel),
+            deadlines: DeadlineServiceClient::new(channel.clone()),
+            export: ExportServiceClient::new(channel),
         })
     }
 }

@@ -8,7 +8,8 @@
 //!   one component per process, on RabbitMQ + PostgreSQL.
 //! - `casebridge pki init`: development CA, gateway and agency certificates, operator key.
 //! - `casebridge agencies`, `referral …`, `transfer …`, `dispute …`, `opinion …`, `case …`,
-//!   `evidence …`, `inbox …`, `monitor …`, `deadline …`: client commands over mutual TLS.
+//!   `evidence …`, `inbox …`, `monitor …`, `deadline …`, `export`: client commands over mutual
+//!   TLS (`export`: the feed for a supervision platform, JSON lines on stdout).
 //! - `casebridge ledger …`: verify the full-process record and receipts.
 //! - `casebridge migrate status`: each service's schema against this binary's migrations.
 //!
@@ -22,6 +23,7 @@ mod case;
 pub mod client;
 mod dispute;
 pub mod evidence;
+mod export;
 mod lead;
 mod ledger;
 mod migrate;
@@ -190,6 +192,9 @@ enum Command {
         #[command(subcommand)]
         command: evidence::EvidenceCommand,
     },
+    /// The export feed for a supervision platform: JSON lines on stdout, the next cursor on
+    /// stderr or in --cursor-file.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,6 +417,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor { command } => monitor::run(command).await,
         Command::Deadline { command } => monitor::run_deadline(command).await,
         Command::Evidence { command } => evidence::run(command).await,
+        Command::Export(args) => export::run(args).await,
     }
 }
 

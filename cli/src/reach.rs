@@ -22,6 +22,7 @@ pub const RPC_COMMANDS: &[(&str, &str, &str)] = &[
     ("EvidenceService", "UploadEvidence", "evidence upload"),
     ("EvidenceService", "GetEvidence", "evidence stat"),
     ("EvidenceService", "DownloadEvidence", "evidence download"),
+    ("ExportService", "Export", "export"),
     ("InboxService", "WatchInbox", "inbox watch"),
     ("InboxService", "AcknowledgeInbox", "inbox ack"),
     ("MonitorService", "ListObligations", "monitor overdue"),

@@ -14,6 +14,7 @@ use casebridge_proto::v1::deadline_service_server::DeadlineServiceServer;
 use casebridge_proto::v1::directory_service_server::DirectoryServiceServer;
 use casebridge_proto::v1::dispute_service_server::DisputeServiceServer;
 use casebridge_proto::v1::evidence_service_server::EvidenceServiceServer;
+use casebridge_proto::v1::export_service_server::ExportServiceServer;
 use casebridge_proto::v1::inbox_service_server::InboxServiceServer;
 use casebridge_proto::v1::lead_service_server::LeadServiceServer;
 use casebridge_proto::v1::monitor_service_server::MonitorServiceServer;
@@ -34,6 +35,7 @@ use crate::context::{Context, EvidenceConfig, StartError, TlsMaterial, bind};
 use crate::directory::DirectoryGrpc;
 use crate::disputes::DisputesGrpc;
 use crate::evidence::EvidenceGrpc;
+use crate::export::ExportGrpc;
 use crate::inbox::InboxGrpc;
 use crate::leads::LeadsGrpc;
 use crate::limits::{Caps, Limits};
@@ -60,6 +62,7 @@ const SERVICES: [&str; 13] = [
     <DeadlineServiceServer<DeadlinesGrpc> as NamedService>::NAME,
     <DirectoryServiceServer<DirectoryGrpc> as NamedService>::NAME,
     <EvidenceServiceServer<EvidenceGrpc> as NamedService>::NAME,
+    <ExportServiceServer<ExportGrpc> as NamedService>::NAME,
 ];
 
 /// What the gateway needs to start.
@@ -311,6 +314,7 @@ impl Gateway {
             .add_service(EvidenceServiceServer::new(EvidenceGrpc::new(
                 self.ctx.clone(),
             )))
+            .add_service(ExportServiceServer::new(ExportGrpc::new(self.ctx.clone())))
             .serve_with_incoming_shutdown(
                 crate::tls::accept(
                     self.listener,

@@ -16,6 +16,8 @@
 //!   docs/screening.md; `leads`: leads between agencies, 线索互告; `rectifications`:
 //!   rectification requests and reports, 整改).
 //! - `inbox`, `directory`: the agency's inbox, the directory.
+//! - `export`: the export feed for supervision platforms (`ExportService`, docs/export.md),
+//!   answered by the inbox service.
 //! - `monitor`: `MonitorService` and `DeadlineService`, answered by the deadlines service.
 //! - `evidence`: chunked evidence upload and download straight to and from object storage,
 //!   and the check that documents name only files the caller uploaded or may read.
@@ -36,6 +38,7 @@ mod directory;
 mod disputes;
 mod error;
 mod evidence;
+mod export;
 mod inbox;
 mod leads;
 pub mod limits;

@@ -1290,6 +1290,7 @@ async fn reflection_lists_every_casebridge_service() {
             "casebridge.v1.DirectoryService".to_owned(),
             "casebridge.v1.DisputeService".to_owned(),
             "casebridge.v1.EvidenceService".to_owned(),
+            "casebridge.v1.ExportService".to_owned(),
             "casebridge.v1.InboxService".to_owned(),
             "casebridge.v1.LeadService".to_owned(),
             "casebridge.v1.MonitorService".to_owned(),

@@ -92,6 +92,7 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
             "casebridge.v1.DirectoryService",
             "casebridge.v1.DisputeService",
             "casebridge.v1.EvidenceService",
+            "casebridge.v1.ExportService",
             "casebridge.v1.InboxService",
             "casebridge.v1.LeadService",
             "casebridge.v1.MonitorService",
@@ -212,6 +213,10 @@ fn descriptor_set_holds_the_services_with_their_rpcs() {
     assert_eq!(
         names("casebridge.v1.CaseService"),
         BTreeSet::from(["GetTimeline"])
+    );
+    assert_eq!(
+        names("casebridge.v1.ExportService"),
+        BTreeSet::from(["Export"])
     );
     assert_eq!(
         names("casebridge.v1.InboxService"),
@@ -621,6 +626,7 @@ fn every_element_of_the_contract_has_a_leading_comment() {
             "casebridge/v1/cases.proto".to_owned(),
             "casebridge/v1/common.proto".to_owned(),
             "casebridge/v1/directory.proto".to_owned(),
+            "casebridge/v1/export.proto".to_owned(),
             "casebridge/v1/disputes.proto".to_owned(),
             "casebridge/v1/evidence.proto".to_owned(),
             "casebridge/v1/inbox.proto".to_owned(),

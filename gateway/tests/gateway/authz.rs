@@ -321,6 +321,12 @@ const ROWS: &[(&str, Row)] = &[
         Row::Elsewhere("the caller itself"),
     ),
     (
+        "ExportService/Export",
+        Row::Elsewhere(
+            "supervisors read every line, others the lines of events they took part in, a stranger none: tests/export.rs and the inbox service's `exported_events_are_written_once_each_and_read_by_their_parties_and_supervisors`",
+        ),
+    ),
+    (
         "InboxService/WatchInbox",
         Row::Elsewhere(
             "the caller's own inbox: events reach parties only (`assert_only_events` in every family's refusal test)",

@@ -1,5 +1,6 @@
 //! What the inbox service takes and answers over the bus.
 
+pub use crate::export::Kind;
 use casebridge_core::ids::{AgencyCode, CaseId, MessageId};
 use casebridge_core::notice::Family;
 use casebridge_core::refusal::Refusal;
@@ -9,6 +10,15 @@ use serde::{Deserialize, Serialize};
 
 /// The largest page a reader may ask for.
 pub const MAX_PAGE: u32 = 500;
+
+/// The export page when the caller names no limit.
+pub const EXPORT_DEFAULT_PAGE: u32 = 500;
+/// The largest export page a caller may ask for.
+pub const EXPORT_MAX_PAGE: u32 = 5_000;
+/// The most bytes of lines one export page carries (at least one line is always sent): a
+/// page stops early rather than grow past what a gRPC client accepts by default (4 MiB).
+/// Not a legal figure; a consumer simply asks again with `more`.
+pub const EXPORT_MAX_BYTES: usize = 2 * 1024 * 1024;
 
 /// A request to the inbox service, on behalf of the agency that owns the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +33,16 @@ pub enum Request {
     },
     /// Marks every entry up to `up_to` (inclusive) as handled. Monotonic.
     Acknowledge { agency: AgencyCode, up_to: u64 },
+    /// Lines of the export feed after position `after` (exclusive), oldest first, of `kinds`
+    /// (every kind when empty): every line when `sees_all` (a supervisor), otherwise only the
+    /// lines `viewer` is a party to.
+    Export {
+        viewer: AgencyCode,
+        sees_all: bool,
+        kinds: Vec<Kind>,
+        after: u64,
+        limit: u32,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -38,6 +58,15 @@ pub enum Reply {
     },
     Acknowledged {
         cursor: u64,
+    },
+    /// A page of the export feed.
+    Exported {
+        /// JSON lines, without their newline, oldest first.
+        lines: Vec<String>,
+        /// The position of the last line sent, or `after` when none was.
+        next: u64,
+        /// Whether more lines the caller may see follow `next`.
+        more: bool,
     },
     Refused {
         refusal: Refusal,
@@ -56,6 +85,7 @@ impl ServiceReply for Reply {
         match self {
             Reply::Entries { .. } => "entries",
             Reply::Acknowledged { .. } => "acknowledged",
+            Reply::Exported { .. } => "exported",
             Reply::Refused { .. } => "refused",
         }
     }

@@ -45,6 +45,8 @@ impl Inbox {
         // deadlock), the notices it receives, in delivery order.
         let mut appends: std::collections::BTreeMap<&AgencyCode, Vec<(&Notice, MessageId)>> =
             std::collections::BTreeMap::new();
+        // Every event heard for the first time, in order, for the export feed.
+        let mut exports: Vec<store::ExportRow<'_>> = Vec::new();
         let ids: Vec<String> = batch.iter().map(|(m, _)| m.id.to_string()).collect();
         let first = self
             .messaging
@@ -55,6 +57,10 @@ impl Inbox {
                 tracing::debug!(message_id = %message.id, "duplicate delivery ignored");
                 continue;
             }
+            exports.push(store::ExportRow {
+                message_id: message.id,
+                notice,
+            });
             let mut recipients: Vec<&AgencyCode> = notice.recipients.iter().collect();
             recipients.sort();
             recipients.dedup();
@@ -68,6 +74,9 @@ impl Inbox {
         for (agency, notices) in &appends {
             store::append_all(&mut tx, agency, notices, now).await?;
         }
+        // Last, after every agency row lock: the feed's sequence row is the one lock every
+        // batch shares, held for as short a time as the commit allows.
+        store::append_export(&mut tx, &exports).await?;
         tx.commit().await?;
         let grew: Vec<AgencyCode> = appends.into_keys().cloned().collect();
         for agency in &grew {
@@ -125,6 +134,48 @@ impl Inbox {
                 }
                 let cursor = store::acknowledge(&mut conn, &agency, up_to).await?;
                 Ok(Reply::Acknowledged { cursor })
+            }
+            Request::Export {
+                viewer,
+                sees_all,
+                kinds,
+                after,
+                limit,
+            } => {
+                if limit == 0 || limit > api::EXPORT_MAX_PAGE {
+                    return Ok(refused(
+                        RefusalKind::InvalidArgument,
+                        Some("limit"),
+                        format!("limit must be between 1 and {}", api::EXPORT_MAX_PAGE),
+                    ));
+                }
+                if i64::try_from(after).is_err() {
+                    return Ok(refused(
+                        RefusalKind::InvalidArgument,
+                        Some("after_cursor"),
+                        "after_cursor is not a cursor of this feed".to_owned(),
+                    ));
+                }
+                let viewer = (!sees_all).then_some(&viewer);
+                // One line more than asked says whether more follow.
+                let mut rows =
+                    store::export_lines(&mut conn, viewer, &kinds, after, limit.saturating_add(1))
+                        .await?;
+                let mut more = rows.len() > limit as usize;
+                rows.truncate(limit as usize);
+                let mut bytes = 0;
+                let mut lines = Vec::with_capacity(rows.len());
+                let mut next = after;
+                for (seq, line) in rows {
+                    bytes += line.len() + 1;
+                    if !lines.is_empty() && bytes > api::EXPORT_MAX_BYTES {
+                        more = true;
+                        break;
+                    }
+                    next = seq;
+                    lines.push(line);
+                }
+                Ok(Reply::Exported { lines, next, more })
             }
         }
     }

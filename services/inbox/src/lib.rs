@@ -6,11 +6,17 @@
 //! after a cursor and acknowledge up to one; after each commit a wake-up event
 //! (`inbox.appended.<agency>`) lets gateways push new entries at once.
 //!
-//! Modules, the same as every service: [`api`], [`store`], [`handler`], [`app`].
+//! The same transaction also appends each exported event once to the export feed (`export`,
+//! docs/export.md): one global, increasing position per line, read by cursor by supervision
+//! platforms.
+//!
+//! Modules, the same as every service: [`api`], [`store`], [`handler`], [`app`], and
+//! [`export`] (which events the feed carries, and their lines).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
+pub mod export;
 pub mod handler;
 pub mod store;
 

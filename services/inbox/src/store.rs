@@ -1,5 +1,7 @@
 //! The inbox tables: `inbox_agencies` (newest and acknowledged cursor per agency) and
-//! `inbox_entries`, plus the shared messaging tables.
+//! `inbox_entries`, the export feed's `inbox_export_sequence` (its newest position),
+//! `inbox_export_lines` (one line per exported event) and `inbox_export_readers` (which agency
+//! may read which line, besides supervisors), plus the shared messaging tables.
 //!
 //! Appending bumps the agency's row first: that row lock orders concurrent appends, so an
 //! entry with a higher cursor is never visible before a lower one.
@@ -23,6 +25,16 @@ pub fn migrations() -> Vec<Migration> {
            message_id TEXT NOT NULL, case_id TEXT NOT NULL, family TEXT NOT NULL, \
            event TEXT NOT NULL, actor TEXT NOT NULL, occurred_at BIGINT NOT NULL, \
            summary TEXT NOT NULL, delivered_at BIGINT NOT NULL, PRIMARY KEY (agency, cursor));",
+    ));
+    all.push(Migration::portable(
+        101,
+        "export feed",
+        "CREATE TABLE inbox_export_sequence (id BIGINT PRIMARY KEY, latest BIGINT NOT NULL);
+         INSERT INTO inbox_export_sequence (id, latest) VALUES (1, 0);
+         CREATE TABLE inbox_export_lines (seq BIGINT PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, \
+           kind TEXT NOT NULL, line TEXT NOT NULL);
+         CREATE TABLE inbox_export_readers (agency TEXT NOT NULL, seq BIGINT NOT NULL, \
+           PRIMARY KEY (agency, seq));",
     ));
     all
 }
@@ -152,4 +164,119 @@ pub async fn acknowledge(
     .execute(&mut *conn)
     .await?;
     Ok(position(conn, agency).await?.0)
+}
+
+/// One event delivered for the first time, for the export feed: the message that carried it
+/// and its notice. Events the feed does not carry are skipped by [`append_export`].
+#[derive(Debug)]
+pub struct ExportRow<'a> {
+    pub message_id: MessageId,
+    pub notice: &'a Notice,
+}
+
+/// Appends one line per exported event of `rows`, in order, at consecutive positions. The
+/// positions are reserved with one update of the single sequence row, whose lock is held to
+/// the commit: a line is never visible before a line at a lower position, so a reader that
+/// moved past a position never misses a line committed later. Returns how many lines it wrote.
+pub async fn append_export(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[ExportRow<'_>],
+) -> Result<usize, StoreError> {
+    let exported: Vec<&ExportRow<'_>> = rows
+        .iter()
+        .filter(|r| crate::export::kind_of(r.notice).is_some())
+        .collect();
+    if exported.is_empty() {
+        return Ok(0);
+    }
+    let count = i64::try_from(exported.len()).unwrap_or(i64::MAX);
+    let latest: i64 = sqlx::query_scalar(
+        "UPDATE inbox_export_sequence SET latest = latest + $1 WHERE id = 1 RETURNING latest",
+    )
+    .bind(count)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut seq = latest - count;
+    for row in exported {
+        seq += 1;
+        let position = u64::try_from(seq).unwrap_or(0);
+        let Some((kind, line)) = crate::export::render(position, row.message_id, row.notice) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO inbox_export_lines (seq, message_id, kind, line) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(row.message_id.to_string())
+        .bind(kind.as_str())
+        .bind(line)
+        .execute(&mut *conn)
+        .await?;
+        let readers = crate::export::readers(row.notice);
+        let values: Vec<String> = (0..readers.len())
+            .map(|i| format!("(${}, $1)", i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO inbox_export_readers (agency, seq) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(seq);
+        for agency in readers {
+            insert = insert.bind(agency.as_str().to_owned());
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+/// Up to `limit` export lines after position `after`, of `kinds` (all when empty), oldest
+/// first, with their positions: every line for a supervisor (`viewer: None`), otherwise the
+/// lines `viewer` may read.
+pub async fn export_lines(
+    conn: &mut sqlx::AnyConnection,
+    viewer: Option<&AgencyCode>,
+    kinds: &[crate::export::Kind],
+    after: u64,
+    limit: u32,
+) -> Result<Vec<(u64, String)>, StoreError> {
+    // $1 after, $2 limit, $3 the viewer if any, then the kinds.
+    let first_kind = if viewer.is_some() { 4 } else { 3 };
+    let kind_filter = if kinds.is_empty() {
+        String::new()
+    } else {
+        let params: Vec<String> = (0..kinds.len())
+            .map(|i| format!("${}", first_kind + i))
+            .collect();
+        format!(" AND l.kind IN ({})", params.join(", "))
+    };
+    let sql = match viewer {
+        None => format!(
+            "SELECT l.seq, l.line FROM inbox_export_lines l WHERE l.seq > $1{kind_filter} \
+             ORDER BY l.seq LIMIT $2"
+        ),
+        Some(_) => format!(
+            "SELECT l.seq, l.line FROM inbox_export_readers r \
+             JOIN inbox_export_lines l ON l.seq = r.seq \
+             WHERE r.agency = $3 AND r.seq > $1{kind_filter} ORDER BY r.seq LIMIT $2"
+        ),
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::from(limit));
+    if let Some(viewer) = viewer {
+        query = query.bind(viewer.as_str().to_owned());
+    }
+    for kind in kinds {
+        query = query.bind(kind.as_str());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                u64::try_from(r.get::<i64, _>(0)).unwrap_or(0),
+                r.get::<String, _>(1),
+            )
+        })
+        .collect())
 }

@@ -1,5 +1,6 @@
 //! The inbox service as its callers see it: notices arriving as events, pages read by cursor,
-//! acknowledgements, wake-ups, on SQLite + the embedded bus and on PostgreSQL + RabbitMQ.
+//! acknowledgements, wake-ups, the export feed, on SQLite + the embedded bus and on PostgreSQL +
+//! RabbitMQ.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -339,6 +340,111 @@ async fn a_batch_appends_in_order_once_each_with_consecutive_cursors_per_agency(
         assert_eq!(copied.len(), 40);
         assert_eq!(copied.last().map(|e| e.cursor), Some(40));
         drop(conn);
+        stack
+            .tear_down(&[events_queue(), QueueSpec::commands("inbox")])
+            .await;
+    }
+}
+
+/// A page of the export feed as `viewer` sees it.
+async fn export_page(
+    app: &InboxApp,
+    viewer: &str,
+    sees_all: bool,
+    kinds: &[api::Kind],
+    after: u64,
+    limit: u32,
+) -> (Vec<serde_json::Value>, u64, bool) {
+    let request = Request::Export {
+        viewer: agency(viewer),
+        sees_all,
+        kinds: kinds.to_vec(),
+        after,
+        limit,
+    };
+    match app.inbox().handle(request).await.expect("answered") {
+        Reply::Exported { lines, next, more } => (
+            lines
+                .iter()
+                .map(|l| serde_json::from_str(l).expect("a JSON line"))
+                .collect(),
+            next,
+            more,
+        ),
+        other => panic!("expected lines, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn exported_events_are_written_once_each_and_read_by_their_parties_and_supervisors() {
+    for backend in Backend::ALL {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stack = TestStack::open(backend, dir.path()).await;
+        let app = build(&stack).await;
+        let case_id = CaseId::generate();
+        let step = |name: &str, family: Family, to: &[&str]| {
+            let mut n = notice(case_id, name, to);
+            n.family = family;
+            (event(&n), n)
+        };
+        let batch = vec![
+            step("submitted", Family::Referral, &[CITY_POLICE]),
+            // Not exported: a procedural step.
+            step("receipt_signed", Family::Referral, &[CITY_POLICE]),
+            step("filed", Family::Referral, &[CITY_POLICE]),
+            // Not classified: not exported.
+            step("brand_new", Family::Referral, &[CITY_POLICE]),
+        ];
+        app.inbox().deliver_all(&batch).await.expect("delivered");
+        // Redelivered: nothing more on the feed.
+        app.inbox().deliver_all(&batch).await.expect("again");
+
+        let (all, next, more) = export_page(&app, PROCURATORATE, true, &[], 0, 10).await;
+        let events: Vec<&str> = all.iter().filter_map(|l| l["event"].as_str()).collect();
+        assert_eq!(events, ["submitted", "filed"]);
+        assert_eq!(all[0]["schema"], "casebridge.export.referral.v1");
+        assert_eq!(all[1]["outcome"], "filed");
+        assert_eq!(all[0]["id"], batch[0].0.id.to_string());
+        assert!(!more);
+        assert_eq!(all[1]["cursor"], casebridge_inbox::export::cursor(next));
+
+        // The police (a recipient) read them; the market bureau (the actor) too; a stranger
+        // that is no supervisor reads nothing.
+        let (police, _, _) = export_page(&app, CITY_POLICE, false, &[], 0, 10).await;
+        assert_eq!(police, all);
+        let (actor, _, _) = export_page(&app, MARKET_BUREAU, false, &[], 0, 10).await;
+        assert_eq!(actor, all);
+        let (stranger, stranger_next, _) =
+            export_page(&app, PROCURATORATE, false, &[], 0, 10).await;
+        assert!(stranger.is_empty(), "{stranger:?}");
+        assert_eq!(stranger_next, 0);
+
+        // Pages of one, a kind filter, and the same cursor twice.
+        let (first, after_first, more) = export_page(&app, CITY_POLICE, false, &[], 0, 1).await;
+        assert_eq!(first, all[..1]);
+        assert!(more);
+        let (second, _, more) = export_page(&app, CITY_POLICE, false, &[], after_first, 1).await;
+        assert_eq!(second, all[1..]);
+        assert!(!more);
+        let (again, _, _) = export_page(&app, CITY_POLICE, false, &[], after_first, 1).await;
+        assert_eq!(again, second);
+        let (outcomes, _, _) =
+            export_page(&app, PROCURATORATE, true, &[api::Kind::Outcome], 0, 10).await;
+        assert_eq!(outcomes, all[1..]);
+
+        for limit in [0, api::EXPORT_MAX_PAGE + 1] {
+            let request = Request::Export {
+                viewer: agency(PROCURATORATE),
+                sees_all: true,
+                kinds: Vec::new(),
+                after: 0,
+                limit,
+            };
+            match app.inbox().handle(request).await.expect("answered") {
+                Reply::Refused { refusal } => assert_eq!(refusal.field.as_deref(), Some("limit")),
+                other => panic!("limit {limit}: expected a refusal, got {other:?}"),
+            }
+        }
         stack
             .tear_down(&[events_queue(), QueueSpec::commands("inbox")])
             .await;
