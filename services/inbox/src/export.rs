@@ -143,6 +143,8 @@ pub fn classify(family: Family, event: &str) -> Option<Export> {
         ) => NO,
         (Family::Penalty, "recorded") => line(Record, "recorded"),
         (Family::Penalty, "corrected") => line(Record, "corrected"),
+        // The record's hits changed under a new threshold table (re-screening at start).
+        (Family::Penalty, "rescreened") => line(Record, "rescreened"),
         (Family::Penalty, "agency_warned") => line(Warning, "opened"),
         (Family::Penalty, "cleared") => line(Warning, "cleared"),
         (Family::Penalty, "raised") => line(Warning, "raised"),
@@ -154,6 +156,13 @@ pub fn classify(family: Family, event: &str) -> Option<Export> {
         (Family::Penalty, "closed") => line(Warning, "closed"),
         (Family::Lead, "answered") => line(Outcome, "lead_answered"),
         (Family::Lead, "sent" | "acknowledged") => NO,
+        // A rectification (整改) is the supervisor's own case: the platform learns that the
+        // problems were put right; the request, the reports and returns it reads as a party.
+        (Family::Rectification, "accepted") => line(Outcome, "rectification_accepted"),
+        (
+            Family::Rectification,
+            "requested" | "reported" | "returned" | "report_overdue",
+        ) => NO,
         _ => None,
     }
 }
@@ -399,6 +408,10 @@ mod tests {
             (
                 Family::Penalty,
                 include_str!("../../core/src/screening/warning/events.rs"),
+            ),
+            (
+                Family::Rectification,
+                include_str!("../../core/src/rectification.rs"),
             ),
         ];
         let mut seen = 0;
