@@ -611,6 +611,49 @@ pub async fn statistics_with_rules(
     })
 }
 
+/// Deadline totals per family (in the rule table's family names, ordered by name) over
+/// obligations started in `[from, to)`, judged at `judged_at` as [`statistics_with_rules`]
+/// judges them: the quarterly bulletin's figures (季通报). One aggregate over the `started_at`
+/// index, in constant memory, so a bulletin costs no more than its query.
+pub async fn family_totals(
+    db: &Db,
+    from: Timestamp,
+    to: Timestamp,
+    judged_at: Timestamp,
+) -> Result<Vec<(String, RuleStatistics)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT family, COUNT(*), \
+           COUNT(CASE WHEN closed_at <= $3 AND late = 0 THEN 1 END), \
+           COUNT(CASE WHEN closed_at <= $3 AND late <> 0 THEN 1 END), \
+           COUNT(CASE WHEN closed_at IS NULL OR closed_at > $3 THEN 1 END), \
+           COUNT(CASE WHEN (closed_at IS NULL OR closed_at > $3) AND due_at <= $3 THEN 1 END) \
+         FROM deadlines_obligations WHERE started_at >= $1 AND started_at < $2 \
+         GROUP BY family ORDER BY family",
+    )
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .bind(judged_at.as_millis())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let count = |i: usize| u64::try_from(r.get::<i64, _>(i)).unwrap_or(0);
+            let family: String = r.get(0);
+            let totals = RuleStatistics {
+                rule: String::new(),
+                family: family.clone(),
+                opened: count(1),
+                answered_on_time: count(2),
+                answered_late: count(3),
+                still_open: count(4),
+                overdue: count(5),
+            };
+            (family, totals)
+        })
+        .collect())
+}
+
 /// How many obligations each supervisor had overdue at `as_of`, per family: the monthly
 /// reminders' content (月提示).
 pub async fn overdue_by_supervisor(

@@ -156,9 +156,7 @@ impl Deadlines {
         if store::reminder_sent(&self.db, &span.label).await? {
             return Ok(0);
         }
-        let stats =
-            monitor::statistics_with_rules(&self.db, span.from(), span.to(), as_of, None).await?;
-        let families = family_totals(&stats.rules);
+        let families = monitor::family_totals(&self.db, span.from(), span.to(), as_of).await?;
         let notices: Vec<Notice> = self
             .directory
             .agencies()
@@ -442,21 +440,6 @@ impl Deadlines {
 /// How long after a quarter's first moment its bulletin counts as late in the log: an
 /// operational figure (no source sets a date for the 季通报), not a legal one.
 pub const BULLETIN_LATE_AFTER: std::time::Duration = std::time::Duration::from_secs(86_400);
-
-/// Totals per family (in the rule table's family names, ordered by name) of a period's per-rule
-/// deadline totals.
-fn family_totals(rules: &[RuleStatistics]) -> Vec<(String, RuleStatistics)> {
-    let mut families: BTreeMap<String, RuleStatistics> = BTreeMap::new();
-    for r in rules {
-        let t = families.entry(r.family.clone()).or_default();
-        t.opened += r.opened;
-        t.answered_on_time += r.answered_on_time;
-        t.answered_late += r.answered_late;
-        t.still_open += r.still_open;
-        t.overdue += r.overdue;
-    }
-    families.into_iter().collect()
-}
 
 /// One stable case id per push, period and recipient (`deadline_reminder`, `2026-02`,
 /// `<supervisor>/<family>`), so the inbox groups it as one "case" and a resend is the same one.
