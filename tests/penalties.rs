@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
+use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_tests::agencies::*;
 use casebridge_tests::{System, rules_with_periods, submission};
 use tonic::Code;
@@ -312,6 +313,36 @@ async fn answered_on_time(system: &System) -> anyhow::Result<()> {
         .collect();
     assert!(listed.contains(&third.id.as_str()), "{listed:?}");
     assert!(!listed.contains(&under.id.as_str()), "{listed:?}");
+
+    // 移送率 (issue 19): three records over the threshold (pen-1 referred, pen-2 explained,
+    // pen-5 raised), one referred; the one under it does not count.
+    let market = eventually("移送率 in the statistics", WAIT, || async {
+        let now = chrono::Utc::now().timestamp();
+        let around = |s: i64| {
+            Some(prost_types::Timestamp {
+                seconds: now + s,
+                nanos: 0,
+            })
+        };
+        let statistics = MonitorServiceClient::new(system.channel(PROCURATORATE).await.ok()?)
+            .get_statistics(pb::GetStatisticsRequest {
+                from: around(-86_400),
+                to: around(86_400),
+                agency: MARKET_BUREAU.into(),
+            })
+            .await
+            .ok()?
+            .into_inner();
+        let row = statistics
+            .agencies
+            .into_iter()
+            .find(|r| r.agency == MARKET_BUREAU)?;
+        (row.penalty_over_threshold == 3).then_some(row)
+    })
+    .await;
+    assert_eq!(market.penalty_referred, 1);
+    let rate = market.referral_rate.expect("a rate");
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
 
     // 4. A refused form names its field, and nothing is recorded.
     let mut bad = record("pen-bad", "5万");

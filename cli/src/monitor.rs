@@ -527,6 +527,9 @@ fn deadline_counts(s: &pb::AgencyStatistics) -> casebridge_deadlines::api::Agenc
         filing_decisions: s.filing_decisions,
         filed: s.filed,
         filing_rate: s.filing_rate,
+        penalty_over_threshold: s.penalty_over_threshold,
+        penalty_referred: s.penalty_referred,
+        referral_rate: s.referral_rate,
         cases: Vec::new(),
     }
 }
@@ -605,11 +608,12 @@ fn deadlines_text(stats: &[pb::AgencyStatistics]) -> String {
     use std::fmt::Write as _;
     let mut text = String::from(
         "deadlines (期限, each step counted once: owed-to = steps owed to the agency, \
-         owed = steps it owed, and how those stand)\n",
+         owed = steps it owed, and how those stand; referral-rate = 移送率, penalty records \
+         over a threshold that were referred)\n",
     );
     let _ = writeln!(
         text,
-        "{:<19} {:>8} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8} {:>11}  name",
+        "{:<19} {:>8} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8} {:>11} {:>13}  name",
         "agency",
         "owed-to",
         "owed",
@@ -618,12 +622,13 @@ fn deadlines_text(stats: &[pb::AgencyStatistics]) -> String {
         "open",
         "overdue",
         "median-h",
-        "filing-rate"
+        "filing-rate",
+        "referral-rate"
     );
     for s in stats {
         let _ = writeln!(
             text,
-            "{:<19} {:>8} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8.1} {:>11}  {}",
+            "{:<19} {:>8} {:>8} {:>7} {:>4} {:>4} {:>7} {:>8.1} {:>11} {:>13}  {}",
             s.agency,
             s.sent,
             s.received,
@@ -637,10 +642,26 @@ fn deadlines_text(stats: &[pb::AgencyStatistics]) -> String {
             } else {
                 "—".into()
             },
+            referral_rate(s),
             s.name
         );
     }
     text
+}
+
+/// 移送率 as text: `50% (1/2)`, or `—` when no penalty record met a threshold.
+fn referral_rate(s: &pb::AgencyStatistics) -> String {
+    s.referral_rate.map_or_else(
+        || "—".into(),
+        |rate| {
+            format!(
+                "{:.0}% ({}/{})",
+                rate * 100.0,
+                s.penalty_referred,
+                s.penalty_over_threshold
+            )
+        },
+    )
 }
 
 /// The report named by --month 2026-02, --quarter 2026-Q1 or --year 2026 (format unset).
@@ -762,6 +783,9 @@ mod tests {
             sent: 13,
             received: 1,
             answered_late: 1,
+            penalty_over_threshold: 2,
+            penalty_referred: 1,
+            referral_rate: Some(0.5),
             cases: vec![
                 pb::FamilyCaseCounts {
                     family: "referral".into(),
@@ -788,6 +812,13 @@ mod tests {
         let deadlines = tables.next().unwrap_or_default();
         assert!(deadlines.starts_with("agency,name,sent,received,"), "{csv}");
         assert!(deadlines.contains(",13,1,0,1,0,0,"), "{csv}");
+        assert!(
+            deadlines
+                .contains(",filing_rate,penalty_over_threshold,penalty_referred,referral_rate\r\n"),
+            "{csv}"
+        );
+        assert!(deadlines.ends_with(",0.000,2,1,0.500"), "{csv}");
+        assert!(text.contains("50% (1/2)"), "移送率 in the text: {text}");
         let cases = tables.next().unwrap_or_default();
         assert_eq!(
             cases,

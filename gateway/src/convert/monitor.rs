@@ -222,6 +222,9 @@ pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::Agen
         filing_decisions,
         filed,
         filing_rate,
+        penalty_over_threshold,
+        penalty_referred,
+        referral_rate,
         cases,
     } = s;
     let name = AgencyCode::parse(&agency)
@@ -242,6 +245,9 @@ pub fn agency_statistics(s: AgencyStatistics, directory: &Directory) -> pb::Agen
         filed,
         filing_rate,
         cases: cases.into_iter().map(family_case_counts).collect(),
+        penalty_over_threshold,
+        penalty_referred,
+        referral_rate,
     }
 }
 

@@ -305,7 +305,7 @@ const ROWS: &[(&str, Row)] = &[
     (
         "MonitorService/GetStatistics",
         Row::Elsewhere(
-            "supervisors see all, others their own: `statistics_show_supervisors_every_agency_and_others_their_own`",
+            "supervisors see all, superiors also their subordinates' rows, others their own: `statistics_show_supervisors_every_agency_and_others_their_own`, `a_superior_reads_its_subordinates_statistics_and_no_one_else_s` (services/deadlines/tests/pushes.rs)",
         ),
     ),
     (

@@ -227,6 +227,18 @@ pub struct AgencyStatistics {
     pub filed: u64,
     /// `filed / filing_decisions` (立案率); 0 without decisions.
     pub filing_rate: f64,
+    /// Penalty-case records (行政处罚案件信息) this agency recorded in the period whose current
+    /// version met a criminal threshold (达到刑事追诉标准): the ones that should be referred.
+    #[serde(default)]
+    pub penalty_over_threshold: u64,
+    /// Of those, records with a criminal referral linked by the judging moment (已移送): named
+    /// when recorded, or linked later.
+    #[serde(default)]
+    pub penalty_referred: u64,
+    /// `penalty_referred / penalty_over_threshold` (移送率); `None` when no record met a
+    /// threshold (a rate of nothing is not 0).
+    #[serde(default)]
+    pub referral_rate: Option<f64>,
     /// Case counts per family (案件), ordered by family; families without a case are left out.
     #[serde(default)]
     pub cases: Vec<FamilyCaseCounts>,

@@ -29,19 +29,30 @@ pub const EVENT_BATCH: usize = 64;
 /// (in another replica) with an earlier moment than the one it knew of.
 pub const TIMER_POLL: Duration = Duration::from_secs(1);
 
-/// How often the reminder task looks at the clock for a new month (a primary-key lookup).
+/// How often the reminder task looks at the clock for a new month, quarter or year (three
+/// primary-key lookups).
 pub const REMINDER_POLL: Duration = Duration::from_secs(1);
 
 /// Every family's events: the bindings of [`events_queue`], which names the queue (for tests and
 /// tear-down). The service itself binds only the events its rules name ([`events_queue_for`]).
 pub const EVENT_BINDINGS: &[&str] = &["referral.#", "transfer.#", "dispute.#", "opinion.#"];
 
+/// The penalty events the statistics' 移送率 reads (not named by any deadline rule): a record
+/// with its screening, a correction screened again, a referral linked (also a rule's closing
+/// event, bound either way).
+pub const PENALTY_EVENTS: &[&str] = &[
+    "penalty.recorded",
+    "penalty.corrected",
+    "penalty.referral_linked",
+];
+
 pub fn events_queue() -> QueueSpec {
     QueueSpec::events(crate::SERVICE, EVENT_BINDINGS)
 }
 
 /// The service's event queue, bound to exactly the events the rule table names (triggers,
-/// fulfilling events, clock stops and restarts). Its own `<family>.deadline_*` notices are not
+/// fulfilling events, clock stops and restarts) and the penalty events of 移送率
+/// ([`PENALTY_EVENTS`]). Its own `<family>.deadline_*` notices are not
 /// among them, so a burst of misses does not come back to it. (A queue declared by an earlier
 /// version keeps its `<family>.#` bindings; the service skips those notices.)
 pub fn events_queue_for(rules: &RuleTable) -> QueueSpec {
@@ -56,6 +67,7 @@ pub fn events_queue_for(rules: &RuleTable) -> QueueSpec {
                 .chain(&r.resumes_on)
         })
         .map(String::as_str)
+        .chain(PENALTY_EVENTS.iter().copied())
         .collect();
     QueueSpec::Events {
         consumer: crate::SERVICE.to_owned(),
@@ -248,11 +260,19 @@ pub async fn run_timer(deadlines: Deadlines, shutdown: CancellationToken) {
     }
 }
 
-/// Sends each month's reminders (月提示) once, when the injected clock enters a new month.
+/// Sends each month's reminders (月提示), each quarter's bulletins (季通报) and each year's
+/// statistics to the superiors once, when the injected clock enters a new period (or at start,
+/// for a period whose push was missed while no replica ran).
 pub async fn run_reminders(deadlines: Deadlines, shutdown: CancellationToken) {
     loop {
         if let Err(error) = deadlines.send_monthly_reminders().await {
             tracing::warn!(%error, "monthly reminders failed; retrying");
+        }
+        if let Err(error) = deadlines.send_quarterly_bulletins().await {
+            tracing::warn!(%error, "quarterly bulletins failed; retrying");
+        }
+        if let Err(error) = deadlines.send_annual_statistics().await {
+            tracing::warn!(%error, "annual statistics failed; retrying");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -311,6 +331,9 @@ mod tests {
             "opinion.requested",
             "opinion.delivered",
             "dispute.designated",
+            "penalty.recorded",
+            "penalty.corrected",
+            "penalty.referral_linked",
         ] {
             assert!(bindings.iter().any(|b| b == event), "{event} is bound");
         }

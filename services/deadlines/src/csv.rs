@@ -4,13 +4,14 @@
 //! columns through it, so the files agree column for column.
 //!
 //! Two tables: [`STATISTICS_COLUMNS`] counts deadlines (期限, one per obligation: `sent` are the
-//! deadlines others owed the agency, `received` those it owed) and [`CASE_COLUMNS`] counts cases
+//! deadlines others owed the agency, `received` those it owed; its last three columns are 移送率
+//! over penalty records) and [`CASE_COLUMNS`] counts cases
 //! (案件, one per case, per family), as [`crate::monitor::statistics_with_rules`] defines them.
 
 use crate::api::{AgencyStatistics, FamilyCaseCounts};
 
 /// The columns of one agency's deadline counts (期限), in order.
-pub const STATISTICS_COLUMNS: [&str; 12] = [
+pub const STATISTICS_COLUMNS: [&str; 15] = [
     "agency",
     "name",
     "sent",
@@ -23,11 +24,14 @@ pub const STATISTICS_COLUMNS: [&str; 12] = [
     "filing_decisions",
     "filed",
     "filing_rate",
+    "penalty_over_threshold",
+    "penalty_referred",
+    "referral_rate",
 ];
 
 /// One agency's deadline counts as the fields of [`STATISTICS_COLUMNS`]; `name` is the
-/// agency's name from the directory.
-pub fn statistics_fields(s: &AgencyStatistics, name: &str) -> [String; 12] {
+/// agency's name from the directory. 移送率 is empty when no record met a threshold.
+pub fn statistics_fields(s: &AgencyStatistics, name: &str) -> [String; 15] {
     [
         s.agency.clone(),
         name.to_owned(),
@@ -41,6 +45,10 @@ pub fn statistics_fields(s: &AgencyStatistics, name: &str) -> [String; 12] {
         s.filing_decisions.to_string(),
         s.filed.to_string(),
         format!("{:.3}", s.filing_rate),
+        s.penalty_over_threshold.to_string(),
+        s.penalty_referred.to_string(),
+        s.referral_rate
+            .map_or_else(String::new, |rate| format!("{rate:.3}")),
     ]
 }
 
@@ -116,6 +124,9 @@ mod tests {
             filing_decisions: 3,
             filed: 2,
             filing_rate: 2.0 / 3.0,
+            penalty_over_threshold: 2,
+            penalty_referred: 1,
+            referral_rate: Some(0.5),
             cases: Vec::new(),
         };
         let fields = statistics_fields(&s, "福州市市场监督管理局");
@@ -123,6 +134,9 @@ mod tests {
         assert_eq!(fields[1], "福州市市场监督管理局");
         assert_eq!(fields[8], "26.2");
         assert_eq!(fields[11], "0.667");
+        assert_eq!(fields[12..].to_vec(), ["2", "1", "0.500"].map(String::from));
+        let none = statistics_fields(&AgencyStatistics::default(), "");
+        assert_eq!(none[14], "", "no record over a threshold: no rate");
     }
 
     #[test]

@@ -236,6 +236,19 @@ pub fn sees_all(directory: &Directory, viewer: &AgencyCode) -> bool {
         .is_some_and(|a| matches!(a.kind, AgencyKind::Procuratorate | AgencyKind::Coordination))
 }
 
+/// Whether `viewer` may see the statistics row of `agency`: a supervisor ([`sees_all`]) every
+/// row; any other agency its own, and those of the agencies whose superior (`superior` in the
+/// directory) it is, to which their annual statistics are sent.
+pub fn sees_row(directory: &Directory, viewer: &AgencyCode, agency: &str) -> bool {
+    sees_all(directory, viewer)
+        || agency == viewer.as_str()
+        || AgencyCode::parse(agency)
+            .ok()
+            .and_then(|code| directory.get(&code))
+            .and_then(|a| a.superior.as_ref())
+            .is_some_and(|superior| superior == viewer)
+}
+
 /// Statistics over obligations started in `[from, to)`, judged at `judged_at` (the period's
 /// end, or now for a period not yet over), one row per agency.
 pub async fn statistics(
@@ -533,6 +546,12 @@ fn count_cases(by_agency: &mut Agencies, cases: BTreeMap<String, CaseSeen>) {
 ///
 /// So `cases_received = answered_on_time + answered_late + open`, and `overdue <= open`.
 ///
+/// **移送率** (`penalty_over_threshold`, `penalty_referred`, `referral_rate`): of the penalty
+/// records (行政处罚案件信息) an agency recorded in `[from, to)`, those whose current version meets
+/// a threshold, and of those, the ones with a criminal referral linked (named when recorded, or
+/// linked later) by `judged_at`; the rate is absent when none met a threshold. A correction
+/// that lowers the figures below every threshold takes the record out of the count.
+///
 /// Rows are streamed, so memory grows with the number of agencies, cases and answered steps
 /// (one duration each, for the median), not with the rows read.
 pub async fn statistics_with_rules(
@@ -567,12 +586,22 @@ pub async fn statistics_with_rules(
         cases.remove(&earlier);
     }
     count_cases(&mut by_agency, cases);
+    // 移送率: penalty records of the period over a threshold, and those referred.
+    for (agency, over, referred) in store::penalty_referrals(db, from, to, judged_at).await? {
+        let stats = &mut agency_entry(&mut by_agency, &agency).0;
+        stats.penalty_over_threshold = over;
+        stats.penalty_referred = referred;
+    }
     let agencies = by_agency
         .into_values()
         .map(|(mut stats, mut durations)| {
             stats.median_response_hours = median_hours(&mut durations);
             if stats.filing_decisions > 0 {
                 stats.filing_rate = stats.filed as f64 / stats.filing_decisions as f64;
+            }
+            if stats.penalty_over_threshold > 0 {
+                stats.referral_rate =
+                    Some(stats.penalty_referred as f64 / stats.penalty_over_threshold as f64);
             }
             stats
         })
@@ -581,6 +610,49 @@ pub async fn statistics_with_rules(
         agencies,
         rules: by_rule.into_values().collect(),
     })
+}
+
+/// Deadline totals per family (in the rule table's family names, ordered by name) over
+/// obligations started in `[from, to)`, judged at `judged_at` as [`statistics_with_rules`]
+/// judges them: the quarterly bulletin's figures (季通报). One aggregate over the `started_at`
+/// index, in constant memory, so a bulletin costs no more than its query.
+pub async fn family_totals(
+    db: &Db,
+    from: Timestamp,
+    to: Timestamp,
+    judged_at: Timestamp,
+) -> Result<Vec<(String, RuleStatistics)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT family, COUNT(*), \
+           COUNT(CASE WHEN closed_at <= $3 AND late = 0 THEN 1 END), \
+           COUNT(CASE WHEN closed_at <= $3 AND late <> 0 THEN 1 END), \
+           COUNT(CASE WHEN closed_at IS NULL OR closed_at > $3 THEN 1 END), \
+           COUNT(CASE WHEN (closed_at IS NULL OR closed_at > $3) AND due_at <= $3 THEN 1 END) \
+         FROM deadlines_obligations WHERE started_at >= $1 AND started_at < $2 \
+         GROUP BY family ORDER BY family",
+    )
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .bind(judged_at.as_millis())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let count = |i: usize| u64::try_from(r.get::<i64, _>(i)).unwrap_or(0);
+            let family: String = r.get(0);
+            let totals = RuleStatistics {
+                rule: String::new(),
+                family: family.clone(),
+                opened: count(1),
+                answered_on_time: count(2),
+                answered_late: count(3),
+                still_open: count(4),
+                overdue: count(5),
+            };
+            (family, totals)
+        })
+        .collect())
 }
 
 /// How many obligations each supervisor had overdue at `as_of`, per family: the monthly

@@ -8,7 +8,10 @@
 //! [`monitor::statistics_with_rules`]), per-rule deadline totals, and for the monthly and quarterly
 //! reports the viewer's overdue board at the end of the period (the monthly one also what falls
 //! due in the following seven days). Supervisors (procuratorates, coordination offices) see every
-//! agency; any other agency sees its own row and the obligations it is party to.
+//! agency; any other agency sees its own row, the rows of the agencies whose superior it is (the
+//! directory's `superior`, to which their annual statistics are sent), and the obligations it is
+//! party to. The statistics rows also carry 移送率 (penalty records over a threshold, and those
+//! referred).
 
 use casebridge_core::calendar;
 use casebridge_core::deadline::cst_minute;
@@ -143,6 +146,33 @@ pub fn reminder_month(now: Timestamp) -> (String, Timestamp) {
     )
 }
 
+/// The quarterly bulletin (季通报) due at `now`: the quarter just ended (`ReportPeriod::Quarter`)
+/// and the moment it is judged at, 00:00 CST on the first day of the current quarter (1 January,
+/// 1 April, 1 July or 1 October).
+pub fn bulletin_quarter(now: Timestamp) -> (ReportPeriod, Timestamp) {
+    let today = calendar::cst_date(now);
+    let first_month = (today.month0() / 3) * 3 + 1;
+    let first = first_of(today.year(), first_month).unwrap_or(today);
+    let ended = first.pred_opt().unwrap_or(first);
+    (
+        ReportPeriod::Quarter {
+            year: ended.year(),
+            quarter: ended.month0() / 3 + 1,
+        },
+        calendar::start_of_day(first),
+    )
+}
+
+/// The annual statistics due at `now`: the year just ended, the moment it is judged at (00:00
+/// CST on 1 January of the current year), and the due date of the annual report (31 January:
+/// statistics sent on or after 00:00 CST on 1 February are late).
+pub fn statistics_year(now: Timestamp) -> (i32, Timestamp, NaiveDate) {
+    let year = calendar::cst_date(now).year();
+    let first = first_of(year, 1).unwrap_or_else(|| calendar::cst_date(now));
+    let due_by = NaiveDate::from_ymd_opt(year, 1, 31).unwrap_or(first);
+    (year - 1, calendar::start_of_day(first), due_by)
+}
+
 /// What a report reads: the store, the moment it is made, the directory and the rule table.
 /// The deadlines service hands over its own; the report never reaches back into the service.
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +226,7 @@ pub async fn build(
     let agencies: Vec<AgencyStatistics> = stats
         .agencies
         .into_iter()
-        .filter(|s| sees_all || s.agency == viewer.as_str())
+        .filter(|s| monitor::sees_row(deadlines.directory(), viewer, &s.agency))
         .collect();
     let board = |view: View, within_ms: i64| ObligationQuery {
         view,
@@ -357,7 +387,11 @@ impl Report<'_> {
             "judged_at": cst_minute(self.judged_at),
             "viewer": self.viewer.as_str(),
             "viewer_name": self.name(deadlines, self.viewer.as_str()),
-            "scope": if self.sees_all { "every agency" } else { "the viewer's own obligations" },
+            "scope": if self.sees_all {
+                "every agency"
+            } else {
+                "the viewer's own obligations, and the rows of the agencies whose superior it is"
+            },
             "statistics": self.agencies.iter().map(|s| json!({
                 "agency": s.agency,
                 "name": self.name(deadlines, &s.agency),
@@ -371,6 +405,9 @@ impl Report<'_> {
                 "filing_decisions": s.filing_decisions,
                 "filed": s.filed,
                 "filing_rate": s.filing_rate,
+                "penalty_over_threshold": s.penalty_over_threshold,
+                "penalty_referred": s.penalty_referred,
+                "referral_rate": s.referral_rate,
                 "cases": s.cases.iter().map(|c| json!({
                     "family": c.family.as_str(),
                     "cases_sent": c.cases_sent,
@@ -568,6 +605,41 @@ mod tests {
             }),
             Err(PeriodError::Month(0))
         );
+    }
+
+    #[test]
+    fn the_bulletin_and_the_annual_statistics_are_of_the_period_just_ended_in_china() {
+        // 2027-01-01 00:00 CST is 2026-12-31T16:00Z: the quarter and the year are China's.
+        assert_eq!(
+            bulletin_quarter(at("2026-12-31T16:00:00Z")),
+            (
+                ReportPeriod::Quarter {
+                    year: 2026,
+                    quarter: 4
+                },
+                at("2027-01-01T00:00:00+08:00")
+            )
+        );
+        assert_eq!(
+            bulletin_quarter(at("2026-12-31T15:59:59Z")).0,
+            ReportPeriod::Quarter {
+                year: 2026,
+                quarter: 3
+            }
+        );
+        assert_eq!(
+            bulletin_quarter(at("2026-05-20T12:00:00+08:00")),
+            (
+                ReportPeriod::Quarter {
+                    year: 2026,
+                    quarter: 1
+                },
+                at("2026-04-01T00:00:00+08:00")
+            )
+        );
+        let (year, as_of, due_by) = statistics_year(at("2026-12-31T16:00:00Z"));
+        assert_eq!((year, as_of), (2026, at("2027-01-01T00:00:00+08:00")));
+        assert_eq!(due_by, NaiveDate::from_ymd_opt(2027, 1, 31).unwrap());
     }
 
     #[test]

@@ -211,12 +211,12 @@ fn on_time_chart(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
     out
 }
 
-/// One row per agency: the deadlines (one per step) owed to it and by it, and how those it
-/// owed stand.
+/// One row per agency: the deadlines (one per step) owed to it and by it, how those it owed
+/// stand, its 立案率 and its 移送率.
 fn deadline_table(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
     let lang = look.lang;
     let mut out = markup!(
-        "<h2>{}</h2><table id=\"statistics\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<h2>{}</h2><table id=\"statistics\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         lang.t(
             "期限（每个步骤计一次）",
             "Deadlines (each step counted once)"
@@ -230,6 +230,7 @@ fn deadline_table(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
         lang.t("逾期未办期限", "Overdue"),
         lang.t("响应时间中位数（小时）", "Median response (h)"),
         lang.t("立案率", "Filing rate"),
+        lang.t("移送率", "Referral rate"),
     );
     for r in rows {
         let filing = if r.filing_decisions == 0 {
@@ -242,9 +243,21 @@ fn deadline_table(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
                 r.filing_decisions
             )
         };
+        // 移送率: penalty records over a threshold that were referred; none over, no rate.
+        let referral = r.referral_rate.map_or_else(
+            || "—".to_owned(),
+            |rate| {
+                format!(
+                    "{:.0}% ({}/{})",
+                    rate * 100.0,
+                    r.penalty_referred,
+                    r.penalty_over_threshold
+                )
+            },
+        );
         markup_into!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"overdue\">{}</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"overdue\">{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
             r.name,
             r.sent,
             r.received,
@@ -254,6 +267,7 @@ fn deadline_table(look: &Look, rows: &[pb::AgencyStatistics]) -> Markup {
             r.overdue,
             r.median_response_hours,
             filing,
+            referral,
         );
     }
     out.push(markup!("</table>"));

@@ -639,6 +639,9 @@ fn the_statistics_label_cases_and_deadlines_apart() {
         sent: 13,
         received: 1,
         answered_late: 1,
+        penalty_over_threshold: 2,
+        penalty_referred: 1,
+        referral_rate: Some(0.5),
         cases: vec![
             pb::FamilyCaseCounts {
                 family: "referral".to_owned(),
@@ -667,6 +670,8 @@ fn the_statistics_label_cases_and_deadlines_apart() {
     }
     assert!(zh.contains("<h2>期限（每个步骤计一次）</h2>"), "{zh}");
     assert!(zh.contains("<th>他方应办期限</th>"), "{zh}");
+    assert!(zh.contains("<th>移送率</th>"), "{zh}");
+    assert!(zh.contains("<td>50% (1/2)</td>"), "移送率 of the row: {zh}");
     assert!(
         zh.contains("<td>涉嫌犯罪案件移送</td><td>3</td><td>0</td>"),
         "one row per family: {zh}"

@@ -3,7 +3,7 @@
 
 use casebridge_core::deadline::{Obligation, Rule};
 use casebridge_core::ids::{AgencyCode, CaseId};
-use casebridge_core::notice::{Notice, Role};
+use casebridge_core::notice::{Family, Notice, Role};
 use casebridge_core::time::Timestamp;
 use casebridge_platform::bus::Message;
 use casebridge_platform::store::StoreError;
@@ -54,6 +54,7 @@ impl Deadlines {
                 tracing::info!(rule = %rule.id, late, "obligation fulfilled");
             }
         }
+        self.count_penalty(&mut *tx, notice).await?;
         self.stop_clocks(&mut *tx, notice, &event).await?;
         self.restart_clocks(&mut *tx, notice, &event).await?;
         for rule in self
@@ -67,6 +68,44 @@ impl Deadlines {
             }
         }
         Ok(())
+    }
+
+    /// Keeps the per-record figures of 移送率 ([`crate::app::PENALTY_EVENTS`]): a record and whether it met a
+    /// threshold, a correction screened again, a referral linked. Reads only the event's `hits`
+    /// (whether there are any) and `referral` (whether one was named): no personal data.
+    async fn count_penalty(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        notice: &Notice,
+    ) -> Result<(), StoreError> {
+        if notice.family != Family::Penalty {
+            return Ok(());
+        }
+        let over_threshold = || {
+            notice
+                .detail
+                .get("hits")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|hits| !hits.is_empty())
+        };
+        match notice.event.as_str() {
+            "recorded" => {
+                let agency = notice.parties.get(&Role::Sender).unwrap_or(&notice.actor);
+                let named = notice.detail.get("referral").is_some_and(|r| !r.is_null());
+                store::record_penalty(
+                    tx,
+                    notice.case_id,
+                    agency,
+                    notice.at,
+                    over_threshold(),
+                    named.then_some(notice.at),
+                )
+                .await
+            }
+            "corrected" => store::correct_penalty(tx, notice.case_id, over_threshold()).await,
+            "referral_linked" => store::link_penalty_referral(tx, notice.case_id, notice.at).await,
+            _ => Ok(()),
+        }
     }
 
     /// Stops the clocks `event` names. A rule of the event's own family stops in the event's case

@@ -8,15 +8,16 @@
 //! in the same transaction, writes their notices to the outbox. [`Deadlines::extend`] is the one
 //! command: the owing agency lengthens its own deadline, before it passes, and gets a signed
 //! receipt. Every notice this service sends (warning, miss, escalation, extension, monthly
-//! reminder) goes on the service's own chain of the full-process record in the transaction that
-//! sends it. Everything takes the time from the injected clock, so tests move time instead of
-//! sleeping.
+//! reminder, quarterly bulletin, annual statistics) goes on the service's own chain of the
+//! full-process record in the transaction that sends it. Everything takes the time from the
+//! injected clock, so tests move time instead of sleeping.
 //!
 //! One `impl Deadlines` per job, over the core in this file (the struct, its constructor and the
 //! helpers every job uses: [`Deadlines::obligation`], `reschedule`, `publish`, `deadline_notice`,
 //! how an obligation is listed and explained):
 //! - `events`: event intake ([`Deadlines::on_events`]: close, stop and restart clocks, open);
-//! - `timer`: [`Deadlines::fire_due`], the monthly reminders, [`Deadlines::next_moment`];
+//! - `timer`: [`Deadlines::fire_due`], the monthly reminders, the quarterly bulletins, the
+//!   annual statistics to superiors, [`Deadlines::next_moment`];
 //! - `extend`: [`Deadlines::extend`] and its receipt;
 //! - `requests`: [`Deadlines::handle`] (board, statistics, a case's deadlines, reports);
 //! - `recount`: [`Deadlines::recount_changed_years`] and [`Deadlines::recount_changed_rules`];
@@ -62,6 +63,14 @@ pub const ESCALATED: &str = "deadline_escalated";
 pub const EXTENDED: &str = "deadline_extended";
 /// The monthly reminder (月提示) to each supervisor with overdue obligations in its remit.
 pub const REMINDER: &str = "deadline_reminder";
+/// The quarterly bulletin (季通报) to every supervisor, for the quarter just ended. It covers
+/// every family, so it is filed under `referral` (a notice names one family; 行刑衔接 is what the
+/// supervision system is first about): `referral.deadline_bulletin`.
+pub const BULLETIN: &str = "deadline_bulletin";
+/// The annual statistics (年度统计) of the year just ended, to each agency's superior, one notice
+/// per superior listing its subordinates; filed under `referral` like the bulletin:
+/// `referral.deadline_annual_statistics`.
+pub const ANNUAL_STATISTICS: &str = "deadline_annual_statistics";
 /// The alarm for a missed step whose escalation reaches no supervisor (none resolved for the
 /// rule and the owing agency): to the fallback supervisor when one is set, and on the record.
 pub const UNSUPERVISED: &str = "deadline_unsupervised";

@@ -50,11 +50,11 @@ impl Deadlines {
                     ));
                 }
                 let judged_at = to.min(self.clock.now());
-                let sees_all = monitor::sees_all(&self.directory, &viewer);
+                // A supervisor sees every row; an agency its own and its subordinates'.
                 let agencies = monitor::statistics(&self.db, from, to, judged_at)
                     .await?
                     .into_iter()
-                    .filter(|s| sees_all || s.agency == viewer.as_str())
+                    .filter(|s| monitor::sees_row(&self.directory, &viewer, &s.agency))
                     .filter(|s| agency.as_ref().is_none_or(|a| s.agency == a.as_str()))
                     .collect();
                 Ok(Reply::Statistics { agencies })

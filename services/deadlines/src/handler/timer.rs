@@ -1,6 +1,10 @@
 //! The timer: warnings, misses and escalations when an obligation's moment comes, the monthly
-//! reminders (月提示), and the next moment to wake for.
+//! reminders (月提示), the quarterly bulletins (季通报), the annual statistics sent to each
+//! agency's superior, and the next moment to wake for.
 
+use std::collections::BTreeMap;
+
+use casebridge_core::calendar;
 use casebridge_core::deadline::cst_minute;
 use casebridge_core::ids::{AgencyCode, CaseId, Sha256Digest};
 use casebridge_core::notice::{Family, Notice, Role};
@@ -8,9 +12,11 @@ use casebridge_core::time::Timestamp;
 use casebridge_platform::store::StoreError;
 
 use super::{
-    BATCH, Deadlines, ESCALATED, MISSED, REMINDER, UNSUPERVISED, WARNING, unsupervised_line,
+    ANNUAL_STATISTICS, BATCH, BULLETIN, Deadlines, ESCALATED, MISSED, REMINDER, UNSUPERVISED,
+    WARNING, unsupervised_line,
 };
-use crate::monitor;
+use crate::api::{AgencyStatistics, ReportPeriod};
+use crate::monitor::{self, RuleStatistics};
 use crate::report;
 use crate::store;
 
@@ -129,6 +135,264 @@ impl Deadlines {
         Ok(sent)
     }
 
+    /// Sends the quarterly bulletin (季通报) once per quarter, driven by the injected clock: on
+    /// or after 00:00 CST of 1 January, 1 April, 1 July and 1 October, every supervisor in the
+    /// directory ([`monitor::sees_all`]: procuratorates and coordination offices) gets one notice
+    /// for the quarter just ended, judged at that moment: the obligations started in it, how
+    /// many were answered late and how many were overdue at its end, per family, and the command
+    /// that fetches the full report. These are the figures of the report a supervisor fetches,
+    /// which covers every agency, so every supervisor gets the same ones; unlike the monthly
+    /// reminder, a supervisor gets the bulletin even when the quarter had nothing (a nil report
+    /// is information). Claimed in the same transaction as the notices (`deadlines_reminders`,
+    /// keyed `2026-Q4`), so replicas and restarts send it once; a service that was down at the
+    /// quarter's start sends it when it starts, and logs that it is late
+    /// ([`BULLETIN_LATE_AFTER`]). Returns the number of notices sent.
+    pub async fn send_quarterly_bulletins(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let (period, as_of) = report::bulletin_quarter(now);
+        let Ok(span) = report::span(period) else {
+            return Ok(0); // a clock outside 2000–2999: no report to point to
+        };
+        if store::reminder_sent(&self.db, &span.label).await? {
+            return Ok(0);
+        }
+        let families = monitor::family_totals(&self.db, span.from(), span.to(), as_of).await?;
+        let notices: Vec<Notice> = self
+            .directory
+            .agencies()
+            .filter(|a| monitor::sees_all(&self.directory, &a.code))
+            .map(|a| self.bulletin(&span.label, as_of, &a.code, &families, now))
+            .collect();
+        let sent = notices.len();
+        if !self.claim_and_publish(&span.label, notices, now).await? {
+            return Ok(0);
+        }
+        let late = now.as_millis() - as_of.as_millis() > BULLETIN_LATE_AFTER.as_millis() as i64;
+        if late {
+            tracing::warn!(
+                quarter = %span.label, notices = sent, since = %cst_minute(as_of),
+                "quarterly bulletins sent late: the service did not run when the quarter began"
+            );
+        } else {
+            tracing::info!(quarter = %span.label, notices = sent, "quarterly bulletins sent");
+        }
+        Ok(sent)
+    }
+
+    /// Sends the annual statistics (年度统计) of the year just ended once per year, driven by the
+    /// injected clock: on or after 00:00 CST of 1 January, well before the annual report's due
+    /// date of 31 January, each agency with a `superior` in the directory has its statistics
+    /// row (judged at that moment) sent to that superior: one notice per superior, listing its
+    /// subordinates in code order, each with its row (an agency with no figures is listed with
+    /// zeros: a nil row is information too). The superior reads the full rows with
+    /// `casebridge monitor report --year <year>` or `GetStatistics`, which show an agency the
+    /// rows of the agencies whose superior it is ([`monitor::sees_row`]). Claimed like the
+    /// reminders (`deadlines_reminders`, keyed `2026`), so replicas and restarts send it once; a
+    /// service first started after 1 January sends it then, and after 31 January logs that it
+    /// is late. Returns the number of notices sent.
+    pub async fn send_annual_statistics(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let (year, as_of, due_by) = report::statistics_year(now);
+        let Ok(span) = report::span(ReportPeriod::Year { year }) else {
+            return Ok(0);
+        };
+        if store::reminder_sent(&self.db, &span.label).await? {
+            return Ok(0);
+        }
+        let mut subordinates: BTreeMap<&AgencyCode, Vec<&AgencyCode>> = BTreeMap::new();
+        for agency in self.directory.agencies() {
+            if let Some(superior) = &agency.superior {
+                subordinates.entry(superior).or_default().push(&agency.code);
+            }
+        }
+        let rows: BTreeMap<String, AgencyStatistics> = if subordinates.is_empty() {
+            BTreeMap::new()
+        } else {
+            monitor::statistics(&self.db, span.from(), span.to(), as_of)
+                .await?
+                .into_iter()
+                .map(|row| (row.agency.clone(), row))
+                .collect()
+        };
+        let notices: Vec<Notice> = subordinates
+            .into_iter()
+            .map(|(superior, mut agencies)| {
+                agencies.sort();
+                let listed: Vec<AgencyStatistics> = agencies
+                    .into_iter()
+                    .map(|code| {
+                        rows.get(code.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| AgencyStatistics {
+                                agency: code.to_string(),
+                                ..AgencyStatistics::default()
+                            })
+                    })
+                    .collect();
+                self.annual_statistics(&span.label, as_of, due_by, superior, &listed, now)
+            })
+            .collect();
+        let sent = notices.len();
+        if !self.claim_and_publish(&span.label, notices, now).await? {
+            return Ok(0);
+        }
+        if calendar::cst_date(now) > due_by {
+            tracing::warn!(
+                year = %span.label, notices = sent, due_by = %due_by,
+                "annual statistics sent to the superiors late: after the annual report's due date"
+            );
+        } else {
+            tracing::info!(year = %span.label, notices = sent, "annual statistics sent to the superiors");
+        }
+        Ok(sent)
+    }
+
+    /// Claims the push of `label` and publishes its notices in one transaction; `false` when
+    /// another replica (or an earlier run) claimed it first.
+    async fn claim_and_publish(
+        &self,
+        label: &str,
+        notices: Vec<Notice>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let count = i64::try_from(notices.len()).unwrap_or(i64::MAX);
+        if !store::claim_reminder(&mut tx, label, now, count).await? {
+            return Ok(false);
+        }
+        self.publish(&mut tx, notices, now).await?;
+        tx.commit().await?;
+        self.relay.wake();
+        Ok(true)
+    }
+
+    fn bulletin(
+        &self,
+        label: &str,
+        as_of: Timestamp,
+        supervisor: &AgencyCode,
+        families: &[(String, RuleStatistics)],
+        now: Timestamp,
+    ) -> Notice {
+        let total = families
+            .iter()
+            .fold(RuleStatistics::default(), |mut t, (_, f)| {
+                t.opened += f.opened;
+                t.answered_on_time += f.answered_on_time;
+                t.answered_late += f.answered_late;
+                t.still_open += f.still_open;
+                t.overdue += f.overdue;
+                t
+            });
+        let figures = if total.opened == 0 {
+            "no obligation started in the quarter".to_owned()
+        } else {
+            let per_family: Vec<String> = families
+                .iter()
+                .map(|(family, f)| {
+                    format!(
+                        "{family} {} started, {} late, {} overdue",
+                        f.opened, f.answered_late, f.overdue
+                    )
+                })
+                .collect();
+            format!(
+                "{} obligation(s) started, {} answered late, {} overdue at {} ({})",
+                total.opened,
+                total.answered_late,
+                total.overdue,
+                cst_minute(as_of),
+                per_family.join("; ")
+            )
+        };
+        Notice {
+            case_id: push_case_id(BULLETIN, label, supervisor),
+            family: Family::Referral,
+            event: BULLETIN.to_owned(),
+            actor: supervisor.clone(),
+            at: now,
+            recipients: vec![supervisor.clone()],
+            summary: format!(
+                "季通报 quarterly bulletin {label}: {figures}; details: casebridge monitor report \
+                 --quarter {label}"
+            ),
+            detail: serde_json::json!({
+                "quarter": label,
+                "as_of": as_of,
+                "started": total.opened,
+                "answered_on_time": total.answered_on_time,
+                "answered_late": total.answered_late,
+                "still_open": total.still_open,
+                "overdue": total.overdue,
+                "families": families.iter().map(|(family, f)| serde_json::json!({
+                    "family": family,
+                    "started": f.opened,
+                    "answered_on_time": f.answered_on_time,
+                    "answered_late": f.answered_late,
+                    "still_open": f.still_open,
+                    "overdue": f.overdue,
+                })).collect::<Vec<_>>(),
+            }),
+            parties: [(Role::Recipient, supervisor.clone())].into(),
+            attachments: Vec::new(),
+        }
+    }
+
+    fn annual_statistics(
+        &self,
+        label: &str,
+        as_of: Timestamp,
+        due_by: chrono::NaiveDate,
+        superior: &AgencyCode,
+        rows: &[AgencyStatistics],
+        now: Timestamp,
+    ) -> Notice {
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let code = AgencyCode::parse(&r.agency).ok();
+                let name = code
+                    .as_ref()
+                    .map_or_else(|| r.agency.clone(), |c| self.name(c));
+                let rate = r.referral_rate.map_or_else(String::new, |rate| {
+                    format!(
+                        ", 移送率 {:.0}% ({}/{})",
+                        rate * 100.0,
+                        r.penalty_referred,
+                        r.penalty_over_threshold
+                    )
+                });
+                format!(
+                    "{name} ({}): {} deadline(s) owed, {} late, {} overdue{rate}",
+                    r.agency, r.received, r.answered_late, r.overdue
+                )
+            })
+            .collect();
+        Notice {
+            case_id: push_case_id(ANNUAL_STATISTICS, label, superior),
+            family: Family::Referral,
+            event: ANNUAL_STATISTICS.to_owned(),
+            actor: superior.clone(),
+            at: now,
+            recipients: vec![superior.clone()],
+            summary: format!(
+                "年度统计 annual statistics {label} of the {} agenc(ies) whose superior you are, \
+                 for the annual report due by {due_by}: {}; details: casebridge monitor report \
+                 --year {label}",
+                rows.len(),
+                lines.join("; ")
+            ),
+            detail: serde_json::json!({
+                "year": label,
+                "as_of": as_of,
+                "due_by": due_by.to_string(),
+                "agencies": rows,
+            }),
+            parties: [(Role::Recipient, superior.clone())].into(),
+            attachments: Vec::new(),
+        }
+    }
+
     fn reminder(
         &self,
         label: &str,
@@ -139,13 +403,7 @@ impl Deadlines {
         now: Timestamp,
     ) -> Notice {
         // One stable id per (month, supervisor, family), so the inbox groups it as one "case".
-        let digest =
-            Sha256Digest::of(format!("{REMINDER}/{label}/{supervisor}/{family}").as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest.as_bytes()[..16]);
-        bytes[6] = (bytes[6] & 0x0f) | 0x80; // UUID version 8 (custom)
-        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-        let case_id = CaseId::from_uuid(uuid::Uuid::from_bytes(bytes));
+        let case_id = push_case_id(REMINDER, label, &format!("{supervisor}/{family}"));
         let oldest = count
             .oldest_due
             .map_or_else(String::new, |d| format!(" (oldest due {})", cst_minute(d)));
@@ -177,4 +435,19 @@ impl Deadlines {
     pub async fn next_moment(&self) -> Result<Option<Timestamp>, StoreError> {
         store::next_fire_at(&self.db).await
     }
+}
+
+/// How long after a quarter's first moment its bulletin counts as late in the log: an
+/// operational figure (no source sets a date for the 季通报), not a legal one.
+pub const BULLETIN_LATE_AFTER: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// One stable case id per push, period and recipient (`deadline_reminder`, `2026-02`,
+/// `<supervisor>/<family>`), so the inbox groups it as one "case" and a resend is the same one.
+fn push_case_id(event: &str, label: &str, recipient: &dyn std::fmt::Display) -> CaseId {
+    let digest = Sha256Digest::of(format!("{event}/{label}/{recipient}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_bytes()[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80; // UUID version 8 (custom)
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    CaseId::from_uuid(uuid::Uuid::from_bytes(bytes))
 }

@@ -144,8 +144,26 @@ pub fn migrations() -> Vec<Migration> {
         postgres: SENDER.into(),
         sqlite: SENDER.into(),
     });
+    all.push(Migration {
+        version: 105,
+        description: "penalty records over a threshold and their referrals, for 移送率".into(),
+        postgres: PENALTIES.into(),
+        sqlite: PENALTIES.into(),
+    });
     all
 }
+
+/// Migration 105: one row per penalty-case record (行政处罚案件信息, the `penalty` family), fed by
+/// `penalty.recorded`, `penalty.corrected` and `penalty.referral_linked`: the recording agency,
+/// when it was recorded, whether its current version meets a threshold, and when a referral was
+/// first linked to it. No personal data: codes, times and a flag. Records made before this
+/// migration are not in it (their events were not bound then), so 移送率 counts from it on.
+/// (The monthly reminders' table `deadlines_reminders` also holds the quarterly bulletins'
+/// claims, keyed `2026-Q4`, and the annual statistics', keyed `2026`.)
+const PENALTIES: &str = "CREATE TABLE deadlines_penalties (case_id TEXT PRIMARY KEY, \
+    agency TEXT NOT NULL, recorded_at BIGINT NOT NULL, over_threshold BIGINT NOT NULL, \
+    referred_at BIGINT); \
+    CREATE INDEX deadlines_penalties_recorded ON deadlines_penalties (recorded_at)";
 
 /// Migration 104: who sent each obligation's case (the event's `sender` party: the referring
 /// or transferring agency, the party raising a dispute, the requester of an opinion), so that
@@ -698,8 +716,95 @@ pub async fn restate(
     set_timer(conn, o.id, o.stage, next_fire_at).await
 }
 
-/// Claims the monthly reminder of `month` (`2026-03`); `false` when it was already sent (by
-/// this or another replica).
+/// A penalty record's first version (`penalty.recorded`): who recorded it, when, whether it met
+/// a threshold, and when a referral was named with it (`referred_at`, the recording time, when
+/// the record named one). Once per record: a redelivery changes nothing.
+pub async fn record_penalty(
+    conn: &mut sqlx::AnyConnection,
+    case_id: CaseId,
+    agency: &AgencyCode,
+    recorded_at: Timestamp,
+    over_threshold: bool,
+    referred_at: Option<Timestamp>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO deadlines_penalties (case_id, agency, recorded_at, over_threshold, \
+         referred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(case_id.to_string())
+    .bind(agency.as_str())
+    .bind(recorded_at.as_millis())
+    .bind(i64::from(over_threshold))
+    .bind(opt_ts(referred_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A corrected version (`penalty.corrected`) screened again: whether the record meets a
+/// threshold now.
+pub async fn correct_penalty(
+    conn: &mut sqlx::AnyConnection,
+    case_id: CaseId,
+    over_threshold: bool,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deadlines_penalties SET over_threshold = $2 WHERE case_id = $1")
+        .bind(case_id.to_string())
+        .bind(i64::from(over_threshold))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A referral linked to a record (`penalty.referral_linked`); the first link's time is kept.
+pub async fn link_penalty_referral(
+    conn: &mut sqlx::AnyConnection,
+    case_id: CaseId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deadlines_penalties SET referred_at = $2 \
+         WHERE case_id = $1 AND referred_at IS NULL",
+    )
+    .bind(case_id.to_string())
+    .bind(at.as_millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Per recording agency, the penalty records recorded in `[from, to)` that meet a threshold,
+/// and how many of those had a referral linked by `judged_at`.
+pub async fn penalty_referrals(
+    db: &Db,
+    from: Timestamp,
+    to: Timestamp,
+    judged_at: Timestamp,
+) -> Result<Vec<(String, u64, u64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT agency, COUNT(*), \
+           COUNT(CASE WHEN referred_at <= $3 THEN 1 END) \
+         FROM deadlines_penalties \
+         WHERE recorded_at >= $1 AND recorded_at < $2 AND over_threshold = 1 \
+         GROUP BY agency ORDER BY agency",
+    )
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .bind(judged_at.as_millis())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let count = |i: usize| u64::try_from(r.get::<i64, _>(i)).unwrap_or(0);
+            (r.get::<String, _>(0), count(1), count(2))
+        })
+        .collect())
+}
+
+/// Claims the monthly reminder of `month` (`2026-03`), or the period of another push (the
+/// quarterly bulletin of `2026-Q4`, the annual statistics of `2026`); `false` when it was
+/// already sent (by this or another replica).
 pub async fn claim_reminder(
     conn: &mut sqlx::AnyConnection,
     month: &str,
@@ -718,7 +823,7 @@ pub async fn claim_reminder(
     Ok(done.rows_affected() == 1)
 }
 
-/// Whether the reminder of `month` was sent.
+/// Whether the reminder (or bulletin, or annual statistics) of `month` was sent.
 pub async fn reminder_sent(db: &Db, month: &str) -> Result<bool, StoreError> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deadlines_reminders WHERE month = $1")
         .bind(month)
