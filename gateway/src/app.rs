@@ -48,7 +48,7 @@ use crate::transfers::TransfersGrpc;
 use crate::trust::{Revoked, Trust, TrustFiles};
 
 /// Every gRPC service the gateway serves, by the name health checks ask about.
-const SERVICES: [&str; 13] = [
+const SERVICES: [&str; 14] = [
     <ReferralServiceServer<ReferralsGrpc> as NamedService>::NAME,
     <TransferServiceServer<TransfersGrpc> as NamedService>::NAME,
     <DisputeServiceServer<DisputesGrpc> as NamedService>::NAME,
