@@ -118,6 +118,10 @@ impl DeadlinesApp {
         bus.declare(&QueueSpec::commands(crate::SERVICE))
             .await
             .map_err(StartError::bus(crate::SERVICE))?;
+        // The periodic pushes report no period that ended before this first start.
+        crate::store::in_service_since(&db, clock.now())
+            .await
+            .map_err(StartError::store(crate::SERVICE))?;
         let relay = OutboxRelay::new(db.clone(), bus.clone(), &Messaging::new(crate::SERVICE));
         let (concurrency, timers) = match db.dialect() {
             Dialect::Sqlite => (1, 1),

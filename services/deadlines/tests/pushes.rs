@@ -190,12 +190,11 @@ async fn the_year_end_sends_the_bulletin_and_the_statistics_once_across_replicas
         let stack = TestStack::open(backend, dir.path()).await;
         let clock = Arc::new(ManualClock::new(at("2026-11-02T10:00:00+08:00")));
         let one = service(&stack, &clock).await;
-        // A first start catches up with the periods just ended (2026-Q3, 2025), late but sent.
-        assert_eq!(
-            one.send_quarterly_bulletins().await.expect("Q3"),
-            SUPERVISORS
-        );
-        assert_eq!(one.send_annual_statistics().await.expect("2025"), SUPERIORS);
+        // A first start reports no period that ended before it (2026-Q3, 2025): the service
+        // kept no deadline then.
+        assert_eq!(one.send_quarterly_bulletins().await.expect("Q3"), 0);
+        assert_eq!(one.send_annual_statistics().await.expect("2025"), 0);
+        assert!(sent(&one, "referral.deadline_bulletin").await.is_empty());
 
         // The fourth quarter: one transfer; the market bureau records two penalty cases over
         // a threshold (one referred later) and one under it that names a referral anyway.
@@ -266,13 +265,14 @@ async fn the_year_end_sends_the_bulletin_and_the_statistics_once_across_replicas
             "{}",
             to_procuratorate.summary
         );
-        // The third quarter had nothing: its bulletin says so, and was sent all the same.
-        let nil = sent(&one, "referral.deadline_bulletin")
+        // The third quarter ended before the first start: never reported, not even at the year
+        // end (a quarter with nothing in it is: see the test below).
+        let before = sent(&one, "referral.deadline_bulletin")
             .await
             .into_iter()
             .filter(|n| n.detail["quarter"] == "2026-Q3")
             .count();
-        assert_eq!(nil, SUPERVISORS, "a nil bulletin is information");
+        assert_eq!(before, 0, "no bulletin for a quarter before the service");
 
         let statistics: Vec<Notice> = sent(&one, "referral.deadline_annual_statistics")
             .await
@@ -345,11 +345,14 @@ async fn the_year_end_sends_the_bulletin_and_the_statistics_once_across_replicas
 }
 
 #[tokio::test]
-async fn a_service_first_started_in_february_sends_the_year_late_but_once() {
+async fn a_service_down_through_january_sends_the_year_late_but_once() {
     for backend in Backend::ALL {
         let dir = tempfile::tempdir().expect("temp dir");
         let stack = TestStack::open(backend, dir.path()).await;
-        let clock = Arc::new(ManualClock::new(at("2027-02-01T09:00:00+08:00")));
+        // In service since December; then down from before 1 January to 1 February.
+        let clock = Arc::new(ManualClock::new(at("2026-12-10T09:00:00+08:00")));
+        drop(service(&stack, &clock).await);
+        clock.set(at("2027-02-01T09:00:00+08:00"));
         let deadlines = service(&stack, &clock).await;
         assert_eq!(
             deadlines.send_annual_statistics().await.expect("2026"),

@@ -159,10 +159,7 @@ pub fn classify(family: Family, event: &str) -> Option<Export> {
         // A rectification (整改) is the supervisor's own case: the platform learns that the
         // problems were put right; the request, the reports and returns it reads as a party.
         (Family::Rectification, "accepted") => line(Outcome, "rectification_accepted"),
-        (
-            Family::Rectification,
-            "requested" | "reported" | "returned" | "report_overdue",
-        ) => NO,
+        (Family::Rectification, "requested" | "reported" | "returned" | "report_overdue") => NO,
         _ => None,
     }
 }

@@ -146,14 +146,15 @@ impl Deadlines {
     /// is information). Claimed in the same transaction as the notices (`deadlines_reminders`,
     /// keyed `2026-Q4`), so replicas and restarts send it once; a service that was down at the
     /// quarter's start sends it when it starts, and logs that it is late
-    /// ([`BULLETIN_LATE_AFTER`]). Returns the number of notices sent.
+    /// ([`BULLETIN_LATE_AFTER`]). A quarter that ended before the service first started on this
+    /// database is not reported. Returns the number of notices sent.
     pub async fn send_quarterly_bulletins(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let (period, as_of) = report::bulletin_quarter(now);
         let Ok(span) = report::span(period) else {
             return Ok(0); // a clock outside 2000–2999: no report to point to
         };
-        if store::reminder_sent(&self.db, &span.label).await? {
+        if store::reminder_sent(&self.db, &span.label).await? || self.before_service(&span).await? {
             return Ok(0);
         }
         let families = monitor::family_totals(&self.db, span.from(), span.to(), as_of).await?;
@@ -188,15 +189,16 @@ impl Deadlines {
     /// `casebridge monitor report --year <year>` or `GetStatistics`, which show an agency the
     /// rows of the agencies whose superior it is ([`monitor::sees_row`]). Claimed like the
     /// reminders (`deadlines_reminders`, keyed `2026`), so replicas and restarts send it once; a
-    /// service first started after 1 January sends it then, and after 31 January logs that it
-    /// is late. Returns the number of notices sent.
+    /// service that was down on 1 January sends it when it starts again, and after 31 January
+    /// logs that it is late. A year that ended before the service first started on this
+    /// database is not reported. Returns the number of notices sent.
     pub async fn send_annual_statistics(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let (year, as_of, due_by) = report::statistics_year(now);
         let Ok(span) = report::span(ReportPeriod::Year { year }) else {
             return Ok(0);
         };
-        if store::reminder_sent(&self.db, &span.label).await? {
+        if store::reminder_sent(&self.db, &span.label).await? || self.before_service(&span).await? {
             return Ok(0);
         }
         let mut subordinates: BTreeMap<&AgencyCode, Vec<&AgencyCode>> = BTreeMap::new();
@@ -245,6 +247,14 @@ impl Deadlines {
             tracing::info!(year = %span.label, notices = sent, "annual statistics sent to the superiors");
         }
         Ok(sent)
+    }
+
+    /// Whether `span` ended before the service first started on this database
+    /// ([`store::in_service_since`]): such a period is not reported, since the service kept no
+    /// deadline in it.
+    async fn before_service(&self, span: &report::Span) -> Result<bool, StoreError> {
+        let since = store::in_service_since(&self.db, self.clock.now()).await?;
+        Ok(span.to() <= since)
     }
 
     /// Claims the push of `label` and publishes its notices in one transaction; `false` when

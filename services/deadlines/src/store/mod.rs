@@ -150,7 +150,35 @@ pub fn migrations() -> Vec<Migration> {
         postgres: PENALTIES.into(),
         sqlite: PENALTIES.into(),
     });
+    all.push(Migration {
+        version: 106,
+        description: "when the service first kept deadlines, for the periodic pushes".into(),
+        postgres: IN_SERVICE.into(),
+        sqlite: IN_SERVICE.into(),
+    });
     all
+}
+
+/// Migration 106: the moment the service first started on this database (one row). The
+/// quarterly bulletin and the annual statistics report a period only if it ended after that
+/// moment: a deployment installed in December does not send a bulletin for the summer it did
+/// not see. (On a database upgraded to it, that moment is the upgrade.)
+const IN_SERVICE: &str = "CREATE TABLE deadlines_in_service (id BIGINT PRIMARY KEY, \
+    since BIGINT NOT NULL)";
+
+/// Records `now` as the moment the service first started on this database, unless one is
+/// recorded, and returns the recorded one.
+pub async fn in_service_since(db: &Db, now: Timestamp) -> Result<Timestamp, StoreError> {
+    sqlx::query(
+        "INSERT INTO deadlines_in_service (id, since) VALUES (1, $1) ON CONFLICT DO NOTHING",
+    )
+    .bind(now.as_millis())
+    .execute(db.pool())
+    .await?;
+    let since: i64 = sqlx::query_scalar("SELECT since FROM deadlines_in_service WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(Timestamp::from_millis(since))
 }
 
 /// Migration 105: one row per penalty-case record (行政处罚案件信息, the `penalty` family), fed by
