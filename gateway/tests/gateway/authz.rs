@@ -755,13 +755,17 @@ async fn every_step_and_read_succeeds_for_exactly_the_cells_the_authorization_ta
             );
         }
     }
-    // Every state in which the table allows some step is reached by a fixture.
+    // Every state in which the table allows some step is reached by a fixture. The
+    // rectification family's rows are not driven through this matrix (its rpcs are
+    // `Row::Elsewhere`): casebridge_core::rectification's tests check each step's party and
+    // state, and tests/rectifications.rs covers strangers and wrong requesters end to end.
     let reached: BTreeSet<(&str, &str)> = fixtures
         .iter()
         .map(|(family, _, id)| (family.as_str(), seen[id].status.as_str()))
         .collect();
     let unreached: Vec<_> = authz::TABLE
         .iter()
+        .filter(|p| p.family != Family::Rectification)
         .flat_map(|p| {
             p.states
                 .iter()
