@@ -76,35 +76,51 @@ sqlite_files=("$data_dir"/*.db)
 if [[ ${#sqlite_files[@]} -gt 0 ]]; then
     command -v sqlite3 >/dev/null || die "sqlite3 is not installed (Debian: sqlite3)"
     mkdir -p "$partial/sqlite"
-    # One instant for every file: a helper sqlite3 attaches them all and takes every file's
-    # write lock at once (BEGIN IMMEDIATE), so no service, and not the embedded bus, commits
+    # One instant for every file: helper sqlite3 processes attach them all and take every
+    # file's write lock (BEGIN IMMEDIATE), so no service, and not the embedded bus, commits
     # anything while the files are copied; readers go on. Each copy is SQLite's online backup.
-    # Writers wait (busy_timeout, 5 s) and retry after that; the lock goes when this script
-    # ends, however it ends (the helper reads end-of-file and exits).
-    coproc FREEZE { sqlite3 -batch -bail 2>&1; }
-    {
-        echo ".timeout 30000"
-        n=0
-        quote="'"
-        for file in "${sqlite_files[@]}"; do
-            n=$((n + 1))
-            echo "ATTACH '${file//$quote/$quote$quote}' AS db$n;"
-        done
-        echo "BEGIN IMMEDIATE;"
-        echo "SELECT 'frozen';"
-    } >&"${FREEZE[1]}"
-    frozen=""
-    read -r -t 60 frozen <&"${FREEZE[0]}" || true
-    [[ "$frozen" == "frozen" ]] ||
-        die "cannot pause the SQLite writers in $data_dir for a consistent copy: ${frozen:-no answer within 60 s}"
+    # Writers wait (busy_timeout, 5 s) and retry after that; the locks go when this script
+    # ends, however it ends (each helper reads end-of-file and exits). One helper holds at most
+    # ten files: SQLite attaches at most ten databases to one connection.
+    freeze_dir="$(mktemp -d)"
+    freeze_in=()
+    freeze_pids=()
+    quote="'"
+    n=0
+    for ((first = 0; first < ${#sqlite_files[@]}; first += 10)); do
+        group=${#freeze_in[@]}
+        mkfifo "$freeze_dir/in$group" "$freeze_dir/out$group"
+        sqlite3 -batch -bail <"$freeze_dir/in$group" >"$freeze_dir/out$group" 2>&1 &
+        freeze_pids+=("$!")
+        exec {to_helper}>"$freeze_dir/in$group"
+        exec {from_helper}<"$freeze_dir/out$group"
+        freeze_in+=("$to_helper")
+        {
+            echo ".timeout 30000"
+            for file in "${sqlite_files[@]:first:10}"; do
+                n=$((n + 1))
+                echo "ATTACH '${file//$quote/$quote$quote}' AS db$n;"
+            done
+            echo "BEGIN IMMEDIATE;"
+            echo "SELECT 'frozen';"
+        } >&"$to_helper"
+        frozen=""
+        read -r -t 60 frozen <&"$from_helper" || true
+        exec {from_helper}<&-
+        [[ "$frozen" == "frozen" ]] ||
+            die "cannot pause the SQLite writers in $data_dir for a consistent copy: ${frozen:-no answer within 60 s}"
+    done
+    rm -rf "$freeze_dir"
     for file in "${sqlite_files[@]}"; do
         name="$(basename "$file")"
         [[ "$name" != *"'"* ]] || die "cannot back up $file: a quote in its name"
         (cd "$partial/sqlite" && sqlite3 "$file" ".backup '$name'") || die "backing up $file failed"
     done
-    echo "ROLLBACK;" >&"${FREEZE[1]}"
-    eval "exec ${FREEZE[1]}>&-"
-    wait "$FREEZE_PID" || true
+    for to_helper in "${freeze_in[@]}"; do
+        echo "ROLLBACK;" >&"$to_helper"
+        exec {to_helper}>&-
+    done
+    wait "${freeze_pids[@]}" || true
     for file in "${sqlite_files[@]}"; do
         copy="$partial/sqlite/$(basename "$file")"
         check="$(sqlite3 "$copy" "PRAGMA integrity_check")"
