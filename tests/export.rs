@@ -15,7 +15,7 @@ use std::time::Duration;
 use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
 use casebridge_tests::agencies::*;
-use casebridge_tests::{System, rules_with_periods, submission, workspace_root};
+use casebridge_tests::{System, penalty_record, rules_with_periods, submission, workspace_root};
 use serde_json::Value;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
@@ -27,38 +27,16 @@ const PERSON: &str = "王小五";
 const PERSON_ID: &str = "350102198805057777";
 
 /// A case of counterfeit goods (伪劣产品) against a person, with 60,000 yuan of sales: over the
-/// CL-140 threshold. The decision date is three days before the run (the binary reads the real
-/// clock, as in tests/penalties.rs).
+/// CL-140 threshold.
 fn record(request_id: &str) -> pb::RecordPenaltyRequest {
-    let decided = chrono::Utc::now() - chrono::Duration::days(3);
-    pb::RecordPenaltyRequest {
-        request_id: request_id.into(),
-        case: Some(pb::PenaltyCase {
-            case_number: format!("榕市监处〔2026〕{request_id}号"),
-            violation: "fake_or_substandard_product".into(),
-            legal_basis: "《中华人民共和国产品质量法》第五十条".into(),
-            parties: vec![pb::Party {
-                name: PERSON.into(),
-                id_number: PERSON_ID.into(),
-            }],
-            measures: Some(pb::Measures {
-                sales_amount: Some(pb::Money {
-                    yuan: "60000".into(),
-                }),
-                ..Default::default()
-            }),
-            decision: Some(pb::PenaltyDecision {
-                number: format!("榕市监罚〔2026〕{request_id}号"),
-                decided_on: decided.format("%Y-%m-%d").to_string(),
-                penalty: "没收违法所得，罚款".into(),
-                fine: Some(pb::Money {
-                    yuan: "20000".into(),
-                }),
-            }),
-            evidence: Vec::new(),
-        }),
-        referral_id: String::new(),
-    }
+    penalty_record(
+        request_id,
+        "60000",
+        pb::Party {
+            name: PERSON.into(),
+            id_number: PERSON_ID.into(),
+        },
+    )
 }
 
 /// One page of the feed as `agency` reads it.

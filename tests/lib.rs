@@ -765,6 +765,36 @@ fn print_log(name: &str, log: &Path) {
     }
 }
 
+/// A penalty-case record (行政处罚案件信息) of counterfeit goods (伪劣产品) against `party`, closed
+/// with a fine, with `sales` yuan of sales. The decision date is three days before the run: the
+/// system under test reads the real clock.
+pub fn penalty_record(request_id: &str, sales: &str, party: pb::Party) -> pb::RecordPenaltyRequest {
+    let decided = chrono::Utc::now() - chrono::Duration::days(3);
+    pb::RecordPenaltyRequest {
+        request_id: request_id.into(),
+        case: Some(pb::PenaltyCase {
+            case_number: format!("榕市监处〔2026〕{request_id}号"),
+            violation: "fake_or_substandard_product".into(),
+            legal_basis: "《中华人民共和国产品质量法》第五十条".into(),
+            parties: vec![party],
+            measures: Some(pb::Measures {
+                sales_amount: Some(pb::Money { yuan: sales.into() }),
+                ..Default::default()
+            }),
+            decision: Some(pb::PenaltyDecision {
+                number: format!("榕市监罚〔2026〕{request_id}号"),
+                decided_on: decided.format("%Y-%m-%d").to_string(),
+                penalty: "没收违法所得，罚款".into(),
+                fine: Some(pb::Money {
+                    yuan: "20000".into(),
+                }),
+            }),
+            evidence: Vec::new(),
+        }),
+        referral_id: String::new(),
+    }
+}
+
 /// A valid referral submission from the market bureau to the city police.
 pub fn submission(request_id: &str) -> pb::SubmitReferralRequest {
     // One instant for the whole test process (the process clock, as the binary under test

@@ -13,40 +13,22 @@ use casebridge_platform::testing::eventually;
 use casebridge_proto::v1 as pb;
 use casebridge_proto::v1::monitor_service_client::MonitorServiceClient;
 use casebridge_tests::agencies::*;
-use casebridge_tests::{System, rules_with_periods, submission};
+use casebridge_tests::{System, penalty_record, rules_with_periods, submission};
 use tonic::Code;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A case of counterfeit goods (伪劣产品) closed with a fine, with `sales` yuan of sales.
+/// A case of counterfeit goods (伪劣产品) against a company, closed with a fine, with `sales` yuan
+/// of sales.
 fn record(request_id: &str, sales: &str) -> pb::RecordPenaltyRequest {
-    let decided = chrono::Utc::now() - chrono::Duration::days(3);
-    pb::RecordPenaltyRequest {
-        request_id: request_id.into(),
-        case: Some(pb::PenaltyCase {
-            case_number: format!("榕市监处〔2026〕{request_id}号"),
-            violation: "fake_or_substandard_product".into(),
-            legal_basis: "《中华人民共和国产品质量法》第五十条".into(),
-            parties: vec![pb::Party {
-                name: "福州某贸易有限公司".into(),
-                id_number: "91350100MA00000000".into(),
-            }],
-            measures: Some(pb::Measures {
-                sales_amount: Some(pb::Money { yuan: sales.into() }),
-                ..Default::default()
-            }),
-            decision: Some(pb::PenaltyDecision {
-                number: format!("榕市监罚〔2026〕{request_id}号"),
-                decided_on: decided.format("%Y-%m-%d").to_string(),
-                penalty: "没收违法所得，罚款".into(),
-                fine: Some(pb::Money {
-                    yuan: "20000".into(),
-                }),
-            }),
-            evidence: Vec::new(),
-        }),
-        referral_id: String::new(),
-    }
+    penalty_record(
+        request_id,
+        sales,
+        pb::Party {
+            name: "福州某贸易有限公司".into(),
+            id_number: "91350100MA00000000".into(),
+        },
+    )
 }
 
 /// The record as `agency` reads it, once `done` holds of it.
