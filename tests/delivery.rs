@@ -77,11 +77,15 @@ async fn worker(
                     accepted.fetch_add(1, Ordering::SeqCst);
                     break;
                 }
+                // Retried: what the server says is safe to retry, and any failure of the
+                // connection itself (it carries the transport error as its source; a request
+                // that crossed a draining gateway's GOAWAY is one, reported as INTERNAL). The
+                // same request_id makes a resend safe; `count` says which were never processed.
                 Err(status)
                     if matches!(
                         status.code(),
                         Code::Unavailable | Code::Unknown | Code::Cancelled
-                    ) =>
+                    ) || std::error::Error::source(&status).is_some() =>
                 {
                     anyhow::ensure!(
                         Instant::now() < deadline,
@@ -196,13 +200,18 @@ fn print_counts(fault: &str, accepted: usize, retried: &BTreeMap<String, usize>,
     );
 }
 
-/// The key a failure is counted under: its status code, except for a call the client never sent
-/// (hyper cancels a request still queued for a connection that closed, and tonic reports it as
-/// CANCELLED): [`NOT_SENT`].
+/// The key a failure is counted under: its status code, except for a call the server never
+/// received or never processed: [`NOT_SENT`]. That is a request still queued for a connection that
+/// closed (hyper cancels it, and tonic reports it as CANCELLED), and a request that crossed a
+/// draining gateway's GOAWAY (h2 fails the streams above the last one the server took, and
+/// tonic reports that as INTERNAL).
 fn count(counts: &Retried, status: &tonic::Status) {
     let transport = std::error::Error::source(status).map(|e| format!("{e:?}"));
     let key = match (status.code(), transport) {
         (Code::Cancelled, Some(source)) if source.contains("Canceled, \"connection closed\"") => {
+            NOT_SENT.to_owned()
+        }
+        (Code::Internal, Some(source)) if source.contains("GoAway(b\"\", NO_ERROR, Remote)") => {
             NOT_SENT.to_owned()
         }
         (code, _) => format!("{code:?}"),
