@@ -118,8 +118,9 @@ impl DeadlinesApp {
         bus.declare(&QueueSpec::commands(crate::SERVICE))
             .await
             .map_err(StartError::bus(crate::SERVICE))?;
-        // The periodic pushes report no period that ended before this first start.
-        crate::store::in_service_since(&db, clock.now())
+        // The periodic pushes report no period that ended before the first start: read once,
+        // since it never changes after it is recorded.
+        let in_service_since = crate::store::in_service_since(&db, clock.now())
             .await
             .map_err(StartError::store(crate::SERVICE))?;
         let relay = OutboxRelay::new(db.clone(), bus.clone(), &Messaging::new(crate::SERVICE));
@@ -135,7 +136,8 @@ impl DeadlinesApp {
             clock.clone(),
             relay.clone(),
             signer.clone(),
-        );
+        )
+        .with_in_service_since(in_service_since);
         // A rule changed since the last start restates the open obligations opened under it;
         // then a calendar year installed since moves the due times counted on it.
         let store_error = StartError::store(crate::SERVICE);

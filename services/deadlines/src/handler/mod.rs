@@ -119,6 +119,9 @@ pub struct Deadlines {
     /// Which body rules on disputes, as the disputes service decides it (`disputes.office`):
     /// dispute steps escalate to it.
     disputes: DisputePolicy,
+    /// When the service first started on its database (`store::in_service_since`): the
+    /// periodic pushes report no period that ended before it.
+    in_service_since: Timestamp,
 }
 
 /// What the timer must do next with an obligation, given its stage and times at `now`: the new
@@ -169,7 +172,15 @@ impl Deadlines {
             signer,
             fallback_supervisor: None,
             disputes: DisputePolicy::default(),
+            in_service_since: Timestamp::from_millis(0),
         }
+    }
+
+    /// The moment the service first started on its database, as recorded at start
+    /// ([`store::in_service_since`]).
+    pub fn with_in_service_since(mut self, since: Timestamp) -> Deadlines {
+        self.in_service_since = since;
+        self
     }
 
     /// Escalations whose supervisor does not resolve go to `fallback` (an agency of the

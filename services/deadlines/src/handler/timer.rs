@@ -154,7 +154,7 @@ impl Deadlines {
         let Ok(span) = report::span(period) else {
             return Ok(0); // a clock outside 2000–2999: no report to point to
         };
-        if store::reminder_sent(&self.db, &span.label).await? || self.before_service(&span).await? {
+        if self.before_service(&span) || store::reminder_sent(&self.db, &span.label).await? {
             return Ok(0);
         }
         let families = monitor::family_totals(&self.db, span.from(), span.to(), as_of).await?;
@@ -198,7 +198,7 @@ impl Deadlines {
         let Ok(span) = report::span(ReportPeriod::Year { year }) else {
             return Ok(0);
         };
-        if store::reminder_sent(&self.db, &span.label).await? || self.before_service(&span).await? {
+        if self.before_service(&span) || store::reminder_sent(&self.db, &span.label).await? {
             return Ok(0);
         }
         let mut subordinates: BTreeMap<&AgencyCode, Vec<&AgencyCode>> = BTreeMap::new();
@@ -250,11 +250,10 @@ impl Deadlines {
     }
 
     /// Whether `span` ended before the service first started on this database
-    /// ([`store::in_service_since`]): such a period is not reported, since the service kept no
-    /// deadline in it.
-    async fn before_service(&self, span: &report::Span) -> Result<bool, StoreError> {
-        let since = store::in_service_since(&self.db, self.clock.now()).await?;
-        Ok(span.to() <= since)
+    /// ([`store::in_service_since`], read once at start): such a period is not reported,
+    /// since the service kept no deadline in it.
+    fn before_service(&self, span: &report::Span) -> bool {
+        span.to() <= self.in_service_since
     }
 
     /// Claims the push of `label` and publishes its notices in one transaction; `false` when
